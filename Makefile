@@ -1,0 +1,121 @@
+# kubectl-vault_ha — build, test, install.
+#   make deps     install the Debian packages the build and tests need (no-op when present)
+#   make          build ./kubectl-vault_ha
+#   make check    deps + build + unit tests + end-to-end tests, then all again under ASan/UBSan
+#   make demo     run the runbook against the built-in simulated cluster
+#   make install  PREFIX=/usr/local DESTDIR=
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+PYTHON     := /usr/bin/python3
+
+CC         ?= cc
+PKGS       := libcurl jansson yaml-0.1 zlib libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DVH_VERSION=\"$(VERSION)\" $(WARN) $(CFLAGS) \
+              -Ilib $(PKG_CFLAGS)
+
+# Debian packages: build, unit tests (cmocka), fake cluster and e2e tests (python3-*),
+# interactive tests (tmux), memory checks (valgrind).
+DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
+                libreadline-dev zlib1g-dev libssl-dev libcmocka-dev openssl \
+                python3-aiohttp python3-pytest python3-kubernetes python3-cryptography \
+                python3-yaml tmux valgrind
+
+LIB_SRC    := $(sort $(wildcard lib/*.c))
+PLUGIN_SRC := $(sort $(wildcard plugin/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+
+# Two build trees: the normal one and an ASan+UBSan one; the test suite runs both.
+B          := build/release
+A          := build/asan
+SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+
+.PHONY: all deps check unit e2e check-asan demo install uninstall clean format bench
+
+all: kubectl-vault_ha
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# --- object files -----------------------------------------------------------------------------
+$(B)/%.o: %.c $(wildcard lib/*.h plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iplugin -c $< -o $@
+
+$(A)/%.o: %.c $(wildcard lib/*.h plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Iplugin -c $< -o $@
+
+$(B)/libvaultha.a: $(LIB_SRC:%.c=$(B)/%.o)
+	ar rcs $@ $^
+$(A)/libvaultha.a: $(LIB_SRC:%.c=$(A)/%.o)
+	ar rcs $@ $^
+
+kubectl-vault_ha: $(PLUGIN_SRC:%.c=$(B)/%.o) $(B)/libvaultha.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(A)/kubectl-vault_ha: $(PLUGIN_SRC:%.c=$(A)/%.o) $(A)/libvaultha.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# --- unit tests (cmocka): one binary per lib module -------------------------------------------
+UNIT_BIN      := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+UNIT_BIN_ASAN := $(UNIT_SRC:tests/unit/%.c=$(A)/unit/%)
+
+$(B)/unit/%: tests/unit/%.c $(B)/libvaultha.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libvaultha.a $(PKG_LIBS) -lcmocka
+
+$(A)/unit/%: tests/unit/%.c $(A)/libvaultha.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(A)/libvaultha.a $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+e2e: kubectl-vault_ha
+	VH_BIN=$(CURDIR)/kubectl-vault_ha $(PYTHON) -m pytest -q -p no:cacheprovider tests/fake tests/e2e
+
+check-asan: $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-unit $(UNIT_BIN_ASAN)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) e2e
+	$(MAKE) check-asan
+
+demo: deps all
+	@tests/demo
+
+bench: deps all
+	@tests/bench/run
+
+install: kubectl-vault_ha
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 kubectl-vault_ha $(DESTDIR)$(BINDIR)/kubectl-vault_ha
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kubectl-vault_ha
+
+format:
+	clang-format -i $(LIB_SRC) $(PLUGIN_SRC) $(UNIT_SRC) lib/*.h plugin/*.h
+
+clean:
+	rm -rf build kubectl-vault_ha dist

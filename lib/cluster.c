@@ -1,0 +1,538 @@
+#include "cluster.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static json_t *jpath(json_t *obj, const char *a, const char *b)
+{
+    json_t *x = json_object_get(obj, a);
+    return b != NULL ? json_object_get(x, b) : x;
+}
+
+time_t cluster_parse_time(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    struct tm tm = {0};
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        return 0;
+    if (*end == '.') /* fractional seconds */
+        while (isdigit((unsigned char)*++end))
+            ;
+    long offset = 0;
+    if (*end == '+' || *end == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(end + 1, "%2d:%2d", &hh, &mm) != 2)
+            return 0;
+        offset = (hh * 3600L + mm * 60L) * (*end == '-' ? -1 : 1);
+    } else if (*end != 'Z') {
+        return 0;
+    }
+    return timegm(&tm) - offset;
+}
+
+/* "image:tag" → tag; "reg:5000/vault:1.2@sha256:.." → "1.2". */
+static char *image_tag(const char *image)
+{
+    if (image == NULL)
+        return NULL;
+    const char *slash = strrchr(image, '/');
+    const char *base = slash ? slash + 1 : image;
+    const char *colon = strchr(base, ':');
+    if (colon == NULL)
+        return strdup("latest");
+    const char *at = strchr(colon, '@');
+    return at ? strndup(colon + 1, (size_t)(at - colon - 1)) : strdup(colon + 1);
+}
+
+static enum tristate label_bool(json_t *labels, const char *prefix, const char *key)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s", prefix, key);
+    const char *v = jstr(labels, name);
+    if (v == NULL)
+        return TRI_UNKNOWN;
+    if (strcmp(v, "true") == 0)
+        return TRI_TRUE;
+    if (strcmp(v, "false") == 0)
+        return TRI_FALSE;
+    return TRI_UNKNOWN;
+}
+
+/* Builds "k=v,k2=v2,k3 in (a,b)" from a LabelSelector object. */
+static char *selector_string(json_t *sel)
+{
+    size_t cap = 512, len = 0;
+    char *s = calloc(1, cap);
+    if (s == NULL)
+        return NULL;
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        int need = snprintf(NULL, 0, __VA_ARGS__);                                                 \
+        while (len + (size_t)need + 1 > cap) {                                                     \
+            cap *= 2;                                                                              \
+            char *ns_ = realloc(s, cap);                                                           \
+            if (ns_ == NULL) {                                                                     \
+                free(s);                                                                           \
+                return NULL;                                                                       \
+            }                                                                                      \
+            s = ns_;                                                                               \
+        }                                                                                          \
+        len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__);                                  \
+    } while (0)
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(sel, "matchLabels"), key, val)
+    {
+        APPEND("%s%s=%s", len ? "," : "", key, json_string_value(val));
+    }
+    size_t i;
+    json_t *expr;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, expr)
+    {
+        const char *k = jstr(expr, "key"), *op = jstr(expr, "operator");
+        if (k == NULL || op == NULL)
+            continue;
+        if (strcmp(op, "Exists") == 0) {
+            APPEND("%s%s", len ? "," : "", k);
+        } else if (strcmp(op, "DoesNotExist") == 0) {
+            APPEND("%s!%s", len ? "," : "", k);
+        } else {
+            APPEND("%s%s %s (", len ? "," : "", k, strcmp(op, "In") == 0 ? "in" : "notin");
+            size_t j;
+            json_t *v;
+            json_array_foreach(json_object_get(expr, "values"), j, v)
+            {
+                APPEND("%s%s", j ? "," : "", json_string_value(v));
+            }
+            APPEND(")");
+        }
+    }
+#undef APPEND
+    return s;
+}
+
+static void pod_clear(struct vault_pod *p)
+{
+    free(p->name);
+    free(p->phase);
+    free(p->reason);
+    free(p->node);
+    free(p->pod_ip);
+    free(p->image);
+    free(p->label_version);
+    memset(p, 0, sizeof *p);
+}
+
+void cluster_free(struct vault_cluster *vc)
+{
+    if (vc == NULL)
+        return;
+    for (size_t i = 0; i < vc->npods; i++)
+        pod_clear(&vc->pods[i]);
+    free(vc->pods);
+    free(vc->namespace);
+    free(vc->name);
+    free(vc->release);
+    free(vc->flavor);
+    free(vc->container);
+    free(vc->cli);
+    free(vc->service_name);
+    free(vc->pod_management_policy);
+    free(vc->image);
+    free(vc->version);
+    free(vc->selector);
+    free(vc);
+}
+
+/* Ordinal of "<sts>-N", or -1. */
+static int ordinal_of(const char *sts, const char *pod)
+{
+    size_t l = strlen(sts);
+    if (strncmp(pod, sts, l) != 0 || pod[l] != '-' || pod[l + 1] == '\0')
+        return -1;
+    char *end;
+    long n = strtol(pod + l + 1, &end, 10);
+    if (*end != '\0' || n < 0 || n > 100000)
+        return -1;
+    return (int)n;
+}
+
+static json_t *find_container(json_t *containers, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(containers, i, c)
+    {
+        const char *n = jstr(c, "name");
+        if (n != NULL && strcmp(n, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static void fill_pod(struct vault_cluster *vc, struct vault_pod *p, json_t *pod)
+{
+    json_t *meta = json_object_get(pod, "metadata");
+    json_t *spec = json_object_get(pod, "spec");
+    json_t *status = json_object_get(pod, "status");
+    json_t *labels = json_object_get(meta, "labels");
+    p->exists = 1;
+    p->name = dup_or_null(jstr(meta, "name"));
+    p->ordinal = ordinal_of(vc->name, p->name ? p->name : "");
+    p->phase = strdup(jstr(status, "phase") ? jstr(status, "phase") : "Unknown");
+    p->terminating = json_object_get(meta, "deletionTimestamp") != NULL;
+    p->created = cluster_parse_time(jstr(meta, "creationTimestamp"));
+    p->node = dup_or_null(jstr(spec, "nodeName"));
+    p->pod_ip = dup_or_null(jstr(status, "podIP"));
+    json_t *spec_c = find_container(json_object_get(spec, "containers"), vc->container);
+    p->image = dup_or_null(jstr(spec_c, "image"));
+
+    size_t i;
+    json_t *cond;
+    json_array_foreach(json_object_get(status, "conditions"), i, cond)
+    {
+        const char *type = jstr(cond, "type"), *st = jstr(cond, "status");
+        if (type == NULL || st == NULL)
+            continue;
+        if (strcmp(type, "Ready") == 0)
+            p->ready = strcmp(st, "True") == 0;
+        if (strcmp(type, "PodScheduled") == 0 && strcmp(st, "False") == 0 && p->reason == NULL) {
+            const char *r = jstr(cond, "reason"), *m = jstr(cond, "message");
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s%s%s", r ? r : "NotScheduled", m ? ": " : "", m ? m : "");
+            p->reason = strdup(buf);
+        }
+    }
+    json_t *cs = find_container(json_object_get(status, "containerStatuses"), vc->container);
+    int container_running = 0;
+    if (cs != NULL) {
+        p->restarts = (int)json_integer_value(json_object_get(cs, "restartCount"));
+        json_t *state = json_object_get(cs, "state");
+        if (json_object_get(state, "running") != NULL)
+            container_running = 1;
+        const char *why = jstr(jpath(state, "waiting", NULL), "reason");
+        if (why == NULL)
+            why = jstr(jpath(state, "terminated", NULL), "reason");
+        if (why != NULL && p->reason == NULL)
+            p->reason = strdup(why);
+    }
+    if (p->reason == NULL && jstr(status, "reason") != NULL)
+        p->reason = strdup(jstr(status, "reason")); /* Evicted, NodeLost, ... */
+    if (p->terminating && p->reason == NULL)
+        p->reason = strdup("Terminating");
+    p->running = strcmp(p->phase, "Running") == 0 && container_running && !p->terminating;
+
+    const char *prefix = vc->flavor;
+    p->label_initialized = label_bool(labels, prefix, "initialized");
+    p->label_sealed = label_bool(labels, prefix, "sealed");
+    p->label_active = label_bool(labels, prefix, "active");
+    p->label_perf_standby = label_bool(labels, prefix, "perf-standby");
+    char vkey[64];
+    snprintf(vkey, sizeof vkey, "%s-version", prefix);
+    p->label_version = dup_or_null(jstr(labels, vkey));
+}
+
+static int compare_pods(const void *a, const void *b)
+{
+    const struct vault_pod *x = a, *y = b;
+    if (x->ordinal != y->ordinal)
+        return x->ordinal < y->ordinal ? -1 : 1;
+    return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+int cluster_set_pods(struct vault_cluster *vc, json_t *list, struct error *err)
+{
+    json_t *items = json_object_get(list, "items");
+    size_t n = json_array_size(items);
+    size_t want = vc->replicas > 0 ? (size_t)vc->replicas : 0;
+    struct vault_pod *pods = calloc(n + want + 1, sizeof *pods);
+    if (pods == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    size_t np = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *name = jstr(json_object_get(item, "metadata"), "name");
+        if (name == NULL || ordinal_of(vc->name, name) < 0)
+            continue; /* another workload that matches the selector */
+        fill_pod(vc, &pods[np++], item);
+    }
+    /* Replicas without a pod: say why, the way the StatefulSet controller decides. */
+    for (size_t ord = 0; ord < want; ord++) {
+        int found = 0;
+        for (size_t k = 0; k < np; k++)
+            found |= pods[k].ordinal == (int)ord;
+        if (found)
+            continue;
+        struct vault_pod *p = &pods[np++];
+        char name[300], why[400];
+        snprintf(name, sizeof name, "%s-%zu", vc->name, ord);
+        snprintf(why, sizeof why, "no pod yet");
+        if (vc->pod_management_policy != NULL &&
+            strcmp(vc->pod_management_policy, "OrderedReady") == 0) {
+            for (size_t prev = 0; prev < ord; prev++) {
+                int ready = 0;
+                for (size_t k = 0; k < np; k++)
+                    if (pods[k].ordinal == (int)prev && pods[k].exists && pods[k].ready)
+                        ready = 1;
+                if (!ready) {
+                    snprintf(why, sizeof why,
+                             "waiting for %s-%zu to be Ready (podManagementPolicy OrderedReady)",
+                             vc->name, prev);
+                    break;
+                }
+            }
+        }
+        p->name = strdup(name);
+        p->ordinal = (int)ord;
+        p->exists = 0;
+        p->phase = strdup("Missing");
+        p->reason = strdup(why);
+        p->label_initialized = p->label_sealed = p->label_active = TRI_UNKNOWN;
+        p->label_perf_standby = TRI_UNKNOWN;
+    }
+    qsort(pods, np, sizeof *pods, compare_pods);
+    for (size_t k = 0; k < vc->npods; k++)
+        pod_clear(&vc->pods[k]);
+    free(vc->pods);
+    vc->pods = pods;
+    vc->npods = np;
+    return 0;
+}
+
+int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err)
+{
+    char *ns = kube_urlencode(vc->namespace);
+    char *sel = kube_urlencode(vc->selector);
+    char path[2048];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, sel);
+    free(ns);
+    free(sel);
+    json_t *list = NULL;
+    if (kube_get(kube, path, &list, err) < 0)
+        return error_wrap(err, "listing the pods of StatefulSet %s/%s", vc->namespace, vc->name);
+    int rc = cluster_set_pods(vc, list, err);
+    json_decref(list);
+    return rc;
+}
+
+static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct cluster_query *q,
+                            struct error *err)
+{
+    json_t *meta = json_object_get(sts, "metadata");
+    json_t *spec = json_object_get(sts, "spec");
+    json_t *labels = json_object_get(meta, "labels");
+    vc->name = dup_or_null(jstr(meta, "name"));
+    vc->namespace = dup_or_null(jstr(meta, "namespace"));
+    if (vc->namespace == NULL)
+        vc->namespace = strdup(q->namespace);
+    vc->release = dup_or_null(jstr(labels, "app.kubernetes.io/instance"));
+    const char *flavor = jstr(labels, "app.kubernetes.io/name");
+    vc->flavor = strdup(flavor != NULL && strcmp(flavor, "openbao") == 0 ? "openbao" : "vault");
+    vc->cli = strdup(strcmp(vc->flavor, "openbao") == 0 ? "bao" : "vault");
+    vc->service_name = dup_or_null(jstr(spec, "serviceName"));
+    vc->pod_management_policy = dup_or_null(jstr(spec, "podManagementPolicy"));
+    json_t *rep = json_object_get(spec, "replicas");
+    vc->replicas = rep != NULL ? (int)json_integer_value(rep) : 1;
+    vc->ready_replicas =
+        (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "readyReplicas"));
+    vc->selector = selector_string(json_object_get(spec, "selector"));
+    if (vc->name == NULL || vc->selector == NULL || vc->selector[0] == '\0')
+        return error_set(err, ERR_PROTOCOL, "StatefulSet %s has no selector",
+                         vc->name ? vc->name : "?");
+
+    json_t *containers = jpath(jpath(spec, "template", "spec"), "containers", NULL);
+    json_t *c = NULL;
+    if (q->container != NULL) {
+        c = find_container(containers, q->container);
+        if (c == NULL)
+            return error_set(err, ERR_USAGE,
+                             "StatefulSet %s/%s has no container \"%s\" (--container)",
+                             vc->namespace, vc->name, q->container);
+    } else {
+        c = find_container(containers, vc->flavor);
+        if (c == NULL && json_array_size(containers) == 1)
+            c = json_array_get(containers, 0);
+        if (c == NULL)
+            return error_set(err, ERR_USAGE,
+                             "cannot tell which container of StatefulSet %s/%s runs %s: use "
+                             "--container",
+                             vc->namespace, vc->name, vc->flavor);
+    }
+    vc->container = dup_or_null(jstr(c, "name"));
+    vc->image = dup_or_null(jstr(c, "image"));
+    vc->version = image_tag(vc->image);
+    return 0;
+}
+
+/* "ns/name (release r)" list of StatefulSets for messages. */
+static void describe_list(json_t *items, char *buf, size_t cap)
+{
+    size_t len = 0, i;
+    json_t *it;
+    buf[0] = '\0';
+    json_array_foreach(items, i, it)
+    {
+        json_t *meta = json_object_get(it, "metadata");
+        const char *rel = jstr(json_object_get(meta, "labels"), "app.kubernetes.io/instance");
+        int w = snprintf(buf + len, cap - len, "%s%s/%s (release %s)", i ? ", " : "",
+                         jstr(meta, "namespace") ? jstr(meta, "namespace") : "?",
+                         jstr(meta, "name") ? jstr(meta, "name") : "?", rel ? rel : "?");
+        if (w < 0 || (size_t)w >= cap - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
+                     struct vault_cluster **out, struct error *err)
+{
+    char path[2048];
+    json_t *sts = NULL, *list = NULL;
+    char *ns = kube_urlencode(q->namespace);
+    if (q->statefulset != NULL) {
+        char *name = kube_urlencode(q->statefulset);
+        snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/statefulsets/%s", ns, name);
+        free(name);
+        free(ns);
+        if (kube_get(kube, path, &sts, err) < 0) {
+            if (err->kind == ERR_NOT_FOUND)
+                return error_set(err, ERR_NOT_FOUND,
+                                 "StatefulSet \"%s\" not found in namespace \"%s\" "
+                                 "(--statefulset, -n)",
+                                 q->statefulset, q->namespace);
+            return error_wrap(err, "finding StatefulSet %s", q->statefulset);
+        }
+    } else {
+        char selector[512];
+        if (q->release != NULL)
+            snprintf(selector, sizeof selector, "%s,app.kubernetes.io/instance=%s", NAME_SELECTOR,
+                     q->release);
+        else
+            snprintf(selector, sizeof selector, "%s", NAME_SELECTOR);
+        char *sel = kube_urlencode(selector);
+        snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/statefulsets?labelSelector=%s", ns,
+                 sel);
+        free(ns);
+        if (kube_get(kube, path, &list, err) < 0) {
+            free(sel);
+            return error_wrap(err, "finding the Vault StatefulSet in namespace \"%s\"",
+                              q->namespace);
+        }
+        json_t *items = json_object_get(list, "items");
+        size_t n = json_array_size(items);
+        if (n == 0) {
+            /* Look everywhere, if RBAC lets us, to suggest the right namespace. */
+            json_t *all = NULL;
+            struct error ignored = {0};
+            snprintf(path, sizeof path, "/apis/apps/v1/statefulsets?labelSelector=%s", sel);
+            free(sel);
+            json_decref(list);
+            char where[1024] = "";
+            if (kube_get(kube, path, &all, &ignored) == 0)
+                describe_list(json_object_get(all, "items"), where, sizeof where);
+            json_decref(all);
+            const char *what = q->release ? "release" : NULL;
+            if (where[0] != '\0')
+                return error_set(err, ERR_NOT_FOUND,
+                                 "no Vault StatefulSet%s%s%s in namespace \"%s\"; found %s: use "
+                                 "-n NAMESPACE%s",
+                                 what ? " of release \"" : "", what ? q->release : "",
+                                 what ? "\"" : "", q->namespace, where,
+                                 q->release ? " (and --release)" : "");
+            return error_set(err, ERR_NOT_FOUND,
+                             "no Vault StatefulSet%s%s%s in namespace \"%s\" (looked for label "
+                             "app.kubernetes.io/name=vault or openbao); use -n NAMESPACE",
+                             what ? " of release \"" : "", what ? q->release : "", what ? "\"" : "",
+                             q->namespace);
+        }
+        free(sel);
+        if (n > 1) {
+            char names[1024];
+            describe_list(items, names, sizeof names);
+            json_decref(list);
+            return error_set(err, ERR_USAGE,
+                             "several Vault StatefulSets in namespace \"%s\": %s; choose one "
+                             "with --release or --statefulset",
+                             q->namespace, names);
+        }
+        sts = json_incref(json_array_get(items, 0));
+        json_decref(list);
+    }
+    struct vault_cluster *vc = NULL;
+    int rc = cluster_from_statefulset(sts, q, &vc, err);
+    json_decref(sts);
+    if (rc == 0)
+        rc = cluster_refresh_pods(kube, vc, err);
+    if (rc < 0) {
+        cluster_free(vc);
+        return -1;
+    }
+    *out = vc;
+    return 0;
+}
+
+int cluster_from_statefulset(json_t *sts, const struct cluster_query *q, struct vault_cluster **out,
+                             struct error *err)
+{
+    struct vault_cluster *vc = calloc(1, sizeof *vc);
+    if (vc == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    if (fill_statefulset(vc, sts, q, err) < 0) {
+        cluster_free(vc);
+        return -1;
+    }
+    *out = vc;
+    return 0;
+}
+
+struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or_ordinal)
+{
+    char *end;
+    long ord = strtol(name_or_ordinal, &end, 10);
+    int numeric = *name_or_ordinal != '\0' && *end == '\0';
+    for (size_t i = 0; i < vc->npods; i++) {
+        struct vault_pod *p = &vc->pods[i];
+        if (numeric ? p->ordinal == ord : strcmp(p->name, name_or_ordinal) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *address)
+{
+    if (address == NULL)
+        return NULL;
+    const char *host = strstr(address, "://");
+    host = host ? host + 3 : address;
+    size_t hl = strcspn(host, ".:/");
+    for (size_t i = 0; i < vc->npods; i++) {
+        struct vault_pod *p = &vc->pods[i];
+        if (strlen(p->name) == hl && strncmp(p->name, host, hl) == 0)
+            return p;
+        /* An address by pod IP (api_addr style). */
+        if (p->pod_ip != NULL) {
+            size_t il = strcspn(host, ":/");
+            if (strlen(p->pod_ip) == il && strncmp(p->pod_ip, host, il) == 0)
+                return p;
+        }
+    }
+    return NULL;
+}

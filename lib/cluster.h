@@ -1,0 +1,93 @@
+/* Finds the Vault (or OpenBao) StatefulSet of a Helm release and its pods:
+ * StatefulSets labelled app.kubernetes.io/name=vault|openbao in the namespace,
+ * pods by the StatefulSet's own selector, ordered by ordinal, with the
+ * service_registration labels (vault-sealed, vault-active, ...) read as the
+ * fast, possibly stale view (facts/vault.md §7). Replicas that have no pod get
+ * a placeholder saying why. Also maps raft peer addresses to pods. */
+#ifndef VH_CLUSTER_H
+#define VH_CLUSTER_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "error.h"
+#include "kube.h"
+
+enum tristate { TRI_UNKNOWN = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
+
+struct vault_pod {
+    char *name;
+    int ordinal;
+    int exists;      /* 0: a replica the StatefulSet wants but that has no pod */
+    char *phase;     /* Pending, Running, ... or "Missing" */
+    int running;     /* phase Running and the Vault container running: exec possible */
+    int ready;       /* Ready condition */
+    int terminating; /* deletionTimestamp set */
+    int restarts;    /* Vault container restartCount */
+    char *reason;    /* why not running/ready: CrashLoopBackOff, Unschedulable: ..., or NULL */
+    char *node;
+    char *pod_ip;
+    char *image;
+    time_t created; /* creationTimestamp, 0 when unknown */
+    /* service_registration labels: the fast view, can lag behind the node */
+    enum tristate label_initialized;
+    enum tristate label_sealed;
+    enum tristate label_active;
+    enum tristate label_perf_standby;
+    char *label_version;
+};
+
+struct vault_cluster {
+    char *namespace;
+    char *name;         /* StatefulSet name = chart fullname */
+    char *release;      /* app.kubernetes.io/instance */
+    char *flavor;       /* "vault" or "openbao" (app.kubernetes.io/name) */
+    char *container;    /* container that runs the server: vault / openbao */
+    char *cli;          /* CLI in that container: vault / bao */
+    char *service_name; /* spec.serviceName, the headless <fullname>-internal */
+    char *pod_management_policy;
+    char *image;            /* pod template image */
+    char *version;          /* tag of that image */
+    int replicas;           /* spec.replicas */
+    int ready_replicas;     /* status.readyReplicas */
+    char *selector;         /* label selector of the pods (from spec.selector) */
+    struct vault_pod *pods; /* ordinals 0..replicas-1 first (placeholders included), then extras */
+    size_t npods;
+};
+
+struct cluster_query {
+    const char *namespace;   /* required */
+    const char *release;     /* --release, NULL = any */
+    const char *statefulset; /* --statefulset, NULL = discover */
+    const char *container;   /* --container, NULL = from the pod template */
+};
+
+/* Finds the StatefulSet and lists its pods. When none is found in the namespace
+ * it looks in all namespaces (if RBAC allows) and suggests -n; when several
+ * match it lists them and asks for --release/--statefulset. */
+int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
+                     struct vault_cluster **out, struct error *err);
+
+/* The pure halves of discovery, for tests and callers that already hold the
+ * objects: a cluster from a StatefulSet object (no pods yet), and its pods
+ * from a PodList (replaces the current ones; placeholders for missing replicas). */
+int cluster_from_statefulset(json_t *sts, const struct cluster_query *q, struct vault_cluster **out,
+                             struct error *err);
+int cluster_set_pods(struct vault_cluster *vc, json_t *pod_list, struct error *err);
+
+/* Re-reads the pods (after a change such as a pod deletion). */
+int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err);
+
+/* The pod called name, or by ordinal when name is a number ("1" → vault-1); NULL if none. */
+struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or_ordinal);
+
+/* Maps a raft peer address ("vault-1.vault-internal:8201") or a cluster address
+ * ("https://vault-1.vault-internal:8201") to a pod of this cluster; NULL if none. */
+struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *address);
+
+void cluster_free(struct vault_cluster *vc);
+
+/* Parses an RFC 3339 timestamp (as the API server writes them); 0 on failure. */
+time_t cluster_parse_time(const char *s);
+
+#endif

@@ -1,0 +1,635 @@
+#include "kube.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "credentials.h"
+
+#define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
+#define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
+#define RETRY_WAIT_MAX_S 30
+
+struct kube_client {
+    const struct rest_config *cfg;
+    struct kube_client_options opts;
+    pthread_mutex_t lock; /* guards cred and auth_header across exec threads */
+    struct credential cred;
+    int have_cred;
+    char *auth_header;             /* "Authorization: ..." (secret), NULL when none */
+    char *host_header;             /* "Host: ..." when tls-server-name redirects the connection */
+    struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name */
+    char *url_base;                /* server URL, host replaced by tls-server-name when set */
+};
+
+struct body {
+    char *data;
+    size_t len;
+    size_t cap;
+    int overflow;
+};
+
+static void wipe_free(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+void kube_trace(struct kube_client *c, const char *fmt, ...)
+{
+    if (c == NULL || c->opts.trace == NULL)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->opts.trace(c->opts.trace_ctx, line);
+}
+
+char *kube_urlencode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1);
+    if (out == NULL)
+        return NULL;
+    char *p = out;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+            *q == '-' || *q == '.' || *q == '_' || *q == '~') {
+            *p++ = (char)*q;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*q >> 4];
+            *p++ = hex[*q & 15];
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Splits "scheme://host[:port]/prefix" into host and port for tls-server-name handling. */
+static int split_server(const char *server, char **scheme, char **hostport, char **rest)
+{
+    const char *sep = strstr(server, "://");
+    if (sep == NULL)
+        return -1;
+    const char *h = sep + 3;
+    const char *slash = strchr(h, '/');
+    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
+    *scheme = strndup(server, (size_t)(sep - server));
+    *hostport = strndup(h, hl);
+    *rest = strdup(slash ? slash : "");
+    return (*scheme && *hostport && *rest) ? 0 : -1;
+}
+
+static char *default_port_of(const char *scheme)
+{
+    return strdup(strcasecmp(scheme, "http") == 0 ? "80" : "443");
+}
+
+/* host:port → host, port (IPv6 in brackets kept with brackets). */
+static void split_hostport(const char *hp, const char *scheme, char **host, char **port)
+{
+    const char *colon = NULL;
+    if (hp[0] == '[') {
+        const char *end = strchr(hp, ']');
+        if (end != NULL && end[1] == ':')
+            colon = end + 1;
+    } else {
+        colon = strrchr(hp, ':');
+    }
+    if (colon != NULL) {
+        *host = strndup(hp, (size_t)(colon - hp));
+        *port = strdup(colon + 1);
+    } else {
+        *host = strdup(hp);
+        *port = default_port_of(scheme);
+    }
+}
+
+static char *basic_auth_header(const char *user, const char *pass)
+{
+    size_t ul = strlen(user), pl = strlen(pass);
+    unsigned char *raw = malloc(ul + pl + 2);
+    if (raw == NULL)
+        return NULL;
+    memcpy(raw, user, ul);
+    raw[ul] = ':';
+    memcpy(raw + ul + 1, pass, pl);
+    size_t rl = ul + pl + 1;
+    size_t el = 4 * ((rl + 2) / 3) + 1;
+    char *enc = malloc(el);
+    char *hdr = NULL;
+    if (enc != NULL) {
+        EVP_EncodeBlock((unsigned char *)enc, raw, (int)rl);
+        hdr = xasprintf("Authorization: Basic %s", enc);
+        explicit_bzero(enc, el);
+        free(enc);
+    }
+    explicit_bzero(raw, rl);
+    free(raw);
+    return hdr;
+}
+
+/* (Re)computes the Authorization header from the config or the exec plugin. Caller holds lock. */
+static int load_auth_locked(struct kube_client *c, int force_refresh, struct error *err)
+{
+    const struct rest_config *cfg = c->cfg;
+    wipe_free(c->auth_header);
+    c->auth_header = NULL;
+    if (cfg->token != NULL && cfg->token[0] != '\0') {
+        c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
+    } else if (cfg->username != NULL && cfg->password != NULL) {
+        c->auth_header = basic_auth_header(cfg->username, cfg->password);
+    } else if (cfg->exec != NULL && cfg->client_cert.len == 0) {
+        if (c->have_cred) {
+            credential_free(&c->cred);
+            c->have_cred = 0;
+        }
+        if (credentials_get(cfg, force_refresh, &c->cred, err) < 0)
+            return -1;
+        c->have_cred = 1;
+        if (c->cred.token != NULL)
+            c->auth_header = xasprintf("Authorization: Bearer %s", c->cred.token);
+    }
+    return 0;
+}
+
+int kube_client_new(const struct rest_config *cfg, const struct kube_client_options *opts,
+                    struct kube_client **out, struct error *err)
+{
+    struct kube_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    c->cfg = cfg;
+    if (opts != NULL)
+        c->opts = *opts;
+    if (c->opts.max_retries < 0)
+        c->opts.max_retries = 5;
+    pthread_mutex_init(&c->lock, NULL);
+
+    if (cfg->server == NULL || cfg->server[0] == '\0') {
+        kube_client_free(c);
+        return error_set(err, ERR_CONFIG, "cluster \"%s\" has no server address",
+                         cfg->cluster_name ? cfg->cluster_name : "?");
+    }
+    if (cfg->tls_server_name != NULL && cfg->tls_server_name[0] != '\0') {
+        /* libcurl verifies and sends SNI for the URL's host: put tls-server-name in the
+         * URL, connect to the real address, and keep the real Host header. */
+        char *scheme = NULL, *hostport = NULL, *rest = NULL, *host = NULL, *port = NULL;
+        if (split_server(cfg->server, &scheme, &hostport, &rest) < 0) {
+            free(scheme), free(hostport), free(rest);
+            kube_client_free(c);
+            return error_set(err, ERR_CONFIG, "server address \"%s\" is not a URL", cfg->server);
+        }
+        split_hostport(hostport, scheme, &host, &port);
+        c->url_base = xasprintf("%s://%s:%s%s", scheme, cfg->tls_server_name, port, rest);
+        char *entry = xasprintf("%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
+        c->connect_to = curl_slist_append(NULL, entry);
+        free(entry);
+        c->host_header = xasprintf("Host: %s", hostport);
+        free(scheme), free(hostport), free(rest), free(host), free(port);
+    } else {
+        c->url_base = strdup(cfg->server);
+    }
+    size_t bl = strlen(c->url_base);
+    while (bl > 0 && c->url_base[bl - 1] == '/')
+        c->url_base[--bl] = '\0';
+
+    pthread_mutex_lock(&c->lock);
+    int rc = load_auth_locked(c, 0, err);
+    pthread_mutex_unlock(&c->lock);
+    if (rc < 0) {
+        kube_client_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void kube_client_free(struct kube_client *c)
+{
+    if (c == NULL)
+        return;
+    wipe_free(c->auth_header);
+    if (c->have_cred)
+        credential_free(&c->cred);
+    free(c->host_header);
+    curl_slist_free_all(c->connect_to);
+    free(c->url_base);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const struct rest_config *kube_client_config(const struct kube_client *c)
+{
+    return c->cfg;
+}
+
+int kube_refresh_credentials(struct kube_client *c)
+{
+    if (c->cfg->exec == NULL || c->cfg->token != NULL)
+        return 0;
+    struct error e = {0};
+    pthread_mutex_lock(&c->lock);
+    int rc = load_auth_locked(c, 1, &e);
+    pthread_mutex_unlock(&c->lock);
+    return rc == 0;
+}
+
+int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
+                        struct curl_slist **headers, struct error *err)
+{
+    const struct rest_config *cfg = c->cfg;
+    char *url = xasprintf("%s%s", c->url_base, path);
+    if (url == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    free(url);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c->connect_to != NULL) {
+        /* The list lives in the client, which outlives its handles. */
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
+        *headers = curl_slist_append(*headers, c->host_header);
+    }
+    if (cfg->insecure_skip_tls_verify) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (cfg->ca.len > 0) {
+        struct curl_blob blob = {.data = cfg->ca.data, .len = cfg->ca.len, .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
+    const struct blob *cert = &cfg->client_cert, *key = &cfg->client_key;
+    pthread_mutex_lock(&c->lock);
+    if (cert->len == 0 && c->have_cred && c->cred.client_cert.len > 0) {
+        cert = &c->cred.client_cert;
+        key = &c->cred.client_key;
+    }
+    if (cert->len > 0) {
+        struct curl_blob cb = {.data = cert->data, .len = cert->len, .flags = CURL_BLOB_COPY};
+        struct curl_blob kb = {.data = key->data, .len = key->len, .flags = CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
+    }
+    if (c->auth_header != NULL)
+        *headers = curl_slist_append(*headers, c->auth_header);
+    pthread_mutex_unlock(&c->lock);
+    if (cfg->proxy_url != NULL)
+        curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
+    if (c->opts.request_timeout_ms > 0) {
+        long connect_ms = c->opts.request_timeout_ms < 10000 ? c->opts.request_timeout_ms : 10000;
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    }
+    return 0;
+}
+
+static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct body *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n > BODY_MAX) {
+        b->overflow = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+struct header_info {
+    long retry_after; /* -1 = none or not an integer */
+};
+
+static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct header_info *hi = ud;
+    size_t n = size * nmemb;
+    if (n > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
+        char buf[32];
+        size_t l = n - 12 < sizeof buf - 1 ? n - 12 : sizeof buf - 1;
+        memcpy(buf, ptr + 12, l);
+        buf[l] = '\0';
+        char *end;
+        long v = strtol(buf, &end, 10);
+        while (*end == ' ' || *end == '\r' || *end == '\n')
+            end++;
+        hi->retry_after = (*end == '\0' && end != buf && v >= 0) ? v : -1;
+    }
+    return n;
+}
+
+/* What RBAC checks for a request, derived from method and path the way the API
+ * server's RequestInfo does: verb, resource[/subresource], namespace, name. */
+struct request_info {
+    char verb[16];
+    char resource[96];
+    char group[64];
+    char ns[128];
+    char name[256];
+};
+
+static void parse_request_info(const char *method, const char *path, struct request_info *ri)
+{
+    memset(ri, 0, sizeof *ri);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *q = strchr(buf, '?');
+    if (q != NULL)
+        *q = '\0';
+    char *parts[16];
+    int n = 0;
+    for (char *tok = strtok(buf, "/"); tok != NULL && n < 16; tok = strtok(NULL, "/"))
+        parts[n++] = tok;
+    int i = 0;
+    if (i < n && strcmp(parts[i], "api") == 0) {
+        i += 2; /* api/v1 */
+    } else if (i < n && strcmp(parts[i], "apis") == 0) {
+        if (i + 1 < n)
+            snprintf(ri->group, sizeof ri->group, "%s", parts[i + 1]);
+        i += 3; /* apis/group/version */
+    }
+    if (i + 1 < n && strcmp(parts[i], "namespaces") == 0 && i + 2 < n) {
+        snprintf(ri->ns, sizeof ri->ns, "%s", parts[i + 1]);
+        i += 2;
+    }
+    const char *res = i < n ? parts[i] : "";
+    const char *name = i + 1 < n ? parts[i + 1] : NULL;
+    const char *sub = i + 2 < n ? parts[i + 2] : NULL;
+    if (sub != NULL)
+        snprintf(ri->resource, sizeof ri->resource, "%s/%s", res, sub);
+    else
+        snprintf(ri->resource, sizeof ri->resource, "%s", res);
+    if (name != NULL)
+        snprintf(ri->name, sizeof ri->name, "%s", name);
+    const char *verb = "get";
+    if (strcmp(method, "DELETE") == 0)
+        verb = "delete";
+    else if (strcmp(method, "POST") == 0)
+        verb = "create";
+    else if (strcmp(method, "PATCH") == 0)
+        verb = "patch";
+    else if (strcmp(method, "PUT") == 0)
+        verb = "update";
+    else if (name == NULL)
+        verb = "list";
+    if (sub != NULL && strcmp(sub, "exec") == 0)
+        verb = "get+create"; /* WebSocket exec: get, plus create since 1.35 */
+    snprintf(ri->verb, sizeof ri->verb, "%s", verb);
+}
+
+static const char *context_label(const struct rest_config *cfg)
+{
+    return cfg->context_name ? cfg->context_name : "in-cluster";
+}
+
+int kube_error_from_response(struct kube_client *c, const char *method, const char *path,
+                             long status, const char *body, size_t body_len, struct error *err)
+{
+    const struct rest_config *cfg = c->cfg;
+    char message[1024] = "";
+    json_t *root = NULL;
+    if (body != NULL && body_len > 0) {
+        root = json_loadb(body, body_len, 0, NULL);
+        if (root != NULL && json_is_object(root) && json_object_get(root, "message") != NULL) {
+            const char *m = json_string_value(json_object_get(root, "message"));
+            snprintf(message, sizeof message, "%s", m ? m : "");
+        } else {
+            /* Plain text (404 page not found, priority-and-fairness 429): first line. */
+            size_t l = body_len < sizeof message - 1 ? body_len : sizeof message - 1;
+            memcpy(message, body, l);
+            message[l] = '\0';
+            char *nl = strpbrk(message, "\r\n");
+            if (nl != NULL)
+                *nl = '\0';
+        }
+    }
+    json_decref(root);
+    struct request_info ri;
+    parse_request_info(method, path, &ri);
+    int rc;
+    switch (status) {
+    case 401:
+        rc = error_set(err, ERR_UNAUTHORIZED,
+                       "the API server at %s rejected the credentials of user \"%s\" (context "
+                       "\"%s\"): Unauthorized; the token or client certificate is wrong or "
+                       "expired, log in again or fix the user in %s",
+                       cfg->server, cfg->user_name ? cfg->user_name : "?", context_label(cfg),
+                       cfg->origin ? cfg->origin : "the kubeconfig");
+        break;
+    case 403: {
+        char where[200] = "";
+        if (ri.ns[0] != '\0')
+            snprintf(where, sizeof where, " in namespace \"%s\"", ri.ns);
+        if (strcmp(ri.verb, "get+create") == 0) {
+            rc = error_set(err, ERR_FORBIDDEN,
+                           "RBAC denies exec: grant verbs \"get\" and \"create\" on resource "
+                           "\"pods/exec\"%s (API server: %s)",
+                           where, message[0] ? message : "Forbidden");
+        } else {
+            rc = error_set(err, ERR_FORBIDDEN,
+                           "RBAC denies \"%s\" on resource \"%s%s%s\"%s: grant verb \"%s\" on "
+                           "\"%s\" to this user (API server: %s)",
+                           ri.verb, ri.resource, ri.group[0] ? "." : "", ri.group, where, ri.verb,
+                           ri.resource, message[0] ? message : "Forbidden");
+        }
+        break;
+    }
+    case 404:
+        rc = error_set(err, ERR_NOT_FOUND, "%s", message[0] ? message : "not found");
+        break;
+    default:
+        rc = error_set(err, status == 429 || status >= 500 ? ERR_REMOTE : ERR_REMOTE,
+                       "the API server answered %ld to %s %s%s%s", status, method, path,
+                       message[0] ? ": " : "", message);
+        break;
+    }
+    err->http_status = (int)status;
+    return rc;
+}
+
+int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf, struct error *err)
+{
+    const struct rest_config *cfg = c->cfg;
+    const char *detail = (errbuf != NULL && errbuf[0] != '\0') ? errbuf : curl_easy_strerror(rc);
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        return error_set(err, ERR_UNREACHABLE,
+                         "cannot reach the API server at %s (context \"%s\"): %s; is the cluster "
+                         "running and the server address in %s right?",
+                         cfg->server, context_label(cfg), detail,
+                         cfg->origin ? cfg->origin : "the kubeconfig");
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return error_set(err, ERR_UNREACHABLE, "cannot resolve the API server address %s: %s",
+                         cfg->server, detail);
+    case CURLE_OPERATION_TIMEDOUT:
+        return error_set(err, ERR_TIMEOUT,
+                         "no answer from the API server at %s within %ld ms (--request-timeout): "
+                         "%s",
+                         cfg->server, c->opts.request_timeout_ms, detail);
+    case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+    case CURLE_SSL_CACERT:
+#endif
+    case CURLE_SSL_CACERT_BADFILE:
+        return error_set(err, ERR_TLS,
+                         "TLS: the API server's certificate at %s is not trusted by %s: %s; fix "
+                         "certificate-authority(-data) of cluster \"%s\"",
+                         cfg->server,
+                         cfg->ca_description ? cfg->ca_description : "the system CA store", detail,
+                         cfg->cluster_name ? cfg->cluster_name : "?");
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+        return error_set(err, ERR_TLS,
+                         "TLS handshake with %s failed: %s (check the client certificate and key "
+                         "of user \"%s\")",
+                         cfg->server, detail, cfg->user_name ? cfg->user_name : "?");
+    case CURLE_ABORTED_BY_CALLBACK:
+        return error_set(err, ERR_INTERRUPTED, "interrupted");
+    default:
+        return error_set(err, ERR_UNREACHABLE, "request to the API server at %s failed: %s",
+                         cfg->server, detail);
+    }
+}
+
+static void sleep_seconds(long s)
+{
+    struct timespec ts = {.tv_sec = s, .tv_nsec = 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int request(struct kube_client *c, const char *method, const char *path, json_t **out,
+                   struct error *err)
+{
+    int is_read = strcmp(method, "GET") == 0;
+    int refreshed = 0;
+    for (int attempt = 0;; attempt++) {
+        CURL *h = curl_easy_init();
+        if (h == NULL)
+            return error_set(err, ERR_GENERIC, "out of memory");
+        struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+        if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
+            curl_slist_free_all(headers);
+            curl_easy_cleanup(h);
+            return -1;
+        }
+        struct body body = {0};
+        struct header_info hi = {.retry_after = -1};
+        char errbuf[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+        if (c->opts.request_timeout_ms > 0)
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+        if (!c->cfg->disable_compression)
+            curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CURLcode rc = curl_easy_perform(h);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(h);
+
+        if (rc != CURLE_OK) {
+            kube_trace(c, "%s %s%s: %s (%ld ms)", method, c->cfg->server, path,
+                       curl_easy_strerror(rc), ms);
+            free(body.data);
+            if (body.overflow)
+                return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %u bytes", method,
+                                 path, BODY_MAX);
+            return kube_error_from_curl(c, rc, errbuf, err);
+        }
+        kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes)", method, c->cfg->server, path, status, ms,
+                   body.len);
+        if (status >= 200 && status < 300) {
+            int ret = 0;
+            if (out != NULL) {
+                json_error_t je;
+                *out = json_loadb(body.data ? body.data : "", body.len, 0, &je);
+                if (*out == NULL)
+                    ret = error_set(err, ERR_PROTOCOL,
+                                    "%s %s: the API server's answer is not JSON: %s", method, path,
+                                    je.text);
+            }
+            free(body.data);
+            return ret;
+        }
+        if (status == 401 && !refreshed && kube_refresh_credentials(c)) {
+            refreshed = 1;
+            free(body.data);
+            continue;
+        }
+        if (is_read && (status == 429 || status >= 500) && hi.retry_after >= 0 &&
+            attempt < c->opts.max_retries) {
+            long wait = hi.retry_after;
+            if (wait < 1)
+                wait = 1;
+            if (wait > RETRY_WAIT_MAX_S)
+                wait = RETRY_WAIT_MAX_S;
+            kube_trace(c, "retrying %s %s in %ld s (Retry-After)", method, path, wait);
+            free(body.data);
+            sleep_seconds(wait);
+            continue;
+        }
+        kube_error_from_response(c, method, path, status, body.data, body.len, err);
+        free(body.data);
+        return -1;
+    }
+}
+
+int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err)
+{
+    return request(c, "GET", path, out, err);
+}
+
+int kube_delete(struct kube_client *c, const char *path, json_t **out, struct error *err)
+{
+    return request(c, "DELETE", path, out, err);
+}

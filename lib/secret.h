@@ -1,0 +1,59 @@
+/* Secrets (unseal keys, root and bearer tokens): held in locked, non-dumpable
+ * memory and wiped on every path; core dumps are off while any is held. Also
+ * the hidden readline prompt (no echo, no history, terminal restored on
+ * Ctrl-C), local validation of unseal keys, and keys files. */
+#ifndef VH_SECRET_H
+#define VH_SECRET_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* A NUL-terminated secret in locked memory. */
+struct secret {
+    char *data;
+    size_t len;
+    size_t cap; /* mapped size */
+};
+
+/* Allocates a zeroed secret buffer able to hold cap-1 characters. The first
+ * live secret turns core dumps off (RLIMIT_CORE 0, not dumpable); the last
+ * one freed restores them. */
+int secret_alloc(struct secret *s, size_t cap, struct error *err);
+/* Copies text into a new secret. */
+int secret_from(struct secret *s, const char *text, size_t len, struct error *err);
+/* Wipes and unmaps; safe on a zeroed struct. */
+void secret_free(struct secret *s);
+/* Number of live secret buffers (tests). */
+int secret_live_count(void);
+
+/* A list of secrets (unseal keys). */
+struct secret_list {
+    struct secret *items;
+    size_t n;
+};
+int secret_list_add(struct secret_list *l, const char *text, size_t len, struct error *err);
+void secret_list_free(struct secret_list *l);
+
+/* Checks an unseal key the way Vault decodes it (facts/vault.md §3): hex first,
+ * then standard base64; the decoded key must be 16..33 bytes. Leading and
+ * trailing spaces must already be trimmed. The message never contains the key. */
+int secret_check_unseal_key(const char *key, size_t len, struct error *err);
+
+/* Reads unseal keys from a file: one key per line (blank lines and lines
+ * starting with '#' skipped), or the JSON of `vault operator init
+ * -format=json` / `init --output` (unseal_keys_b64, else keys_base64/keys).
+ * path "-" reads stdin. A file that group or others can read is refused.
+ * Each key is checked with secret_check_unseal_key (error names the line). */
+int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err);
+
+/* Reads a token (first line, trimmed) from a file that only its owner can read. */
+int secret_read_token_file(const char *path, struct secret *out, struct error *err);
+
+/* Asks for a secret on the terminal with readline: input hidden, nothing in
+ * history, the line buffer wiped. Ctrl-C restores the terminal and returns
+ * ERR_INTERRUPTED; end of input returns ERR_USAGE. When stdin is not a
+ * terminal, reads one line from stdin instead (no prompt). */
+int secret_prompt(const char *prompt, struct secret *out, struct error *err);
+
+#endif

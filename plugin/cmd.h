@@ -1,0 +1,106 @@
+/* The command table: each plugin/cmd-<name>.c ends in one declarative
+ * `const struct cmd_entry cmd_<name>_entry` (name, alias, options, usage,
+ * help, precondition flags, exec function), and main.c holds the one table.
+ * One option table per command drives parsing, --help and completion. */
+#ifndef VH_CMD_H
+#define VH_CMD_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "kube.h"
+#include "kubeconfig.h"
+
+/* Process exit codes (README "Exit codes"). */
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,       /* failed, or could not tell */
+    EXIT_DEGRADED = 2,    /* status: works, quorum holds, something needs attention */
+    EXIT_UNAVAILABLE = 3, /* status: no active node or no quorum */
+    EXIT_USAGE = 64,      /* bad flags or arguments */
+    EXIT_INTERRUPTED = 130,
+};
+
+enum output_format { OUTPUT_TABLE, OUTPUT_WIDE, OUTPUT_JSON, OUTPUT_YAML };
+
+enum option_type { OPT_FLAG, OPT_STRING, OPT_INT };
+
+struct cmd_option {
+    const char *long_name; /* without dashes */
+    char short_name;       /* 0 = none */
+    enum option_type type;
+    const char *arg_name; /* shown in help: --output FORMAT */
+    const char *help;
+    /* What completes the value: a '|'-separated list ("table|wide|json|yaml"), or
+     * "@pods", "@contexts", "@namespaces", "@files", "@clusters", "@users"; NULL = nothing. */
+    const char *complete;
+};
+
+#define CMD_OPTIONS_MAX 32
+
+/* Parsed values of one command's options, indexed like its option table. */
+struct cmd_args {
+    const struct cmd_option *options;
+    const char *values[CMD_OPTIONS_MAX]; /* last value given, NULL when absent */
+    int counts[CMD_OPTIONS_MAX];         /* how many times given */
+    int argc;                            /* positional arguments */
+    char **argv;
+};
+
+struct global_options {
+    struct kubeconfig_flags kc;
+    long request_timeout_ms;
+    enum output_format output;
+    const char *release;
+    const char *statefulset;
+    const char *container; /* NULL = from the chart (vault / openbao) */
+    int no_color;
+    int verbose;
+};
+
+struct cmd_context {
+    struct global_options *g;
+    struct rest_config *cfg;  /* NULL for CMD_NO_CLUSTER commands */
+    struct kube_client *kube; /* NULL for CMD_NO_CLUSTER commands */
+    FILE *out;
+    FILE *err;
+    int color;        /* colour on: out is a terminal, no --no-color, no NO_COLOR */
+    const char *prog; /* "kubectl vault-ha" or the binary name, for messages */
+};
+
+enum cmd_flags {
+    CMD_NO_CLUSTER = 1 << 0,  /* runs without kubeconfig/API access (version, completion) */
+    CMD_NEEDS_TOKEN = 1 << 1, /* needs a Vault token (VAULT_TOKEN, --token-file, prompt) */
+    CMD_DESTRUCTIVE = 1 << 2, /* confirmation on a terminal, --yes otherwise; no short alias */
+    CMD_HIDDEN = 1 << 3,      /* not listed in help (__complete) */
+    CMD_RAW_ARGS = 1 << 4,    /* everything after "--" is passed through untouched (exec) */
+};
+
+struct cmd_entry {
+    const char *name;
+    const char *alias; /* NULL = none */
+    const char *summary;
+    const char *usage; /* after "kubectl vault-ha NAME " */
+    const char *help;  /* description and examples, "kubectl vault-ha ..." as users type it */
+    const struct cmd_option *options; /* terminated by { 0 } */
+    int flags;
+    int (*exec)(struct cmd_context *ctx, const struct cmd_args *args);
+};
+
+/* Option access by long name. */
+const char *cmd_opt_str(const struct cmd_args *a, const char *name);
+int cmd_opt_flag(const struct cmd_args *a, const char *name);
+/* Parses an integer option; returns def when absent, -1 and err on a bad value. */
+int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err);
+
+/* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
+void cmd_report(const struct cmd_context *ctx, const struct error *e);
+
+/* The global option table (shared by parsing, help and completion). */
+extern const struct cmd_option global_option_table[];
+
+/* The command table, NULL-terminated (main.c). */
+extern const struct cmd_entry *const cmd_table[];
+const struct cmd_entry *cmd_find(const char *name);
+
+#endif

@@ -1,0 +1,463 @@
+/* kubectl-vault_ha: global options, the command table, dispatch and help.
+ * kubectl passes everything after "vault-ha" through verbatim and parses no
+ * global flag for plugins (facts/kubernetes.md §4.1), so we parse --context,
+ * -n and friends ourselves, before or after the command name. */
+#include <errno.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cmd.h"
+#include "kube.h"
+#include "kubeconfig.h"
+
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_version_entry;
+
+const struct cmd_entry *const cmd_table[] = {
+    &cmd_status_entry,
+    &cmd_version_entry,
+    NULL,
+};
+
+const struct cmd_option global_option_table[] = {
+    {"kubeconfig", 0, OPT_STRING, "FILE", "kubeconfig file to use (only this file)", "@files"},
+    {"context", 0, OPT_STRING, "NAME", "kubeconfig context to use", "@contexts"},
+    {"cluster", 0, OPT_STRING, "NAME", "kubeconfig cluster to use", "@clusters"},
+    {"user", 0, OPT_STRING, "NAME", "kubeconfig user to use", "@users"},
+    {"namespace", 'n', OPT_STRING, "NS", "namespace of the Vault StatefulSet", "@namespaces"},
+    {"server", 's', OPT_STRING, "URL", "API server address (overrides the kubeconfig)", NULL},
+    {"token", 0, OPT_STRING, "TOKEN",
+     "bearer token for the API server (visible in your shell history: prefer a kubeconfig)", NULL},
+    {"certificate-authority", 0, OPT_STRING, "FILE", "CA file for the API server", "@files"},
+    {"insecure-skip-tls-verify", 0, OPT_FLAG, NULL,
+     "do not verify the API server's certificate (insecure)", NULL},
+    {"tls-server-name", 0, OPT_STRING, "NAME", "server name for the API server's certificate",
+     NULL},
+    {"request-timeout", 0, OPT_STRING, "DURATION",
+     "time limit for each API request, e.g. 10s, 1m; 0 = none (default 30s)", NULL},
+    {"output", 'o', OPT_STRING, "FORMAT", "output format: table, wide, json or yaml",
+     "table|wide|json|yaml"},
+    {"release", 0, OPT_STRING, "NAME", "Helm release of the Vault to use", NULL},
+    {"statefulset", 0, OPT_STRING, "NAME", "StatefulSet of the Vault to use", NULL},
+    {"container", 0, OPT_STRING, "NAME", "container running Vault (default: vault / openbao)",
+     NULL},
+    {"no-color", 0, OPT_FLAG, NULL, "no colour (also NO_COLOR=1)", NULL},
+    {"verbose", 'v', OPT_FLAG, NULL, "trace API requests on stderr (secrets redacted)", NULL},
+    {"help", 'h', OPT_FLAG, NULL, "show help", NULL},
+    {0},
+};
+
+static const char *const global_short_help =
+    "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
+    "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
+    "--request-timeout,\n-o/--output table|wide|json|yaml, --release, --statefulset, "
+    "--container, --no-color, -v, -h/--help\n";
+
+const struct cmd_entry *cmd_find(const char *name)
+{
+    for (size_t i = 0; cmd_table[i] != NULL; i++) {
+        const struct cmd_entry *e = cmd_table[i];
+        if (strcmp(e->name, name) == 0 || (e->alias != NULL && strcmp(e->alias, name) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+static int option_index(const struct cmd_option *opts, const char *long_name, char short_name)
+{
+    if (opts == NULL)
+        return -1;
+    for (int i = 0; opts[i].long_name != NULL; i++) {
+        if (long_name != NULL && strcmp(opts[i].long_name, long_name) == 0)
+            return i;
+        if (short_name != 0 && opts[i].short_name == short_name)
+            return i;
+    }
+    return -1;
+}
+
+const char *cmd_opt_str(const struct cmd_args *a, const char *name)
+{
+    int i = option_index(a->options, name, 0);
+    return i >= 0 ? a->values[i] : NULL;
+}
+
+int cmd_opt_flag(const struct cmd_args *a, const char *name)
+{
+    int i = option_index(a->options, name, 0);
+    return i >= 0 && a->counts[i] > 0;
+}
+
+int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err)
+{
+    const char *v = cmd_opt_str(a, name);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0')
+        return error_set(err, ERR_USAGE, "--%s wants a whole number, not \"%s\"", name, v);
+    *out = n;
+    return 0;
+}
+
+void cmd_report(const struct cmd_context *ctx, const struct error *e)
+{
+    fprintf(ctx->err, "%s: %s\n", ctx->prog, e->msg[0] ? e->msg : "failed");
+}
+
+/* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
+static long parse_duration_ms(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || v < 0)
+        return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        return (long)(v * 1000);
+    if (strcmp(end, "ms") == 0)
+        return (long)v;
+    if (strcmp(end, "m") == 0)
+        return (long)(v * 60000);
+    if (strcmp(end, "h") == 0)
+        return (long)(v * 3600000);
+    return -1;
+}
+
+struct parsed {
+    const struct cmd_entry *cmd;
+    struct cmd_args global;
+    struct cmd_args local;
+    char **positional;
+    int npositional;
+};
+
+static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
+}
+
+/* Stores one option value; returns 0, or -1 after reporting a usage error. */
+static int store_option(const char *prog, const struct parsed *p, struct cmd_args *target, int idx,
+                        const char *spelled, const char *inline_value, int *i, int argc,
+                        char **argv)
+{
+    const struct cmd_option *o = &target->options[idx];
+    const char *value = NULL;
+    if (o->type == OPT_FLAG) {
+        if (inline_value != NULL) {
+            if (strcasecmp(inline_value, "true") == 0 || strcmp(inline_value, "1") == 0)
+                value = "true";
+            else if (strcasecmp(inline_value, "false") == 0 || strcmp(inline_value, "0") == 0)
+                value = NULL;
+            else if (o->short_name == 'v') /* kubectl's -v=N levels: any level > 0 traces */
+                value = atoi(inline_value) > 0 ? "true" : NULL;
+            else {
+                usage_error(prog, p->cmd ? p->cmd->name : NULL, "%s takes no value", spelled);
+                return -1;
+            }
+        } else {
+            value = "true";
+        }
+        if (value == NULL) {
+            target->counts[idx] = 0;
+            target->values[idx] = NULL;
+            return 0;
+        }
+    } else if (inline_value != NULL) {
+        value = inline_value;
+    } else if (*i + 1 < argc) {
+        value = argv[++*i];
+    } else {
+        usage_error(prog, p->cmd ? p->cmd->name : NULL, "%s needs a value (%s)", spelled,
+                    o->arg_name ? o->arg_name : "VALUE");
+        return -1;
+    }
+    target->values[idx] = value;
+    target->counts[idx]++;
+    return 0;
+}
+
+static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
+{
+    memset(p, 0, sizeof *p);
+    p->global.options = global_option_table;
+    p->positional = calloc((size_t)argc + 1, sizeof *p->positional);
+    if (p->positional == NULL)
+        return -1;
+    int raw = 0;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (raw || arg[0] != '-' || arg[1] == '\0') {
+            if (p->cmd == NULL && !raw) {
+                p->cmd = cmd_find(arg);
+                if (p->cmd == NULL) {
+                    usage_error(prog, NULL, "unknown command \"%s\"", arg);
+                    return -1;
+                }
+                p->local.options = p->cmd->options;
+                continue;
+            }
+            p->positional[p->npositional++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            raw = 1;
+            if (p->cmd != NULL && (p->cmd->flags & CMD_RAW_ARGS))
+                p->positional[p->npositional++] = arg; /* the command sees where "--" was */
+            continue;
+        }
+        char name[128];
+        const char *inline_value = NULL;
+        int idx;
+        struct cmd_args *target;
+        if (arg[1] == '-') {
+            const char *eq = strchr(arg + 2, '=');
+            size_t nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+            if (nl >= sizeof name)
+                nl = sizeof name - 1;
+            memcpy(name, arg + 2, nl);
+            name[nl] = '\0';
+            inline_value = eq ? eq + 1 : NULL;
+            if (strcmp(name, "v") == 0) /* --v=N as kubectl spells it */
+                snprintf(name, sizeof name, "verbose");
+            target = &p->local;
+            idx = option_index(p->local.options, name, 0);
+            if (idx < 0) {
+                target = &p->global;
+                idx = option_index(global_option_table, name, 0);
+            }
+        } else {
+            name[0] = arg[1];
+            name[1] = '\0';
+            if (arg[2] == '=')
+                inline_value = arg + 3;
+            else if (arg[2] != '\0')
+                inline_value = arg + 2;
+            target = &p->local;
+            idx = option_index(p->local.options, NULL, arg[1]);
+            if (idx < 0) {
+                target = &p->global;
+                idx = option_index(global_option_table, NULL, arg[1]);
+            }
+            if (idx >= 0 && target->options[idx].type == OPT_FLAG && arg[2] != '\0' &&
+                arg[2] != '=') {
+                usage_error(prog, p->cmd ? p->cmd->name : NULL, "unknown flag \"%s\"", arg);
+                return -1;
+            }
+        }
+        if (idx < 0) {
+            usage_error(prog, p->cmd ? p->cmd->name : NULL, "unknown flag \"%s\"", arg);
+            return -1;
+        }
+        if (store_option(prog, p, target, idx, arg, inline_value, &i, argc, argv) < 0)
+            return -1;
+    }
+    p->local.argc = p->npositional;
+    p->local.argv = p->positional;
+    return 0;
+}
+
+static void print_options(FILE *f, const struct cmd_option *opts)
+{
+    for (size_t i = 0; opts != NULL && opts[i].long_name != NULL; i++) {
+        const struct cmd_option *o = &opts[i];
+        char left[96];
+        int n = 0;
+        if (o->short_name)
+            n = snprintf(left, sizeof left, "  -%c, --%s", o->short_name, o->long_name);
+        else
+            n = snprintf(left, sizeof left, "      --%s", o->long_name);
+        if (o->type != OPT_FLAG && n > 0 && (size_t)n < sizeof left)
+            snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg_name ? o->arg_name : "VALUE");
+        fprintf(f, "%-36s %s\n", left, o->help);
+    }
+}
+
+static void print_overview(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "Operate HashiCorp Vault (and OpenBao) HA clusters with Raft storage on Kubernetes.\n"
+            "\nUsage: %s [global flags] COMMAND [flags] [args]\n\nCommands:\n",
+            prog);
+    for (size_t i = 0; cmd_table[i] != NULL; i++) {
+        const struct cmd_entry *e = cmd_table[i];
+        if (e->flags & CMD_HIDDEN)
+            continue;
+        fprintf(f, "  %-14s %s\n", e->name, e->summary);
+    }
+    fprintf(f, "\nGlobal flags:\n");
+    print_options(f, global_option_table);
+    fprintf(f, "\nRun '%s COMMAND --help' for a command's flags and examples.\n", prog);
+}
+
+static void print_command_help(FILE *f, const char *prog, const struct cmd_entry *e)
+{
+    fprintf(f, "%s\n\nUsage: %s %s%s%s\n", e->summary, prog, e->name, e->usage[0] ? " " : "",
+            e->usage);
+    if (e->alias != NULL)
+        fprintf(f, "Alias: %s\n", e->alias);
+    if (e->help != NULL && e->help[0] != '\0')
+        fprintf(f, "\n%s", e->help);
+    if (e->options != NULL && e->options[0].long_name != NULL) {
+        fprintf(f, "\nFlags:\n");
+        print_options(f, e->options);
+    }
+    fprintf(f, "\n%s", global_short_help);
+}
+
+static void trace_to_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "trace: %s\n", line);
+}
+
+/* "kubectl vault-ha" when run as a kubectl plugin (argv[0] kubectl-vault_ha), else the name. */
+static const char *program_name(const char *argv0)
+{
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    if (strncmp(base, "kubectl-", 8) == 0)
+        return "kubectl vault-ha";
+    return base;
+}
+
+int main(int argc, char **argv)
+{
+    const char *prog = program_name(argv[0]);
+    struct parsed p;
+    if (parse_args(prog, argc, argv, &p) < 0) {
+        free(p.positional);
+        return EXIT_USAGE;
+    }
+    struct cmd_args *g = &p.global;
+    int want_help = option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
+    if (p.cmd == NULL) {
+        print_overview(want_help ? stdout : stderr, prog);
+        free(p.positional);
+        return want_help ? EXIT_OK : EXIT_USAGE;
+    }
+    if (want_help) {
+        print_command_help(stdout, prog, p.cmd);
+        free(p.positional);
+        return EXIT_OK;
+    }
+
+    struct global_options go = {0};
+    go.kc.kubeconfig = cmd_opt_str(g, "kubeconfig");
+    go.kc.context = cmd_opt_str(g, "context");
+    go.kc.cluster = cmd_opt_str(g, "cluster");
+    go.kc.user = cmd_opt_str(g, "user");
+    go.kc.namespace = cmd_opt_str(g, "namespace");
+    go.kc.server = cmd_opt_str(g, "server");
+    go.kc.certificate_authority = cmd_opt_str(g, "certificate-authority");
+    go.kc.insecure_skip_tls_verify = cmd_opt_flag(g, "insecure-skip-tls-verify");
+    go.kc.tls_server_name = cmd_opt_str(g, "tls-server-name");
+    char *token_copy = NULL;
+    const char *token_arg = cmd_opt_str(g, "token");
+    if (token_arg != NULL) {
+        /* Keep our own copy and blank the argv string: /proc/PID/cmdline then shows
+         * no token for the rest of the run. */
+        token_copy = strdup(token_arg);
+        memset((char *)token_arg, 'x', strlen(token_arg));
+        go.kc.token = token_copy;
+    }
+    go.release = cmd_opt_str(g, "release");
+    go.statefulset = cmd_opt_str(g, "statefulset");
+    go.container = cmd_opt_str(g, "container");
+    go.no_color = cmd_opt_flag(g, "no-color");
+    go.verbose = cmd_opt_flag(g, "verbose");
+    go.request_timeout_ms = 30000;
+    const char *rt = cmd_opt_str(g, "request-timeout");
+    if (rt != NULL && (go.request_timeout_ms = parse_duration_ms(rt)) < 0) {
+        usage_error(prog, p.cmd->name,
+                    "--request-timeout wants a duration like 30s or 2m, not "
+                    "\"%s\"",
+                    rt);
+        free(p.positional);
+        free(token_copy);
+        return EXIT_USAGE;
+    }
+    const char *of = cmd_opt_str(g, "output");
+    go.output = OUTPUT_TABLE;
+    if (of != NULL) {
+        if (strcmp(of, "table") == 0)
+            go.output = OUTPUT_TABLE;
+        else if (strcmp(of, "wide") == 0)
+            go.output = OUTPUT_WIDE;
+        else if (strcmp(of, "json") == 0)
+            go.output = OUTPUT_JSON;
+        else if (strcmp(of, "yaml") == 0)
+            go.output = OUTPUT_YAML;
+        else {
+            usage_error(prog, p.cmd->name,
+                        "unknown output format \"%s\" (table, wide, json or yaml)", of);
+            free(p.positional);
+            free(token_copy);
+            return EXIT_USAGE;
+        }
+    }
+
+    const char *no_color_env = getenv("NO_COLOR");
+    struct cmd_context ctx = {
+        .g = &go,
+        .out = stdout,
+        .err = stderr,
+        .prog = prog,
+        .color = isatty(STDOUT_FILENO) && !go.no_color &&
+                 (no_color_env == NULL || no_color_env[0] == '\0'),
+    };
+    int rc = EXIT_ERROR;
+    struct error err = {0};
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "%s: cannot initialise libcurl\n", prog);
+        goto out;
+    }
+    if (!(p.cmd->flags & CMD_NO_CLUSTER)) {
+        if (kubeconfig_load(&go.kc, &ctx.cfg, &err) < 0) {
+            cmd_report(&ctx, &err);
+            goto out;
+        }
+        for (char **w = ctx.cfg->warnings; w != NULL && *w != NULL; w++)
+            fprintf(stderr, "%s: warning: %s\n", prog, *w);
+        struct kube_client_options ko = {
+            .request_timeout_ms = go.request_timeout_ms,
+            .max_retries = -1,
+            .trace = go.verbose ? trace_to_stderr : NULL,
+        };
+        if (kube_client_new(ctx.cfg, &ko, &ctx.kube, &err) < 0) {
+            cmd_report(&ctx, &err);
+            goto out;
+        }
+    }
+    rc = p.cmd->exec(&ctx, &p.local);
+out:
+    kube_client_free(ctx.kube);
+    rest_config_free(ctx.cfg);
+    curl_global_cleanup();
+    if (token_copy != NULL) {
+        explicit_bzero(token_copy, strlen(token_copy));
+        free(token_copy);
+    }
+    free(p.positional);
+    fflush(stdout);
+    return rc;
+}

@@ -1,0 +1,48 @@
+"""End-to-end tests: the built plugin ($VH_BIN) against tests/fake."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
+
+from harness import FakeCluster  # noqa: E402
+
+BIN = os.environ.get("VH_BIN", os.path.join(ROOT, "kubectl-vault_ha"))
+
+
+def run_plugin(args, kubeconfig=None, env=None, input=None, timeout=60):
+    """Runs the plugin with a clean environment; returns CompletedProcess (text)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    full_env["HOME"] = "/nonexistent"
+    if kubeconfig is not None:
+        full_env["KUBECONFIG"] = str(kubeconfig)
+    if env:
+        full_env.update(env)
+    return subprocess.run([BIN] + list(args), env=full_env, input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def fake(tmp_path):
+    with FakeCluster(tmp_path / "fake") as f:
+        yield f
+
+
+@pytest.fixture
+def make_fake(tmp_path):
+    """Starts fake clusters with extra fakecluster options; all are stopped at the end."""
+    started = []
+
+    def start(*args, name="fake"):
+        f = FakeCluster(tmp_path / name, *args)
+        f.__enter__()
+        started.append(f)
+        return f
+
+    yield start
+    for f in started:
+        f.__exit__(None, None, None)

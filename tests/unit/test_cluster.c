@@ -1,0 +1,216 @@
+/* lib/cluster: StatefulSet and pod objects as the Vault Helm chart creates
+ * them (facts/vault.md §7) turned into the cluster model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster.h"
+
+static const char *STS =
+    "{\"metadata\":{\"name\":\"vault\",\"namespace\":\"vault\",\"labels\":{"
+    "\"app.kubernetes.io/name\":\"vault\",\"app.kubernetes.io/instance\":\"vault\","
+    "\"app.kubernetes.io/managed-by\":\"Helm\"}},"
+    "\"spec\":{\"replicas\":3,\"serviceName\":\"vault-internal\",\"podManagementPolicy\":"
+    "\"Parallel\",\"selector\":{\"matchLabels\":{\"app.kubernetes.io/name\":\"vault\","
+    "\"app.kubernetes.io/instance\":\"vault\",\"component\":\"server\"}},"
+    "\"template\":{\"spec\":{\"containers\":[{\"name\":\"vault\",\"image\":"
+    "\"hashicorp/vault:1.21.2\"}]}}},\"status\":{\"replicas\":3,\"readyReplicas\":1}}";
+
+static json_t *pod_json(const char *name, const char *phase, int ready, const char *sealed,
+                        const char *active)
+{
+    json_t *labels =
+        json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "vault", "component", "server",
+                  "vault-initialized", "true", "vault-version", "1.21.2");
+    if (sealed)
+        json_object_set_new(labels, "vault-sealed", json_string(sealed));
+    if (active)
+        json_object_set_new(labels, "vault-active", json_string(active));
+    int running = strcmp(phase, "Running") == 0;
+    json_t *state = running ? json_pack("{s:{}}", "running")
+                            : json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+    return json_pack("{s:{s:s, s:s, s:o}, s:{s:s, s:[{s:s, s:s}]}, s:{s:s, s:s, s:[{s:s, s:s}], "
+                     "s:[{s:s, s:i, s:o}]}}",
+                     "metadata", "name", name, "creationTimestamp", "2026-11-25T01:00:00Z",
+                     "labels", labels, "spec", "nodeName", "node-1", "containers", "name", "vault",
+                     "image", "hashicorp/vault:1.21.2", "status", "phase", phase, "podIP",
+                     "10.0.0.1", "conditions", "type", "Ready", "status", ready ? "True" : "False",
+                     "containerStatuses", "name", "vault", "restartCount", 2, "state", state);
+}
+
+static struct vault_cluster *load_cluster(const char *sts_text)
+{
+    json_t *sts = json_loads(sts_text, 0, NULL);
+    assert_non_null(sts);
+    struct cluster_query q = {.namespace = "vault"};
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(cluster_from_statefulset(sts, &q, &vc, &err), 0);
+    json_decref(sts);
+    return vc;
+}
+
+static void test_statefulset_fields(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = load_cluster(STS);
+    assert_string_equal(vc->name, "vault");
+    assert_string_equal(vc->release, "vault");
+    assert_string_equal(vc->flavor, "vault");
+    assert_string_equal(vc->cli, "vault");
+    assert_string_equal(vc->container, "vault");
+    assert_string_equal(vc->version, "1.21.2");
+    assert_string_equal(vc->service_name, "vault-internal");
+    assert_int_equal(vc->replicas, 3);
+    assert_int_equal(vc->ready_replicas, 1);
+    assert_string_equal(vc->selector,
+                        "app.kubernetes.io/name=vault,app.kubernetes.io/instance=vault,"
+                        "component=server");
+    cluster_free(vc);
+}
+
+static void test_pods_sorted_with_placeholders(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = load_cluster(STS);
+    json_t *list =
+        json_pack("{s:[o,o,o]}", "items", pod_json("vault-2", "Running", 0, "true", "false"),
+                  pod_json("vault-0", "Running", 1, "false", "true"),
+                  pod_json("other-0", "Running", 1, NULL, NULL));
+    struct error err = {0};
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_int_equal(vc->npods, 3);
+    assert_string_equal(vc->pods[0].name, "vault-0");
+    assert_true(vc->pods[0].running);
+    assert_true(vc->pods[0].ready);
+    assert_int_equal(vc->pods[0].restarts, 2);
+    assert_int_equal(vc->pods[0].label_sealed, TRI_FALSE);
+    assert_int_equal(vc->pods[0].label_active, TRI_TRUE);
+    assert_int_equal(vc->pods[0].label_perf_standby, TRI_UNKNOWN);
+    assert_string_equal(vc->pods[0].label_version, "1.21.2");
+    assert_int_equal(vc->pods[0].created, 1795568400); /* 2026-11-25T01:00:00Z */
+    /* vault-1 has no pod: a placeholder says so (Parallel policy: no ordering wait). */
+    assert_string_equal(vc->pods[1].name, "vault-1");
+    assert_false(vc->pods[1].exists);
+    assert_string_equal(vc->pods[1].phase, "Missing");
+    assert_string_equal(vc->pods[1].reason, "no pod yet");
+    assert_string_equal(vc->pods[2].name, "vault-2");
+    assert_int_equal(vc->pods[2].label_sealed, TRI_TRUE);
+    cluster_free(vc);
+}
+
+static void test_ordered_ready_explains_missing_replica(void **state)
+{
+    (void)state;
+    json_t *obj = json_loads(STS, 0, NULL);
+    json_object_set_new(json_object_get(obj, "spec"), "podManagementPolicy",
+                        json_string("OrderedReady"));
+    struct cluster_query q = {.namespace = "vault"};
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(cluster_from_statefulset(obj, &q, &vc, &err), 0);
+    json_decref(obj);
+    json_t *list = json_pack("{s:[o]}", "items", pod_json("vault-0", "Running", 0, "true", NULL));
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_int_equal(vc->npods, 3);
+    assert_string_equal(vc->pods[1].reason,
+                        "waiting for vault-0 to be Ready (podManagementPolicy OrderedReady)");
+    cluster_free(vc);
+}
+
+static void test_pending_pod_reason(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = load_cluster(STS);
+    json_t *pod = json_pack("{s:{s:s}, s:{s:[{s:s, s:s}]}, s:{s:s, s:[{s:s, s:s, s:s, s:s}]}}",
+                            "metadata", "name", "vault-1", "spec", "containers", "name", "vault",
+                            "image", "hashicorp/vault:1.21.2", "status", "phase", "Pending",
+                            "conditions", "type", "PodScheduled", "status", "False", "reason",
+                            "Unschedulable", "message", "0/3 nodes are available");
+    json_t *list = json_pack("{s:[o]}", "items", pod);
+    struct error err = {0};
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    struct vault_pod *p = cluster_find_pod(vc, "vault-1");
+    assert_non_null(p);
+    assert_false(p->running);
+    assert_string_equal(p->reason, "Unschedulable: 0/3 nodes are available");
+    assert_ptr_equal(cluster_find_pod(vc, "1"), p);
+    assert_null(cluster_find_pod(vc, "vault-9"));
+    cluster_free(vc);
+}
+
+static void test_openbao_flavor(void **state)
+{
+    (void)state;
+    json_t *sts = json_pack(
+        "{s:{s:s, s:{s:s, s:s}}, s:{s:i, s:{s:{s:s}}, s:{s:{s:[{s:s, s:s}, {s:s, s:s}]}}}}",
+        "metadata", "name", "openbao", "labels", "app.kubernetes.io/name", "openbao",
+        "app.kubernetes.io/instance", "openbao", "spec", "replicas", 3, "selector", "matchLabels",
+        "component", "server", "template", "spec", "containers", "name", "sidecar", "image",
+        "busybox", "name", "openbao", "image", "quay.io/openbao/openbao:2.6.2");
+    struct cluster_query q = {.namespace = "bao"};
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(cluster_from_statefulset(sts, &q, &vc, &err), 0);
+    assert_string_equal(vc->container, "openbao");
+    assert_string_equal(vc->cli, "bao");
+    assert_string_equal(vc->version, "2.6.2");
+    assert_string_equal(vc->namespace, "bao");
+    cluster_free(vc);
+    /* A container named on the command line that does not exist is refused. */
+    q.container = "vault";
+    assert_int_equal(cluster_from_statefulset(sts, &q, &vc, &err), -1);
+    assert_string_equal(err.msg,
+                        "StatefulSet bao/openbao has no container \"vault\" (--container)");
+    json_decref(sts);
+}
+
+static void test_pod_for_address(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = load_cluster(STS);
+    json_t *list =
+        json_pack("{s:[o,o]}", "items", pod_json("vault-0", "Running", 1, "false", "true"),
+                  pod_json("vault-1", "Running", 1, "false", "false"));
+    struct error err = {0};
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_string_equal(cluster_pod_for_address(vc, "vault-1.vault-internal:8201")->name,
+                        "vault-1");
+    assert_string_equal(cluster_pod_for_address(vc, "https://vault-0.vault-internal:8201")->name,
+                        "vault-0");
+    assert_null(cluster_pod_for_address(vc, "vault-10.vault-internal:8201"));
+    assert_null(cluster_pod_for_address(vc, NULL));
+    cluster_free(vc);
+}
+
+static void test_parse_time(void **state)
+{
+    (void)state;
+    assert_int_equal(cluster_parse_time("1970-01-01T00:00:10Z"), 10);
+    assert_int_equal(cluster_parse_time("1970-01-01T01:00:10.123456+01:00"), 10);
+    assert_int_equal(cluster_parse_time("garbage"), 0);
+    assert_int_equal(cluster_parse_time(NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_statefulset_fields),
+        cmocka_unit_test(test_pods_sorted_with_placeholders),
+        cmocka_unit_test(test_ordered_ready_explains_missing_replica),
+        cmocka_unit_test(test_pending_pod_reason),
+        cmocka_unit_test(test_openbao_flavor),
+        cmocka_unit_test(test_pod_for_address),
+        cmocka_unit_test(test_parse_time),
+    };
+    return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/* lib/output: tables, JSON, YAML, ages and sizes render exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "output.h"
+
+static void test_table_alignment(void **state)
+{
+    (void)state;
+    const char *h[] = {"POD", "SEALED", "VERSION"};
+    struct table *t = table_new(3, h);
+    const char *r1[] = {"vault-0", "false", "1.21.2"};
+    const char *r2[] = {"vault-10", NULL, "2.0.4"};
+    assert_int_equal(table_add_row(t, r1), 0);
+    assert_int_equal(table_add_row(t, r2), 1);
+    char *s = table_render(t, 0);
+    assert_string_equal(s, "POD        SEALED   VERSION\n"
+                           "vault-0    false    1.21.2\n"
+                           "vault-10   -        2.0.4\n");
+    free(s);
+    table_set_color(t, 0, 1, COLOR_RED);
+    s = table_render(t, 1);
+    assert_non_null(strstr(s, "\033[31mfalse\033[0m    1.21.2"));
+    assert_non_null(strstr(s, "\033[1mPOD\033[0m"));
+    free(s);
+    table_free(t);
+}
+
+static void test_colorize(void **state)
+{
+    (void)state;
+    char *a = colorize("ok", COLOR_GREEN, 1), *b = colorize("ok", COLOR_GREEN, 0);
+    assert_string_equal(a, "\033[32mok\033[0m");
+    assert_string_equal(b, "ok");
+    free(a);
+    free(b);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s, s:i, s:[b]}", "b", "x", "a", 1, "list", 1);
+    char *s = output_json(v);
+    assert_string_equal(s, "{\n  \"b\": \"x\",\n  \"a\": 1,\n  \"list\": [\n    true\n  ]\n}\n");
+    free(s);
+    json_decref(v);
+}
+
+static void test_yaml_quotes_ambiguous_strings(void **state)
+{
+    (void)state;
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:b, s:i, s:n, s:[s], s:{}}", "name", "vault-0", "bool_text",
+                  "true", "number_text", "1.21", "sealed", 0, "n", 3, "none", "list", "a", "empty");
+    /* YAML 1.1 readers take n, yes, off... as booleans: such strings are quoted, keys too. */
+    struct error err = {0};
+    char *s = output_yaml(v, &err);
+    assert_non_null(s);
+    assert_string_equal(s, "name: vault-0\n"
+                           "bool_text: 'true'\n"
+                           "number_text: '1.21'\n"
+                           "sealed: false\n"
+                           "'n': 3\n"
+                           "none: null\n"
+                           "list:\n"
+                           "- a\n"
+                           "empty: {}\n");
+    free(s);
+    json_decref(v);
+}
+
+static void test_age(void **state)
+{
+    (void)state;
+    char b[32];
+    output_age(b, sizeof b, 1000, 1000 - 45);
+    assert_string_equal(b, "45s");
+    output_age(b, sizeof b, 1000, 1000 - 310);
+    assert_string_equal(b, "5m10s");
+    output_age(b, sizeof b, 100000, 100000 - 3 * 3600);
+    assert_string_equal(b, "3h");
+    output_age(b, sizeof b, 1000000, 1000000 - (2 * 86400 + 4 * 3600));
+    assert_string_equal(b, "2d4h");
+    output_age(b, sizeof b, 100000000, 100000000 - 400 * 86400);
+    assert_string_equal(b, "400d");
+    output_age(b, sizeof b, 1000, 0);
+    assert_string_equal(b, "<unknown>");
+}
+
+static void test_size(void **state)
+{
+    (void)state;
+    char b[32];
+    output_size(b, sizeof b, 512);
+    assert_string_equal(b, "512 B");
+    output_size(b, sizeof b, 1536);
+    assert_string_equal(b, "1.5 KiB");
+    output_size(b, sizeof b, (uint64_t)1 << 30);
+    assert_string_equal(b, "1.0 GiB");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_alignment),
+        cmocka_unit_test(test_colorize),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_yaml_quotes_ambiguous_strings),
+        cmocka_unit_test(test_age),
+        cmocka_unit_test(test_size),
+    };
+    return cmocka_run_group_tests_name("output", tests, NULL, NULL);
+}

@@ -1,0 +1,193 @@
+/* lib/secret: locked buffers, core dumps off while secrets live, unseal key
+ * checks as Vault decodes keys (facts/vault.md §3), keys and token files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "secret.h"
+
+/* A 33-byte share: 66 hex characters / 44 base64 characters. */
+#define HEX66  "217c91d0e267485a1b7a464c30228aa151294fbc08ea5f9448ccc4dc87320f2a00"
+#define B64_44 "IXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoA"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/vh-secret-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static char *write_file(const char *name, const char *text, mode_t mode)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, mode);
+    return path;
+}
+
+static void test_core_dumps_off_while_held(void **state)
+{
+    (void)state;
+    struct secret s = {0};
+    struct error err = {0};
+    assert_int_equal(secret_live_count(), 0);
+    assert_int_equal(secret_from(&s, "hvs.token", 9, &err), 0);
+    assert_string_equal(s.data, "hvs.token");
+    struct rlimit rl;
+    getrlimit(RLIMIT_CORE, &rl);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    assert_int_equal(secret_live_count(), 1);
+    secret_free(&s);
+    assert_null(s.data);
+    assert_int_equal(secret_live_count(), 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    secret_free(&s); /* twice is harmless */
+}
+
+static void test_unseal_key_checks(void **state)
+{
+    (void)state;
+    struct error err = {0};
+    assert_int_equal(secret_check_unseal_key(HEX66, 66, &err), 0);
+    assert_int_equal(secret_check_unseal_key(B64_44, 44, &err), 0);
+    /* 16 bytes hex (32 chars) is the minimum Vault accepts. */
+    assert_int_equal(secret_check_unseal_key("00112233445566778899aabbccddeeff", 32, &err), 0);
+    /* Valid hex but too short, so Vault tries base64 next: 3 bytes. */
+    assert_int_equal(secret_check_unseal_key("abcd", 4, &err), -1);
+    assert_string_equal(err.msg, "unseal key too short: 3 bytes, Vault's keys have 16 to 33 bytes");
+    assert_int_equal(secret_check_unseal_key("not a key!", 10, &err), -1);
+    assert_string_equal(err.msg, "not an unseal key: it must be hex or base64 (as `vault operator "
+                                 "init` prints them), 10 characters given");
+    const char *long_b64 = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"; /* 39 bytes */
+    assert_int_equal(secret_check_unseal_key(long_b64, strlen(long_b64), &err), -1);
+    assert_string_equal(err.msg, "unseal key too long: 39 bytes, Vault's keys have 16 to 33 bytes");
+    assert_null(strstr(err.msg, "QUFB")); /* never echoes the key */
+    assert_int_equal(secret_check_unseal_key("", 0, &err), -1);
+    assert_string_equal(err.msg, "empty unseal key");
+}
+
+static void test_keys_file_lines(void **state)
+{
+    (void)state;
+    char *path = write_file("keys", "# unseal keys\n" HEX66 "\n\n  " B64_44 "  \n", 0600);
+    struct secret_list l = {0};
+    struct error err = {0};
+    assert_int_equal(secret_read_keys_file(path, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].data, HEX66);
+    assert_string_equal(l.items[1].data, B64_44);
+    secret_list_free(&l);
+    assert_int_equal(secret_live_count(), 0);
+}
+
+static void test_keys_file_init_json(void **state)
+{
+    (void)state;
+    char *path = write_file("init.json",
+                            "{\"unseal_keys_b64\": [\"" B64_44 "\", \"" B64_44 "\"],"
+                            " \"unseal_keys_hex\": [\"" HEX66 "\"], \"unseal_shares\": 5,"
+                            " \"root_token\": \"hvs.XXXXXXXXXXXXXXXXXXXXXXXX\"}\n",
+                            0400);
+    struct secret_list l = {0};
+    struct error err = {0};
+    assert_int_equal(secret_read_keys_file(path, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[1].data, B64_44);
+    secret_list_free(&l);
+}
+
+static void test_keys_file_refused_when_readable_by_others(void **state)
+{
+    (void)state;
+    char *path = write_file("open-keys", HEX66 "\n", 0644);
+    char expect[256];
+    snprintf(expect, sizeof expect,
+             "%s holds secrets but group or others can read it (mode 0644): run chmod 600 %s", path,
+             path);
+    struct secret_list l = {0};
+    struct error err = {0};
+    assert_int_equal(secret_read_keys_file(path, &l, &err), -1);
+    assert_string_equal(err.msg, expect);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_keys_file_bad_key_names_line(void **state)
+{
+    (void)state;
+    char *path = write_file("bad-keys", HEX66 "\nshort\n", 0600);
+    char expect[256];
+    snprintf(expect, sizeof expect,
+             "%s:2: not an unseal key: it must be hex or base64 (as `vault operator init` prints "
+             "them), 5 characters given",
+             path);
+    struct secret_list l = {0};
+    struct error err = {0};
+    assert_int_equal(secret_read_keys_file(path, &l, &err), -1);
+    assert_string_equal(err.msg, expect);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(secret_live_count(), 0);
+    path = write_file("empty-keys", "\n# nothing\n", 0600);
+    assert_int_equal(secret_read_keys_file(path, &l, &err), -1);
+    snprintf(expect, sizeof expect, "%s holds no unseal keys", path);
+    assert_string_equal(err.msg, expect);
+    path = write_file("nokeys.json", "{\"root_token\": \"x\"}", 0600);
+    assert_int_equal(secret_read_keys_file(path, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "is JSON but has no unseal keys"));
+}
+
+static void test_token_file(void **state)
+{
+    (void)state;
+    char *path = write_file("token", "  hvs.abcdef  \n", 0600);
+    struct secret t = {0};
+    struct error err = {0};
+    assert_int_equal(secret_read_token_file(path, &t, &err), 0);
+    assert_string_equal(t.data, "hvs.abcdef");
+    assert_int_equal(t.len, 10);
+    secret_free(&t);
+    path = write_file("token2", "a\nb\n", 0600);
+    assert_int_equal(secret_read_token_file(path, &t, &err), -1);
+    assert_non_null(strstr(err.msg, "holds more than one line"));
+    assert_int_equal(secret_read_token_file("/nonexistent/token", &t, &err), -1);
+    assert_string_equal(err.msg, "cannot open /nonexistent/token: No such file or directory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core_dumps_off_while_held),
+        cmocka_unit_test(test_unseal_key_checks),
+        cmocka_unit_test(test_keys_file_lines),
+        cmocka_unit_test(test_keys_file_init_json),
+        cmocka_unit_test(test_keys_file_refused_when_readable_by_others),
+        cmocka_unit_test(test_keys_file_bad_key_names_line),
+        cmocka_unit_test(test_token_file),
+    };
+    return cmocka_run_group_tests_name("secret", tests, setup, teardown);
+}
