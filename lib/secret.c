@@ -308,6 +308,26 @@ static int keys_from_json(const char *name, json_t *root, struct secret_list *ou
     return 0;
 }
 
+void secret_wipe_json(json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        explicit_bzero((char *)json_string_value(v), json_string_length(v));
+        break;
+    case JSON_OBJECT:
+        json_object_foreach(v, key, child) secret_wipe_json(child);
+        break;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, child) secret_wipe_json(child);
+        break;
+    default:
+        break;
+    }
+}
+
 int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err)
 {
     struct secret buf = {0};
@@ -325,22 +345,7 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
             rc = error_set(err, ERR_CONFIG, "%s:%d: not valid JSON: %s", name, je.line, je.text);
         } else {
             rc = keys_from_json(name, root, out, err);
-            /* jansson copies strings into its own heap: wipe them before freeing. */
-            json_t *arr;
-            const char *key;
-            json_object_foreach(root, key, arr)
-            {
-                size_t i;
-                json_t *k;
-                json_array_foreach(arr, i, k)
-                {
-                    const char *v = json_string_value(k);
-                    if (v != NULL)
-                        explicit_bzero((char *)v, strlen(v));
-                }
-                if (json_is_string(arr))
-                    explicit_bzero((char *)json_string_value(arr), json_string_length(arr));
-            }
+            secret_wipe_json(root);
             json_decref(root);
         }
     } else {

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "error.h"
 
 /* A NUL-terminated secret in locked memory. */
@@ -46,6 +48,10 @@ int secret_check_unseal_key(const char *key, size_t len, struct error *err);
  * path "-" reads stdin. A file that group or others can read is refused.
  * Each key is checked with secret_check_unseal_key (error names the line). */
 int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err);
+
+/* Overwrites every string inside v (jansson keeps its own copies of parsed
+ * text): call before json_decref on a document that held secrets. */
+void secret_wipe_json(json_t *v);
 
 /* Reads a token (first line, trimmed) from a file that only its owner can read. */
 int secret_read_token_file(const char *path, struct secret *out, struct error *err);

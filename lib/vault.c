@@ -1,0 +1,366 @@
+#include "vault.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_str(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static int get_bool(json_t *obj, const char *key)
+{
+    return json_is_true(json_object_get(obj, key));
+}
+
+static long long get_int(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* Loads JSON from CLI output; tolerates text before the first '{' (a TTY
+ * prompt) but not a missing document. */
+static json_t *load_output(const char *out, size_t len, const char *what, struct error *err)
+{
+    const char *brace = out ? memchr(out, '{', len) : NULL;
+    if (brace == NULL) {
+        error_set(err, ERR_PROTOCOL, "%s printed no JSON", what);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(brace, len - (size_t)(brace - out), JSON_DISABLE_EOF_CHECK, &je);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        error_set(err, ERR_PROTOCOL, "%s printed JSON that cannot be read: %s", what, je.text);
+        return NULL;
+    }
+    return root;
+}
+
+void vault_error_summary(const char *text, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (text == NULL)
+        return;
+    size_t len = 0;
+    const char *first = NULL;
+    size_t first_len = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == ' '))
+            l--;
+        if (l > 2 && p[0] == '*' && p[1] == ' ') {
+            int w = snprintf(buf + len, cap - len, "%s%.*s", len ? "; " : "", (int)(l - 2), p + 2);
+            if (w > 0 && (size_t)w < cap - len)
+                len += (size_t)w;
+        } else if (first == NULL && l > 0) {
+            first = p;
+            first_len = l;
+        }
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    if (len == 0 && first != NULL)
+        snprintf(buf, cap, "%.*s", (int)first_len, first);
+}
+
+void vault_status_clear(struct vault_status *st)
+{
+    free(st->type);
+    free(st->nonce);
+    free(st->version);
+    free(st->cluster_name);
+    free(st->cluster_id);
+    free(st->storage_type);
+    free(st->leader_address);
+    free(st->leader_cluster_address);
+    memset(st, 0, sizeof *st);
+}
+
+int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
+                       struct vault_status *st, struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    char why[512];
+    vault_error_summary(stderr_text, why, sizeof why);
+    if (exit_code == 1 || (exit_code == 2 && (out == NULL || memchr(out, '{', len) == NULL)))
+        return error_set(err, ERR_REMOTE, "vault status failed (exit %d)%s%s", exit_code,
+                         why[0] ? ": " : "", why);
+    if (exit_code != 0 && exit_code != 2)
+        return error_set(err, ERR_REMOTE, "vault status exited %d%s%s", exit_code,
+                         why[0] ? ": " : "", why);
+    json_t *root = load_output(out, len, "vault status", err);
+    if (root == NULL)
+        return -1;
+    if (json_object_get(root, "sealed") == NULL || json_object_get(root, "initialized") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL,
+                         "vault status printed JSON without \"sealed\"/\"initialized\"");
+    }
+    st->type = dup_str(root, "type");
+    st->initialized = get_bool(root, "initialized");
+    st->sealed = get_bool(root, "sealed");
+    st->t = (int)get_int(root, "t");
+    st->n = (int)get_int(root, "n");
+    st->progress = (int)get_int(root, "progress");
+    st->nonce = dup_str(root, "nonce");
+    st->version = dup_str(root, "version");
+    st->cluster_name = dup_str(root, "cluster_name");
+    st->cluster_id = dup_str(root, "cluster_id");
+    st->storage_type = dup_str(root, "storage_type");
+    st->recovery_seal = get_bool(root, "recovery_seal");
+    json_t *removed = json_object_get(root, "removed_from_cluster");
+    st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
+                               : json_is_true(removed) ? TRI_TRUE
+                                                       : TRI_FALSE;
+    st->ha_enabled = get_bool(root, "ha_enabled");
+    st->is_self = get_bool(root, "is_self");
+    st->leader_address = dup_str(root, "leader_address");
+    st->leader_cluster_address = dup_str(root, "leader_cluster_address");
+    st->raft_committed_index = get_int(root, "raft_committed_index");
+    st->raft_applied_index = get_int(root, "raft_applied_index");
+    json_decref(root);
+    /* Exit code and JSON must agree: 2 ⇔ sealed. */
+    if ((exit_code == 2) != (st->sealed != 0)) {
+        int sealed = st->sealed;
+        vault_status_clear(st);
+        return error_set(err, ERR_PROTOCOL, "vault status exited %d but reports sealed=%s",
+                         exit_code, sealed ? "true" : "false");
+    }
+    return 0;
+}
+
+static int copy_key_list(json_t *root, const char *field, struct secret_list *l, struct error *err)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(root, field), i, k)
+    {
+        const char *v = json_string_value(k);
+        if (v == NULL)
+            return error_set(err, ERR_PROTOCOL, "init output: %s[%zu] is not a string", field, i);
+        if (secret_list_add(l, v, strlen(v), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, struct error *err)
+{
+    memset(r, 0, sizeof *r);
+    json_t *root = load_output(out, len, "vault operator init", err);
+    if (root == NULL)
+        return -1;
+    const char *token = json_string_value(json_object_get(root, "root_token"));
+    int rc = 0;
+    if (token == NULL || json_object_get(root, "unseal_keys_b64") == NULL)
+        rc = error_set(err, ERR_PROTOCOL,
+                       "vault operator init printed JSON without unseal_keys_b64/root_token");
+    if (rc == 0)
+        rc = copy_key_list(root, "unseal_keys_b64", &r->keys_b64, err);
+    if (rc == 0)
+        rc = copy_key_list(root, "unseal_keys_hex", &r->keys_hex, err);
+    if (rc == 0)
+        rc = copy_key_list(root, "recovery_keys_b64", &r->recovery_b64, err);
+    if (rc == 0)
+        rc = copy_key_list(root, "recovery_keys_hex", &r->recovery_hex, err);
+    if (rc == 0)
+        rc = secret_from(&r->root_token, token, strlen(token), err);
+    r->shares = (int)get_int(root, "unseal_shares");
+    r->threshold = (int)get_int(root, "unseal_threshold");
+    r->recovery_shares = (int)get_int(root, "recovery_keys_shares");
+    r->recovery_threshold = (int)get_int(root, "recovery_keys_threshold");
+    secret_wipe_json(root);
+    json_decref(root);
+    if (rc < 0)
+        vault_init_result_clear(r);
+    return rc;
+}
+
+void vault_init_result_clear(struct vault_init_result *r)
+{
+    secret_list_free(&r->keys_b64);
+    secret_list_free(&r->keys_hex);
+    secret_list_free(&r->recovery_b64);
+    secret_list_free(&r->recovery_hex);
+    secret_free(&r->root_token);
+    memset(r, 0, sizeof *r);
+}
+
+/* Appends to a secret buffer, growing it in locked memory. */
+static int secret_append(struct secret *s, const char *text, size_t len, struct error *err)
+{
+    if (s->data == NULL && secret_alloc(s, 4096, err) < 0)
+        return -1;
+    if (s->len + len + 1 > s->cap) {
+        struct secret bigger = {0};
+        if (secret_alloc(&bigger, (s->len + len + 1) * 2, err) < 0)
+            return -1;
+        memcpy(bigger.data, s->data, s->len);
+        bigger.len = s->len;
+        secret_free(s);
+        *s = bigger;
+    }
+    memcpy(s->data + s->len, text, len);
+    s->len += len;
+    s->data[s->len] = '\0';
+    return 0;
+}
+
+static int append_key_array(struct secret *s, const char *field, const struct secret_list *l,
+                            int last, struct error *err)
+{
+    char head[64];
+    snprintf(head, sizeof head, "  \"%s\": [", field);
+    if (secret_append(s, head, strlen(head), err) < 0)
+        return -1;
+    for (size_t i = 0; i < l->n; i++) {
+        if (secret_append(s, i ? ",\n    \"" : "\n    \"", i ? 7 : 6, err) < 0 ||
+            secret_append(s, l->items[i].data, l->items[i].len, err) < 0 ||
+            secret_append(s, "\"", 1, err) < 0)
+            return -1;
+    }
+    const char *tail = l->n ? (last ? "\n  ]\n" : "\n  ],\n") : (last ? "]\n" : "],\n");
+    return secret_append(s, tail, strlen(tail), err);
+}
+
+int vault_init_result_json(const struct vault_init_result *r, struct secret *out, struct error *err)
+{
+    /* Built by hand into locked memory: jansson would copy the keys into its heap. */
+    char nums[256];
+    memset(out, 0, sizeof *out);
+    if (secret_append(out, "{\n", 2, err) < 0 ||
+        append_key_array(out, "unseal_keys_b64", &r->keys_b64, 0, err) < 0 ||
+        append_key_array(out, "unseal_keys_hex", &r->keys_hex, 0, err) < 0)
+        goto fail;
+    snprintf(nums, sizeof nums, "  \"unseal_shares\": %d,\n  \"unseal_threshold\": %d,\n",
+             r->shares, r->threshold);
+    if (secret_append(out, nums, strlen(nums), err) < 0 ||
+        append_key_array(out, "recovery_keys_b64", &r->recovery_b64, 0, err) < 0 ||
+        append_key_array(out, "recovery_keys_hex", &r->recovery_hex, 0, err) < 0)
+        goto fail;
+    snprintf(nums, sizeof nums,
+             "  \"recovery_keys_shares\": %d,\n  \"recovery_keys_threshold\": %d,\n"
+             "  \"root_token\": \"",
+             r->recovery_shares, r->recovery_threshold);
+    if (secret_append(out, nums, strlen(nums), err) < 0 ||
+        secret_append(out, r->root_token.data, r->root_token.len, err) < 0 ||
+        secret_append(out, "\"\n}\n", 4, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    secret_free(out);
+    return -1;
+}
+
+int vault_parse_unseal(const char *out, size_t len, struct vault_unseal_progress *p,
+                       struct error *err)
+{
+    memset(p, 0, sizeof *p);
+    json_t *root = load_output(out, len, "vault write sys/unseal", err);
+    if (root == NULL)
+        return -1;
+    /* Since Vault 1.13 the raw seal status is wrapped in an api.Secret's .data. */
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_object(data))
+        data = root;
+    if (json_object_get(data, "sealed") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL, "sys/unseal answered without \"sealed\"");
+    }
+    p->sealed = get_bool(data, "sealed");
+    p->t = (int)get_int(data, "t");
+    p->n = (int)get_int(data, "n");
+    p->progress = (int)get_int(data, "progress");
+    json_decref(root);
+    return 0;
+}
+
+void vault_peers_clear(struct vault_peers *peers)
+{
+    for (size_t i = 0; i < peers->n; i++) {
+        free(peers->items[i].node_id);
+        free(peers->items[i].address);
+    }
+    free(peers->items);
+    memset(peers, 0, sizeof *peers);
+}
+
+int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, struct error *err)
+{
+    memset(peers, 0, sizeof *peers);
+    json_t *root = load_output(out, len, "vault operator raft list-peers", err);
+    if (root == NULL)
+        return -1;
+    json_t *config = json_object_get(json_object_get(root, "data"), "config");
+    json_t *servers = json_object_get(config, "servers");
+    if (!json_is_array(servers)) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL, "list-peers printed no data.config.servers");
+    }
+    peers->index = get_int(config, "index");
+    peers->items = calloc(json_array_size(servers) + 1, sizeof *peers->items);
+    size_t i;
+    json_t *s;
+    json_array_foreach(servers, i, s)
+    {
+        struct vault_peer *p = &peers->items[peers->n++];
+        p->node_id = dup_str(s, "node_id");
+        p->address = dup_str(s, "address");
+        p->leader = get_bool(s, "leader");
+        p->voter = get_bool(s, "voter");
+    }
+    json_decref(root);
+    return 0;
+}
+
+void vault_autopilot_clear(struct vault_autopilot *ap)
+{
+    for (size_t i = 0; i < ap->n; i++) {
+        struct vault_autopilot_server *s = &ap->servers[i];
+        free(s->id);
+        free(s->name);
+        free(s->address);
+        free(s->node_status);
+        free(s->status);
+    }
+    free(ap->servers);
+    free(ap->leader);
+    memset(ap, 0, sizeof *ap);
+}
+
+int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
+                          struct error *err)
+{
+    memset(ap, 0, sizeof *ap);
+    json_t *root = load_output(out, len, "vault operator raft autopilot state", err);
+    if (root == NULL)
+        return -1;
+    json_t *servers = json_object_get(root, "Servers");
+    if (json_object_get(root, "Healthy") == NULL || !json_is_object(servers)) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL,
+                         "autopilot state printed JSON without Healthy/Servers (CamelCase)");
+    }
+    ap->healthy = get_bool(root, "Healthy");
+    ap->failure_tolerance = (int)get_int(root, "FailureTolerance");
+    ap->leader = dup_str(root, "Leader");
+    ap->servers = calloc(json_object_size(servers) + 1, sizeof *ap->servers);
+    const char *key;
+    json_t *s;
+    json_object_foreach(servers, key, s)
+    {
+        struct vault_autopilot_server *x = &ap->servers[ap->n++];
+        x->id = dup_str(s, "ID");
+        x->name = dup_str(s, "Name");
+        x->address = dup_str(s, "Address");
+        x->node_status = dup_str(s, "NodeStatus");
+        x->status = dup_str(s, "Status");
+        x->healthy = get_bool(s, "Healthy");
+        x->last_index = get_int(s, "LastIndex");
+    }
+    json_decref(root);
+    return 0;
+}

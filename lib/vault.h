@@ -1,0 +1,107 @@
+/* Vault operations inside the pods, over lib/kexec: the argv to run (never a
+ * secret in it), what goes on stdin, and typed results parsed from the CLI's
+ * -format=json output (facts/vault.md §1-§5; OpenBao §8). Parsers are pure so
+ * the exact shapes are unit-tested; the run_* functions exec in pods. */
+#ifndef VH_VAULT_H
+#define VH_VAULT_H
+
+#include <stddef.h>
+
+#include "cluster.h"
+#include "error.h"
+#include "secret.h"
+
+/* `vault status -format=json` of one node. */
+struct vault_status {
+    char *type; /* shamir, awskms, ... */
+    int initialized;
+    int sealed;
+    int t, n, progress;
+    char *nonce;
+    char *version;
+    char *cluster_name;
+    char *cluster_id;
+    char *storage_type;
+    int recovery_seal;
+    enum tristate removed_from_cluster; /* 1.19+ only */
+    int ha_enabled;
+    int is_self; /* absent on standbys: 0 */
+    char *leader_address;
+    char *leader_cluster_address;
+    long long raft_committed_index; /* 0 when absent (sealed) */
+    long long raft_applied_index;
+};
+
+/* Parses status output. exit_code is the CLI's: 0 unsealed, 2 sealed (possibly
+ * with EMPTY stdout when the leader call failed: then err carries stderr),
+ * 1 could not ask. */
+int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
+                       struct vault_status *st, struct error *err);
+void vault_status_clear(struct vault_status *st);
+
+/* `vault operator init -format=json`: keys go straight into locked memory. */
+struct vault_init_result {
+    struct secret_list keys_b64;     /* unseal_keys_b64 */
+    struct secret_list keys_hex;     /* unseal_keys_hex */
+    struct secret_list recovery_b64; /* recovery_keys_b64 */
+    struct secret_list recovery_hex;
+    struct secret root_token;
+    int shares, threshold;
+    int recovery_shares, recovery_threshold;
+};
+int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, struct error *err);
+void vault_init_result_clear(struct vault_init_result *r);
+/* The same JSON shape as `vault operator init -format=json`, written into a
+ * secret buffer (for init --output and for printing). */
+int vault_init_result_json(const struct vault_init_result *r, struct secret *out,
+                           struct error *err);
+
+/* `vault write -format=json sys/unseal -` answer: the seal status under .data. */
+struct vault_unseal_progress {
+    int sealed;
+    int t, n, progress;
+};
+int vault_parse_unseal(const char *out, size_t len, struct vault_unseal_progress *p,
+                       struct error *err);
+
+/* `vault operator raft list-peers -format=json`. */
+struct vault_peer {
+    char *node_id;
+    char *address; /* host:port, the cluster address host (maps to a pod) */
+    int leader;
+    int voter;
+};
+struct vault_peers {
+    struct vault_peer *items;
+    size_t n;
+    long long index;
+};
+int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, struct error *err);
+void vault_peers_clear(struct vault_peers *peers);
+
+/* `vault operator raft autopilot state -format=json` (CamelCase Go names). */
+struct vault_autopilot_server {
+    char *id;
+    char *name;
+    char *address;
+    char *node_status; /* alive, failed, left, unknown */
+    char *status;      /* leader, voter, non-voter, staging, none */
+    int healthy;
+    long long last_index;
+};
+struct vault_autopilot {
+    int healthy;
+    int failure_tolerance;
+    char *leader;
+    struct vault_autopilot_server *servers;
+    size_t n;
+};
+int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
+                          struct error *err);
+void vault_autopilot_clear(struct vault_autopilot *ap);
+
+/* The first "* message" lines of a Vault CLI error on stderr, joined with "; ",
+ * or the first non-empty line; for messages shown to users. */
+void vault_error_summary(const char *stderr_text, char *buf, size_t cap);
+
+#endif

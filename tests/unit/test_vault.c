@@ -1,0 +1,227 @@
+/* lib/vault parsers against the exact CLI outputs of facts/vault.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vault.h"
+
+/* §1: sealed, initialized (exit 2). */
+static const char *SEALED =
+    "{\n  \"type\": \"shamir\",\n  \"initialized\": true,\n  \"sealed\": true,\n  \"t\": 3,\n"
+    "  \"n\": 5,\n  \"progress\": 1,\n  \"nonce\": \"a8f3c6e2-1d4b-6f0e-9c7a-5b2d8e4f1a30\",\n"
+    "  \"version\": \"1.21.2\",\n  \"build_date\": \"2025-12-18T15:41:11Z\",\n"
+    "  \"migration\": false,\n  \"recovery_seal\": false,\n  \"storage_type\": \"raft\",\n"
+    "  \"removed_from_cluster\": false,\n  \"ha_enabled\": true,\n"
+    "  \"active_time\": \"0001-01-01T00:00:00Z\"\n}\n";
+
+/* §1: unsealed raft leader (exit 0). */
+static const char *LEADER =
+    "{\"type\":\"shamir\",\"initialized\":true,\"sealed\":false,\"t\":3,\"n\":5,\"progress\":0,"
+    "\"nonce\":\"\",\"version\":\"1.21.2\",\"build_date\":\"2025-12-18T15:41:11Z\","
+    "\"migration\":false,\"cluster_name\":\"vault-cluster-5c1d0e2a\",\"cluster_id\":"
+    "\"0f6b2c3e-7a1d-9e4b-2c8f-6d5a4b3c2e10\",\"recovery_seal\":false,\"storage_type\":\"raft\","
+    "\"removed_from_cluster\":false,\"ha_enabled\":true,\"is_self\":true,\"active_time\":"
+    "\"2026-01-05T09:12:44.512367088Z\",\"leader_address\":\"http://10.244.1.17:8200\","
+    "\"leader_cluster_address\":\"https://vault-0.vault-internal:8201\","
+    "\"raft_committed_index\":412,\"raft_applied_index\":412}";
+
+static void test_status_sealed(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    assert_int_equal(vault_parse_status(SEALED, strlen(SEALED), 2, "", &st, &err), 0);
+    assert_true(st.initialized);
+    assert_true(st.sealed);
+    assert_int_equal(st.t, 3);
+    assert_int_equal(st.n, 5);
+    assert_int_equal(st.progress, 1);
+    assert_string_equal(st.version, "1.21.2");
+    assert_int_equal(st.removed_from_cluster, TRI_FALSE);
+    assert_false(st.is_self);
+    assert_null(st.leader_cluster_address);
+    assert_int_equal(st.raft_committed_index, 0);
+    vault_status_clear(&st);
+}
+
+static void test_status_leader_and_standby(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    assert_int_equal(vault_parse_status(LEADER, strlen(LEADER), 0, NULL, &st, &err), 0);
+    assert_true(st.is_self);
+    assert_false(st.sealed);
+    assert_string_equal(st.leader_cluster_address, "https://vault-0.vault-internal:8201");
+    assert_int_equal(st.raft_applied_index, 412);
+    assert_string_equal(st.cluster_name, "vault-cluster-5c1d0e2a");
+    vault_status_clear(&st);
+    /* A standby has no is_self at all (omitempty); OpenBao has no removed_from_cluster. */
+    const char *standby = "{\"initialized\":true,\"sealed\":false,\"t\":3,\"n\":5,"
+                          "\"ha_enabled\":true,\"leader_cluster_address\":"
+                          "\"https://vault-0.vault-internal:8201\"}";
+    assert_int_equal(vault_parse_status(standby, strlen(standby), 0, NULL, &st, &err), 0);
+    assert_false(st.is_self);
+    assert_int_equal(st.removed_from_cluster, TRI_UNKNOWN);
+    vault_status_clear(&st);
+}
+
+static void test_status_failures(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    /* Sealed and the leader call failed: exit 2, empty stdout (§1 exit codes). */
+    assert_int_equal(vault_parse_status("", 0, 2,
+                                        "Error checking leader status: Error making API "
+                                        "request.\n\nURL: GET http://127.0.0.1:8200/v1/sys/"
+                                        "leader\nCode: 500. Errors:\n\n* internal error\n",
+                                        &st, &err),
+                     -1);
+    assert_string_equal(err.msg, "vault status failed (exit 2): internal error");
+    assert_int_equal(vault_parse_status("", 0, 1,
+                                        "Error checking seal status: Get \"http://127.0.0.1:8200"
+                                        "/v1/sys/seal-status\": dial tcp 127.0.0.1:8200: connect: "
+                                        "connection refused\n",
+                                        &st, &err),
+                     -1);
+    assert_string_equal(err.msg, "vault status failed (exit 1): Error checking seal status: Get "
+                                 "\"http://127.0.0.1:8200/v1/sys/seal-status\": dial tcp "
+                                 "127.0.0.1:8200: connect: connection refused");
+    /* Exit code and JSON disagree. */
+    assert_int_equal(vault_parse_status(LEADER, strlen(LEADER), 2, NULL, &st, &err), -1);
+    assert_string_equal(err.msg, "vault status exited 2 but reports sealed=false");
+    assert_int_equal(vault_parse_status("{\"x\":1}", 7, 0, NULL, &st, &err), -1);
+    assert_int_equal(vault_parse_status("not json", 8, 0, NULL, &st, &err), -1);
+    assert_string_equal(err.msg, "vault status printed no JSON");
+}
+
+static const char *INIT =
+    "{\n  \"unseal_keys_b64\": [\n    \"IXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoA\",\n"
+    "    \"AXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoB\"\n  ],\n"
+    "  \"unseal_keys_hex\": [\n    \"aa\",\n    \"bb\"\n  ],\n  \"unseal_shares\": 2,\n"
+    "  \"unseal_threshold\": 2,\n  \"recovery_keys_b64\": [],\n  \"recovery_keys_hex\": [],\n"
+    "  \"recovery_keys_shares\": 0,\n  \"recovery_keys_threshold\": 0,\n"
+    "  \"root_token\": \"hvs.XXXXXXXXXXXXXXXXXXXXXXXX\"\n}\n";
+
+static void test_init_roundtrip(void **state)
+{
+    (void)state;
+    struct vault_init_result r;
+    struct error err = {0};
+    assert_int_equal(vault_parse_init(INIT, strlen(INIT), &r, &err), 0);
+    assert_int_equal(r.keys_b64.n, 2);
+    assert_string_equal(r.keys_b64.items[1].data, "AXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoB");
+    assert_string_equal(r.root_token.data, "hvs.XXXXXXXXXXXXXXXXXXXXXXXX");
+    assert_int_equal(r.shares, 2);
+    assert_int_equal(r.threshold, 2);
+    struct secret js = {0};
+    assert_int_equal(vault_init_result_json(&r, &js, &err), 0);
+    /* Same shape and field names as `vault operator init -format=json` (§2). */
+    assert_string_equal(js.data, INIT);
+    secret_free(&js);
+    vault_init_result_clear(&r);
+    assert_int_equal(secret_live_count(), 0);
+    assert_int_equal(vault_parse_init("{\"Initialized\": true}", 21, &r, &err), -1);
+    assert_string_equal(err.msg,
+                        "vault operator init printed JSON without unseal_keys_b64/root_token");
+}
+
+static void test_unseal_answer(void **state)
+{
+    (void)state;
+    /* §3: vault write -format=json sys/unseal - wraps the seal status in .data. */
+    const char *out = "{\"request_id\":\"\",\"lease_id\":\"\",\"lease_duration\":0,\"renewable\":"
+                      "false,\"data\":{\"type\":\"shamir\",\"initialized\":true,\"sealed\":true,"
+                      "\"t\":3,\"n\":5,\"progress\":2,\"nonce\":\"x\"},\"warnings\":null}\n";
+    struct vault_unseal_progress p;
+    struct error err = {0};
+    assert_int_equal(vault_parse_unseal(out, strlen(out), &p, &err), 0);
+    assert_true(p.sealed);
+    assert_int_equal(p.progress, 2);
+    assert_int_equal(p.t, 3);
+    assert_int_equal(vault_parse_unseal("{\"data\":{}}", 11, &p, &err), -1);
+    assert_string_equal(err.msg, "sys/unseal answered without \"sealed\"");
+}
+
+static void test_peers(void **state)
+{
+    (void)state;
+    /* §4 list-peers: the whole api.Secret. */
+    const char *out =
+        "{\"request_id\":\"4b5c\",\"lease_id\":\"\",\"lease_duration\":0,\"renewable\":false,"
+        "\"data\":{\"config\":{\"index\":62,\"servers\":[{\"address\":"
+        "\"vault-0.vault-internal:8201\",\"leader\":true,\"node_id\":\"vault-0\","
+        "\"protocol_version\":\"3\",\"voter\":true},{\"address\":\"vault-1.vault-internal:8201\","
+        "\"leader\":false,\"node_id\":\"5f1c\",\"protocol_version\":\"3\",\"voter\":false}]}},"
+        "\"warnings\":null,\"mount_type\":\"system\"}";
+    struct vault_peers peers;
+    struct error err = {0};
+    assert_int_equal(vault_parse_peers(out, strlen(out), &peers, &err), 0);
+    assert_int_equal(peers.n, 2);
+    assert_int_equal(peers.index, 62);
+    assert_string_equal(peers.items[1].node_id, "5f1c");
+    assert_string_equal(peers.items[1].address, "vault-1.vault-internal:8201");
+    assert_true(peers.items[0].leader);
+    assert_false(peers.items[1].voter);
+    vault_peers_clear(&peers);
+}
+
+static void test_autopilot_camel_case(void **state)
+{
+    (void)state;
+    const char *out =
+        "{\"Healthy\":true,\"FailureTolerance\":1,\"Servers\":{\"vault-0\":{\"ID\":\"vault-0\","
+        "\"Name\":\"vault-0\",\"Address\":\"vault-0.vault-internal:8201\",\"NodeStatus\":"
+        "\"alive\",\"LastContact\":\"0s\",\"LastTerm\":3,\"LastIndex\":412,\"Healthy\":true,"
+        "\"StableSince\":\"2026-01-05T09:12:50.1Z\",\"Status\":\"leader\",\"Version\":\"1.21.2\","
+        "\"UpgradeVersion\":\"\",\"RedundancyZone\":\"\",\"NodeType\":\"voter\"}},\"Leader\":"
+        "\"vault-0\",\"Voters\":[\"vault-0\"],\"NonVoters\":null,\"RedundancyZones\":null,"
+        "\"Upgrade\":null,\"OptimisticFailureTolerance\":0}";
+    struct vault_autopilot ap;
+    struct error err = {0};
+    assert_int_equal(vault_parse_autopilot(out, strlen(out), &ap, &err), 0);
+    assert_true(ap.healthy);
+    assert_int_equal(ap.failure_tolerance, 1);
+    assert_string_equal(ap.leader, "vault-0");
+    assert_int_equal(ap.n, 1);
+    assert_string_equal(ap.servers[0].status, "leader");
+    assert_int_equal(ap.servers[0].last_index, 412);
+    vault_autopilot_clear(&ap);
+    /* The HTTP API's snake_case is not what the CLI prints. */
+    const char *snake = "{\"healthy\":true,\"servers\":{}}";
+    assert_int_equal(vault_parse_autopilot(snake, strlen(snake), &ap, &err), -1);
+}
+
+static void test_error_summary(void **state)
+{
+    (void)state;
+    char buf[256];
+    vault_error_summary("Error unsealing: Error making API request.\n\nURL: PUT "
+                        "http://127.0.0.1:8200/v1/sys/unseal\nCode: 400. Errors:\n\n* 'key' "
+                        "must be a valid hex or base64 string\n",
+                        buf, sizeof buf);
+    assert_string_equal(buf, "'key' must be a valid hex or base64 string");
+    vault_error_summary("Peer removed successfully!\n", buf, sizeof buf);
+    assert_string_equal(buf, "Peer removed successfully!");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_sealed),
+        cmocka_unit_test(test_status_leader_and_standby),
+        cmocka_unit_test(test_status_failures),
+        cmocka_unit_test(test_init_roundtrip),
+        cmocka_unit_test(test_unseal_answer),
+        cmocka_unit_test(test_peers),
+        cmocka_unit_test(test_autopilot_camel_case),
+        cmocka_unit_test(test_error_summary),
+    };
+    return cmocka_run_group_tests_name("vault", tests, NULL, NULL);
+}
