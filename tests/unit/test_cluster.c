@@ -10,38 +10,9 @@
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "fixtures.h"
 
-static const char *STS =
-    "{\"metadata\":{\"name\":\"vault\",\"namespace\":\"vault\",\"labels\":{"
-    "\"app.kubernetes.io/name\":\"vault\",\"app.kubernetes.io/instance\":\"vault\","
-    "\"app.kubernetes.io/managed-by\":\"Helm\"}},"
-    "\"spec\":{\"replicas\":3,\"serviceName\":\"vault-internal\",\"podManagementPolicy\":"
-    "\"Parallel\",\"selector\":{\"matchLabels\":{\"app.kubernetes.io/name\":\"vault\","
-    "\"app.kubernetes.io/instance\":\"vault\",\"component\":\"server\"}},"
-    "\"template\":{\"spec\":{\"containers\":[{\"name\":\"vault\",\"image\":"
-    "\"hashicorp/vault:1.21.2\"}]}}},\"status\":{\"replicas\":3,\"readyReplicas\":1}}";
-
-static json_t *pod_json(const char *name, const char *phase, int ready, const char *sealed,
-                        const char *active)
-{
-    json_t *labels =
-        json_pack("{s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", "vault", "component", "server",
-                  "vault-initialized", "true", "vault-version", "1.21.2");
-    if (sealed)
-        json_object_set_new(labels, "vault-sealed", json_string(sealed));
-    if (active)
-        json_object_set_new(labels, "vault-active", json_string(active));
-    int running = strcmp(phase, "Running") == 0;
-    json_t *state = running ? json_pack("{s:{}}", "running")
-                            : json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
-    return json_pack("{s:{s:s, s:s, s:o}, s:{s:s, s:[{s:s, s:s}]}, s:{s:s, s:s, s:[{s:s, s:s}], "
-                     "s:[{s:s, s:i, s:o}]}}",
-                     "metadata", "name", name, "creationTimestamp", "2026-11-25T01:00:00Z",
-                     "labels", labels, "spec", "nodeName", "node-1", "containers", "name", "vault",
-                     "image", "hashicorp/vault:1.21.2", "status", "phase", phase, "podIP",
-                     "10.0.0.1", "conditions", "type", "Ready", "status", ready ? "True" : "False",
-                     "containerStatuses", "name", "vault", "restartCount", 2, "state", state);
-}
+#define STS FIXTURE_STS
 
 static struct vault_cluster *load_cluster(const char *sts_text)
 {
@@ -78,10 +49,10 @@ static void test_pods_sorted_with_placeholders(void **state)
 {
     (void)state;
     struct vault_cluster *vc = load_cluster(STS);
-    json_t *list =
-        json_pack("{s:[o,o,o]}", "items", pod_json("vault-2", "Running", 0, "true", "false"),
-                  pod_json("vault-0", "Running", 1, "false", "true"),
-                  pod_json("other-0", "Running", 1, NULL, NULL));
+    json_t *list = json_pack("{s:[o,o,o]}", "items",
+                             fixture_pod("vault-2", "node-1", "Running", 0, "true", "false"),
+                             fixture_pod("vault-0", "node-1", "Running", 1, "false", "true"),
+                             fixture_pod("other-0", "node-1", "Running", 1, NULL, NULL));
     struct error err = {0};
     assert_int_equal(cluster_set_pods(vc, list, &err), 0);
     json_decref(list);
@@ -116,7 +87,8 @@ static void test_ordered_ready_explains_missing_replica(void **state)
     struct error err = {0};
     assert_int_equal(cluster_from_statefulset(obj, &q, &vc, &err), 0);
     json_decref(obj);
-    json_t *list = json_pack("{s:[o]}", "items", pod_json("vault-0", "Running", 0, "true", NULL));
+    json_t *list =
+        json_pack("{s:[o]}", "items", fixture_pod("vault-0", "node-1", "Running", 0, "true", NULL));
     assert_int_equal(cluster_set_pods(vc, list, &err), 0);
     json_decref(list);
     assert_int_equal(vc->npods, 3);
@@ -177,9 +149,9 @@ static void test_pod_for_address(void **state)
 {
     (void)state;
     struct vault_cluster *vc = load_cluster(STS);
-    json_t *list =
-        json_pack("{s:[o,o]}", "items", pod_json("vault-0", "Running", 1, "false", "true"),
-                  pod_json("vault-1", "Running", 1, "false", "false"));
+    json_t *list = json_pack("{s:[o,o]}", "items",
+                             fixture_pod("vault-0", "node-1", "Running", 1, "false", "true"),
+                             fixture_pod("vault-1", "node-1", "Running", 1, "false", "false"));
     struct error err = {0};
     assert_int_equal(cluster_set_pods(vc, list, &err), 0);
     json_decref(list);
