@@ -156,6 +156,7 @@ void cluster_free(struct vault_cluster *vc)
     free(vc->pod_management_policy);
     free(vc->image);
     free(vc->version);
+    free(vc->api_scheme);
     free(vc->selector);
     free(vc);
 }
@@ -377,6 +378,20 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
                              vc->namespace, vc->name, vc->flavor);
     }
     vc->container = dup_or_null(jstr(c, "name"));
+    /* The chart sets VAULT_ADDR to http(s)://127.0.0.1:8200 from global.tlsDisable. */
+    vc->api_scheme = strdup("http");
+    size_t ei;
+    json_t *env;
+    json_array_foreach(json_object_get(c, "env"), ei, env)
+    {
+        const char *en = jstr(env, "name"), *ev = jstr(env, "value");
+        if (en != NULL && ev != NULL &&
+            (strcmp(en, "VAULT_ADDR") == 0 || strcmp(en, "BAO_ADDR") == 0) &&
+            strncmp(ev, "https:", 6) == 0) {
+            free(vc->api_scheme);
+            vc->api_scheme = strdup("https");
+        }
+    }
     vc->image = dup_or_null(jstr(c, "image"));
     vc->version = image_tag(vc->image);
     return 0;

@@ -48,6 +48,7 @@ struct vault_cluster {
     char *pod_management_policy;
     char *image;            /* pod template image */
     char *version;          /* tag of that image */
+    char *api_scheme;       /* http or https, from the container's VAULT_ADDR / BAO_ADDR */
     int replicas;           /* spec.replicas */
     int ready_replicas;     /* status.readyReplicas */
     char *selector;         /* label selector of the pods (from spec.selector) */

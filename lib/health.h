@@ -13,19 +13,11 @@
 
 enum health_state { HEALTH_HEALTHY, HEALTH_DEGRADED, HEALTH_UNAVAILABLE, HEALTH_UNKNOWN };
 
-/* What we learnt about one pod (index = the cluster's pod index). */
-struct pod_view {
-    int have_status; /* vault status answered */
-    struct vault_status st;
-    const char *status_error; /* why not, when it was asked */
-};
-
 struct health_input {
     const struct vault_cluster *vc;
     const struct pod_view *views;            /* vc->npods entries */
     const struct vault_peers *peers;         /* NULL: unknown (no token) */
     const struct vault_autopilot *autopilot; /* NULL: unknown */
-    const char *raft_error;                  /* why peers are unknown, if asked */
     const char *prog;                        /* "kubectl vault-ha", for next steps */
 };
 

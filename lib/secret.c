@@ -527,3 +527,64 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     }
     return 0;
 }
+
+int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
+                     struct error *err)
+{
+    if (token_file != NULL)
+        return secret_read_token_file(token_file, out, err) < 0 ? -1 : 1;
+    const char *env = openbao ? getenv("BAO_TOKEN") : NULL;
+    if (env == NULL || env[0] == '\0')
+        env = getenv("VAULT_TOKEN");
+    if (env != NULL && env[0] != '\0')
+        return secret_from(out, env, strlen(env), err) < 0 ? -1 : 1;
+    if (!allow_prompt || !isatty(STDIN_FILENO))
+        return 0;
+    return secret_prompt("Vault token (will be hidden): ", out, err) < 0 ? -1 : 1;
+}
+
+int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,
+                           struct error *err)
+{
+    if (keys_file != NULL)
+        return secret_read_keys_file(keys_file, out, err);
+    if (!isatty(STDIN_FILENO))
+        return error_set(err, ERR_USAGE,
+                         "unseal keys are needed: run on a terminal to be asked for them, or use "
+                         "--keys-file FILE (or --keys-file - for standard input)");
+    for (int i = 0; i < needed; i++) {
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "Unseal key %d of %d (will be hidden): ", i + 1, needed);
+        struct secret key = {0};
+        if (secret_prompt(prompt, &key, err) < 0) {
+            secret_list_free(out);
+            return -1;
+        }
+        if (secret_check_unseal_key(key.data, key.len, err) < 0) {
+            /* Ask again for this one: a typo must not cost the keys already typed. */
+            fprintf(stderr, "%s\n", err->msg);
+            secret_free(&key);
+            i--;
+            continue;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < out->n; k++)
+            dup |=
+                out->items[k].len == key.len && memcmp(out->items[k].data, key.data, key.len) == 0;
+        if (dup) {
+            fprintf(stderr, "that key was already entered; enter a different one\n");
+            secret_free(&key);
+            i--;
+            continue;
+        }
+        struct secret *items = realloc(out->items, (out->n + 1) * sizeof *items);
+        if (items == NULL) {
+            secret_free(&key);
+            secret_list_free(out);
+            return error_set(err, ERR_GENERIC, "out of memory");
+        }
+        out->items = items;
+        out->items[out->n++] = key;
+    }
+    return 0;
+}

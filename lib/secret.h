@@ -56,6 +56,19 @@ void secret_wipe_json(json_t *v);
 /* Reads a token (first line, trimmed) from a file that only its owner can read. */
 int secret_read_token_file(const char *path, struct secret *out, struct error *err);
 
+/* A Vault token from, in order: token_file (when not NULL), the environment
+ * (VAULT_TOKEN, or BAO_TOKEN then VAULT_TOKEN when openbao), the hidden
+ * prompt when allow_prompt and stdin is a terminal. Returns 1 when found, 0
+ * when there is none (and no prompt was allowed), -1 on error. */
+int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
+                     struct error *err);
+
+/* Unseal keys from keys_file ("-" = stdin) or, without one, `needed` keys
+ * asked one by one on the terminal ("Unseal key 1 of 3: "), each checked as
+ * it is typed. */
+int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,
+                           struct error *err);
+
 /* Asks for a secret on the terminal with readline: input hidden, nothing in
  * history, the line buffer wiped. Ctrl-C restores the terminal and returns
  * ERR_INTERRUPTED; end of input returns ERR_USAGE. When stdin is not a

@@ -1,5 +1,7 @@
 #include "vault.h"
 
+#include "kexec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,4 +365,168 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
     }
     json_decref(root);
     return 0;
+}
+
+/* --- running the CLI in pods ------------------------------------------------------------- */
+
+void vault_call_clear(struct vault_call *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->out_len = 0;
+    secret_free(&c->secret_out);
+    free(c->err_out);
+    c->err_out = NULL;
+    c->ran = 0;
+    c->exit_code = 0;
+    error_clear(&c->error);
+}
+
+int vault_call_with_token(struct vault_call *call, const struct vault_cluster *vc,
+                          const struct secret *token, const char *const *args,
+                          struct secret *with_token, struct error *err)
+{
+    /* The token travels on stdin; `read` stops at the newline, so anything after
+     * it stays on stdin for the CLI. exec "$0" "$@" keeps every argument as is. */
+    int bao = strcmp(vc->cli, "bao") == 0;
+    size_t n = 0;
+    call->argv[n++] = "sh";
+    call->argv[n++] = "-c";
+    call->argv[n++] = bao ? "IFS= read -r BAO_TOKEN && export BAO_TOKEN && exec \"$0\" \"$@\""
+                          : "IFS= read -r VAULT_TOKEN && export VAULT_TOKEN && exec \"$0\" \"$@\"";
+    for (size_t i = 0; args[i] != NULL; i++) {
+        if (n + 1 >= sizeof call->argv / sizeof call->argv[0])
+            return error_set(err, ERR_GENERIC, "too many arguments");
+        call->argv[n++] = args[i];
+    }
+    call->argv[n] = NULL;
+    size_t extra = call->input != NULL ? call->input_len : 0;
+    if (secret_alloc(with_token, token->len + 1 + extra + 1, err) < 0)
+        return -1;
+    memcpy(with_token->data, token->data, token->len);
+    with_token->data[token->len] = '\n';
+    if (extra > 0)
+        memcpy(with_token->data + token->len + 1, call->input, extra);
+    with_token->len = token->len + 1 + extra;
+    call->input = with_token->data;
+    call->input_len = with_token->len;
+    return 0;
+}
+
+/* A stdout sink into locked memory, for output that carries keys. */
+static int secret_sink(void *ctx, const void *data, size_t len, struct error *err)
+{
+    return secret_append(ctx, data, len, err);
+}
+
+#define CALL_TIMEOUT_MS (120 * 1000)
+#define CALL_STDOUT_MAX (4u << 20)
+#define CALL_STDERR_MAX (64u << 10)
+
+int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
+                   struct vault_call *calls, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct kexec_request *req = calloc(n, sizeof *req);
+    struct kexec_result *res = calloc(n, sizeof *res);
+    struct kexec_buffer *outb = calloc(n, sizeof *outb);
+    struct kexec_buffer *errb = calloc(n, sizeof *errb);
+    if (!req || !res || !outb || !errb) {
+        free(req), free(res), free(outb), free(errb);
+        for (size_t i = 0; i < n; i++)
+            error_set(&calls[i].error, ERR_GENERIC, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct vault_call *c = &calls[i];
+        c->ran = 0;
+        c->exit_code = -1;
+        error_clear(&c->error);
+        outb[i].max = CALL_STDOUT_MAX;
+        errb[i].max = CALL_STDERR_MAX;
+        req[i].namespace = vc->namespace;
+        req[i].pod = c->pod;
+        req[i].container = vc->container;
+        req[i].argv = c->argv;
+        if (c->input != NULL) {
+            req[i].in.kind = KEXEC_STDIN_MEMORY;
+            req[i].in.data = c->input;
+            req[i].in.len = c->input_len;
+        }
+        if (c->secret_output) {
+            req[i].out = secret_sink;
+            req[i].out_ctx = &c->secret_out;
+        } else {
+            req[i].out = kexec_buffer_write;
+            req[i].out_ctx = &outb[i];
+        }
+        req[i].err = kexec_buffer_write;
+        req[i].err_ctx = &errb[i];
+        req[i].timeout_ms = CALL_TIMEOUT_MS;
+    }
+    int rc = kexec_run_many(kube, req, n, res);
+    for (size_t i = 0; i < n; i++) {
+        struct vault_call *c = &calls[i];
+        c->out = outb[i].data;
+        c->out_len = outb[i].len;
+        c->err_out = errb[i].data;
+        if (res[i].rc == 0) {
+            c->ran = 1;
+            c->exit_code = res[i].exit_code;
+        } else {
+            c->error = res[i].err;
+            error_wrap(&c->error, "%s", c->pod);
+        }
+    }
+    free(req), free(res), free(outb), free(errb);
+    return rc;
+}
+
+void vault_views_clear(struct pod_view *views, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        vault_status_clear(&views[i].st);
+        free(views[i].status_error);
+        memset(&views[i], 0, sizeof views[i]);
+    }
+}
+
+void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
+                      struct pod_view *views)
+{
+    struct vault_call *calls = calloc(vc->npods + 1, sizeof *calls);
+    size_t *index = calloc(vc->npods + 1, sizeof *index);
+    size_t n = 0;
+    for (size_t i = 0; calls != NULL && index != NULL && i < vc->npods; i++) {
+        memset(&views[i], 0, sizeof views[i]);
+        if (!vc->pods[i].running)
+            continue;
+        struct vault_call *c = &calls[n];
+        c->pod = vc->pods[i].name;
+        c->argv[0] = vc->cli;
+        c->argv[1] = "status";
+        c->argv[2] = "-format=json";
+        index[n++] = i;
+    }
+    if (calls == NULL || index == NULL) {
+        free(calls);
+        free(index);
+        return;
+    }
+    vault_call_run(kube, vc, calls, n);
+    for (size_t k = 0; k < n; k++) {
+        struct pod_view *v = &views[index[k]];
+        struct vault_call *c = &calls[k];
+        struct error err = {0};
+        if (!c->ran)
+            v->status_error = strdup(c->error.msg);
+        else if (vault_parse_status(c->out, c->out_len, c->exit_code, c->err_out, &v->st, &err) < 0)
+            v->status_error = strdup(err.msg);
+        else
+            v->have_status = 1;
+        vault_call_clear(c);
+    }
+    free(calls);
+    free(index);
 }

@@ -100,6 +100,55 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
                           struct error *err);
 void vault_autopilot_clear(struct vault_autopilot *ap);
 
+/* --- running the CLI in pods ------------------------------------------------------------- */
+
+/* One CLI invocation in one pod. stdin may carry a secret: it is never traced
+ * and never in argv. */
+struct vault_call {
+    /* in */
+    const char *pod;
+    const char *argv[24]; /* NULL-terminated */
+    const char *input;    /* stdin bytes, NULL = no stdin */
+    size_t input_len;
+    int secret_output; /* stdout goes to locked memory (init prints keys) */
+    /* out */
+    int ran; /* the command ran to its end: exit_code is valid */
+    int exit_code;
+    char *out; /* stdout, NUL-terminated (not with secret_output) */
+    size_t out_len;
+    struct secret secret_out; /* stdout with secret_output */
+    char *err_out;            /* stderr, NUL-terminated, bounded */
+    struct error error;       /* why it did not run */
+};
+
+/* Runs every call at once (one exec session per call). Returns 0 when every
+ * call ran (exit codes may be non-zero), -1 when any did not. */
+int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
+                   struct vault_call *calls, size_t n);
+void vault_call_clear(struct vault_call *c);
+
+/* Fills call->argv with `sh -c` reading the token from the first stdin line
+ * into VAULT_TOKEN (BAO_TOKEN for OpenBao), then exec'ing the CLI with args;
+ * and call->input with "token\n" followed by extra stdin. The token is in
+ * the caller's locked buffer given as `with_token` (size token_len + 1 +
+ * extra_len); the caller wipes it. */
+int vault_call_with_token(struct vault_call *call, const struct vault_cluster *vc,
+                          const struct secret *token, const char *const *args,
+                          struct secret *with_token, struct error *err);
+
+/* What we learnt about one pod (index = the cluster's pod index). */
+struct pod_view {
+    int have_status; /* vault status answered */
+    struct vault_status st;
+    char *status_error; /* why not (owned), when it was asked */
+};
+
+/* `vault status -format=json` in every running pod at once; views has
+ * vc->npods entries. */
+void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
+                      struct pod_view *views);
+void vault_views_clear(struct pod_view *views, size_t n);
+
 /* The first "* message" lines of a Vault CLI error on stderr, joined with "; ",
  * or the first non-empty line; for messages shown to users. */
 void vault_error_summary(const char *stderr_text, char *buf, size_t cap);

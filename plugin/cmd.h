@@ -93,6 +93,41 @@ int cmd_opt_flag(const struct cmd_args *a, const char *name);
 /* Parses an integer option; returns def when absent, -1 and err on a bad value. */
 int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err);
 
+struct ops;
+struct pod_view;
+struct secret;
+struct secret_list;
+struct join_options;
+
+/* Finds the Vault StatefulSet from the global flags, fills *o (progress to
+ * stderr) and asks every running pod for its vault status. Reports errors. */
+int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **views);
+void cmd_close_cluster(struct ops *o, struct pod_view *views);
+
+/* The running pods named on the command line (names or ordinals), as indexes
+ * into vc->pods; reports unknown or stopped pods. Returns the count or -1. */
+int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
+                    size_t *out);
+
+/* Asks "question [y/N] " on the terminal for DESTRUCTIVE commands; without a
+ * terminal, --yes is required. Returns 1 to go on. */
+int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question);
+
+/* After keys exist: unseal the sealed members (unless only is given), wait
+ * for an active node, join the running pods that are not members (all, or
+ * only those indexes), unseal them, and with a token wait until they are
+ * voters. jo->leader_addr NULL = the active pod's address. Returns an exit
+ * code (cmd-bootstrap.c; used by bootstrap, init --unseal and join). */
+int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct secret_list *keys,
+                 const struct secret *token, const struct join_options *jo, const size_t *only,
+                 size_t nonly);
+
+struct vault_init_result;
+/* Runs `operator init` in pod index idx with the init flags of args (shares,
+ * threshold, PGP, recovery) and writes or prints the keys (cmd-init.c). */
+int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
+                 struct vault_init_result *result);
+
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);
 

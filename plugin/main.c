@@ -13,17 +13,23 @@
 
 #include <curl/curl.h>
 
+#include "cluster.h"
 #include "cmd.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "ops.h"
+#include "vault.h"
 
-extern const struct cmd_entry cmd_status_entry;
-extern const struct cmd_entry cmd_version_entry;
+extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
+    cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
+    cmd_version_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,
-    &cmd_version_entry,
-    NULL,
+    &cmd_status_entry,    &cmd_init_entry,
+    &cmd_unseal_entry,    &cmd_join_entry,
+    &cmd_bootstrap_entry, &cmd_peers_entry,
+    &cmd_step_down_entry, &cmd_remove_peer_entry,
+    &cmd_version_entry,   NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -460,4 +466,90 @@ out:
     free(p.positional);
     fflush(stdout);
     return rc;
+}
+
+/* --- helpers shared by the cluster commands ------------------------------------------------ */
+
+static void report_to_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **views)
+{
+    struct error err = {0};
+    struct cluster_query q = {.namespace = ctx->cfg->namespace,
+                              .release = ctx->g->release,
+                              .statefulset = ctx->g->statefulset,
+                              .container = ctx->g->container};
+    memset(o, 0, sizeof *o);
+    *views = NULL;
+    o->kube = ctx->kube;
+    o->report = report_to_stderr;
+    o->wait_seconds = 90;
+    if (cluster_discover(ctx->kube, &q, &o->vc, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    *views = calloc(o->vc->npods + 1, sizeof **views);
+    if (*views == NULL) {
+        cluster_free(o->vc);
+        return -1;
+    }
+    vault_status_all(ctx->kube, o->vc, *views);
+    return 0;
+}
+
+void cmd_close_cluster(struct ops *o, struct pod_view *views)
+{
+    if (o->vc != NULL && views != NULL)
+        vault_views_clear(views, o->vc->npods);
+    free(views);
+    cluster_free(o->vc);
+    o->vc = NULL;
+}
+
+int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
+                    size_t *out)
+{
+    int n = 0;
+    for (int i = 0; i < args->argc; i++) {
+        struct vault_pod *p = cluster_find_pod(o->vc, args->argv[i]);
+        if (p == NULL) {
+            fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
+                    ctx->prog, args->argv[i], o->vc->namespace, o->vc->name, o->vc->name,
+                    o->vc->name, o->vc->replicas - 1);
+            return -1;
+        }
+        if (!p->running) {
+            fprintf(ctx->err, "%s: %s is not running (%s%s%s)\n", ctx->prog, p->name, p->phase,
+                    p->reason ? ": " : "", p->reason ? p->reason : "");
+            return -1;
+        }
+        size_t idx = (size_t)(p - o->vc->pods);
+        int dup = 0;
+        for (int k = 0; k < n; k++)
+            dup |= out[k] == idx;
+        if (!dup)
+            out[n++] = idx;
+    }
+    return n;
+}
+
+int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question)
+{
+    if (cmd_opt_flag(args, "yes"))
+        return 1;
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(ctx->err, "%s: %s: refusing without a terminal to confirm; add --yes\n", ctx->prog,
+                question);
+        return 0;
+    }
+    fprintf(ctx->err, "%s [y/N] ", question);
+    fflush(ctx->err);
+    char line[16] = "";
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return 0;
+    return line[0] == 'y' || line[0] == 'Y';
 }

@@ -267,7 +267,7 @@ static void test_cannot_tell(void **state)
     struct scene s;
     scene_init(&s, NULL, NULL, NULL);
     for (int i = 0; i < 3; i++)
-        s.views[i].status_error = "RBAC denies exec";
+        s.views[i].status_error = (char *)"RBAC denies exec";
     judge(&s, 0);
     assert_int_equal(s.h.state, HEALTH_UNKNOWN);
     assert_int_equal(s.h.exit_code, 1);

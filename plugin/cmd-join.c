@@ -1,0 +1,161 @@
+/* join: raft-join the pods that are not members to the active node, unseal
+ * them with the cluster's keys, and wait until autopilot made them voters. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ops.h"
+#include "secret.h"
+
+/* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
+ * bare path as PEM text and fail later, facts addendum). */
+static char *read_pem(const char *path, struct error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, r, m);
+    fclose(f);
+    fclose(m);
+    if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
+        error_set(err, ERR_CONFIG, "%s is not a PEM certificate (no BEGIN CERTIFICATE line)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    struct ops o;
+    struct pod_view *views = NULL;
+    if (cmd_open_cluster(ctx, &o, &views) < 0)
+        return EXIT_ERROR;
+    struct vault_cluster *vc = o.vc;
+    size_t *targets = calloc(vc->npods + (size_t)args->argc + 1, sizeof *targets);
+    struct secret_list keys = {0};
+    struct secret token = {0};
+    struct error err = {0};
+    char *ca = NULL;
+    int rc = EXIT_ERROR;
+    int n = cmd_select_pods(ctx, &o, args, targets);
+    if (n < 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    const char *active = NULL;
+    int threshold = 0;
+    for (size_t i = 0; i < vc->npods; i++)
+        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self) {
+            active = vc->pods[i].name;
+            threshold = views[i].st.t;
+        }
+    if (active == NULL) {
+        fprintf(ctx->err,
+                "%s: no active node to join: initialize and unseal one first (%s bootstrap, or "
+                "%s unseal)\n",
+                ctx->prog, ctx->prog, ctx->prog);
+        goto out;
+    }
+    int named = n > 0;
+    if (!named)
+        for (size_t i = 0; i < vc->npods; i++)
+            if (vc->pods[i].running)
+                targets[n++] = i;
+    int keep = 0;
+    for (int k = 0; k < n; k++) {
+        const struct pod_view *v = &views[targets[k]];
+        const char *name = vc->pods[targets[k]].name;
+        if (!v->have_status) {
+            fprintf(ctx->err, "%s: cannot read its vault status: %s\n", name, v->status_error);
+        } else if (v->st.initialized) {
+            if (named)
+                fprintf(ctx->err,
+                        "%s: already initialized: a raft member (or its own cluster); "
+                        "nothing to join\n",
+                        name);
+        } else {
+            targets[keep++] = targets[k];
+        }
+    }
+    if (keep == 0) {
+        fprintf(ctx->out, "Every running pod is a raft member already.\n");
+        rc = EXIT_OK;
+        goto out;
+    }
+    const char *ca_file = cmd_opt_str(args, "leader-ca-cert");
+    if (ca_file != NULL && (ca = read_pem(ca_file, &err)) == NULL) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    /* Everything we need from the user comes before the first change. */
+    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, &keys, &err) < 0) {
+        cmd_report(ctx, &err);
+        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        goto out;
+    }
+    while (keys.n > (size_t)threshold)
+        secret_free(&keys.items[--keys.n]);
+    int have_token = 0;
+    if (!cmd_opt_flag(args, "no-wait")) {
+        have_token = secret_get_token(cmd_opt_str(args, "token-file"),
+                                      strcmp(vc->flavor, "openbao") == 0, 1, &token, &err);
+        if (have_token < 0) {
+            cmd_report(ctx, &err);
+            goto out;
+        }
+    }
+    struct join_options jo = {.leader_addr = cmd_opt_str(args, "leader-addr"),
+                              .leader_ca_pem = ca,
+                              .tls_server_name = cmd_opt_str(args, "leader-tls-servername")};
+    rc = cmd_bring_up(ctx, &o, &keys, have_token > 0 ? &token : NULL, &jo, targets, (size_t)keep);
+out:
+    secret_list_free(&keys);
+    secret_free(&token);
+    free(ca);
+    free(targets);
+    cmd_close_cluster(&o, views);
+    return rc;
+}
+
+static const struct cmd_option join_options[] = {
+    {"leader-addr", 0, OPT_STRING, "URL",
+     "address to join (default: <scheme>://<active pod>.<sts>-internal:8200)", NULL},
+    {"leader-ca-cert", 0, OPT_STRING, "FILE", "CA certificate (PEM) of the leader's TLS listener",
+     "@files"},
+    {"leader-tls-servername", 0, OPT_STRING, "NAME",
+     "name the leader's certificate is valid for, when it is not the address's host", NULL},
+    {"keys-file", 0, OPT_STRING, "FILE", "unseal keys for the joined pods; - = standard input",
+     "@files"},
+    {"token-file", 0, OPT_STRING, "FILE",
+     "Vault token to watch the voter promotion (else VAULT_TOKEN, else asked)", "@files"},
+    {"no-wait", 0, OPT_FLAG, NULL, "do not wait for autopilot to promote the pods to voters", NULL},
+    {0},
+};
+
+const struct cmd_entry cmd_join_entry = {
+    .name = "join",
+    .summary = "Raft-join pods that are not members, unseal them, wait until they vote",
+    .usage = "[POD...] [--leader-addr URL] [--leader-ca-cert FILE] [--keys-file FILE|-]",
+    .help = "Joins every running pod that is not a raft member (or the named ones) to the\n"
+            "active node, then unseals it with the cluster's keys (asked once, or\n"
+            "--keys-file), then waits until autopilot has promoted it to a voter: until\n"
+            "then a leader loss could lose quorum. Watching the promotion needs a Vault\n"
+            "token (VAULT_TOKEN, --token-file, or asked); --no-wait skips it.\n"
+            "\nExamples:\n"
+            "  kubectl vault-ha join\n"
+            "  kubectl vault-ha join vault-2 --keys-file keys.json\n"
+            "  kubectl vault-ha join --leader-ca-cert ca.pem --leader-tls-servername vault\n",
+    .options = join_options,
+    .exec = cmd_join_exec,
+};

@@ -1,0 +1,350 @@
+/* peers (alias list-peers): the raft peers, mapped to pods by address (node
+ * ids are UUIDs with the chart's defaults, facts §4). Also step-down and
+ * remove-peer, the runbook's leader-loss verbs, which need the same token and
+ * peer lookup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ops.h"
+#include "output.h"
+#include "secret.h"
+#include "vault.h"
+
+/* Runs a token-bearing CLI command in pod; fills call (caller clears it). */
+static int run_with_token(struct cmd_context *ctx, struct ops *o, const char *pod,
+                          const struct secret *token, const char *const *args, struct vault_call *c)
+{
+    struct secret buf = {0};
+    struct error err = {0};
+    memset(c, 0, sizeof *c);
+    c->pod = pod;
+    if (vault_call_with_token(c, o->vc, token, args, &buf, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    vault_call_run(o->kube, o->vc, c, 1);
+    secret_free(&buf);
+    if (!c->ran) {
+        fprintf(ctx->err, "%s: %s\n", ctx->prog, c->error.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The active pod, else any unsealed one (requests are forwarded to the active node). */
+static const char *pick_pod(struct ops *o, const struct pod_view *views, int active_only)
+{
+    const char *any = NULL;
+    for (size_t i = 0; i < o->vc->npods; i++) {
+        if (!views[i].have_status || views[i].st.sealed)
+            continue;
+        if (views[i].st.is_self)
+            return o->vc->pods[i].name;
+        if (any == NULL)
+            any = o->vc->pods[i].name;
+    }
+    return active_only ? NULL : any;
+}
+
+/* Opens the cluster, gets a token and reads the peers. Returns 0 or an exit code. */
+static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
+                      struct pod_view **views, struct secret *token, struct vault_peers *peers,
+                      const char **pod)
+{
+    struct error err = {0};
+    if (cmd_open_cluster(ctx, o, views) < 0)
+        return EXIT_ERROR;
+    *pod = pick_pod(o, *views, 0);
+    if (*pod == NULL) {
+        fprintf(ctx->err, "%s: no unsealed pod to ask for the raft peers (%s status)\n", ctx->prog,
+                ctx->prog);
+        return EXIT_ERROR;
+    }
+    int got = secret_get_token(cmd_opt_str(args, "token-file"),
+                               strcmp(o->vc->flavor, "openbao") == 0, 1, token, &err);
+    if (got <= 0) {
+        if (got == 0)
+            error_set(&err, ERR_USAGE,
+                      "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
+                      "on a terminal to be asked");
+        cmd_report(ctx, &err);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    const char *list[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
+    struct vault_call c;
+    if (run_with_token(ctx, o, *pod, token, list, &c) < 0)
+        return EXIT_ERROR;
+    int rc = 0;
+    char why[512];
+    if (c.exit_code != 0) {
+        vault_error_summary(c.err_out, why, sizeof why);
+        fprintf(ctx->err, "%s: list-peers on %s failed: %s%s\n", ctx->prog, *pod, why,
+                strstr(why, "permission denied") ? " (the token is wrong or lacks read on "
+                                                   "sys/storage/raft/configuration)"
+                                                 : "");
+        rc = EXIT_ERROR;
+    } else if (vault_parse_peers(c.out, c.out_len, peers, &err) < 0) {
+        cmd_report(ctx, &err);
+        rc = EXIT_ERROR;
+    }
+    vault_call_clear(&c);
+    return rc;
+}
+
+static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    if (args->argc > 0) {
+        fprintf(ctx->err, "%s: peers takes no arguments\n", ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct ops o;
+    struct pod_view *views = NULL;
+    struct secret token = {0};
+    struct vault_peers peers = {0};
+    const char *pod = NULL;
+    int rc = load_peers(ctx, args, &o, &views, &token, &peers, &pod);
+    secret_free(&token);
+    if (rc == 0) {
+        json_t *doc = json_array();
+        const char *headers[] = {"NODE ID", "POD", "ADDRESS", "STATE", "VOTER"};
+        struct table *t = table_new(5, headers);
+        for (size_t i = 0; i < peers.n; i++) {
+            const struct vault_peer *p = &peers.items[i];
+            struct vault_pod *pp = cluster_pod_for_address(o.vc, p->address);
+            const char *state = p->leader ? "leader" : "follower";
+            const char *cells[] = {p->node_id, pp ? pp->name : "(no pod)", p->address, state,
+                                   p->voter ? "true" : "false"};
+            int row = table_add_row(t, cells);
+            if (row >= 0 && pp == NULL)
+                table_set_color(t, (size_t)row, 1, COLOR_RED);
+            json_array_append_new(doc,
+                                  json_pack("{s:s?, s:s?, s:s?, s:b, s:b}", "nodeId", p->node_id,
+                                            "pod", pp ? pp->name : NULL, "address", p->address,
+                                            "leader", p->leader, "voter", p->voter));
+        }
+        struct error err = {0};
+        char *s = ctx->g->output == OUTPUT_JSON   ? output_json(doc)
+                  : ctx->g->output == OUTPUT_YAML ? output_yaml(doc, &err)
+                                                  : table_render(t, ctx->color);
+        if (s != NULL)
+            fputs(s, ctx->out);
+        free(s);
+        table_free(t);
+        json_decref(doc);
+        vault_peers_clear(&peers);
+    }
+    cmd_close_cluster(&o, views);
+    return rc;
+}
+
+static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    if (args->argc > 0) {
+        fprintf(ctx->err, "%s: step-down takes no arguments\n", ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct ops o;
+    struct pod_view *views = NULL;
+    struct secret token = {0};
+    struct error err = {0};
+    int rc = EXIT_ERROR;
+    if (cmd_open_cluster(ctx, &o, &views) < 0)
+        return EXIT_ERROR;
+    const char *active = pick_pod(&o, views, 1);
+    if (active == NULL) {
+        fprintf(ctx->err, "%s: no active node to step down\n", ctx->prog);
+        goto out;
+    }
+    int got = secret_get_token(cmd_opt_str(args, "token-file"),
+                               strcmp(o.vc->flavor, "openbao") == 0, 1, &token, &err);
+    if (got <= 0) {
+        if (got == 0)
+            error_set(&err, ERR_USAGE,
+                      "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
+                      "on a terminal to be asked");
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    /* No -format here: step-down rejects it (facts §0). */
+    const char *sd[] = {o.vc->cli, "operator", "step-down", NULL};
+    struct vault_call c;
+    if (run_with_token(ctx, &o, active, &token, sd, &c) < 0)
+        goto out;
+    char why[512];
+    if (c.exit_code != 0) {
+        vault_error_summary(c.err_out, why, sizeof why);
+        fprintf(ctx->err, "%s: step-down on %s failed: %s%s\n", ctx->prog, active, why,
+                strstr(why, "permission denied") ? " (step-down needs a root or sudo token)" : "");
+        vault_call_clear(&c);
+        goto out;
+    }
+    vault_call_clear(&c);
+    char old[256];
+    snprintf(old, sizeof old, "%s", active);
+    fprintf(ctx->err, "%s stepped down; waiting for another pod to become active...\n", old);
+    char now_active[256];
+    if (ops_wait_active(&o, old, now_active, sizeof now_active, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    fprintf(ctx->out, "%s is active now (was %s).\n", now_active, old);
+    rc = EXIT_OK;
+out:
+    secret_free(&token);
+    cmd_close_cluster(&o, views);
+    return rc;
+}
+
+static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    if (args->argc != 1) {
+        fprintf(ctx->err, "%s: remove-peer takes one POD, ORDINAL or NODE_ID\n", ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct ops o;
+    struct pod_view *views = NULL;
+    struct secret token = {0};
+    struct vault_peers peers = {0};
+    const char *pod = NULL;
+    int rc = load_peers(ctx, args, &o, &views, &token, &peers, &pod);
+    if (rc != 0)
+        goto out;
+    rc = EXIT_ERROR;
+    const char *want = args->argv[0];
+    struct vault_pod *wp = cluster_find_pod(o.vc, want);
+    const struct vault_peer *target = NULL;
+    for (size_t i = 0; i < peers.n && target == NULL; i++) {
+        const struct vault_peer *p = &peers.items[i];
+        struct vault_pod *pp = cluster_pod_for_address(o.vc, p->address);
+        if ((p->node_id != NULL && strcmp(p->node_id, want) == 0) || (wp != NULL && pp == wp))
+            target = p;
+    }
+    if (target == NULL) {
+        /* Vault itself would "succeed" silently for an unknown id (facts §4). */
+        fprintf(ctx->err, "%s: \"%s\" is not a raft peer; peers:", ctx->prog, want);
+        for (size_t i = 0; i < peers.n; i++) {
+            struct vault_pod *pp = cluster_pod_for_address(o.vc, peers.items[i].address);
+            fprintf(ctx->err, "%s %s (%s)", i ? "," : "", peers.items[i].node_id,
+                    pp ? pp->name : "no pod");
+        }
+        fputc('\n', ctx->err);
+        goto out;
+    }
+    struct vault_pod *tp = cluster_pod_for_address(o.vc, target->address);
+    if (target->leader) {
+        fprintf(ctx->err, "%s: %s is the raft leader: step it down first (%s step-down)\n",
+                ctx->prog, target->node_id, ctx->prog);
+        goto out;
+    }
+    /* Quorum of the live voters after the removal. */
+    int voters = 0, live = 0;
+    for (size_t i = 0; i < peers.n; i++) {
+        if (!peers.items[i].voter)
+            continue;
+        voters++;
+        struct vault_pod *pp = cluster_pod_for_address(o.vc, peers.items[i].address);
+        if (pp != NULL) {
+            const struct pod_view *v = &views[pp - o.vc->pods];
+            live += v->have_status && !v->st.sealed;
+        }
+    }
+    int target_live =
+        tp != NULL && views[tp - o.vc->pods].have_status && !views[tp - o.vc->pods].st.sealed;
+    int after_voters = voters - (target->voter ? 1 : 0);
+    int after_live = live - (target->voter && target_live ? 1 : 0);
+    int after_quorum = after_voters / 2 + 1;
+    if (after_live < after_quorum) {
+        fprintf(ctx->err,
+                "%s: removing %s would leave %d live voter%s of %d, below the quorum of %d: "
+                "refusing\n",
+                ctx->prog, target->node_id, after_live, after_live == 1 ? "" : "s", after_voters,
+                after_quorum);
+        goto out;
+    }
+    char question[512];
+    snprintf(question, sizeof question, "Remove raft peer %s (%s, %s) from the cluster?",
+             target->node_id, tp ? tp->name : "no pod", target->address);
+    if (!cmd_confirm(ctx, args, question))
+        goto out;
+    const char *rm[] = {o.vc->cli, "operator", "raft", "remove-peer", target->node_id, NULL};
+    struct vault_call c;
+    if (run_with_token(ctx, &o, pod, &token, rm, &c) < 0)
+        goto out;
+    char why[512];
+    if (c.exit_code != 0) {
+        vault_error_summary(c.err_out, why, sizeof why);
+        fprintf(ctx->err, "%s: remove-peer failed: %s\n", ctx->prog, why);
+    } else {
+        fprintf(ctx->out, "Removed raft peer %s (%s).\n", target->node_id,
+                tp ? tp->name : target->address);
+        if (tp != NULL)
+            fprintf(ctx->err,
+                    "Before %s rejoins, its raft data must be wiped (its PVC data-%s), then "
+                    "`%s join %s`.\n",
+                    tp->name, tp->name, ctx->prog, tp->name);
+        rc = EXIT_OK;
+    }
+    vault_call_clear(&c);
+out:
+    vault_peers_clear(&peers);
+    secret_free(&token);
+    cmd_close_cluster(&o, views);
+    return rc;
+}
+
+static const struct cmd_option token_options[] = {
+    {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
+    {0},
+};
+
+static const struct cmd_option remove_options[] = {
+    {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
+    {"yes", 0, OPT_FLAG, NULL, "do not ask for confirmation", NULL},
+    {0},
+};
+
+const struct cmd_entry cmd_peers_entry = {
+    .name = "peers",
+    .alias = "list-peers",
+    .summary = "List the raft peers with their pods, leader and voters",
+    .usage = "[--token-file FILE]",
+    .help = "Reads the raft configuration from the active node and maps each peer to its pod\n"
+            "by address (node ids are random UUIDs unless setNodeId is on). A peer without a\n"
+            "pod is a dead voter: remove it with remove-peer. Needs a Vault token.\n"
+            "\nExamples:\n"
+            "  VAULT_TOKEN=... kubectl vault-ha peers\n"
+            "  kubectl vault-ha list-peers --token-file root.token -o json\n",
+    .options = token_options,
+    .flags = CMD_NEEDS_TOKEN,
+    .exec = cmd_peers_exec,
+};
+
+const struct cmd_entry cmd_step_down_entry = {
+    .name = "step-down",
+    .summary = "Make the active node step down and wait for a new active node",
+    .usage = "[--token-file FILE]",
+    .help = "Asks the active node to step down (it will not compete again for 10 s) and waits\n"
+            "until another pod reports itself active. Needs a root or sudo token.\n"
+            "\nExamples:\n"
+            "  VAULT_TOKEN=... kubectl vault-ha step-down\n",
+    .options = token_options,
+    .flags = CMD_NEEDS_TOKEN,
+    .exec = cmd_step_down_exec,
+};
+
+const struct cmd_entry cmd_remove_peer_entry = {
+    .name = "remove-peer",
+    .summary = "Remove a raft peer (by pod, ordinal or node id), keeping quorum",
+    .usage = "POD|ORDINAL|NODE_ID [--yes] [--token-file FILE]",
+    .help = "Removes one raft peer. Refuses a name that is not a peer (Vault would report\n"
+            "success for it), the leader, and a removal that would leave the live voters\n"
+            "below quorum. Asks for confirmation on a terminal; --yes otherwise.\n"
+            "\nExamples:\n"
+            "  kubectl vault-ha remove-peer vault-2\n"
+            "  kubectl vault-ha remove-peer 3f2a9c1e-... --yes --token-file root.token\n",
+    .options = remove_options,
+    .flags = CMD_NEEDS_TOKEN | CMD_DESTRUCTIVE,
+    .exec = cmd_remove_peer_exec,
+};
