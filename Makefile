@@ -37,7 +37,7 @@ A          := build/asan
 SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined
 
-.PHONY: all deps check unit e2e check-asan demo install uninstall clean format bench
+.PHONY: all deps check unit e2e check-asan demo install uninstall clean format bench dist
 
 all: kubectl-vault_ha
 
@@ -107,12 +107,53 @@ demo: deps all
 bench: deps all
 	@tests/bench/run
 
-install: kubectl-vault_ha
-	install -d $(DESTDIR)$(BINDIR)
+# The man page is written by the binary from its command table.
+MAN := build/kubectl-vault_ha.1
+$(MAN): kubectl-vault_ha
+	@mkdir -p build
+	./kubectl-vault_ha __man > $@
+
+BASHDIR := $(PREFIX)/share/bash-completion/completions
+ZSHDIR  := $(PREFIX)/share/zsh/site-functions
+FISHDIR := $(PREFIX)/share/fish/vendor_completions.d
+
+install: kubectl-vault_ha $(MAN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHDIR) \
+	  $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
 	install -m 0755 kubectl-vault_ha $(DESTDIR)$(BINDIR)/kubectl-vault_ha
+	install -m 0755 completions/kubectl_complete-vault_ha $(DESTDIR)$(BINDIR)/kubectl_complete-vault_ha
+	install -m 0644 $(MAN) $(DESTDIR)$(MANDIR)/man1/kubectl-vault_ha.1
+	install -m 0644 completions/kubectl-vault_ha.bash $(DESTDIR)$(BASHDIR)/kubectl-vault_ha
+	install -m 0644 completions/_kubectl-vault_ha $(DESTDIR)$(ZSHDIR)/_kubectl-vault_ha
+	install -m 0644 completions/kubectl-vault_ha.fish $(DESTDIR)$(FISHDIR)/kubectl-vault_ha.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kubectl-vault_ha
+	rm -f $(DESTDIR)$(BINDIR)/kubectl-vault_ha $(DESTDIR)$(BINDIR)/kubectl_complete-vault_ha \
+	  $(DESTDIR)$(MANDIR)/man1/kubectl-vault_ha.1 $(DESTDIR)$(BASHDIR)/kubectl-vault_ha \
+	  $(DESTDIR)$(ZSHDIR)/_kubectl-vault_ha $(DESTDIR)$(FISHDIR)/kubectl-vault_ha.fish
+
+# Release archive for krew: jansson and libyaml linked statically, so the binary needs only
+# libraries every distribution has (libc, libcurl, OpenSSL, zlib, readline).
+D        := build/dist
+ARCHIVE  := dist/kubectl-vault_ha-$(VERSION)-linux-amd64.tar.gz
+DIST_URI ?= https://github.com/kubectl-vault-ha/kubectl-vault_ha/releases/download/v$(VERSION)/kubectl-vault_ha-$(VERSION)-linux-amd64.tar.gz
+STATIC_LIBS := -Wl,-Bstatic -ljansson -lyaml -Wl,-Bdynamic \
+               $(shell pkg-config --libs libcurl zlib libcrypto) -lreadline -lpthread
+
+$(D)/kubectl-vault_ha: $(PLUGIN_SRC:%.c=$(B)/%.o) $(B)/libvaultha.a
+	@mkdir -p $(D)
+	$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LIBS)
+
+dist: $(D)/kubectl-vault_ha
+	rm -rf $(D)/stage && mkdir -p $(D)/stage dist
+	install -m 0755 $(D)/kubectl-vault_ha $(D)/stage/kubectl-vault_ha
+	install -m 0644 LICENSE $(D)/stage/LICENSE
+	tar --owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name -C $(D)/stage \
+	  -czf $(ARCHIVE) kubectl-vault_ha LICENSE
+	sha=$$(sha256sum $(ARCHIVE) | cut -d' ' -f1); \
+	sed -e "s|@VERSION@|v$(VERSION)|" -e "s|@SHA256@|$$sha|" -e "s|@URI@|$(DIST_URI)|" \
+	  krew/vault-ha.yaml > dist/vault-ha.yaml
+	@echo "wrote $(ARCHIVE) and dist/vault-ha.yaml"
 
 format:
 	clang-format -i $(LIB_SRC) $(PLUGIN_SRC) $(UNIT_SRC) lib/*.h plugin/*.h

@@ -271,8 +271,6 @@ void health_judge(const struct health_input *in, struct health *h)
             add(h->next, "%s unseal", prog);
         }
     }
-    if (in->peers == NULL && in->raft_error != NULL)
-        add(h->problems, "raft peers unknown: %s", in->raft_error);
 
     if (running > 0 && answered == 0) {
         h->state = HEALTH_UNKNOWN;

@@ -163,6 +163,12 @@ static long base64_decoded_len(const char *s, size_t len)
     return (long)((chars + pad) / 4 * 3 - pad);
 }
 
+void secret_list_truncate(struct secret_list *l, size_t n)
+{
+    while (l->n > n)
+        secret_free(&l->items[--l->n]);
+}
+
 int secret_check_unseal_key(const char *key, size_t len, struct error *err)
 {
     if (len == 0)

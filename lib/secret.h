@@ -36,6 +36,8 @@ struct secret_list {
 };
 int secret_list_add(struct secret_list *l, const char *text, size_t len, struct error *err);
 void secret_list_free(struct secret_list *l);
+/* Wipes the entries after the first n. */
+void secret_list_truncate(struct secret_list *l, size_t n);
 
 /* Checks an unseal key the way Vault decodes it (facts/vault.md §3): hex first,
  * then standard base64; the decoded key must be 16..33 bytes. Leading and

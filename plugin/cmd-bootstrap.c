@@ -140,7 +140,6 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
     struct vault_init_result init = {0};
     struct secret_list keys = {0};
     struct secret token = {0};
-    struct error err = {0};
     int rc = EXIT_ERROR, initialized = 0, threshold = 0, unknown = 0;
     for (size_t i = 0; i < vc->npods; i++) {
         if (views[i].have_status && views[i].st.initialized) {
@@ -175,23 +174,17 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
         /* The keys stay in locked memory for the rest of the run. */
         keys = init.keys_b64;
         memset(&init.keys_b64, 0, sizeof init.keys_b64);
-        while (keys.n > (size_t)init.threshold)
-            secret_free(&keys.items[--keys.n]);
+        secret_list_truncate(&keys, (size_t)init.threshold);
         use_token = &init.root_token;
     } else {
         fprintf(ctx->err, "Vault is initialized (%d pod%s): continuing with unseal and join.\n",
                 initialized, initialized == 1 ? "" : "s");
-        if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, &keys, &err) < 0) {
-            cmd_report(ctx, &err);
-            rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        if ((rc = cmd_get_keys(ctx, args, threshold, &keys)) != 0)
             goto out;
-        }
-        while (keys.n > (size_t)threshold)
-            secret_free(&keys.items[--keys.n]);
-        int got = secret_get_token(cmd_opt_str(args, "token-file"),
-                                   strcmp(vc->flavor, "openbao") == 0, 1, &token, &err);
+        rc = EXIT_ERROR;
+        int got = cmd_get_token(ctx, args, vc, 1, 0, &token);
         if (got < 0) {
-            cmd_report(ctx, &err);
+            rc = -got;
             goto out;
         }
         if (got > 0)

@@ -362,8 +362,7 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (cmd_opt_flag(args, "unseal")) {
         keys = init.keys_b64;
         memset(&init.keys_b64, 0, sizeof init.keys_b64);
-        while (keys.n > (size_t)init.threshold)
-            secret_free(&keys.items[--keys.n]);
+        secret_list_truncate(&keys, (size_t)init.threshold);
         struct join_options jo = {0};
         rc = cmd_bring_up(ctx, &o, &keys, &init.root_token, &jo, NULL, 0);
     }
@@ -407,5 +406,6 @@ const struct cmd_entry cmd_init_entry = {
             "  kubectl vault-ha init vault-0 --key-shares 3 --key-threshold 2 --output k.json\n"
             "  kubectl vault-ha init --output vault-keys.json --unseal\n",
     .options = init_options,
+    .args_complete = "@pods",
     .exec = cmd_init_exec,
 };

@@ -99,19 +99,14 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
         goto out;
     }
     /* Everything we need from the user comes before the first change. */
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, &keys, &err) < 0) {
-        cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    if ((rc = cmd_get_keys(ctx, args, threshold, &keys)) != 0)
         goto out;
-    }
-    while (keys.n > (size_t)threshold)
-        secret_free(&keys.items[--keys.n]);
+    rc = EXIT_ERROR;
     int have_token = 0;
     if (!cmd_opt_flag(args, "no-wait")) {
-        have_token = secret_get_token(cmd_opt_str(args, "token-file"),
-                                      strcmp(vc->flavor, "openbao") == 0, 1, &token, &err);
+        have_token = cmd_get_token(ctx, args, vc, 1, 0, &token);
         if (have_token < 0) {
-            cmd_report(ctx, &err);
+            rc = -have_token;
             goto out;
         }
     }
@@ -157,5 +152,6 @@ const struct cmd_entry cmd_join_entry = {
             "  kubectl vault-ha join vault-2 --keys-file keys.json\n"
             "  kubectl vault-ha join --leader-ca-cert ca.pem --leader-tls-servername vault\n",
     .options = join_options,
+    .args_complete = "@pods",
     .exec = cmd_join_exec,
 };

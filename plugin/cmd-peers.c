@@ -62,16 +62,9 @@ static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, stru
                 ctx->prog);
         return EXIT_ERROR;
     }
-    int got = secret_get_token(cmd_opt_str(args, "token-file"),
-                               strcmp(o->vc->flavor, "openbao") == 0, 1, token, &err);
-    if (got <= 0) {
-        if (got == 0)
-            error_set(&err, ERR_USAGE,
-                      "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
-                      "on a terminal to be asked");
-        cmd_report(ctx, &err);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
-    }
+    int got = cmd_get_token(ctx, args, o->vc, 1, 1, token);
+    if (got < 0)
+        return -got;
     const char *list[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
     struct vault_call c;
     if (run_with_token(ctx, o, *pod, token, list, &c) < 0)
@@ -157,14 +150,9 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
         fprintf(ctx->err, "%s: no active node to step down\n", ctx->prog);
         goto out;
     }
-    int got = secret_get_token(cmd_opt_str(args, "token-file"),
-                               strcmp(o.vc->flavor, "openbao") == 0, 1, &token, &err);
-    if (got <= 0) {
-        if (got == 0)
-            error_set(&err, ERR_USAGE,
-                      "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
-                      "on a terminal to be asked");
-        cmd_report(ctx, &err);
+    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
+    if (got < 0) {
+        rc = -got;
         goto out;
     }
     /* No -format here: step-down rejects it (facts §0). */
@@ -345,6 +333,7 @@ const struct cmd_entry cmd_remove_peer_entry = {
             "  kubectl vault-ha remove-peer vault-2\n"
             "  kubectl vault-ha remove-peer 3f2a9c1e-... --yes --token-file root.token\n",
     .options = remove_options,
+    .args_complete = "@pods",
     .flags = CMD_NEEDS_TOKEN | CMD_DESTRUCTIVE,
     .exec = cmd_remove_peer_exec,
 };

@@ -247,14 +247,12 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
         if (views[i].have_status && views[i].st.is_self && !views[i].st.sealed)
             active = vc->pods[i].name;
     struct secret token = {0};
-    int got = secret_get_token(cmd_opt_str(args, "token-file"), strcmp(vc->flavor, "openbao") == 0,
-                               0, &token, &err);
+    int got = cmd_get_token(ctx, args, vc, 0, 0, &token);
     if (got < 0) {
-        cmd_report(ctx, &err);
         vault_views_clear(views, vc->npods);
         free(views);
         cluster_free(vc);
-        return EXIT_ERROR;
+        return -got;
     }
     if (got == 0)
         snprintf(raft_note, sizeof raft_note,

@@ -57,18 +57,9 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
         rc = problems ? EXIT_ERROR : EXIT_OK;
         goto out;
     }
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, &keys, &err) < 0) {
-        cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    if ((rc = cmd_get_keys(ctx, args, threshold, &keys)) != 0)
         goto out;
-    }
-    if (keys.n < (size_t)threshold) {
-        fprintf(ctx->err, "%s: %zu unseal key%s given, the threshold is %d\n", ctx->prog, keys.n,
-                keys.n == 1 ? "" : "s", threshold);
-        goto out;
-    }
-    while (keys.n > (size_t)threshold) /* only as many as the threshold needs */
-        secret_free(&keys.items[--keys.n]);
+    rc = EXIT_ERROR;
     int left = ops_unseal(&o, targets, (size_t)keep, &keys, &err);
     if (left < 0)
         cmd_report(ctx, &err);
@@ -101,5 +92,6 @@ const struct cmd_entry cmd_unseal_entry = {
             "  kubectl vault-ha unseal vault-1 2\n"
             "  kubectl vault-ha unseal --keys-file ~/vault-keys.json\n",
     .options = unseal_options,
+    .args_complete = "@pods",
     .exec = cmd_unseal_exec,
 };

@@ -83,6 +83,8 @@ struct cmd_entry {
     const char *usage; /* after "kubectl vault-ha NAME " */
     const char *help;  /* description and examples, "kubectl vault-ha ..." as users type it */
     const struct cmd_option *options; /* terminated by { 0 } */
+    const char *args_complete; /* what completes positional arguments, like cmd_option.complete */
+    const char *const *subcommands; /* NULL-terminated words for the first argument, or NULL */
     int flags;
     int (*exec)(struct cmd_context *ctx, const struct cmd_args *args);
 };
@@ -94,6 +96,7 @@ int cmd_opt_flag(const struct cmd_args *a, const char *name);
 int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err);
 
 struct ops;
+struct vault_cluster;
 struct pod_view;
 struct secret;
 struct secret_list;
@@ -108,6 +111,18 @@ void cmd_close_cluster(struct ops *o, struct pod_view *views);
  * into vc->pods; reports unknown or stopped pods. Returns the count or -1. */
 int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
                     size_t *out);
+
+/* The Vault token from --token-file, VAULT_TOKEN (BAO_TOKEN) or, when
+ * allow_prompt, the hidden prompt. Returns 1 with a token, 0 without one when
+ * not required, else an exit code after reporting (negated: -EXIT_*). */
+int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
+                  const struct vault_cluster *vc, int allow_prompt, int required,
+                  struct secret *token);
+
+/* Unseal keys from --keys-file or the prompt, at most threshold of them.
+ * Returns 0, or an exit code after reporting. */
+int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int threshold,
+                 struct secret_list *keys);
 
 /* Asks "question [y/N] " on the terminal for DESTRUCTIVE commands; without a
  * terminal, --yes is required. Returns 1 to go on. */
@@ -127,6 +142,10 @@ struct vault_init_result;
  * threshold, PGP, recovery) and writes or prints the keys (cmd-init.c). */
 int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
                  struct vault_init_result *result);
+
+/* Shell completion: words typed after the plugin name, the last being completed
+ * (cmd-completion.c). Prints candidates and the directive; returns 0. */
+int cmd_complete_words(int n, char **words);
 
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);

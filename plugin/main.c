@@ -18,18 +18,22 @@
 #include "kube.h"
 #include "kubeconfig.h"
 #include "ops.h"
+#include "secret.h"
 #include "vault.h"
 
+/* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
-    cmd_version_entry;
+    cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry;
 
 const struct cmd_entry *const cmd_table[] = {
     &cmd_status_entry,    &cmd_init_entry,
     &cmd_unseal_entry,    &cmd_join_entry,
     &cmd_bootstrap_entry, &cmd_peers_entry,
     &cmd_step_down_entry, &cmd_remove_peer_entry,
-    &cmd_version_entry,   NULL,
+    &cmd_exec_entry,      &cmd_completion_entry,
+    &cmd_version_entry,   &cmd_complete_entry,
+    &cmd_man_entry,       NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -349,6 +353,8 @@ static const char *program_name(const char *argv0)
 int main(int argc, char **argv)
 {
     const char *prog = program_name(argv[0]);
+    if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
+        return cmd_complete_words(argc - 2, argv + 2);
     struct parsed p;
     if (parse_args(prog, argc, argv, &p) < 0) {
         free(p.positional);
@@ -552,4 +558,40 @@ int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char
     if (fgets(line, sizeof line, stdin) == NULL)
         return 0;
     return line[0] == 'y' || line[0] == 'Y';
+}
+
+int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
+                  const struct vault_cluster *vc, int allow_prompt, int required,
+                  struct secret *token)
+{
+    struct error err = {0};
+    int got = secret_get_token(cmd_opt_str(args, "token-file"), strcmp(vc->flavor, "openbao") == 0,
+                               allow_prompt, token, &err);
+    if (got == 0 && required)
+        got = error_set(&err, ERR_USAGE,
+                        "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
+                        "on a terminal to be asked");
+    if (got < 0) {
+        cmd_report(ctx, &err);
+        return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
+    }
+    return got;
+}
+
+int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int threshold,
+                 struct secret_list *keys)
+{
+    struct error err = {0};
+    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err) < 0) {
+        cmd_report(ctx, &err);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    if (keys->n < (size_t)threshold) {
+        fprintf(ctx->err, "%s: %zu unseal key%s given, the threshold is %d\n", ctx->prog, keys->n,
+                keys->n == 1 ? "" : "s", threshold);
+        secret_list_free(keys);
+        return EXIT_ERROR;
+    }
+    secret_list_truncate(keys, (size_t)threshold); /* only as many as the threshold needs */
+    return 0;
 }
