@@ -26,6 +26,10 @@ int credentials_get(const struct rest_config *cfg, int force_refresh, struct cre
 /* Wipes and frees the secrets held by a credential copy. */
 void credential_free(struct credential *c);
 
+/* Parses an ExecCredential (raw PEM in clientCertificateData/clientKeyData). */
+int credentials_parse(const char *api_version, const char *text, size_t len,
+                      struct credential *out, struct error *err);
+
 /* Wipes and frees every cached credential. */
 void credentials_clear(void);
 
