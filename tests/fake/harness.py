@@ -1,0 +1,86 @@
+"""Starts tests/fake/fakecluster for a test and stops it afterwards.
+
+    with FakeCluster(tmp_path / "fake", "--replicas", "5") as f:
+        f.kubeconfig, f.url, f.control("settings", {"latency_ms": 50}), f.exec_log()
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KUBECTL_DIR = "/usr/lib/google-cloud-sdk/bin"
+
+
+class FakeCluster:
+    def __init__(self, state_dir, *args):
+        self.state_dir = str(state_dir)
+        self.args = list(args)
+        self.proc = None
+
+    def __enter__(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.log = open(os.path.join(self.state_dir, "server.log"), "w")
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fakecluster"),
+                                      "--state-dir", self.state_dir] + self.args,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(self.state_dir, "ready")):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                with open(os.path.join(self.state_dir, "server.log")) as f:
+                    raise RuntimeError("fakecluster did not start:\n" + f.read())
+            time.sleep(0.05)
+        self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
+        with open(os.path.join(self.state_dir, "server.url")) as f:
+            self.url = f.read().strip()
+        with open(os.path.join(self.state_dir, "control.url")) as f:
+            self.control_url = f.read().strip()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def control(self, action, body=None):
+        req = urllib.request.Request("%s/_fake/%s" % (self.control_url, action),
+                                     data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    def _lines(self, name):
+        try:
+            with open(os.path.join(self.state_dir, name)) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def exec_log(self):
+        return self._lines("exec.log")
+
+    def audit_log(self):
+        return self._lines("audit.log")
+
+    def kubectl(self, *args, version=None, input=None, timeout=60, env=None):
+        """Runs a real kubectl (kubectl.1.NN with version=) against the fake."""
+        binary = os.path.join(KUBECTL_DIR, "kubectl.%s" % version) if version else \
+            (shutil.which("kubectl") or os.path.join(KUBECTL_DIR, "kubectl"))
+        e = dict(os.environ)
+        e["KUBECONFIG"] = self.kubeconfig
+        e.update(env or {})
+        return subprocess.run([binary] + list(args), env=e, input=input, capture_output=True,
+                              timeout=timeout, text=not isinstance(input, bytes))
