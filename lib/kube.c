@@ -518,10 +518,15 @@ int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf,
                          cfg->cluster_name ? cfg->cluster_name : "?");
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
-        return error_set(err, ERR_TLS,
-                         "TLS handshake with %s failed: %s (check the client certificate and key "
-                         "of user \"%s\")",
-                         cfg->server, detail, cfg->user_name ? cfg->user_name : "?");
+        if (cfg->client_cert.len > 0)
+            return error_set(err, ERR_TLS,
+                             "TLS handshake with %s failed: %s (check %s and the client "
+                             "certificate and key of user \"%s\")",
+                             cfg->server, detail,
+                             cfg->ca_description ? cfg->ca_description : "the system CA store",
+                             cfg->user_name ? cfg->user_name : "?");
+        return error_set(err, ERR_TLS, "TLS handshake with %s failed: %s (check %s)", cfg->server,
+                         detail, cfg->ca_description ? cfg->ca_description : "the system CA store");
     case CURLE_ABORTED_BY_CALLBACK:
         return error_set(err, ERR_INTERRUPTED, "interrupted");
     default:

@@ -46,3 +46,22 @@ def make_fake(tmp_path):
     yield start
     for f in started:
         f.__exit__(None, None, None)
+
+
+def bootstrapped(fake, tmp_path, *extra):
+    """Runs bootstrap and returns the keys file's JSON (keys and root token)."""
+    import json
+    keys = tmp_path / "vault-keys.json"
+    r = run_plugin(["bootstrap", "--output", str(keys)] + list(extra), kubeconfig=fake.kubeconfig,
+                   timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(keys.read_text())
+    data["_path"] = str(keys)
+    return data
+
+
+def write_private(path, text):
+    import os
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return str(path)

@@ -213,7 +213,7 @@ class Server:
 
     async def list_namespaces(self, request):
         denied = self.check(request, "list", "namespaces", None)
-        if denied:
+        if denied is not None:
             return denied
         items = [{"metadata": {"name": n, "uid": n, "resourceVersion": "1",
                                "creationTimestamp": "2026-01-01T00:00:00Z",
@@ -232,7 +232,7 @@ class Server:
     async def list_pods(self, request):
         ns = request.match_info.get("ns")
         denied = self.check(request, "list", "pods", ns)
-        if denied:
+        if denied is not None:
             return denied
         try:
             items = [p for p in self.pod_objects(ns)
@@ -246,7 +246,7 @@ class Server:
     async def get_pod(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
         denied = self.check(request, "get", "pods", ns, name)
-        if denied:
+        if denied is not None:
             return denied
         r = self.find_release(ns, pod=name)
         if r is None:
@@ -257,7 +257,7 @@ class Server:
     async def delete_pod(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
         denied = self.check(request, "delete", "pods", ns, name)
-        if denied:
+        if denied is not None:
             return denied
         r = self.find_release(ns, pod=name)
         if r is None:
@@ -273,7 +273,7 @@ class Server:
     async def list_statefulsets(self, request):
         ns = request.match_info.get("ns")
         denied = self.check(request, "list", "statefulsets", ns)
-        if denied:
+        if denied is not None:
             return denied
         items = [r.statefulset_object() for r in self.releases
                  if ns is None or r.namespace == ns]
@@ -287,7 +287,7 @@ class Server:
     async def get_statefulset(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
         denied = self.check(request, "get", "statefulsets", ns, name)
-        if denied:
+        if denied is not None:
             return denied
         r = self.find_release(ns, sts=name)
         if r is None:
@@ -298,7 +298,7 @@ class Server:
     async def list_services(self, request):
         ns = request.match_info["ns"]
         denied = self.check(request, "list", "services", ns)
-        if denied:
+        if denied is not None:
             return denied
         items = [s for r in self.releases if r.namespace == ns for s in r.services()]
         return self.listing("ServiceList", "v1", items)
@@ -306,7 +306,7 @@ class Server:
     async def get_service(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
         denied = self.check(request, "get", "services", ns, name)
-        if denied:
+        if denied is not None:
             return denied
         for r in self.releases:
             for s in r.services():
@@ -318,7 +318,7 @@ class Server:
     async def get_endpoints(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
         denied = self.check(request, "get", "endpoints", ns, name)
-        if denied:
+        if denied is not None:
             return denied
         for r in self.releases:
             for s in r.services():
