@@ -1,0 +1,265 @@
+"""The runbook through the plugin against the fake (DESIGN.md, facts/vault.md):
+bootstrap, leader loss and unseal, init/unseal/join failure paths, peers,
+step-down, remove-peer, 5 replicas, and secret hygiene: no key or token ever
+in an exec argv (the API server's audit log) or in -v output."""
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from conftest import bootstrapped, run_plugin, write_private
+
+B64_KEY = "IXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoA"  # well-formed, wrong
+
+
+def status_doc(fake, token=None):
+    env = {"VAULT_TOKEN": token} if token else None
+    r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig, env=env)
+    return r.returncode, json.loads(r.stdout)
+
+
+def wait_status(fake, rc_wanted, token=None, timeout=30):
+    """Polls status until its exit code is rc_wanted (a new leader takes a moment)."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        rc, doc = status_doc(fake, token)
+        if rc == rc_wanted or time.time() > deadline:
+            return rc, doc
+        time.sleep(0.5)
+
+
+def all_secrets(keys):
+    return keys["unseal_keys_b64"] + keys["unseal_keys_hex"] + [keys["root_token"]]
+
+
+def assert_no_secret_in_argv(fake, keys):
+    for e in fake.exec_log():
+        text = json.dumps(e)
+        for s in all_secrets(keys):
+            assert s not in text, e
+    for e in fake.audit_log():
+        for s in all_secrets(keys):
+            assert s not in e["uri"]
+
+
+def test_runbook_bootstrap_leader_loss_unseal(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    assert stat.S_IMODE(os.stat(keys["_path"]).st_mode) == 0o600
+    assert len(keys["unseal_keys_b64"]) == 5 and keys["unseal_threshold"] == 3
+    assert keys["root_token"].startswith("hvs.")
+    rc, doc = status_doc(fake, keys["root_token"])
+    assert rc == 0 and doc["verdict"]["state"] == "healthy"
+    leader = doc["verdict"]["active"]
+    assert fake.kubectl("delete", "pod", leader, "-n", "vault").returncode == 0
+    rc, doc = wait_status(fake, 2)
+    assert rc == 2, doc["verdict"]
+    assert doc["verdict"]["active"] not in (None, leader)
+    assert "1 pod is sealed" in doc["verdict"]["problems"]
+    assert doc["verdict"]["next"] == ["kubectl vault-ha unseal"]
+    r = run_plugin(["unseal", "--keys-file", keys["_path"]], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["%s: 1/3" % leader, "%s: 2/3" % leader,
+                                     "%s: unsealed" % leader]
+    rc, doc = status_doc(fake, keys["root_token"])
+    assert rc == 0, doc["verdict"]
+    assert_no_secret_in_argv(fake, keys)
+
+
+def test_bootstrap_is_idempotent_and_resumes(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    token = write_private(tmp_path / "token", keys["root_token"] + "\n")
+    fake.kubectl("delete", "pod", "vault-1", "-n", "vault")
+    fake.control("wipe", {"namespace": "vault", "pod": "vault-2"})
+    r = run_plugin(["bootstrap", "--keys-file", keys["_path"], "--token-file", token],
+                   kubeconfig=fake.kubeconfig, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "Vault is initialized (2 pods): continuing with unseal and join." in r.stderr
+    assert "vault-1: unsealed" in r.stderr
+    assert "vault-2: joined http://" in r.stderr
+    assert "vault-2: raft voter" in r.stderr
+    assert "Cluster: healthy" in r.stdout
+
+
+def test_init_refusals_and_options(fake, tmp_path):
+    out = tmp_path / "keys.json"
+    out.write_text("precious")
+    r = run_plugin(["init", "--output", str(out)], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "cannot create %s: File exists (an existing keys file is never overwritten)" % out \
+        in r.stderr
+    assert out.read_text() == "precious"
+    assert not any("init" in e["command"] for e in fake.exec_log())
+    r = run_plugin(["init", "--key-shares", "3", "--key-threshold", "4"], kubeconfig=fake.kubeconfig)
+    assert "--key-threshold (4) must be between 1 and --key-shares (3)" in r.stderr
+    new = tmp_path / "new.json"
+    r = run_plugin(["init", "vault-1", "--key-shares", "3", "--key-threshold", "2", "--output",
+                    str(new)], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Vault initialized on vault-1 with 3 key shares and a key "
+                               "threshold of 2.\nUnseal keys and root token written to %s" % new)
+    keys = json.loads(new.read_text())
+    assert list(keys) == ["unseal_keys_b64", "unseal_keys_hex", "unseal_shares",
+                          "unseal_threshold", "recovery_keys_b64", "recovery_keys_hex",
+                          "recovery_keys_shares", "recovery_keys_threshold", "root_token"]
+    r = run_plugin(["init"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "Vault is already initialized (vault-1): refusing to initialize again" in r.stderr
+
+
+def test_init_prints_keys_once(fake):
+    r = run_plugin(["init"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [l.split(":")[0] for l in lines[:5]] == ["Unseal Key %d" % i for i in range(1, 6)]
+    assert lines[6].startswith("Initial Root Token: hvs.")
+    assert "Store the unseal keys and the root token safely now" in r.stderr
+
+
+def test_unseal_failure_paths(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    fake.kubectl("delete", "pod", "vault-2", "-n", "vault")
+    # Malformed: refused locally, nothing sent.
+    bad = write_private(tmp_path / "bad", "not-a-key\n")
+    before = len(fake.exec_log())
+    r = run_plugin(["unseal", "--keys-file", bad], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "%s:1: not an unseal key: it must be hex or base64" % bad in r.stderr
+    assert not any("sys/unseal" in e["command"] for e in fake.exec_log()[before:])
+    # Well-formed but wrong: accepted until the threshold, then Vault's error.
+    wrong = write_private(tmp_path / "wrong", "\n".join([B64_KEY] * 1 + [
+        "AXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoB", "BXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoC"]))
+    r = run_plugin(["unseal", "--keys-file", wrong], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "vault-2: 1/3\nvault-2: 2/3\nvault-2: Vault rejected the unseal keys (" in r.stderr
+    assert "it reset its unseal progress, so a full set of correct keys must be given again" \
+        in r.stderr
+    # Too few keys.
+    two = write_private(tmp_path / "two", "\n".join(keys["unseal_keys_b64"][:2]))
+    r = run_plugin(["unseal", "--keys-file", two], kubeconfig=fake.kubeconfig)
+    assert "2 unseal keys given, the threshold is 3" in r.stderr
+    # A keys file others can read.
+    open_file = tmp_path / "open"
+    open_file.write_text("\n".join(keys["unseal_keys_b64"]))
+    os.chmod(open_file, 0o644)
+    r = run_plugin(["unseal", "--keys-file", str(open_file)], kubeconfig=fake.kubeconfig)
+    assert "group or others can read it (mode 0644): run chmod 600" in r.stderr
+    # No terminal and no keys file.
+    r = run_plugin(["unseal"], kubeconfig=fake.kubeconfig, input="")
+    assert r.returncode == 1
+    assert "unseal keys are needed: run on a terminal to be asked for them, or use --keys-file" \
+        in r.stderr
+    # Keys on stdin.
+    r = run_plugin(["unseal", "--keys-file", "-"], kubeconfig=fake.kubeconfig,
+                   input="\n".join(keys["unseal_keys_hex"][2:5]) + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "vault-2: unsealed" in r.stderr
+    r = run_plugin(["unseal", "vault-2"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0 and "vault-2: already unsealed" in r.stderr
+    r = run_plugin(["unseal", "vault-9"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 64
+    assert "no pod \"vault-9\" in StatefulSet vault/vault (pods: vault-0 to vault-2)" in r.stderr
+    assert_no_secret_in_argv(fake, keys)
+
+
+def test_unseal_pod_not_running(make_fake, tmp_path):
+    fake = make_fake("--pod-state", "vault-2=Pending:Unschedulable")
+    r = run_plugin(["unseal", "vault-2", "--keys-file", "-"], kubeconfig=fake.kubeconfig, input="")
+    assert r.returncode == 64
+    assert "vault-2 is not running (Pending: Unschedulable: 0/3 nodes are available" in r.stderr
+
+
+def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    fake.control("wipe", {"namespace": "vault", "pod": "vault-1"})
+    rc, doc = status_doc(fake, keys["root_token"])
+    assert "1 pod is not initialized: not joined to the raft cluster" in doc["verdict"]["problems"]
+    assert "kubectl vault-ha join" in doc["verdict"]["next"]
+    # An unreachable leader address: the cause and the next step.
+    r = run_plugin(["join", "--leader-addr", "http://nowhere.vault-internal:8200", "--keys-file",
+                    keys["_path"], "--no-wait"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "vault-1: could not reach the leader at http://nowhere.vault-internal:8200" in r.stderr
+    token = write_private(tmp_path / "token", keys["root_token"])
+    r = run_plugin(["join", "--keys-file", keys["_path"], "--token-file", token],
+                   kubeconfig=fake.kubeconfig, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "vault-1: raft non-voter, waiting for autopilot to promote it" in r.stderr
+    assert "vault-1: raft voter" in r.stderr
+    r = run_plugin(["join"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0 and r.stdout == "Every running pod is a raft member already.\n"
+    assert_no_secret_in_argv(fake, keys)
+
+
+def test_join_without_active_node(fake):
+    r = run_plugin(["join", "--keys-file", "-"], kubeconfig=fake.kubeconfig, input="")
+    assert r.returncode == 1
+    assert "no active node to join: initialize and unseal one first" in r.stderr
+
+
+def test_peers_step_down_remove_peer(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    env = {"VAULT_TOKEN": keys["root_token"]}
+    r = run_plugin(["peers"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE" in r.stderr
+    r = run_plugin(["peers"], kubeconfig=fake.kubeconfig, env={"VAULT_TOKEN": "hvs.wrong"})
+    assert r.returncode == 1 and "permission denied" in r.stderr
+    r = run_plugin(["list-peers", "-o", "json"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 0, r.stderr
+    peers = json.loads(r.stdout)
+    assert sorted(p["pod"] for p in peers) == ["vault-0", "vault-1", "vault-2"]
+    assert [p["voter"] for p in peers] == [True] * 3
+    assert sum(p["leader"] for p in peers) == 1
+    r = run_plugin(["peers"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.stdout.splitlines()[0].split() == ["NODE", "ID", "POD", "ADDRESS", "STATE", "VOTER"]
+    old = [p["pod"] for p in peers if p["leader"]][0]
+    r = run_plugin(["step-down"], kubeconfig=fake.kubeconfig, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    m = re.fullmatch(r"(vault-\d) is active now \(was %s\)\.\n" % old, r.stdout)
+    assert m and m.group(1) != old
+    # remove-peer: unknown, leader, no terminal without --yes, quorum.
+    r = run_plugin(["remove-peer", "nope"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 1 and "\"nope\" is not a raft peer; peers:" in r.stderr
+    new_leader = m.group(1)
+    r = run_plugin(["remove-peer", new_leader], kubeconfig=fake.kubeconfig, env=env)
+    assert "is the raft leader: step it down first" in r.stderr
+    victim = [p for p in ("vault-0", "vault-1", "vault-2") if p != new_leader][0]
+    other = [p for p in ("vault-0", "vault-1", "vault-2") if p not in (new_leader, victim)][0]
+    r = run_plugin(["remove-peer", victim], kubeconfig=fake.kubeconfig, env=env, input="")
+    assert r.returncode == 1 and "refusing without a terminal to confirm; add --yes" in r.stderr
+    fake.kubectl("delete", "pod", other, "-n", "vault")
+    r = run_plugin(["remove-peer", victim, "--yes"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 1
+    assert "would leave 1 live voter of 2, below the quorum of 2: refusing" in r.stderr
+    r = run_plugin(["unseal", "--keys-file", keys["_path"]], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0
+    r = run_plugin(["remove-peer", victim, "--yes"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Removed raft peer ")
+    peers = json.loads(run_plugin(["peers", "-o", "json"], kubeconfig=fake.kubeconfig,
+                                  env=env).stdout)
+    assert victim not in [p["pod"] for p in peers]
+    assert_no_secret_in_argv(fake, keys)
+
+
+def test_five_replicas(make_fake, tmp_path):
+    fake = make_fake("--replicas", "5")
+    keys = bootstrapped(fake, tmp_path)
+    rc, doc = status_doc(fake, keys["root_token"])
+    assert rc == 0
+    assert doc["raft"]["voters"] == 5 and doc["raft"]["quorum"] == 3
+    assert doc["raft"]["failureTolerance"] == 2
+
+
+def test_secrets_not_in_verbose_trace(fake, tmp_path):
+    keys = bootstrapped(fake, tmp_path)
+    fake.kubectl("delete", "pod", "vault-0", "-n", "vault")
+    r = run_plugin(["-v", "unseal", "--keys-file", keys["_path"]], kubeconfig=fake.kubeconfig)
+    r2 = run_plugin(["-v", "peers"], kubeconfig=fake.kubeconfig,
+                    env={"VAULT_TOKEN": keys["root_token"]})
+    assert "trace: " in r.stderr
+    for s in all_secrets(keys):
+        assert s not in r.stderr + r.stdout + r2.stderr + r2.stdout
