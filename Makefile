@@ -24,7 +24,8 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DVH_VERSION=\"$(VERSION)\" $(WARN) $(CFLAG
 # interactive tests (tmux), memory checks (valgrind).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
                 libreadline-dev zlib1g-dev libssl-dev libcmocka-dev openssl \
-                python3-aiohttp python3-pytest python3-kubernetes python3-cryptography \
+                python3-aiohttp python3-pytest python3-pytest-xdist python3-kubernetes \
+                python3-cryptography \
                 python3-yaml tmux valgrind
 
 LIB_SRC    := $(sort $(wildcard lib/*.c))
@@ -87,13 +88,16 @@ $(A)/unit/%: tests/unit/%.c $(A)/libvaultha.a
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
+# The e2e tests mostly wait (elections, autopilot, processes): run them 4 at a time.
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 4 --durations=10
+
 e2e: kubectl-vault_ha
-	VH_BIN=$(CURDIR)/kubectl-vault_ha $(PYTHON) -m pytest -q -p no:cacheprovider tests/fake tests/e2e
+	VH_BIN=$(CURDIR)/kubectl-vault_ha $(PYTEST) tests/fake tests/e2e
 
 check-asan: $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-unit $(UNIT_BIN_ASAN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha $(PYTEST) tests/e2e
 
 check: deps
 	$(MAKE) all

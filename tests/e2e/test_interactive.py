@@ -76,7 +76,10 @@ def test_prompt_hides_keys_and_unseals(fake, tmp_path):
 
 def test_ctrl_c_at_prompt_restores_terminal(fake, tmp_path):
     sealed_cluster(fake, tmp_path)
-    t = Tmux(tmp_path, command_line(fake, ["unseal"]) + "; echo EXIT=$?; stty -a; sleep 60")
+    # The shell traps SIGINT (a handler, not ignore: the plugin gets the default) so that it
+    # survives the Ctrl-C sent to the whole foreground process group.
+    t = Tmux(tmp_path, "trap : INT; " + command_line(fake, ["unseal"]) +
+             "; echo EXIT=$?; stty -a; sleep 60")
     try:
         t.wait_for("Unseal key 1 of 3 (will be hidden):")
         t.send("-l", "half-typed")

@@ -1,6 +1,7 @@
 """Kubernetes objects as the Vault Helm chart creates them (facts/vault.md §7,
 §8 for OpenBao), kept in step with the simulated Vault nodes."""
 import datetime
+import hashlib
 import uuid
 
 
@@ -124,8 +125,13 @@ class Release:
                 {"type": "ContainersReady", "status": "True" if ready else "False"},
                 {"type": "PodScheduled", "status": "True"}],
             "containerStatuses": [{"name": container, "image": self.cluster.image,
+                                   "imageID": "docker.io/%s@sha256:%s" % (
+                                       self.cluster.image.split(":")[0],
+                                       hashlib.sha256(self.cluster.image.encode()).hexdigest()),
+                                   "containerID": "containerd://%s" % hashlib.sha256(
+                                       info["uid"].encode()).hexdigest(),
                                    "ready": ready, "restartCount": restarts, "started": True,
-                                   "state": cstate}],
+                                   "lastState": {}, "state": cstate}],
         })
         return self._wrap(pod, info, spec, status)
 

@@ -23,12 +23,18 @@ V4 = "v4.channel.k8s.io"
 V1 = "channel.k8s.io"
 
 
+def json_response(obj, status=200, headers=None):
+    """JSON the way the API server sends it: Content-Type application/json, no charset."""
+    return web.Response(body=json.dumps(obj).encode(), status=status, headers=headers,
+                        content_type="application/json")
+
+
 def status_body(code, reason, message, details=None):
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
     if details is not None:
         body["details"] = details
-    return web.json_response(body, status=code)
+    return json_response(body, status=code)
 
 
 def plural_group(resource):
@@ -151,13 +157,13 @@ class Server:
 
     # --- discovery -----------------------------------------------------------------------------
     async def version(self, request):
-        return web.json_response({"major": "1", "minor": "33", "gitVersion": "v1.33.1",
+        return json_response({"major": "1", "minor": "33", "gitVersion": "v1.33.1",
                                   "platform": "linux/amd64", "goVersion": "go1.24.2",
                                   "compiler": "gc", "buildDate": "2026-05-15T00:00:00Z",
                                   "gitCommit": "fake", "gitTreeState": "clean"})
 
     async def api(self, request):
-        return web.json_response({"kind": "APIVersions", "versions": ["v1"],
+        return json_response({"kind": "APIVersions", "versions": ["v1"],
                                   "serverAddressByClientCIDRs": [
                                       {"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}]})
 
@@ -165,7 +171,7 @@ class Server:
         def group(name, version):
             gv = {"groupVersion": "%s/%s" % (name, version), "version": version}
             return {"name": name, "versions": [gv], "preferredVersion": gv}
-        return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
             group("apps", "v1"), group("discovery.k8s.io", "v1")]})
 
     async def api_v1(self, request):
@@ -175,7 +181,7 @@ class Server:
             if short:
                 r["shortNames"] = short
             return r
-        return web.json_response({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+        return json_response({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
             res("namespaces", "Namespace", False, short=["ns"]),
             res("pods", "Pod", verbs=("get", "list", "delete"), short=["po"]),
             {"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
@@ -184,14 +190,14 @@ class Server:
             res("endpoints", "Endpoints", short=["ep"])]})
 
     async def apis_apps_v1(self, request):
-        return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
+        return json_response({"kind": "APIResourceList", "apiVersion": "v1",
                                   "groupVersion": "apps/v1", "resources": [
                                       {"name": "statefulsets", "singularName": "",
                                        "namespaced": True, "kind": "StatefulSet",
                                        "verbs": ["get", "list"], "shortNames": ["sts"]}]})
 
     async def apis_discovery_v1(self, request):
-        return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
+        return json_response({"kind": "APIResourceList", "apiVersion": "v1",
                                   "groupVersion": "discovery.k8s.io/v1", "resources": [
                                       {"name": "endpointslices", "singularName": "",
                                        "namespaced": True, "kind": "EndpointSlice",
@@ -202,7 +208,7 @@ class Server:
         for it in items:
             it.pop("kind", None)
             it.pop("apiVersion", None)
-        return web.json_response({"kind": kind, "apiVersion": api_version,
+        return json_response({"kind": kind, "apiVersion": api_version,
                                   "metadata": {"resourceVersion": "1"}, "items": items})
 
     def check(self, request, verb, resource, ns, name=None):
@@ -252,7 +258,7 @@ class Server:
         if r is None:
             return status_body(404, "NotFound", 'pods "%s" not found' % name,
                                {"name": name, "kind": "pods"})
-        return web.json_response(r.pod_object(name))
+        return json_response(r.pod_object(name))
 
     async def delete_pod(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
@@ -268,7 +274,7 @@ class Server:
         # The StatefulSet controller recreates it at once; the Vault process restarts sealed.
         r.restart(name)
         r.cluster.pod_deleted(name)
-        return web.json_response(obj)
+        return json_response(obj)
 
     async def list_statefulsets(self, request):
         ns = request.match_info.get("ns")
@@ -293,7 +299,7 @@ class Server:
         if r is None:
             return status_body(404, "NotFound", 'statefulsets.apps "%s" not found' % name,
                                {"name": name, "group": "apps", "kind": "statefulsets"})
-        return web.json_response(r.statefulset_object())
+        return json_response(r.statefulset_object())
 
     async def list_services(self, request):
         ns = request.match_info["ns"]
@@ -311,7 +317,7 @@ class Server:
         for r in self.releases:
             for s in r.services():
                 if r.namespace == ns and s["metadata"]["name"] == name:
-                    return web.json_response(s)
+                    return json_response(s)
         return status_body(404, "NotFound", 'services "%s" not found' % name,
                            {"name": name, "kind": "services"})
 
@@ -342,7 +348,7 @@ class Server:
                               for pt in s["spec"]["ports"]]}
                 if not s["spec"].get("publishNotReadyAddresses") and not_ready:
                     subset["notReadyAddresses"] = not_ready
-                return web.json_response(
+                return json_response(
                     {"kind": "Endpoints", "apiVersion": "v1",
                      "metadata": {"name": name, "namespace": ns, "resourceVersion": "1"},
                      "subsets": [subset] if subset["addresses"] else []},
@@ -368,7 +374,8 @@ class Server:
         if r is None:
             return status_body(404, "NotFound", 'pods "%s" not found' % name,
                                {"name": name, "kind": "pods"})
-        q = urllib.parse.parse_qs(request.query_string, keep_blank_values=True)
+        # The raw query: decoding once, like Go's url.ParseQuery ("+" is a space, %2B a plus).
+        q = urllib.parse.parse_qs(request.rel_url.raw_query_string, keep_blank_values=True)
 
         def flag(k):
             vals = q.get(k)
@@ -549,8 +556,8 @@ class Server:
             r.restart(body["pod"])
             r.cluster.wipe_data(body["pod"])
         else:
-            return web.json_response({"error": "unknown action"}, status=404)
-        return web.json_response({"ok": True})
+            return json_response({"error": "unknown action"}, status=404)
+        return json_response({"ok": True})
 
     def find_any(self, ns, pod):
         for r in self.releases:

@@ -1,0 +1,164 @@
+"""The fake API server checked against independent, real clients: kubectl
+(1.33 and 1.30, WebSocket exec v5) and Debian's python3-kubernetes (exec over
+v4), plus raw WebSocket handshakes for what no client shows
+(facts/kubernetes.md §1-§2)."""
+import base64
+import hashlib
+import json
+import os
+import socket
+import ssl
+import urllib.parse
+
+import pytest
+import yaml
+
+from harness import FakeCluster
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    with FakeCluster(tmp_path_factory.mktemp("fake")) as f:
+        yield f
+
+
+def token_of(fake, user):
+    kc = yaml.safe_load(open(fake.kubeconfig))
+    return [u for u in kc["users"] if u["name"] == user][0]["user"]["token"]
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.30"])
+def test_kubectl_get(fake, version):
+    r = fake.kubectl("get", "pods,sts,svc", "-n", "vault", version=version)
+    assert r.returncode == 0, r.stderr
+    for name in ["pod/vault-0", "pod/vault-1", "pod/vault-2", "statefulset.apps/vault",
+                 "service/vault-internal", "service/vault-active", "service/vault-standby"]:
+        assert name in r.stdout
+    r = fake.kubectl("get", "pods", "-n", "vault", "-l", "component=server,vault-sealed=true",
+                     "-o", "name")
+    assert r.stdout.split() == ["pod/vault-0", "pod/vault-1", "pod/vault-2"]
+    r = fake.kubectl("get", "pods", "-n", "vault", "--field-selector", "metadata.name=vault-1",
+                     "-o", "name")
+    assert r.stdout.split() == ["pod/vault-1"]
+    r = fake.kubectl("get", "sts", "vault", "-n", "vault", "-o", "json")
+    sts = json.loads(r.stdout)
+    # The chart's StatefulSet (facts/vault.md §7).
+    assert sts["metadata"]["labels"] == {"app.kubernetes.io/name": "vault",
+                                         "app.kubernetes.io/instance": "vault",
+                                         "app.kubernetes.io/managed-by": "Helm"}
+    assert sts["spec"]["serviceName"] == "vault-internal"
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.30"])
+def test_kubectl_exec_streams_and_exit_code(fake, version):
+    r = fake.kubectl("exec", "vault-0", "-n", "vault", "--", "sh", "-c",
+                     "echo out; echo err >&2; exit 3", version=version)
+    assert r.returncode == 3
+    assert r.stdout == "out\n"
+    assert r.stderr.startswith("err\n")
+    data = os.urandom(3 << 20)
+    r = fake.kubectl("exec", "-i", "vault-1", "-n", "vault", "--", "cat", version=version,
+                     input=data)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(data).hexdigest()
+    last = fake.exec_log()[-1]
+    assert last["protocol"] == "v5.channel.k8s.io" and last["command"] == ["cat"]
+
+
+def test_kubectl_errors(fake):
+    r = fake.kubectl("--context", "fake-limited", "get", "pods", "-n", "vault")
+    assert r.returncode == 1
+    assert ('pods is forbidden: User "limited" cannot list resource "pods" in API group "" in '
+            'the namespace "vault"') in r.stderr
+    r = fake.kubectl("--context", "fake-badtoken", "get", "pods", "-n", "vault")
+    assert "Unauthorized" in r.stderr or "provide credentials" in r.stderr
+    r = fake.kubectl("get", "sts", "nope", "-n", "vault")
+    # kubectl's Table request path prints its generic text here; the body itself is the real
+    # server's Status (checked byte for byte by the plugin's e2e tests).
+    assert r.returncode == 1 and "(NotFound)" in r.stderr
+
+
+def test_python_client_stream_v4(fake):
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+    api = client.CoreV1Api(config.new_client_from_config(config_file=fake.kubeconfig))
+    assert sorted(p.metadata.name for p in api.list_namespaced_pod("vault").items) == \
+        ["vault-0", "vault-1", "vault-2"]
+    resp = stream(api.connect_get_namespaced_pod_exec, "vault-2", "vault",
+                  command=["sh", "-c", "echo hello; exit 4"], stderr=True, stdin=False,
+                  stdout=True, tty=False, _preload_content=False)
+    out = ""
+    while resp.is_open():
+        resp.update(timeout=5)
+        out += resp.read_stdout() or ""
+    assert out == "hello\n"
+    assert resp.returncode == 4
+    assert fake.exec_log()[-1]["protocol"] == "v4.channel.k8s.io"
+
+
+def handshake(fake, protocols, path=None, token_user="token-user"):
+    u = urllib.parse.urlparse(fake.url)
+    ctx = ssl.create_default_context(cafile=os.path.join(fake.state_dir, "ca.crt"))
+    s = ctx.wrap_socket(socket.create_connection((u.hostname, u.port)),
+                        server_hostname=u.hostname)
+    path = path or "/api/v1/namespaces/vault/pods/vault-0/exec?command=true&stdout=1"
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+           "Authorization: Bearer %s\r\n" % (path, u.netloc, key, token_of(fake, token_user)))
+    if protocols:
+        req += "Sec-WebSocket-Protocol: %s\r\n" % protocols
+    s.sendall((req + "\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return s, data
+
+
+def test_protocol_order_and_first_frame(fake):
+    s, data = handshake(fake, "v4.channel.k8s.io, v5.channel.k8s.io")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    assert b"Sec-WebSocket-Protocol: v4.channel.k8s.io" in head
+    while len(rest) < 3:
+        rest += s.recv(4096)
+    assert rest[:3] == b"\x82\x01\x01"  # the one empty initial frame on stdout
+    s.close()
+
+
+def test_bodyless_403_on_v4_server(tmp_path):
+    with FakeCluster(tmp_path / "v4", "--max-protocol", "v4") as f:
+        s, data = handshake(f, "v5.channel.k8s.io")
+        assert data == b"HTTP/1.1 403 Forbidden\r\n\r\n"
+        s.close()
+        s, data = handshake(f, "v5.channel.k8s.io, v4.channel.k8s.io")
+        assert b"Sec-WebSocket-Protocol: v4.channel.k8s.io" in data
+        s.close()
+
+
+def test_rbac_403_on_exec_has_a_body(fake):
+    s, data = handshake(fake, "v5.channel.k8s.io", token_user="limited")
+    assert data.startswith(b"HTTP/1.1 403")
+    body = data.split(b"\r\n\r\n", 1)[1]
+    while not body.endswith(b"}"):
+        more = s.recv(4096)
+        if not more:
+            break
+        body += more
+    st = json.loads(body)
+    assert st["reason"] == "Forbidden"
+    assert st["message"] == ('pods "vault-0" is forbidden: User "limited" cannot get resource '
+                             '"pods/exec" in API group "" in the namespace "vault"')
+
+
+def test_delete_pod_comes_back(fake):
+    before = json.loads(fake.kubectl("get", "pod", "vault-2", "-n", "vault", "-o", "json").stdout)
+    r = fake.kubectl("delete", "pod", "vault-2", "-n", "vault")
+    assert r.returncode == 0, r.stderr
+    after = json.loads(fake.kubectl("get", "pod", "vault-2", "-n", "vault", "-o", "json").stdout)
+    assert after["metadata"]["uid"] != before["metadata"]["uid"]
