@@ -475,8 +475,7 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
             c->ran = 1;
             c->exit_code = res[i].exit_code;
         } else {
-            c->error = res[i].err;
-            error_wrap(&c->error, "%s", c->pod);
+            c->error = res[i].err; /* kexec's message already names the pod */
         }
     }
     free(req), free(res), free(outb), free(errb);
