@@ -108,25 +108,6 @@ static void on_note(void *ctx, const char *pod, enum kexec_note note)
                 c->prog, pod, KEXEC_PROTO_V4, KEXEC_PROTO_V5);
 }
 
-/* "30s", "5m", "1h", "500ms", "45" (seconds), "0" -> ms; -1 when malformed. */
-static long duration_ms(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || v < 0)
-        return -1;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        return (long)(v * 1000);
-    if (strcmp(end, "ms") == 0)
-        return (long)v;
-    if (strcmp(end, "m") == 0)
-        return (long)(v * 60000);
-    if (strcmp(end, "h") == 0)
-        return (long)(v * 3600000);
-    return -1;
-}
-
 /* "v5,v4" -> { v5, v4, NULL }; returns 0 or -1. */
 static int parse_protocols(const char *spec, const char *out[3])
 {
@@ -180,7 +161,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         return usage(ctx, "name pods or use --all, not both");
     long timeout_ms = 0;
     const char *t = cmd_opt_str(args, "timeout");
-    if (t != NULL && (timeout_ms = duration_ms(t)) < 0)
+    if (t != NULL && (timeout_ms = cmd_parse_duration_ms(t)) < 0)
         return usage(ctx, "--timeout wants a duration like 30s or 5m");
     const char *protocols[3] = {KEXEC_PROTO_V5, KEXEC_PROTO_V4, NULL};
     const char *ps = cmd_opt_str(args, "exec-protocols");

@@ -147,6 +147,9 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
  * (cmd-completion.c). Prints candidates and the directive; returns 0. */
 int cmd_complete_words(int n, char **words);
 
+/* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
+long cmd_parse_duration_ms(const char *s);
+
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);
 

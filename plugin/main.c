@@ -24,13 +24,15 @@
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
-    cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry;
+    cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry,
+    cmd_snapshot_entry;
 
 const struct cmd_entry *const cmd_table[] = {
     &cmd_status_entry,    &cmd_init_entry,
     &cmd_unseal_entry,    &cmd_join_entry,
     &cmd_bootstrap_entry, &cmd_peers_entry,
     &cmd_step_down_entry, &cmd_remove_peer_entry,
+    &cmd_snapshot_entry,
     &cmd_exec_entry,      &cmd_completion_entry,
     &cmd_version_entry,   &cmd_complete_entry,
     &cmd_man_entry,       NULL,
@@ -126,8 +128,7 @@ void cmd_report(const struct cmd_context *ctx, const struct error *e)
     fprintf(ctx->err, "%s: %s\n", ctx->prog, e->msg[0] ? e->msg : "failed");
 }
 
-/* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
-static long parse_duration_ms(const char *s)
+long cmd_parse_duration_ms(const char *s)
 {
     char *end;
     errno = 0;
@@ -399,7 +400,7 @@ int main(int argc, char **argv)
     go.verbose = cmd_opt_flag(g, "verbose");
     go.request_timeout_ms = 30000;
     const char *rt = cmd_opt_str(g, "request-timeout");
-    if (rt != NULL && (go.request_timeout_ms = parse_duration_ms(rt)) < 0) {
+    if (rt != NULL && (go.request_timeout_ms = cmd_parse_duration_ms(rt)) < 0) {
         usage_error(prog, p.cmd->name,
                     "--request-timeout wants a duration like 30s or 2m, not "
                     "\"%s\"",

@@ -1,0 +1,1472 @@
+/* snapshot save|verify|restore: Raft snapshots streamed over exec, never
+ * through a file in the pod on the save side and never half-written locally
+ * (facts/vault.md §5, facts/kubernetes.md §1.5).
+ *
+ * save: `vault operator raft snapshot save /dev/stdout` in the active pod (or
+ *   --pod), the token on the first stdin line. In the pod the stream is also
+ *   passed through tee into `wc -c` and `sha256sum`, whose results come back
+ *   on stderr after the stream ends, with vault's exit status:
+ *     vault-ha-exit N / vault-ha-bytes N / vault-ha-sha256 HEX
+ *   so a stream whose tail got lost (kubectl exec and kubectl cp are known to
+ *   do that silently) is caught by count and hash, not only by the archive
+ *   check. Locally the bytes go into a temporary file beside FILE (O_EXCL,
+ *   0600) while lib/snapshot verifies them as they arrive; only a stream that
+ *   is complete, matches what the pod sent and verifies is fsync'd and renamed
+ *   over FILE (then the directory is fsync'd). Any failure or Ctrl-C removes
+ *   the temporary file; an existing FILE stays as it was.
+ * verify: the same archive checks on a local file.
+ * restore: verifies FILE, asks (naming the cluster), then streams it to the
+ *   ACTIVE pod's `snapshot restore /dev/stdin`, ending stdin with v5's CLOSE.
+ *   A v4 API server cannot end stdin: there the pod copies exactly N bytes
+ *   into a 0600 temporary file with `head -c N`, checks the count, restores
+ *   from that file and removes it. Then every pod is polled until an active
+ *   node exists and each pod is unsealed and a raft member, with per-pod advice
+ *   when one is not; the status screen ends the command. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cluster.h"
+#include "cmd.h"
+#include "kexec.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "ops.h"
+#include "output.h"
+#include "secret.h"
+#include "snapshot.h"
+#include "vault.h"
+
+#define IDLE_TIMEOUT_MS (10L * 60 * 1000) /* nothing sent or received for this long */
+#define POD_TEXT_MAX    (16u << 10)       /* stderr text kept for messages */
+#define MARK            "vault-ha-"
+
+/* --- signals ------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+struct signals {
+    struct sigaction old_int, old_term, old_hup, old_pipe;
+};
+
+/* Ctrl-C, SIGTERM and SIGHUP end the stream (kexec's cancel flag) so that the
+ * temporary file is removed; SIGPIPE is ignored so a closed stdout is an error. */
+static void signals_catch(struct signals *s)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &s->old_int);
+    sigaction(SIGTERM, &sa, &s->old_term);
+    sigaction(SIGHUP, &sa, &s->old_hup);
+    struct sigaction ign = {0};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &s->old_pipe);
+}
+
+static void signals_restore(const struct signals *s)
+{
+    sigaction(SIGINT, &s->old_int, NULL);
+    sigaction(SIGTERM, &s->old_term, NULL);
+    sigaction(SIGHUP, &s->old_hup, NULL);
+    sigaction(SIGPIPE, &s->old_pipe, NULL);
+}
+
+/* --- small helpers ------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted)
+        ;
+}
+
+static void human(char *buf, size_t cap, unsigned long long bytes)
+{
+    output_size(buf, cap, (uint64_t)bytes);
+}
+
+/* Progress on a terminal only: bytes, percentage when the total is known, rate. */
+struct progress {
+    FILE *f;
+    int on;
+    const char *what;
+    unsigned long long total;
+    double start, last;
+};
+
+static void progress_init(struct progress *p, FILE *f, const char *what, unsigned long long total)
+{
+    p->f = f;
+    p->on = isatty(fileno(f));
+    p->what = what;
+    p->total = total;
+    p->start = now_s();
+    p->last = 0;
+}
+
+static void progress_update(struct progress *p, unsigned long long done, int force)
+{
+    if (!p->on)
+        return;
+    double t = now_s();
+    if (!force && t - p->last < 0.2)
+        return;
+    p->last = t;
+    char a[32], r[32], tot[32];
+    human(a, sizeof a, done);
+    double el = t - p->start;
+    human(r, sizeof r, el > 0.05 ? (unsigned long long)((double)done / el) : 0);
+    if (p->total > 0) {
+        human(tot, sizeof tot, p->total);
+        fprintf(p->f, "\r%s %s of %s (%llu%%), %s/s\033[K", p->what, a, tot, done * 100 / p->total,
+                r);
+    } else {
+        fprintf(p->f, "\r%s %s, %s/s\033[K", p->what, a, r);
+    }
+    fflush(p->f);
+}
+
+static void progress_end(struct progress *p)
+{
+    if (p->on) {
+        fputs("\r\033[K", p->f);
+        fflush(p->f);
+    }
+}
+
+static void trace_line(void *c, const char *line)
+{
+    (void)c;
+    fprintf(stderr, "trace: %s\n", line);
+}
+
+/* The entry is CMD_NO_CLUSTER so that `verify` works offline; save and
+ * restore connect here, the way main.c does for the other commands. */
+static int connect_cluster(struct cmd_context *ctx)
+{
+    if (ctx->kube != NULL)
+        return 0;
+    struct error err = {0};
+    if (kubeconfig_load(&ctx->g->kc, &ctx->cfg, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    for (char **w = ctx->cfg->warnings; w != NULL && *w != NULL; w++)
+        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, *w);
+    struct kube_client_options ko = {
+        .request_timeout_ms = ctx->g->request_timeout_ms,
+        .max_retries = -1,
+        .trace = ctx->g->verbose ? trace_line : NULL,
+    };
+    if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The token as the first stdin line, in locked memory. */
+static int token_line(const struct secret *token, struct secret *line, struct error *err)
+{
+    if (secret_alloc(line, token->len + 2, err) < 0)
+        return -1;
+    memcpy(line->data, token->data, token->len);
+    line->data[token->len] = '\n';
+    line->len = token->len + 1;
+    return 0;
+}
+
+static const char *token_var(const struct vault_cluster *vc)
+{
+    return strcmp(vc->cli, "bao") == 0 ? "BAO_TOKEN" : "VAULT_TOKEN";
+}
+
+/* --- what the pod says on stderr ------------------------------------------------------------ */
+
+/* Splits the pod's stderr into our marker lines and the rest (Vault's
+ * messages, bounded). */
+struct pod_stderr {
+    char text[POD_TEXT_MAX];
+    size_t len;
+    char line[256];
+    size_t line_len;
+    int long_line; /* the current line outgrew line[]: not a marker */
+    int have_exit, exit_code;
+    int have_bytes;
+    unsigned long long bytes;
+    int have_sha;
+    char sha[65];
+    int have_received;
+    unsigned long long received;
+};
+
+static void text_add(struct pod_stderr *s, const char *d, size_t n)
+{
+    size_t room = sizeof s->text - 1 - s->len;
+    if (n > room)
+        n = room;
+    memcpy(s->text + s->len, d, n);
+    s->len += n;
+    s->text[s->len] = '\0';
+}
+
+static int parse_count(const char *p, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    unsigned long long n = strtoull(p, &end, 10);
+    if (errno != 0 || end == p || *p == '-')
+        return -1;
+    while (*end == ' ' || *end == '\t' || *end == '\r')
+        end++;
+    if (*end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static void marker_line(struct pod_stderr *s)
+{
+    s->line[s->line_len] = '\0';
+    const char *l = s->line;
+    unsigned long long n;
+    if (strncmp(l, MARK "exit ", 14) == 0 && parse_count(l + 14, &n) == 0 && n < 256) {
+        s->have_exit = 1;
+        s->exit_code = (int)n;
+    } else if (strncmp(l, MARK "bytes ", 15) == 0 && parse_count(l + 15, &n) == 0) {
+        s->have_bytes = 1;
+        s->bytes = n;
+    } else if (strncmp(l, MARK "received ", 18) == 0 && parse_count(l + 18, &n) == 0) {
+        s->have_received = 1;
+        s->received = n;
+    } else if (strncmp(l, MARK "sha256 ", 16) == 0) {
+        const char *h = l + 16;
+        size_t k = 0;
+        while (k < 64 && ((h[k] >= '0' && h[k] <= '9') || (h[k] >= 'a' && h[k] <= 'f')))
+            k++;
+        if (k == 64 && (h[64] == '\0' || h[64] == ' ')) {
+            memcpy(s->sha, h, 64);
+            s->sha[64] = '\0';
+            s->have_sha = 1;
+        } else {
+            text_add(s, l, s->line_len);
+            text_add(s, "\n", 1);
+        }
+    } else {
+        text_add(s, l, s->line_len);
+        text_add(s, "\n", 1);
+    }
+    s->line_len = 0;
+}
+
+static int pod_stderr_write(void *ctx, const void *data, size_t len, struct error *err)
+{
+    (void)err;
+    struct pod_stderr *s = ctx;
+    const char *d = data;
+    for (size_t i = 0; i < len; i++) {
+        char c = d[i];
+        if (s->long_line) {
+            text_add(s, &c, 1);
+            if (c == '\n')
+                s->long_line = 0;
+            continue;
+        }
+        if (c == '\n') {
+            marker_line(s);
+            continue;
+        }
+        if (s->line_len + 1 >= sizeof s->line) {
+            text_add(s, s->line, s->line_len);
+            text_add(s, &c, 1);
+            s->line_len = 0;
+            s->long_line = 1;
+            continue;
+        }
+        s->line[s->line_len++] = c;
+    }
+    return 0;
+}
+
+static void pod_stderr_finish(struct pod_stderr *s)
+{
+    if (s->line_len > 0)
+        marker_line(s);
+}
+
+/* Vault's error from the pod's stderr, for messages. */
+static void pod_why(const struct pod_stderr *s, char *buf, size_t cap)
+{
+    vault_error_summary(s->text, buf, cap);
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "no error message");
+}
+
+/* --- choosing the pod ---------------------------------------------------------------------- */
+
+static const char *active_pod(const struct ops *o, const struct pod_view *views, size_t *idx)
+{
+    for (size_t i = 0; i < o->vc->npods; i++)
+        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self) {
+            if (idx != NULL)
+                *idx = i;
+            return o->vc->pods[i].name;
+        }
+    return NULL;
+}
+
+/* The pod to run in: --pod (checked) or the active one. Returns its index, or
+ * -1 after reporting. */
+static long pick_pod(struct cmd_context *ctx, struct ops *o, const struct pod_view *views,
+                     const char *want, int restore)
+{
+    size_t ai = 0;
+    const char *active = active_pod(o, views, &ai);
+    if (want == NULL) {
+        if (active != NULL)
+            return (long)ai;
+        int sealed = 0, answered = 0;
+        const char *why_pod = NULL, *why = NULL;
+        for (size_t i = 0; i < o->vc->npods; i++) {
+            answered += views[i].have_status;
+            sealed += views[i].have_status && views[i].st.sealed;
+            if (!views[i].have_status && why == NULL && views[i].status_error != NULL) {
+                why_pod = o->vc->pods[i].name;
+                why = views[i].status_error;
+            }
+        }
+        if (answered == 0)
+            fprintf(ctx->err,
+                    "%s: no pod of %s/%s answered vault status%s%s%s%s: a snapshot %s needs an "
+                    "unsealed active node\n",
+                    ctx->prog, o->vc->namespace, o->vc->name, why ? " (" : "", why ? why_pod : "",
+                    why ? ": " : "", why ? why : "", restore ? "restore" : "save");
+        else
+            fprintf(ctx->err,
+                    "%s: no active Vault pod in %s/%s (%d of %d answering pods sealed): a "
+                    "snapshot %s needs an unsealed active node; see `%s status`\n",
+                    ctx->prog, o->vc->namespace, o->vc->name, sealed, answered,
+                    restore ? "restore" : "save", ctx->prog);
+        return -1;
+    }
+    struct vault_pod *p = cluster_find_pod(o->vc, want);
+    if (p == NULL) {
+        fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s\n", ctx->prog, want,
+                o->vc->namespace, o->vc->name);
+        return -1;
+    }
+    size_t i = (size_t)(p - o->vc->pods);
+    const struct pod_view *v = &views[i];
+    if (!p->running) {
+        fprintf(ctx->err, "%s: %s is not running (%s%s%s)\n", ctx->prog, p->name, p->phase,
+                p->reason ? ": " : "", p->reason ? p->reason : "");
+        return -1;
+    }
+    if (!v->have_status) {
+        fprintf(ctx->err, "%s: %s did not answer vault status: %s\n", ctx->prog, p->name,
+                v->status_error ? v->status_error : "no answer");
+        return -1;
+    }
+    if (!v->st.initialized) {
+        fprintf(ctx->err, "%s: %s is not initialized: there is nothing to %s\n", ctx->prog, p->name,
+                restore ? "restore into" : "save");
+        return -1;
+    }
+    if (v->st.sealed) {
+        fprintf(ctx->err, "%s: %s is sealed: unseal it first (`%s unseal %s`)\n", ctx->prog,
+                p->name, ctx->prog, p->name);
+        return -1;
+    }
+    if (!v->st.is_self) {
+        if (restore) {
+            fprintf(ctx->err,
+                    "%s: %s is a standby; a restore must run on the active pod (%s): a standby "
+                    "answers with a 307 redirect, and the Vault CLI follows it by resending a "
+                    "request body it has already consumed, so the restore fails. Leave out --pod "
+                    "to use the active pod.\n",
+                    ctx->prog, p->name, active ? active : "none right now");
+            return -1;
+        }
+        fprintf(ctx->err,
+                "%s is a standby: Vault redirects the snapshot request to the active node%s%s%s.\n",
+                p->name, active ? " (" : "", active ? active : "", active ? ")" : "");
+    }
+    return (long)i;
+}
+
+/* --- save ---------------------------------------------------------------------------------- */
+
+struct save_sink {
+    int fd;
+    const char *shown; /* "stdout" or the file name, for messages */
+    struct snapshot_verifier *v;
+    EVP_MD_CTX *md;
+    unsigned long long bytes;
+    struct progress *prog;
+    int failed; /* our own error ended the stream: see why */
+    struct error why;
+};
+
+static int save_write(void *ctx, const void *data, size_t len, struct error *err)
+{
+    struct save_sink *s = ctx;
+    if (write_all(s->fd, data, len) < 0) {
+        error_set(&s->why, ERR_CONFIG, "writing %s: %s", s->shown, strerror(errno));
+        goto failed;
+    }
+    if (EVP_DigestUpdate(s->md, data, len) != 1) {
+        error_set(&s->why, ERR_GENERIC, "SHA-256 failed (libcrypto)");
+        goto failed;
+    }
+    s->bytes += len;
+    if (snapshot_verifier_feed(s->v, data, len, &s->why) < 0) {
+        error_wrap(&s->why, "the snapshot stream is not a valid snapshot after %llu bytes",
+                   s->bytes);
+        goto failed;
+    }
+    progress_update(s->prog, s->bytes, 0);
+    return 0;
+failed:
+    s->failed = 1;
+    *err = s->why;
+    return -1;
+}
+
+/* "dir/.name.vault-ha-XXXXXX" beside path. */
+static int temp_beside(const char *path, char *tmpl, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    int n;
+    if (slash == NULL)
+        n = snprintf(tmpl, cap, ".%s.vault-ha-XXXXXX", path);
+    else
+        n = snprintf(tmpl, cap, "%.*s/.%s.vault-ha-XXXXXX", (int)(slash - path + 0), path,
+                     slash + 1);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static void print_save_report(struct cmd_context *ctx, const char *file, const char *pod,
+                              const struct snapshot_info *info, double secs)
+{
+    FILE *f = strcmp(file, "-") == 0 ? ctx->err : ctx->out;
+    char size[32], rate[32];
+    human(size, sizeof size, info->compressed_bytes);
+    human(rate, sizeof rate, secs > 0 ? (unsigned long long)(info->compressed_bytes / secs) : 0);
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        json_t *doc = json_pack(
+            "{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:f}", "file", strcmp(file, "-") == 0 ? "-" : file,
+            "pod", pod, "bytes", (json_int_t)info->compressed_bytes, "id", info->id, "index",
+            (json_int_t)info->index, "term", (json_int_t)info->term, "stateBytes",
+            (json_int_t)info->member_size[SNAPSHOT_STATE], "seconds", secs);
+        struct error err = {0};
+        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+        if (s != NULL)
+            fputs(s, f);
+        free(s);
+        json_decref(doc);
+        return;
+    }
+    fprintf(f,
+            "Saved snapshot %s from %s: %s (%llu bytes), raft index %llu, term %llu, in %.1fs "
+            "(%s/s); verified: gzip, tar members, SHA256SUMS.\n",
+            strcmp(file, "-") == 0 ? "to stdout" : file, pod, size, info->compressed_bytes,
+            info->index, info->term, secs, rate);
+}
+
+static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
+{
+    int to_stdout = strcmp(file, "-") == 0;
+    struct stat st;
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(ctx->err,
+                "%s: refusing to write a binary snapshot to a terminal: redirect stdout or give "
+                "a FILE\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
+    if (!to_stdout && stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(ctx->err, "%s: %s exists and is not a regular file\n", ctx->prog, file);
+        return EXIT_USAGE;
+    }
+    if (connect_cluster(ctx) < 0)
+        return EXIT_ERROR;
+    struct ops o;
+    struct pod_view *views = NULL;
+    if (cmd_open_cluster(ctx, &o, &views) < 0)
+        return EXIT_ERROR;
+    int rc = EXIT_ERROR;
+    struct secret token = {0}, line = {0};
+    struct snapshot_verifier *v = NULL;
+    EVP_MD_CTX *md = NULL;
+    struct snapshot_info *info = calloc(1, sizeof *info);
+    struct pod_stderr *pe = calloc(1, sizeof *pe);
+    char tmp[4096] = "";
+    int fd = -1, have_tmp = 0;
+    struct signals sig;
+    int caught = 0;
+    struct error err = {0};
+    if (info == NULL || pe == NULL)
+        goto out;
+
+    long pi = pick_pod(ctx, &o, views, cmd_opt_str(args, "pod"), 0);
+    if (pi < 0)
+        goto out;
+    const char *pod = o.vc->pods[pi].name;
+    int standby = !views[pi].st.is_self;
+    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
+    if (got < 0) {
+        rc = -got;
+        goto out;
+    }
+    if (token_line(&token, &line, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    if ((v = snapshot_verifier_new(&err)) == NULL) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        fprintf(ctx->err, "%s: cannot start SHA-256 (libcrypto)\n", ctx->prog);
+        goto out;
+    }
+
+    signals_catch(&sig);
+    caught = 1;
+    if (to_stdout) {
+        fd = STDOUT_FILENO;
+    } else {
+        if (temp_beside(file, tmp, sizeof tmp) < 0) {
+            fprintf(ctx->err, "%s: file name too long: %s\n", ctx->prog, file);
+            goto out;
+        }
+        fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT|O_EXCL, mode 0600 */
+        if (fd < 0) {
+            fprintf(ctx->err, "%s: cannot create a temporary file beside %s: %s\n", ctx->prog, file,
+                    strerror(errno));
+            goto out;
+        }
+        have_tmp = 1;
+        fchmod(fd, 0600);
+    }
+
+    /* In the pod: vault writes the snapshot to stdout through tee, which also
+     * feeds wc -c and sha256sum; their results and vault's exit status follow
+     * on stderr. No bash needed (busybox sh, tee, wc, sha256sum). */
+    char script[1024];
+    snprintf(script, sizeof script,
+             "IFS= read -r %s && export %s && exec 3>&1 && "
+             "{ { { \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } "
+             "| tee /dev/fd/3 /dev/fd/4 "
+             "| { h=$(sha256sum) && echo \"" MARK "sha256 $h\" >&2; }; } 4>&1 "
+             "| { n=$(wc -c) && echo \"" MARK "bytes $n\" >&2; }; }",
+             token_var(o.vc), token_var(o.vc));
+    const char *argv[] = {"sh",   "-c",       script, o.vc->cli,     "operator",
+                          "raft", "snapshot", "save", "/dev/stdout", NULL};
+    struct progress prog;
+    progress_init(&prog, ctx->err, "Saving snapshot:", 0);
+    struct save_sink sink = {
+        .fd = fd, .shown = to_stdout ? "stdout" : tmp, .v = v, .md = md, .prog = &prog};
+    struct kexec_request req = {
+        .namespace = o.vc->namespace,
+        .pod = pod,
+        .container = o.vc->container,
+        .argv = argv,
+        .in = {.kind = KEXEC_STDIN_MEMORY, .data = line.data, .len = line.len},
+        .out = save_write,
+        .out_ctx = &sink,
+        .err = pod_stderr_write,
+        .err_ctx = pe,
+        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
+        .idle_timeout_ms = IDLE_TIMEOUT_MS,
+        .cancel = &interrupted,
+    };
+    struct kexec_result res = {0};
+    double t0 = now_s();
+    kexec_run(ctx->kube, &req, &res, NULL);
+    double secs = now_s() - t0;
+    progress_end(&prog);
+    pod_stderr_finish(pe);
+    secret_free(&line);
+    char why[1024];
+    char got_s[32];
+    human(got_s, sizeof got_s, sink.bytes);
+    const char *kept = to_stdout ? "the output on stdout is incomplete" : "nothing was saved";
+
+    if (interrupted) {
+        fprintf(ctx->err, "%s: interrupted after %s: %s\n", ctx->prog, got_s, kept);
+        rc = EXIT_INTERRUPTED;
+        goto out;
+    }
+    if (sink.failed) {
+        fprintf(ctx->err, "%s: %s: %s\n", ctx->prog, sink.why.msg, kept);
+        goto out;
+    }
+    if (res.rc < 0) {
+        if (pe->have_exit && pe->exit_code != 0) {
+            pod_why(pe, why, sizeof why);
+            fprintf(ctx->err, "%s: snapshot save on %s failed: %s; %s\n", ctx->prog, pod, why,
+                    kept);
+        } else {
+            fprintf(ctx->err, "%s: %s; %s\n", ctx->prog, res.err.msg, kept);
+        }
+        goto out;
+    }
+    if (!pe->have_exit) {
+        pod_why(pe, why, sizeof why);
+        fprintf(ctx->err,
+                "%s: the pod %s did not report vault's exit status (shell exit %d: %s): is "
+                "there a POSIX sh in the image? %s\n",
+                ctx->prog, pod, res.exit_code, why, kept);
+        goto out;
+    }
+    if (pe->exit_code != 0) {
+        pod_why(pe, why, sizeof why);
+        const char *hint = "";
+        if (strstr(why, "permission denied") != NULL)
+            hint = " (the token is wrong or lacks read on sys/storage/raft/snapshot)";
+        else if (standby)
+            hint = " (a standby redirects snapshot requests to the active node's pod IP; under "
+                   "TLS its certificate must name that IP: leave out --pod to save from the "
+                   "active pod)";
+        fprintf(ctx->err, "%s: snapshot save on %s failed (vault exit %d): %s%s; %s\n", ctx->prog,
+                pod, pe->exit_code, why, hint, kept);
+        goto out;
+    }
+    if (!pe->have_bytes) {
+        fprintf(ctx->err,
+                "%s: %s did not report how many bytes it sent (needs tee and wc in the image), "
+                "so a lost tail cannot be ruled out; %s\n",
+                ctx->prog, pod, kept);
+        goto out;
+    }
+    if (pe->bytes != sink.bytes) {
+        fprintf(ctx->err, "%s: the stream lost data: %s sent %llu bytes, %llu arrived; %s\n",
+                ctx->prog, pod, pe->bytes, sink.bytes, kept);
+        goto out;
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    char local_sha[65];
+    EVP_DigestFinal_ex(md, d, &dl);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(local_sha + 2 * i, 3, "%02x", d[i]);
+    if (pe->have_sha && strcmp(pe->sha, local_sha) != 0) {
+        fprintf(ctx->err,
+                "%s: the stream was corrupted: %s sent SHA-256 %s, what arrived hashes to %s; "
+                "%s\n",
+                ctx->prog, pod, pe->sha, local_sha, kept);
+        goto out;
+    }
+    if (!pe->have_sha)
+        fprintf(ctx->err,
+                "%s: warning: %s could not hash what it sent (no sha256sum in the image?): only "
+                "the byte count was compared\n",
+                ctx->prog, pod);
+    if (snapshot_verifier_finish(v, info, &err) < 0) {
+        fprintf(ctx->err, "%s: the snapshot from %s is not valid: %s; %s\n", ctx->prog, pod,
+                err.msg, kept);
+        goto out;
+    }
+    if (!to_stdout) {
+        if (fsync(fd) < 0) {
+            fprintf(ctx->err, "%s: fsync %s: %s; nothing was saved\n", ctx->prog, tmp,
+                    strerror(errno));
+            goto out;
+        }
+        if (close(fd) < 0) {
+            fd = -1;
+            fprintf(ctx->err, "%s: writing %s: %s; nothing was saved\n", ctx->prog, tmp,
+                    strerror(errno));
+            goto out;
+        }
+        fd = -1;
+        if (rename(tmp, file) < 0) {
+            fprintf(ctx->err, "%s: cannot rename %s to %s: %s; nothing was saved\n", ctx->prog, tmp,
+                    file, strerror(errno));
+            goto out;
+        }
+        have_tmp = 0;
+        if (fsync_dir_of(file) < 0)
+            fprintf(ctx->err, "%s: warning: fsync of the directory of %s: %s\n", ctx->prog, file,
+                    strerror(errno));
+    }
+    print_save_report(ctx, file, pod, info, secs);
+    rc = EXIT_OK;
+out:
+    if (fd >= 0 && fd != STDOUT_FILENO)
+        close(fd);
+    if (have_tmp)
+        unlink(tmp);
+    if (caught)
+        signals_restore(&sig);
+    secret_free(&line);
+    secret_free(&token);
+    EVP_MD_CTX_free(md);
+    snapshot_verifier_free(v);
+    free(info);
+    free(pe);
+    cmd_close_cluster(&o, views);
+    return rc;
+}
+
+/* --- verify -------------------------------------------------------------------------------- */
+
+static void on_verify_progress(void *c, unsigned long long done, unsigned long long total)
+{
+    struct progress *p = c;
+    (void)total;
+    progress_update(p, done, 0);
+}
+
+/* Verifies path (a regular file, kept open in *fdp when fdp is given). */
+static int verify_local(struct cmd_context *ctx, const char *path, struct snapshot_info *info,
+                        int *fdp)
+{
+    int fd =
+        strcmp(path, "-") == 0 && fdp == NULL ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(ctx->err, "%s: cannot open %s: %s\n", ctx->prog, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fdp != NULL && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        fprintf(ctx->err, "%s: %s is not a regular file\n", ctx->prog, path);
+        close(fd);
+        return -1;
+    }
+    struct progress prog;
+    progress_init(&prog, ctx->err, "Verifying:", 0);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        prog.total = (unsigned long long)st.st_size;
+    struct error err = {0};
+    int rc = snapshot_verify_fd(fd, on_verify_progress, &prog, info, &err);
+    progress_end(&prog);
+    if (rc < 0) {
+        fprintf(ctx->err, "%s: %s: %s\n", ctx->prog, fd == STDIN_FILENO ? "stdin" : path, err.msg);
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return -1;
+    }
+    if (fdp != NULL)
+        *fdp = fd;
+    else if (fd != STDIN_FILENO)
+        close(fd);
+    return 0;
+}
+
+static int snapshot_verify(struct cmd_context *ctx, const char *file)
+{
+    struct snapshot_info *info = calloc(1, sizeof *info);
+    if (info == NULL)
+        return EXIT_ERROR;
+    if (verify_local(ctx, file, info, NULL) < 0) {
+        free(info);
+        return EXIT_ERROR;
+    }
+    json_t *meta = json_loadb(info->meta_json, info->meta_json_len, 0, NULL);
+    if (meta == NULL)
+        meta = json_object();
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        json_t *doc = json_pack(
+            "{s:s, s:b, s:I, s:{s:{s:I, s:s}, s:{s:I, s:s}, s:{s:I, s:b}, s:{s:I, s:b, s:s}}, "
+            "s:O}",
+            "file", file, "valid", 1, "compressedBytes", (json_int_t)info->compressed_bytes,
+            "members", "meta.json", "bytes", (json_int_t)info->member_size[SNAPSHOT_META], "sha256",
+            info->sha256[SNAPSHOT_META], "state.bin", "bytes",
+            (json_int_t)info->member_size[SNAPSHOT_STATE], "sha256", info->sha256[SNAPSHOT_STATE],
+            "SHA256SUMS", "bytes", (json_int_t)info->member_size[SNAPSHOT_SUMS], "verified", 1,
+            "SHA256SUMS.sealed", "bytes", (json_int_t)info->member_size[SNAPSHOT_SEALED],
+            "verified", 0, "note", "needs the cluster's unseal keys; Vault checks it on restore",
+            "meta", meta);
+        struct error err = {0};
+        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+        if (s != NULL)
+            fputs(s, ctx->out);
+        free(s);
+        json_decref(doc);
+    } else {
+        char c[32], st[32];
+        human(c, sizeof c, info->compressed_bytes);
+        human(st, sizeof st, info->member_size[SNAPSHOT_STATE]);
+        fprintf(ctx->out,
+                "%s: valid Raft snapshot, %s (%llu bytes)\n"
+                "  raft index %llu, term %llu, ID %s, version %lld\n"
+                "  meta.json           %llu bytes, sha256 %s\n"
+                "  state.bin           %s (%llu bytes), sha256 %s\n"
+                "  SHA256SUMS          matches meta.json and state.bin\n"
+                "  SHA256SUMS.sealed   %llu bytes, not checked: it needs the cluster's unseal "
+                "keys (Vault checks it on restore)\n",
+                file, c, info->compressed_bytes, info->index, info->term, info->id, info->version,
+                info->member_size[SNAPSHOT_META], info->sha256[SNAPSHOT_META], st,
+                info->member_size[SNAPSHOT_STATE], info->sha256[SNAPSHOT_STATE],
+                info->member_size[SNAPSHOT_SEALED]);
+        char *s = meta ? output_json(meta) : NULL;
+        if (s != NULL)
+            fprintf(ctx->out, "meta.json:\n%s", s);
+        free(s);
+    }
+    json_decref(meta);
+    free(info);
+    return EXIT_OK;
+}
+
+/* --- restore ------------------------------------------------------------------------------- */
+
+struct upload {
+    const struct secret *line; /* token line, sent first */
+    size_t line_off;
+    int fd;
+    unsigned long long total, sent;
+    struct progress *prog;
+    const struct kexec_result *res; /* to see the negotiated protocol */
+    const char *want_proto;         /* refuse to send anything on another one */
+    int proto_mismatch;
+    int failed;
+    struct error why;
+};
+
+static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
+{
+    struct upload *u = ctx;
+    if (u->want_proto != NULL && u->res->protocol != NULL &&
+        strcmp(u->res->protocol, u->want_proto) != 0) {
+        u->proto_mismatch = 1;
+        return error_set(err, ERR_PROTOCOL, "the API server negotiated %s for this connection",
+                         u->res->protocol);
+    }
+    if (u->line_off < u->line->len) {
+        size_t n = u->line->len - u->line_off;
+        if (n > cap)
+            n = cap;
+        memcpy(buf, u->line->data + u->line_off, n);
+        u->line_off += n;
+        return (ssize_t)n;
+    }
+    if (u->sent >= u->total)
+        return 0;
+    size_t want = cap;
+    if (want > u->total - u->sent)
+        want = (size_t)(u->total - u->sent);
+    ssize_t n;
+    do
+        n = read(u->fd, buf, want);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        u->failed = 1;
+        if (n < 0)
+            error_set(&u->why, ERR_CONFIG, "reading the snapshot: %s", strerror(errno));
+        else
+            error_set(&u->why, ERR_CONFIG,
+                      "the snapshot file shrank while it was being sent (%llu of %llu bytes)",
+                      u->sent, u->total);
+        *err = u->why;
+        return -1;
+    }
+    u->sent += (unsigned long long)n;
+    progress_update(u->prog, u->sent, 0);
+    return n;
+}
+
+/* `vault status` in one pod through kexec directly: is it still the active
+ * node, and which protocol does the API server speak (v4 cannot end stdin). */
+static int preflight(struct cmd_context *ctx, struct ops *o, const char *pod, const char **proto)
+{
+    const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
+    struct kexec_buffer out = {.max = 1u << 20}, errb = {.max = 64u << 10};
+    struct kexec_request req = {
+        .namespace = o->vc->namespace,
+        .pod = pod,
+        .container = o->vc->container,
+        .argv = argv,
+        .out = kexec_buffer_write,
+        .out_ctx = &out,
+        .err = kexec_buffer_write,
+        .err_ctx = &errb,
+        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
+        .timeout_ms = 60000,
+        .cancel = &interrupted,
+    };
+    struct kexec_result res = {0};
+    struct error err = {0};
+    int rc = -1;
+    if (kexec_run(ctx->kube, &req, &res, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    *proto = res.protocol;
+    struct vault_status st = {0};
+    if (vault_parse_status(out.data, out.len, res.exit_code, errb.data, &st, &err) < 0) {
+        fprintf(ctx->err, "%s: %s: %s\n", ctx->prog, pod, err.msg);
+        goto out;
+    }
+    if (st.sealed || !st.is_self)
+        fprintf(ctx->err, "%s: %s is no longer the active node (%s); run the restore again\n",
+                ctx->prog, pod, st.sealed ? "sealed" : "standby");
+    else
+        rc = 0;
+    vault_status_clear(&st);
+out:
+    free(out.data);
+    free(errb.data);
+    return rc;
+}
+
+/* Runs the restore in pod: streams (v5) or copies then restores (v4). Fills
+ * pe and returns 0 when the command ran, -1 after reporting. */
+static int run_restore(struct cmd_context *ctx, struct ops *o, const char *pod, int v4, int force,
+                       int fd, unsigned long long size, const struct secret *line,
+                       struct pod_stderr *pe, int *exit_code, int *fell_back)
+{
+    char script[1024], count[32];
+    const char *argv[16];
+    size_t n = 0;
+    const char *var = token_var(o->vc);
+    snprintf(count, sizeof count, "%llu", size);
+    if (!v4) {
+        snprintf(script, sizeof script, "IFS= read -r %s && export %s && exec \"$0\" \"$@\"", var,
+                 var);
+        argv[n++] = "sh";
+        argv[n++] = "-c";
+        argv[n++] = script;
+        argv[n++] = o->vc->cli;
+    } else {
+        /* A length-bounded copy into a private temporary file, its size
+         * checked, then the restore from it; the file goes on every exit. */
+        snprintf(script, sizeof script,
+                 "IFS= read -r %s && export %s && n=$1 && shift && umask 077 && "
+                 "f=$(mktemp \"${TMPDIR:-/tmp}/vault-ha-restore.XXXXXX\") && "
+                 "trap 'rm -f \"$f\"' EXIT && trap 'exit 129' HUP && trap 'exit 130' INT && "
+                 "trap 'exit 143' TERM && head -c \"$n\" > \"$f\" && "
+                 "got=$(($(wc -c < \"$f\"))) && echo \"" MARK "received $got\" >&2 && "
+                 "[ \"$got\" -eq \"$n\" ] && \"$0\" \"$@\" \"$f\"",
+                 var, var);
+        argv[n++] = "sh";
+        argv[n++] = "-c";
+        argv[n++] = script;
+        argv[n++] = o->vc->cli;
+        argv[n++] = count;
+    }
+    argv[n++] = "operator";
+    argv[n++] = "raft";
+    argv[n++] = "snapshot";
+    argv[n++] = "restore";
+    if (force)
+        argv[n++] = "-force";
+    if (!v4)
+        argv[n++] = "/dev/stdin";
+    argv[n] = NULL;
+
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        fprintf(ctx->err, "%s: cannot rewind the snapshot file: %s\n", ctx->prog, strerror(errno));
+        return -1;
+    }
+    struct progress prog;
+    progress_init(&prog, ctx->err,
+                  v4 ? "Copying snapshot into the pod:" : "Restoring snapshot:", size);
+    struct kexec_result res = {0};
+    struct upload up = {.line = line,
+                        .fd = fd,
+                        .total = size,
+                        .prog = &prog,
+                        .res = &res,
+                        .want_proto = v4 ? NULL : KEXEC_PROTO_V5};
+    struct kexec_request req = {
+        .namespace = o->vc->namespace,
+        .pod = pod,
+        .container = o->vc->container,
+        .argv = argv,
+        .in = {.kind = KEXEC_STDIN_CALLBACK, .read = upload_read, .ctx = &up},
+        .err = pod_stderr_write,
+        .err_ctx = pe,
+        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
+        .idle_timeout_ms = IDLE_TIMEOUT_MS,
+        .cancel = &interrupted,
+    };
+    memset(pe, 0, sizeof *pe);
+    kexec_run(ctx->kube, &req, &res, NULL);
+    progress_end(&prog);
+    pod_stderr_finish(pe);
+    if (up.proto_mismatch) {
+        /* Nothing was sent: this connection went to a v4 server after all. */
+        *fell_back = 1;
+        return run_restore(ctx, o, pod, 1, force, fd, size, line, pe, exit_code, fell_back);
+    }
+    if (interrupted) {
+        if (up.sent < size)
+            fprintf(ctx->err,
+                    "%s: interrupted after sending %llu of %llu bytes: the restore was abandoned "
+                    "(Vault rejects an incomplete snapshot)%s\n",
+                    ctx->prog, up.sent, size,
+                    v4 ? "; the partial copy in the pod is removed when its stdin closes" : "");
+        else
+            fprintf(ctx->err,
+                    "%s: interrupted after the whole snapshot was sent: Vault may still apply "
+                    "it; check with `%s status`\n",
+                    ctx->prog, ctx->prog);
+        return -1;
+    }
+    if (up.failed) {
+        fprintf(ctx->err, "%s: %s; the restore was abandoned\n", ctx->prog, up.why.msg);
+        return -1;
+    }
+    if (res.rc < 0) {
+        fprintf(ctx->err, "%s: %s (%llu of %llu bytes sent)\n", ctx->prog, res.err.msg, up.sent,
+                size);
+        return -1;
+    }
+    *exit_code = res.exit_code;
+    return 0;
+}
+
+/* Raft membership from list-peers on the active pod: member[i] for each pod;
+ * returns 0 when it could be read. */
+static int read_members(struct ops *o, const char *active, const struct secret *token, int *member,
+                        char *why, size_t cap)
+{
+    struct vault_call c = {.pod = active};
+    struct secret buf = {0};
+    struct error err = {0};
+    const char *args[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
+    if (vault_call_with_token(&c, o->vc, token, args, &buf, &err) < 0) {
+        snprintf(why, cap, "%.*s", (int)(cap - 1), err.msg);
+        return -1;
+    }
+    vault_call_run(o->kube, o->vc, &c, 1);
+    secret_free(&buf);
+    int rc = -1;
+    struct vault_peers peers = {0};
+    if (!c.ran) {
+        snprintf(why, cap, "%.*s", (int)(cap - 1), c.error.msg);
+    } else if (c.exit_code != 0) {
+        vault_error_summary(c.err_out, why, cap);
+    } else if (vault_parse_peers(c.out, c.out_len, &peers, &err) < 0) {
+        snprintf(why, cap, "%.*s", (int)(cap - 1), err.msg);
+    } else {
+        for (size_t i = 0; i < o->vc->npods; i++)
+            member[i] = 0;
+        for (size_t k = 0; k < peers.n; k++) {
+            struct vault_pod *p = cluster_pod_for_address(o->vc, peers.items[k].address);
+            if (p != NULL)
+                member[p - o->vc->pods] = 1;
+        }
+        vault_peers_clear(&peers);
+        rc = 0;
+    }
+    vault_call_clear(&c);
+    return rc;
+}
+
+/* Polls every pod until an active node exists and each running pod is
+ * unsealed and a raft member, or nothing more can change without the user
+ * (all sealed), or the time is up. Prints per-pod advice; returns the
+ * number of pods that need something. */
+static int wait_after_restore(struct cmd_context *ctx, struct ops *o, const struct secret *token,
+                              long long index_before, int force, int wait_s)
+{
+    struct pod_view *views = NULL;
+    struct error err = {0};
+    double start = now_s(), deadline = start + wait_s;
+    int all_sealed_rounds = 0, applied = 0, need = -1;
+    int *member = calloc(o->vc->npods + 64, sizeof *member);
+    char members_why[512] = "";
+    fprintf(ctx->err, "Snapshot accepted; Vault applies it in the background. Checking every "
+                      "pod...\n");
+    for (;;) {
+        if (interrupted)
+            break;
+        if (ops_refresh(o, &views, &err) < 0) {
+            cmd_report(ctx, &err);
+            break;
+        }
+        size_t npods = o->vc->npods;
+        int *m = realloc(member, (npods + 1) * sizeof *m);
+        if (m == NULL)
+            break;
+        member = m;
+        const char *active = active_pod(o, views, NULL);
+        int running = 0, sealed = 0;
+        long long max_index = 0;
+        for (size_t i = 0; i < npods; i++) {
+            if (!o->vc->pods[i].running)
+                continue;
+            running++;
+            if (views[i].have_status && views[i].st.sealed)
+                sealed++;
+            if (views[i].have_status && !views[i].st.sealed &&
+                views[i].st.raft_applied_index > max_index)
+                max_index = views[i].st.raft_applied_index;
+        }
+        /* The apply is asynchronous: until it shows (a newer raft index, or
+         * nodes sealing themselves), an "all fine" would be the old state. */
+        if (!applied && (max_index > index_before || sealed > 0 || now_s() - start > 10))
+            applied = 1;
+        all_sealed_rounds = running > 0 && sealed == running ? all_sealed_rounds + 1 : 0;
+        int have_members = 0;
+        members_why[0] = '\0';
+        if (active != NULL && token != NULL)
+            have_members =
+                read_members(o, active, token, member, members_why, sizeof members_why) == 0;
+        int done = applied && active != NULL;
+        for (size_t i = 0; done && i < npods; i++) {
+            if (!o->vc->pods[i].running)
+                continue;
+            if (!views[i].have_status || views[i].st.sealed || (have_members && !member[i]))
+                done = 0;
+        }
+        int give_up = applied && all_sealed_rounds >= 3; /* waits for unseal keys */
+        if (done || give_up || now_s() >= deadline) {
+            need = 0;
+            if (active == NULL) {
+                fprintf(ctx->err, "No active node%s.\n",
+                        sealed == running ? ": every pod sealed itself after the restore" : "");
+                need++;
+            }
+            for (size_t i = 0; i < npods; i++) {
+                const struct vault_pod *p = &o->vc->pods[i];
+                const struct pod_view *v = &views[i];
+                if (!p->running) {
+                    fprintf(ctx->err,
+                            "  %s: not running (%s%s%s): once it runs, check it with "
+                            "`%s status`\n",
+                            p->name, p->phase, p->reason ? ": " : "", p->reason ? p->reason : "",
+                            ctx->prog);
+                    need++;
+                } else if (!v->have_status) {
+                    fprintf(ctx->err, "  %s: did not answer vault status (%s)\n", p->name,
+                            v->status_error ? v->status_error : "no answer");
+                    need++;
+                } else if (v->st.sealed) {
+                    fprintf(ctx->err,
+                            "  %s: sealed: unseal it with the unseal keys of the cluster the "
+                            "snapshot was taken from%s: `%s unseal %s`\n",
+                            p->name, force ? " (the snapshot's keys, not the old ones)" : "",
+                            ctx->prog, p->name);
+                    need++;
+                } else if (have_members && !member[i]) {
+                    fprintf(ctx->err,
+                            "  %s: unsealed but not a raft member: rejoin it with `%s "
+                            "join %s`\n",
+                            p->name, ctx->prog, p->name);
+                    need++;
+                } else {
+                    fprintf(ctx->err, "  %s: %s, unsealed%s\n", p->name,
+                            v->st.is_self ? "active" : "standby",
+                            have_members ? ", raft member" : "");
+                }
+            }
+            if (active != NULL && token != NULL && !have_members)
+                fprintf(ctx->err,
+                        "Raft membership not checked: list-peers failed (%s); after a restore "
+                        "the token must exist in the snapshot.\n",
+                        members_why);
+            if (!done && !give_up && need == 0)
+                need = 1;
+            break;
+        }
+        vault_views_clear(views, npods);
+        sleep_ms(1000);
+    }
+    if (views != NULL)
+        vault_views_clear(views, o->vc->npods);
+    free(views);
+    free(member);
+    if (interrupted)
+        return -1;
+    return need < 0 ? 1 : need;
+}
+
+static int show_status(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    const struct cmd_entry *status = cmd_find("status");
+    if (status == NULL)
+        return EXIT_ERROR;
+    struct cmd_args sa = {.options = status->options};
+    const char *tf = cmd_opt_str(args, "token-file");
+    for (int i = 0; status->options != NULL && status->options[i].long_name != NULL; i++)
+        if (tf != NULL && strcmp(status->options[i].long_name, "token-file") == 0 &&
+            i < CMD_OPTIONS_MAX) {
+            sa.values[i] = tf;
+            sa.counts[i] = 1;
+        }
+    fputc('\n', ctx->out);
+    fflush(ctx->err);
+    return status->exec(ctx, &sa);
+}
+
+static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
+{
+    if (strcmp(file, "-") == 0) {
+        fprintf(ctx->err,
+                "%s: restore needs a FILE (it is verified before anything is sent), not stdin\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
+    long wait_s = 0;
+    struct error err = {0};
+    if (cmd_opt_int(args, "wait", 90, &wait_s, &err) < 0 || wait_s < 0) {
+        if (err.msg[0] == '\0')
+            error_set(&err, ERR_USAGE, "--wait wants seconds >= 0");
+        cmd_report(ctx, &err);
+        return EXIT_USAGE;
+    }
+    int force = cmd_opt_flag(args, "force");
+    struct snapshot_info *info = calloc(1, sizeof *info);
+    struct pod_stderr *pe = calloc(1, sizeof *pe);
+    int fd = -1, rc = EXIT_ERROR, caught = 0;
+    struct ops o = {0};
+    struct pod_view *views = NULL;
+    struct secret token = {0}, line = {0};
+    struct signals sig;
+    if (info == NULL || pe == NULL)
+        goto out;
+    if (verify_local(ctx, file, info, &fd) < 0)
+        goto out;
+    unsigned long long size = info->compressed_bytes;
+    char hsize[32];
+    human(hsize, sizeof hsize, size);
+    fprintf(ctx->err, "%s: valid snapshot, %s, raft index %llu, term %llu.\n", file, hsize,
+            info->index, info->term);
+    if (connect_cluster(ctx) < 0)
+        goto out;
+    if (cmd_open_cluster(ctx, &o, &views) < 0) {
+        o.vc = NULL;
+        goto out;
+    }
+    long pi = pick_pod(ctx, &o, views, cmd_opt_str(args, "pod"), 1);
+    if (pi < 0)
+        goto out;
+    const char *pod = o.vc->pods[pi].name;
+    long long index_before = views[pi].st.raft_applied_index;
+    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
+    if (got < 0) {
+        rc = -got;
+        goto out;
+    }
+    if (force)
+        fprintf(ctx->err,
+                "warning: --force skips Vault's check that the snapshot was sealed with this "
+                "cluster's keys. If it comes from another cluster, after the restore this "
+                "cluster's unseal keys and root token are the snapshot's: the current ones stop "
+                "working and every pod must be unsealed with the snapshot's keys.\n");
+    char question[1024];
+    snprintf(question, sizeof question,
+             "Restore %s (raft index %llu, term %llu) into Vault cluster %s/%s (StatefulSet %s, "
+             "through active pod %s)? This replaces ALL of the cluster's data",
+             file, info->index, info->term, o.vc->namespace, o.vc->name, o.vc->name, pod);
+    if (!cmd_confirm(ctx, args, question)) {
+        fprintf(ctx->err, "Not restored.\n");
+        goto out;
+    }
+    signals_catch(&sig);
+    caught = 1;
+    const char *proto = NULL;
+    if (preflight(ctx, &o, pod, &proto) < 0)
+        goto out;
+    int v4 = proto == NULL || strcmp(proto, KEXEC_PROTO_V5) != 0;
+    if (v4)
+        fprintf(ctx->err,
+                "The API server speaks %s, which cannot end stdin: the snapshot is copied into "
+                "the pod (a private temporary file, removed afterwards), then restored.\n",
+                proto ? proto : "an old exec protocol");
+    if (token_line(&token, &line, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    int exit_code = -1, fell_back = 0;
+    double t0 = now_s();
+    if (run_restore(ctx, &o, pod, v4, force, fd, size, &line, pe, &exit_code, &fell_back) < 0) {
+        rc = interrupted ? EXIT_INTERRUPTED : EXIT_ERROR;
+        goto out;
+    }
+    secret_free(&line);
+    if (fell_back)
+        fprintf(ctx->err,
+                "note: this connection negotiated %s: the snapshot was copied into the "
+                "pod first\n",
+                KEXEC_PROTO_V4);
+    if (exit_code != 0) {
+        char why[1024];
+        pod_why(pe, why, sizeof why);
+        if ((v4 || fell_back) && pe->have_received && pe->received != size)
+            fprintf(ctx->err,
+                    "%s: the copy into %s is incomplete (%llu of %llu bytes arrived): nothing "
+                    "was restored\n",
+                    ctx->prog, pod, pe->received, size);
+        else if (strstr(why, "could not verify hash file") != NULL)
+            fprintf(ctx->err,
+                    "%s: Vault refused the snapshot: %s. It was sealed with other unseal keys "
+                    "(another cluster?). Use --force only if you mean to replace this cluster's "
+                    "data, keys and root token with the snapshot's.\n",
+                    ctx->prog, why);
+        else if (strstr(why, "permission denied") != NULL)
+            fprintf(ctx->err,
+                    "%s: snapshot restore on %s failed: %s (the token is wrong or lacks update "
+                    "on sys/storage/raft/snapshot%s)\n",
+                    ctx->prog, pod, why, force ? "-force" : "");
+        else
+            fprintf(ctx->err, "%s: snapshot restore on %s failed (exit %d): %s\n", ctx->prog, pod,
+                    exit_code, why);
+        goto out;
+    }
+    char el[32];
+    snprintf(el, sizeof el, "%.1fs", now_s() - t0);
+    fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);
+    int need = wait_after_restore(ctx, &o, &token, index_before, force, (int)wait_s);
+    if (need < 0) {
+        rc = EXIT_INTERRUPTED;
+        goto out;
+    }
+    if (need == 0)
+        fprintf(ctx->err, "Restore of %s complete: every pod is unsealed and a raft member.\n",
+                file);
+    rc = need == 0 ? EXIT_OK : EXIT_DEGRADED;
+    if (caught) {
+        signals_restore(&sig);
+        caught = 0;
+    }
+    secret_free(&token);
+    cmd_close_cluster(&o, views);
+    views = NULL;
+    o.vc = NULL;
+    {
+        int src = show_status(ctx, args);
+        if (src > rc)
+            rc = src;
+    }
+out:
+    if (caught)
+        signals_restore(&sig);
+    if (fd >= 0)
+        close(fd);
+    secret_free(&line);
+    secret_free(&token);
+    if (o.vc != NULL)
+        cmd_close_cluster(&o, views);
+    free(info);
+    free(pe);
+    return rc;
+}
+
+/* --- the command --------------------------------------------------------------------------- */
+
+static int cmd_snapshot_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    const char *sub = args->argc > 0 ? args->argv[0] : NULL;
+    if (sub == NULL || args->argc != 2 ||
+        (strcmp(sub, "save") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "restore") != 0)) {
+        fprintf(ctx->err,
+                "%s: usage: snapshot save FILE|-, snapshot verify FILE, snapshot restore FILE\n"
+                "see '%s snapshot --help'\n",
+                ctx->prog, ctx->prog);
+        return EXIT_USAGE;
+    }
+    const char *file = args->argv[1];
+    if (strcmp(sub, "verify") == 0)
+        return snapshot_verify(ctx, file);
+    if (strcmp(sub, "save") == 0)
+        return snapshot_save(ctx, args, file);
+    return snapshot_restore(ctx, args, file);
+}
+
+static const struct cmd_option snapshot_options[] = {
+    {"pod", 0, OPT_STRING, "POD",
+     "pod to run in (save: default the active pod; restore: must be the active pod)", "@pods"},
+    {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
+    {"yes", 0, OPT_FLAG, NULL, "restore: do not ask for confirmation", NULL},
+    {"force", 0, OPT_FLAG, NULL,
+     "restore: accept a snapshot sealed with other keys (the cluster then uses the snapshot's "
+     "unseal keys and root token)",
+     NULL},
+    {"wait", 0, OPT_INT, "SECONDS",
+     "restore: how long to wait for every pod to be unsealed and a raft member (default 90)", NULL},
+    {0},
+};
+
+const struct cmd_entry cmd_snapshot_entry = {
+    .name = "snapshot",
+    .summary = "Save, verify and restore Raft snapshots, streamed and verified",
+    .usage = "save FILE|- | verify FILE | restore FILE [--yes] [--force]",
+    .help = "save: streams `vault operator raft snapshot save` from the active pod (or --pod)\n"
+            "into a temporary file beside FILE (mode 0600), checks that every byte the pod sent\n"
+            "arrived (count and SHA-256 computed in the pod), verifies the archive (gzip, tar\n"
+            "members, SHA256SUMS), then fsyncs and renames it into place. On any failure or\n"
+            "Ctrl-C the temporary file is removed and an existing FILE is left as it was.\n"
+            "`-` writes to stdout. Progress on a terminal.\n"
+            "verify: the same archive checks on a local file, offline; shows meta.json.\n"
+            "SHA256SUMS.sealed cannot be checked without the cluster's unseal keys.\n"
+            "restore: verifies FILE, asks for confirmation (--yes to skip), streams it to the\n"
+            "active pod's `snapshot restore`, then waits until every pod is unsealed and a raft\n"
+            "member, says what to do for those that are not, and shows the status.\n"
+            "Needs a Vault token (VAULT_TOKEN, --token-file, or asked); it goes to the pod on\n"
+            "stdin, never on a command line.\n"
+            "\nExamples:\n"
+            "  kubectl vault-ha snapshot save backup.snap\n"
+            "  kubectl vault-ha snapshot save - | gzip -t\n"
+            "  kubectl vault-ha snapshot verify backup.snap\n"
+            "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n",
+    .options = snapshot_options,
+    .flags = CMD_NO_CLUSTER | CMD_NEEDS_TOKEN | CMD_DESTRUCTIVE,
+    .exec = cmd_snapshot_exec,
+};
