@@ -1,0 +1,891 @@
+"""The Vault cluster model: nodes (one per pod), raft clusters, seal/unseal, elections.
+
+All state lives in the fake API server's process. Time-dependent behaviour (leader elections,
+autopilot promotion of joined non-voters, the asynchronous end of a raft join, the old leader's
+sleep after step-down, snapshot restore apply, join -retry) is kept as due times
+(time.monotonic()) and applied lazily, in time order, by `advance()` whenever anything looks at
+the model. A timer only wakes the model up to tell the API server that labels or readiness
+changed; it never decides anything, so outcomes do not depend on scheduling.
+
+Facts: shared/facts/vault.md (section numbers are cited at each behaviour).
+"""
+import hashlib
+import json
+import os
+import re
+import secrets
+import string
+import time
+import uuid
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from . import shamir
+from .goish import pem_fingerprints
+
+BUILD_DATES = {
+    "1.21.2": "2025-12-18T15:41:11Z",   # facts §1 example
+    "2.0.4": "2026-06-02T10:21:37Z",
+    "2.6.2": "2026-08-11T08:02:19Z",
+}
+
+DEFAULT_OPTIONS = {
+    # autopilot server_stabilization_time (real default 10 s; facts addendum)
+    "stabilization_seconds": 2.0,
+    # raft election after losing the leader / after quorum appears
+    "election_seconds": 0.5,
+    # manualStepDownSleepPeriod (facts §4 step-down): 10 s in Vault
+    "stepdown_sleep_seconds": 10.0,
+    # the threshold key on a joining node returns before the node is unsealed (facts §3)
+    "join_unseal_seconds": 0.3,
+    # snapshot restore: the response comes first, the apply runs asynchronously (facts §5)
+    "restore_apply_seconds": 0.3,
+    # -retry join loop interval
+    "retry_join_seconds": 2.0,
+    # state.bin is padded to at least this many bytes (benchmarks); 0 = natural size
+    "snapshot_state_bytes": 0,
+    # gzip level of snapshots; -1 = 6 (Go's default) for natural size, 1 up to 64 MiB, 0 (stored) above
+    "snapshot_gzip_level": -1,
+    # SHA256SUMS line order (Go iterates a map: either order happens for real)
+    "snapshot_sums_reverse": False,
+    # TLS: add the pod IPs to the node certificates' SANs (the chart's example does not)
+    "tls_san_pod_ip": False,
+    # TLS: put VAULT_CACERT (BAO_CACERT) into the container env, as the chart's TLS example does
+    # through extraEnvironmentVars
+    "tls_cacert_env": True,
+    # OpenBao distroless image: only `bao`, no `vault` symlink, no shell (facts §8)
+    "distroless": False,
+    # start state: "" | initialized | unsealed | ha | sealed-ha  (keys written to <workdir>/vault-init.json)
+    "preset": "",
+    "preset_shares": 5,
+    "preset_threshold": 3,
+    # fault injection: "pod:path:status[:message]" entries separated by ";" (pod may be "*"),
+    # e.g. "vault-1:sys/leader:500:internal error" (facts §1: sealed + /sys/leader failing)
+    "faults": "",
+}
+
+
+def parse_version(v: str):
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", v)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
+def _rand_token_chars(n: int) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class SimError(Exception):
+    """An HTTP error the simulated server answers with: {"errors": [...]}."""
+
+    def __init__(self, status: int, *messages: str):
+        super().__init__(messages[0] if messages else "")
+        self.status = status
+        self.messages = list(messages)
+
+
+class Member:
+    def __init__(self, node_id: str, pod: str, address: str, voter: bool, t: float):
+        self.node_id = node_id
+        self.pod = pod
+        self.address = address
+        self.voter = voter
+        self.added_at = t
+        self.promote_due = None
+        self.stable_since_ns = time.time_ns()
+        self.non_voter = False          # OpenBao `raft join -non-voter`: never promoted
+
+
+class RaftCluster:
+    """One raft cluster: what `vault operator init` creates (facts §2: init on a fresh pod while
+    another cluster exists creates a second, independent one)."""
+
+    def __init__(self, shares: int, threshold: int, openbao: bool, legacy_tokens: bool):
+        self.cluster_id = str(uuid.uuid4())
+        self.cluster_name = "vault-cluster-" + secrets.token_hex(4)
+        self.shares = shares
+        self.threshold = threshold
+        # The combined unseal key (Shamir secret, or the single key when shares == 1) is known
+        # to the model only while it can be derived (after init, after an unseal).
+        self.unseal_key = secrets.token_bytes(32)
+        self.barrier_key = secrets.token_bytes(32)
+        self.keyring_blob = seal_blob(self.unseal_key, self.barrier_key)
+        prefix = "s." if (openbao or legacy_tokens) else "hvs."
+        self.root_token = prefix + _rand_token_chars(24)
+        self.tokens = {self.root_token: {"policies": ["root"]}}
+        self.cubby = {}                 # (token, path) -> dict
+        self.members = {}               # node_id -> Member, in configuration order
+        self.leader = None              # node_id
+        self.leader_since = None        # monotonic
+        self.term = 1
+        self.index = 1
+        self.config_index = 1
+        self.election_due = None
+        self.lease_due = None           # the leader steps down when it cannot reach a quorum
+        self.last_leader_ordinal = -1
+        self.restore_due = None         # (t, parsed snapshot)
+        self.stash = None               # encrypted records after a forced restore of another cluster
+
+    def bump(self, n: int = 1):
+        self.index += n
+        return self.index
+
+
+def seal_blob(key: bytes, plaintext: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, b"vaultsim")
+
+
+def open_blob(key: bytes, blob: bytes):
+    """None when the key is wrong (Go: cipher: message authentication failed)."""
+    try:
+        if len(key) not in (16, 24, 32) or len(blob) < 13:
+            return None
+        return AESGCM(key).decrypt(blob[:12], blob[12:], b"vaultsim")
+    except InvalidTag:
+        return None
+
+
+class Node:
+    def __init__(self, pod: str, ordinal: int, node_id: str, pod_ip: str):
+        self.pod = pod
+        self.ordinal = ordinal
+        self.node_id = node_id
+        self.pod_ip = pod_ip
+        self.host_ip = "172.18.0.%d" % (2 + ordinal % 200)
+        self.endpoint = None
+        self.rc = None              # RaftCluster whose data this node holds (initialized)
+        self.pending = None         # RaftCluster of a raft join awaiting the unseal keys
+        self.join_due = None        # monotonic: end of the async window after the threshold key
+        self.retry = None           # -retry join parameters
+        self.retry_due = None
+        self.sealed = True
+        self.parts = []
+        self.nonce = ""
+        self.removed = False
+        self.unsealed_at = None
+        self.active_since_ns = None
+        self.stepdown_until = 0.0
+        self.down_since = None
+        self.join_non_voter = False
+        self.log = []               # Vault server log lines (hclog format), newest last
+
+
+class Model:
+    """Nodes of one Helm release and the raft clusters they form."""
+
+    def __init__(self, *, namespace, fullname, replicas, workdir, version, tls, set_node_id,
+                 openbao, options):
+        self.namespace = namespace
+        self.fullname = fullname
+        self.workdir = workdir
+        self.version = version
+        self.vtuple = parse_version(version)
+        self.tls = tls
+        self.set_node_id = set_node_id
+        self.openbao = openbao
+        self.opt = options
+        self.nodes = {}
+        self.clusters = []
+        self.ca_pem = None
+        self.ca_fingerprint = None
+        for i in range(replicas):
+            self.node("%s-%d" % (fullname, i))
+
+    # ------------------------------------------------------------ basics
+    @property
+    def scheme(self):
+        return "https" if self.tls else "http"
+
+    def has_removed_field(self) -> bool:
+        return not self.openbao and self.vtuple >= (1, 19, 0)
+
+    def pod_re(self):
+        return re.escape(self.fullname) + r"-[0-9]+"
+
+    def node(self, pod: str) -> Node:
+        n = self.nodes.get(pod)
+        if n is not None:
+            return n
+        m = re.fullmatch(self.pod_re(), pod)
+        if not m:
+            raise KeyError(pod)
+        ordinal = int(pod.rsplit("-", 1)[1])
+        n = Node(pod, ordinal, self._node_id(pod), "10.244.%d.%d" % (1 + ordinal % 250, 10 + ordinal % 200))
+        self.nodes[pod] = n
+        self.log(n, "INFO", "core: Initializing version history cache for core")
+        self.log(n, "INFO", "core: seal configuration missing, not initialized")
+        return n
+
+    def _node_id(self, pod: str) -> str:
+        if self.set_node_id:
+            return pod          # VAULT_RAFT_NODE_ID = metadata.name (facts §4, §7)
+        d = os.path.join(self.workdir, "data", pod)
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, "node-id")
+        if os.path.exists(p):
+            with open(p) as f:
+                return f.read().strip()
+        nid = str(uuid.uuid4())
+        with open(p, "w") as f:
+            f.write(nid)
+        return nid
+
+    def log(self, n: Node, level: str, msg: str, t: float | None = None):
+        """Append a Vault server log line (hclog: `<RFC3339 ms>Z [LEVEL]  core: ...`)."""
+        ns = time.time_ns() if t is None else self.wall_ns(t)
+        secs, frac = divmod(ns, 1_000_000_000)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%03dZ" % (frac // 1_000_000)
+        n.log.append("%s [%s] %s%s" % (stamp, level, " " if len(level) == 4 else "", msg))
+        del n.log[:-1000]
+
+    def ordered_nodes(self):
+        return sorted(self.nodes.values(), key=lambda n: n.ordinal)
+
+    def api_addr(self, n: Node) -> str:
+        return "%s://%s:8200" % (self.scheme, n.pod_ip)
+
+    def cluster_addr(self, n: Node) -> str:
+        return "https://%s.%s-internal:8201" % (n.pod, self.fullname)
+
+    def raft_addr(self, n: Node) -> str:
+        return "%s.%s-internal:8201" % (n.pod, self.fullname)
+
+    def node_by_id(self, rc: RaftCluster, node_id: str):
+        m = rc.members.get(node_id)
+        return self.nodes.get(m.pod) if m else None
+
+    def leader_node(self, rc):
+        if rc is None or rc.leader is None:
+            return None
+        return self.node_by_id(rc, rc.leader)
+
+    def is_member(self, n: Node) -> bool:
+        return n.rc is not None and n.node_id in n.rc.members and not n.removed
+
+    def is_active(self, n: Node) -> bool:
+        return (not n.sealed and n.rc is not None and n.rc.leader == n.node_id and not n.removed)
+
+    def initialized(self, n: Node) -> bool:
+        # facts §2: Initialized() is true when the barrier exists or a raft join is pending.
+        return n.rc is not None or n.pending is not None
+
+    # ------------------------------------------------------------ lazy time
+    def now(self) -> float:
+        return time.monotonic()
+
+    @staticmethod
+    def wall_ns(t_mono: float) -> int:
+        return time.time_ns() - int((time.monotonic() - t_mono) * 1e9)
+
+    def advance(self, now: float | None = None):
+        """Apply every due event in time order up to `now`."""
+        now = self.now() if now is None else now
+        for _ in range(10000):
+            ev = self._next_event()
+            if ev is None or ev[0] > now:
+                return
+            t, kind, obj = ev
+            getattr(self, "_ev_" + kind)(t, obj)
+        raise RuntimeError("vaultsim: event loop did not settle")
+
+    def next_due(self):
+        ev = self._next_event()
+        return ev[0] if ev else None
+
+    def _next_event(self):
+        best = None
+
+        def consider(t, kind, obj):
+            nonlocal best
+            if t is not None and (best is None or t < best[0]):
+                best = (t, kind, obj)
+
+        for rc in self.clusters:
+            consider(rc.election_due, "election", rc)
+            consider(rc.lease_due, "lease", rc)
+            if rc.restore_due:
+                consider(rc.restore_due[0], "restore", rc)
+            for m in rc.members.values():
+                consider(m.promote_due, "promote", (rc, m))
+        for n in self.nodes.values():
+            consider(n.join_due, "join_done", n)
+            if n.retry is not None:
+                consider(n.retry_due, "retry_join", n)
+        return best
+
+    def reconcile(self, rc: RaftCluster, t: float):
+        """Schedule what raft/autopilot would do next, from the state at time t."""
+        leader = self.leader_node(rc)
+        if leader is not None and (leader.sealed or leader.removed or rc.leader not in rc.members):
+            self._lose_leader(rc, t)
+            leader = None
+        if leader is None:
+            for m in rc.members.values():
+                m.promote_due = None
+            if self.has_quorum(rc):
+                if rc.election_due is None:
+                    cands = self._candidates(rc, t)
+                    if cands:
+                        rc.election_due = t + float(self.opt["election_seconds"])
+                    else:
+                        waits = [self.nodes[m.pod].stepdown_until for m in rc.members.values()
+                                 if m.voter and self._up(m)]
+                        if waits:
+                            rc.election_due = max(t, min(waits))
+            else:
+                rc.election_due = None
+        else:
+            rc.election_due = None
+            if self.has_quorum(rc):
+                rc.lease_due = None
+            elif rc.lease_due is None:
+                rc.lease_due = t + float(self.opt["election_seconds"])
+            stab = float(self.opt["stabilization_seconds"])
+            for m in rc.members.values():
+                if m.voter:
+                    m.promote_due = None
+                    continue
+                n = self.nodes.get(m.pod)
+                if n is None or n.sealed or n.removed or n.rc is not rc or m.non_voter:
+                    m.promote_due = None
+                elif m.promote_due is None:
+                    m.promote_due = max(n.unsealed_at or t, rc.leader_since or t) + stab
+
+    def _up(self, m: Member) -> bool:
+        n = self.nodes.get(m.pod)
+        return n is not None and not n.sealed and not n.removed and n.rc is not None
+
+    def voters(self, rc):
+        return [m for m in rc.members.values() if m.voter]
+
+    def has_quorum(self, rc) -> bool:
+        voters = self.voters(rc)
+        if not voters:
+            return False
+        up = [m for m in voters if self._up(m)]
+        return len(up) >= len(voters) // 2 + 1
+
+    def _candidates(self, rc, t):
+        out = []
+        for m in rc.members.values():
+            if not m.voter or not self._up(m):
+                continue
+            n = self.nodes[m.pod]
+            if n.stepdown_until > t:
+                continue
+            out.append(n)
+        return out
+
+    def _lose_leader(self, rc, t):
+        old = self.leader_node(rc)
+        if old is not None:
+            if not old.sealed:
+                self.log(old, "INFO", "core: stepping down from active operation to standby", t)
+            old.active_since_ns = None
+            rc.last_leader_ordinal = old.ordinal
+        rc.leader = None
+        rc.leader_since = None
+        rc.lease_due = None
+
+    def _ev_election(self, t, rc):
+        rc.election_due = None
+        if not self.has_quorum(rc):
+            self.reconcile(rc, t)
+            return
+        cands = self._candidates(rc, t)
+        if not cands:
+            self.reconcile(rc, t)
+            return
+        # Deterministic: the next eligible pod after the previous leader, in ordinal order.
+        cands.sort(key=lambda n: ((n.ordinal - rc.last_leader_ordinal - 1) % 100000))
+        new = cands[0]
+        rc.leader = new.node_id
+        rc.leader_since = t
+        rc.term += 1
+        rc.bump(3)
+        new.active_since_ns = self.wall_ns(t)
+        self.log(new, "INFO", "core: acquired lock, enabling active operation", t)
+        self.reconcile(rc, t)
+
+    def _ev_lease(self, t, rc):
+        """A leader that cannot reach a quorum of voters steps down (raft leader lease)."""
+        rc.lease_due = None
+        if self.leader_node(rc) is not None and not self.has_quorum(rc):
+            self._lose_leader(rc, t)
+        self.reconcile(rc, t)
+
+    def _ev_promote(self, t, rcm):
+        rc, m = rcm
+        m.promote_due = None
+        if self.leader_node(rc) is None or not self._up(m):
+            self.reconcile(rc, t)
+            return
+        m.voter = True
+        m.stable_since_ns = self.wall_ns(t)
+        rc.config_index = rc.bump()
+        self.reconcile(rc, t)
+
+    def _ev_join_done(self, t, n):
+        n.join_due = None
+        rc = n.pending
+        n.pending = None
+        if rc is None:
+            return
+        n.rc = rc
+        n.sealed = False
+        n.unsealed_at = t
+        n.down_since = None
+        self.log(n, "INFO", "core: vault is unsealed", t)
+        self.log(n, "INFO", "core: entering standby mode", t)
+        rc.bump()
+        if n.node_id in rc.members:
+            rc.members[n.node_id].stable_since_ns = self.wall_ns(t)
+        self.reconcile(rc, t)
+
+    def _ev_retry_join(self, t, n):
+        n.retry_due = None
+        params = n.retry
+        if params is None or n.rc is not None or n.pending is not None or not n.sealed:
+            n.retry = None
+            return
+        if self.try_join(n, params) is None:
+            n.retry = None
+        else:
+            n.retry_due = t + float(self.opt["retry_join_seconds"])
+
+    def _ev_restore(self, t, rc):
+        _, parsed = rc.restore_due
+        rc.restore_due = None
+        self.apply_restore(rc, parsed, t)
+
+    # ------------------------------------------------------------ status documents
+    def build_date(self) -> str:
+        return BUILD_DATES.get(self.version, "2025-01-01T00:00:00Z")
+
+    def seal_status(self, n: Node) -> dict:
+        """The server's /v1/sys/seal-status body, in Go field order (facts §1, §8)."""
+        rc = n.rc or n.pending
+        d = {
+            "type": "shamir",
+            "initialized": self.initialized(n),
+            "sealed": n.sealed,
+            "t": rc.threshold if rc else 0,
+            "n": rc.shares if rc else 0,
+            "progress": len(n.parts),
+            "nonce": n.nonce,
+            "version": self.version,
+        }
+        if self.openbao or self.vtuple >= (1, 11, 0):
+            d["build_date"] = self.build_date()
+        if self.openbao:
+            d["commit_date"] = self.build_date()
+        d["migration"] = False
+        if not n.sealed and n.rc is not None:
+            d["cluster_name"] = n.rc.cluster_name
+            d["cluster_id"] = n.rc.cluster_id
+        d["recovery_seal"] = False
+        d["storage_type"] = "raft"
+        if self.has_removed_field():
+            d["removed_from_cluster"] = bool(n.removed)
+        return d
+
+    def leader_status(self, n: Node) -> dict:
+        """/v1/sys/leader on an unsealed node (callers check sealed first: 503)."""
+        rc = n.rc
+        leader = self.leader_node(rc) if (rc is not None and self.is_member(n)) else None
+        is_self = leader is n
+        d = {
+            "ha_enabled": True,
+            "is_self": is_self,
+            "active_time": None,
+            "leader_address": self.api_addr(leader) if leader else "",
+            "leader_cluster_address": self.cluster_addr(leader) if leader else "",
+        }
+        d["active_time"] = n.active_since_ns if (is_self and n.active_since_ns) else 0
+        if not self.openbao:
+            d["performance_standby"] = False
+            d["performance_standby_last_remote_wal"] = 0
+        if rc is not None:
+            d["raft_committed_index"] = rc.index
+            d["raft_applied_index"] = rc.index
+        return d
+
+    def labels(self, pod: str) -> dict:
+        """service_registration "kubernetes" labels (facts §7; openbao-* in OpenBao mode, §8)."""
+        n = self.node(pod)
+        p = "openbao-" if self.openbao else "vault-"
+        return {
+            p + "active": "true" if self.is_active(n) else "false",
+            p + "sealed": "true" if n.sealed else "false",
+            p + "initialized": "true" if n.rc is not None else "false",
+            p + "perf-standby": "false",
+            p + "version": re.sub(r"[^A-Za-z0-9\-_.]", "-", self.version),
+        }
+
+    def ready(self, pod: str) -> bool:
+        # readiness probe: `vault status -tls-skip-verify` exits 0 only when unsealed (facts §1, §7)
+        n = self.node(pod)
+        return n.rc is not None and not n.sealed
+
+    # ------------------------------------------------------------ operations
+    def pod_deleted(self, pod: str, t: float):
+        """The pod restarts: Vault comes back sealed with its data (initialized, still a member)."""
+        n = self.node(pod)
+        rc = n.rc
+        was_leader = rc is not None and rc.leader == n.node_id
+        if n.pending is not None and n.join_due is not None and n.node_id in n.pending.members:
+            # The join answer was already accepted: the raft data exists on the volume.
+            n.rc = n.pending
+            rc = n.rc
+        n.pending = None
+        n.join_due = None
+        n.retry = None
+        n.retry_due = None
+        n.sealed = True
+        n.parts = []
+        n.nonce = ""
+        n.unsealed_at = None
+        n.active_since_ns = None
+        n.stepdown_until = 0.0
+        n.down_since = t
+        n.log = []
+        self.log(n, "INFO", "proxy environment: http_proxy=\"\" https_proxy=\"\" no_proxy=\"\"", t)
+        self.log(n, "INFO", "core: Initializing version history cache for core", t)
+        if rc is None:
+            self.log(n, "INFO", "core: seal configuration missing, not initialized", t)
+        if rc is not None:
+            if was_leader:
+                self._lose_leader(rc, t)
+            self.reconcile(rc, t)
+
+    def wipe(self, pod: str, t: float):
+        """Delete the pod's volume as well (a fresh node, new UUID node id)."""
+        n = self.node(pod)
+        self.pod_deleted(pod, t)
+        n.rc = None
+        n.removed = False
+        if not self.set_node_id:
+            p = os.path.join(self.workdir, "data", pod, "node-id")
+            if os.path.exists(p):
+                os.unlink(p)
+            n.node_id = self._node_id(pod)
+
+    def init(self, n: Node, shares: int, threshold: int, t: float):
+        rc = RaftCluster(shares, threshold, self.openbao, self.vtuple < (1, 10, 0))
+        rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), True, t)
+        self.clusters.append(rc)
+        n.rc = rc
+        n.removed = False
+        n.sealed = True
+        n.parts = []
+        n.nonce = ""
+        self.log(n, "INFO", "core: security barrier not initialized")
+        self.log(n, "INFO", "core: security barrier initialized: stored=1 shares=%d threshold=%d" % (shares, threshold))
+        self.log(n, "INFO", "core: root token generated")
+        if shares == 1:
+            keys = [rc.unseal_key]
+        else:
+            keys = shamir.split(rc.unseal_key, shares, threshold)
+        self.reconcile(rc, t)
+        return rc, keys
+
+    def unseal_with(self, n: Node, combined: bytes, t: float):
+        """The threshold was reached with `combined`; returns normally or raises SimError."""
+        if n.pending is not None:
+            rc = n.pending
+            if open_blob(combined, rc.keyring_blob) is None:
+                # vault/raft.go joinRaftSendAnswer: the challenge cannot be decrypted
+                raise SimError(500, "error decrypting challenge: cipher: message authentication failed")
+            leader = self.leader_node(rc)
+            if leader is None:
+                raise SimError(500, "error during raft join: no leader is available to receive the answer")
+            # The leader adds the node as a non-voter right away (autopilot stabilization,
+            # facts addendum); the node unseals asynchronously (facts §3 "Raft join + Shamir").
+            if n.node_id not in rc.members:
+                rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), False, t)
+                rc.members[n.node_id].non_voter = bool(n.join_non_voter)
+                rc.config_index = rc.bump()
+            n.join_due = t + float(self.opt["join_unseal_seconds"])
+            return
+        rc = n.rc
+        barrier = open_blob(combined, rc.keyring_blob)
+        if barrier is None:
+            # facts §3: wrong key material is only detected at the threshold
+            raise SimError(400, "unable to retrieve stored keys: invalid key: failed to decrypt keys "
+                                "from storage: cipher: message authentication failed")
+        rc.unseal_key = combined
+        rc.barrier_key = barrier
+        if rc.stash is not None:
+            self._load_records(rc, rc.stash, barrier)
+            rc.stash = None
+        n.sealed = False
+        n.unsealed_at = t
+        n.down_since = None
+        self.log(n, "INFO", "core: vault is unsealed", t)
+        self.log(n, "INFO", "core: entering standby mode", t)
+        self.reconcile(rc, t)
+
+    def try_join(self, n: Node, params: dict):
+        """Obtain the raft challenge from the leader address; None on success, else a reason."""
+        addrs = []
+        auto = params.get("auto_join") or ""
+        if auto:
+            scheme = params.get("auto_join_scheme") or "https"
+            port = params.get("auto_join_port") or 8200
+            kv = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', auto))
+            if kv.get("provider") != "k8s":
+                return "discover-%s: unsupported provider" % kv.get("provider", "")
+            for o in self.ordered_nodes():
+                if o is not n:
+                    addrs.append("%s://%s:%s" % (scheme, o.pod_ip, port))
+        else:
+            addrs.append(params.get("leader_api_addr") or "")
+        last = "no leader address"
+        for addr in addrs:
+            reason = self._challenge(n, addr, params)
+            if reason is None:
+                self.log(n, "INFO", "core: attempting to join possible raft leader node: leader_addr=%s" % addr)
+                return None
+            last = reason
+            if reason == "HTTP_TO_HTTPS":
+                reason = ("Error making API request.\n\nURL: PUT %s/v1/sys/storage/raft/bootstrap/challenge\n"
+                          "Code: 400. Raw Message:\n\nClient sent an HTTP request to an HTTPS server.\n" % addr)
+            elif not reason.startswith("Error making"):
+                reason = 'Put "%s/v1/sys/storage/raft/bootstrap/challenge": %s' % (addr.rstrip("/"), reason)
+            self.log(n, "ERROR", 'core: failed to get raft challenge: leader_addr=%s error="error during raft '
+                                 'bootstrap init call: %s"' % (addr, reason))
+        self.log(n, "ERROR", "core: failed to join raft cluster: error=\"failed to get raft challenge\"")
+        return last
+
+    def _challenge(self, n: Node, addr: str, params: dict):
+        m = re.fullmatch(r"(https?)://(\[[^\]]+\]|[^:/]+)(?::(\d+))?/?", addr.strip())
+        if not m:
+            return "invalid leader address \"%s\"" % addr
+        scheme, host, port = m.group(1), m.group(2).strip("[]"), int(m.group(3) or (443 if m.group(1) == "https" else 80))
+        target, err = self.resolve(host, port, n)
+        if err:
+            return err
+        tls_err = self.tls_error(target, host, scheme, ca_pems=[params.get("leader_ca_cert") or ""],
+                                 skip_verify=False, server_name=params.get("leader_tls_servername") or "")
+        if tls_err:
+            return tls_err
+        if target.sealed or target.rc is None or not self.is_member(target):
+            return ("Error making API request.\n\nURL: PUT %s/v1/sys/storage/raft/bootstrap/challenge\n"
+                    "Code: 503. Errors:\n\n* Vault is sealed" % addr.rstrip("/"))
+        rc = target.rc
+        if self.leader_node(rc) is None:
+            return ("Error making API request.\n\nURL: PUT %s/v1/sys/storage/raft/bootstrap/challenge\n"
+                    "Code: 500. Errors:\n\n* local node not active but active cluster node not found"
+                    % addr.rstrip("/"))
+        n.pending = rc
+        n.join_non_voter = bool(params.get("non_voter"))
+        return None
+
+    # ------------------------------------------------------------ addresses, DNS, TLS
+    def resolve(self, host: str, port: int, frm: Node):
+        """What connecting to host:port from inside pod `frm` reaches: (node, None) or (None, Go error)."""
+        h = host.lower().rstrip(".")
+        target = None
+        ip = h
+        if h in ("127.0.0.1", "localhost", "::1") or h == frm.pod:
+            target = frm
+            ip = "127.0.0.1" if h != "::1" else "[::1]"
+        else:
+            for o in self.nodes.values():
+                if o.pod_ip == h:
+                    target = o
+            if target is None:
+                target, ip = self._dns(h)
+                if target is None and ip is None:
+                    return None, "dial tcp: lookup %s on 10.96.0.10:53: no such host" % host
+                if target is None:
+                    return None, "dial tcp %s:%d: connect: connection refused" % (ip, port)
+        if port != 8200:
+            return None, "dial tcp %s:%d: connect: connection refused" % (ip, port)
+        return target, None
+
+    def _dns(self, h: str):
+        ns = self.namespace
+        for suffix in (".%s.svc.cluster.local" % ns, ".%s.svc" % ns, ".%s" % ns, ""):
+            if h.endswith(suffix):
+                cand = h[: len(h) - len(suffix)] if suffix else h
+                r = self._dns_base(cand)
+                if r is not None:
+                    return r
+        return None, None
+
+    def _dns_base(self, base: str):
+        fn = self.fullname
+        internal = "." + fn + "-internal"
+        if base.endswith(internal):
+            pod = base[: -len(internal)]
+            n = self.nodes.get(pod)
+            if n is None:
+                return None
+            return n, n.pod_ip
+        svc_ip = "10.96.%d.%d" % (sum(map(ord, base)) % 250, len(base) % 250 + 1)
+        nodes = self.ordered_nodes()
+        if base == fn + "-active":
+            act = [n for n in nodes if self.is_active(n)]
+            return (act[0], svc_ip) if act else (None, svc_ip)
+        if base == fn + "-standby":
+            st = [n for n in nodes if not self.is_active(n)]
+            return (st[0], svc_ip) if st else (None, svc_ip)
+        if base in (fn, fn + "-internal"):
+            return (nodes[0], svc_ip) if nodes else (None, svc_ip)
+        return None
+
+    def cert_names(self):
+        """SANs of the node certificates under TLS (the chart's TLS example, facts §7)."""
+        fn, ns = self.fullname, self.namespace
+        dns = ["*.%s-internal" % fn, "*.%s-internal.%s.svc.cluster.local" % (fn, ns), "*.%s" % fn]
+        ips = ["127.0.0.1"]
+        if self.opt["tls_san_pod_ip"]:
+            ips += [n.pod_ip for n in self.ordered_nodes()]
+        return dns, ips
+
+    @staticmethod
+    def pem_fingerprints(pem_text: str):
+        return pem_fingerprints(pem_text)
+
+    def tls_error(self, target: Node, host: str, scheme: str, ca_pems=None, ca_fps=None,
+                  skip_verify=False, server_name=""):
+        """Outcome of connecting with `scheme` to the node's listener (None = fine)."""
+        if not self.tls:
+            if scheme == "https":
+                return "http: server gave HTTP response to HTTPS client"
+            return None
+        if scheme == "http":
+            return "HTTP_TO_HTTPS"
+        if skip_verify:
+            return None
+        fps = list(ca_fps or [])
+        for pem in ca_pems or []:
+            fps += self.pem_fingerprints(pem)
+        if self.ca_fingerprint not in fps:
+            return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        name = (server_name or host).lower()
+        dns, ips = self.cert_names()
+        if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", name) and ("." in name or ":" in name):
+            if name in ips:
+                return None
+            return "tls: failed to verify certificate: x509: certificate is valid for %s, not %s" % (", ".join(ips), name)
+        for pat in dns:
+            if _match_hostname(pat, name):
+                return None
+        return "tls: failed to verify certificate: x509: certificate is valid for %s, not %s" % (", ".join(dns), name)
+
+    # ------------------------------------------------------------ snapshot state
+    def records(self, rc: RaftCluster):
+        """state.bin content: the cluster's replicated state as storage entries (values barrier-encrypted)."""
+        enc = lambda obj: b"\x01" + seal_blob(rc.barrier_key, json.dumps(obj, sort_keys=True).encode())
+        recs = [
+            ("core/seal-config", json.dumps({"type": "shamir", "secret_shares": rc.shares,
+                                             "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
+            ("core/keyring", rc.keyring_blob),
+            ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
+        ]
+        for tok, info in sorted(rc.tokens.items()):
+            recs.append(("sys/token/id/" + hashlib.sha256(tok.encode()).hexdigest(),
+                         enc({"id": tok, "policies": info["policies"]})))
+        for (tok, path), data in sorted(rc.cubby.items()):
+            key = "logical/cubbyhole/%s/%s" % (hashlib.sha256(tok.encode()).hexdigest()[:24], path)
+            recs.append((key, enc({"token": tok, "path": path, "data": data})))
+        return recs
+
+    def _load_records(self, rc: RaftCluster, recs: dict, barrier: bytes):
+        def dec(v):
+            raw = open_blob(barrier, v[1:]) if v[:1] == b"\x01" else None
+            return json.loads(raw) if raw is not None else None
+        info = dec(recs.get("core/cluster/local/info", b""))
+        if info:
+            rc.cluster_name, rc.cluster_id = info["name"], info["id"]
+        tokens = {}
+        cubby = {}
+        for k, v in recs.items():
+            if k.startswith("sys/token/id/"):
+                t = dec(v)
+                if t:
+                    tokens[t["id"]] = {"policies": t["policies"]}
+            elif k.startswith("logical/cubbyhole/"):
+                c = dec(v)
+                if c:
+                    cubby[(c["token"], c["path"])] = c["data"]
+        rc.tokens = tokens
+        rc.cubby = cubby
+
+    def apply_restore(self, rc: RaftCluster, parsed, t: float):
+        """The asynchronous part of a restore (facts §5): replace the cluster's data."""
+        recs = parsed.records
+        keyring = recs.get("core/keyring", b"")
+        barrier = open_blob(rc.unseal_key, keyring) if rc.unseal_key else None
+        try:
+            cfg = json.loads(recs.get("core/seal-config", b"{}"))
+        except ValueError:
+            cfg = {}
+        snap_index = int(parsed.meta.get("Index", 0) or 0)
+        rc.index = max(rc.index, snap_index) + 1
+        if barrier is not None:
+            rc.barrier_key = barrier
+            self._load_records(rc, recs, barrier)
+            self.reconcile(rc, t)
+            return
+        # Keys from another cluster (only reachable with -force): the keyring cannot be opened,
+        # so every node seals itself (vault/raft.go raftSnapshotRestoreCallback, Shamir case). The
+        # cluster now needs the snapshot's unseal keys.
+        rc.keyring_blob = keyring
+        rc.shares = int(cfg.get("secret_shares", rc.shares))
+        rc.threshold = int(cfg.get("secret_threshold", rc.threshold))
+        rc.unseal_key = None
+        rc.barrier_key = None
+        rc.stash = dict(recs)
+        rc.tokens = {}
+        rc.cubby = {}
+        self._lose_leader(rc, t)
+        for n in self.nodes.values():
+            if n.rc is rc:
+                n.sealed = True
+                n.parts = []
+                n.nonce = ""
+                n.unsealed_at = None
+                n.active_since_ns = None
+        self.reconcile(rc, t)
+
+    def snapshot_seal(self, rc: RaftCluster):
+        key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
+
+        def seal(sums: bytes) -> bytes:
+            from .snapshot import pb_bytes
+            iv = secrets.token_bytes(12)
+            ct = AESGCM(key).encrypt(iv, sums, None)
+            return pb_bytes(1, ct) + pb_bytes(2, iv) + pb_bytes(5, pb_bytes(3, b"shamir"))
+        return seal
+
+    def snapshot_unseal(self, rc: RaftCluster, sealed: bytes):
+        """Open SHA256SUMS.sealed with this cluster's key; None when it does not open."""
+        from .snapshot import parse_pb
+        if not rc.unseal_key:
+            return None
+        key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
+        try:
+            f = parse_pb(sealed)
+            return AESGCM(key).decrypt(f[2][0], f[1][0], None)
+        except (InvalidTag, KeyError, IndexError, ValueError):
+            return None
+
+
+def _match_hostname(pattern: str, host: str) -> bool:
+    p = pattern.lower().split(".")
+    h = host.lower().split(".")
+    if len(p) != len(h):
+        return False
+    for i, (a, b) in enumerate(zip(p, h)):
+        if i == 0 and a == "*":
+            if not b:
+                return False
+            continue
+        if a != b:
+            return False
+    return True
