@@ -340,7 +340,7 @@ static const struct cmd_option exec_options[] = {
 const struct cmd_entry cmd_exec_entry = {
     .name = "exec",
     .alias = NULL,
-    .summary = "run a command in Vault pods (one, several or all at once)",
+    .summary = "Run a command in Vault pods (one, several or all at once)",
     .usage = "[POD...|--all] [-i] -- COMMAND [ARGS...]",
     .help =
         "Runs COMMAND in the Vault container of one pod (ordinal 0 unless named), of the named\n"
