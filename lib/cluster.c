@@ -1,6 +1,7 @@
 #include "cluster.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,8 +417,83 @@ static void describe_list(json_t *items, char *buf, size_t cap)
     }
 }
 
+/* The pods, listed while the StatefulSet is looked up: the chart's pod labels
+ * are known, so one API round trip is saved; the StatefulSet's own selector
+ * is the fallback when the guess finds nothing. */
+struct pod_prefetch {
+    pthread_t thread;
+    int started;
+    struct kube_client *kube;
+    char path[1024];
+    json_t *list;
+};
+
+static void *prefetch_pods(void *arg)
+{
+    struct pod_prefetch *pf = arg;
+    struct error ignored = {0};
+    if (kube_get(pf->kube, pf->path, &pf->list, &ignored) < 0)
+        pf->list = NULL;
+    return NULL;
+}
+
+static void prefetch_start(struct pod_prefetch *pf, struct kube_client *kube,
+                           const struct cluster_query *q)
+{
+    char selector[512];
+    snprintf(selector, sizeof selector, "%s,component=server%s%s", NAME_SELECTOR,
+             q->release ? ",app.kubernetes.io/instance=" : "", q->release ? q->release : "");
+    char *sel = kube_urlencode(selector), *ns = kube_urlencode(q->namespace);
+    snprintf(pf->path, sizeof pf->path, "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, sel);
+    free(sel);
+    free(ns);
+    pf->kube = kube;
+    pf->started = pthread_create(&pf->thread, NULL, prefetch_pods, pf) == 0;
+}
+
+static json_t *prefetch_finish(struct pod_prefetch *pf)
+{
+    if (pf->started)
+        pthread_join(pf->thread, NULL);
+    pf->started = 0;
+    return pf->list;
+}
+
+static int discover_statefulset(struct kube_client *kube, const struct cluster_query *q,
+                                json_t **out, struct error *err);
+
 int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
                      struct vault_cluster **out, struct error *err)
+{
+    struct pod_prefetch pf = {0};
+    prefetch_start(&pf, kube, q);
+    json_t *sts = NULL;
+    int rc = discover_statefulset(kube, q, &sts, err);
+    json_t *pods = prefetch_finish(&pf);
+    struct vault_cluster *vc = NULL;
+    if (rc == 0)
+        rc = cluster_from_statefulset(sts, q, &vc, err);
+    json_decref(sts);
+    if (rc == 0) {
+        rc = pods != NULL ? cluster_set_pods(vc, pods, err) : -1;
+        int found = 0;
+        for (size_t i = 0; rc == 0 && i < vc->npods; i++)
+            found |= vc->pods[i].exists;
+        if (rc < 0 || !found)
+            rc = cluster_refresh_pods(kube, vc, err);
+    }
+    json_decref(pods);
+    if (rc < 0) {
+        cluster_free(vc);
+        return -1;
+    }
+    *out = vc;
+    return 0;
+}
+
+/* The one StatefulSet the flags designate (a new reference in *out). */
+static int discover_statefulset(struct kube_client *kube, const struct cluster_query *q,
+                                json_t **out, struct error *err)
 {
     char path[2048];
     json_t *sts = NULL, *list = NULL;
@@ -491,16 +567,7 @@ int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
         sts = json_incref(json_array_get(items, 0));
         json_decref(list);
     }
-    struct vault_cluster *vc = NULL;
-    int rc = cluster_from_statefulset(sts, q, &vc, err);
-    json_decref(sts);
-    if (rc == 0)
-        rc = cluster_refresh_pods(kube, vc, err);
-    if (rc < 0) {
-        cluster_free(vc);
-        return -1;
-    }
-    *out = vc;
+    *out = sts;
     return 0;
 }
 
