@@ -427,6 +427,8 @@ class Server:
             return
         env, cwd = self.pod_env(r, pod)
         try:
+            if command[0] in ("sh", "/bin/sh") and not getattr(r.cluster, "has_shell", True):
+                raise FileNotFoundError(command[0])  # the distroless image has no shell
             proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE if want_in else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd, env=env,
