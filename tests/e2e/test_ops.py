@@ -263,3 +263,19 @@ def test_secrets_not_in_verbose_trace(fake, tmp_path):
     assert "trace: " in r.stderr
     for s in all_secrets(keys):
         assert s not in r.stderr + r.stdout + r2.stderr + r2.stdout
+
+
+def test_openbao(make_fake, tmp_path):
+    """facts/vault.md §8: the bao CLI, BAO_TOKEN, openbao-* labels, container openbao."""
+    fake = make_fake("--openbao", "--release", "openbao")
+    keys = bootstrapped(fake, tmp_path)
+    assert keys["root_token"].startswith("s.")
+    r = run_plugin(["peers", "-o", "json"], kubeconfig=fake.kubeconfig,
+                   env={"BAO_TOKEN": keys["root_token"]})
+    assert r.returncode == 0, r.stderr
+    assert sorted(p["pod"] for p in json.loads(r.stdout)) == ["openbao-0", "openbao-1",
+                                                               "openbao-2"]
+    cmds = [e["command"] for e in fake.exec_log()]
+    assert ["bao", "status", "-format=json"] in cmds
+    assert any(c[:2] == ["sh", "-c"] and "BAO_TOKEN" in c[2] and c[3] == "bao" for c in cmds)
+    assert {e["container"] for e in fake.exec_log()} == {"openbao"}
