@@ -542,8 +542,10 @@ static void sleep_seconds(long s)
         ;
 }
 
+/* One API call; the body is parsed as JSON into *out, or handed over as text
+ * in *text (NUL-terminated) when text is not NULL. */
 static int request(struct kube_client *c, const char *method, const char *path, json_t **out,
-                   struct error *err)
+                   char **text, struct error *err)
 {
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
@@ -595,6 +597,10 @@ static int request(struct kube_client *c, const char *method, const char *path, 
                    body.len);
         if (status >= 200 && status < 300) {
             int ret = 0;
+            if (text != NULL) {
+                *text = body.data ? body.data : strdup("");
+                return 0;
+            }
             if (out != NULL) {
                 json_error_t je;
                 *out = json_loadb(body.data ? body.data : "", body.len, 0, &je);
@@ -631,10 +637,15 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 
 int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
-    return request(c, "GET", path, out, err);
+    return request(c, "GET", path, out, NULL, err);
+}
+
+int kube_get_text(struct kube_client *c, const char *path, char **out, struct error *err)
+{
+    return request(c, "GET", path, NULL, out, err);
 }
 
 int kube_delete(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
-    return request(c, "DELETE", path, out, err);
+    return request(c, "DELETE", path, out, NULL, err);
 }

@@ -36,6 +36,9 @@ const struct rest_config *kube_client_config(const struct kube_client *c);
  * JSON body. On error err->http_status holds the HTTP status when there was one. */
 int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err);
 
+/* GET path whose answer is text (pods/log); *out is malloc'd and NUL-terminated. */
+int kube_get_text(struct kube_client *c, const char *path, char **out, struct error *err);
+
 /* DELETE path; *out (may be NULL) receives the returned object. Not retried. */
 int kube_delete(struct kube_client *c, const char *path, json_t **out, struct error *err);
 

@@ -203,6 +203,48 @@ static char *json_quote(const char *s)
     return out;
 }
 
+/* Vault answers a failed join with "failed to get raft challenge" only; the
+ * reason (an x509 error, a refused connection) is in the joining pod's log
+ * (facts/vault.md addendum). Fills why with the last such line's detail, or a
+ * note saying why the log could not be read. Returns 1 for an x509 reason. */
+static int join_reason_from_log(struct ops *o, const char *pod, char *why, size_t cap)
+{
+    char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
+    char *container = kube_urlencode(o->vc->container);
+    char path[1024];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/log?container=%s&tailLines=200",
+             ns, name, container);
+    free(ns), free(name), free(container);
+    char *log = NULL;
+    struct error err = {0};
+    why[0] = '\0';
+    if (kube_get_text(o->kube, path, &log, &err) < 0) {
+        snprintf(why, cap, "the reason is in %s's log, which could not be read: %.300s", pod,
+                 err.msg);
+        return 0;
+    }
+    const char *found = NULL, *kind = NULL;
+    for (const char *p = log; (p = strstr(p, "raft challenge")) != NULL; p++) {
+        const char *eol = strchr(p, '\n');
+        const char *x = strstr(p, "x509:");
+        if (x != NULL && (eol == NULL || x < eol)) {
+            found = x;
+            kind = "x509";
+        } else if (eol != NULL && strstr(p, "error=") != NULL && strstr(p, "error=") < eol) {
+            found = strstr(p, "error=") + 6;
+            kind = "other";
+        }
+    }
+    int x509 = 0;
+    if (found != NULL) {
+        size_t l = strcspn(found, "\"\n");
+        snprintf(why, cap, "%.*s", (int)(l < 400 ? l : 400), found);
+        x509 = strcmp(kind, "x509") == 0;
+    }
+    free(log);
+    return x509;
+}
+
 int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct join_options *jo,
              struct error *err)
 {
@@ -263,13 +305,27 @@ int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct
                        "--leader-ca-cert, or the name it is valid for with "
                        "--leader-tls-servername",
                        c->pod, why);
-            else if (strstr(why, "raft challenge") != NULL)
-                report(o,
-                       "%s: could not reach the leader at %s (%s): check that the headless "
-                       "service %s resolves the leader's pod from %s, that the leader is "
-                       "unsealed, and for TLS give --leader-ca-cert/--leader-tls-servername",
-                       c->pod, jo->leader_addr, why,
-                       vc->service_name ? vc->service_name : "<fullname>-internal", c->pod);
+            else if (strstr(why, "raft challenge") != NULL) {
+                char reason[600];
+                int x509 = join_reason_from_log(o, c->pod, reason, sizeof reason);
+                if (x509 && strstr(reason, "valid for") != NULL)
+                    report(o,
+                           "%s: the leader's TLS certificate does not name %s (%s, from %s's "
+                           "log): give a name it is valid for with --leader-tls-servername NAME",
+                           c->pod, jo->leader_addr, reason, c->pod);
+                else if (x509)
+                    report(o,
+                           "%s: the leader's TLS certificate is not trusted (%s, from %s's log): "
+                           "give the CA that signed it with --leader-ca-cert FILE",
+                           c->pod, reason, c->pod);
+                else
+                    report(o,
+                           "%s: could not reach the leader at %s (%s%s%s): check that the "
+                           "headless service %s resolves the leader's pod from %s and that the "
+                           "leader is unsealed",
+                           c->pod, jo->leader_addr, why, reason[0] ? "; " : "", reason,
+                           vc->service_name ? vc->service_name : "<fullname>-internal", c->pod);
+            }
             else if (strstr(why, "must be sealed") != NULL)
                 report(o, "%s: it is unsealed already, so it cannot join (%s)", c->pod, why);
             else

@@ -279,3 +279,34 @@ def test_openbao(make_fake, tmp_path):
     assert ["bao", "status", "-format=json"] in cmds
     assert any(c[:2] == ["sh", "-c"] and "BAO_TOKEN" in c[2] and c[3] == "bao" for c in cmds)
     assert {e["container"] for e in fake.exec_log()} == {"openbao"}
+
+
+def test_tls_join_causes_from_the_pod_log(make_fake, tmp_path):
+    """facts/vault.md addendum: a failed join answers only "failed to get raft challenge";
+    the x509 reason is in the joining pod's log, read through pods/log."""
+    fake = make_fake("--tls")
+    keys_path = tmp_path / "keys.json"
+    r = run_plugin(["bootstrap", "--output", str(keys_path)], kubeconfig=fake.kubeconfig,
+                   timeout=180)
+    assert r.returncode == 1
+    assert ("vault-1: the leader's TLS certificate is not trusted (x509: certificate signed by "
+            "unknown authority, from vault-1's log): give the CA that signed it with "
+            "--leader-ca-cert FILE") in r.stderr
+    ca = os.path.join(fake.state_dir, "vault", "vault", "vault", "tls", "ca.crt")
+    leader_ip = json.loads(fake.kubectl("get", "pod", "vault-0", "-n", "vault", "-o",
+                                        "json").stdout)["status"]["podIP"]
+    r = run_plugin(["join", "vault-1", "--keys-file", str(keys_path), "--leader-ca-cert", ca,
+                    "--leader-addr", "https://%s:8200" % leader_ip, "--no-wait"],
+                   kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "vault-1: the leader's TLS certificate does not name https://%s:8200 (x509: " % leader_ip \
+        in r.stderr
+    assert "give a name it is valid for with --leader-tls-servername NAME" in r.stderr
+    r = run_plugin(["join", "vault-1", "--keys-file", str(keys_path), "--leader-ca-cert", ca,
+                    "--leader-addr", "https://%s:8200" % leader_ip, "--leader-tls-servername",
+                    "vault-0.vault-internal", "--no-wait"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    r = run_plugin(["join", "--keys-file", str(keys_path), "--leader-ca-cert", ca, "--no-wait"],
+                   kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    assert "vault-2: unsealed" in r.stderr

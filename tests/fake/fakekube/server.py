@@ -276,6 +276,21 @@ class Server:
         r.cluster.pod_deleted(name)
         return json_response(obj)
 
+    async def pod_log(self, request):
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        denied = self.check(request, "get", "pods/log", ns, name)
+        if denied is not None:
+            return denied
+        r = self.find_release(ns, pod=name)
+        if r is None:
+            return status_body(404, "NotFound", 'pods "%s" not found' % name,
+                               {"name": name, "kind": "pods"})
+        lines = r.cluster.logs(name).splitlines(True)
+        tail = request.query.get("tailLines")
+        if tail is not None:
+            lines = lines[-int(tail):] if int(tail) > 0 else []
+        return web.Response(text="".join(lines), content_type="text/plain")
+
     async def list_statefulsets(self, request):
         ns = request.match_info.get("ns")
         denied = self.check(request, "list", "statefulsets", ns)
@@ -582,6 +597,7 @@ class Server:
             web.get(ns + "/pods/{name}", self.get_pod),
             web.delete(ns + "/pods/{name}", self.delete_pod),
             web.route("*", ns + "/pods/{name}/exec", self.exec_pod),
+            web.get(ns + "/pods/{name}/log", self.pod_log),
             web.get(ns + "/services", self.list_services),
             web.get(ns + "/services/{name}", self.get_service),
             web.get(ns + "/endpoints/{name}", self.get_endpoints),
