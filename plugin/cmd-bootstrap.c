@@ -190,8 +190,18 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
         if (got > 0)
             use_token = &token;
     }
-    struct join_options jo = {0};
+    char *ca = NULL;
+    const char *ca_file = cmd_opt_str(args, "leader-ca-cert");
+    struct error pem_err = {0};
+    if (ca_file != NULL && (ca = cmd_read_pem(ca_file, &pem_err)) == NULL) {
+        cmd_report(ctx, &pem_err);
+        rc = EXIT_ERROR;
+        goto out;
+    }
+    struct join_options jo = {.leader_ca_pem = ca,
+                              .tls_server_name = cmd_opt_str(args, "leader-tls-servername")};
     rc = cmd_bring_up(ctx, &o, &keys, use_token, &jo, NULL, 0);
+    free(ca);
     if (rc == EXIT_OK)
         fprintf(ctx->err, "Bootstrap complete.\n\n");
 out:
@@ -215,6 +225,10 @@ static const struct cmd_option bootstrap_options[] = {
     {"key-threshold", 0, OPT_INT, "N", "keys needed to unseal (default 3)", NULL},
     {"keys-file", 0, OPT_STRING, "FILE",
      "unseal keys when Vault is initialized already; - = standard input", "@files"},
+    {"leader-ca-cert", 0, OPT_STRING, "FILE",
+     "CA certificate (PEM) of the leader's TLS listener, for the joins", "@files"},
+    {"leader-tls-servername", 0, OPT_STRING, "NAME",
+     "name the leader's certificate is valid for, for the joins", NULL},
     {"token-file", 0, OPT_STRING, "FILE",
      "Vault token when initialized already (else VAULT_TOKEN, else asked)", "@files"},
     {0},

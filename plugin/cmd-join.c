@@ -9,32 +9,6 @@
 #include "ops.h"
 #include "secret.h"
 
-/* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
- * bare path as PEM text and fail later, facts addendum). */
-static char *read_pem(const char *path, struct error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, r, m);
-    fclose(f);
-    fclose(m);
-    if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
-        error_set(err, ERR_CONFIG, "%s is not a PEM certificate (no BEGIN CERTIFICATE line)", path);
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct ops o;
@@ -94,7 +68,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
         goto out;
     }
     const char *ca_file = cmd_opt_str(args, "leader-ca-cert");
-    if (ca_file != NULL && (ca = read_pem(ca_file, &err)) == NULL) {
+    if (ca_file != NULL && (ca = cmd_read_pem(ca_file, &err)) == NULL) {
         cmd_report(ctx, &err);
         goto out;
     }

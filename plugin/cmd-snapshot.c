@@ -156,37 +156,6 @@ static void progress_end(struct progress *p)
     }
 }
 
-static void trace_line(void *c, const char *line)
-{
-    (void)c;
-    fprintf(stderr, "trace: %s\n", line);
-}
-
-/* The entry is CMD_NO_CLUSTER so that `verify` works offline; save and
- * restore connect here, the way main.c does for the other commands. */
-static int connect_cluster(struct cmd_context *ctx)
-{
-    if (ctx->kube != NULL)
-        return 0;
-    struct error err = {0};
-    if (kubeconfig_load(&ctx->g->kc, &ctx->cfg, &err) < 0) {
-        cmd_report(ctx, &err);
-        return -1;
-    }
-    for (char **w = ctx->cfg->warnings; w != NULL && *w != NULL; w++)
-        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, *w);
-    struct kube_client_options ko = {
-        .request_timeout_ms = ctx->g->request_timeout_ms,
-        .max_retries = -1,
-        .trace = ctx->g->verbose ? trace_line : NULL,
-    };
-    if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
-        cmd_report(ctx, &err);
-        return -1;
-    }
-    return 0;
-}
-
 static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
@@ -526,7 +495,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         fprintf(ctx->err, "%s: %s exists and is not a regular file\n", ctx->prog, file);
         return EXIT_USAGE;
     }
-    if (connect_cluster(ctx) < 0)
+    if (cmd_connect(ctx) < 0)
         return EXIT_ERROR;
     struct ops o;
     struct pod_view *views = NULL;
@@ -1239,7 +1208,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     human(hsize, sizeof hsize, size);
     fprintf(ctx->err, "%s: valid snapshot, %s, raft index %llu, term %llu.\n", file, hsize,
             info->index, info->term);
-    if (connect_cluster(ctx) < 0)
+    if (cmd_connect(ctx) < 0)
         goto out;
     if (cmd_open_cluster(ctx, &o, &views) < 0) {
         o.vc = NULL;
@@ -1381,6 +1350,8 @@ static int cmd_snapshot_exec(struct cmd_context *ctx, const struct cmd_args *arg
     return snapshot_restore(ctx, args, file);
 }
 
+static const char *const snapshot_subcommands[] = {"save", "verify", "restore", NULL};
+
 static const struct cmd_option snapshot_options[] = {
     {"pod", 0, OPT_STRING, "POD",
      "pod to run in (save: default the active pod; restore: must be the active pod)", "@pods"},
@@ -1418,6 +1389,8 @@ const struct cmd_entry cmd_snapshot_entry = {
             "  kubectl vault-ha snapshot verify backup.snap\n"
             "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n",
     .options = snapshot_options,
+    .subcommands = snapshot_subcommands,
+    .args_complete = "@files",
     .flags = CMD_NO_CLUSTER | CMD_NEEDS_TOKEN | CMD_DESTRUCTIVE,
     .exec = cmd_snapshot_exec,
 };

@@ -95,6 +95,10 @@ int cmd_opt_flag(const struct cmd_args *a, const char *name);
 /* Parses an integer option; returns def when absent, -1 and err on a bad value. */
 int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err);
 
+/* Loads the kubeconfig and makes the API client (done by main for every command
+ * without CMD_NO_CLUSTER; such commands call it when they need the cluster). */
+int cmd_connect(struct cmd_context *ctx);
+
 struct ops;
 struct vault_cluster;
 struct pod_view;
@@ -149,6 +153,10 @@ int cmd_complete_words(int n, char **words);
 
 /* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
 long cmd_parse_duration_ms(const char *s);
+
+/* Reads a PEM certificate file (--leader-ca-cert: sent as content, since the CLI
+ * would take a bare path as PEM text and fail later, facts addendum). */
+char *cmd_read_pem(const char *path, struct error *err);
 
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);

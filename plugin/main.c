@@ -341,6 +341,29 @@ static void trace_to_stderr(void *ctx, const char *line)
     fprintf(stderr, "trace: %s\n", line);
 }
 
+int cmd_connect(struct cmd_context *ctx)
+{
+    if (ctx->kube != NULL)
+        return 0;
+    struct error err = {0};
+    if (kubeconfig_load(&ctx->g->kc, &ctx->cfg, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    for (char **w = ctx->cfg->warnings; w != NULL && *w != NULL; w++)
+        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, *w);
+    struct kube_client_options ko = {
+        .request_timeout_ms = ctx->g->request_timeout_ms,
+        .max_retries = -1,
+        .trace = ctx->g->verbose ? trace_to_stderr : NULL,
+    };
+    if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    return 0;
+}
+
 /* "kubectl vault-ha" when run as a kubectl plugin (argv[0] kubectl-vault_ha), else the name. */
 static const char *program_name(const char *argv0)
 {
@@ -439,28 +462,12 @@ int main(int argc, char **argv)
                  (no_color_env == NULL || no_color_env[0] == '\0'),
     };
     int rc = EXIT_ERROR;
-    struct error err = {0};
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "%s: cannot initialise libcurl\n", prog);
         goto out;
     }
-    if (!(p.cmd->flags & CMD_NO_CLUSTER)) {
-        if (kubeconfig_load(&go.kc, &ctx.cfg, &err) < 0) {
-            cmd_report(&ctx, &err);
-            goto out;
-        }
-        for (char **w = ctx.cfg->warnings; w != NULL && *w != NULL; w++)
-            fprintf(stderr, "%s: warning: %s\n", prog, *w);
-        struct kube_client_options ko = {
-            .request_timeout_ms = go.request_timeout_ms,
-            .max_retries = -1,
-            .trace = go.verbose ? trace_to_stderr : NULL,
-        };
-        if (kube_client_new(ctx.cfg, &ko, &ctx.kube, &err) < 0) {
-            cmd_report(&ctx, &err);
-            goto out;
-        }
-    }
+    if (!(p.cmd->flags & CMD_NO_CLUSTER) && cmd_connect(&ctx) < 0)
+        goto out;
     rc = p.cmd->exec(&ctx, &p.local);
 out:
     kube_client_free(ctx.kube);
@@ -596,3 +603,30 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
     secret_list_truncate(keys, (size_t)threshold); /* only as many as the threshold needs */
     return 0;
 }
+
+/* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
+ * bare path as PEM text and fail later, facts addendum). */
+char *cmd_read_pem(const char *path, struct error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, r, m);
+    fclose(f);
+    fclose(m);
+    if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
+        error_set(err, ERR_CONFIG, "%s is not a PEM certificate (no BEGIN CERTIFICATE line)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+

@@ -310,3 +310,17 @@ def test_tls_join_causes_from_the_pod_log(make_fake, tmp_path):
                    kubeconfig=fake.kubeconfig)
     assert r.returncode == 0, r.stderr
     assert "vault-2: unsealed" in r.stderr
+
+
+def test_bootstrap_tls_with_the_leader_ca(make_fake, tmp_path):
+    fake = make_fake("--tls")
+    ca = os.path.join(fake.state_dir, "vault", "vault", "vault", "tls", "ca.crt")
+    keys = tmp_path / "keys.json"
+    r = run_plugin(["bootstrap", "--output", str(keys), "--leader-ca-cert", ca],
+                   kubeconfig=fake.kubeconfig, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "vault-1: joined https://vault-0.vault-internal:8200" in r.stderr
+    assert "Cluster: healthy" in r.stdout
+    r = run_plugin(["bootstrap", "--output", str(keys), "--leader-ca-cert", "/nonexistent/ca"],
+                   kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
