@@ -133,8 +133,8 @@ static time_t parse_rfc3339(const char *s)
     return timegm(&tm) - off;
 }
 
-int credentials_parse(const char *api_version, const char *text, size_t len,
-                      struct credential *out, struct error *err)
+int credentials_parse(const char *api_version, const char *text, size_t len, struct credential *out,
+                      struct error *err)
 {
     memset(out, 0, sizeof *out);
     json_error_t je;
@@ -156,8 +156,9 @@ int credentials_parse(const char *api_version, const char *text, size_t len,
                        "asks for \"%s\"",
                        av ? av : "", api_version);
     else if (kind == NULL || strcmp(kind, "ExecCredential") != 0)
-        rc = error_set(err, ERR_CONFIG, "the credential plugin answered kind \"%s\", not "
-                                        "ExecCredential",
+        rc = error_set(err, ERR_CONFIG,
+                       "the credential plugin answered kind \"%s\", not "
+                       "ExecCredential",
                        kind ? kind : "");
     else if (!json_is_object(status))
         rc = error_set(err, ERR_CONFIG, "the credential plugin's ExecCredential has no status");
@@ -317,8 +318,8 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
     for (;;) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = PLUGIN_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000 +
-                                         (now.tv_nsec - start.tv_nsec) / 1000000);
+        long left = PLUGIN_TIMEOUT_MS -
+                    ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
         if (left <= 0) {
             timed_out = 1;
             kill(pid, SIGKILL);
@@ -350,9 +351,10 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
             snprintf(hint, sizeof hint, "%s", e->install_hint);
             strip_ansi(hint);
         }
-        rc = error_set(err, ERR_CONFIG, "cannot run the credential plugin %s of user \"%s\": %s%s%s",
-                       e->command, cfg->user_name ? cfg->user_name : "?", strerror(exec_errno),
-                       hint[0] ? "\n" : "", hint);
+        rc =
+            error_set(err, ERR_CONFIG, "cannot run the credential plugin %s of user \"%s\": %s%s%s",
+                      e->command, cfg->user_name ? cfg->user_name : "?", strerror(exec_errno),
+                      hint[0] ? "\n" : "", hint);
     } else if (timed_out) {
         rc = error_set(err, ERR_TIMEOUT, "the credential plugin %s did not answer within %d s",
                        e->command, PLUGIN_TIMEOUT_MS / 1000);

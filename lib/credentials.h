@@ -11,10 +11,10 @@
 #include "kubeconfig.h"
 
 struct credential {
-    char *token;              /* secret */
-    struct blob client_cert;  /* PEM */
-    struct blob client_key;   /* PEM, secret */
-    time_t expiry;            /* 0 = no expirationTimestamp */
+    char *token;             /* secret */
+    struct blob client_cert; /* PEM */
+    struct blob client_key;  /* PEM, secret */
+    time_t expiry;           /* 0 = no expirationTimestamp */
 };
 
 /* Fills *out with a copy of the plugin's credential for cfg, from the cache
@@ -27,8 +27,8 @@ int credentials_get(const struct rest_config *cfg, int force_refresh, struct cre
 void credential_free(struct credential *c);
 
 /* Parses an ExecCredential (raw PEM in clientCertificateData/clientKeyData). */
-int credentials_parse(const char *api_version, const char *text, size_t len,
-                      struct credential *out, struct error *err);
+int credentials_parse(const char *api_version, const char *text, size_t len, struct credential *out,
+                      struct error *err);
 
 /* Wipes and frees every cached credential. */
 void credentials_clear(void);

@@ -142,7 +142,8 @@ static const char *get_str(struct kc_file *f, yaml_node_t *map, const char *key)
 static int get_bool(struct kc_file *f, yaml_node_t *map, const char *key)
 {
     const char *v = get_str(f, map, key);
-    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0);
+    return v != NULL &&
+           (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0);
 }
 
 static int line_of(yaml_node_t *n)
@@ -195,8 +196,8 @@ static int add_entries(struct merged *m, struct kc_file *f, const char *list_key
         return error_set(err, ERR_CONFIG, "%s:%d: %s must be a list", f->path, line_of(list),
                          list_key);
     size_t first_of_file = *n;
-    for (yaml_node_item_t *it = list->data.sequence.items.start;
-         it < list->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
         yaml_node_t *item = yaml_document_get_node(&f->doc, *it);
         const char *name = get_str(f, item, "name");
         if (item == NULL || item->type != YAML_MAPPING_NODE || name == NULL)
@@ -455,8 +456,8 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     const char *cmd = get_str(f, ex, "command");
     int line = line_of(ex);
     if (cmd == NULL)
-        return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec needs a command", f->path,
-                         line, user->name);
+        return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec needs a command", f->path, line,
+                         user->name);
     if (e->api_version == NULL)
         return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec needs an apiVersion", f->path,
                          line, user->name);
@@ -479,8 +480,8 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
                     : 0;
     e->args = calloc(na + 1, sizeof *e->args);
     for (size_t i = 0; i < na; i++)
-        e->args[i] = xstrdup(
-            scalar(yaml_document_get_node(&f->doc, args->data.sequence.items.start[i])));
+        e->args[i] =
+            xstrdup(scalar(yaml_document_get_node(&f->doc, args->data.sequence.items.start[i])));
     yaml_node_t *env = map_get(&f->doc, ex, "env");
     size_t ne = env && env->type == YAML_SEQUENCE_NODE
                     ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start)
@@ -516,9 +517,8 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     /* The cluster's extension for exec plugins becomes spec.cluster.config. */
     if (cluster != NULL) {
         yaml_node_t *exts = map_get(&cluster->file->doc, cluster->body, "extensions");
-        for (yaml_node_item_t *it = exts && exts->type == YAML_SEQUENCE_NODE
-                                        ? exts->data.sequence.items.start
-                                        : NULL;
+        for (yaml_node_item_t *it =
+                 exts && exts->type == YAML_SEQUENCE_NODE ? exts->data.sequence.items.start : NULL;
              it != NULL && it < exts->data.sequence.items.top; it++) {
             yaml_node_t *x = yaml_document_get_node(&cluster->file->doc, *it);
             const char *n = get_str(cluster->file, x, "name");
@@ -644,8 +644,8 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
     }
     struct rest_config *c = calloc(1, sizeof *c);
     c->origin = strdup("in-cluster config");
-    c->server = strchr(host, ':') ? fmt("https://[%s]:%s", host, port)
-                                  : fmt("https://%s:%s", host, port);
+    c->server =
+        strchr(host, ':') ? fmt("https://[%s]:%s", host, port) : fmt("https://%s:%s", host, port);
     struct blob t = {0};
     if (read_file(token_path, &t, err, "service account token") < 0) {
         free(token_path);
@@ -715,11 +715,10 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
         c->ca_description = NULL;
         c->insecure_skip_tls_verify = flags->insecure_skip_tls_verify;
         if (flags->certificate_authority != NULL) {
-            if (read_file(flags->certificate_authority, &c->ca, err, "--certificate-authority") <
-                0)
+            if (read_file(flags->certificate_authority, &c->ca, err, "--certificate-authority") < 0)
                 return -1;
-            c->ca_description = fmt("file %s (--certificate-authority)",
-                                    flags->certificate_authority);
+            c->ca_description =
+                fmt("file %s (--certificate-authority)", flags->certificate_authority);
         }
     }
     if (c->insecure_skip_tls_verify && c->ca.len > 0)
@@ -777,12 +776,12 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
     const char *cluster_name =
         flags->cluster ? flags->cluster : get_str(ctx->file, ctx->body, "cluster");
     const char *user_name = flags->user ? flags->user : get_str(ctx->file, ctx->body, "user");
-    struct entry *cluster = cluster_name ? find_entry(m.clusters, m.nclusters, cluster_name)
-                                         : NULL;
+    struct entry *cluster = cluster_name ? find_entry(m.clusters, m.nclusters, cluster_name) : NULL;
     if (cluster == NULL) {
         char *k = names_of(m.clusters, m.nclusters);
-        error_set(err, ERR_CONFIG, "%s:%d: context \"%s\": cluster \"%s\" does not exist (known "
-                                   "clusters: %s)",
+        error_set(err, ERR_CONFIG,
+                  "%s:%d: context \"%s\": cluster \"%s\" does not exist (known "
+                  "clusters: %s)",
                   ctx->file->path, ctx->line, ctx->name, cluster_name ? cluster_name : "",
                   k && k[0] ? k : "none");
         free(k);
@@ -865,7 +864,8 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
         add_warning(c, fmt("TLS verification disabled for cluster \"%s\" "
                            "(insecure-skip-tls-verify)",
                            c->cluster_name));
-    const char *ns = flags->namespace ? flags->namespace : get_str(ctx->file, ctx->body, "namespace");
+    const char *ns =
+        flags->namespace ? flags->namespace : get_str(ctx->file, ctx->body, "namespace");
     c->namespace = strdup(ns ? ns : "default");
     merged_free(&m);
     if (rc < 0) {
@@ -888,8 +888,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int kubeconfig_list_contexts(const struct kubeconfig_flags *flags, char ***names,
-                             struct error *err)
+int kubeconfig_list_contexts(const struct kubeconfig_flags *flags, char ***names, struct error *err)
 {
     struct merged m;
     if (load_merged(flags, &m, err) < 0) {

@@ -43,10 +43,10 @@ enum exec_interactive_mode {
 
 /* users[].user.exec: a client.authentication.k8s.io credential plugin. */
 struct exec_plugin_config {
-    char *api_version;   /* client.authentication.k8s.io/v1 or /v1beta1 */
-    char *command;       /* resolved: absolute when it contained a '/', else looked up on PATH */
-    char **args;         /* argv[1..], NULL-terminated */
-    char **env;          /* "NAME=value" entries added to the environment, NULL-terminated */
+    char *api_version; /* client.authentication.k8s.io/v1 or /v1beta1 */
+    char *command;     /* resolved: absolute when it contained a '/', else looked up on PATH */
+    char **args;       /* argv[1..], NULL-terminated */
+    char **env;        /* "NAME=value" entries added to the environment, NULL-terminated */
     char *install_hint;
     int provide_cluster_info;
     enum exec_interactive_mode interactive_mode;
@@ -63,17 +63,17 @@ struct rest_config {
     char *server;          /* full URL without trailing '/', path prefix kept */
     char *tls_server_name; /* NULL = host of server */
     int insecure_skip_tls_verify;
-    struct blob ca;           /* PEM; len 0 = system trust store */
-    char *ca_description;     /* "file /x/ca.crt", "certificate-authority-data of cluster \"c\"" */
-    char *proxy_url;          /* NULL = environment (HTTPS_PROXY, NO_PROXY) */
+    struct blob ca;       /* PEM; len 0 = system trust store */
+    char *ca_description; /* "file /x/ca.crt", "certificate-authority-data of cluster \"c\"" */
+    char *proxy_url;      /* NULL = environment (HTTPS_PROXY, NO_PROXY) */
     int disable_compression;
 
-    struct blob client_cert;  /* PEM */
-    struct blob client_key;   /* PEM; secret, wiped on free */
-    char *token;              /* secret, wiped on free */
-    char *token_file;         /* read at load; kept for messages */
+    struct blob client_cert; /* PEM */
+    struct blob client_key;  /* PEM; secret, wiped on free */
+    char *token;             /* secret, wiped on free */
+    char *token_file;        /* read at load; kept for messages */
     char *username;
-    char *password;           /* secret, wiped on free */
+    char *password;                  /* secret, wiped on free */
     struct exec_plugin_config *exec; /* NULL when none */
 
     char *namespace; /* flag, else context's, else in-cluster namespace, else "default" */

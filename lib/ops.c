@@ -212,8 +212,8 @@ static int join_reason_from_log(struct ops *o, const char *pod, char *why, size_
     char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
     char *container = kube_urlencode(o->vc->container);
     char path[1024];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/log?container=%s&tailLines=200",
-             ns, name, container);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/log?container=%s&tailLines=200", ns,
+             name, container);
     free(ns), free(name), free(container);
     char *log = NULL;
     struct error err = {0};
@@ -325,8 +325,7 @@ int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct
                            "leader is unsealed",
                            c->pod, jo->leader_addr, why, reason[0] ? "; " : "", reason,
                            vc->service_name ? vc->service_name : "<fullname>-internal", c->pod);
-            }
-            else if (strstr(why, "must be sealed") != NULL)
+            } else if (strstr(why, "must be sealed") != NULL)
                 report(o, "%s: it is unsealed already, so it cannot join (%s)", c->pod, why);
             else
                 report(o, "%s: raft join failed: %s", c->pod, why);

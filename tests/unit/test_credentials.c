@@ -44,8 +44,9 @@ static void write_plugin(const char *body, int exit_code)
 {
     FILE *f = fopen(plugin, "w");
     assert_non_null(f);
-    fprintf(f, "#!/bin/sh\necho run >> '%s'\nprintf '%%s' \"$KUBERNETES_EXEC_INFO\" > '%s'\n"
-               "cat <<'JSON'\n%s\nJSON\nexit %d\n",
+    fprintf(f,
+            "#!/bin/sh\necho run >> '%s'\nprintf '%%s' \"$KUBERNETES_EXEC_INFO\" > '%s'\n"
+            "cat <<'JSON'\n%s\nJSON\nexit %d\n",
             runs, info, body, exit_code);
     fclose(f);
     chmod(plugin, 0755);
@@ -80,8 +81,8 @@ static struct rest_config cfg = {
     .exec = &exec_cfg,
 };
 
-#define TOKEN_OK                                                                                  \
-    "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","          \
+#define TOKEN_OK                                                                                   \
+    "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1\","             \
     "\"status\":{\"token\":\"tok-1\"}}"
 
 static void test_token_and_cache(void **state)
@@ -147,9 +148,8 @@ static void test_client_certificate(void **state)
                        "\"client.authentication.k8s.io/v1beta1\",\"status\":{"
                        "\"clientCertificateData\":\"-----BEGIN CERTIFICATE-----\\nX\\n\","
                        "\"clientKeyData\":\"-----BEGIN PRIVATE KEY-----\\nY\\n\"}}";
-    assert_int_equal(credentials_parse("client.authentication.k8s.io/v1beta1", json,
-                                       strlen(json), &c, &err),
-                     0);
+    assert_int_equal(
+        credentials_parse("client.authentication.k8s.io/v1beta1", json, strlen(json), &c, &err), 0);
     assert_null(c.token);
     assert_string_equal((char *)c.client_cert.data, "-----BEGIN CERTIFICATE-----\nX\n");
     assert_string_equal((char *)c.client_key.data, "-----BEGIN PRIVATE KEY-----\nY\n");
@@ -160,9 +160,8 @@ static void expect_parse_error(const char *json, const char *msg)
 {
     struct credential c;
     struct error err = {0};
-    assert_int_equal(credentials_parse("client.authentication.k8s.io/v1", json, strlen(json), &c,
-                                       &err),
-                     -1);
+    assert_int_equal(
+        credentials_parse("client.authentication.k8s.io/v1", json, strlen(json), &c, &err), -1);
     assert_string_equal(err.msg, msg);
 }
 
@@ -197,8 +196,8 @@ static void test_plugin_failures(void **state)
     struct error err = {0};
     assert_int_equal(credentials_get(&cfg, 0, &c, &err), -1);
     char expect[512];
-    snprintf(expect, sizeof expect,
-             "the credential plugin %s of user \"dev\" failed (exit code 3)", plugin);
+    snprintf(expect, sizeof expect, "the credential plugin %s of user \"dev\" failed (exit code 3)",
+             plugin);
     assert_string_equal(err.msg, expect);
     struct exec_plugin_config missing = exec_cfg;
     missing.command = "vh-no-such-plugin";

@@ -139,8 +139,7 @@ static void test_insecure_and_ca_flags(void **state)
 {
     (void)state;
     put("ca.pem", "PEM");
-    struct kubeconfig_flags f = {.kubeconfig = put("config", BASIC),
-                                 .insecure_skip_tls_verify = 1};
+    struct kubeconfig_flags f = {.kubeconfig = put("config", BASIC), .insecure_skip_tls_verify = 1};
     struct rest_config *c = load(&f);
     assert_true(c->insecure_skip_tls_verify);
     assert_int_equal(c->ca.len, 0);
@@ -158,13 +157,13 @@ static void test_insecure_and_ca_flags(void **state)
 static void test_merge_first_file_wins(void **state)
 {
     (void)state;
-    const char *one = put("one/config",
-                          "current-context: first\n"
+    const char *one =
+        put("one/config", "current-context: first\n"
                           "clusters:\n- name: c\n  cluster: {server: 'https://one'}\n"
                           "users:\n- name: u\n  user: {token: one-token}\n"
                           "contexts:\n- name: first\n  context: {cluster: c, user: u}\n");
-    const char *two = put("two/config",
-                          "current-context: second\n"
+    const char *two =
+        put("two/config", "current-context: second\n"
                           "clusters:\n- name: c\n  cluster: {server: 'https://two', "
                           "insecure-skip-tls-verify: true}\n"
                           "- name: c2\n  cluster: {server: 'https://two-b'}\n"
@@ -202,15 +201,15 @@ static void test_relative_paths(void **state)
     put("sub/certs/me.crt", "CERT-PEM");
     put("sub/certs/me.key", "KEY-PEM");
     put("sub/token", "  file-token\n");
-    const char *p = put("sub/config",
-                        "current-context: x\n"
-                        "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
-                        "    certificate-authority: certs/ca.crt\n"
-                        "users:\n- name: cert\n  user:\n    client-certificate: certs/me.crt\n"
-                        "    client-key: certs/me.key\n"
-                        "- name: tf\n  user:\n    tokenFile: token\n"
-                        "contexts:\n- name: x\n  context: {cluster: c, user: cert}\n"
-                        "- name: y\n  context: {cluster: c, user: tf}\n");
+    const char *p =
+        put("sub/config", "current-context: x\n"
+                          "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                          "    certificate-authority: certs/ca.crt\n"
+                          "users:\n- name: cert\n  user:\n    client-certificate: certs/me.crt\n"
+                          "    client-key: certs/me.key\n"
+                          "- name: tf\n  user:\n    tokenFile: token\n"
+                          "contexts:\n- name: x\n  context: {cluster: c, user: cert}\n"
+                          "- name: y\n  context: {cluster: c, user: tf}\n");
     char cwd[512];
     assert_non_null(getcwd(cwd, sizeof cwd));
     assert_int_equal(chdir("/"), 0); /* relative to the file, not the working directory */
@@ -233,21 +232,20 @@ static void test_relative_paths(void **state)
 static void test_exec_user(void **state)
 {
     (void)state;
-    const char *p =
-        put("config", "current-context: x\n"
-                      "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
-                      "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
-                      "      extension: {audience: vault}\n"
-                      "users:\n- name: e\n  user:\n    exec:\n"
-                      "      apiVersion: client.authentication.k8s.io/v1\n"
-                      "      command: ./bin/plugin\n      args: [get-token, --x]\n"
-                      "      env: [{name: A, value: b}]\n      interactiveMode: Never\n"
-                      "      installHint: install it\n      provideClusterInfo: true\n"
-                      "- name: onpath\n  user:\n    exec:\n"
-                      "      apiVersion: client.authentication.k8s.io/v1beta1\n"
-                      "      command: aws\n"
-                      "contexts:\n- name: x\n  context: {cluster: c, user: e}\n"
-                      "- name: y\n  context: {cluster: c, user: onpath}\n");
+    const char *p = put("config", "current-context: x\n"
+                                  "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                                  "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+                                  "      extension: {audience: vault}\n"
+                                  "users:\n- name: e\n  user:\n    exec:\n"
+                                  "      apiVersion: client.authentication.k8s.io/v1\n"
+                                  "      command: ./bin/plugin\n      args: [get-token, --x]\n"
+                                  "      env: [{name: A, value: b}]\n      interactiveMode: Never\n"
+                                  "      installHint: install it\n      provideClusterInfo: true\n"
+                                  "- name: onpath\n  user:\n    exec:\n"
+                                  "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                                  "      command: aws\n"
+                                  "contexts:\n- name: x\n  context: {cluster: c, user: e}\n"
+                                  "- name: y\n  context: {cluster: c, user: onpath}\n");
     struct kubeconfig_flags f = {.kubeconfig = p};
     struct rest_config *c = load(&f);
     char expect[300];
@@ -300,8 +298,8 @@ static void test_errors_name_file_and_line(void **state)
                  "%F:4:1: invalid YAML: did not find expected ',' or '}' while parsing a flow "
                  "mapping");
     expect_error("clusters: 3\n", NULL, "%F:1: clusters must be a list");
-    expect_error("clusters:\n- name: a\n  cluster: {server: x}\n- name: a\n  cluster: {}\n",
-                 NULL, "%F:4: duplicate name \"a\" in list clusters");
+    expect_error("clusters:\n- name: a\n  cluster: {server: x}\n- name: a\n  cluster: {}\n", NULL,
+                 "%F:4: duplicate name \"a\" in list clusters");
     struct kubeconfig_flags ctx = {.context = "nope"};
     expect_error(BASIC, &ctx, "context \"nope\" does not exist in %F (known contexts: a, b)");
     expect_error("current-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://h', "
