@@ -224,29 +224,39 @@ static int join_reason_from_log(struct ops *o, const char *pod, char *why, size_
         return 0;
     }
     const char *found = NULL, *kind = NULL;
-    for (const char *p = log; (p = strstr(p, "raft challenge")) != NULL; p++) {
+    /* The detailed line: core: failed to get raft challenge: leader_addr=... error="...". */
+    for (const char *p = log; (p = strstr(p, "raft challenge: leader_addr=")) != NULL; p++) {
         const char *eol = strchr(p, '\n');
         const char *x = strstr(p, "x509:");
+        const char *e = strstr(p, "error=");
         if (x != NULL && (eol == NULL || x < eol)) {
             found = x;
             kind = "x509";
-        } else if (eol != NULL && strstr(p, "error=") != NULL && strstr(p, "error=") < eol) {
-            found = strstr(p, "error=") + 6;
+        } else if (e != NULL && (eol == NULL || e < eol)) {
+            found = e + 6 + (e[6] == '"');
             kind = "other";
         }
     }
     int x509 = 0;
     if (found != NULL) {
-        size_t l = strcspn(found, "\"\n");
-        snprintf(why, cap, "%.*s", (int)(l < 400 ? l : 400), found);
+        /* The rest of the line, without hclog's closing quote; \" unescaped. */
+        size_t n = 0;
+        for (const char *q = found; *q && *q != '\n' && n + 1 < cap && n < 400; q++) {
+            if (q[0] == '\\' && q[1] == '"')
+                continue;
+            why[n++] = *q;
+        }
+        while (n > 0 && (why[n - 1] == '"' || why[n - 1] == ' '))
+            n--;
+        why[n] = '\0';
         x509 = strcmp(kind, "x509") == 0;
     }
     free(log);
     return x509;
 }
 
-int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct join_options *jo,
-             struct error *err)
+static int join_targets(struct ops *o, const size_t *targets, size_t ntargets,
+                        const struct join_options *jo, struct error *err)
 {
     struct vault_cluster *vc = o->vc;
     struct vault_call *calls = calloc(ntargets + 1, sizeof *calls);
@@ -344,6 +354,74 @@ int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct
     free(body);
     free(ca_flag);
     return failed;
+}
+
+/* The host of a leader address, or "" when it is an IP address (nothing to resolve). */
+static void leader_host(const char *addr, char *host, size_t cap)
+{
+    const char *h = strstr(addr, "://");
+    h = h ? h + 3 : addr;
+    size_t l = h[0] == '[' ? 0 : strcspn(h, ":/");
+    snprintf(host, cap, "%.*s", (int)l, h);
+    int ip = 1;
+    for (const char *p = host; *p; p++)
+        ip &= (*p >= '0' && *p <= '9') || *p == '.';
+    if (ip)
+        host[0] = '\0';
+}
+
+/* Preflight: can each joining pod resolve the leader's name? A wrong headless
+ * service or a DNS problem shows up here, before the join, more clearly than
+ * Vault's "failed to get raft challenge". Pods that cannot are reported and
+ * left out of keep; a pod without sh or nslookup (distroless) is not held
+ * back. Returns how many are in keep. */
+static size_t preflight_dns(struct ops *o, const size_t *targets, size_t ntargets,
+                            const char *leader_addr, size_t *keep)
+{
+    char host[256];
+    leader_host(leader_addr, host, sizeof host);
+    for (size_t i = 0; i < ntargets; i++)
+        keep[i] = targets[i];
+    struct vault_call *calls = host[0] ? calloc(ntargets + 1, sizeof *calls) : NULL;
+    if (calls == NULL)
+        return ntargets;
+    for (size_t i = 0; i < ntargets; i++) {
+        struct vault_call *c = &calls[i];
+        c->pod = o->vc->pods[targets[i]].name;
+        c->argv[0] = "sh";
+        c->argv[1] = "-c";
+        c->argv[2] = "command -v nslookup >/dev/null 2>&1 || exit 127; "
+                     "nslookup \"$0\" >/dev/null 2>&1";
+        c->argv[3] = host;
+    }
+    vault_call_run(o->kube, o->vc, calls, ntargets);
+    size_t n = 0;
+    for (size_t i = 0; i < ntargets; i++) {
+        struct vault_call *c = &calls[i];
+        const char *svc = o->vc->service_name ? o->vc->service_name : "<fullname>-internal";
+        if (c->ran && c->exit_code != 0 && c->exit_code != 127)
+            report(o,
+                   "%s: cannot resolve %s from the pod: check that the headless service %s lists "
+                   "the leader (kubectl get endpoints %s -n %s) and that the cluster DNS works",
+                   c->pod, host, svc, svc, o->vc->namespace);
+        else
+            keep[n++] = targets[i];
+        vault_call_clear(c);
+    }
+    free(calls);
+    return n;
+}
+
+int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct join_options *jo,
+             struct error *err)
+{
+    size_t *keep = calloc(ntargets + 1, sizeof *keep);
+    if (keep == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    size_t n = preflight_dns(o, targets, ntargets, jo->leader_addr, keep);
+    int failed = n > 0 ? join_targets(o, keep, n, jo, err) : 0;
+    free(keep);
+    return failed < 0 ? -1 : failed + (int)(ntargets - n);
 }
 
 int ops_wait_voters(struct ops *o, const char *active_pod, const struct secret *token,

@@ -177,11 +177,21 @@ def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
     rc, doc = status_doc(fake, keys["root_token"])
     assert "1 pod is not initialized: not joined to the raft cluster" in doc["verdict"]["problems"]
     assert "kubectl vault-ha join" in doc["verdict"]["next"]
-    # An unreachable leader address: the cause and the next step.
+    # A name the pod cannot resolve: caught by the DNS preflight, nothing joined.
+    before = len(fake.exec_log())
     r = run_plugin(["join", "--leader-addr", "http://nowhere.vault-internal:8200", "--keys-file",
                     keys["_path"], "--no-wait"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 1
-    assert "vault-1: could not reach the leader at http://nowhere.vault-internal:8200" in r.stderr
+    assert ("vault-1: cannot resolve nowhere.vault-internal from the pod: check that the headless "
+            "service vault-internal lists the leader (kubectl get endpoints vault-internal -n "
+            "vault) and that the cluster DNS works") in r.stderr
+    assert not any("join" in e["command"] for e in fake.exec_log()[before:])
+    # It resolves but nothing answers there: Vault's reason comes from the pod's log.
+    r = run_plugin(["join", "--leader-addr", "http://vault-0.vault-internal:8299", "--keys-file",
+                    keys["_path"], "--no-wait"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "vault-1: could not reach the leader at http://vault-0.vault-internal:8299 (failed to " \
+           "join raft cluster: failed to get raft challenge; " in r.stderr
     token = write_private(tmp_path / "token", keys["root_token"])
     r = run_plugin(["join", "--keys-file", keys["_path"], "--token-file", token],
                    kubeconfig=fake.kubeconfig, timeout=120)

@@ -84,7 +84,17 @@ class Server:
         home = os.path.join(root, "home")
         os.makedirs(home, exist_ok=True)
         env["HOME"] = home
-        env["PATH"] = r.cluster.bin_dir() + ":/usr/local/bin:/usr/bin:/bin"
+        # The pod's DNS: the headless service publishes every scheduled pod
+        # (publishNotReadyAddresses), answered by fakekube/bin/nslookup.
+        hosts = os.path.join(root, "hosts")
+        with open(hosts, "w") as f:
+            for other in r.existing_pods():
+                if not r.state(other).startswith("Pending"):
+                    f.write("%s %s.%s-internal\n" % (r.pod_ip(r.pods[other]["ordinal"]), other,
+                                                     r.fullname))
+        env["FAKE_HOSTS_FILE"] = hosts
+        env["PATH"] = "%s:%s:/usr/local/bin:/usr/bin:/bin" % (
+            r.cluster.bin_dir(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin"))
         return env, root
 
     # --- auth and RBAC -------------------------------------------------------------------------
