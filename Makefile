@@ -88,8 +88,8 @@ $(A)/unit/%: tests/unit/%.c $(A)/libvaultha.a
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
-# The e2e tests mostly wait (elections, autopilot, processes): run them 4 at a time.
-PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 4 --durations=10
+# The e2e tests mostly wait (elections, autopilot, processes): run them 6 at a time.
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 6 --durations=10
 
 e2e: kubectl-vault_ha
 	VH_BIN=$(CURDIR)/kubectl-vault_ha $(PYTEST) tests/fake tests/e2e
