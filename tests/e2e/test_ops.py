@@ -196,7 +196,8 @@ def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
     r = run_plugin(["join", "--keys-file", keys["_path"], "--token-file", token],
                    kubeconfig=fake.kubeconfig, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "vault-1: raft non-voter, waiting for autopilot to promote it" in r.stderr
+    # The non-voter phase lasts the simulator's stabilization time; on a loaded machine the
+    # first look may already find a voter, so only the end state is asserted.
     assert "vault-1: raft voter" in r.stderr
     r = run_plugin(["join"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0 and r.stdout == "Every running pod is a raft member already.\n"

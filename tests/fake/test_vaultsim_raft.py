@@ -26,7 +26,8 @@ def test_join_unseal_async_window_and_promotion(tmp_path):
     - a joined, still sealed node reports initialized:true, sealed:true and t/n from the leader;
     - the threshold key answers sealed:true progress:0, the node unseals shortly after;
     - list-peers shows it as a non-voter, promoted to voter after stabilization_seconds."""
-    with SimServer(tmp_path, replicas=2, options={"stabilization_seconds": "3", "join_unseal_seconds": "0.4"}) as s:
+    # Stabilization long enough that the non-voter is still seen on a loaded CI machine.
+    with SimServer(tmp_path, replicas=2, options={"stabilization_seconds": "10", "join_unseal_seconds": "0.4"}) as s:
         init = jout(s.vault("vault-0", "operator", "init", "-format=json", "-key-shares=3", "-key-threshold=2"))
         keys = init["unseal_keys_b64"]
         for k in keys[:2]:
@@ -49,7 +50,7 @@ def test_join_unseal_async_window_and_promotion(tmp_path):
         auto = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
         nid = joined["node_id"]
         assert auto["Servers"][nid]["Status"] == "non-voter" and nid not in auto["Voters"]
-        wait_for(lambda: all(p["voter"] for p in peers(s)), 5, what="promotion")
+        wait_for(lambda: all(p["voter"] for p in peers(s)), 20, what="promotion")
         auto = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
         assert auto["Servers"][nid]["Status"] == "voter" and nid in auto["Voters"]
 
