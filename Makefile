@@ -12,7 +12,7 @@ MANDIR     ?= $(PREFIX)/share/man
 PYTHON     := /usr/bin/python3
 
 CC         ?= cc
-PKGS       := libcurl jansson yaml-0.1 zlib libcrypto
+PKGS       := libcurl jansson yaml-0.1 zlib libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lreadline -lpthread
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes
@@ -142,7 +142,7 @@ D        := build/dist
 ARCHIVE  := dist/kubectl-vault_ha-$(VERSION)-linux-amd64.tar.gz
 DIST_URI ?= https://github.com/kubectl-vault-ha/kubectl-vault_ha/releases/download/v$(VERSION)/kubectl-vault_ha-$(VERSION)-linux-amd64.tar.gz
 STATIC_LIBS := -Wl,-Bstatic -ljansson -lyaml -Wl,-Bdynamic \
-               $(shell pkg-config --libs libcurl zlib libcrypto) -lreadline -lpthread
+               $(shell pkg-config --libs libcurl zlib libssl libcrypto) -lreadline -lpthread
 
 $(D)/kubectl-vault_ha: $(PLUGIN_SRC:%.c=$(B)/%.o) $(B)/libvaultha.a
 	@mkdir -p $(D)

@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -695,6 +696,27 @@ static int body_complete(const struct ws_response *r, const char *body, size_t l
     return 0; /* until the server closes */
 }
 
+/* Exec streams are bulk data in 16 KiB TLS records. Without read-ahead OpenSSL
+ * reads each record with two recv calls (header, then body); with it and a
+ * larger buffer one recv takes several records. Every SSL_read is still made
+ * until CURLE_AGAIN before we poll, so no decrypted data waits unseen. */
+#define TLS_READ_BUFFER (256u << 10)
+
+static CURLcode tune_tls(CURL *h, void *ssl_ctx, void *unused)
+{
+    (void)h, (void)unused;
+    SSL_CTX_set_read_ahead((SSL_CTX *)ssl_ctx, 1);
+    SSL_CTX_set_default_read_buffer_len((SSL_CTX *)ssl_ctx, TLS_READ_BUFFER);
+    return CURLE_OK;
+}
+
+/* The callback gets the TLS library's own context: only OpenSSL's is an SSL_CTX. */
+static int curl_uses_openssl(void)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    return v != NULL && v->ssl_version != NULL && strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+}
+
 /* One attempt. *status_out receives the HTTP status (0 when none arrived). */
 static int connect_once(struct kube_client *kube, const struct ws_connect_params *p,
                         struct ws_conn **out, int *status_out, struct error *err)
@@ -727,6 +749,8 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
     /* Through an HTTP proxy, always tunnel (CONNECT), also for http:// servers. */
     curl_easy_setopt(hs.h, CURLOPT_HTTPPROXYTUNNEL, 1L);
     curl_easy_setopt(hs.h, CURLOPT_ERRORBUFFER, errbuf);
+    if (curl_uses_openssl())
+        curl_easy_setopt(hs.h, CURLOPT_SSL_CTX_FUNCTION, tune_tls);
     /* A peer that vanished without a FIN or RST is noticed by TCP keepalive. No
      * WebSocket pings: the server cannot answer them while the process does not
      * read stdin (its read loop is blocked), which would look like a dead peer. */
