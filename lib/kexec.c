@@ -23,6 +23,7 @@
     1000 /* a command still running this long after stdin ended on v4                              \
             probably waits for the EOF it will never see */
 #define BUFFER_MAX_DEF (1u << 20)
+#define OBUF_ALIGN     4096 /* coalesced stdout: page-aligned for O_DIRECT writers */
 #define STDIN_MIN_ROOM 4096 /* no stdin frame smaller than this while more input may come */
 
 static const char *const default_protocols[] = {KEXEC_PROTO_V5, KEXEC_PROTO_V4, NULL};
@@ -181,29 +182,6 @@ int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *er
     return 0;
 }
 
-int kexec_fd_write(void *ctx, const void *data, size_t len, struct error *err)
-{
-    int fd = *(const int *)ctx;
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-                poll(&pfd, 1, -1);
-                continue;
-            }
-            return error_set(err, ERR_GENERIC, "writing the command's output failed: %s",
-                             strerror(errno));
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* ---- sessions ------------------------------------------------------------------------------ */
 
 enum stdin_state { IN_NONE, IN_SENDING, IN_EOF, IN_DONE };
@@ -228,7 +206,41 @@ struct session {
     long long started, last_activity;
     long long v4_eof_at; /* when stdin ended on v4 and the note is still due, else 0 */
     int pfd_ws, pfd_in;
+    uint8_t *obuf; /* coalesced stdout (req->out_coalesce bytes), allocated on first use */
+    size_t olen;
+    long long o_since; /* when obuf got its first byte */
 };
+
+/* Hands coalesced stdout to the sink. */
+static int flush_out(struct session *s, struct error *err)
+{
+    if (s->olen == 0)
+        return 0;
+    size_t n = s->olen;
+    s->olen = 0;
+    return s->req->out ? s->req->out(s->req->out_ctx, s->obuf, n, err) : 0;
+}
+
+static int coalesce_out(struct session *s, const uint8_t *d, size_t n, struct error *err)
+{
+    size_t cap = s->req->out_coalesce;
+    if (s->obuf == NULL && posix_memalign((void **)&s->obuf, OBUF_ALIGN, cap) != 0) {
+        s->obuf = NULL;
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    while (n > 0) {
+        if (s->olen == 0)
+            s->o_since = now_ms();
+        size_t take = cap - s->olen < n ? cap - s->olen : n;
+        memcpy(s->obuf + s->olen, d, take);
+        s->olen += take;
+        d += take;
+        n -= take;
+        if (s->olen == cap && flush_out(s, err) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 static int dispatch(struct session *s, const uint8_t *d, size_t n, struct error *err)
 {
@@ -236,9 +248,14 @@ static int dispatch(struct session *s, const uint8_t *d, size_t n, struct error 
     switch (s->channel) {
     case KEXEC_CH_STDOUT:
         s->res->stdout_bytes += n;
+        if (req->out_coalesce > 0 && req->out != NULL)
+            return coalesce_out(s, d, n, err);
         return req->out ? req->out(req->out_ctx, d, n, err) : 0;
     case KEXEC_CH_STDERR:
         s->res->stderr_bytes += n;
+        /* Stdout that arrived first goes out first. */
+        if (flush_out(s, err) < 0)
+            return -1;
         return req->err ? req->err(req->err_ctx, d, n, err) : 0;
     case KEXEC_CH_ERROR:
         if (s->status_len + n > STATUS_MAX)
@@ -392,6 +409,8 @@ static const char *v4_hint(const struct session *s)
 /* Ends a session with an error (already in s->res->err). */
 static void finish_error(struct session *s, int close_code)
 {
+    struct error ignored = {0};
+    flush_out(s, &ignored); /* what did arrive is shown; the session failed anyway */
     s->res->rc = -1;
     s->res->exit_code = -1;
     error_wrap(&s->res->err, "exec in %s", s->req->pod);
@@ -407,6 +426,10 @@ static void finish_end(struct session *s)
     int clean = ws_conn_closed(s->ws, &code, &why);
     struct kexec_result *res = s->res;
     unsigned long long got = res->stdout_bytes + res->stderr_bytes;
+    if (flush_out(s, &res->err) < 0) {
+        finish_error(s, WS_CLOSE_NORMAL);
+        return;
+    }
     if (s->status_len > 0) {
         int exit_code = -1;
         if (kexec_parse_status(s->status, s->status_len, &exit_code, &res->err) == 0) {
@@ -518,9 +541,16 @@ static void run_sessions(struct session *ss, size_t n)
                 if (req->note != NULL)
                     req->note(req->note_ctx, req->pod, KEXEC_NOTE_STDIN_EOF_UNSUPPORTED);
             }
+            if (s->olen > 0 && now - s->o_since >= KEXEC_COALESCE_MS &&
+                flush_out(s, &s->res->err) < 0) {
+                finish_error(s, WS_CLOSE_NORMAL);
+                continue;
+            }
             active++;
             if (s->rx_more)
                 timeout = 0;
+            if (s->olen > 0 && s->o_since + KEXEC_COALESCE_MS - now < timeout)
+                timeout = s->o_since + KEXEC_COALESCE_MS - now;
             if (s->v4_eof_at > 0 && s->v4_eof_at + V4_NOTE_MS - now < timeout)
                 timeout = s->v4_eof_at + V4_NOTE_MS - now;
             if (s->in_again && timeout > AGAIN_RETRY_MS)
@@ -705,6 +735,10 @@ int kexec_run_many(struct kube_client *kube, const struct kexec_request *request
         if (ss[i].status != NULL) {
             explicit_bzero(ss[i].status, ss[i].status_len);
             free(ss[i].status);
+        }
+        if (ss[i].obuf != NULL) {
+            explicit_bzero(ss[i].obuf, requests[i].out_coalesce);
+            free(ss[i].obuf);
         }
         if (ss[i].inbuf != NULL) {
             explicit_bzero(ss[i].inbuf, KEXEC_STDIN_FRAME_MAX);

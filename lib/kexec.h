@@ -41,6 +41,9 @@ enum kexec_channel {
     KEXEC_CH_CLOSE = 255, /* v5 client->server: [0xFF, channel] closes that stream */
 };
 
+/* Longest that coalesced stdout waits for more before it goes to the sink. */
+#define KEXEC_COALESCE_MS 10
+
 /* Largest stdin frame payload (channel byte included), as client-go sends. */
 #define KEXEC_STDIN_FRAME_MAX (32u << 10)
 
@@ -85,6 +88,12 @@ struct kexec_request {
     struct kexec_stdin in;
     kexec_write_fn out; /* stdout sink; NULL = discard */
     void *out_ctx;
+    /* 0: stdout goes to the sink as it arrives (TLS records, ~16 KiB). Else it is
+     * gathered into pieces of exactly this many bytes from a page-aligned buffer
+     * (lib/filesink can write those with O_DIRECT), held back at most
+     * KEXEC_COALESCE_MS, and handed over before any stderr and at the end: bulk
+     * streams then cost far fewer system calls. A multiple of 4096. */
+    size_t out_coalesce;
     kexec_write_fn err; /* stderr sink; NULL = discard */
     void *err_ctx;
     kexec_note_fn note; /* optional */
@@ -144,8 +153,5 @@ struct kexec_buffer {
     size_t truncated;
 };
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err);
-
-/* A sink writing to a file descriptor (ctx = pointer to the int fd), all or error. */
-int kexec_fd_write(void *ctx, const void *data, size_t len, struct error *err);
 
 #endif

@@ -10,13 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cluster.h"
 #include "cmd.h"
+#include "filesink.h"
 #include "kexec.h"
 
-#define LINE_MAX_BYTES (64u << 10) /* a longer line is cut into prefixed pieces */
+#define LINE_MAX_BYTES (64u << 10)  /* a longer line is cut into prefixed pieces */
+#define OUTPUT_CHUNK   (256u << 10) /* stdout is written in pieces this large (see kexec.h) */
 
 static volatile sig_atomic_t interrupted;
 
@@ -29,8 +32,9 @@ static void on_sigint(int sig)
 /* One output stream (stdout or stderr) of one pod. */
 struct sink {
     FILE *f;
-    const char *pod; /* NULL = raw, no prefix */
-    char *line;      /* the unfinished line (prefixed mode) */
+    struct filesink file; /* raw mode: the descriptor under f */
+    const char *pod;      /* NULL = raw, no prefix */
+    char *line;           /* the unfinished line (prefixed mode) */
     size_t len;
 };
 
@@ -55,9 +59,10 @@ static int sink_write(void *ctx, const void *data, size_t len, struct error *err
 {
     struct sink *s = ctx;
     if (s->pod == NULL) {
-        /* One pod: straight through, unbuffered, binary-safe. */
-        int fd = fileno(s->f);
-        return kexec_fd_write(&fd, data, len, err);
+        /* One pod: straight through, binary-safe. */
+        if (filesink_write(&s->file, data, len, err) < 0)
+            return error_wrap(err, "writing the output failed");
+        return 0;
     }
     const char *p = data;
     while (len > 0) {
@@ -88,12 +93,21 @@ static int sink_write(void *ctx, const void *data, size_t len, struct error *err
     return 0;
 }
 
+static int same_file(FILE *a, FILE *b)
+{
+    struct stat sa, sb;
+    return fstat(fileno(a), &sa) == 0 && fstat(fileno(b), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 /* The end of a pod's stream: a last line without newline gets one. */
 static void sink_finish(struct sink *s)
 {
     struct error ignored = {0};
     if (s->pod != NULL && s->len > 0)
         emit_line(s, NULL, 0, 1, &ignored);
+    if (s->pod == NULL)
+        filesink_close(&s->file);
     fflush(s->f);
 }
 
@@ -267,6 +281,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
             .argv = command,
             .out = sink_write,
             .out_ctx = so,
+            .out_coalesce = OUTPUT_CHUNK,
             .err = sink_write,
             .err_ctx = se,
             .note = on_note,
@@ -287,6 +302,12 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (ok && nrun > 0) {
         fflush(ctx->out);
         fflush(ctx->err);
+        if (!prefixed) {
+            /* Our own messages go to stderr while the stream runs: no O_DIRECT
+             * when stdout is the same file (> f 2>&1). */
+            filesink_open(&outs[0].file, fileno(outs[0].f), !same_file(outs[0].f, outs[1].f));
+            filesink_open(&outs[1].file, fileno(outs[1].f), 0);
+        }
         struct sigaction sa = {0}, old_int;
         sa.sa_handler = on_sigint;
         sigemptyset(&sa.sa_mask);

@@ -114,6 +114,41 @@ def test_cat_64mib_round_trip_in_constant_memory(fake, tmp_path):
           % (seconds, 64 / seconds, rss_big, rss_small))
 
 
+def test_output_into_files_exactly(fake, tmp_path):
+    """Stdout redirected to a file (written with O_DIRECT in aligned pieces, the tail plain),
+    appended to a file (plain writes), and shared with stderr (> f 2>&1): the bytes are exactly
+    the stream's, and the shared file gets stderr too."""
+    src = tmp_path / "src.bin"
+    sha = random_file(src, (5 << 20) + 12345)
+    with open(src, "rb") as f:
+        data = f.read()
+    env = plugin_env(fake.kubeconfig)
+    cmd = [BIN, "exec", "-i", "--", "cat"]
+
+    out = tmp_path / "out.bin"
+    with open(src, "rb") as i, open(out, "wb") as o:
+        r = subprocess.run(cmd, env=env, stdin=i, stdout=o, stderr=subprocess.PIPE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+
+    appended = tmp_path / "appended.bin"
+    appended.write_bytes(b"head\n")
+    with open(src, "rb") as i, open(appended, "ab") as o:
+        r = subprocess.run(cmd, env=env, stdin=i, stdout=o, stderr=subprocess.PIPE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert appended.read_bytes() == b"head\n" + data
+
+    both = tmp_path / "both.txt"
+    script = "head -c 1048576 /dev/zero; echo warning >&2; head -c 1048576 /dev/zero"
+    with open(both, "wb") as o:
+        r = subprocess.run([BIN, "exec", "--", "sh", "-c", script], env=env, stdout=o, stderr=o,
+                           timeout=120)
+    assert r.returncode == 0
+    got = both.read_bytes()
+    assert len(got) == (2 << 20) + 8 and got.count(b"warning\n") == 1
+    assert got.replace(b"warning\n", b"") == bytes(2 << 20)
+
+
 def test_stdout_and_stderr_stay_apart(fake):
     r = run_text(fake, ["exec", "--", "sh", "-c", "echo out1; echo err1 >&2; echo out2"])
     assert r.returncode == 0, r.stderr

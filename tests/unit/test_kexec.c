@@ -744,6 +744,79 @@ static void test_v5_session(void **state)
     kube_client_free(c.kube);
 }
 
+/* Coalesced stdout: pieces of exactly out_coalesce bytes from an aligned buffer,
+ * a held-back rest handed over after KEXEC_COALESCE_MS of quiet, stdout that
+ * arrived before stderr handed over first, the rest at the end. */
+static void sc_coalesce(struct server *sv, int fd, int i)
+{
+    struct conn_record *r = &sv->rec[i];
+    const uint8_t init[] = {0x82, 0x01, 0x01};
+    send_101(sv, fd, r, init, sizeof init);
+    uint8_t *d = malloc(10000);
+    memset(d, 'o', 10000);
+    send_channel(fd, 1, d, 3000);
+    send_channel(fd, 1, d, 2000);
+    usleep(200 * 1000);
+    send_channel(fd, 1, d, 100);
+    send_channel(fd, 2, "e", 1);
+    send_channel(fd, 1, d, 10000);
+    send_status_and_close(fd, STATUS_SUCCESS);
+    read_client_close(fd, r);
+    free(d);
+}
+
+struct piece_log {
+    char text[256];
+    int misaligned; /* a full piece from an unaligned address */
+};
+
+static int log_out(void *ctx, const void *data, size_t len, struct error *err)
+{
+    (void)err;
+    struct piece_log *l = ctx;
+    if (len == 4096 && (uintptr_t)data % 4096 != 0)
+        l->misaligned++;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "O%zu ", len);
+    return 0;
+}
+
+static int log_err(void *ctx, const void *data, size_t len, struct error *err)
+{
+    (void)err, (void)data;
+    struct piece_log *l = ctx;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "E%zu ", len);
+    return 0;
+}
+
+static void test_coalesced_stdout(void **state)
+{
+    (void)state;
+    struct server sv = {0};
+    server_start(&sv, sc_coalesce, 1);
+    server_run(&sv);
+    struct client c;
+    client_new(&c, &sv, NULL);
+    struct piece_log log = {0};
+    struct kexec_request req = request("vault-0", NULL, NULL);
+    req.out = log_out;
+    req.out_ctx = &log;
+    req.err = log_err;
+    req.err_ctx = &log;
+    req.out_coalesce = 4096;
+    struct kexec_result res;
+    struct error err = {0};
+    assert_int_equal(kexec_run(c.kube, &req, &res, &err), 0);
+    server_stop(&sv);
+    assert_int_equal(res.exit_code, 0);
+    assert_string_equal(log.text, "O4096 O904 O100 E1 O4096 O4096 O1808 ");
+    assert_int_equal(log.misaligned, 0);
+    assert_int_equal(res.stdout_bytes, 15100);
+    server_free(&sv);
+    kube_client_free(c.kube);
+}
+
 /* v4: the server reads the stdin bytes, checks that no [FF xx] frame follows,
  * then answers. */
 static void sc_v4(struct server *sv, int fd, int i)
@@ -1279,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_parse_status),
         cmocka_unit_test(test_buffer_sink),
         cmocka_unit_test(test_v5_session),
+        cmocka_unit_test(test_coalesced_stdout),
         cmocka_unit_test(test_v4_no_stdin_eof),
         cmocka_unit_test(test_upgrade_refusals),
         cmocka_unit_test(test_stream_endings),
