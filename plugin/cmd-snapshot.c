@@ -3,9 +3,10 @@
  * (facts/vault.md §5, facts/kubernetes.md §1.5).
  *
  * save: `vault operator raft snapshot save /dev/stdout` in the active pod (or
- *   --pod), the token on the first stdin line. In the pod the stream also
- *   passes through tee into `wc -c`, whose count comes back on stderr after the
- *   stream ends, with vault's exit status:
+ *   --pod), the token on the first stdin line. In the pod the stream is
+ *   counted on its way out (by dd, or by tee into `wc -c` where dd does not
+ *   report bytes); the count comes back on stderr after the stream ends, with
+ *   vault's exit status:
  *     vault-ha-exit N / vault-ha-bytes N
  *   so a stream whose tail got lost (kubectl exec and kubectl cp are known to
  *   do that silently) is caught by the count, not only by the archive check.
@@ -34,6 +35,7 @@
 
 #include "cluster.h"
 #include "cmd.h"
+#include "filesink.h"
 #include "kexec.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -46,6 +48,8 @@
 #define IDLE_TIMEOUT_MS (10L * 60 * 1000) /* nothing sent or received for this long */
 #define POD_TEXT_MAX    (16u << 10)       /* stderr text kept for messages */
 #define MARK            "vault-ha-"
+#define SAVE_CHUNK      (256u << 10) /* the stream is written in pieces this large */
+#define WRITEBACK_STEP  (8ull << 20)
 
 /* --- signals ------------------------------------------------------------------------------ */
 
@@ -154,22 +158,6 @@ static void progress_end(struct progress *p)
         fputs("\r\033[K", p->f);
         fflush(p->f);
     }
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* The token as the first stdin line, in locked memory. */
@@ -392,7 +380,10 @@ static long pick_pod(struct cmd_context *ctx, struct ops *o, const struct pod_vi
 
 struct save_sink {
     int fd;
-    const char *shown; /* "stdout" or the file name, for messages */
+    struct filesink file;            /* fd; O_DIRECT for the temporary file */
+    int writeback;                   /* a file of ours: start its writeback as we go */
+    unsigned long long written_back; /* bytes handed to writeback so far */
+    const char *shown;               /* "stdout" or the file name, for messages */
     struct snapshot_verifier *v;
     unsigned long long bytes;
     struct progress *prog;
@@ -403,11 +394,19 @@ struct save_sink {
 static int save_write(void *ctx, const void *data, size_t len, struct error *err)
 {
     struct save_sink *s = ctx;
-    if (write_all(s->fd, data, len) < 0) {
-        error_set(&s->why, ERR_CONFIG, "writing %s: %s", s->shown, strerror(errno));
+    if (filesink_write(&s->file, data, len, &s->why) < 0) {
+        error_wrap(&s->why, "writing %s", s->shown);
+        s->why.kind = ERR_CONFIG;
         goto failed;
     }
     s->bytes += len;
+    /* The file is fsynced before the rename: writing it back while the stream
+     * runs leaves that fsync little to wait for. A hint: failures show at fsync. */
+    if (s->writeback && s->bytes - s->written_back >= WRITEBACK_STEP) {
+        sync_file_range(s->fd, (off_t)s->written_back, (off_t)(s->bytes - s->written_back),
+                        SYNC_FILE_RANGE_WRITE);
+        s->written_back = s->bytes;
+    }
     if (snapshot_verifier_feed(s->v, data, len, &s->why) < 0) {
         error_wrap(&s->why, "the snapshot stream is not a valid snapshot after %llu bytes",
                    s->bytes);
@@ -552,21 +551,35 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         fchmod(fd, 0600);
     }
 
-    /* In the pod: vault writes the snapshot to stdout through tee, which also
-     * feeds wc -c; the count and vault's exit status follow on stderr. POSIX
-     * sh, tee and wc only (busybox is enough: no bash, no process substitution). */
-    char script[1024];
+    /* In the pod, the bytes vault sends are counted on their way to stdout, and
+     * the count and vault's exit status follow on stderr. POSIX sh only, no
+     * bash: with a dd that reports bytes copied (coreutils; busybox built with
+     * its third status line), dd bs=64k passes the stream on in large blocks and
+     * counts it; otherwise tee copies it to wc -c, which costs the pod two more
+     * copies of the stream in small blocks. The probe tells which dd this is. */
+    char script[1400];
     snprintf(script, sizeof script,
-             "IFS= read -r %s && export %s && exec 3>&1 && "
-             "{ { \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } "
+             "IFS= read -r %s && export %s && exec 3>&1 && set -f && "
+             "case $(dd if=/dev/null of=/dev/null 2>&1) in "
+             "*' bytes '*) "
+             "n=$({ \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } | dd bs=65536 2>&1 >&3); "
+             "set -- $n; while [ $# -gt 1 ] && [ \"$2\" != bytes ]; do shift; done; "
+             "if [ $# -gt 1 ]; then echo \"" MARK "bytes $1\" >&2; else echo \"$n\" >&2; fi;; "
+             "*) { { \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } "
              "| tee /dev/fd/3 "
-             "| { n=$(wc -c) && echo \"" MARK "bytes $n\" >&2; }; }",
+             "| { n=$(wc -c) && echo \"" MARK "bytes $n\" >&2; }; };; "
+             "esac",
              token_var(o.vc), token_var(o.vc));
     const char *argv[] = {"sh",   "-c",       script, o.vc->cli,     "operator",
                           "raft", "snapshot", "save", "/dev/stdout", NULL};
     struct progress prog;
     progress_init(&prog, ctx->err, "Saving snapshot:", 0);
-    struct save_sink sink = {.fd = fd, .shown = to_stdout ? "stdout" : tmp, .v = v, .prog = &prog};
+    struct save_sink sink = {.fd = fd,
+                             .writeback = !to_stdout,
+                             .shown = to_stdout ? "stdout" : tmp,
+                             .v = v,
+                             .prog = &prog};
+    filesink_open(&sink.file, fd, !to_stdout);
     struct kexec_request req = {
         .namespace = o.vc->namespace,
         .pod = pod,
@@ -575,6 +588,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         .in = {.kind = KEXEC_STDIN_MEMORY, .data = line.data, .len = line.len},
         .out = save_write,
         .out_ctx = &sink,
+        .out_coalesce = SAVE_CHUNK,
         .err = pod_stderr_write,
         .err_ctx = pe,
         .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
@@ -584,6 +598,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     struct kexec_result res = {0};
     double t0 = now_s();
     kexec_run(ctx->kube, &req, &res, NULL);
+    filesink_close(&sink.file);
     double secs = now_s() - t0;
     progress_end(&prog);
     pod_stderr_finish(pe);
@@ -634,10 +649,11 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         goto out;
     }
     if (!pe->have_bytes) {
+        pod_why(pe, why, sizeof why);
         fprintf(ctx->err,
-                "%s: %s did not report how many bytes it sent (needs tee and wc in the image), "
-                "so a lost tail cannot be ruled out; %s\n",
-                ctx->prog, pod, kept);
+                "%s: %s did not report how many bytes it sent (needs dd, or tee and wc, in the "
+                "image), so a lost tail cannot be ruled out%s%s; %s\n",
+                ctx->prog, pod, pe->len ? ": " : "", why, kept);
         goto out;
     }
     if (pe->bytes != sink.bytes) {

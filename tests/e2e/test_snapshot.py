@@ -524,3 +524,67 @@ def test_standby_under_tls_says_why(make_fake, tmp_path):
     assert not snap.exists() and leftovers(tmp_path) == []
     r = c.plugin("snapshot", "save", str(snap))
     assert r.returncode == 0, r.stderr
+
+
+def image_tool(fake, name, script):
+    """Puts a tool into the pods' image (first on their PATH, see tests/fake/README.md)."""
+    d = os.path.join(fake.state_dir, "image-bin")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + script)
+    os.chmod(path, 0o755)
+
+
+def test_count_by_dd_or_by_tee_and_wc(make_fake, tmp_path):
+    """The pod counts the stream with dd where dd reports bytes copied (coreutils here), and
+    falls back to tee | wc -c with a dd that prints only record counts (a busybox built
+    without its third status line): both save the same verified snapshot."""
+    c = start(make_fake, tmp_path, "--vault-opt", "preset=ha", preset=True)
+    c.write("counted")
+    snap = tmp_path / "dd.snap"
+    r = c.plugin("snapshot", "save", str(snap))
+    assert r.returncode == 0, r.stderr
+    trace = tmp_path / "tools"
+    # busybox without FEATURE_DD_THIRD_STATUS_LINE: records only; tee and wc logged when run
+    image_tool(c.fake, "dd", "/bin/dd \"$@\" 2>/dev/null; echo 'dd' >> %s; "
+               "echo '0+1 records in' >&2; echo '0+1 records out' >&2\n" % trace)
+    image_tool(c.fake, "wc", "echo wc >> %s; exec /usr/bin/wc \"$@\"\n" % trace)
+    snap2 = tmp_path / "tee.snap"
+    r = c.plugin("snapshot", "save", str(snap2))
+    assert r.returncode == 0, r.stderr
+    assert trace.read_text() == "dd\nwc\n"  # the probe, then the count by wc
+    for f in (snap, snap2):
+        assert members_of(f.read_bytes())[1] == MEMBERS
+        v = run_plugin(["snapshot", "verify", str(f)], kubeconfig=c.fake.kubeconfig)
+        assert v.returncode == 0 and v.stdout.startswith("%s: valid Raft snapshot, " % f), v.stdout
+
+
+def test_a_count_that_differs_from_what_arrived_fails(make_fake, tmp_path):
+    """What the pod says it sent is checked against what arrived (a lost tail is caught even
+    where the archive would not show it), and a pod that cannot count says so."""
+    c = start(make_fake, tmp_path, "--vault-opt", "preset=ha", preset=True)
+    snap = tmp_path / "s.snap"
+    snap.write_bytes(b"the previous backup")
+    image_tool(c.fake, "dd", "/bin/dd \"$@\" 2>/dev/null\n"
+               "{ echo '1+0 records in'; echo '1+0 records out'\n"
+               "echo '99999999 bytes (100 MB, 95 MiB) copied, 1 s, 100 MB/s'; } >&2\n")
+    r = c.plugin("snapshot", "save", str(snap))
+    assert r.returncode == 1
+    m = re.search(r"the stream lost data: vault-0 sent 99999999 bytes, (\d+) arrived; "
+                  r"nothing was saved\n$", r.stderr)
+    assert m and int(m.group(1)) > 0, r.stderr
+    assert snap.read_bytes() == b"the previous backup" and leftovers(tmp_path) == []
+    # neither a counting dd nor wc in the image
+    image_tool(c.fake, "dd", "echo 'dd: applet not found' >&2; exit 127\n")
+    image_tool(c.fake, "wc", "echo 'wc: applet not found' >&2; exit 127\n")
+    r = c.plugin("snapshot", "save", str(snap))
+    assert r.returncode == 1
+    # Either vault finished first and only the count is missing, or tee lost its reader and
+    # vault its pipe (SIGPIPE) first: both say what the pod said.
+    assert ("vault-0 did not report how many bytes it sent (needs dd, or tee and wc, in the "
+            "image), so a lost tail cannot be ruled out: wc: applet not found; nothing was "
+            "saved\n") in r.stderr or \
+        "snapshot save on vault-0 failed (vault exit 2): wc: applet not found; nothing was " \
+        "saved\n" in r.stderr, r.stderr
+    assert snap.read_bytes() == b"the previous backup" and leftovers(tmp_path) == []

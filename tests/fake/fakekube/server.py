@@ -93,8 +93,11 @@ class Server:
                     f.write("%s %s.%s-internal\n" % (r.pod_ip(r.pods[other]["ordinal"]), other,
                                                      r.fullname))
         env["FAKE_HOSTS_FILE"] = hosts
-        env["PATH"] = "%s:%s:/usr/local/bin:/usr/bin:/bin" % (
-            r.cluster.bin_dir(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin"))
+        # <state-dir>/image-bin first: tests put tools there that the image has in a
+        # different build (e.g. a busybox dd that does not report bytes copied).
+        env["PATH"] = "%s:%s:%s:/usr/local/bin:/usr/bin:/bin" % (
+            os.path.join(self.state_dir, "image-bin"), r.cluster.bin_dir(),
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin"))
         return env, root
 
     # --- auth and RBAC -------------------------------------------------------------------------
