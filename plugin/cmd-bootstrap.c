@@ -128,10 +128,6 @@ out:
 
 static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
-    if (args->argc > 0) {
-        fprintf(ctx->err, "%s: bootstrap takes no arguments\n", ctx->prog);
-        return EXIT_USAGE;
-    }
     struct ops o;
     struct pod_view *views = NULL;
     if (cmd_open_cluster(ctx, &o, &views) < 0)
@@ -248,5 +244,6 @@ const struct cmd_entry cmd_bootstrap_entry = {
             "  kubectl vault-ha bootstrap --output vault-keys.json\n"
             "  kubectl vault-ha bootstrap --keys-file vault-keys.json --token-file root.token\n",
     .options = bootstrap_options,
+    .flags = CMD_NO_ARGS,
     .exec = cmd_bootstrap_exec,
 };

@@ -220,10 +220,6 @@ static void render_table(struct cmd_context *ctx, const struct vault_cluster *vc
 
 static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
-    if (args->argc > 0) {
-        fprintf(ctx->err, "%s: status takes no arguments\n", ctx->prog);
-        return EXIT_USAGE;
-    }
     struct error err = {0};
     struct vault_cluster *vc = NULL;
     struct cluster_query q = {.namespace = ctx->cfg->namespace,
@@ -325,6 +321,6 @@ const struct cmd_entry cmd_status_entry = {
             "  kubectl vault-ha status -n vault --release vault -o json\n"
             "  VAULT_TOKEN=... kubectl vault-ha status -o wide\n",
     .options = status_options,
-    .flags = 0,
+    .flags = CMD_NO_ARGS,
     .exec = cmd_status_exec,
 };

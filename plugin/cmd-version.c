@@ -11,10 +11,7 @@
 
 static int cmd_version_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
-    if (args->argc > 0) {
-        fprintf(ctx->err, "%s: version takes no arguments\n", ctx->prog);
-        return EXIT_USAGE;
-    }
+    (void)args;
     curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
         json_t *v = json_pack("{s:s, s:{s:s, s:s, s:s}}", "version", VH_VERSION, "libraries",
@@ -44,6 +41,6 @@ const struct cmd_entry cmd_version_entry = {
     .usage = "",
     .help = "Examples:\n  kubectl vault-ha version\n  kubectl vault-ha version -o json\n",
     .options = version_options,
-    .flags = CMD_NO_CLUSTER,
+    .flags = CMD_NO_CLUSTER | CMD_NO_ARGS,
     .exec = cmd_version_exec,
 };

@@ -74,6 +74,7 @@ enum cmd_flags {
     CMD_DESTRUCTIVE = 1 << 2, /* confirmation on a terminal, --yes otherwise; no short alias */
     CMD_HIDDEN = 1 << 3,      /* not listed in help (__complete) */
     CMD_RAW_ARGS = 1 << 4,    /* everything after "--" is passed through untouched (exec) */
+    CMD_NO_ARGS = 1 << 5,     /* no positional arguments: main.c refuses them */
 };
 
 struct cmd_entry {

@@ -429,6 +429,13 @@ int main(int argc, char **argv)
         free(token_copy);
         return EXIT_USAGE;
     }
+    if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
+        usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
+                    p.local.argv[0]);
+        free(p.positional);
+        free(token_copy);
+        return EXIT_USAGE;
+    }
     const char *of = cmd_opt_str(g, "output");
     go.output = OUTPUT_TABLE;
     if (of != NULL) {

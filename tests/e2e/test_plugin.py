@@ -144,6 +144,17 @@ def test_completion_files_match_the_binary():
     assert "completion wants one of: bash, zsh, fish, kubectl" in r.stderr
 
 
+@pytest.mark.parametrize("command", ["status", "version", "peers", "step-down", "bootstrap"])
+def test_commands_without_arguments_refuse_them_before_anything_else(command, tmp_path):
+    """One declarative flag in the command table; nothing is read or contacted first (the
+    kubeconfig named here does not exist)."""
+    r = run_plugin([command, "vault-1"], kubeconfig=tmp_path / "missing")
+    assert r.returncode == 64
+    assert r.stdout == ""
+    assert r.stderr == ("kubectl vault-ha: %s takes no arguments (got \"vault-1\")\n"
+                        "see 'kubectl vault-ha %s --help'\n" % (command, command))
+
+
 def test_man_page_lists_every_command():
     page = run_plugin(["__man"]).stdout
     assert page.startswith(".TH KUBECTL\\-VAULT_HA 1")
