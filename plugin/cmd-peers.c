@@ -12,9 +12,12 @@
 #include "secret.h"
 #include "vault.h"
 
-/* Runs a token-bearing CLI command in pod; fills call (caller clears it). */
+/* Runs a token-bearing CLI command in pod. On success (exit 0) call holds the
+ * output (caller clears it); else the failure is reported, naming what and,
+ * for "permission denied", denied_hint, and -1 is returned. */
 static int run_with_token(struct cmd_context *ctx, struct ops *o, const char *pod,
-                          const struct secret *token, const char *const *args, struct vault_call *c)
+                          const struct secret *token, const char *const *args, const char *what,
+                          const char *denied_hint, struct vault_call *c)
 {
     struct secret buf = {0};
     struct error err = {0};
@@ -28,6 +31,15 @@ static int run_with_token(struct cmd_context *ctx, struct ops *o, const char *po
     secret_free(&buf);
     if (!c->ran) {
         fprintf(ctx->err, "%s: %s\n", ctx->prog, c->error.msg);
+        vault_call_clear(c);
+        return -1;
+    }
+    if (c->exit_code != 0) {
+        char why[512];
+        vault_error_summary(c->err_out, why, sizeof why);
+        fprintf(ctx->err, "%s: %s on %s failed: %s%s\n", ctx->prog, what, pod, why,
+                strstr(why, "permission denied") ? denied_hint : "");
+        vault_call_clear(c);
         return -1;
     }
     return 0;
@@ -67,18 +79,12 @@ static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, stru
         return -got;
     const char *list[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
     struct vault_call c;
-    if (run_with_token(ctx, o, *pod, token, list, &c) < 0)
+    if (run_with_token(ctx, o, *pod, token, list, "list-peers",
+                       " (the token is wrong or lacks read on sys/storage/raft/configuration)",
+                       &c) < 0)
         return EXIT_ERROR;
     int rc = 0;
-    char why[512];
-    if (c.exit_code != 0) {
-        vault_error_summary(c.err_out, why, sizeof why);
-        fprintf(ctx->err, "%s: list-peers on %s failed: %s%s\n", ctx->prog, *pod, why,
-                strstr(why, "permission denied") ? " (the token is wrong or lacks read on "
-                                                   "sys/storage/raft/configuration)"
-                                                 : "");
-        rc = EXIT_ERROR;
-    } else if (vault_parse_peers(c.out, c.out_len, peers, &err) < 0) {
+    if (vault_parse_peers(c.out, c.out_len, peers, &err) < 0) {
         cmd_report(ctx, &err);
         rc = EXIT_ERROR;
     }
@@ -88,10 +94,6 @@ static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, stru
 
 static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
-    if (args->argc > 0) {
-        fprintf(ctx->err, "%s: peers takes no arguments\n", ctx->prog);
-        return EXIT_USAGE;
-    }
     struct ops o;
     struct pod_view *views = NULL;
     struct secret token = {0};
@@ -134,10 +136,6 @@ static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
 
 static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
-    if (args->argc > 0) {
-        fprintf(ctx->err, "%s: step-down takes no arguments\n", ctx->prog);
-        return EXIT_USAGE;
-    }
     struct ops o;
     struct pod_view *views = NULL;
     struct secret token = {0};
@@ -158,16 +156,9 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
     /* No -format here: step-down rejects it (facts §0). */
     const char *sd[] = {o.vc->cli, "operator", "step-down", NULL};
     struct vault_call c;
-    if (run_with_token(ctx, &o, active, &token, sd, &c) < 0)
+    if (run_with_token(ctx, &o, active, &token, sd, "step-down",
+                       " (step-down needs a root or sudo token)", &c) < 0)
         goto out;
-    char why[512];
-    if (c.exit_code != 0) {
-        vault_error_summary(c.err_out, why, sizeof why);
-        fprintf(ctx->err, "%s: step-down on %s failed: %s%s\n", ctx->prog, active, why,
-                strstr(why, "permission denied") ? " (step-down needs a root or sudo token)" : "");
-        vault_call_clear(&c);
-        goto out;
-    }
     vault_call_clear(&c);
     char old[256];
     snprintf(old, sizeof old, "%s", active);
@@ -258,23 +249,18 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
         goto out;
     const char *rm[] = {o.vc->cli, "operator", "raft", "remove-peer", target->node_id, NULL};
     struct vault_call c;
-    if (run_with_token(ctx, &o, pod, &token, rm, &c) < 0)
+    if (run_with_token(ctx, &o, pod, &token, rm, "remove-peer",
+                       " (remove-peer needs update on sys/storage/raft/remove-peer)", &c) < 0)
         goto out;
-    char why[512];
-    if (c.exit_code != 0) {
-        vault_error_summary(c.err_out, why, sizeof why);
-        fprintf(ctx->err, "%s: remove-peer failed: %s\n", ctx->prog, why);
-    } else {
-        fprintf(ctx->out, "Removed raft peer %s (%s).\n", target->node_id,
-                tp ? tp->name : target->address);
-        if (tp != NULL)
-            fprintf(ctx->err,
-                    "Before %s rejoins, its raft data must be wiped (its PVC data-%s), then "
-                    "`%s join %s`.\n",
-                    tp->name, tp->name, ctx->prog, tp->name);
-        rc = EXIT_OK;
-    }
     vault_call_clear(&c);
+    fprintf(ctx->out, "Removed raft peer %s (%s).\n", target->node_id,
+            tp ? tp->name : target->address);
+    if (tp != NULL)
+        fprintf(ctx->err,
+                "Before %s rejoins, its raft data must be wiped (its PVC data-%s), then "
+                "`%s join %s`.\n",
+                tp->name, tp->name, ctx->prog, tp->name);
+    rc = EXIT_OK;
 out:
     vault_peers_clear(&peers);
     secret_free(&token);
@@ -305,7 +291,7 @@ const struct cmd_entry cmd_peers_entry = {
             "  VAULT_TOKEN=... kubectl vault-ha peers\n"
             "  kubectl vault-ha list-peers --token-file root.token -o json\n",
     .options = token_options,
-    .flags = CMD_NEEDS_TOKEN,
+    .flags = CMD_NEEDS_TOKEN | CMD_NO_ARGS,
     .exec = cmd_peers_exec,
 };
 
@@ -318,7 +304,7 @@ const struct cmd_entry cmd_step_down_entry = {
             "\nExamples:\n"
             "  VAULT_TOKEN=... kubectl vault-ha step-down\n",
     .options = token_options,
-    .flags = CMD_NEEDS_TOKEN,
+    .flags = CMD_NEEDS_TOKEN | CMD_NO_ARGS,
     .exec = cmd_step_down_exec,
 };
 
