@@ -4,64 +4,56 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define BOUNCE_SIZE (256u << 10)
 
 void filesink_open(struct filesink *s, int fd, int try_direct)
 {
     memset(s, 0, sizeof *s);
     s->fd = fd;
-    s->restore = -1;
+    s->direct_fd = -1;
     if (!try_direct)
         return;
     struct stat st;
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_APPEND) ||
-        (flags & O_DIRECT))
+    if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY || (flags & O_APPEND) || fstat(fd, &st) < 0 ||
+        !S_ISREG(st.st_mode))
         return;
-    off_t pos = lseek(fd, 0, SEEK_CUR);
-    if (pos < 0 || pos % FILESINK_ALIGN != 0)
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int dfd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOCTTY);
+    if (dfd < 0) /* no /proc, no permission, or a filesystem without O_DIRECT */
         return;
-    if (fcntl(fd, F_SETFL, flags | O_DIRECT) < 0) /* EINVAL: the filesystem has none */
+    struct stat dst;
+    if (fstat(dfd, &dst) < 0 || dst.st_dev != st.st_dev || dst.st_ino != st.st_ino) {
+        close(dfd);
         return;
-    s->direct = 1;
-    s->restore = flags;
+    }
+    s->direct_fd = dfd;
 }
 
 static void direct_off(struct filesink *s)
 {
-    if (s->direct) {
-        fcntl(s->fd, F_SETFL, s->restore);
-        s->direct = 0;
-    }
+    if (s->direct_fd >= 0)
+        close(s->direct_fd);
+    s->direct_fd = -1;
 }
 
-int filesink_write(void *ctx, const void *data, size_t len, struct error *err)
+/* write() on the caller's descriptor, all of it (pipes may be non-blocking). */
+static int write_all(int fd, const char *p, size_t len, struct error *err)
 {
-    struct filesink *s = ctx;
-    if (s->direct && (len % FILESINK_ALIGN != 0 || (uintptr_t)data % FILESINK_ALIGN != 0))
-        direct_off(s);
-    const char *p = data;
     while (len > 0) {
-        ssize_t n = write(s->fd, p, len);
+        ssize_t n = write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EINVAL && s->direct) {
-                /* Some filesystems accept the flag but not the write: plain from here on. */
-                direct_off(s);
-                continue;
-            }
-            int fl;
-            if (errno == EINVAL && (fl = fcntl(s->fd, F_GETFL)) >= 0 && (fl & O_DIRECT)) {
-                /* Another sink on the same open file (2>&1) set O_DIRECT: clear it
-                 * for both; that one writes plainly from then on. */
-                if (fcntl(s->fd, F_SETFL, fl & ~O_DIRECT) == 0)
-                    continue;
-            }
             if (errno == EAGAIN) {
-                struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
                 poll(&pfd, 1, -1);
                 continue;
             }
@@ -69,15 +61,96 @@ int filesink_write(void *ctx, const void *data, size_t len, struct error *err)
         }
         p += n;
         len -= (size_t)n;
-        s->bytes += (unsigned long long)n;
-        if (s->direct && n % FILESINK_ALIGN != 0)
-            direct_off(s); /* a short write left the offset unaligned */
     }
+    return 0;
+}
+
+static int pwrite_all(int fd, const char *p, size_t len, off_t off, struct error *err)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return error_set(err, ERR_GENERIC, "%s", strerror(errno));
+        }
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The aligned middle [off, off + len): O_DIRECT, through the bounce buffer when
+ * p is not aligned; plainly (pwrite on the caller's descriptor) from the first
+ * refusal on. */
+static int write_middle(struct filesink *s, const char *p, size_t len, off_t off, struct error *err)
+{
+    while (len > 0 && s->direct_fd >= 0) {
+        const char *src = p;
+        size_t n = len;
+        if ((uintptr_t)p % FILESINK_ALIGN != 0) {
+            if (s->bounce == NULL &&
+                posix_memalign((void **)&s->bounce, FILESINK_ALIGN, BOUNCE_SIZE) != 0) {
+                s->bounce = NULL;
+                direct_off(s);
+                break;
+            }
+            n = len < BOUNCE_SIZE ? len : BOUNCE_SIZE;
+            memcpy(s->bounce, p, n);
+            src = (const char *)s->bounce;
+        }
+        ssize_t w = pwrite(s->direct_fd, src, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EINVAL) { /* the flag was accepted, the write is not */
+            direct_off(s);
+            break;
+        }
+        if (w < 0)
+            return error_set(err, ERR_GENERIC, "%s", strerror(errno));
+        p += w;
+        off += w;
+        len -= (size_t)w;
+        if (w % FILESINK_ALIGN != 0)
+            direct_off(s); /* a short write: finish plainly */
+    }
+    return pwrite_all(s->fd, p, len, off, err);
+}
+
+int filesink_write(void *ctx, const void *data, size_t len, struct error *err)
+{
+    struct filesink *s = ctx;
+    const char *p = data;
+    if (s->direct_fd < 0 || len < FILESINK_ALIGN) {
+        if (write_all(s->fd, p, len, err) < 0)
+            return -1;
+        s->bytes += len;
+        return 0;
+    }
+    /* Reserve [off, off + len) by moving the shared offset, as write() would. */
+    off_t end = lseek(s->fd, (off_t)len, SEEK_CUR);
+    if (end < 0) {
+        direct_off(s);
+        return filesink_write(ctx, data, len, err);
+    }
+    off_t off = end - (off_t)len;
+    size_t head = (size_t)((FILESINK_ALIGN - (uint64_t)off % FILESINK_ALIGN) % FILESINK_ALIGN);
+    if (head > len)
+        head = len;
+    size_t middle = (len - head) / FILESINK_ALIGN * FILESINK_ALIGN;
+    size_t tail = len - head - middle;
+    if (pwrite_all(s->fd, p, head, off, err) < 0 ||
+        write_middle(s, p + head, middle, off + (off_t)head, err) < 0 ||
+        pwrite_all(s->fd, p + head + middle, tail, off + (off_t)(head + middle), err) < 0)
+        return -1;
+    s->bytes += len;
     return 0;
 }
 
 void filesink_close(struct filesink *s)
 {
     direct_off(s);
-    s->restore = -1;
+    free(s->bounce);
+    s->bounce = NULL;
 }

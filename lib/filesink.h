@@ -1,14 +1,18 @@
 /* Writing a long stream (exec output, a snapshot) into a file descriptor.
  *
- * On a regular file, large page-aligned pieces are written with O_DIRECT: they
- * go from our buffer to the device without a copy into the page cache, which
- * is most of the CPU a stream to a file costs (about 1.5 s per GiB on a VM)
- * and would evict the cache of everything else on the machine for data that
- * nobody reads back. The first piece that is not aligned (a short one, the
- * tail) turns O_DIRECT off for good and goes through the page cache, so the
- * bytes are always exactly the stream. Pipes, terminals, files opened for
- * appending, unaligned file offsets and filesystems without O_DIRECT get plain
- * writes. The descriptor's flags are restored by filesink_close. */
+ * Into a regular file, the page-aligned middle of every piece is written with
+ * O_DIRECT: from our memory to the device without a copy into the page cache,
+ * which is most of the CPU a stream to a file costs (about 1.5 s per GiB on a
+ * VM) and would evict everything else cached on the machine for data nobody
+ * reads back. The unaligned ends of a piece go through the page cache, so any
+ * piece size works and the file always holds exactly the bytes written so far.
+ *
+ * The caller's descriptor is never changed: O_DIRECT is set on a private open
+ * file description of the same file (/proc/self/fd/N), written with pwrite at
+ * offsets reserved by moving the caller's file offset first (lseek), so the
+ * shell's redirect, 2>&1 and a process killed mid-stream see ordinary
+ * behaviour. Pipes, terminals, files opened for appending, files without
+ * /proc or without O_DIRECT support get plain write()s. */
 #ifndef VH_FILESINK_H
 #define VH_FILESINK_H
 
@@ -20,23 +24,20 @@
 #define FILESINK_ALIGN 4096u
 
 struct filesink {
-    int fd;
-    int direct;  /* O_DIRECT is set on fd by us, for the pieces to come */
-    int restore; /* flags to put back (direct was set), else -1 */
+    int fd;                /* the caller's descriptor (not owned) */
+    int direct_fd;         /* private O_DIRECT description of the same file, or -1 */
+    unsigned char *bounce; /* aligned copy space when a piece's memory is not */
     unsigned long long bytes;
 };
 
-/* Prepares fd (not closed, not owned), with O_DIRECT when try_direct and the
- * descriptor allows it. Never fails: otherwise it is written to plainly. While
- * O_DIRECT is set, other writers of the same open file (2>&1) must not write
- * unaligned pieces: their writes fail with EINVAL (filesink_write itself then
- * clears the flag and carries on). */
+/* Prepares fd, with O_DIRECT for the aligned parts when try_direct and the file
+ * allows it. Never fails: otherwise it is written to plainly. */
 void filesink_open(struct filesink *s, int fd, int try_direct);
 
 /* A kexec_write_fn: writes all of data or sets err (ctx is the struct filesink). */
 int filesink_write(void *ctx, const void *data, size_t len, struct error *err);
 
-/* Puts the descriptor's flags back as they were. */
+/* Releases what filesink_open took (not fd). */
 void filesink_close(struct filesink *s);
 
 #endif

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cluster.h"
@@ -91,13 +90,6 @@ static int sink_write(void *ctx, const void *data, size_t len, struct error *err
     if (fflush(s->f) == EOF)
         return error_set(err, ERR_GENERIC, "writing the output failed: %s", strerror(errno));
     return 0;
-}
-
-static int same_file(FILE *a, FILE *b)
-{
-    struct stat sa, sb;
-    return fstat(fileno(a), &sa) == 0 && fstat(fileno(b), &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
 }
 
 /* The end of a pod's stream: a last line without newline gets one. */
@@ -303,9 +295,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         fflush(ctx->out);
         fflush(ctx->err);
         if (!prefixed) {
-            /* Our own messages go to stderr while the stream runs: no O_DIRECT
-             * when stdout is the same file (> f 2>&1). */
-            filesink_open(&outs[0].file, fileno(outs[0].f), !same_file(outs[0].f, outs[1].f));
+            filesink_open(&outs[0].file, fileno(outs[0].f), 1);
             filesink_open(&outs[1].file, fileno(outs[1].f), 0);
         }
         struct sigaction sa = {0}, old_int;

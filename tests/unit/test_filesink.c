@@ -1,8 +1,8 @@
-/* lib/filesink: bytes always exactly the stream; O_DIRECT only for aligned
- * pieces at aligned offsets of a regular file, off for good after the first
- * piece that is not; plain writes to pipes, appending files and unaligned
- * offsets; the descriptor's flags restored; another writer of the same open
- * file (2>&1) not broken; write errors reported. Files live in the current
+/* lib/filesink: the file always holds exactly the bytes written so far,
+ * whatever the piece sizes, offsets and memory alignment; the caller's
+ * descriptor never gets O_DIRECT and its offset moves as with write(); plain
+ * writes to pipes and appending files; another writer of the same open file
+ * (2>&1) interleaves correctly; write errors reported. Files live in the current
  * directory (the build tree), where the filesystem has O_DIRECT; where it has
  * not, the tests that need it are skipped, saying so. */
 #include <errno.h>
@@ -70,54 +70,45 @@ static int has_direct(int fd)
     return (fcntl(fd, F_GETFL) & O_DIRECT) != 0;
 }
 
-static void test_aligned_pieces_direct_then_the_tail_plain(void **state)
+/* Pieces of every kind into one file: aligned, short, odd lengths that leave the
+ * offset unaligned, memory that is not aligned with the offset. The file always
+ * holds what was written so far, the caller's descriptor never gets O_DIRECT and
+ * ends at the right offset, and the private O_DIRECT description stays in use. */
+static void test_pieces_of_every_kind(void **state)
 {
     (void)state;
     if (!direct_supported())
         skip();
-    size_t total = 3 * PIECE + 1000;
+    const size_t sizes[] = {PIECE, PIECE, 1000, PIECE, 5, 3 * 4096, PIECE - 7, 100000, PIECE};
+    const size_t shifts[] = {0, 0, 0, 0, 0, 1, 0, 13, 0}; /* memory offset from alignment */
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        total += sizes[i];
     uint8_t *data = pattern(total, 1);
+    uint8_t *src = pattern(PIECE + 64, 0);
     int fd = temp_file(0);
     int before = fcntl(fd, F_GETFL);
     struct filesink s;
     filesink_open(&s, fd, 1);
-    assert_true(s.direct && has_direct(fd));
+    assert_true(s.direct_fd >= 0 && has_direct(s.direct_fd));
     struct error err = {0};
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(filesink_write(&s, data + (size_t)i * PIECE, PIECE, &err), 0);
-        assert_true(s.direct && has_direct(fd)); /* still direct after aligned pieces */
+    size_t done = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        memcpy(src + shifts[i], data + done, sizes[i]);
+        assert_int_equal(filesink_write(&s, src + shifts[i], sizes[i], &err), 0);
+        done += sizes[i];
+        assert_false(has_direct(fd));
+        assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)done);
+        assert_file_is(fd, data, done);
     }
-    assert_int_equal(filesink_write(&s, data + 3 * PIECE, 1000, &err), 0);
-    assert_false(s.direct || has_direct(fd)); /* the tail turned it off for good */
-    assert_int_equal(filesink_write(&s, data, 0, &err), 0);
-    filesink_close(&s);
-    assert_int_equal(fcntl(fd, F_GETFL), before);
+    assert_true(s.direct_fd >= 0); /* never fell back */
     assert_int_equal(s.bytes, total);
-    assert_file_is(fd, data, total);
-    close(fd);
-    unlink(path);
-    free(data);
-}
-
-static void test_unaligned_first_piece_and_address(void **state)
-{
-    (void)state;
-    if (!direct_supported())
-        skip();
-    uint8_t *data = pattern(2 * PIECE, 2);
-    int fd = temp_file(0);
-    struct filesink s;
-    struct error err = {0};
-    /* a full-size piece from an unaligned address: plain from the start */
-    filesink_open(&s, fd, 1);
-    assert_int_equal(filesink_write(&s, data + 1, PIECE, &err), 0);
-    assert_false(s.direct || has_direct(fd));
-    /* then aligned pieces stay plain: the offset is no longer a concern of ours */
-    assert_int_equal(filesink_write(&s, data + 1 + PIECE, PIECE - 1, &err), 0);
     filesink_close(&s);
-    assert_file_is(fd, data + 1, 2 * PIECE - 1);
+    assert_int_equal(s.direct_fd, -1);
+    assert_int_equal(fcntl(fd, F_GETFL), before);
     close(fd);
     unlink(path);
+    free(src);
     free(data);
 }
 
@@ -132,7 +123,7 @@ static void test_no_direct_where_it_does_not_fit(void **state)
     int p[2];
     assert_int_equal(pipe(p), 0);
     filesink_open(&s, p[1], 1);
-    assert_false(s.direct);
+    assert_int_equal(s.direct_fd, -1);
     assert_int_equal(filesink_write(&s, data, 4096, &err), 0);
     uint8_t buf[4096];
     assert_int_equal(read(p[0], buf, sizeof buf), 4096);
@@ -141,66 +132,57 @@ static void test_no_direct_where_it_does_not_fit(void **state)
     close(p[0]);
     close(p[1]);
 
-    /* a file opened for appending (>>) */
+    /* a file opened for appending (>>): plain writes land at its end */
     int fd = temp_file(O_APPEND);
-    filesink_open(&s, fd, 1);
-    assert_false(s.direct || has_direct(fd));
-    filesink_close(&s);
-    close(fd);
-    unlink(path);
-
-    /* an unaligned offset */
-    fd = temp_file(0);
     assert_int_equal(write(fd, "x", 1), 1);
     filesink_open(&s, fd, 1);
-    assert_false(s.direct || has_direct(fd));
+    assert_int_equal(s.direct_fd, -1);
     assert_int_equal(filesink_write(&s, data, PIECE, &err), 0);
     filesink_close(&s);
     uint8_t *want = malloc(PIECE + 1);
     want[0] = 'x';
     memcpy(want + 1, data, PIECE);
     assert_file_is(fd, want, PIECE + 1);
-    free(want);
     close(fd);
     unlink(path);
 
     /* not asked for */
     fd = temp_file(0);
     filesink_open(&s, fd, 0);
-    assert_false(s.direct || has_direct(fd));
+    assert_int_equal(s.direct_fd, -1);
     filesink_close(&s);
     close(fd);
     unlink(path);
+    free(want);
     free(data);
 }
 
-/* `> f 2>&1`: stdout's sink set O_DIRECT on the open file stderr shares; an
- * unaligned stderr write clears it and both streams land in the file. */
-static void test_another_writer_of_the_same_open_file(void **state)
+/* A file that already holds a header (an unaligned start), shared with another
+ * writer of the same open file (> f 2>&1) writing between our pieces. */
+static void test_unaligned_start_and_a_second_writer(void **state)
 {
     (void)state;
-    if (!direct_supported())
-        skip();
-    uint8_t *data = pattern(PIECE, 4);
+    uint8_t *data = pattern(2 * PIECE, 4);
     int fd = temp_file(0);
+    assert_int_equal(write(fd, "header\n", 7), 7);
     int fd2 = dup(fd);
     struct filesink out, err_sink;
     struct error err = {0};
     filesink_open(&out, fd, 1);
     filesink_open(&err_sink, fd2, 0);
-    assert_true(out.direct);
     assert_int_equal(filesink_write(&out, data, PIECE, &err), 0);
     assert_int_equal(filesink_write(&err_sink, "warning\n", 8, &err), 0);
-    assert_false(has_direct(fd));
-    assert_int_equal(filesink_write(&out, data, PIECE, &err), 0); /* plain now, no error */
+    assert_int_equal(filesink_write(&out, data + PIECE, PIECE, &err), 0);
     filesink_close(&out);
     filesink_close(&err_sink);
-    assert_false(has_direct(fd));
-    uint8_t *want = malloc(2 * PIECE + 8);
-    memcpy(want, data, PIECE);
-    memcpy(want + PIECE, "warning\n", 8);
-    memcpy(want + PIECE + 8, data, PIECE);
-    assert_file_is(fd, want, 2 * PIECE + 8);
+    size_t total = 7 + PIECE + 8 + PIECE;
+    uint8_t *want = malloc(total);
+    memcpy(want, "header\n", 7);
+    memcpy(want + 7, data, PIECE);
+    memcpy(want + 7 + PIECE, "warning\n", 8);
+    memcpy(want + 7 + PIECE + 8, data + PIECE, PIECE);
+    assert_file_is(fd, want, total);
+    assert_int_equal(lseek(fd2, 0, SEEK_CUR), (off_t)total);
     free(want);
     close(fd2);
     close(fd);
@@ -217,7 +199,7 @@ static void test_write_error_is_reported(void **state)
     struct filesink s;
     struct error err = {0};
     filesink_open(&s, fd, 1);
-    assert_false(s.direct);
+    assert_int_equal(s.direct_fd, -1);
     assert_int_equal(filesink_write(&s, "abc", 3, &err), -1);
     assert_string_equal(err.msg, strerror(ENOSPC));
     filesink_close(&s);
@@ -227,10 +209,9 @@ static void test_write_error_is_reported(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aligned_pieces_direct_then_the_tail_plain),
-        cmocka_unit_test(test_unaligned_first_piece_and_address),
+        cmocka_unit_test(test_pieces_of_every_kind),
         cmocka_unit_test(test_no_direct_where_it_does_not_fit),
-        cmocka_unit_test(test_another_writer_of_the_same_open_file),
+        cmocka_unit_test(test_unaligned_start_and_a_second_writer),
         cmocka_unit_test(test_write_error_is_reported),
     };
     return cmocka_run_group_tests_name("filesink", tests, NULL, NULL);
