@@ -710,11 +710,16 @@ static CURLcode tune_tls(CURL *h, void *ssl_ctx, void *unused)
     return CURLE_OK;
 }
 
-/* The callback gets the TLS library's own context: only OpenSSL's is an SSL_CTX. */
-static int curl_uses_openssl(void)
+/* The callback gets the TLS library's own context: only an SSL_CTX of the same
+ * OpenSSL major version as ours may be touched (a libcurl built against another
+ * one would hand us a structure of a different layout). */
+static int curl_uses_our_openssl(void)
 {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    return v != NULL && v->ssl_version != NULL && strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+    if (v == NULL || v->ssl_version == NULL || strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
+        return 0;
+    unsigned long major = strtoul(v->ssl_version + 8, NULL, 10);
+    return major == (unsigned long)(OpenSSL_version_num() >> 28);
 }
 
 /* One attempt. *status_out receives the HTTP status (0 when none arrived). */
@@ -749,7 +754,7 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
     /* Through an HTTP proxy, always tunnel (CONNECT), also for http:// servers. */
     curl_easy_setopt(hs.h, CURLOPT_HTTPPROXYTUNNEL, 1L);
     curl_easy_setopt(hs.h, CURLOPT_ERRORBUFFER, errbuf);
-    if (curl_uses_openssl())
+    if (curl_uses_our_openssl())
         curl_easy_setopt(hs.h, CURLOPT_SSL_CTX_FUNCTION, tune_tls);
     /* A peer that vanished without a FIN or RST is noticed by TCP keepalive. No
      * WebSocket pings: the server cannot answer them while the process does not

@@ -212,7 +212,9 @@ enum ws_rx {
 /* Reads what is available (at most about budget bytes) and feeds it to the
  * parser; DATA and CLOSE events go to fn, which may return -1 to stop (the
  * error it set is returned). Pings are answered here. Returns an enum ws_rx,
- * or -1 on a protocol error or when fn failed. */
+ * or -1 on a protocol error or when fn failed. Call it once right after
+ * ws_connect, before the first poll: frames that came with the 101, and TLS
+ * records read ahead with it, are already buffered and would not wake poll. */
 int ws_receive(struct ws_conn *c, size_t budget, ws_event_fn fn, void *ctx, struct error *err);
 
 /* After WS_RX_CLOSED: 1 when a Close frame arrived (*code set), 0 when the
