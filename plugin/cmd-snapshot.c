@@ -560,9 +560,10 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     char script[1400];
     snprintf(script, sizeof script,
              "IFS= read -r %s && export %s && exec 3>&1 && set -f && "
-             "case $(dd if=/dev/null of=/dev/null 2>&1) in "
+             "case $(LC_ALL=C dd if=/dev/null of=/dev/null 2>&1) in "
              "*' bytes '*) "
-             "n=$({ \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } | dd bs=65536 2>&1 >&3); "
+             "n=$({ \"$0\" \"$@\"; echo \"" MARK
+             "exit $?\" >&2; } | LC_ALL=C dd bs=65536 2>&1 >&3); "
              "set -- $n; while [ $# -gt 1 ] && [ \"$2\" != bytes ]; do shift; done; "
              "if [ $# -gt 1 ]; then echo \"" MARK "bytes $1\" >&2; else echo \"$n\" >&2; fi;; "
              "*) { { \"$0\" \"$@\"; echo \"" MARK "exit $?\" >&2; } "
