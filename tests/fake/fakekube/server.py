@@ -9,14 +9,9 @@ import json
 import os
 import re
 import signal
-import ssl
-import struct
-import time
 import urllib.parse
 
 from aiohttp import WSMsgType, web
-
-from .resources import Release
 
 V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
@@ -230,6 +225,26 @@ class Server:
             return self.forbidden(user, verb, resource, ns, name)
         return None
 
+    def not_found(self, resource, name, group=None):
+        """The real server's 404 Status for a named object."""
+        qualified = "%s.%s" % (resource, group) if group else resource
+        details = {"name": name, "kind": resource}
+        if group:
+            details["group"] = group
+        return status_body(404, "NotFound", '%s "%s" not found' % (qualified, name), details)
+
+    def pod_of(self, request, verb, resource="pods"):
+        """RBAC check and lookup of the pod a request names: (release, name, None), or
+        (None, name, the error response)."""
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        denied = self.check(request, verb, resource, ns, name)
+        if denied is not None:
+            return None, name, denied
+        r = self.find_release(ns, pod=name)
+        if r is None:
+            return None, name, self.not_found("pods", name)
+        return r, name, None
+
     async def list_namespaces(self, request):
         denied = self.check(request, "list", "namespaces", None)
         if denied is not None:
@@ -263,25 +278,13 @@ class Server:
         return self.listing("PodList", "v1", items)
 
     async def get_pod(self, request):
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        denied = self.check(request, "get", "pods", ns, name)
-        if denied is not None:
-            return denied
-        r = self.find_release(ns, pod=name)
-        if r is None:
-            return status_body(404, "NotFound", 'pods "%s" not found' % name,
-                               {"name": name, "kind": "pods"})
-        return json_response(r.pod_object(name))
+        r, name, error = self.pod_of(request, "get")
+        return error or json_response(r.pod_object(name))
 
     async def delete_pod(self, request):
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        denied = self.check(request, "delete", "pods", ns, name)
-        if denied is not None:
-            return denied
-        r = self.find_release(ns, pod=name)
-        if r is None:
-            return status_body(404, "NotFound", 'pods "%s" not found' % name,
-                               {"name": name, "kind": "pods"})
+        r, name, error = self.pod_of(request, "delete")
+        if error is not None:
+            return error
         obj = r.pod_object(name)
         obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
         # The StatefulSet controller recreates it at once; the Vault process restarts sealed.
@@ -290,14 +293,9 @@ class Server:
         return json_response(obj)
 
     async def pod_log(self, request):
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        denied = self.check(request, "get", "pods/log", ns, name)
-        if denied is not None:
-            return denied
-        r = self.find_release(ns, pod=name)
-        if r is None:
-            return status_body(404, "NotFound", 'pods "%s" not found' % name,
-                               {"name": name, "kind": "pods"})
+        r, name, error = self.pod_of(request, "get", "pods/log")
+        if error is not None:
+            return error
         lines = r.cluster.logs(name).splitlines(True)
         tail = request.query.get("tailLines")
         if tail is not None:
@@ -325,8 +323,7 @@ class Server:
             return denied
         r = self.find_release(ns, sts=name)
         if r is None:
-            return status_body(404, "NotFound", 'statefulsets.apps "%s" not found' % name,
-                               {"name": name, "group": "apps", "kind": "statefulsets"})
+            return self.not_found("statefulsets", name, "apps")
         return json_response(r.statefulset_object())
 
     async def list_services(self, request):
@@ -346,8 +343,7 @@ class Server:
             for s in r.services():
                 if r.namespace == ns and s["metadata"]["name"] == name:
                     return json_response(s)
-        return status_body(404, "NotFound", 'services "%s" not found' % name,
-                           {"name": name, "kind": "services"})
+        return self.not_found("services", name)
 
     async def get_endpoints(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
@@ -382,8 +378,7 @@ class Server:
                      "subsets": [subset] if subset["addresses"] else []},
                     headers={"Warning": '299 - "v1 Endpoints is deprecated in v1.33+; use '
                                         'discovery.k8s.io/v1 EndpointSlice"'})
-        return status_body(404, "NotFound", 'endpoints "%s" not found' % name,
-                           {"name": name, "kind": "endpoints"})
+        return self.not_found("endpoints", name)
 
     # --- exec ----------------------------------------------------------------------------------
     async def exec_pod(self, request):
@@ -400,8 +395,7 @@ class Server:
             return self.forbidden(user, "create", "pods/exec", ns, name)
         r = self.find_release(ns, pod=name)
         if r is None:
-            return status_body(404, "NotFound", 'pods "%s" not found' % name,
-                               {"name": name, "kind": "pods"})
+            return self.not_found("pods", name)
         # The raw query: decoding once, like Go's url.ParseQuery ("+" is a space, %2B a plus).
         q = urllib.parse.parse_qs(request.rel_url.raw_query_string, keep_blank_values=True)
 
@@ -487,7 +481,10 @@ class Server:
                     if part:
                         await ws.send_bytes(bytes([channel]) + part)
                     cut[0] = True
-                    request.transport.abort()
+                    # The connection ends without a WebSocket Close after exactly cut_after
+                    # bytes: close() sends what is buffered, then FIN (abort() would drop the
+                    # unsent part with an RST, so the client would get a random shorter prefix).
+                    request.transport.close()
                     return
                 await ws.send_bytes(bytes([channel]) + chunk)
                 if channel == 1:
