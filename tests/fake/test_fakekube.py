@@ -75,9 +75,16 @@ def test_kubectl_errors(fake):
     r = fake.kubectl("--context", "fake-badtoken", "get", "pods", "-n", "vault")
     assert "Unauthorized" in r.stderr or "provide credentials" in r.stderr
     r = fake.kubectl("get", "sts", "nope", "-n", "vault")
-    # kubectl's Table request path prints its generic text here; the body itself is the real
-    # server's Status (checked byte for byte by the plugin's e2e tests).
-    assert r.returncode == 1 and "(NotFound)" in r.stderr
+    assert r.returncode == 1
+    assert r.stderr == 'Error from server (NotFound): statefulsets.apps "nope" not found\n'
+    r = fake.kubectl("get", "pod", "nope", "-n", "vault")
+    assert r.returncode == 1
+    assert r.stderr == 'Error from server (NotFound): pods "nope" not found\n'
+    r = fake.kubectl("get", "pod", "nope", "-n", "elsewhere")
+    assert r.returncode == 1
+    assert r.stderr == 'Error from server (NotFound): namespaces "elsewhere" not found\n'
+    r = fake.kubectl("get", "namespace", "vault", "-o", "jsonpath={.status.phase}")
+    assert r.returncode == 0 and r.stdout == "Active", r.stderr
 
 
 def test_python_client_stream_v4(fake):

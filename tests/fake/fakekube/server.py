@@ -245,16 +245,31 @@ class Server:
             return None, name, self.not_found("pods", name)
         return r, name, None
 
+    @staticmethod
+    def namespace_object(n):
+        return {"kind": "Namespace", "apiVersion": "v1",
+                "metadata": {"name": n, "uid": n, "resourceVersion": "1",
+                             "creationTimestamp": "2026-01-01T00:00:00Z",
+                             "labels": {"kubernetes.io/metadata.name": n}},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+
     async def list_namespaces(self, request):
         denied = self.check(request, "list", "namespaces", None)
         if denied is not None:
             return denied
-        items = [{"metadata": {"name": n, "uid": n, "resourceVersion": "1",
-                               "creationTimestamp": "2026-01-01T00:00:00Z",
-                               "labels": {"kubernetes.io/metadata.name": n}},
-                  "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
-                 for n in self.namespaces()]
-        return self.listing("NamespaceList", "v1", items)
+        return self.listing("NamespaceList", "v1",
+                            [self.namespace_object(n) for n in self.namespaces()])
+
+    async def get_namespace(self, request):
+        # kubectl get asks for the namespace after a NotFound, to tell "no such
+        # namespace" from "no such object".
+        name = request.match_info["ns"]
+        denied = self.check(request, "get", "namespaces", None, name)
+        if denied is not None:
+            return denied
+        if name not in self.namespaces():
+            return self.not_found("namespaces", name)
+        return json_response(self.namespace_object(name))
 
     def pod_objects(self, ns):
         out = []
@@ -279,7 +294,9 @@ class Server:
 
     async def get_pod(self, request):
         r, name, error = self.pod_of(request, "get")
-        return error or json_response(r.pod_object(name))
+        if error is not None:  # (a Response is an empty mapping: falsy)
+            return error
+        return json_response(r.pod_object(name))
 
     async def delete_pod(self, request):
         r, name, error = self.pod_of(request, "delete")
@@ -602,6 +619,7 @@ class Server:
             web.get("/apis/apps/v1", self.apis_apps_v1),
             web.get("/apis/discovery.k8s.io/v1", self.apis_discovery_v1),
             web.get("/api/v1/namespaces", self.list_namespaces),
+            web.get(ns, self.get_namespace),
             web.get("/api/v1/pods", self.list_pods),
             web.get(ns + "/pods", self.list_pods),
             web.get(ns + "/pods/{name}", self.get_pod),
