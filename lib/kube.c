@@ -27,6 +27,7 @@ struct kube_client {
     char *host_header;             /* "Host: ..." when tls-server-name redirects the connection */
     struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name */
     char *url_base;                /* server URL, host replaced by tls-server-name when set */
+    long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
 };
 
 struct body {
@@ -249,13 +250,33 @@ const struct rest_config *kube_client_config(const struct kube_client *c)
     return c->cfg;
 }
 
+/* Requests that got their 401 with the old credential while another thread
+ * refreshed it retry with the new one instead of running the plugin again. */
+#define REFRESH_SHARED_MS 5000
+
+static long long monotonic_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 int kube_refresh_credentials(struct kube_client *c)
 {
     if (c->cfg->exec == NULL || c->cfg->token != NULL)
         return 0;
     struct error e = {0};
     pthread_mutex_lock(&c->lock);
-    int rc = load_auth_locked(c, 1, &e);
+    long long now = monotonic_ms();
+    int rc = 0;
+    if (c->refreshed_at_ms > 0 && now - c->refreshed_at_ms < REFRESH_SHARED_MS) {
+        kube_trace(c, "credentials were refreshed %lld ms ago: retrying with those",
+                   now - c->refreshed_at_ms);
+    } else {
+        rc = load_auth_locked(c, 1, &e);
+        if (rc == 0)
+            c->refreshed_at_ms = monotonic_ms();
+    }
     pthread_mutex_unlock(&c->lock);
     return rc == 0;
 }

@@ -54,7 +54,9 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
                         struct curl_slist **headers, struct error *err);
 
 /* After a request made through kube_prepare_handle() answered 401: refresh
- * exec-plugin credentials once. Returns 1 when a retry may succeed, else 0. */
+ * exec-plugin credentials once. Returns 1 when a retry may succeed, else 0.
+ * Threads whose requests failed at the same time share one refresh: a refresh
+ * less than 5 s old is reused, the plugin does not run again. */
 int kube_refresh_credentials(struct kube_client *c);
 
 /* Turns an HTTP answer that is not a success into an error: Status JSON when

@@ -321,6 +321,20 @@ def test_401_on_upgrade_refreshes_plugin_credentials_and_retries_once(fake):
     assert exec_statuses(fake) == [401, 101]
 
 
+def test_401s_of_parallel_upgrades_share_one_credential_refresh(fake):
+    """exec --all: three upgrades in parallel threads all get a 401; the exec plugin runs once
+    for the refresh (not once per thread), and every pod's command runs."""
+    for pod in ("vault-0", "vault-1", "vault-2"):
+        fake.control("fail", {"path": "/api/v1/namespaces/vault/pods/%s/exec" % pod,
+                              "status": 401, "count": 1})
+    r = run_text(fake, ["--context", "fake-exec", "exec", "--all", "--", "echo", "ok"])
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == ["vault-0: ok", "vault-1: ok", "vault-2: ok"]
+    assert sorted(exec_statuses(fake)) == [101, 101, 101, 401, 401, 401]
+    with open(os.path.join(fake.state_dir, "plugin-runs")) as f:
+        assert f.read().count("run") == 2  # the first credential, one refresh
+
+
 def test_401_on_upgrade_with_a_static_token_is_not_retried(fake):
     fake.control("fail", {"path": "/api/v1/namespaces/vault/pods/vault-0/exec", "status": 401,
                           "count": 2})
