@@ -580,7 +580,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
                              .shown = to_stdout ? "stdout" : tmp,
                              .v = v,
                              .prog = &prog};
-    filesink_open(&sink.file, fd, !to_stdout);
+    filesink_open(&sink.file, fd, 1); /* stdout too: a redirect to a file gains */
     struct kexec_request req = {
         .namespace = o.vc->namespace,
         .pod = pod,
