@@ -498,6 +498,26 @@ int ops_wait_voters(struct ops *o, const char *active_pod, const struct secret *
     return rc;
 }
 
+int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err)
+{
+    double deadline = now_s() + wait_limit(o);
+    for (;;) {
+        if (cluster_refresh_pods(o->kube, o->vc, err) < 0)
+            return -1;
+        const struct vault_pod *p = cluster_find_pod(o->vc, pod);
+        if (p != NULL && p->exists && p->running)
+            return 0;
+        if (now_s() >= deadline)
+            return error_set(err, ERR_TIMEOUT,
+                             "%s is not running after %d s (%s%s%s): check `kubectl describe "
+                             "statefulset %s -n %s`",
+                             pod, wait_limit(o), p ? p->phase : "no pod",
+                             p && p->reason ? ": " : "", p && p->reason ? p->reason : "",
+                             o->vc->name, o->vc->namespace);
+        sleep_ms(1000);
+    }
+}
+
 int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t cap,
                     struct error *err)
 {

@@ -56,6 +56,10 @@ int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct
 int ops_wait_voters(struct ops *o, const char *active_pod, const struct secret *token,
                     const size_t *targets, size_t ntargets, struct error *err);
 
+/* Waits until the pod exists and runs, e.g. the next pod of an OrderedReady
+ * StatefulSet, which the controller creates once the ones before it are Ready. */
+int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err);
+
 /* Waits until a pod other than not_this (NULL = any) reports itself active;
  * writes its name into active (cap bytes). */
 int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t cap,

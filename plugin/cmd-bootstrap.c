@@ -50,45 +50,69 @@ int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct secret_lis
         ops_leader_address(vc, active, leader, sizeof leader);
     struct join_options j = *jo;
     j.leader_addr = leader;
-    /* 3. Join the pods that are not members, then unseal them with the cluster's keys. */
-    if (ops_refresh(o, &views, &err) < 0) {
-        cmd_report(ctx, &err);
-        goto out;
-    }
-    vc = o->vc;
-    free(targets);
-    targets = calloc(vc->npods + 1, sizeof *targets);
-    n = 0;
-    for (size_t i = 0; i < vc->npods; i++) {
-        int wanted = only == NULL;
-        for (size_t k = 0; k < nonly; k++)
-            wanted |= strcmp(only_names[k], vc->pods[i].name) == 0;
-        if (!wanted)
-            continue;
-        if (!vc->pods[i].running) {
-            fprintf(ctx->err, "%s: not running (%s%s%s): skipped\n", vc->pods[i].name,
-                    vc->pods[i].phase, vc->pods[i].reason ? ": " : "",
-                    vc->pods[i].reason ? vc->pods[i].reason : "");
-            continue;
-        }
-        if (views[i].have_status && !views[i].st.initialized)
-            targets[n++] = i;
-    }
+    /* 3. Join the pods that are not members, then unseal them with the cluster's keys.
+     * Under podManagementPolicy OrderedReady (OpenBao's chart) the StatefulSet creates
+     * the next pod only once the ones before it are Ready (unsealed): wait for it, join
+     * and unseal it, and go on until every pod is there. */
+    int ordered =
+        vc->pod_management_policy != NULL && strcmp(vc->pod_management_policy, "OrderedReady") == 0;
     int failed = 0;
-    if (n > 0) {
-        int jf = ops_join(o, targets, n, &j, &err);
-        if (jf < 0) {
+    for (;;) {
+        if (ops_refresh(o, &views, &err) < 0) {
             cmd_report(ctx, &err);
             goto out;
         }
-        failed += jf;
-        if (jf < (int)n) {
-            int left = ops_unseal(o, targets, n, keys, &err);
-            if (left < 0) {
+        vc = o->vc;
+        free(targets);
+        targets = calloc(vc->npods + 1, sizeof *targets);
+        n = 0;
+        char next[256] = "";
+        for (size_t i = 0; i < vc->npods; i++) {
+            int wanted = only == NULL;
+            for (size_t k = 0; k < nonly; k++)
+                wanted |= strcmp(only_names[k], vc->pods[i].name) == 0;
+            if (!wanted)
+                continue;
+            if (ordered && !vc->pods[i].exists) {
+                if (next[0] == '\0')
+                    snprintf(next, sizeof next, "%s", vc->pods[i].name);
+                continue;
+            }
+            if (!vc->pods[i].running) {
+                fprintf(ctx->err, "%s: not running (%s%s%s): skipped\n", vc->pods[i].name,
+                        vc->pods[i].phase, vc->pods[i].reason ? ": " : "",
+                        vc->pods[i].reason ? vc->pods[i].reason : "");
+                continue;
+            }
+            if (views[i].have_status && !views[i].st.initialized)
+                targets[n++] = i;
+        }
+        if (n > 0) {
+            int jf = ops_join(o, targets, n, &j, &err);
+            if (jf < 0) {
                 cmd_report(ctx, &err);
                 goto out;
             }
-            failed += left - jf > 0 ? left - jf : 0;
+            failed += jf;
+            if (jf < (int)n) {
+                int left = ops_unseal(o, targets, n, keys, &err);
+                if (left < 0) {
+                    cmd_report(ctx, &err);
+                    goto out;
+                }
+                failed += left - jf > 0 ? left - jf : 0;
+            }
+        }
+        if (next[0] == '\0' || failed)
+            break;
+        fprintf(ctx->err,
+                "%s: waiting for the StatefulSet to create it (podManagementPolicy "
+                "OrderedReady: once the pods before it are Ready)\n",
+                next);
+        if (ops_wait_pod_running(o, next, &err) < 0) {
+            cmd_report(ctx, &err);
+            failed++;
+            break;
         }
     }
     /* 4. Voters: until autopilot promotes a joined node, losing the leader loses quorum. */

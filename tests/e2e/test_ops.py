@@ -277,9 +277,23 @@ def test_secrets_not_in_verbose_trace(fake, tmp_path):
 
 
 def test_openbao(make_fake, tmp_path):
-    """facts/vault.md §8: the bao CLI, BAO_TOKEN, openbao-* labels, container openbao."""
+    """facts/vault.md §8: the bao CLI, BAO_TOKEN, openbao-* labels, container openbao, and the
+    chart's OrderedReady StatefulSet: only openbao-0 exists until it is Ready (unsealed), so
+    bootstrap waits for each next pod, joins and unseals it, pod by pod."""
     fake = make_fake("--openbao", "--release", "openbao")
-    keys = bootstrapped(fake, tmp_path)
+    r = run_plugin(["status"], kubeconfig=fake.kubeconfig)
+    assert "  - openbao-1 has no pod: waiting for openbao-0 to be Ready (podManagementPolicy " \
+           "OrderedReady)" in r.stdout, r.stdout
+    keys_path = tmp_path / "keys.json"
+    r = run_plugin(["bootstrap", "--output", str(keys_path)], kubeconfig=fake.kubeconfig,
+                   timeout=180)
+    assert r.returncode == 0, r.stderr
+    # openbao-1 may already be there after the wait for an active node; openbao-2 cannot be
+    assert ("openbao-2: waiting for the StatefulSet to create it (podManagementPolicy "
+            "OrderedReady: once the pods before it are Ready)\nopenbao-2: joined ") in r.stderr, \
+        r.stderr
+    assert "Cluster: healthy (3 voters, 3 unsealed" in r.stdout, r.stdout
+    keys = json.loads(keys_path.read_text())
     assert keys["root_token"].startswith("s.")
     r = run_plugin(["peers", "-o", "json"], kubeconfig=fake.kubeconfig,
                    env={"BAO_TOKEN": keys["root_token"]})

@@ -2,7 +2,11 @@
 §8 for OpenBao), kept in step with the simulated Vault nodes."""
 import datetime
 import hashlib
+import time
 import uuid
+
+# OrderedReady: how long after the pods before it are Ready a pod appears.
+ORDERED_CREATE_SECONDS = 1.0
 
 
 def now_rfc3339():
@@ -27,6 +31,11 @@ class Release:
         self.created = now_rfc3339()
         self.label_overrides = {}       # pod -> {label: value or None}
         self.pod_states = dict(pod_states)  # pod -> state string
+        # OpenBao's chart is OrderedReady (facts/vault.md §8): pod N is created only once
+        # pods 0..N-1 are Ready (unsealed); once created it stays. Vault's is Parallel.
+        self.ordered = openbao
+        self.created_pods = set()
+        self.creatable_since = {}  # pod -> when the pods before it were all first seen Ready
         self.pods = {}
         for i in range(replicas):
             self._new_pod(i)
@@ -49,7 +58,27 @@ class Release:
         self._new_pod(i)
 
     def state(self, pod):
-        return self.pod_states.get(pod, "Running")
+        if pod in self.pod_states:
+            return self.pod_states[pod]
+        if self.ordered and not self._created(pod):
+            return "missing"
+        return "Running"
+
+    def _created(self, pod):
+        if pod in self.created_pods:
+            return True
+        i = self.pods[pod]["ordinal"]
+        if not all(self.ready(self.pod_name(j)) for j in range(i)):
+            self.creatable_since.pop(pod, None)
+            return False
+        # The readiness probe's period and the pod's start take a moment.
+        since = self.creatable_since.setdefault(pod, time.monotonic())
+        if i > 0 and time.monotonic() - since < ORDERED_CREATE_SECONDS:
+            return False
+        self.created_pods.add(pod)
+        if i > 0:  # created now, by the StatefulSet controller
+            self.pods[pod]["created"] = self.pods[pod]["started"] = now_rfc3339()
+        return True
 
     def selector_labels(self):
         return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.release,
