@@ -29,24 +29,6 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-static char *read_small_file(const char *path, size_t *len, struct error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    FILE *m = open_memstream(&buf, len);
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        fwrite(chunk, 1, r, m);
-    fclose(f);
-    fclose(m);
-    return buf;
-}
-
 /* Copies local public key files into the pod's /tmp (the CLI reads PGP keys
  * from files in the pod, facts §2); a length-bounded `head -c` needs no stdin
  * EOF. Fills paths (comma-joined into flag) and returns how many, or -1. */
@@ -70,7 +52,7 @@ static int copy_pgp_files(struct cmd_context *ctx, struct ops *o, const char *po
             return -1;
         }
         size_t len = 0;
-        char *data = read_small_file(tok, &len, &err);
+        char *data = cmd_read_file(tok, &len, &err);
         if (data == NULL) {
             cmd_report(ctx, &err);
             free(copy);

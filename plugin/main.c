@@ -608,24 +608,34 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
     return 0;
 }
 
-/* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
- * bare path as PEM text and fail later, facts addendum). */
-char *cmd_read_pem(const char *path, struct error *err)
+char *cmd_read_file(const char *path, size_t *len, struct error *err)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (f == NULL) {
         error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
     char chunk[4096];
     size_t r;
     while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
         fwrite(chunk, 1, r, m);
     fclose(f);
     fclose(m);
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+/* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
+ * bare path as PEM text and fail later, facts addendum). */
+char *cmd_read_pem(const char *path, struct error *err)
+{
+    char *buf = cmd_read_file(path, NULL, err);
+    if (buf == NULL)
+        return NULL;
     if (strstr(buf, "-----BEGIN CERTIFICATE-----") == NULL) {
         error_set(err, ERR_CONFIG, "%s is not a PEM certificate (no BEGIN CERTIFICATE line)", path);
         free(buf);
