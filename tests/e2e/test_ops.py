@@ -109,6 +109,53 @@ def test_init_refusals_and_options(fake, tmp_path):
     assert "Vault is already initialized (vault-1): refusing to initialize again" in r.stderr
 
 
+def test_init_with_pgp_keys(fake, tmp_path):
+    """--pgp-keys / --root-token-pgp-key: the local key files are copied into the pod (on stdin,
+    length-bounded), passed as paths, removed afterwards; the shares come back encrypted and
+    decrypt to keys that unseal. A missing key file is named before anything runs."""
+    import base64
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "fake"))
+    from vaultsim import pgp
+    pairs = [pgp.make_test_key("u%d <u%d@example.invalid>" % (i, i)) for i in range(3)]
+    files = []
+    for i, (public, _) in enumerate(pairs):
+        f = tmp_path / ("u%d.pub" % i)
+        f.write_bytes(public)
+        files.append(str(f))
+
+    r = run_plugin(["init", "--key-shares", "3", "--key-threshold", "2", "--pgp-keys",
+                    ",".join(files[:2] + [str(tmp_path / "nope.pub")]),
+                    "--output", str(tmp_path / "k0.json")], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert "cannot open %s: No such file or directory" % (tmp_path / "nope.pub") in r.stderr
+    assert not (tmp_path / "k0.json").exists()
+
+    out = tmp_path / "k.json"
+    r = run_plugin(["init", "--key-shares", "3", "--key-threshold", "2", "--pgp-keys",
+                    ",".join(files), "--root-token-pgp-key", files[0], "--output", str(out)],
+                   kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    shares = [pgp.decrypt(priv, base64.b64decode(b))
+              for (_, priv), b in zip(pairs, doc["unseal_keys_b64"])]
+    root = pgp.decrypt(pairs[0][1], base64.b64decode(doc["root_token"])).decode()
+    assert root.startswith("hvs.") or root.startswith("s."), root
+    cmds = [e["command"] for e in fake.exec_log()]
+    init = [c for c in cmds if c[:3] == ["vault", "operator", "init"]][0]
+    remote = ["/tmp/vault-ha-pgp-%d.key" % i for i in range(3)]
+    assert "-pgp-keys=%s" % ",".join(remote) in init
+    assert "-root-token-pgp-key=/tmp/vault-ha-root-3.key" in init
+    assert ["rm", "-f"] + remote + ["/tmp/vault-ha-root-3.key"] in cmds
+    # the decrypted shares unseal vault-0 (base64 shares, two of three)
+    keys = tmp_path / "plain.json"
+    write_private(keys, json.dumps({"unseal_keys_b64": [base64.b64encode(k).decode()
+                                                        for k in shares[:2]]}))
+    r = run_plugin(["unseal", "vault-0", "--keys-file", str(keys)], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    assert "vault-0: unsealed" in r.stderr + r.stdout
+
+
 def test_init_prints_keys_once(fake):
     r = run_plugin(["init"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0, r.stderr
