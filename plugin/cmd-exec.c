@@ -98,8 +98,7 @@ static void sink_finish(struct sink *s)
     struct error ignored = {0};
     if (s->pod != NULL && s->len > 0)
         emit_line(s, NULL, 0, 1, &ignored);
-    if (s->pod == NULL)
-        filesink_close(&s->file);
+    filesink_close(&s->file);
     fflush(s->f);
 }
 
@@ -260,6 +259,8 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         struct sink *so = &outs[2 * i], *se = &outs[2 * i + 1];
         so->f = ctx->out;
         se->f = ctx->err;
+        filesink_open(&so->file, fileno(so->f), 0); /* plain until the run, see below */
+        filesink_open(&se->file, fileno(se->f), 0);
         if (prefixed) {
             so->pod = se->pod = pods[i]->name;
             so->line = malloc(LINE_MAX_BYTES);
@@ -294,10 +295,8 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (ok && nrun > 0) {
         fflush(ctx->out);
         fflush(ctx->err);
-        if (!prefixed) {
+        if (!prefixed) /* one pod's raw stdout: O_DIRECT where it is a regular file */
             filesink_open(&outs[0].file, fileno(outs[0].f), 1);
-            filesink_open(&outs[1].file, fileno(outs[1].f), 0);
-        }
         struct sigaction sa = {0}, old_int;
         sa.sa_handler = on_sigint;
         sigemptyset(&sa.sa_mask);
