@@ -81,7 +81,8 @@ def test_labels_and_readiness_follow_the_node(tmp_path):
 
 def test_pod_ip_change_after_restart_moves_leader_address(tmp_path):
     """§1: leader_address is the active node's api_addr = http://<POD_IP>:8200 (a restarted pod may get a
-    new IP). Elections pick the next eligible pod after the old leader, so the sequence is deterministic."""
+    new IP). Elections pick any eligible voter (at random, as raft's timers do): step the leaders down
+    until vault-0 leads again (a stepped-down node sits out 10 s, so this ends)."""
     with SimServer(tmp_path, replicas=3, options={"preset": "ha", "election_seconds": "0.2"}) as s:
         root = s.vc.init_result["root_token"]
         for p in ("vault-0", "vault-1", "vault-2"):
@@ -89,11 +90,20 @@ def test_pod_ip_change_after_restart_moves_leader_address(tmp_path):
         s.delete_pod("vault-0", new_ip="10.244.9.9")
         for k in s.vc.init_result["unseal_keys_b64"][:3]:
             s.vault("vault-0", "operator", "unseal", k)
-        wait_for(lambda: status(s, "vault-1").get("is_self"), what="vault-1 leader")
-        assert s.vault("vault-1", "operator", "step-down").returncode == 0
-        wait_for(lambda: status(s, "vault-2").get("is_self"), what="vault-2 leader")
-        assert s.vault("vault-2", "operator", "step-down").returncode == 0
-        wait_for(lambda: status(s, "vault-0").get("is_self"), what="vault-0 leader again")
+
+        def leader():
+            for p in ("vault-0", "vault-1", "vault-2"):
+                if status(s, p).get("is_self"):
+                    return p
+            return None
+
+        for _ in range(4):
+            current = wait_for(leader, what="a leader")
+            if current == "vault-0":
+                break
+            assert s.vault(current, "operator", "step-down").returncode == 0
+            wait_for(lambda: leader() not in (None, current), what="a leader other than " + current)
+        assert leader() == "vault-0"
         assert status(s, "vault-1")["leader_address"] == "http://10.244.9.9:8200"
 
 

@@ -12,6 +12,7 @@ Facts: shared/facts/vault.md (section numbers are cited at each behaviour).
 import hashlib
 import json
 import os
+import random
 import re
 import secrets
 import string
@@ -33,8 +34,12 @@ BUILD_DATES = {
 DEFAULT_OPTIONS = {
     # autopilot server_stabilization_time (real default 10 s; facts addendum)
     "stabilization_seconds": 2.0,
-    # raft election after losing the leader / after quorum appears
-    "election_seconds": 0.5,
+    # raft election after losing the leader / after a quorum is unsealed, and the leader lease
+    # without quorum: "LO-HI" draws uniformly from that range for each election (or one number).
+    # Vault scales raft's timeouts by performance_multiplier (5 by default): heartbeat and
+    # election timeouts of ~5 s, randomised by raft (facts addendum "Leader election takes
+    # seconds"). Tests that are not about elections pass a short range.
+    "election_seconds": "2-6",
     # manualStepDownSleepPeriod (facts §4 step-down): 10 s in Vault
     "stepdown_sleep_seconds": 10.0,
     # the threshold key on a joining node returns before the node is unsealed (facts §3)
@@ -328,7 +333,7 @@ class Model:
                 if rc.election_due is None:
                     cands = self._candidates(rc, t)
                     if cands:
-                        rc.election_due = t + float(self.opt["election_seconds"])
+                        rc.election_due = t + self.election_delay()
                     else:
                         waits = [self.nodes[m.pod].stepdown_until for m in rc.members.values()
                                  if m.voter and self._up(m)]
@@ -341,7 +346,7 @@ class Model:
             if self.has_quorum(rc):
                 rc.lease_due = None
             elif rc.lease_due is None:
-                rc.lease_due = t + float(self.opt["election_seconds"])
+                rc.lease_due = t + self.election_delay()
             stab = float(self.opt["stabilization_seconds"])
             for m in rc.members.values():
                 if m.voter:
@@ -352,6 +357,15 @@ class Model:
                     m.promote_due = None
                 elif m.promote_due is None:
                     m.promote_due = max(n.unsealed_at or t, rc.leader_since or t) + stab
+
+    def election_delay(self) -> float:
+        """One election's duration: "LO-HI" (uniform) or a fixed number of seconds."""
+        spec = str(self.opt["election_seconds"]).strip()
+        m = re.fullmatch(r"([0-9.]+)\s*-\s*([0-9.]+)", spec)
+        if m:
+            lo, hi = sorted((float(m.group(1)), float(m.group(2))))
+            return random.uniform(lo, hi)
+        return float(spec)
 
     def _up(self, m: Member) -> bool:
         n = self.nodes.get(m.pod)
@@ -398,9 +412,8 @@ class Model:
         if not cands:
             self.reconcile(rc, t)
             return
-        # Deterministic: the next eligible pod after the previous leader, in ordinal order.
-        cands.sort(key=lambda n: ((n.ordinal - rc.last_leader_ordinal - 1) % 100000))
-        new = cands[0]
+        # Whichever candidate's randomised timer fires first wins, as in raft: any of them.
+        new = random.choice(cands)
         rc.leader = new.node_id
         rc.leader_since = t
         rc.term += 1
