@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void report(struct ops *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(struct ops *o, const char *fmt, ...)
@@ -19,22 +18,42 @@ static void report(struct ops *o, const char *fmt, ...)
     o->report(o->report_ctx, line);
 }
 
-static int wait_limit(const struct ops *o)
+static const char *prog(const struct ops *o)
 {
-    return o->wait_seconds > 0 ? o->wait_seconds : 60;
+    return o->prog ? o->prog : "kubectl vault-ha";
 }
 
-static void sleep_ms(long ms)
+static struct waiter waiter_of(const struct ops *o, long interval_ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    struct waiter w = {.timeout_ms = o->timeout_ms,
+                       .interval_ms = interval_ms,
+                       .cancel = o->cancel,
+                       .report = o->wait_report,
+                       .report_ctx = o->report_ctx};
+    return w;
 }
 
-static double now_s(void)
+/* Appends to a message buffer, never past its end. */
+static void append(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    size_t len = strnlen(buf, cap);
+    if (len + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, cap - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Copies text, truncated to the buffer. */
+static void set_text(char *buf, size_t cap, const char *text)
+{
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    append(buf, cap, "%s", text);
 }
 
 int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
@@ -52,37 +71,115 @@ int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
     return 0;
 }
 
-/* Polls one pod's vault status until unsealed; 1 unsealed, 0 not in time. */
-static int wait_pod_unsealed(struct ops *o, const char *pod)
+/* One pod's `vault status`; 0 with st filled, -1 when it could not be read. */
+static int pod_status(struct ops *o, const char *pod, struct vault_status *st)
 {
-    double deadline = now_s() + wait_limit(o);
-    while (now_s() < deadline) {
-        struct vault_call c = {.pod = pod};
-        c.argv[0] = o->vc->cli;
-        c.argv[1] = "status";
-        c.argv[2] = "-format=json";
-        vault_call_run(o->kube, o->vc, &c, 1);
-        struct vault_status st;
-        struct error err = {0};
-        int unsealed =
-            c.ran && vault_parse_status(c.out, c.out_len, c.exit_code, c.err_out, &st, &err) == 0 &&
-            !st.sealed;
-        if (c.ran && err.kind == ERR_NONE)
-            vault_status_clear(&st);
-        vault_call_clear(&c);
-        if (unsealed)
-            return 1;
-        sleep_ms(500);
-    }
-    return 0;
+    struct vault_call c = {.pod = pod};
+    c.argv[0] = o->vc->cli;
+    c.argv[1] = "status";
+    c.argv[2] = "-format=json";
+    vault_call_run(o->kube, o->vc, &c, 1);
+    struct error err = {0};
+    int ok = c.ran && vault_parse_status(c.out, c.out_len, c.exit_code, c.err_out, st, &err) == 0;
+    vault_call_clear(&c);
+    return ok ? 0 : -1;
 }
 
-enum unseal_state { US_PENDING, US_UNSEALED, US_FAILED, US_WAITING };
+static enum wait_poll check_unsealed(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct ops *o = ((void **)ctx)[0];
+    const char *pod = ((void **)ctx)[1];
+    (void)err;
+    struct vault_status st;
+    if (pod_status(o, pod, &st) < 0) {
+        snprintf(text, cap, "%s: vault status not readable", pod);
+        return WAIT_PENDING;
+    }
+    int unsealed = !st.sealed;
+    vault_status_clear(&st);
+    if (unsealed)
+        snprintf(text, cap, "done");
+    else
+        snprintf(text, cap, "%s: still sealed", pod);
+    return unsealed ? WAIT_DONE : WAIT_PENDING;
+}
+
+/* After the threshold key of a raft joiner: the join completes, then the node
+ * unseals on its own (facts §3 "Raft join + Shamir"). */
+static int wait_pod_unsealed(struct ops *o, const char *pod, struct error *err)
+{
+    struct waiter w = waiter_of(o, 500);
+    void *ctx[2] = {o, (void *)pod};
+    char what[300];
+    snprintf(what, sizeof what, "%s to finish its raft join and unseal", pod);
+    return wait_for(&w, what, check_unsealed, ctx, NULL, 0, err);
+}
+
+enum unseal_state { US_PENDING, US_UNSEALED, US_FAILED, US_WRONG, US_WAITING };
+
+/* Reads each target's unseal progress before the first key, so that a key
+ * Vault already has in this round can be told apart (progress unchanged). */
+static void read_progress(struct ops *o, const size_t *targets, size_t n, int *progress,
+                          int *threshold)
+{
+    struct vault_call *calls = calloc(n + 1, sizeof *calls);
+    if (calls == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        calls[i].pod = o->vc->pods[targets[i]].name;
+        calls[i].argv[0] = o->vc->cli;
+        calls[i].argv[1] = "status";
+        calls[i].argv[2] = "-format=json";
+    }
+    vault_call_run(o->kube, o->vc, calls, n);
+    for (size_t i = 0; i < n; i++) {
+        struct vault_status st;
+        struct error err = {0};
+        if (calls[i].ran && vault_parse_status(calls[i].out, calls[i].out_len, calls[i].exit_code,
+                                               calls[i].err_out, &st, &err) == 0) {
+            progress[i] = st.progress;
+            threshold[i] = st.t;
+            vault_status_clear(&st);
+        }
+        vault_call_clear(&calls[i]);
+    }
+    free(calls);
+}
+
+static void classify_unseal_error(struct ops *o, const char *pod, const char *err_out, int t,
+                                  enum unseal_state *state)
+{
+    char why[512];
+    vault_error_summary(err_out, why, sizeof why);
+    if (strstr(why, "invalid key") != NULL ||
+        strstr(why, "message authentication failed") != NULL ||
+        strstr(why, "error decrypting") != NULL) {
+        /* A wrong share is only detected at the threshold, and Vault then starts the
+         * round again (facts §3): every key of the round must be given again. */
+        report(o,
+               "%s: the keys of this round did not unseal it: one of them is wrong or from "
+               "another cluster (%s). Vault reset its unseal progress to 0/%d: every key holder "
+               "must submit their key again",
+               pod, why, t);
+        *state = US_WRONG;
+        return;
+    }
+    if (strstr(why, "not initialized") != NULL)
+        report(o, "%s: not initialized: it is not a raft member yet, join it first (%s join %s)",
+               pod, prog(o), pod);
+    else
+        report(o, "%s: unseal failed: %s", pod, why);
+    *state = US_FAILED;
+}
 
 int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
-               const struct secret_list *keys, struct error *err)
+               const struct secret_list *keys, struct unseal_outcome *out, struct error *err)
 {
     struct vault_cluster *vc = o->vc;
+    struct unseal_outcome local;
+    if (out == NULL)
+        out = &local;
+    memset(out, 0, sizeof *out);
     enum unseal_state *state = calloc(ntargets + 1, sizeof *state);
     int *progress = calloc(ntargets + 1, sizeof *progress);
     int *threshold = calloc(ntargets + 1, sizeof *threshold);
@@ -92,6 +189,7 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
         free(state), free(progress), free(threshold), free(calls), free(which);
         return error_set(err, ERR_GENERIC, "out of memory");
     }
+    read_progress(o, targets, ntargets, progress, threshold);
     for (size_t k = 0; k < keys->n; k++) {
         /* {"key":"..."} on stdin: `vault write sys/unseal -` returns as soon as the
          * object closes, so neither a shell nor stdin EOF is needed (facts §3). */
@@ -125,66 +223,113 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
             struct vault_call *c = &calls[j];
             size_t i = which[j];
             const char *pod = c->pod;
-            char why[512];
             struct vault_unseal_progress p;
             struct error perr = {0};
             if (!c->ran) {
                 report(o, "%s: %s", pod, c->error.msg);
                 state[i] = US_FAILED;
             } else if (c->exit_code != 0) {
-                vault_error_summary(c->err_out, why, sizeof why);
-                if (strstr(why, "invalid key") != NULL ||
-                    strstr(why, "message authentication failed") != NULL)
-                    report(o,
-                           "%s: Vault rejected the unseal keys (%s); it reset its unseal "
-                           "progress, so a full set of correct keys must be given again",
-                           pod, why);
-                else if (strstr(why, "not initialized") != NULL)
-                    report(o, "%s: not initialized: it is not a raft member yet, join it first",
-                           pod);
-                else
-                    report(o, "%s: unseal failed: %s", pod, why);
-                state[i] = US_FAILED;
+                classify_unseal_error(o, pod, c->err_out, threshold[i], &state[i]);
             } else if (vault_parse_unseal(c->out, c->out_len, &p, &perr) < 0) {
                 report(o, "%s: %s", pod, perr.msg);
                 state[i] = US_FAILED;
             } else if (!p.sealed) {
                 report(o, "%s: unsealed", pod);
                 state[i] = US_UNSEALED;
-            } else if (p.progress == 0 && k > 0) {
-                /* The threshold key of a raft joiner: the join completes, then the node
-                 * unseals on its own (facts §3 "Raft join + Shamir"). */
+                out->accepted++;
+            } else if (p.progress == 0 && p.t > 0 && progress[i] + 1 >= p.t) {
                 report(o, "%s: %d/%d, finishing the raft join", pod, p.t, p.t);
                 state[i] = US_WAITING;
+                out->accepted++;
+            } else if (p.progress == progress[i] && p.progress > 0) {
+                report(o, "%s: %d/%d (Vault already had this key in this round: ignored)", pod,
+                       p.progress, p.t);
+                threshold[i] = p.t;
             } else {
                 progress[i] = p.progress;
                 threshold[i] = p.t;
+                out->accepted++;
                 report(o, "%s: %d/%d", pod, p.progress, p.t);
             }
             vault_call_clear(c);
         }
     }
     int left = 0;
+    out->min_missing = -1;
     for (size_t i = 0; i < ntargets; i++) {
         const char *pod = vc->pods[targets[i]].name;
         if (state[i] == US_WAITING) {
-            if (wait_pod_unsealed(o, pod)) {
+            struct error werr = {0};
+            if (wait_pod_unsealed(o, pod, &werr) >= 0) {
                 report(o, "%s: unsealed", pod);
                 state[i] = US_UNSEALED;
             } else {
-                report(o, "%s: did not unseal within %d s after its last key", pod, wait_limit(o));
+                report(o, "%s: %s", pod, werr.msg);
                 state[i] = US_FAILED;
             }
         } else if (state[i] == US_PENDING) {
-            report(o, "%s: still sealed at %d/%d: %d more key%s needed", pod, progress[i],
-                   threshold[i], threshold[i] - progress[i],
-                   threshold[i] - progress[i] == 1 ? "" : "s");
+            int missing = threshold[i] - progress[i];
+            report(o, "%s: %d/%d, %d more key%s needed (from another key holder)", pod, progress[i],
+                   threshold[i], missing, missing == 1 ? "" : "s");
+            out->partial++;
+            if (out->min_missing < 0 || missing < out->min_missing)
+                out->min_missing = missing;
+            if (missing > out->max_missing)
+                out->max_missing = missing;
         }
+        out->unsealed += state[i] == US_UNSEALED;
+        out->wrong_keys += state[i] == US_WRONG;
+        out->failed += state[i] == US_FAILED;
         if (state[i] != US_UNSEALED)
             left++;
     }
+    if (out->min_missing < 0)
+        out->min_missing = 0;
     free(state), free(progress), free(threshold), free(calls), free(which);
     return left;
+}
+
+int ops_unseal_reset(struct ops *o, const size_t *targets, size_t ntargets, struct error *err)
+{
+    struct vault_call *calls = calloc(ntargets + 1, sizeof *calls);
+    if (calls == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    static const char body[] = "{\"reset\":true}\n";
+    for (size_t i = 0; i < ntargets; i++) {
+        struct vault_call *c = &calls[i];
+        c->pod = o->vc->pods[targets[i]].name;
+        c->argv[0] = o->vc->cli;
+        c->argv[1] = "write";
+        c->argv[2] = "-format=json";
+        c->argv[3] = "sys/unseal";
+        c->argv[4] = "-";
+        c->input = body;
+        c->input_len = sizeof body - 1;
+    }
+    vault_call_run(o->kube, o->vc, calls, ntargets);
+    int failed = 0;
+    for (size_t i = 0; i < ntargets; i++) {
+        struct vault_call *c = &calls[i];
+        struct vault_unseal_progress p;
+        struct error perr = {0};
+        char why[512];
+        if (!c->ran) {
+            report(o, "%s: %s", c->pod, c->error.msg);
+            failed++;
+        } else if (c->exit_code != 0) {
+            vault_error_summary(c->err_out, why, sizeof why);
+            report(o, "%s: reset failed: %s", c->pod, why);
+            failed++;
+        } else if (vault_parse_unseal(c->out, c->out_len, &p, &perr) < 0) {
+            report(o, "%s: %s", c->pod, perr.msg);
+            failed++;
+        } else {
+            report(o, "%s: unseal progress reset to %d/%d", c->pod, p.progress, p.t);
+        }
+        vault_call_clear(c);
+    }
+    free(calls);
+    return failed;
 }
 
 void ops_leader_address(const struct vault_cluster *vc, const char *active_pod, char *buf,
@@ -424,130 +569,540 @@ int ops_join(struct ops *o, const size_t *targets, size_t ntargets, const struct
     return failed < 0 ? -1 : failed + (int)(ntargets - n);
 }
 
-int ops_wait_voters(struct ops *o, const char *active_pod, const struct secret *token,
-                    const size_t *targets, size_t ntargets, struct error *err)
+/* --- waits ------------------------------------------------------------------------------- */
+
+void ops_describe_pods(const struct vault_cluster *vc, const struct pod_view *views, char *buf,
+                       size_t cap)
 {
-    struct vault_cluster *vc = o->vc;
-    int *said = calloc(ntargets + 1, sizeof *said);
-    if (said == NULL)
-        return error_set(err, ERR_GENERIC, "out of memory");
-    double deadline = now_s() + wait_limit(o);
-    int rc = -1;
-    const char *args[] = {vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
-    for (;;) {
-        struct vault_call c = {.pod = active_pod};
-        struct secret buf = {0};
-        if (vault_call_with_token(&c, vc, token, args, &buf, err) < 0)
-            break;
-        vault_call_run(o->kube, vc, &c, 1);
-        secret_free(&buf);
-        struct vault_peers peers = {0};
-        char why[512];
-        if (!c.ran) {
-            error_set(err, c.error.kind, "%s", c.error.msg);
-            vault_call_clear(&c);
-            break;
-        }
-        if (c.exit_code != 0) {
-            vault_error_summary(c.err_out, why, sizeof why);
-            error_set(err, ERR_REMOTE, "list-peers on %s failed: %s", active_pod, why);
-            vault_call_clear(&c);
-            break;
-        }
-        int parsed = vault_parse_peers(c.out, c.out_len, &peers, err);
-        vault_call_clear(&c);
-        if (parsed < 0)
-            break;
-        size_t voters = 0;
-        for (size_t i = 0; i < ntargets; i++) {
-            const char *pod = vc->pods[targets[i]].name;
-            int state = 1; /* 1 missing, 2 non-voter, 3 voter */
-            for (size_t k = 0; k < peers.n; k++) {
-                struct vault_pod *pp = cluster_pod_for_address(vc, peers.items[k].address);
-                if (pp != NULL && strcmp(pp->name, pod) == 0)
-                    state = peers.items[k].voter ? 3 : 2;
-            }
-            if (state == 3)
-                voters++;
-            if (state != said[i]) {
-                if (state == 2)
-                    report(o, "%s: raft non-voter, waiting for autopilot to promote it", pod);
-                else if (state == 3)
-                    report(o, "%s: raft voter", pod);
-                else
-                    report(o, "%s: not yet a raft peer", pod);
-                said[i] = state;
-            }
-        }
-        vault_peers_clear(&peers);
-        if (voters == ntargets) {
-            rc = 0;
-            break;
-        }
-        if (now_s() >= deadline) {
-            error_set(err, ERR_TIMEOUT,
-                      "%zu of %zu pods are raft voters after %d s; autopilot promotes new "
-                      "nodes after server_stabilization_time: check `%s operator raft autopilot "
-                      "state`",
-                      voters, ntargets, wait_limit(o), vc->cli);
-            break;
-        }
-        sleep_ms(1000);
+    buf[0] = '\0';
+    for (size_t i = 0; i < vc->npods; i++) {
+        const struct vault_pod *p = &vc->pods[i];
+        const struct pod_view *v = &views[i];
+        append(buf, cap, "%s%s: ", i ? "; " : "", p->name);
+        if (!p->exists || !p->running)
+            append(buf, cap, "not running (%s%s%s)", p->phase, p->reason ? ": " : "",
+                   p->reason ? p->reason : "");
+        else if (!v->have_status)
+            append(buf, cap, "no vault status (%.120s)",
+                   v->status_error ? v->status_error : "no answer");
+        else if (!v->st.initialized)
+            append(buf, cap, "not initialized");
+        else if (v->st.sealed)
+            append(buf, cap, "sealed %d/%d", v->st.progress, v->st.t);
+        else
+            append(buf, cap, "%s", v->st.is_self ? "active" : "unsealed standby");
     }
-    free(said);
-    return rc;
 }
 
-int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err)
+void ops_election_outlook(const struct vault_cluster *vc, const struct pod_view *views,
+                          const char *not_this, struct election_outlook *out)
 {
-    double deadline = now_s() + wait_limit(o);
-    for (;;) {
-        if (cluster_refresh_pods(o->kube, o->vc, err) < 0)
-            return -1;
-        const struct vault_pod *p = cluster_find_pod(o->vc, pod);
-        if (p != NULL && p->exists && p->running)
-            return 0;
-        if (now_s() >= deadline)
-            return error_set(err, ERR_TIMEOUT,
-                             "%s is not running after %d s (%s%s%s): check `kubectl describe "
-                             "statefulset %s -n %s`",
-                             pod, wait_limit(o), p ? p->phase : "no pod",
-                             p && p->reason ? ": " : "", p && p->reason ? p->reason : "",
-                             o->vc->name, o->vc->namespace);
-        sleep_ms(1000);
+    memset(out, 0, sizeof *out);
+    int uninitialized = 0, initialized = 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        const struct pod_view *v = &views[i];
+        const char *name = vc->pods[i].name;
+        if (!vc->pods[i].exists || !vc->pods[i].running) {
+            out->pods_down++;
+            continue;
+        }
+        if (!v->have_status) {
+            out->unknown++;
+            continue;
+        }
+        int other = not_this == NULL || strcmp(name, not_this) != 0;
+        if (other && !v->st.sealed && v->st.is_self && out->active[0] == '\0')
+            snprintf(out->active, sizeof out->active, "%s", name);
+        if (!v->st.initialized) {
+            uninitialized++;
+            continue;
+        }
+        initialized++;
+        if (v->st.sealed)
+            append(out->sealed, sizeof out->sealed, "%s%s", out->sealed[0] ? ", " : "", name);
+        else
+            out->unsealed++;
+    }
+    /* Initialized pods are members (or joining); pods we could not read may be
+     * unsealed members too. When even then no quorum can be unsealed, no
+     * election can happen: waiting would not help, keys would. */
+    out->members = initialized + out->unknown;
+    out->quorum = out->members / 2 + 1;
+    out->missing = out->quorum - (out->unsealed + out->unknown);
+    if (out->active[0] != '\0')
+        out->kind = OUTLOOK_ACTIVE;
+    else if (initialized == 0 && uninitialized == 0)
+        out->kind = OUTLOOK_UNREADABLE;
+    else if (initialized == 0 && out->unknown == 0 && uninitialized > 0)
+        out->kind = OUTLOOK_NOT_INITIALIZED;
+    else if (out->unsealed == 0 && out->unknown == 0)
+        out->kind = OUTLOOK_ALL_SEALED;
+    else if (out->members > 0 && out->missing > 0)
+        out->kind = OUTLOOK_NO_QUORUM;
+    else
+        out->kind = OUTLOOK_ELECTING;
+}
+
+void ops_outlook_message(const struct vault_cluster *vc, const struct election_outlook *ol,
+                         const char *states, const char *prog, char *buf, size_t cap)
+{
+    switch (ol->kind) {
+    case OUTLOOK_UNREADABLE:
+        snprintf(buf, cap,
+                 "no pod of %s/%s answered vault status (%s): nothing to wait for until they do; "
+                 "see `%s status`",
+                 vc->namespace, vc->name, states, prog);
+        break;
+    case OUTLOOK_NOT_INITIALIZED:
+        snprintf(buf, cap,
+                 "no active node: Vault is not initialized (%s): run `%s bootstrap --output "
+                 "vault-keys.json` (or `%s init`)",
+                 states, prog, prog);
+        break;
+    case OUTLOOK_ALL_SEALED:
+        snprintf(buf, cap, "no active node, and no raft member is unsealed (%s): run `%s unseal`",
+                 states, prog);
+        break;
+    case OUTLOOK_NO_QUORUM:
+        snprintf(buf, cap,
+                 "no leader can be elected: %d of %d raft members %s unsealed and a quorum needs "
+                 "%d, so %d more must be unsealed (sealed: %s): run `%s unseal`",
+                 ol->unsealed, ol->members, ol->unsealed == 1 ? "is" : "are", ol->quorum,
+                 ol->missing, ol->sealed[0] ? ol->sealed : "none", prog);
+        break;
+    case OUTLOOK_ELECTING:
+        snprintf(buf, cap, "no active node yet (%s)", states);
+        break;
+    case OUTLOOK_ACTIVE:
+        snprintf(buf, cap, "%s is active", ol->active);
+        break;
+    }
+}
+
+struct active_wait {
+    struct ops *o;
+    const char *not_this;
+    struct pod_view *views;
+    int pods_down;
+};
+
+static enum wait_poll check_active(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct active_wait *a = ctx;
+    struct ops *o = a->o;
+    if (ops_refresh(o, &a->views, err) < 0)
+        return WAIT_FAILED;
+    struct election_outlook ol;
+    ops_election_outlook(o->vc, a->views, a->not_this, &ol);
+    a->pods_down = ol.pods_down;
+    char states[768];
+    ops_describe_pods(o->vc, a->views, states, sizeof states);
+    char msg[ERROR_MSG_MAX];
+    ops_outlook_message(o->vc, &ol, states, prog(o), msg, sizeof msg);
+    switch (ol.kind) {
+    case OUTLOOK_ACTIVE:
+        set_text(text, cap, msg);
+        return WAIT_DONE;
+    case OUTLOOK_ELECTING:
+        set_text(text, cap, msg);
+        return WAIT_PENDING;
+    default:
+        error_set(err, ERR_REMOTE, "%s", msg);
+        return WAIT_FAILED;
     }
 }
 
 int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t cap,
                     struct error *err)
 {
-    double deadline = now_s() + wait_limit(o);
-    struct pod_view *views = NULL;
-    for (;;) {
-        if (ops_refresh(o, &views, err) < 0) {
-            free(views);
-            return -1;
+    struct active_wait a = {.o = o, .not_this = not_this};
+    struct waiter w = waiter_of(o, 500);
+    char result[300];
+    int rc = wait_for(&w, not_this ? "another pod to become active" : "a leader election",
+                      check_active, &a, result, sizeof result, err);
+    if (a.views != NULL)
+        vault_views_clear(a.views, o->vc->npods);
+    free(a.views);
+    if (rc < 0) {
+        if (err->kind == ERR_TIMEOUT)
+            append(err->msg, sizeof err->msg, "%s; see `%s status`",
+                   a.pods_down ? "; pods that are not running may hold the "
+                                 "missing votes"
+                               : "",
+                   prog(o));
+        return -1;
+    }
+    /* result is "<pod> is active" */
+    size_t n = strcspn(result, " ");
+    snprintf(active, cap, "%.*s", (int)n, result);
+    return rc;
+}
+
+struct running_wait {
+    struct ops *o;
+    const char *pod;
+};
+
+static enum wait_poll check_running(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct running_wait *r = ctx;
+    if (cluster_refresh_pods(r->o->kube, r->o->vc, err) < 0)
+        return WAIT_FAILED;
+    const struct vault_pod *p = cluster_find_pod(r->o->vc, r->pod);
+    if (p != NULL && p->exists && p->running && !p->terminating) {
+        snprintf(text, cap, "%s is running", r->pod);
+        return WAIT_DONE;
+    }
+    snprintf(text, cap, "%s: %s%s%s", r->pod,
+             p ? (p->terminating ? "terminating" : p->phase) : "no pod", p && p->reason ? ": " : "",
+             p && p->reason ? p->reason : "");
+    return WAIT_PENDING;
+}
+
+int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err)
+{
+    struct running_wait r = {.o = o, .pod = pod};
+    struct waiter w = waiter_of(o, 1000);
+    char what[300];
+    snprintf(what, sizeof what, "%s to run", pod);
+    if (wait_for(&w, what, check_running, &r, NULL, 0, err) < 0) {
+        if (err->kind == ERR_TIMEOUT)
+            append(err->msg, sizeof err->msg, "; check `kubectl describe statefulset %s -n %s`",
+                   o->vc->name, o->vc->namespace);
+        return -1;
+    }
+    return 0;
+}
+
+/* A target's progress towards "healthy voter": 1 not a peer, 2 non-voter,
+ * 3 voter (not yet healthy or caught up), 4 healthy voter, caught up. */
+struct voters_wait {
+    struct ops *o;
+    const struct secret *token;
+    const char *const *pods;
+    size_t n;
+    int *said;
+    struct pod_view *views;
+    long long target_index; /* the leader's commit index when the wait began */
+    int autopilot_note;
+};
+
+static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct voters_wait *vw = ctx;
+    struct ops *o = vw->o;
+    if (ops_refresh(o, &vw->views, err) < 0)
+        return WAIT_FAILED;
+    struct vault_cluster *vc = o->vc;
+    const char *active = NULL;
+    for (size_t i = 0; i < vc->npods; i++)
+        if (vw->views[i].have_status && !vw->views[i].st.sealed && vw->views[i].st.is_self) {
+            active = vc->pods[i].name;
+            if (vw->target_index == 0)
+                vw->target_index = vw->views[i].st.raft_committed_index;
         }
-        int found = 0;
-        for (size_t i = 0; i < o->vc->npods; i++) {
-            const struct pod_view *v = &views[i];
-            if (v->have_status && !v->st.sealed && v->st.is_self &&
-                (not_this == NULL || strcmp(o->vc->pods[i].name, not_this) != 0)) {
-                snprintf(active, cap, "%s", o->vc->pods[i].name);
-                found = 1;
-                break;
+    if (active == NULL) {
+        snprintf(text, cap, "no active node to ask for the raft peers (a leader election?)");
+        return WAIT_PENDING;
+    }
+    struct vault_peers peers = {0};
+    struct vault_autopilot ap = {0};
+    int have_ap = 0;
+    char why[600] = "";
+    int rr =
+        vault_read_raft(o->kube, vc, active, vw->token, &peers, &ap, &have_ap, why, sizeof why);
+    if (rr == -2) {
+        error_set(err, ERR_FORBIDDEN,
+                  "%s: the token cannot read sys/storage/raft/configuration; check the voters "
+                  "later with `%s status`",
+                  why, prog(o));
+        return WAIT_FAILED;
+    }
+    if (rr < 0) {
+        set_text(text, cap, why);
+        return WAIT_PENDING;
+    }
+    if (!have_ap && !vw->autopilot_note) {
+        report(o, "autopilot state not readable from %s: waiting for voters only", active);
+        vw->autopilot_note = 1;
+    }
+    size_t ready = 0;
+    text[0] = '\0';
+    for (size_t t = 0; t < vw->n; t++) {
+        const char *pod = vw->pods[t];
+        int state = 1;
+        const struct vault_peer *peer = NULL;
+        for (size_t k = 0; k < peers.n; k++) {
+            struct vault_pod *pp = cluster_pod_for_address(vc, peers.items[k].address);
+            if (pp != NULL && strcmp(pp->name, pod) == 0)
+                peer = &peers.items[k];
+        }
+        if (peer != NULL)
+            state = peer->voter ? 3 : 2;
+        int healthy = !have_ap, caught = 0;
+        for (size_t k = 0; have_ap && peer != NULL && k < ap.n; k++)
+            if (ap.servers[k].address != NULL && peer->address != NULL &&
+                strcmp(ap.servers[k].address, peer->address) == 0)
+                healthy = ap.servers[k].healthy;
+        const struct vault_pod *vp = cluster_find_pod(vc, pod);
+        long long applied = 0;
+        if (vp != NULL) {
+            const struct pod_view *v = &vw->views[vp - vc->pods];
+            if (v->have_status && !v->st.sealed) {
+                applied = v->st.raft_applied_index;
+                caught = applied >= vw->target_index;
             }
         }
-        vault_views_clear(views, o->vc->npods);
-        if (found) {
-            free(views);
-            return 0;
+        if (state == 3 && healthy && caught)
+            state = 4;
+        if (state != vw->said[t]) {
+            if (state == 2)
+                report(o, "%s: raft non-voter, waiting for autopilot to promote it", pod);
+            else if ((state == 3 || state == 4) && vw->said[t] < 3)
+                report(o, "%s: raft voter", pod);
+            else if (state == 4)
+                report(o, "%s: healthy and caught up (applied index %lld)", pod, applied);
+            else if (state == 1)
+                report(o, "%s: not yet a raft peer", pod);
+            vw->said[t] = state;
         }
-        if (now_s() >= deadline) {
-            free(views);
-            return error_set(err, ERR_TIMEOUT, "no %spod became active within %d s",
-                             not_this ? "other " : "", wait_limit(o));
+        if (state == 4) {
+            ready++;
+        } else {
+            const char *what = state == 1   ? "not a raft peer"
+                               : state == 2 ? "non-voter"
+                               : !healthy   ? "voter, not healthy for autopilot"
+                                            : "voter, catching up";
+            if (state == 3 && healthy && !caught)
+                append(text, cap, "%s%s: voter, applied index %lld of %lld", text[0] ? "; " : "",
+                       pod, applied, vw->target_index);
+            else
+                append(text, cap, "%s%s: %s", text[0] ? "; " : "", pod, what);
         }
-        sleep_ms(1000);
     }
+    vault_peers_clear(&peers);
+    if (have_ap)
+        vault_autopilot_clear(&ap);
+    if (ready == vw->n) {
+        snprintf(text, cap, "%zu pod%s healthy raft voter%s, caught up", vw->n,
+                 vw->n == 1 ? " is a" : "s are", vw->n == 1 ? "" : "s");
+        return WAIT_DONE;
+    }
+    return WAIT_PENDING;
+}
+
+int ops_wait_voters(struct ops *o, const struct secret *token, const char *const *pods,
+                    size_t npods, struct error *err)
+{
+    if (npods == 0)
+        return 0;
+    /* Our own copies: the names may point into vc->pods, which each poll re-reads. */
+    char **copy = calloc(npods + 1, sizeof *copy);
+    struct voters_wait vw = {.o = o, .token = token, .pods = (const char *const *)copy, .n = npods};
+    vw.said = calloc(npods + 1, sizeof *vw.said);
+    for (size_t i = 0; copy != NULL && i < npods; i++)
+        copy[i] = strdup(pods[i]);
+    for (size_t i = 0; copy != NULL && i < npods; i++)
+        if (copy[i] == NULL)
+            vw.said = (free(vw.said), NULL);
+    if (vw.said == NULL || copy == NULL) {
+        for (size_t i = 0; copy != NULL && i < npods; i++)
+            free(copy[i]);
+        free(copy);
+        free(vw.said);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    char what[600] = "";
+    for (size_t i = 0; i < npods; i++)
+        append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
+    char full[700];
+    snprintf(full, sizeof full,
+             "%s to be %s (autopilot promotes joined nodes after its "
+             "stabilization time)",
+             what,
+             npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
+    struct waiter w = waiter_of(o, 1000);
+    int rc = wait_for(&w, full, check_voters, &vw, NULL, 0, err);
+    if (rc < 0 && err->kind == ERR_TIMEOUT)
+        append(err->msg, sizeof err->msg,
+               "; check `%s operator raft autopilot state` in the active pod", o->vc->cli);
+    if (vw.views != NULL)
+        vault_views_clear(vw.views, o->vc->npods);
+    free(vw.views);
+    free(vw.said);
+    for (size_t i = 0; i < npods; i++)
+        free(copy[i]);
+    free(copy);
+    return rc;
+}
+
+/* --- the bring-up step ------------------------------------------------------------------- */
+
+/* The pods asked for, by name: our own copies, since the caller's may point
+ * into vc->pods, which every refresh replaces. NULL names = every pod. */
+struct wanted {
+    char **names;
+    size_t n;
+};
+
+static int wanted(const struct wanted *w, const char *name)
+{
+    if (w->names == NULL)
+        return 1;
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void wanted_free(struct wanted *w)
+{
+    for (size_t i = 0; w->names != NULL && i < w->n; i++)
+        free(w->names[i]);
+    free(w->names);
+}
+
+int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
+{
+    struct pod_view *views = NULL;
+    size_t *targets = NULL;
+    const char **names = NULL;
+    int rc = -1, failed = 0;
+    struct wanted want = {0};
+    const struct wanted *b = &want;
+    if (b_in->pods != NULL) {
+        want.names = calloc(b_in->npods + 1, sizeof *want.names);
+        if (want.names == NULL)
+            return error_set(err, ERR_GENERIC, "out of memory");
+        for (want.n = 0; want.n < b_in->npods; want.n++)
+            if ((want.names[want.n] = strdup(b_in->pods[want.n])) == NULL) {
+                wanted_free(&want);
+                return error_set(err, ERR_GENERIC, "out of memory");
+            }
+    }
+    for (size_t i = 0; b_in->wait_running && i < want.n; i++)
+        if (ops_wait_pod_running(o, want.names[i], err) < 0)
+            goto out;
+    if (ops_refresh(o, &views, err) < 0)
+        goto out;
+    struct vault_cluster *vc = o->vc;
+    targets = calloc(vc->npods + 1, sizeof *targets);
+    if (targets == NULL) {
+        error_set(err, ERR_GENERIC, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    /* 1. Sealed members first: they hold the data and elect the leader. */
+    for (size_t i = 0; i < vc->npods; i++)
+        if (wanted(b, vc->pods[i].name) && views[i].have_status && views[i].st.initialized &&
+            views[i].st.sealed)
+            targets[n++] = i;
+    if (n > 0) {
+        int left = ops_unseal(o, targets, n, b_in->keys, NULL, err);
+        if (left < 0)
+            goto out;
+        if (left > 0) {
+            error_set(err, ERR_REMOTE, "could not unseal every member; stopping here");
+            goto out;
+        }
+    }
+    /* 2. An active node to join. */
+    char active[256];
+    if (ops_wait_active(o, NULL, active, sizeof active, err) < 0)
+        goto out;
+    char leader[512];
+    if (b_in->jo != NULL && b_in->jo->leader_addr != NULL)
+        snprintf(leader, sizeof leader, "%s", b_in->jo->leader_addr);
+    else
+        ops_leader_address(vc, active, leader, sizeof leader);
+    struct join_options j = {0};
+    if (b_in->jo != NULL)
+        j = *b_in->jo;
+    j.leader_addr = leader;
+    /* 3. Join the pods that are not members, then unseal them with the cluster's keys.
+     * Under podManagementPolicy OrderedReady (OpenBao's chart) the StatefulSet creates
+     * the next pod only once the ones before it are Ready (unsealed): wait for it, join
+     * and unseal it, and go on until every pod is there. */
+    int ordered =
+        vc->pod_management_policy != NULL && strcmp(vc->pod_management_policy, "OrderedReady") == 0;
+    for (;;) {
+        if (ops_refresh(o, &views, err) < 0)
+            goto out;
+        vc = o->vc;
+        free(targets);
+        targets = calloc(vc->npods + 1, sizeof *targets);
+        if (targets == NULL) {
+            error_set(err, ERR_GENERIC, "out of memory");
+            goto out;
+        }
+        n = 0;
+        char next[256] = "";
+        for (size_t i = 0; i < vc->npods; i++) {
+            const struct vault_pod *p = &vc->pods[i];
+            if (!wanted(b, p->name))
+                continue;
+            if (ordered && !p->exists) {
+                if (next[0] == '\0')
+                    snprintf(next, sizeof next, "%s", p->name);
+                continue;
+            }
+            if (!p->running) {
+                report(o, "%s: not running (%s%s%s): skipped", p->name, p->phase,
+                       p->reason ? ": " : "", p->reason ? p->reason : "");
+                continue;
+            }
+            if (views[i].have_status && !views[i].st.initialized)
+                targets[n++] = i;
+        }
+        if (n > 0) {
+            int jf = ops_join(o, targets, n, &j, err);
+            if (jf < 0)
+                goto out;
+            failed += jf;
+            if (jf < (int)n) {
+                int left = ops_unseal(o, targets, n, b_in->keys, NULL, err);
+                if (left < 0)
+                    goto out;
+                failed += left - jf > 0 ? left - jf : 0;
+            }
+        }
+        if (next[0] == '\0' || failed)
+            break;
+        report(o,
+               "%s: not created yet (podManagementPolicy OrderedReady: the StatefulSet creates it "
+               "once the pods before it are Ready)",
+               next);
+        if (ops_wait_pod_running(o, next, err) < 0)
+            goto out;
+    }
+    /* 4. Voters: until autopilot promotes a joined node, losing the leader loses quorum. */
+    if (ops_refresh(o, &views, err) < 0)
+        goto out;
+    vc = o->vc;
+    names = calloc(vc->npods + 1, sizeof *names);
+    if (names == NULL) {
+        error_set(err, ERR_GENERIC, "out of memory");
+        goto out;
+    }
+    size_t nv = 0;
+    for (size_t i = 0; i < vc->npods; i++)
+        if (wanted(b, vc->pods[i].name) && views[i].have_status && views[i].st.initialized &&
+            !views[i].st.sealed)
+            names[nv++] = vc->pods[i].name;
+    if (b_in->token == NULL)
+        report(o,
+               "not waiting for autopilot to promote the pods to voters: no Vault token "
+               "(VAULT_TOKEN or --token-file); check with `%s status`",
+               prog(o));
+    else if (nv > 0 && ops_wait_voters(o, b_in->token, names, nv, err) < 0)
+        goto out;
+    rc = failed;
+out:
+    wanted_free(&want);
+    free(names);
+    free(targets);
+    if (views != NULL)
+        vault_views_clear(views, o->vc->npods);
+    free(views);
+    return rc;
 }

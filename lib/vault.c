@@ -491,6 +491,48 @@ void vault_views_clear(struct pod_view *views, size_t n)
     }
 }
 
+int vault_read_raft(struct kube_client *kube, const struct vault_cluster *vc, const char *pod,
+                    const struct secret *token, struct vault_peers *peers,
+                    struct vault_autopilot *ap, int *have_ap, char *why, size_t why_cap)
+{
+    struct vault_call calls[2] = {{0}};
+    struct secret bufs[2] = {{0}};
+    const char *peers_args[] = {vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
+    const char *ap_args[] = {vc->cli, "operator",     "raft", "autopilot",
+                             "state", "-format=json", NULL};
+    struct error err = {0};
+    int rc = -1;
+    *have_ap = 0;
+    calls[0].pod = calls[1].pod = pod;
+    if (vault_call_with_token(&calls[0], vc, token, peers_args, &bufs[0], &err) < 0 ||
+        vault_call_with_token(&calls[1], vc, token, ap_args, &bufs[1], &err) < 0) {
+        snprintf(why, why_cap, "%.*s", (int)why_cap - 1, err.msg);
+        goto out;
+    }
+    vault_call_run(kube, vc, calls, 2);
+    if (!calls[0].ran) {
+        snprintf(why, why_cap, "%.*s", (int)why_cap - 1, calls[0].error.msg);
+    } else if (calls[0].exit_code != 0) {
+        char summary[512];
+        vault_error_summary(calls[0].err_out, summary, sizeof summary);
+        snprintf(why, why_cap, "list-peers on %s failed: %s", pod, summary);
+        rc = strstr(summary, "permission denied") != NULL ? -2 : -1;
+    } else if (vault_parse_peers(calls[0].out, calls[0].out_len, peers, &err) < 0) {
+        snprintf(why, why_cap, "%.*s", (int)why_cap - 1, err.msg);
+    } else {
+        rc = 0;
+        /* autopilot state answers nothing (exit 0) on a 404: only peers then */
+        *have_ap = calls[1].ran && calls[1].exit_code == 0 && calls[1].out_len > 0 &&
+                   vault_parse_autopilot(calls[1].out, calls[1].out_len, ap, &err) == 0;
+    }
+out:
+    for (int i = 0; i < 2; i++) {
+        vault_call_clear(&calls[i]);
+        secret_free(&bufs[i]);
+    }
+    return rc;
+}
+
 void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
                       struct pod_view *views)
 {

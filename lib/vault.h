@@ -136,6 +136,14 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
                           const struct secret *token, const char *const *args,
                           struct secret *with_token, struct error *err);
 
+/* With a token: `operator raft list-peers` and `operator raft autopilot
+ * state` in pod (the active one), at once. Returns 0 with peers read (and
+ * *have_ap when autopilot answered too), -2 when the token was refused
+ * (permission denied), -1 otherwise; why says what failed. */
+int vault_read_raft(struct kube_client *kube, const struct vault_cluster *vc, const char *pod,
+                    const struct secret *token, struct vault_peers *peers,
+                    struct vault_autopilot *ap, int *have_ap, char *why, size_t why_cap);
+
 /* What we learnt about one pod (index = the cluster's pod index). */
 struct pod_view {
     int have_status; /* vault status answered */

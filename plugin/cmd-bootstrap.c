@@ -9,147 +9,6 @@
 #include "secret.h"
 #include "vault.h"
 
-int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct secret_list *keys,
-                 const struct secret *token, const struct join_options *jo, const size_t *only,
-                 size_t nonly)
-{
-    struct error err = {0};
-    struct pod_view *views = NULL;
-    int rc = EXIT_ERROR;
-    char **only_names = calloc(nonly + 1, sizeof *only_names);
-    size_t *targets = NULL;
-    for (size_t i = 0; i < nonly; i++)
-        only_names[i] = strdup(o->vc->pods[only[i]].name);
-    if (ops_refresh(o, &views, &err) < 0) {
-        cmd_report(ctx, &err);
-        goto out;
-    }
-    struct vault_cluster *vc = o->vc;
-    targets = calloc(vc->npods + 1, sizeof *targets);
-    size_t n = 0;
-    /* 1. Sealed members first: they hold the data and elect the leader. */
-    if (only == NULL) {
-        for (size_t i = 0; i < vc->npods; i++)
-            if (views[i].have_status && views[i].st.initialized && views[i].st.sealed)
-                targets[n++] = i;
-        if (n > 0 && ops_unseal(o, targets, n, keys, &err) != 0) {
-            fprintf(ctx->err, "%s: could not unseal every member; stopping here\n", ctx->prog);
-            goto out;
-        }
-    }
-    /* 2. An active node to join. */
-    char active[256];
-    if (ops_wait_active(o, NULL, active, sizeof active, &err) < 0) {
-        cmd_report(ctx, &err);
-        goto out;
-    }
-    char leader[512];
-    if (jo->leader_addr != NULL)
-        snprintf(leader, sizeof leader, "%s", jo->leader_addr);
-    else
-        ops_leader_address(vc, active, leader, sizeof leader);
-    struct join_options j = *jo;
-    j.leader_addr = leader;
-    /* 3. Join the pods that are not members, then unseal them with the cluster's keys.
-     * Under podManagementPolicy OrderedReady (OpenBao's chart) the StatefulSet creates
-     * the next pod only once the ones before it are Ready (unsealed): wait for it, join
-     * and unseal it, and go on until every pod is there. */
-    int ordered =
-        vc->pod_management_policy != NULL && strcmp(vc->pod_management_policy, "OrderedReady") == 0;
-    int failed = 0;
-    for (;;) {
-        if (ops_refresh(o, &views, &err) < 0) {
-            cmd_report(ctx, &err);
-            goto out;
-        }
-        vc = o->vc;
-        free(targets);
-        targets = calloc(vc->npods + 1, sizeof *targets);
-        n = 0;
-        char next[256] = "";
-        for (size_t i = 0; i < vc->npods; i++) {
-            int wanted = only == NULL;
-            for (size_t k = 0; k < nonly; k++)
-                wanted |= strcmp(only_names[k], vc->pods[i].name) == 0;
-            if (!wanted)
-                continue;
-            if (ordered && !vc->pods[i].exists) {
-                if (next[0] == '\0')
-                    snprintf(next, sizeof next, "%s", vc->pods[i].name);
-                continue;
-            }
-            if (!vc->pods[i].running) {
-                fprintf(ctx->err, "%s: not running (%s%s%s): skipped\n", vc->pods[i].name,
-                        vc->pods[i].phase, vc->pods[i].reason ? ": " : "",
-                        vc->pods[i].reason ? vc->pods[i].reason : "");
-                continue;
-            }
-            if (views[i].have_status && !views[i].st.initialized)
-                targets[n++] = i;
-        }
-        if (n > 0) {
-            int jf = ops_join(o, targets, n, &j, &err);
-            if (jf < 0) {
-                cmd_report(ctx, &err);
-                goto out;
-            }
-            failed += jf;
-            if (jf < (int)n) {
-                int left = ops_unseal(o, targets, n, keys, &err);
-                if (left < 0) {
-                    cmd_report(ctx, &err);
-                    goto out;
-                }
-                failed += left - jf > 0 ? left - jf : 0;
-            }
-        }
-        if (next[0] == '\0' || failed)
-            break;
-        fprintf(ctx->err,
-                "%s: waiting for the StatefulSet to create it (podManagementPolicy "
-                "OrderedReady: once the pods before it are Ready)\n",
-                next);
-        if (ops_wait_pod_running(o, next, &err) < 0) {
-            cmd_report(ctx, &err);
-            failed++;
-            break;
-        }
-    }
-    /* 4. Voters: until autopilot promotes a joined node, losing the leader loses quorum. */
-    if (ops_refresh(o, &views, &err) < 0) {
-        cmd_report(ctx, &err);
-        goto out;
-    }
-    vc = o->vc;
-    size_t nv = 0;
-    for (size_t i = 0; i < vc->npods; i++) {
-        int wanted = only == NULL;
-        for (size_t k = 0; k < nonly; k++)
-            wanted |= strcmp(only_names[k], vc->pods[i].name) == 0;
-        if (wanted && views[i].have_status && views[i].st.initialized && !views[i].st.sealed)
-            targets[nv++] = i;
-    }
-    if (token == NULL) {
-        fprintf(ctx->err,
-                "not waiting for autopilot to promote the joined pods to voters: no Vault token "
-                "(VAULT_TOKEN or --token-file); check with `%s status`\n",
-                ctx->prog);
-    } else if (nv > 0 && ops_wait_voters(o, active, token, targets, nv, &err) < 0) {
-        cmd_report(ctx, &err);
-        goto out;
-    }
-    rc = failed ? EXIT_ERROR : EXIT_OK;
-out:
-    for (size_t i = 0; i < nonly; i++)
-        free(only_names[i]);
-    free(only_names);
-    free(targets);
-    if (views != NULL)
-        vault_views_clear(views, o->vc->npods);
-    free(views);
-    return rc;
-}
-
 static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct ops o;
@@ -220,21 +79,26 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
     }
     struct join_options jo = {.leader_ca_pem = ca,
                               .tls_server_name = cmd_opt_str(args, "leader-tls-servername")};
-    rc = cmd_bring_up(ctx, &o, &keys, use_token, &jo, NULL, 0);
+    struct bring_up b = {.keys = &keys, .token = use_token, .jo = &jo};
+    rc = cmd_bring_up(ctx, &o, &b);
     free(ca);
     if (rc == EXIT_OK)
         fprintf(ctx->err, "Bootstrap complete.\n\n");
 out:
     secret_list_free(&keys);
-    secret_free(&token);
-    vault_init_result_clear(&init);
     cmd_close_cluster(&o, views);
     if (rc == EXIT_OK) {
+        /* The final check reads the raft peers with the token this run holds
+         * (the new root token, say), in memory only. */
         const struct cmd_entry *status = cmd_find("status");
         static const struct cmd_option none[] = {{0}};
         struct cmd_args sa = {.options = none};
-        return status->exec(ctx, &sa);
+        ctx->token = use_token;
+        rc = status->exec(ctx, &sa);
+        ctx->token = NULL;
     }
+    secret_free(&token);
+    vault_init_result_clear(&init);
     return rc;
 }
 

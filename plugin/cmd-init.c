@@ -345,8 +345,8 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
         keys = init.keys_b64;
         memset(&init.keys_b64, 0, sizeof init.keys_b64);
         secret_list_truncate(&keys, (size_t)init.threshold);
-        struct join_options jo = {0};
-        rc = cmd_bring_up(ctx, &o, &keys, &init.root_token, &jo, NULL, 0);
+        struct bring_up b = {.keys = &keys, .token = &init.root_token};
+        rc = cmd_bring_up(ctx, &o, &b);
     }
 out:
     secret_list_free(&keys);

@@ -27,20 +27,35 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
         rc = EXIT_USAGE;
         goto out;
     }
-    const char *active = NULL;
+    /* Names, not indexes: the pods are re-read while we wait. */
+    char **named_pods = calloc((size_t)n + 1, sizeof *named_pods);
+    for (int k = 0; named_pods != NULL && k < n; k++)
+        named_pods[k] = strdup(vc->pods[targets[k]].name);
+    /* Right after an unseal (or a leader loss) raft is still electing: wait for it. */
+    char active[256] = "";
     int threshold = 0;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self) {
-            active = vc->pods[i].name;
-            threshold = views[i].st.t;
-        }
-    if (active == NULL) {
-        fprintf(ctx->err,
-                "%s: no active node to join: initialize and unseal one first (%s bootstrap, or "
-                "%s unseal)\n",
-                ctx->prog, ctx->prog, ctx->prog);
+    if (ops_wait_active(&o, NULL, active, sizeof active, &err) < 0 ||
+        ops_refresh(&o, &views, &err) < 0) {
+        cmd_report(ctx, &err);
+        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        for (int k = 0; named_pods != NULL && k < n; k++)
+            free(named_pods[k]);
+        free(named_pods);
         goto out;
     }
+    vc = o.vc;
+    free(targets);
+    targets = calloc(vc->npods + (size_t)n + 1, sizeof *targets);
+    for (int k = 0; k < n; k++) {
+        struct vault_pod *p = named_pods ? cluster_find_pod(vc, named_pods[k]) : NULL;
+        targets[k] = p ? (size_t)(p - vc->pods) : 0;
+        if (named_pods)
+            free(named_pods[k]);
+    }
+    free(named_pods);
+    for (size_t i = 0; i < vc->npods; i++)
+        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self)
+            threshold = views[i].st.t;
     int named = n > 0;
     if (!named)
         for (size_t i = 0; i < vc->npods; i++)
@@ -87,7 +102,16 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
     struct join_options jo = {.leader_addr = cmd_opt_str(args, "leader-addr"),
                               .leader_ca_pem = ca,
                               .tls_server_name = cmd_opt_str(args, "leader-tls-servername")};
-    rc = cmd_bring_up(ctx, &o, &keys, have_token > 0 ? &token : NULL, &jo, targets, (size_t)keep);
+    const char **names = calloc((size_t)keep + 1, sizeof *names);
+    for (int k = 0; names != NULL && k < keep; k++)
+        names[k] = vc->pods[targets[k]].name;
+    struct bring_up b = {.keys = &keys,
+                         .token = have_token > 0 ? &token : NULL,
+                         .jo = &jo,
+                         .pods = names,
+                         .npods = (size_t)keep};
+    rc = names ? cmd_bring_up(ctx, &o, &b) : EXIT_ERROR;
+    free(names);
 out:
     secret_list_free(&keys);
     secret_free(&token);

@@ -45,45 +45,28 @@ static int run_with_token(struct cmd_context *ctx, struct ops *o, const char *po
     return 0;
 }
 
-/* The active pod, else any unsealed one (requests are forwarded to the active node). */
-static const char *pick_pod(struct ops *o, const struct pod_view *views, int active_only)
-{
-    const char *any = NULL;
-    for (size_t i = 0; i < o->vc->npods; i++) {
-        if (!views[i].have_status || views[i].st.sealed)
-            continue;
-        if (views[i].st.is_self)
-            return o->vc->pods[i].name;
-        if (any == NULL)
-            any = o->vc->pods[i].name;
-    }
-    return active_only ? NULL : any;
-}
-
-/* Opens the cluster, gets a token and reads the peers. Returns 0 or an exit code. */
+/* Opens the cluster, gets a token and reads the peers from the active pod
+ * (waiting for a leader election when one is under way). Returns 0 or an
+ * exit code. */
 static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
                       struct pod_view **views, struct secret *token, struct vault_peers *peers,
-                      const char **pod)
+                      char *pod, size_t pod_cap)
 {
     struct error err = {0};
     if (cmd_open_cluster(ctx, o, views) < 0)
         return EXIT_ERROR;
-    *pod = pick_pod(o, *views, 0);
-    if (*pod == NULL) {
-        fprintf(ctx->err, "%s: no unsealed pod to ask for the raft peers (%s status)\n", ctx->prog,
-                ctx->prog);
-        return EXIT_ERROR;
-    }
+    int rc = cmd_need_active(ctx, o, views, pod, pod_cap);
+    if (rc != 0)
+        return rc;
     int got = cmd_get_token(ctx, args, o->vc, 1, 1, token);
     if (got < 0)
         return -got;
     const char *list[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
     struct vault_call c;
-    if (run_with_token(ctx, o, *pod, token, list, "list-peers",
+    if (run_with_token(ctx, o, pod, token, list, "list-peers",
                        " (the token is wrong or lacks read on sys/storage/raft/configuration)",
                        &c) < 0)
         return EXIT_ERROR;
-    int rc = 0;
     if (vault_parse_peers(c.out, c.out_len, peers, &err) < 0) {
         cmd_report(ctx, &err);
         rc = EXIT_ERROR;
@@ -98,8 +81,8 @@ static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
     struct pod_view *views = NULL;
     struct secret token = {0};
     struct vault_peers peers = {0};
-    const char *pod = NULL;
-    int rc = load_peers(ctx, args, &o, &views, &token, &peers, &pod);
+    char pod[256] = "";
+    int rc = load_peers(ctx, args, &o, &views, &token, &peers, pod, sizeof pod);
     secret_free(&token);
     if (rc == 0) {
         json_t *doc = json_array();
@@ -143,11 +126,10 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
     int rc = EXIT_ERROR;
     if (cmd_open_cluster(ctx, &o, &views) < 0)
         return EXIT_ERROR;
-    const char *active = pick_pod(&o, views, 1);
-    if (active == NULL) {
-        fprintf(ctx->err, "%s: no active node to step down\n", ctx->prog);
+    char active[256];
+    if ((rc = cmd_need_active(ctx, &o, &views, active, sizeof active)) != 0)
         goto out;
-    }
+    rc = EXIT_ERROR;
     int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
     if (got < 0) {
         rc = -got;
@@ -162,7 +144,7 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
     vault_call_clear(&c);
     char old[256];
     snprintf(old, sizeof old, "%s", active);
-    fprintf(ctx->err, "%s stepped down; waiting for another pod to become active...\n", old);
+    fprintf(ctx->err, "%s stepped down.\n", old);
     char now_active[256];
     if (ops_wait_active(&o, old, now_active, sizeof now_active, &err) < 0) {
         cmd_report(ctx, &err);
@@ -186,8 +168,8 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
     struct pod_view *views = NULL;
     struct secret token = {0};
     struct vault_peers peers = {0};
-    const char *pod = NULL;
-    int rc = load_peers(ctx, args, &o, &views, &token, &peers, &pod);
+    char pod[256] = "";
+    int rc = load_peers(ctx, args, &o, &views, &token, &peers, pod, sizeof pod);
     if (rc != 0)
         goto out;
     rc = EXIT_ERROR;

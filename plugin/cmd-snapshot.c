@@ -299,38 +299,22 @@ static const char *active_pod(const struct ops *o, const struct pod_view *views,
 
 /* The pod to run in: --pod (checked) or the active one. Returns its index, or
  * -1 after reporting. */
-static long pick_pod(struct cmd_context *ctx, struct ops *o, const struct pod_view *views,
+static long pick_pod(struct cmd_context *ctx, struct ops *o, struct pod_view **viewsp,
                      const char *want, int restore)
 {
     size_t ai = 0;
-    const char *active = active_pod(o, views, &ai);
+    const char *active = active_pod(o, *viewsp, &ai);
     if (want == NULL) {
         if (active != NULL)
             return (long)ai;
-        int sealed = 0, answered = 0;
-        const char *why_pod = NULL, *why = NULL;
-        for (size_t i = 0; i < o->vc->npods; i++) {
-            answered += views[i].have_status;
-            sealed += views[i].have_status && views[i].st.sealed;
-            if (!views[i].have_status && why == NULL && views[i].status_error != NULL) {
-                why_pod = o->vc->pods[i].name;
-                why = views[i].status_error;
-            }
-        }
-        if (answered == 0)
-            fprintf(ctx->err,
-                    "%s: no pod of %s/%s answered vault status%s%s%s%s: a snapshot %s needs an "
-                    "unsealed active node\n",
-                    ctx->prog, o->vc->namespace, o->vc->name, why ? " (" : "", why ? why_pod : "",
-                    why ? ": " : "", why ? why : "", restore ? "restore" : "save");
-        else
-            fprintf(ctx->err,
-                    "%s: no active Vault pod in %s/%s (%d of %d answering pods sealed): a "
-                    "snapshot %s needs an unsealed active node; see `%s status`\n",
-                    ctx->prog, o->vc->namespace, o->vc->name, sealed, answered,
-                    restore ? "restore" : "save", ctx->prog);
-        return -1;
+        /* No active node yet: a leader election may be under way. */
+        char name[256];
+        if (cmd_need_active(ctx, o, viewsp, name, sizeof name) != 0)
+            return -1;
+        struct vault_pod *p = cluster_find_pod(o->vc, name);
+        return p != NULL ? (long)(p - o->vc->pods) : -1;
     }
+    const struct pod_view *views = *viewsp;
     struct vault_pod *p = cluster_find_pod(o->vc, want);
     if (p == NULL) {
         fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s\n", ctx->prog, want,
@@ -479,6 +463,48 @@ static void print_save_report(struct cmd_context *ctx, const char *file, const c
             info->index, info->term, secs, rate);
 }
 
+/* Vault's answers when the node we asked is not (or no longer) the active one. */
+static int lost_leadership(const char *why)
+{
+    return strstr(why, "no active Vault instance") != NULL ||
+           strstr(why, "local node not active") != NULL || strstr(why, "Vault is sealed") != NULL ||
+           strstr(why, "active cluster node not found") != NULL;
+}
+
+/* Before a second attempt: the new active pod, and a fresh verifier, pod
+ * stderr, token line and (empty) output. Returns 0, or -1 after reporting. */
+static int restart_on_new_leader(struct cmd_context *ctx, struct ops *o, struct pod_view **views,
+                                 long *pi, struct snapshot_verifier **v, struct pod_stderr *pe,
+                                 const struct secret *token, struct secret *line, int fd,
+                                 int to_stdout)
+{
+    struct error err = {0};
+    char active[256];
+    if (ops_refresh(o, views, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    if (cmd_need_active(ctx, o, views, active, sizeof active) != 0)
+        return -1;
+    struct vault_pod *p = cluster_find_pod(o->vc, active);
+    if (p == NULL)
+        return -1;
+    *pi = (long)(p - o->vc->pods);
+    snapshot_verifier_free(*v);
+    memset(pe, 0, sizeof *pe);
+    secret_free(line);
+    if ((*v = snapshot_verifier_new(&err)) == NULL || token_line(token, line, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    if (!to_stdout && (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
+        fprintf(ctx->err, "%s: cannot reuse the temporary file: %s\n", ctx->prog, strerror(errno));
+        return -1;
+    }
+    fprintf(ctx->err, "Starting again on %s.\n", active);
+    return 0;
+}
+
 static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
 {
     int to_stdout = strcmp(file, "-") == 0;
@@ -513,7 +539,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     if (info == NULL || pe == NULL)
         goto out;
 
-    long pi = pick_pod(ctx, &o, views, cmd_opt_str(args, "pod"), 0);
+    long pi = pick_pod(ctx, &o, &views, cmd_opt_str(args, "pod"), 0);
     if (pi < 0)
         goto out;
     const char *pod = o.vc->pods[pi].name;
@@ -573,6 +599,8 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
              token_var(o.vc), token_var(o.vc));
     const char *argv[] = {"sh",   "-c",       script, o.vc->cli,     "operator",
                           "raft", "snapshot", "save", "/dev/stdout", NULL};
+    int attempts = 0;
+stream:;
     struct progress prog;
     progress_init(&prog, ctx->err, "Saving snapshot:", 0);
     struct save_sink sink = {.fd = fd,
@@ -638,6 +666,18 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     }
     if (pe->exit_code != 0) {
         pod_why(pe, why, sizeof why);
+        if (sink.bytes == 0 && cmd_opt_str(args, "pod") == NULL && ++attempts < 3 &&
+            lost_leadership(why)) {
+            /* The leader stepped down (or was lost) before the stream began: nothing
+             * was written, so start again on the new active node, as clients do. */
+            fprintf(ctx->err, "%s lost the leadership before the snapshot began (%s)\n", pod, why);
+            if (restart_on_new_leader(ctx, &o, &views, &pi, &v, pe, &token, &line, fd, to_stdout) <
+                0)
+                goto out;
+            pod = o.vc->pods[pi].name;
+            standby = 0;
+            goto stream;
+        }
         const char *hint = "";
         if (strstr(why, "permission denied") != NULL)
             hint = " (the token is wrong or lacks read on sys/storage/raft/snapshot)";
@@ -1200,14 +1240,8 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
                 ctx->prog);
         return EXIT_USAGE;
     }
-    long wait_s = 0;
+    long wait_s = (ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS) / 1000;
     struct error err = {0};
-    if (cmd_opt_int(args, "wait", 90, &wait_s, &err) < 0 || wait_s < 0) {
-        if (err.msg[0] == '\0')
-            error_set(&err, ERR_USAGE, "--wait wants seconds >= 0");
-        cmd_report(ctx, &err);
-        return EXIT_USAGE;
-    }
     int force = cmd_opt_flag(args, "force");
     struct snapshot_info *info = calloc(1, sizeof *info);
     struct pod_stderr *pe = calloc(1, sizeof *pe);
@@ -1231,7 +1265,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         o.vc = NULL;
         goto out;
     }
-    long pi = pick_pod(ctx, &o, views, cmd_opt_str(args, "pod"), 1);
+    long pi = pick_pod(ctx, &o, &views, cmd_opt_str(args, "pod"), 1);
     if (pi < 0)
         goto out;
     const char *pod = o.vc->pods[pi].name;
@@ -1378,8 +1412,6 @@ static const struct cmd_option snapshot_options[] = {
      "restore: accept a snapshot sealed with other keys (the cluster then uses the snapshot's "
      "unseal keys and root token)",
      NULL},
-    {"wait", 0, OPT_INT, "SECONDS",
-     "restore: how long to wait for every pod to be unsealed and a raft member (default 90)", NULL},
     {0},
 };
 

@@ -5,11 +5,13 @@
 #ifndef VH_CMD_H
 #define VH_CMD_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "error.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "wait.h"
 
 /* Process exit codes (README "Exit codes"). */
 enum exit_code {
@@ -50,6 +52,7 @@ struct cmd_args {
 struct global_options {
     struct kubeconfig_flags kc;
     long request_timeout_ms;
+    long wait_timeout_ms; /* --timeout: each wait's limit; 0 = the command's default */
     enum output_format output;
     const char *release;
     const char *statefulset;
@@ -66,6 +69,9 @@ struct cmd_context {
     FILE *err;
     int color;        /* colour on: out is a terminal, no --no-color, no NO_COLOR */
     const char *prog; /* "kubectl vault-ha" or the binary name, for messages */
+    /* A Vault token this run already holds (bootstrap's new root token), used
+     * by the status it shows at the end; borrowed, never stored. */
+    const struct secret *token;
 };
 
 enum cmd_flags {
@@ -133,14 +139,26 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
  * terminal, --yes is required. Returns 1 to go on. */
 int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question);
 
-/* After keys exist: unseal the sealed members (unless only is given), wait
- * for an active node, join the running pods that are not members (all, or
- * only those indexes), unseal them, and with a token wait until they are
- * voters. jo->leader_addr NULL = the active pod's address. Returns an exit
- * code (cmd-bootstrap.c; used by bootstrap, init --unseal and join). */
-int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct secret_list *keys,
-                 const struct secret *token, const struct join_options *jo, const size_t *only,
-                 size_t nonly);
+/* Sets up o for this command: progress to ctx->err (cmd_progress_line and
+ * cmd_progress_wait), --timeout, Ctrl-C ending waits (cmd_interrupted). */
+void cmd_ops_init(struct cmd_context *ctx, struct ops *o);
+void cmd_progress_line(void *ctx, const char *line);
+void cmd_progress_wait(void *ctx, enum wait_event ev, const char *text);
+/* Set by the first Ctrl-C once cmd_ops_init (or cmd_catch_interrupt) ran:
+ * waits end between polls; a second Ctrl-C ends the process. */
+extern volatile sig_atomic_t cmd_interrupted;
+void cmd_catch_interrupt(void);
+
+/* The active pod: at once when views show one, else after waiting for a
+ * leader election (ops_wait_active; views are refreshed then). Returns 0, or
+ * an exit code after reporting why there is none. */
+int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **views, char *active,
+                    size_t cap);
+
+struct bring_up;
+/* ops_bring_up with its failure reported: EXIT_OK when every pod is back,
+ * EXIT_INTERRUPTED after Ctrl-C, else EXIT_ERROR. */
+int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *b);
 
 struct vault_init_result;
 /* Runs `operator init` in pod index idx with the init flags of args (shares,

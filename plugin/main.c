@@ -51,6 +51,9 @@ const struct cmd_option global_option_table[] = {
      NULL},
     {"request-timeout", 0, OPT_STRING, "DURATION",
      "time limit for each API request, e.g. 10s, 1m; 0 = none (default 30s)", NULL},
+    {"timeout", 0, OPT_STRING, "DURATION",
+     "how long each wait (leader election, pod start, voter promotion) may take (default 2m)",
+     NULL},
     {"output", 'o', OPT_STRING, "FORMAT", "output format: table, wide, json or yaml",
      "table|wide|json|yaml"},
     {"release", 0, OPT_STRING, "NAME", "Helm release of the Vault to use", NULL},
@@ -66,7 +69,7 @@ const struct cmd_option global_option_table[] = {
 static const char *const global_short_help =
     "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
     "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
-    "--request-timeout,\n-o/--output table|wide|json|yaml, --release, --statefulset, "
+    "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
     "--container, --no-color, -v, -h/--help\n";
 
 const struct cmd_entry *cmd_find(const char *name)
@@ -120,9 +123,83 @@ int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out,
     return 0;
 }
 
+/* A "waiting for ..." line is left open until the wait ends, so that its
+ * outcome lands on the same line; anything else printed first closes it. */
+static int partial_line;
+
+static void end_partial_line(FILE *f)
+{
+    if (partial_line) {
+        fputc('\n', f);
+        partial_line = 0;
+    }
+}
+
 void cmd_report(const struct cmd_context *ctx, const struct error *e)
 {
+    end_partial_line(ctx->err);
     fprintf(ctx->err, "%s: %s\n", ctx->prog, e->msg[0] ? e->msg : "failed");
+}
+
+void cmd_progress_line(void *vctx, const char *line)
+{
+    struct cmd_context *ctx = vctx;
+    end_partial_line(ctx->err);
+    fprintf(ctx->err, "%s\n", line);
+}
+
+void cmd_progress_wait(void *vctx, enum wait_event ev, const char *text)
+{
+    struct cmd_context *ctx = vctx;
+    switch (ev) {
+    case WAIT_BEGIN:
+        end_partial_line(ctx->err);
+        fprintf(ctx->err, "%s...", text);
+        partial_line = 1;
+        break;
+    case WAIT_PROGRESS:
+        end_partial_line(ctx->err);
+        fprintf(ctx->err, "  %s\n", text);
+        break;
+    case WAIT_END:
+        fprintf(ctx->err, "%s%s\n", partial_line ? " " : "", text);
+        partial_line = 0;
+        break;
+    }
+    fflush(ctx->err);
+}
+
+volatile sig_atomic_t cmd_interrupted;
+
+static void on_interrupt(int sig)
+{
+    /* The first Ctrl-C ends the current wait between two polls; a second one
+     * ends the process at once. */
+    if (cmd_interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    cmd_interrupted = 1;
+}
+
+void cmd_ops_init(struct cmd_context *ctx, struct ops *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kube = ctx->kube;
+    o->report = cmd_progress_line;
+    o->wait_report = cmd_progress_wait;
+    o->report_ctx = ctx;
+    o->timeout_ms = ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS;
+    o->cancel = &cmd_interrupted;
+    o->prog = ctx->prog;
+    cmd_catch_interrupt();
+}
+
+void cmd_catch_interrupt(void)
+{
+    struct sigaction sa = {.sa_handler = on_interrupt};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 }
 
 long cmd_parse_duration_ms(const char *s)
@@ -429,6 +506,14 @@ int main(int argc, char **argv)
         free(token_copy);
         return EXIT_USAGE;
     }
+    go.wait_timeout_ms = 0;
+    const char *wt = cmd_opt_str(g, "timeout");
+    if (wt != NULL && ((go.wait_timeout_ms = cmd_parse_duration_ms(wt)) <= 0)) {
+        usage_error(prog, p.cmd->name, "--timeout wants a duration like 90s or 5m, not \"%s\"", wt);
+        free(p.positional);
+        free(token_copy);
+        return EXIT_USAGE;
+    }
     if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
@@ -488,12 +573,6 @@ out:
 
 /* --- helpers shared by the cluster commands ------------------------------------------------ */
 
-static void report_to_stderr(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "%s\n", line);
-}
-
 int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **views)
 {
     struct error err = {0};
@@ -501,11 +580,8 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
                               .release = ctx->g->release,
                               .statefulset = ctx->g->statefulset,
                               .container = ctx->g->container};
-    memset(o, 0, sizeof *o);
+    cmd_ops_init(ctx, o);
     *views = NULL;
-    o->kube = ctx->kube;
-    o->report = report_to_stderr;
-    o->wait_seconds = 90;
     if (cluster_discover(ctx->kube, &q, &o->vc, &err) < 0) {
         cmd_report(ctx, &err);
         return -1;
@@ -526,6 +602,33 @@ void cmd_close_cluster(struct ops *o, struct pod_view *views)
     free(views);
     cluster_free(o->vc);
     o->vc = NULL;
+}
+
+int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *b)
+{
+    struct error err = {0};
+    int rc = ops_bring_up(o, b, &err);
+    if (rc < 0) {
+        cmd_report(ctx, &err);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    return rc == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **views, char *active,
+                    size_t cap)
+{
+    for (size_t i = 0; i < o->vc->npods; i++)
+        if ((*views)[i].have_status && !(*views)[i].st.sealed && (*views)[i].st.is_self) {
+            snprintf(active, cap, "%s", o->vc->pods[i].name);
+            return 0;
+        }
+    struct error err = {0};
+    if (ops_wait_active(o, NULL, active, cap, &err) < 0 || ops_refresh(o, views, &err) < 0) {
+        cmd_report(ctx, &err);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    return 0;
 }
 
 int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
@@ -594,7 +697,7 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
                  struct secret_list *keys)
 {
     struct error err = {0};
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err) < 0) {
+    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, 0, keys, &err) < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
     }

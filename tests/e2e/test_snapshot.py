@@ -507,7 +507,7 @@ def test_restore_from_another_cluster_needs_force_and_its_keys(make_fake, tmp_pa
     assert "Use --force only if you mean to replace this cluster's data, keys and root token" \
         in r.stderr
 
-    r = b.plugin("snapshot", "restore", str(snap), "--yes", "--force", "--wait", "20")
+    r = b.plugin("snapshot", "restore", str(snap), "--yes", "--force", "--timeout", "20s")
     assert "warning: --force skips Vault's check" in r.stderr
     assert r.returncode in (2, 3), r.stderr
     for pod in ("vault-0", "vault-1", "vault-2"):
