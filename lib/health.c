@@ -268,7 +268,34 @@ void health_judge(const struct health_input *in, struct health *h)
         }
         if (sealed > 0) {
             add(h->problems, "%d pod%s sealed", sealed, sealed == 1 ? " is" : "s are");
-            add(h->next, "%s unseal", prog);
+            /* Key holders submit one share each: say how far the rounds are. */
+            int partial = 0, same = 1, first = -1, t = 0;
+            char rounds[512] = "";
+            size_t len = 0;
+            for (size_t i = 0; i < vc->npods; i++) {
+                const struct pod_view *v = &in->views[i];
+                if (!vc->pods[i].running || !v->have_status || !v->st.initialized ||
+                    !v->st.sealed || v->st.progress == 0)
+                    continue;
+                partial++;
+                t = v->st.t;
+                if (first < 0)
+                    first = v->st.progress;
+                else if (first != v->st.progress)
+                    same = 0;
+                int w = snprintf(rounds + len, sizeof rounds - len, "%s%s %d of %d",
+                                 len ? ", " : "", vc->pods[i].name, v->st.progress, v->st.t);
+                if (w > 0 && (size_t)w < sizeof rounds - len)
+                    len += (size_t)w;
+            }
+            if (partial == 0)
+                add(h->next, "%s unseal", prog);
+            else if (same && partial == sealed)
+                add(h->next, "%s unseal (%d of %d keys given; key holders submit one each)", prog,
+                    first, t);
+            else
+                add(h->next, "%s unseal (keys given: %s; key holders submit one each)", prog,
+                    rounds);
         }
     }
 

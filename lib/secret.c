@@ -549,8 +549,8 @@ int secret_get_token(const char *token_file, int openbao, int allow_prompt, stru
     return secret_prompt("Vault token (will be hidden): ", out, err) < 0 ? -1 : 1;
 }
 
-int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,
-                           struct error *err)
+int secret_get_unseal_keys(const char *keys_file, int needed, int allow_partial,
+                           struct secret_list *out, struct error *err)
 {
     if (keys_file != NULL)
         return secret_read_keys_file(keys_file, out, err);
@@ -559,12 +559,23 @@ int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list
                          "unseal keys are needed: run on a terminal to be asked for them, or use "
                          "--keys-file FILE (or --keys-file - for standard input)");
     for (int i = 0; i < needed; i++) {
-        char prompt[64];
-        snprintf(prompt, sizeof prompt, "Unseal key %d of %d (will be hidden): ", i + 1, needed);
+        char prompt[96];
+        snprintf(prompt, sizeof prompt,
+                 allow_partial ? "Unseal key %d of %d (empty line: submit the keys given so far): "
+                               : "Unseal key %d of %d (will be hidden): ",
+                 i + 1, needed);
         struct secret key = {0};
         if (secret_prompt(prompt, &key, err) < 0) {
             secret_list_free(out);
             return -1;
+        }
+        if (key.len == 0 && allow_partial) {
+            secret_free(&key);
+            if (out->n > 0)
+                break; /* a key holder with fewer keys than the threshold */
+            fprintf(stderr, "no key given yet: enter at least one, or Ctrl-C to stop\n");
+            i--;
+            continue;
         }
         if (secret_check_unseal_key(key.data, key.len, err) < 0) {
             /* Ask again for this one: a typo must not cost the keys already typed. */

@@ -67,9 +67,10 @@ int secret_get_token(const char *token_file, int openbao, int allow_prompt, stru
 
 /* Unseal keys from keys_file ("-" = stdin) or, without one, `needed` keys
  * asked one by one on the terminal ("Unseal key 1 of 3: "), each checked as
- * it is typed. */
-int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,
-                           struct error *err);
+ * it is typed. With allow_partial (a key holder with one share), an empty
+ * line after at least one key ends the input early. */
+int secret_get_unseal_keys(const char *keys_file, int needed, int allow_partial,
+                           struct secret_list *out, struct error *err);
 
 /* Asks for a secret on the terminal with readline: input hidden, nothing in
  * history, the line buffer wiped. Ctrl-C restores the terminal and returns

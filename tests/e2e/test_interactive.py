@@ -33,6 +33,11 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError("%r never appeared; screen:\n%s" % (text, self.screen()))
 
+    def visible(self):
+        """The screen as it is now, without the scrollback."""
+        return subprocess.run(["tmux", "-S", self.sock, "capture-pane", "-p"],
+                              capture_output=True, text=True).stdout
+
     def send(self, *keys):
         subprocess.run(["tmux", "-S", self.sock, "send-keys"] + list(keys), check=True)
 
@@ -61,7 +66,7 @@ def test_prompt_hides_keys_and_unseals(fake, tmp_path):
     t = Tmux(tmp_path, command_line(fake, ["unseal"]) + "; echo EXIT=$?; sleep 60")
     try:
         for i in range(3):
-            t.wait_for("Unseal key %d of 3 (will be hidden):" % (i + 1))
+            t.wait_for("Unseal key %d of 3 (empty line: submit the keys given so far):" % (i + 1))
             t.send("-l", keys["unseal_keys_b64"][i])
             t.send("Enter")
         screen = t.wait_for("EXIT=", timeout=60)
@@ -74,6 +79,29 @@ def test_prompt_hides_keys_and_unseals(fake, tmp_path):
         t.close()
 
 
+def test_key_holder_submits_one_key_with_an_empty_line(fake, tmp_path):
+    """A key holder with one share: an empty line after it submits what was typed."""
+    keys = sealed_cluster(fake, tmp_path)
+    t = Tmux(tmp_path, command_line(fake, ["unseal"]) + "; echo EXIT=$?; sleep 60")
+    try:
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
+        t.send("-l", keys["unseal_keys_b64"][3])
+        t.send("Enter")
+        t.wait_for("Unseal key 2 of 3 (empty line: submit the keys given so far):")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=", timeout=60)
+        assert "EXIT=0" in screen, screen
+        assert "vault-1: 1/3, 2 more keys needed (from another key holder)" in screen
+        assert "Keys accepted. Next key holder: `kubectl vault-ha unseal`" in screen
+        assert keys["unseal_keys_b64"][3] not in screen
+        assert keys["unseal_keys_b64"][3][:12] not in screen
+    finally:
+        t.close()
+    r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig)
+    pods = {p["name"]: p["vault"] for p in json.loads(r.stdout)["pods"]}
+    assert pods["vault-1"]["sealed"] and pods["vault-1"]["progress"] == 1
+
+
 def test_ctrl_c_at_prompt_restores_terminal(fake, tmp_path):
     sealed_cluster(fake, tmp_path)
     # The shell traps SIGINT (a handler, not ignore: the plugin gets the default) so that it
@@ -81,7 +109,7 @@ def test_ctrl_c_at_prompt_restores_terminal(fake, tmp_path):
     t = Tmux(tmp_path, "trap : INT; " + command_line(fake, ["unseal"]) +
              "; echo EXIT=$?; stty -a; sleep 60")
     try:
-        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
         t.send("-l", "half-typed")
         t.send("C-c")
         screen = t.wait_for("EXIT=")

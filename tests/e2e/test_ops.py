@@ -62,7 +62,8 @@ def test_runbook_bootstrap_leader_loss_unseal(fake, tmp_path):
     r = run_plugin(["unseal", "--keys-file", keys["_path"]], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == ["%s: 1/3" % leader, "%s: 2/3" % leader,
-                                     "%s: unsealed" % leader]
+                                     "%s: unsealed" % leader,
+                                     "%s is active." % doc["verdict"]["active"]]
     rc, doc = status_doc(fake, keys["root_token"])
     assert rc == 0, doc["verdict"]
     assert_no_secret_in_argv(fake, keys)
@@ -180,13 +181,17 @@ def test_unseal_failure_paths(fake, tmp_path):
         "AXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoB", "BXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoC"]))
     r = run_plugin(["unseal", "--keys-file", wrong], kubeconfig=fake.kubeconfig)
     assert r.returncode == 1
-    assert "vault-2: 1/3\nvault-2: 2/3\nvault-2: Vault rejected the unseal keys (" in r.stderr
-    assert "it reset its unseal progress, so a full set of correct keys must be given again" \
-        in r.stderr
-    # Too few keys.
+    assert ("vault-2: 1/3\nvault-2: 2/3\nvault-2: the keys of this round did not unseal it: one "
+            "of them is wrong or from another cluster (") in r.stderr
+    assert "Vault reset its unseal progress to 0/3: every key holder must submit their key " \
+        "again\n" in r.stderr
+    # Fewer keys than the threshold: submitted, the round waits for the next key holder.
     two = write_private(tmp_path / "two", "\n".join(keys["unseal_keys_b64"][:2]))
     r = run_plugin(["unseal", "--keys-file", two], kubeconfig=fake.kubeconfig)
-    assert "2 unseal keys given, the threshold is 3" in r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("vault-2: 1/3\nvault-2: 2/3\n"
+                        "vault-2: 2/3, 1 more key needed (from another key holder)\n"
+                        "Keys accepted. Next key holder: `kubectl vault-ha unseal`\n")
     # A keys file others can read.
     open_file = tmp_path / "open"
     open_file.write_text("\n".join(keys["unseal_keys_b64"]))
@@ -254,7 +259,10 @@ def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
 def test_join_without_active_node(fake):
     r = run_plugin(["join", "--keys-file", "-"], kubeconfig=fake.kubeconfig, input="")
     assert r.returncode == 1
-    assert "no active node to join: initialize and unseal one first" in r.stderr
+    assert r.stderr == (
+        "kubectl vault-ha: no active node: Vault is not initialized (vault-0: not initialized; "
+        "vault-1: not initialized; vault-2: not initialized): run `kubectl vault-ha bootstrap "
+        "--output vault-keys.json` (or `kubectl vault-ha init`)\n")
 
 
 def test_peers_step_down_remove_peer(fake, tmp_path):
@@ -336,8 +344,10 @@ def test_openbao(make_fake, tmp_path):
                    timeout=180)
     assert r.returncode == 0, r.stderr
     # openbao-1 may already be there after the wait for an active node; openbao-2 cannot be
-    assert ("openbao-2: waiting for the StatefulSet to create it (podManagementPolicy "
-            "OrderedReady: once the pods before it are Ready)\nopenbao-2: joined ") in r.stderr, \
+    assert ("openbao-2: not created yet (podManagementPolicy OrderedReady: the StatefulSet "
+            "creates it once the pods before it are Ready)\nwaiting for openbao-2 to run... "
+            "openbao-2 is running (") in r.stderr, r.stderr
+    assert re.search(r"openbao-2 is running \(\d+\.\d s\)\nopenbao-2: joined ", r.stderr), \
         r.stderr
     assert "Cluster: healthy (3 voters, 3 unsealed" in r.stdout, r.stdout
     keys = json.loads(keys_path.read_text())

@@ -178,6 +178,34 @@ static void test_quorum_lost(void **state)
     scene_free(&s);
 }
 
+/* Key holders: the next step says how far the unseal rounds are. */
+static void test_next_step_for_key_holders(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_init(&s, NULL, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        status(&s, i, 's');
+        s.views[i].st.t = 3;
+        s.views[i].st.progress = 2;
+    }
+    judge(&s, 0);
+    assert_string_equal(next(&s, 0),
+                        "kubectl vault-ha unseal (2 of 3 keys given; key holders submit one each)");
+    health_clear(&s.h);
+    s.views[1].st.progress = 1;
+    s.views[2].st.progress = 0;
+    judge(&s, 0);
+    assert_string_equal(next(&s, 0), "kubectl vault-ha unseal (keys given: vault-0 2 of 3, "
+                                     "vault-1 1 of 3; key holders submit one each)");
+    health_clear(&s.h);
+    for (int i = 0; i < 3; i++)
+        s.views[i].st.progress = 0;
+    judge(&s, 0);
+    assert_string_equal(next(&s, 0), "kubectl vault-ha unseal");
+    scene_free(&s);
+}
+
 static void test_stale_labels(void **state)
 {
     (void)state;
@@ -299,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_fresh_cluster),
         cmocka_unit_test(test_leader_lost_one_sealed),
         cmocka_unit_test(test_quorum_lost),
+        cmocka_unit_test(test_next_step_for_key_holders),
         cmocka_unit_test(test_stale_labels),
         cmocka_unit_test(test_dead_peer_and_non_member),
         cmocka_unit_test(test_non_voter_stabilizing),
