@@ -585,6 +585,54 @@ int cluster_from_statefulset(json_t *sts, const struct cluster_query *q, struct 
     return 0;
 }
 
+int cluster_discover_all(struct kube_client *kube, struct cluster_list *out, struct error *err)
+{
+    memset(out, 0, sizeof *out);
+    char *sel = kube_urlencode(NAME_SELECTOR);
+    char path[512];
+    snprintf(path, sizeof path, "/apis/apps/v1/statefulsets?labelSelector=%s", sel);
+    free(sel);
+    json_t *list = NULL;
+    if (kube_get(kube, path, &list, err) < 0)
+        return error_wrap(err, "listing the Vault StatefulSets of every namespace");
+    json_t *items = json_object_get(list, "items");
+    size_t n = json_array_size(items);
+    out->items = calloc(n + 1, sizeof *out->items);
+    out->errors = calloc(n + 1, sizeof *out->errors);
+    if (out->items == NULL || out->errors == NULL) {
+        json_decref(list);
+        cluster_list_free(out);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *sts = json_array_get(items, i);
+        json_t *meta = json_object_get(sts, "metadata");
+        const char *ns = jstr(meta, "namespace"), *name = jstr(meta, "name");
+        struct cluster_query q = {.namespace = ns ? ns : "?"};
+        struct error e = {0};
+        if (cluster_from_statefulset(sts, &q, &out->items[out->n], &e) < 0) {
+            out->items[out->n] = NULL;
+            if (asprintf(&out->errors[out->n], "%s/%s: %s", ns ? ns : "?", name ? name : "?",
+                         e.msg) < 0)
+                out->errors[out->n] = NULL;
+        }
+        out->n++;
+    }
+    json_decref(list);
+    return 0;
+}
+
+void cluster_list_free(struct cluster_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        cluster_free(l->items[i]);
+        free(l->errors[i]);
+    }
+    free(l->items);
+    free(l->errors);
+    memset(l, 0, sizeof *l);
+}
+
 struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or_ordinal)
 {
     char *end;

@@ -69,6 +69,17 @@ struct cluster_query {
 int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
                      struct vault_cluster **out, struct error *err);
 
+/* Every Vault and OpenBao StatefulSet the user may list, in all namespaces
+ * (status -A); their pods are not read yet (cluster_refresh_pods). An object
+ * that cannot be used gets items[i] NULL and errors[i] saying why. */
+struct cluster_list {
+    struct vault_cluster **items;
+    char **errors;
+    size_t n;
+};
+int cluster_discover_all(struct kube_client *kube, struct cluster_list *out, struct error *err);
+void cluster_list_free(struct cluster_list *l);
+
 /* The pure halves of discovery, for tests and callers that already hold the
  * objects: a cluster from a StatefulSet object (no pods yet), and its pods
  * from a PodList (replaces the current ones; placeholders for missing replicas). */

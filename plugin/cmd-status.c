@@ -2,10 +2,12 @@
  * sees it and as its own `vault status` says (run in all pods at once), raft
  * membership when a token is at hand, and a verdict with the next command.
  * Table, json and yaml show one document; the exit code tells scripts. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "cmd.h"
@@ -24,46 +26,6 @@ static void copy_text(char *dst, size_t cap, const char *src)
     size_t l = strnlen(src, cap - 1);
     memcpy(dst, src, l);
     dst[l] = '\0';
-}
-
-/* With a token: list-peers and autopilot state from the active pod (either may fail). */
-static void read_raft(struct cmd_context *ctx, const struct vault_cluster *vc, const char *pod,
-                      const struct secret *token, struct vault_peers *peers, int *have_peers,
-                      struct vault_autopilot *ap, int *have_ap, char *why, size_t why_cap)
-{
-    struct vault_call calls[2] = {{0}};
-    struct secret stdin_buf[2] = {{0}};
-    const char *peers_args[] = {vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
-    const char *ap_args[] = {vc->cli, "operator",     "raft", "autopilot",
-                             "state", "-format=json", NULL};
-    struct error err = {0};
-    calls[0].pod = calls[1].pod = pod;
-    if (vault_call_with_token(&calls[0], vc, token, peers_args, &stdin_buf[0], &err) < 0 ||
-        vault_call_with_token(&calls[1], vc, token, ap_args, &stdin_buf[1], &err) < 0) {
-        copy_text(why, why_cap, err.msg);
-        secret_free(&stdin_buf[0]);
-        secret_free(&stdin_buf[1]);
-        return;
-    }
-    vault_call_run(ctx->kube, vc, calls, 2);
-    char summary[512];
-    if (!calls[0].ran) {
-        copy_text(why, why_cap, calls[0].error.msg);
-    } else if (calls[0].exit_code != 0) {
-        vault_error_summary(calls[0].err_out, summary, sizeof summary);
-        snprintf(why, why_cap, "list-peers on %s failed: %s", pod, summary);
-    } else if (vault_parse_peers(calls[0].out, calls[0].out_len, peers, &err) < 0) {
-        copy_text(why, why_cap, err.msg);
-    } else {
-        *have_peers = 1;
-    }
-    if (calls[1].ran && calls[1].exit_code == 0 &&
-        vault_parse_autopilot(calls[1].out, calls[1].out_len, ap, &err) == 0)
-        *have_ap = 1;
-    for (int i = 0; i < 2; i++) {
-        vault_call_clear(&calls[i]);
-        secret_free(&stdin_buf[i]);
-    }
 }
 
 static json_t *pod_document(const struct vault_pod *p, const struct pod_view *v,
@@ -129,12 +91,11 @@ static enum color state_color(enum health_state s)
     return s == HEALTH_HEALTHY ? COLOR_GREEN : s == HEALTH_DEGRADED ? COLOR_YELLOW : COLOR_RED;
 }
 
-static void render_table(struct cmd_context *ctx, const struct vault_cluster *vc,
+static void render_table(struct cmd_context *ctx, FILE *o, const struct vault_cluster *vc,
                          const struct pod_view *views, const struct health *h,
                          const char *raft_note, time_t now)
 {
     int wide = ctx->g->output == OUTPUT_WIDE;
-    FILE *o = ctx->out;
     fprintf(o, "StatefulSet %s/%s (release %s, %s): %d/%d ready\n\n", vc->namespace, vc->name,
             vc->release ? vc->release : "-", vc->image ? vc->image : "-", vc->ready_replicas,
             vc->replicas);
@@ -199,9 +160,9 @@ static void render_table(struct cmd_context *ctx, const struct vault_cluster *vc
     fprintf(o, "\nCluster: %s", state ? state : health_state_name(h->state));
     free(state);
     if (h->state != HEALTH_UNKNOWN) {
-        fprintf(o, " (%d voter%s, %d unsealed, quorum %d, failure tolerance %d", h->voters,
-                h->voters == 1 ? "" : "s", h->live_voters, h->quorum,
-                h->failure_tolerance < 0 ? 0 : h->failure_tolerance);
+        fprintf(o, " (%d voter%s, %d unsealed voter%s, quorum %d, failure tolerance %d", h->voters,
+                h->voters == 1 ? "" : "s", h->live_voters, h->live_voters == 1 ? "" : "s",
+                h->quorum, h->failure_tolerance < 0 ? 0 : h->failure_tolerance);
         if (h->active_pod != NULL)
             fprintf(o, ", active %s", h->active_pod);
         fputc(')', o);
@@ -218,9 +179,540 @@ static void render_table(struct cmd_context *ctx, const struct vault_cluster *vc
     }
 }
 
+/* --- one reading of the cluster ---------------------------------------------------------- */
+
+struct status_state {
+    struct pod_view *views;
+    struct vault_peers peers;
+    struct vault_autopilot ap;
+    int have_peers, have_ap;
+    char note[600];
+    struct health h;
+    int judged;
+};
+
+static void status_state_clear(const struct vault_cluster *vc, struct status_state *s)
+{
+    if (s->views != NULL)
+        vault_views_clear(s->views, vc->npods);
+    free(s->views);
+    if (s->have_peers)
+        vault_peers_clear(&s->peers);
+    if (s->have_ap)
+        vault_autopilot_clear(&s->ap);
+    if (s->judged)
+        health_clear(&s->h);
+    memset(s, 0, sizeof *s);
+}
+
+/* Asks every pod for its vault status (and, with a token, the active pod for
+ * the raft peers), then judges. token NULL: no raft details (the note says why). */
+static int status_read(struct cmd_context *ctx, struct vault_cluster *vc,
+                       const struct secret *token, int refresh, struct status_state *s,
+                       struct error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (refresh && cluster_refresh_pods(ctx->kube, vc, err) < 0)
+        return -1;
+    s->views = calloc(vc->npods + 1, sizeof *s->views);
+    if (s->views == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    vault_status_all(ctx->kube, vc, s->views);
+    const char *active = NULL;
+    for (size_t i = 0; i < vc->npods; i++)
+        if (s->views[i].have_status && s->views[i].st.is_self && !s->views[i].st.sealed)
+            active = vc->pods[i].name;
+    if (token == NULL)
+        snprintf(s->note, sizeof s->note,
+                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
+                 "voters and failure tolerance from raft itself");
+    else if (active == NULL)
+        snprintf(s->note, sizeof s->note, "raft peers not read: no active node to ask");
+    else
+        s->have_peers = vault_read_raft(ctx->kube, vc, active, token, &s->peers, &s->ap,
+                                        &s->have_ap, s->note, sizeof s->note) == 0;
+    struct health_input in = {.vc = vc,
+                              .views = s->views,
+                              .peers = s->have_peers ? &s->peers : NULL,
+                              .autopilot = s->have_ap ? &s->ap : NULL,
+                              .prog = ctx->prog};
+    health_judge(&in, &s->h);
+    s->judged = 1;
+    return 0;
+}
+
+/* The whole status once, as table, json or yaml, into f. Returns 0 or -1. */
+static int status_print(struct cmd_context *ctx, FILE *f, const struct vault_cluster *vc,
+                        const struct status_state *s)
+{
+    time_t now = time(NULL);
+    const char *note = s->note[0] ? s->note : NULL;
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        struct error err = {0};
+        json_t *doc =
+            build_document(vc, s->views, &s->h, s->have_peers ? &s->peers : NULL, note, now);
+        char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+        json_decref(doc);
+        if (text == NULL) {
+            cmd_report(ctx, &err);
+            return -1;
+        }
+        fputs(text, f);
+        free(text);
+        return 0;
+    }
+    render_table(ctx, f, vc, s->views, &s->h, note, now);
+    return 0;
+}
+
+/* --- what changed between two readings (--watch) ------------------------------------------ */
+
+/* A pod's state in the words the change lines use. */
+struct pod_facts {
+    char name[128];
+    char state[64]; /* active, standby, sealed 1/3, not initialized, not running (Pending), ... */
+    char raft[32];  /* voter, non-voter, not a raft member, "" unknown */
+};
+
+static void pod_facts_of(const struct vault_cluster *vc, const struct status_state *s, size_t i,
+                         struct pod_facts *f)
+{
+    const struct vault_pod *p = &vc->pods[i];
+    const struct pod_view *v = &s->views[i];
+    const struct health_pod *hp = &s->h.pods[i];
+    memset(f, 0, sizeof *f);
+    copy_text(f->name, sizeof f->name, p->name);
+    if (!p->exists || !p->running)
+        snprintf(f->state, sizeof f->state, "not running (%.40s)",
+                 p->reason && !p->running ? p->reason : p->phase);
+    else if (!v->have_status)
+        snprintf(f->state, sizeof f->state, "not answering");
+    else if (!v->st.initialized)
+        snprintf(f->state, sizeof f->state, "not initialized");
+    else if (v->st.sealed)
+        snprintf(f->state, sizeof f->state, "sealed %d/%d", v->st.progress, v->st.t);
+    else
+        snprintf(f->state, sizeof f->state, "%s", v->st.is_self ? "active" : "standby");
+    if (s->have_peers && hp->raft != NULL) /* raft roles only from raft itself */
+        snprintf(f->raft, sizeof f->raft, "%s",
+                 strcmp(hp->raft, "leader") == 0 || strcmp(hp->raft, "follower") == 0 ? "voter"
+                 : strcmp(hp->raft, "non-voter") == 0                                 ? "non-voter"
+                                                      : "not a raft member");
+}
+
+struct watch_memory {
+    struct pod_facts *pods;
+    size_t n;
+    char verdict[32];
+    char active[128];
+};
+
+static void watch_memory_free(struct watch_memory *m)
+{
+    free(m->pods);
+    memset(m, 0, sizeof *m);
+}
+
+/* Appends one change line per difference between old and the new reading;
+ * returns how many. With old empty (the first reading), every pod's state. */
+static int watch_changes(const struct vault_cluster *vc, const struct status_state *s,
+                         struct watch_memory *m, json_t *lines)
+{
+    int count = 0;
+    char line[512];
+    const char *active = s->h.active_pod ? s->h.active_pod : "";
+    struct pod_facts *now = calloc(vc->npods + 1, sizeof *now);
+    if (now == NULL)
+        return 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        pod_facts_of(vc, s, i, &now[i]);
+        const struct pod_facts *before = NULL;
+        for (size_t k = 0; k < m->n; k++)
+            if (strcmp(m->pods[k].name, now[i].name) == 0)
+                before = &m->pods[k];
+        /* Raft roles unknown in this reading (no active node to ask) are not a change. */
+        if (now[i].raft[0] == '\0' && before != NULL)
+            memcpy(now[i].raft, before->raft, sizeof now[i].raft);
+        if (before == NULL || strcmp(before->state, now[i].state) != 0) {
+            if (strcmp(now[i].state, "active") == 0 && m->pods != NULL)
+                snprintf(line, sizeof line, "%s active (was %s)", now[i].name,
+                         m->active[0] ? m->active : "none");
+            else
+                snprintf(line, sizeof line, "%s %s", now[i].name, now[i].state);
+            json_array_append_new(lines, json_string(line));
+            count++;
+        }
+        if (now[i].raft[0] != '\0' && (before == NULL || strcmp(before->raft, now[i].raft) != 0)) {
+            snprintf(line, sizeof line, "%s %s", now[i].name, now[i].raft);
+            json_array_append_new(lines, json_string(line));
+            count++;
+        }
+    }
+    const char *verdict = health_state_name(s->h.state);
+    if (strcmp(m->verdict, verdict) != 0) {
+        if (m->verdict[0])
+            snprintf(line, sizeof line, "cluster %s (was %s)", verdict, m->verdict);
+        else
+            snprintf(line, sizeof line, "cluster %s", verdict);
+        json_array_append_new(lines, json_string(line));
+        count++;
+    }
+    free(m->pods);
+    m->pods = now;
+    m->n = vc->npods;
+    snprintf(m->verdict, sizeof m->verdict, "%s", verdict);
+    if (active[0] != '\0') /* "(was vault-0)" names the last active node, across elections */
+        copy_text(m->active, sizeof m->active, active);
+    return count;
+}
+
+static void clock_now(char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, cap, "%H:%M:%S", &tm);
+}
+
+/* --watch: on a terminal the screen is redrawn in place with the changes of
+ * the last step marked; elsewhere one timestamped line per change (json and
+ * yaml: a document per change). Ends with Ctrl-C. */
+static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
+                        const struct secret *token, long interval_ms)
+{
+    int tty =
+        isatty(fileno(ctx->out)) && ctx->g->output != OUTPUT_JSON && ctx->g->output != OUTPUT_YAML;
+    struct watch_memory mem = {0};
+    json_t *last_changes = json_array();
+    char last_at[16] = "";
+    int first = 1, rc = EXIT_OK;
+    cmd_catch_interrupt();
+    if (tty)
+        fputs("\033[?25l", ctx->out); /* no cursor blinking over the table */
+    while (!cmd_interrupted) {
+        struct status_state s;
+        struct error err = {0};
+        char at[16];
+        clock_now(at, sizeof at);
+        if (status_read(ctx, vc, token, !first, &s, &err) < 0) {
+            /* A failed reading is a change too: say it and keep watching. */
+            if (tty)
+                fprintf(ctx->out, "\033[H\033[2J%s: %s\n", at, err.msg);
+            else
+                fprintf(ctx->out, "%s %s\n", at, err.msg);
+            fflush(ctx->out);
+        } else {
+            json_t *lines = json_array();
+            int changed = watch_changes(vc, &s, &mem, lines);
+            rc = s.h.exit_code;
+            if (tty) {
+                if (changed && !first) {
+                    json_decref(last_changes);
+                    last_changes = json_incref(lines);
+                    snprintf(last_at, sizeof last_at, "%s", at);
+                }
+                char *screen = NULL;
+                size_t len = 0;
+                FILE *m = open_memstream(&screen, &len);
+                if (m != NULL) {
+                    char every[32];
+                    wait_format_duration(every, sizeof every, interval_ms);
+                    fprintf(m, "Every %s: %s status%*s%s\n\n", every, ctx->prog, 8, "", at);
+                    status_print(ctx, m, vc, &s);
+                    if (json_array_size(last_changes) > 0) {
+                        fprintf(m, "\nChanged at %s:\n", last_at);
+                        size_t i;
+                        json_t *x;
+                        json_array_foreach(last_changes, i, x)
+                        {
+                            char *mark = colorize(json_string_value(x), COLOR_BOLD, ctx->color);
+                            fprintf(m, "  * %s\n", mark ? mark : json_string_value(x));
+                            free(mark);
+                        }
+                    }
+                    fclose(m);
+                    fputs("\033[H\033[2J", ctx->out);
+                    fwrite(screen, 1, len, ctx->out);
+                    free(screen);
+                }
+            } else if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+                if (changed)
+                    status_print(ctx, ctx->out, vc, &s);
+            } else {
+                size_t i;
+                json_t *x;
+                json_array_foreach(lines, i, x)
+                    fprintf(ctx->out, "%s %s\n", at, json_string_value(x));
+            }
+            fflush(ctx->out);
+            json_decref(lines);
+            status_state_clear(vc, &s);
+        }
+        first = 0;
+        wait_sleep_ms(interval_ms, &cmd_interrupted);
+    }
+    if (tty)
+        fputs("\033[?25h\n", ctx->out);
+    fflush(ctx->out);
+    json_decref(last_changes);
+    watch_memory_free(&mem);
+    (void)rc;
+    return EXIT_OK; /* Ctrl-C is how a watch ends */
+}
+
+/* --- --wait-for ---------------------------------------------------------------------------- */
+
+enum wait_goal { GOAL_HEALTHY, GOAL_UNSEALED, GOAL_ACTIVE };
+
+struct goal_wait {
+    struct cmd_context *ctx;
+    struct vault_cluster *vc;
+    const struct secret *token;
+    enum wait_goal goal;
+    struct status_state last;
+    int have_last;
+};
+
+static int goal_met(enum wait_goal goal, const struct vault_cluster *vc,
+                    const struct status_state *s)
+{
+    switch (goal) {
+    case GOAL_HEALTHY:
+        return s->h.state == HEALTH_HEALTHY;
+    case GOAL_ACTIVE:
+        return s->h.active_pod != NULL;
+    case GOAL_UNSEALED:
+        for (size_t i = 0; i < vc->npods; i++) {
+            const struct pod_view *v = &s->views[i];
+            if (!vc->pods[i].running || !v->have_status || !v->st.initialized || v->st.sealed)
+                return 0;
+        }
+        return vc->npods > 0;
+    }
+    return 0;
+}
+
+static enum wait_poll check_goal(void *vctx, char *text, size_t cap, struct error *err)
+{
+    struct goal_wait *g = vctx;
+    if (g->have_last)
+        status_state_clear(g->vc, &g->last);
+    g->have_last = 0;
+    struct error rerr = {0};
+    if (status_read(g->ctx, g->vc, g->token, 1, &g->last, &rerr) < 0) {
+        /* The API may come back (a restart, a blip): keep waiting, but say so. */
+        snprintf(text, cap, "%.*s", (int)(cap - 1), rerr.msg);
+        (void)err;
+        return WAIT_PENDING;
+    }
+    g->have_last = 1;
+    if (goal_met(g->goal, g->vc, &g->last)) {
+        snprintf(text, cap, "cluster %s%s%s", health_state_name(g->last.h.state),
+                 g->last.h.active_pod ? ", active " : "",
+                 g->last.h.active_pod ? g->last.h.active_pod : "");
+        return WAIT_DONE;
+    }
+    const char *first = json_string_value(json_array_get(g->last.h.problems, 0));
+    snprintf(text, cap, "cluster %s%s%s", health_state_name(g->last.h.state), first ? ": " : "",
+             first ? first : "");
+    return WAIT_PENDING;
+}
+
+static int status_wait_for(struct cmd_context *ctx, struct vault_cluster *vc,
+                           const struct secret *token, enum wait_goal goal, long interval_ms)
+{
+    static const char *const what[] = {"the cluster to be healthy", "every pod to be unsealed",
+                                       "an active node"};
+    struct goal_wait g = {.ctx = ctx, .vc = vc, .token = token, .goal = goal};
+    cmd_catch_interrupt();
+    struct waiter w = {.timeout_ms =
+                           ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS,
+                       .interval_ms = interval_ms,
+                       .cancel = &cmd_interrupted,
+                       .report = cmd_progress_wait,
+                       .report_ctx = ctx};
+    struct error err = {0};
+    int rc = wait_for(&w, what[goal], check_goal, &g, NULL, 0, &err);
+    if (rc < 0)
+        cmd_report(ctx, &err);
+    int exit_code = EXIT_ERROR;
+    if (g.have_last) {
+        status_print(ctx, ctx->out, vc, &g.last);
+        exit_code = rc >= 0                   ? EXIT_OK
+                    : g.last.h.exit_code != 0 ? g.last.h.exit_code
+                                              : EXIT_DEGRADED;
+        status_state_clear(vc, &g.last);
+    }
+    if (err.kind == ERR_INTERRUPTED)
+        exit_code = EXIT_INTERRUPTED;
+    return exit_code;
+}
+
+/* --- -A: every Vault in the cluster -------------------------------------------------------- */
+
+struct all_entry {
+    struct cmd_context *ctx;
+    struct vault_cluster *vc;
+    const char *error; /* could not be used (from discovery) */
+    struct status_state s;
+    struct error err;
+    int ok;
+};
+
+static void *read_one(void *arg)
+{
+    struct all_entry *e = arg;
+    if (e->vc != NULL)
+        e->ok = status_read(e->ctx, e->vc, NULL, 1, &e->s, &e->err) == 0;
+    return NULL;
+}
+
+static int status_all_namespaces(struct cmd_context *ctx)
+{
+    struct cluster_list list;
+    struct error err = {0};
+    if (cluster_discover_all(ctx->kube, &list, &err) < 0) {
+        cmd_report(ctx, &err);
+        return EXIT_ERROR;
+    }
+    struct all_entry *e = calloc(list.n + 1, sizeof *e);
+    pthread_t *threads = calloc(list.n + 1, sizeof *threads);
+    int *started = calloc(list.n + 1, sizeof *started);
+    if (e == NULL || threads == NULL || started == NULL) {
+        free(e), free(threads), free(started);
+        cluster_list_free(&list);
+        return EXIT_ERROR;
+    }
+    /* Each Vault is read in its own thread (its pods in parallel inside), so ten
+     * clusters take about as long as one. */
+    for (size_t i = 0; i < list.n; i++) {
+        e[i].ctx = ctx;
+        e[i].vc = list.items[i];
+        e[i].error = list.errors[i];
+        started[i] = pthread_create(&threads[i], NULL, read_one, &e[i]) == 0;
+        if (!started[i])
+            read_one(&e[i]);
+    }
+    for (size_t i = 0; i < list.n; i++)
+        if (started[i])
+            pthread_join(threads[i], NULL);
+    int worst = list.n == 0 ? EXIT_OK : -1;
+    json_t *doc = json_array();
+    const char *headers[] = {"NAMESPACE", "RELEASE", "STATEFULSET", "VERSION", "READY",
+                             "UNSEALED",  "VOTERS",  "ACTIVE",      "VERDICT"};
+    struct table *t = table_new(9, headers);
+    for (size_t i = 0; i < list.n; i++) {
+        struct all_entry *a = &e[i];
+        const struct vault_cluster *vc = a->vc;
+        char ready[32] = "-", unsealed[32] = "-", voters[32] = "-";
+        const char *verdict = "unknown", *active = NULL, *why = a->error;
+        int code = EXIT_ERROR;
+        if (a->ok) {
+            int nready = 0, nunsealed = 0;
+            for (size_t k = 0; k < vc->npods; k++) {
+                nready += vc->pods[k].ready;
+                nunsealed += a->s.views[k].have_status && a->s.views[k].st.initialized &&
+                             !a->s.views[k].st.sealed;
+            }
+            snprintf(ready, sizeof ready, "%d/%d", nready, vc->replicas);
+            snprintf(unsealed, sizeof unsealed, "%d/%d", nunsealed, vc->replicas);
+            snprintf(voters, sizeof voters, "%d/%d", a->s.h.live_voters, a->s.h.voters);
+            verdict = health_state_name(a->s.h.state);
+            active = a->s.h.active_pod;
+            code = a->s.h.exit_code;
+        } else if (why == NULL) {
+            why = a->err.msg;
+        }
+        if (worst < 0 || (code != EXIT_OK && (worst == EXIT_OK || code > worst)))
+            worst = code;
+        char ns_name[256] = "";
+        if (vc == NULL && why != NULL)
+            snprintf(ns_name, sizeof ns_name, "%.*s", (int)strcspn(why, "/"), why);
+        const char *cells[] = {vc ? vc->namespace : ns_name,
+                               vc ? vc->release : NULL,
+                               vc ? vc->name : NULL,
+                               vc ? vc->version : NULL,
+                               ready,
+                               unsealed,
+                               voters,
+                               active,
+                               verdict};
+        int row = table_add_row(t, cells);
+        if (row >= 0 && a->ok)
+            table_set_color(t, (size_t)row, 8, state_color(a->s.h.state));
+        json_array_append_new(
+            doc, json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:s, s:i, s:s?}",
+                           "namespace", vc ? vc->namespace : ns_name, "release",
+                           vc ? vc->release : NULL, "statefulset", vc ? vc->name : NULL, "flavor",
+                           vc ? vc->flavor : NULL, "version", vc ? vc->version : NULL, "ready",
+                           ready, "unsealed", unsealed, "voters", voters, "active", active,
+                           "verdict", verdict, "exitCode", code, "error", a->ok ? NULL : why));
+        if (a->ok)
+            status_state_clear(vc, &a->s);
+    }
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+        if (text != NULL)
+            fputs(text, ctx->out);
+        free(text);
+    } else if (list.n == 0) {
+        fprintf(ctx->err, "No Vault or OpenBao StatefulSet found in any namespace.\n");
+    } else {
+        char *text = table_render(t, ctx->color);
+        if (text != NULL)
+            fputs(text, ctx->out);
+        free(text);
+        for (size_t i = 0; i < list.n; i++)
+            if (!e[i].ok)
+                fprintf(ctx->err, "%s\n", e[i].error ? e[i].error : e[i].err.msg);
+    }
+    table_free(t);
+    json_decref(doc);
+    free(e), free(threads), free(started);
+    cluster_list_free(&list);
+    return worst < 0 ? EXIT_ERROR : worst;
+}
+
+/* --- the command ------------------------------------------------------------------------- */
+
 static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct error err = {0};
+    long interval_ms = 2000;
+    const char *iv = cmd_opt_str(args, "interval");
+    if (iv != NULL && (interval_ms = cmd_parse_duration_ms(iv)) <= 0) {
+        fprintf(ctx->err, "%s: --interval wants a duration like 2s or 500ms, not \"%s\"\n",
+                ctx->prog, iv);
+        return EXIT_USAGE;
+    }
+    const char *goal_name = cmd_opt_str(args, "wait-for");
+    enum wait_goal goal = GOAL_HEALTHY;
+    if (goal_name != NULL) {
+        if (strcmp(goal_name, "healthy") == 0)
+            goal = GOAL_HEALTHY;
+        else if (strcmp(goal_name, "unsealed") == 0)
+            goal = GOAL_UNSEALED;
+        else if (strcmp(goal_name, "active") == 0)
+            goal = GOAL_ACTIVE;
+        else {
+            fprintf(ctx->err, "%s: --wait-for takes healthy, unsealed or active, not \"%s\"\n",
+                    ctx->prog, goal_name);
+            return EXIT_USAGE;
+        }
+    }
+    int watch = cmd_opt_flag(args, "watch");
+    if (watch && goal_name != NULL) {
+        fprintf(ctx->err, "%s: --watch and --wait-for do not go together\n", ctx->prog);
+        return EXIT_USAGE;
+    }
+    if (cmd_opt_flag(args, "all-namespaces")) {
+        if (watch || goal_name != NULL) {
+            fprintf(ctx->err, "%s: -A shows every Vault once; --watch and --wait-for take one\n",
+                    ctx->prog);
+            return EXIT_USAGE;
+        }
+        return status_all_namespaces(ctx);
+    }
     struct vault_cluster *vc = NULL;
     struct cluster_query q = {.namespace = ctx->cfg->namespace,
                               .release = ctx->g->release,
@@ -230,68 +722,34 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
-    struct pod_view *views = calloc(vc->npods + 1, sizeof *views);
-    vault_status_all(ctx->kube, vc, views);
-
     /* Raft details only with a token at hand: status never prompts. */
-    struct vault_peers peers = {0};
-    struct vault_autopilot ap = {0};
-    int have_peers = 0, have_ap = 0;
-    char raft_note[600] = "";
-    const char *active = NULL;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (views[i].have_status && views[i].st.is_self && !views[i].st.sealed)
-            active = vc->pods[i].name;
     struct secret token = {0};
-    int got = cmd_get_token(ctx, args, vc, 0, 0, &token);
+    int got = 0;
+    if (ctx->token != NULL && ctx->token->data != NULL)
+        got = secret_from(&token, ctx->token->data, ctx->token->len, &err) == 0;
+    else
+        got = cmd_get_token(ctx, args, vc, 0, 0, &token);
     if (got < 0) {
-        vault_views_clear(views, vc->npods);
-        free(views);
         cluster_free(vc);
         return -got;
     }
-    if (got == 0)
-        snprintf(raft_note, sizeof raft_note,
-                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
-                 "voters and failure tolerance from raft itself");
-    else if (active == NULL)
-        snprintf(raft_note, sizeof raft_note, "raft peers not read: no active node to ask");
-    else
-        read_raft(ctx, vc, active, &token, &peers, &have_peers, &ap, &have_ap, raft_note,
-                  sizeof raft_note);
-    secret_free(&token);
-
-    struct health h;
-    struct health_input in = {.vc = vc,
-                              .views = views,
-                              .peers = have_peers ? &peers : NULL,
-                              .autopilot = have_ap ? &ap : NULL,
-                              .prog = ctx->prog};
-    health_judge(&in, &h);
-    time_t now = time(NULL);
-    const char *note = raft_note[0] ? raft_note : NULL;
-    int rc = h.exit_code;
-    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        json_t *doc = build_document(vc, views, &h, have_peers ? &peers : NULL, note, now);
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        json_decref(doc);
-        if (s == NULL) {
+    const struct secret *tok = got > 0 ? &token : NULL;
+    int rc;
+    if (watch) {
+        rc = status_watch(ctx, vc, tok, interval_ms);
+    } else if (goal_name != NULL) {
+        rc = status_wait_for(ctx, vc, tok, goal, interval_ms);
+    } else {
+        struct status_state s;
+        if (status_read(ctx, vc, tok, 0, &s, &err) < 0) {
             cmd_report(ctx, &err);
             rc = EXIT_ERROR;
         } else {
-            fputs(s, ctx->out);
-            free(s);
+            rc = status_print(ctx, ctx->out, vc, &s) < 0 ? EXIT_ERROR : s.h.exit_code;
+            status_state_clear(vc, &s);
         }
-    } else {
-        render_table(ctx, vc, views, &h, note, now);
     }
-    health_clear(&h);
-    if (have_peers)
-        vault_peers_clear(&peers);
-    if (have_ap)
-        vault_autopilot_clear(&ap);
-    vault_views_clear(views, vc->npods);
-    free(views);
+    secret_free(&token);
     cluster_free(vc);
     return rc;
 }
@@ -299,27 +757,45 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
 static const struct cmd_option status_options[] = {
     {"token-file", 0, OPT_STRING, "FILE",
      "Vault token for raft peers and autopilot (else VAULT_TOKEN; never asked)", "@files"},
+    {"watch", 'w', OPT_FLAG, NULL,
+     "keep watching: redraw on a terminal, else one timestamped line per change", NULL},
+    {"interval", 0, OPT_STRING, "DURATION", "time between two readings (default 2s)", NULL},
+    {"wait-for", 0, OPT_STRING, "STATE",
+     "wait until the cluster is healthy, unsealed or active (--timeout), then exit 0",
+     "healthy|unsealed|active"},
+    {"all-namespaces", 'A', OPT_FLAG, NULL, "every Vault and OpenBao of the cluster, one line each",
+     NULL},
     {0},
 };
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .summary = "Show the Vault cluster: pods, seal and HA state, raft, verdict, next step",
-    .usage = "[--token-file FILE]",
+    .usage = "[--token-file FILE] [-w [--interval D]] [--wait-for STATE [--timeout D]] [-A]",
     .help = "Shows the Vault StatefulSet and each pod: phase and readiness, initialized, sealed\n"
             "with unseal progress, HA role, raft state and index, version. The pod data comes\n"
             "from the API; the Vault data from `vault status` run in every pod at once. With a\n"
             "Vault token (VAULT_TOKEN or --token-file) it also reads the raft peers and\n"
             "autopilot state. Then a verdict, the problems found and the next command to run.\n"
+            "-w/--watch keeps watching (every --interval): on a terminal the screen is redrawn\n"
+            "in place with the last changes marked; elsewhere one timestamped line per change\n"
+            "(\"16:04:08 vault-1 active (was vault-0)\"). Ctrl-C ends it.\n"
+            "--wait-for healthy|unsealed|active waits (at most --timeout, default 2m) until\n"
+            "that holds, then shows the status and exits 0; else it exits with the verdict.\n"
+            "-A/--all-namespaces lists every Vault and OpenBao StatefulSet, one line each.\n"
             "\nExit codes:\n"
             "  0  healthy: every pod unsealed and a voter, one active node\n"
             "  1  could not tell (API error, no StatefulSet, no pod answered)\n"
             "  2  degraded: an active node and a quorum, but something needs attention\n"
             "  3  unavailable: no active node or no quorum\n"
+            "  -A: the worst of all clusters.\n"
             "\nExamples:\n"
             "  kubectl vault-ha status\n"
             "  kubectl vault-ha status -n vault --release vault -o json\n"
-            "  VAULT_TOKEN=... kubectl vault-ha status -o wide\n",
+            "  VAULT_TOKEN=... kubectl vault-ha status -o wide\n"
+            "  kubectl vault-ha status -w\n"
+            "  kubectl vault-ha status --wait-for healthy --timeout 5m\n"
+            "  kubectl vault-ha status -A\n",
     .options = status_options,
     .flags = CMD_NO_ARGS,
     .exec = cmd_status_exec,

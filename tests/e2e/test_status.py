@@ -23,7 +23,7 @@ def test_fresh_cluster(fake):
     for i in range(3):
         assert re.fullmatch(r"vault-%d +Running +false +false +true +uninitialized +- +- +1\.21\.2"
                             r" +%s +0 +node-%d" % (i, AGE, i), lines[3 + i]), lines[3 + i]
-    assert "Cluster: unavailable (3 voters, 0 unsealed, quorum 2, failure tolerance 0)" in r.stdout
+    assert "Cluster: unavailable (3 voters, 0 unsealed voters, quorum 2, failure tolerance 0)" in r.stdout
     assert "  - Vault is not initialized" in r.stdout
     assert "Next:\n  kubectl vault-ha bootstrap --output vault-keys.json" in r.stdout
     assert r.stderr == ""
