@@ -273,15 +273,8 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
     int rc = h.exit_code;
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
         json_t *doc = build_document(vc, views, &h, have_peers ? &peers : NULL, note, now);
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        json_decref(doc);
-        if (s == NULL) {
-            cmd_report(ctx, &err);
+        if (cmd_print_document(ctx, doc) < 0)
             rc = EXIT_ERROR;
-        } else {
-            fputs(s, ctx->out);
-            free(s);
-        }
     } else {
         render_table(ctx, vc, views, &h, note, now);
     }
