@@ -28,6 +28,17 @@ def merge_patch(target, patch):
     return out
 
 
+def combine_patches(first, second):
+    """One merge patch that does what first then second do (nulls kept: they delete)."""
+    if not isinstance(first, dict) or not isinstance(second, dict):
+        return copy.deepcopy(second)
+    out = dict(first)
+    for k, v in second.items():
+        out[k] = combine_patches(out[k], v) if isinstance(v, dict) and \
+            isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
 def selects(selector, labels):
     """A Service's (or matchLabels) selector: every key/value present; an empty one selects
     nothing (a Service without a selector gets no Endpoints from the controller)."""

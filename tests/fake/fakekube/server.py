@@ -15,7 +15,7 @@ import urllib.parse
 
 from aiohttp import WSMsgType, web
 
-from .resources import PVC_KIB, ZONES, merge_patch, now_rfc3339
+from .resources import PVC_KIB, ZONES, combine_patches, merge_patch, now_rfc3339
 
 V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
@@ -760,7 +760,9 @@ class Server:
         elif action == "patch":
             # A JSON merge patch on an object the fake serves; "patch": null deletes it.
             if body["kind"] == "Node":
-                self.node_patches[body["name"]] = body["patch"]
+                old = self.node_patches.get(body["name"], {})
+                self.node_patches[body["name"]] = None if body["patch"] is None or old is None \
+                    else combine_patches(old, body["patch"])
             else:
                 r = self.find_release_of(body["namespace"], body.get("release"))
                 if body["kind"] == "Pod" and body["patch"] is None:
@@ -768,7 +770,7 @@ class Server:
                 key = (body["kind"], body["name"])
                 old = r.patches.get(key, {})
                 r.patches[key] = None if body["patch"] is None or old is None \
-                    else merge_patch(old, body["patch"])
+                    else combine_patches(old, body["patch"])
         elif action == "unpatch":
             if body["kind"] == "Node":
                 self.node_patches.pop(body["name"], None)
