@@ -1058,11 +1058,14 @@ static void check_internal_service(const struct doctor_facts *f, struct doctor_r
     char *have_sel = selector_text(sel);
     if (missed.len > 0) {
         problems++;
+        char *want_json = json_dumps(sts_sel, JSON_COMPACT);
         add_owned(r, id, DOCTOR_ERROR,
                   xfmt("service %s selects %s, which does not select %s", name, have_sel,
                        sb_str(&missed)),
-                  xfmt("kubectl -n %s patch svc %s --type merge -p '{\"spec\":{\"selector\":%s}}'",
-                       ns_of(f), name, "<the StatefulSet's matchLabels>"));
+                  xfmt("kubectl -n %s patch svc %s --type json -p "
+                       "'[{\"op\":\"replace\",\"path\":\"/spec/selector\",\"value\":%s}]'",
+                       ns_of(f), name, want_json ? want_json : "{}"));
+        free(want_json);
     } else {
         /* Wider than the StatefulSet's selector: it may also pick other pods (the injector). */
         struct sbuf lack = {0};

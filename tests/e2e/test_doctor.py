@@ -408,6 +408,44 @@ def test_warnings_only_exit_2_and_a_sealed_pod_without_dns(make_fake):
         "find vault-2.vault-internal: NXDOMAIN): vault-2 cannot be reached to join or replicate")
 
 
+def test_selector_placement_and_version_skew(make_fake):
+    fake = make_fake("--vault-opt", "preset=ha", "--vault-opt", "pod_versions=vault-2:1.20.0")
+    fake.control("patch", {"namespace": "vault", "kind": "Pod", "name": "vault-1",
+                           "patch": {"spec": {"nodeName": "node-0"}}})
+    r = doctor(fake, "--check", "VHA-PLACE-001,VHA-VER-001,VHA-VER-002")
+    assert r.returncode == 3, r.stdout
+    f = findings(r)
+    assert one(f, "VHA-PLACE-001") == (
+        "error", "voters vault-0, vault-1 run on the same node node-0: losing it loses quorum",
+        "require pod anti-affinity on kubernetes.io/hostname (the chart's default "
+        "server.affinity), then kubectl -n vault delete pod vault-0 so it moves, and kubectl "
+        "vault-ha unseal it")
+    assert one(f, "VHA-VER-001") == (
+        "warn", "the pods run different versions: vault-0 1.21.2, vault-1 1.21.2, vault-2 1.20.0 "
+        "(an upgrade is half done)", "finish it one pod at a time, standbys first, the active "
+        "pod last (VHA-STS-004 gives the order)")
+    assert one(f, "VHA-VER-002") == (
+        "warn", "vault-2 runs image hashicorp/vault:1.21.2 but reports version 1.20.0: the tag "
+        "does not say what runs", "pin server.image.tag to the version you mean to run and "
+        "restart vault-2")
+    # A selector that picks no server pod: no endpoints, no DNS names.
+    fake.control("patch", {"namespace": "vault", "kind": "Service", "name": "vault-internal",
+                           "patch": {"spec": {"selector": {"component": "injector"}}}})
+    r = doctor(fake, "--check", "VHA-SVC-001,VHA-EP-001")
+    assert r.returncode == 3, r.stdout
+    f = findings(r)
+    assert one(f, "VHA-SVC-001") == (
+        "error", "service vault-internal selects app.kubernetes.io/name=vault,"
+        "app.kubernetes.io/instance=vault,component=injector, which does not select vault-0, "
+        "vault-1, vault-2", "kubectl -n vault patch svc vault-internal --type json -p "
+        "'[{\"op\":\"replace\",\"path\":\"/spec/selector\",\"value\":"
+        "{\"app.kubernetes.io/name\":\"vault\",\"app.kubernetes.io/instance\":\"vault\","
+        "\"component\":\"server\"}}]'")
+    assert one(f, "VHA-EP-001")[:2] == (
+        "error", "vault-internal does not list vault-0, vault-1, vault-2 (EndpointSlices): those "
+        "pods have no DNS name")
+
+
 def test_non_voter_stuck_and_no_resolver(make_fake):
     fake = make_fake("--vault-opt", "preset=ha", "--vault-opt", "non_voters=vault-2",
                      "--vault-opt", "stabilization_seconds=0.5", "--set-node-id")

@@ -341,6 +341,14 @@ def test_presets_with_non_voters_dead_peers_and_applied_lag(tmp_path):
         assert st0["raft_applied_index"] - st1["raft_applied_index"] == 5000
 
 
+def test_pod_versions(tmp_path):
+    with SimServer(tmp_path, replicas=2, options={"preset": "ha",
+                                                  "pod_versions": "vault-1:1.20.0+ent"}) as s:
+        assert status(s, "vault-0")["version"] == "1.21.2"
+        assert status(s, "vault-1")["version"] == "1.20.0+ent"
+        assert s.labels("vault-1")["vault-version"] == "1.20.0-ent"
+
+
 def test_auto_unseal_seal_type_and_an_unreachable_seal(tmp_path):
     with SimServer(tmp_path, replicas=3, options={"preset": "ha", "seal_type": "transit"}) as s:
         st = status(s, "vault-1")

@@ -75,6 +75,8 @@ DEFAULT_OPTIONS = {
     "non_voters": "",
     "dead_peers": "",
     "applied_lag": "",
+    # pods that run another version ("pod:version,..."): an upgrade half done
+    "pod_versions": "",
 }
 
 
@@ -492,7 +494,7 @@ class Model:
             "n": rc.shares if rc else 0,
             "progress": len(n.parts),
             "nonce": n.nonce,
-            "version": self.version,
+            "version": self.pod_version(n.pod),
         }
         if self.openbao or self.vtuple >= (1, 11, 0):
             d["build_date"] = self.build_date()
@@ -531,6 +533,13 @@ class Model:
             d["raft_applied_index"] = max(1, rc.index - self.applied_lag(n.pod))
         return d
 
+    def pod_version(self, pod: str) -> str:
+        for entry in filter(None, (e.strip() for e in str(self.opt["pod_versions"]).split(","))):
+            name, _, version = entry.partition(":")
+            if name == pod:
+                return version
+        return self.version
+
     def applied_lag(self, pod: str) -> int:
         for entry in filter(None, (e.strip() for e in str(self.opt["applied_lag"]).split(","))):
             name, _, lag = entry.partition(":")
@@ -547,7 +556,7 @@ class Model:
             p + "sealed": "true" if n.sealed else "false",
             p + "initialized": "true" if n.rc is not None else "false",
             p + "perf-standby": "false",
-            p + "version": re.sub(r"[^A-Za-z0-9\-_.]", "-", self.version),
+            p + "version": re.sub(r"[^A-Za-z0-9\-_.]", "-", self.pod_version(pod)),
         }
 
     def ready(self, pod: str) -> bool:
