@@ -86,6 +86,16 @@ static char *dupn(const char *s, size_t n)
     return d;
 }
 
+/* A copy of text a pod printed, for messages: control bytes (escape sequences) become '?'. */
+static char *dup_clean(const char *s, size_t n)
+{
+    char *d = dupn(s, n);
+    for (char *c = d; c != NULL && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return d;
+}
+
 static const char *jstr(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -274,7 +284,7 @@ static char *first_line(const char *text)
         size_t l = strcspn(p, "\r\n");
         /* skip busybox's "Server:" / "Address:" preamble lines */
         if (l > 0 && strncmp(p, "Server:", 7) != 0 && strncmp(p, "Address", 7) != 0)
-            return dupn(p, l > 200 ? 200 : l);
+            return dup_clean(p, l > 200 ? 200 : l);
         p += l;
     }
     return NULL;
@@ -488,9 +498,9 @@ int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
                 size_t kl = strcspn(rest, " ");
                 if (rest + kl > h + hl)
                     kl = (size_t)(h + hl - rest);
-                x->key = dupn(rest, kl);
+                x->key = dup_clean(rest, kl);
                 const char *path = rest + kl + (rest + kl < h + hl ? 1 : 0);
-                x->path = dupn(path, (size_t)(h + hl - path));
+                x->path = dup_clean(path, (size_t)(h + hl - path));
                 x->text = dupn(body, bl);
                 x->exit_code = -1;
                 cur = CUR_FILE;
@@ -513,14 +523,14 @@ int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
                     p->dns = nd;
                     d = &p->dns[p->ndns++];
                     memset(d, 0, sizeof *d);
-                    d->name = dupn(rest, nl2);
+                    d->name = dup_clean(rest, nl2);
                 }
             }
             if (d != NULL) {
                 free(d->tool);
                 free(d->ip);
                 free(d->detail);
-                d->tool = dupn(tool, tl);
+                d->tool = dup_clean(tool, tl);
                 char *text = dupn(body, bl);
                 d->ip = doctor_dns_address(d->tool, text);
                 d->detail = first_line(text);
@@ -1991,6 +2001,17 @@ static void check_dead_servers(const struct doctor_facts *f, struct doctor_repor
                   xfmt("all %zu raft servers are alive and have a pod", f->peers.n), NULL);
 }
 
+/* Seconds as a Go duration prints them: 500ms, 10s, 1m30s. */
+static void duration_text(char *buf, size_t cap, double s)
+{
+    if (s < 1)
+        snprintf(buf, cap, "%.0fms", s * 1000);
+    else if (s < 60)
+        snprintf(buf, cap, "%gs", s);
+    else
+        snprintf(buf, cap, "%dm%gs", (int)(s / 60), s - 60 * (int)(s / 60));
+}
+
 static void check_non_voters(const struct doctor_facts *f, struct doctor_report *r)
 {
     const char *id = "VHA-RAFT-003";
@@ -1999,6 +2020,8 @@ static void check_non_voters(const struct doctor_facts *f, struct doctor_report 
     double stab = f->have_autopilot_config && f->autopilot_config.server_stabilization_s >= 0
                       ? f->autopilot_config.server_stabilization_s
                       : 10.0; /* autopilot's default */
+    char stab_text[32];
+    duration_text(stab_text, sizeof stab_text, stab);
     int non_voters = 0, problems = 0;
     for (size_t i = 0; i < f->autopilot.n; i++) {
         const struct vault_autopilot_server *s = &f->autopilot.servers[i];
@@ -2013,9 +2036,9 @@ static void check_non_voters(const struct doctor_facts *f, struct doctor_report 
             problems++;
             add_owned(r, id, DOCTOR_WARN,
                       xfmt("%s has been a non-voter for %.0fs, longer than autopilot's "
-                           "server_stabilization_time (%.0fs): it does not count for quorum and "
+                           "server_stabilization_time (%s): it does not count for quorum and "
                            "is not being promoted",
-                           pod ? pod : s->id, age, stab),
+                           pod ? pod : s->id, age, stab_text),
                       xfmt("%s status shows its state; a node joined with -non-voter stays one: "
                            "%s remove-peer %s, then %s join %s",
                            f->prog, f->prog, s->id, f->prog, pod ? pod : ""));
@@ -2023,12 +2046,11 @@ static void check_non_voters(const struct doctor_facts *f, struct doctor_report 
     }
     if (problems == 0)
         add_owned(r, id, DOCTOR_OK,
-                  non_voters == 0
-                      ? xfmt("every raft server is a voter")
-                      : xfmt("%d non-voter%s younger than the stabilization time (%.0fs): "
-                             "autopilot promotes %s",
-                             non_voters, non_voters == 1 ? "" : "s", stab,
-                             non_voters == 1 ? "it" : "them"),
+                  non_voters == 0 ? xfmt("every raft server is a voter")
+                                  : xfmt("%d non-voter%s younger than the stabilization time (%s): "
+                                         "autopilot promotes %s",
+                                         non_voters, non_voters == 1 ? "" : "s", stab_text,
+                                         non_voters == 1 ? "it" : "them"),
                   NULL);
 }
 
