@@ -409,7 +409,18 @@ def test_warnings_only_exit_2_and_a_sealed_pod_without_dns(make_fake):
 
 
 def test_selector_placement_and_version_skew(make_fake):
-    fake = make_fake("--vault-opt", "preset=ha", "--vault-opt", "pod_versions=vault-2:1.20.0")
+    fake = make_fake("--vault-opt", "preset=ha", "--vault-opt", "pod_versions=vault-2:1.20.0",
+                     "--audit-storage")
+    r = doctor(fake, "--check", "VHA-PVC-001")
+    assert r.stdout.splitlines()[0] == ("ok      VHA-PVC-001   6 PVCs (data, audit) are Bound "
+                                        "(10Gi each)")
+    fake.control("patch", {"namespace": "vault", "kind": "PersistentVolumeClaim",
+                           "name": "audit-vault-0", "patch": None})
+    r = doctor(fake, "--check", "VHA-PVC-001")
+    assert r.returncode == 3
+    assert findings(r)["VHA-PVC-001"] == [
+        ("error", "PVC audit-vault-0 of vault-0 does not exist", "kubectl -n vault delete pod "
+         "vault-0 (the StatefulSet recreates the claim), then kubectl vault-ha unseal vault-0")]
     fake.control("patch", {"namespace": "vault", "kind": "Pod", "name": "vault-1",
                            "patch": {"spec": {"nodeName": "node-0"}}})
     r = doctor(fake, "--check", "VHA-PLACE-001,VHA-VER-001,VHA-VER-002")

@@ -1250,6 +1250,14 @@ static void test_parse_pod_output(void **state)
     assert_int_equal(doctor_parse_pod_output("", 0, m, "", &p, &err), -1);
     assert_string_equal(p.status_error, "the pod printed no vault status");
     doctor_pod_clear(&p);
+    /* What a pod prints reaches messages without its control bytes. */
+    const char *esc = "\n--vh-0123 df /d\n\x1b[2Jdf: /d: gone\x07\n\n--vh-0123 rc 1\n"
+                      "\n--vh-0123 file tls_cert_file /x\x1b]0;t\x07\n\n--vh-0123 rc 0\n"
+                      "\n--vh-0123 end\n";
+    assert_int_equal(doctor_parse_pod_output(esc, strlen(esc), m, "", &p, &err), 0);
+    assert_string_equal(p.df_error, "df failed (exit 1): ?[2Jdf: /d: gone?");
+    assert_string_equal(p.files[0].path, "/x?]0;t?");
+    doctor_pod_clear(&p);
 }
 
 int main(void)
