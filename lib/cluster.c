@@ -47,17 +47,18 @@ time_t cluster_parse_time(const char *s)
     return timegm(&tm) - offset;
 }
 
-/* "image:tag" → tag; "reg:5000/vault:1.2@sha256:.." → "1.2". */
-static char *image_tag(const char *image)
+char *cluster_image_tag(const char *image)
 {
     if (image == NULL)
         return NULL;
     const char *slash = strrchr(image, '/');
     const char *base = slash ? slash + 1 : image;
+    const char *at = strchr(base, '@');
     const char *colon = strchr(base, ':');
+    if (colon != NULL && at != NULL && colon > at)
+        colon = NULL; /* the colon of "@sha256:..." */
     if (colon == NULL)
-        return strdup("latest");
-    const char *at = strchr(colon, '@');
+        return at ? NULL : strdup("latest");
     return at ? strndup(colon + 1, (size_t)(at - colon - 1)) : strdup(colon + 1);
 }
 
@@ -319,17 +320,14 @@ int cluster_set_pods(struct vault_cluster *vc, json_t *list, struct error *err)
     return 0;
 }
 
+static json_t *list_pods_by_selector(struct kube_client *kube, const struct vault_cluster *vc,
+                                     struct error *err);
+
 int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err)
 {
-    char *ns = kube_urlencode(vc->namespace);
-    char *sel = kube_urlencode(vc->selector);
-    char path[2048];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, sel);
-    free(ns);
-    free(sel);
-    json_t *list = NULL;
-    if (kube_get(kube, path, &list, err) < 0)
-        return error_wrap(err, "listing the pods of StatefulSet %s/%s", vc->namespace, vc->name);
+    json_t *list = list_pods_by_selector(kube, vc, err);
+    if (list == NULL)
+        return -1;
     int rc = cluster_set_pods(vc, list, err);
     json_decref(list);
     return rc;
@@ -394,7 +392,7 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
         }
     }
     vc->image = dup_or_null(jstr(c, "image"));
-    vc->version = image_tag(vc->image);
+    vc->version = cluster_image_tag(vc->image);
     return 0;
 }
 
@@ -465,6 +463,31 @@ static int discover_statefulset(struct kube_client *kube, const struct cluster_q
 int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
                      struct vault_cluster **out, struct error *err)
 {
+    return cluster_discover_objects(kube, q, out, NULL, NULL, err);
+}
+
+/* The pods by the StatefulSet's own selector (when the chart's labels found none). */
+static json_t *list_pods_by_selector(struct kube_client *kube, const struct vault_cluster *vc,
+                                     struct error *err)
+{
+    char *ns = kube_urlencode(vc->namespace);
+    char *sel = kube_urlencode(vc->selector);
+    char path[2048];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, sel);
+    free(ns);
+    free(sel);
+    json_t *list = NULL;
+    if (kube_get(kube, path, &list, err) < 0) {
+        error_wrap(err, "listing the pods of StatefulSet %s/%s", vc->namespace, vc->name);
+        return NULL;
+    }
+    return list;
+}
+
+int cluster_discover_objects(struct kube_client *kube, const struct cluster_query *q,
+                             struct vault_cluster **out, json_t **sts_out, json_t **pods_out,
+                             struct error *err)
+{
     struct pod_prefetch pf = {0};
     prefetch_start(&pf, kube, q);
     json_t *sts = NULL;
@@ -473,20 +496,31 @@ int cluster_discover(struct kube_client *kube, const struct cluster_query *q,
     struct vault_cluster *vc = NULL;
     if (rc == 0)
         rc = cluster_from_statefulset(sts, q, &vc, err);
-    json_decref(sts);
     if (rc == 0) {
         rc = pods != NULL ? cluster_set_pods(vc, pods, err) : -1;
         int found = 0;
         for (size_t i = 0; rc == 0 && i < vc->npods; i++)
             found |= vc->pods[i].exists;
-        if (rc < 0 || !found)
-            rc = cluster_refresh_pods(kube, vc, err);
+        if (rc < 0 || !found) {
+            json_decref(pods);
+            pods = list_pods_by_selector(kube, vc, err);
+            rc = pods != NULL ? cluster_set_pods(vc, pods, err) : -1;
+        }
     }
-    json_decref(pods);
     if (rc < 0) {
+        json_decref(sts);
+        json_decref(pods);
         cluster_free(vc);
         return -1;
     }
+    if (sts_out != NULL)
+        *sts_out = sts;
+    else
+        json_decref(sts);
+    if (pods_out != NULL)
+        *pods_out = pods;
+    else
+        json_decref(pods);
     *out = vc;
     return 0;
 }

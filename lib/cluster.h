@@ -79,6 +79,12 @@ struct cluster_list {
 };
 int cluster_discover_all(struct kube_client *kube, struct cluster_list *out, struct error *err);
 void cluster_list_free(struct cluster_list *l);
+/* cluster_discover that also hands over what it read (new references, NULL
+ * when not wanted): the StatefulSet object and the list of its pods, for
+ * callers that look at more fields (doctor: revisions, volumes, labels). */
+int cluster_discover_objects(struct kube_client *kube, const struct cluster_query *q,
+                             struct vault_cluster **out, json_t **sts_out, json_t **pods_out,
+                             struct error *err);
 
 /* The pure halves of discovery, for tests and callers that already hold the
  * objects: a cluster from a StatefulSet object (no pods yet), and its pods
@@ -98,6 +104,10 @@ struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or
 struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *address);
 
 void cluster_free(struct vault_cluster *vc);
+
+/* The tag of an image reference: "reg:5000/vault:1.2@sha256:.." → "1.2", no tag →
+ * "latest", by digest only → NULL. malloc'd. */
+char *cluster_image_tag(const char *image);
 
 /* Parses an RFC 3339 timestamp (as the API server writes them); 0 on failure. */
 time_t cluster_parse_time(const char *s);

@@ -327,6 +327,7 @@ void vault_autopilot_clear(struct vault_autopilot *ap)
         free(s->address);
         free(s->node_status);
         free(s->status);
+        free(s->stable_since);
     }
     free(ap->servers);
     free(ap->leader);
@@ -362,6 +363,7 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
         x->status = dup_str(s, "Status");
         x->healthy = get_bool(s, "Healthy");
         x->last_index = get_int(s, "LastIndex");
+        x->stable_since = dup_str(s, "StableSince");
     }
     json_decref(root);
     return 0;
@@ -482,6 +484,18 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
     return rc;
 }
 
+int vault_status_from_call(const struct vault_call *c, struct vault_status *st, char **error)
+{
+    struct error err = {0};
+    if (!c->ran)
+        *error = strdup(c->error.msg);
+    else if (vault_parse_status(c->out, c->out_len, c->exit_code, c->err_out, st, &err) < 0)
+        *error = strdup(err.msg);
+    else
+        return 1;
+    return 0;
+}
+
 void vault_views_clear(struct pod_view *views, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -558,15 +572,8 @@ void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
     vault_call_run(kube, vc, calls, n);
     for (size_t k = 0; k < n; k++) {
         struct pod_view *v = &views[index[k]];
-        struct vault_call *c = &calls[k];
-        struct error err = {0};
-        if (!c->ran)
-            v->status_error = strdup(c->error.msg);
-        else if (vault_parse_status(c->out, c->out_len, c->exit_code, c->err_out, &v->st, &err) < 0)
-            v->status_error = strdup(err.msg);
-        else
-            v->have_status = 1;
-        vault_call_clear(c);
+        v->have_status = vault_status_from_call(&calls[k], &v->st, &v->status_error);
+        vault_call_clear(&calls[k]);
     }
     free(calls);
     free(index);

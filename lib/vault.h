@@ -88,6 +88,7 @@ struct vault_autopilot_server {
     char *status;      /* leader, voter, non-voter, staging, none */
     int healthy;
     long long last_index;
+    char *stable_since; /* RFC 3339, when the server last became stable */
 };
 struct vault_autopilot {
     int healthy;
@@ -150,6 +151,10 @@ struct pod_view {
     struct vault_status st;
     char *status_error; /* why not (owned), when it was asked */
 };
+
+/* What a `vault status -format=json` call said: st filled (returns 1), or why
+ * not in *error (malloc'd; returns 0). */
+int vault_status_from_call(const struct vault_call *c, struct vault_status *st, char **error);
 
 /* `vault status -format=json` in every running pod at once; views has
  * vc->npods entries. */

@@ -410,8 +410,10 @@ static int cmd_man_exec(struct cmd_context *ctx, const struct cmd_args *args)
     }
     fputs(".SH GLOBAL FLAGS\n", f);
     man_options(f, global_option_table);
-    fputs(".SH EXIT STATUS\n.TP\n0\nsuccess; for status: healthy\n.TP\n1\nerror, or status "
-          "could not tell\n.TP\n2\nstatus: degraded\n.TP\n3\nstatus: unavailable\n.TP\n64\nbad "
+    fputs(".SH EXIT STATUS\n.TP\n0\nsuccess; for status: healthy; for doctor: nothing to "
+          "report\n.TP\n1\nerror, or status could not tell, or doctor could not run\n.TP\n2\n"
+          "status: degraded; doctor: warnings only\n.TP\n3\nstatus: unavailable; doctor: at "
+          "least one error\n.TP\n64\nbad "
           "flags or arguments\n.TP\n130\ninterrupted\n.SH ENVIRONMENT\n.TP\nKUBECONFIG\n"
           "kubeconfig files, colon\\-separated\n.TP\nVAULT_TOKEN\nVault token for the commands "
           "that need one (BAO_TOKEN for OpenBao)\n.TP\nNO_COLOR\nno colour\n.SH SEE ALSO\n"

@@ -181,6 +181,10 @@ char *cmd_read_file(const char *path, size_t *len, struct error *err);
  * would take a bare path as PEM text and fail later, facts addendum). */
 char *cmd_read_pem(const char *path, struct error *err);
 
+/* Prints doc as JSON or YAML (-o json|yaml) on ctx->out; returns 0, or -1 after
+ * reporting. doc is released. */
+int cmd_print_document(struct cmd_context *ctx, json_t *doc);
+
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);
 

@@ -18,21 +18,22 @@
 #include "kube.h"
 #include "kubeconfig.h"
 #include "ops.h"
+#include "output.h"
 #include "secret.h"
 #include "vault.h"
 
 /* One line per command file; the order is the order of `--help`. */
+extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
     cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry,
     cmd_snapshot_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,    &cmd_init_entry,        &cmd_unseal_entry,
-    &cmd_join_entry,      &cmd_bootstrap_entry,   &cmd_peers_entry,
-    &cmd_step_down_entry, &cmd_remove_peer_entry, &cmd_snapshot_entry,
-    &cmd_exec_entry,      &cmd_completion_entry,  &cmd_version_entry,
-    &cmd_complete_entry,  &cmd_man_entry,         NULL,
+    &cmd_status_entry,      &cmd_doctor_entry,    &cmd_init_entry,  &cmd_unseal_entry,
+    &cmd_join_entry,        &cmd_bootstrap_entry, &cmd_peers_entry, &cmd_step_down_entry,
+    &cmd_remove_peer_entry, &cmd_snapshot_entry,  &cmd_exec_entry,  &cmd_completion_entry,
+    &cmd_version_entry,     &cmd_complete_entry,  &cmd_man_entry,   NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -200,6 +201,22 @@ void cmd_catch_interrupt(void)
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+}
+
+int cmd_print_document(struct cmd_context *ctx, json_t *doc)
+{
+    struct error err = {0};
+    char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+    json_decref(doc);
+    if (s == NULL) {
+        if (err.msg[0] == '\0')
+            error_set(&err, ERR_GENERIC, "out of memory");
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    fputs(s, ctx->out);
+    free(s);
+    return 0;
 }
 
 long cmd_parse_duration_ms(const char *s)

@@ -169,3 +169,115 @@ def test_delete_pod_comes_back(fake):
     assert r.returncode == 0, r.stderr
     after = json.loads(fake.kubectl("get", "pod", "vault-2", "-n", "vault", "-o", "json").stdout)
     assert after["metadata"]["uid"] != before["metadata"]["uid"]
+
+
+# --- what doctor reads: services, endpoints, EndpointSlices, PVCs, nodes, PDBs ---------------
+
+@pytest.mark.parametrize("version", ["1.33", "1.30"])
+def test_kubectl_get_what_doctor_reads(fake, version):
+    r = fake.kubectl("get", "svc,endpoints,endpointslices,pvc,nodes,pdb", "-n", "vault", "-o",
+                     "name", version=version)
+    assert r.returncode == 0, r.stderr
+    names = r.stdout.split()
+    for n in ["service/vault", "service/vault-internal", "service/vault-active",
+              "service/vault-standby", "endpoints/vault-internal", "endpoints/vault-active",
+              "persistentvolumeclaim/data-vault-0", "persistentvolumeclaim/data-vault-2",
+              "node/node-0", "node/node-2", "poddisruptionbudget.policy/vault"]:
+        assert n in names
+    assert sum(1 for n in names if n.startswith("endpointslice.discovery.k8s.io/")) == 4
+    # Endpoints are deprecated in 1.33: the API server says so in a Warning header, which
+    # kubectl prints (facts/kubernetes.md §2.1).
+    r = fake.kubectl("get", "endpoints", "vault-internal", "-n", "vault", version=version)
+    assert r.stderr == ("Warning: v1 Endpoints is deprecated in v1.33+; use "
+                        "discovery.k8s.io/v1 EndpointSlice\n")
+
+
+def test_services_and_endpoints_follow_the_chart_and_readiness(tmp_path):
+    with FakeCluster(tmp_path / "f") as f:  # not initialized: every pod sealed, not Ready
+        svc = json.loads(f.kubectl("get", "svc", "-n", "vault", "-o", "json").stdout)
+        by = {s["metadata"]["name"]: s["spec"] for s in svc["items"]}
+        assert by["vault-internal"]["clusterIP"] == "None"
+        assert by["vault-internal"]["publishNotReadyAddresses"] is True
+        # the runbook's values: client services do not publish not-ready pods
+        assert "publishNotReadyAddresses" not in by["vault"]
+        assert by["vault-active"]["selector"]["vault-active"] == "true"
+        assert by["vault-standby"]["selector"]["vault-active"] == "false"
+        ep = json.loads(f.kubectl("get", "endpoints", "vault-internal", "-n", "vault", "-o",
+                                  "json").stdout)
+        assert sorted(a["hostname"] for a in ep["subsets"][0]["addresses"]) == \
+            ["vault-0", "vault-1", "vault-2"]
+        ep = json.loads(f.kubectl("get", "endpoints", "vault", "-n", "vault", "-o",
+                                  "json").stdout)
+        assert "addresses" not in ep["subsets"][0]
+        assert len(ep["subsets"][0]["notReadyAddresses"]) == 3
+        r = f.kubectl("get", "endpointslices", "-n", "vault", "-l",
+                      "kubernetes.io/service-name=vault-internal", "-o", "json")
+        sl = json.loads(r.stdout)["items"]
+        assert len(sl) == 1
+        # publishNotReadyAddresses: ready is forced true, serving tells the truth
+        assert [(e["targetRef"]["name"], e["conditions"]["ready"], e["conditions"]["serving"])
+                for e in sl[0]["endpoints"]] == [("vault-0", True, False),
+                                                 ("vault-1", True, False),
+                                                 ("vault-2", True, False)]
+        assert sl[0]["endpoints"][0]["zone"] == "zone-a"
+        # a selector that selects nothing empties the endpoints (a test switch)
+        f.control("patch", {"namespace": "vault", "kind": "Service", "name": "vault-internal",
+                            "patch": {"spec": {"selector": {"component": "nope"}}}})
+        ep = json.loads(f.kubectl("get", "endpoints", "vault-internal", "-n", "vault", "-o",
+                                  "json").stdout)
+        assert ep["subsets"] == []
+        f.control("patch", {"namespace": "vault", "kind": "Service", "name": "vault-internal",
+                            "patch": None})
+        r = f.kubectl("get", "svc", "vault-internal", "-n", "vault")
+        assert r.stderr == 'Error from server (NotFound): services "vault-internal" not found\n'
+
+
+def test_pvcs_nodes_and_pdb(fake):
+    pvc = json.loads(fake.kubectl("get", "pvc", "data-vault-1", "-n", "vault", "-o",
+                                  "json").stdout)
+    assert pvc["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
+                             "capacity": {"storage": "10Gi"}}
+    assert pvc["metadata"]["labels"] == {"app.kubernetes.io/name": "vault",
+                                         "app.kubernetes.io/instance": "vault",
+                                         "component": "server"}
+    nodes = json.loads(fake.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert [(n["metadata"]["name"], n["metadata"]["labels"]["topology.kubernetes.io/zone"])
+            for n in nodes] == [("node-0", "zone-a"), ("node-1", "zone-b"), ("node-2", "zone-c")]
+    pdb = json.loads(fake.kubectl("get", "pdb", "vault", "-n", "vault", "-o", "json").stdout)
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": "vault",
+        "component": "server"}}}
+    r = fake.kubectl("--context", "fake-limited", "get", "nodes")
+    assert r.returncode == 1
+    assert ('nodes is forbidden: User "limited" cannot list resource "nodes" in API group "" at '
+            'the cluster scope') in r.stderr
+    r = fake.kubectl("--context", "fake-limited", "get", "pdb", "-n", "vault")
+    assert ('poddisruptionbudgets.policy is forbidden: User "limited" cannot list resource '
+            '"poddisruptionbudgets" in API group "policy" in the namespace "vault"') in r.stderr
+
+
+def test_pod_files_dns_and_df(tmp_path):
+    with FakeCluster(tmp_path / "f", "--tls", "--vault-opt", "preset=ha") as f:
+        script = ("cat /vault/config/extraconfig-from-values.hcl; df -Pk /vault/data; "
+                  "nslookup vault-2.vault-internal; getent hosts vault-0.vault-internal; "
+                  "cat /vault/userconfig/vault-ha-tls/vault.crt")
+        r = f.kubectl("exec", "vault-1", "-n", "vault", "--", "sh", "-c", script)
+        assert r.returncode == 0, r.stderr
+        assert 'tls_cert_file = "/vault/userconfig/vault-ha-tls/vault.crt"' in r.stdout
+        assert "/dev/sdb                10485760  314572  10171188       3% /vault/data\n" \
+            in r.stdout
+        assert "Name:\tvault-2.vault-internal\nAddress: 10.244.3.19\n" in r.stdout
+        assert "10.244.1.17     vault-0.vault-internal\n" in r.stdout
+        assert "-----BEGIN CERTIFICATE-----" in r.stdout
+        f.control("disk", {"namespace": "vault", "pod": "vault-1", "used_percent": 96})
+        f.control("dns", {"namespace": "vault", "pod": "vault-2", "mode": "nxdomain"})
+        f.control("tools", {"namespace": "vault", "pod": "vault-0", "missing": ["nslookup"]})
+        r = f.kubectl("exec", "vault-1", "-n", "vault", "--", "sh", "-c",
+                      "df -Pk /vault/data; nslookup vault-2.vault-internal")
+        assert "/dev/sdb                10485760 10066329    419431      96% /vault/data\n" \
+            in r.stdout
+        assert "** server can't find vault-2.vault-internal: NXDOMAIN" in r.stdout
+        assert r.returncode == 1
+        r = f.kubectl("exec", "vault-0", "-n", "vault", "--", "sh", "-c",
+                      "nslookup vault-1.vault-internal")
+        assert r.returncode == 127 and "nslookup: not found" in r.stderr

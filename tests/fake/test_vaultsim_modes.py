@@ -311,3 +311,80 @@ def test_two_releases_share_one_server(tmp_path):
         return ra, rb, missing.status
     ra, rb, missing = asyncio.run(main())
     assert ra["initialized"] is True and rb["initialized"] is False and missing == 404
+
+
+# ---------------------------------------------------------------- what doctor reads (issue 13)
+def test_autopilot_get_config_json_and_the_silent_failure(tmp_path):
+    """command/operator_raft_autopilot_get_config.go: api.AutopilotConfig.MarshalJSON (a Go map:
+    sorted keys, durations as strings); a failed request prints nothing and exits 0."""
+    with SimServer(tmp_path, replicas=3, options={"preset": "ha", "stabilization_seconds": "2",
+                                                  "autopilot_min_quorum": "3"}) as s:
+        r = s.vault("vault-0", "operator", "raft", "autopilot", "get-config", "-format=json")
+        assert r.returncode == 0 and r.stdout == b"" and r.stderr == b""  # no token
+        s.write_token("vault-0", s.vc.init_result["root_token"])
+        r = s.vault("vault-0", "operator", "raft", "autopilot", "get-config", "-format=json")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode() == (
+            '{\n  "cleanup_dead_servers": false,\n'
+            '  "dead_server_last_contact_threshold": "24h0m0s",\n'
+            '  "disable_upgrade_migration": false,\n  "last_contact_threshold": "10s",\n'
+            '  "max_trailing_logs": 1000,\n  "min_quorum": 3,\n'
+            '  "server_stabilization_time": "2s"\n}\n')
+        r = s.vault("vault-0", "operator", "raft", "autopilot", "get-config")
+        assert b"Cleanup Dead Servers                  false" in r.stdout
+
+
+def test_presets_with_non_voters_dead_peers_and_applied_lag(tmp_path):
+    with SimServer(tmp_path, replicas=3, options={"preset": "ha", "non_voters": "vault-2",
+                                                  "dead_peers": "vault-3",
+                                                  "applied_lag": "vault-1:5000"}) as s:
+        s.write_token("vault-0", s.vc.init_result["root_token"])
+        ap = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
+        by = {v["Address"].split(".")[0]: v for v in ap["Servers"].values()}
+        assert by["vault-2"]["Status"] == "non-voter"
+        assert by["vault-3"]["NodeStatus"] == "failed"
+        time.sleep(2.5)  # past the stabilization time: still a non-voter
+        ap = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
+        assert {v["Address"].split(".")[0]: v["Status"] for v in ap["Servers"].values()}["vault-2"] \
+            == "non-voter"
+        st0, st1 = status(s, "vault-0"), status(s, "vault-1")
+        assert st0["raft_applied_index"] - st1["raft_applied_index"] == 5000
+
+
+def test_pod_versions(tmp_path):
+    with SimServer(tmp_path, replicas=2, options={"preset": "ha",
+                                                  "pod_versions": "vault-1:1.20.0+ent"}) as s:
+        assert status(s, "vault-0")["version"] == "1.21.2"
+        assert status(s, "vault-1")["version"] == "1.20.0+ent"
+        assert s.labels("vault-1")["vault-version"] == "1.20.0-ent"
+
+
+def test_auto_unseal_seal_type_and_an_unreachable_seal(tmp_path):
+    with SimServer(tmp_path, replicas=3, options={"preset": "ha", "seal_type": "transit"}) as s:
+        st = status(s, "vault-1")
+        assert (st["type"], st["recovery_seal"], st["recovery_seal_type"], st["sealed"]) == \
+            ("transit", True, "shamir", False)
+        s.delete_pod("vault-1")
+        assert status(s, "vault-1")["sealed"] is False  # unsealed itself at start
+        s.call(s.vc.set_seal_available, False)
+        s.delete_pod("vault-2")
+        r = s.vault("vault-2", "status", "-format=json")
+        assert r.returncode == 2 and jout(r)["sealed"] is True
+        assert "seal unavailable" in s.call(s.vc.logs, "vault-2")
+        s.call(s.vc.set_seal_available, True)
+        assert status(s, "vault-2")["sealed"] is False
+
+
+def test_reissued_certificates_change_what_joins_see(tmp_path):
+    from cryptography import x509
+    with SimServer(tmp_path, replicas=2, tls=True, options={"preset": "ha"}) as s:
+        pem = s.call(s.vc.issue_node_cert, "vault-0")
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == [
+            "*.vault-internal", "*.vault-internal.vault.svc.cluster.local", "*.vault"]
+        s.call(s.vc.issue_node_cert, "vault-0", ["vault.example.com"], ["127.0.0.1"])
+        err = s.vc.model.tls_error(s.vc.model.node("vault-0"), "vault-0.vault-internal", "https",
+                                   ca_pems=[open(s.vc.ca_cert_path).read()])
+        assert err == ("tls: failed to verify certificate: x509: certificate is valid for "
+                       "vault.example.com, not vault-0.vault-internal")

@@ -3,6 +3,7 @@ state directory (kubeconfig, ca.crt, server.url, control.url, logs, ready)."""
 import argparse
 import asyncio
 import base64
+import json
 import os
 import secrets
 import signal
@@ -39,6 +40,11 @@ def parse(argv):
     p.add_argument("--pod-state", action="append", default=[],
                    help="POD=STATE: Pending[:Reason], CrashLoopBackOff, missing")
     p.add_argument("--vault-opt", action="append", default=[], help="KEY=VALUE for the simulator")
+    p.add_argument("--audit-storage", action="store_true",
+                   help="the chart's auditStorage: audit-<sts>-N PVCs too")
+    p.add_argument("--patch", action="append", default=[],
+                   help="KIND/NAME=JSON merge patch on an object of the first release "
+                        "(null deletes it), e.g. Service/vault-internal='{\"spec\": ...}'")
     return p.parse_args(argv)
 
 
@@ -72,8 +78,18 @@ async def serve(opts):
         if opts.vault_version:
             kw["version"] = opts.vault_version
         cluster = VaultCluster(**kw)
-        srv.releases.append(Release(i, cluster, ns, rel, fullname, opts.replicas, opts.openbao,
-                                    states if i == 0 else {}))
+        r = Release(i, cluster, ns, rel, fullname, opts.replicas, opts.openbao,
+                    states if i == 0 else {})
+        r.audit_storage = opts.audit_storage
+        if i == 0:
+            for spec in opts.patch:
+                target, _, patch = spec.partition("=")
+                kind, _, name = target.partition("/")
+                if kind == "Node":
+                    srv.node_patches[name] = json.loads(patch)
+                else:
+                    r.patches[(kind, name)] = json.loads(patch)
+        srv.releases.append(r)
 
     # Users: admin by client certificate; token users; RBAC rules per user.
     ca = CA()

@@ -1,7 +1,9 @@
 """Kubernetes objects as the Vault Helm chart creates them (facts/vault.md §7,
 §8 for OpenBao), kept in step with the simulated Vault nodes."""
+import copy
 import datetime
 import hashlib
+import math
 import time
 import uuid
 
@@ -11,6 +13,42 @@ ORDERED_CREATE_SECONDS = 1.0
 
 def now_rfc3339():
     return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z"
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def combine_patches(first, second):
+    """One merge patch that does what first then second do (nulls kept: they delete)."""
+    if not isinstance(first, dict) or not isinstance(second, dict):
+        return copy.deepcopy(second)
+    out = dict(first)
+    for k, v in second.items():
+        out[k] = combine_patches(out[k], v) if isinstance(v, dict) and \
+            isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def selects(selector, labels):
+    """A Service's (or matchLabels) selector: every key/value present; an empty one selects
+    nothing (a Service without a selector gets no Endpoints from the controller)."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+ZONES = ("zone-a", "zone-b", "zone-c")
+# The chart's dataStorage.size (and auditStorage.size) default (facts/vault.md §7).
+PVC_SIZE = "10Gi"
+PVC_KIB = 10 * 1024 * 1024
 
 
 class Release:
@@ -36,6 +74,13 @@ class Release:
         self.ordered = openbao
         self.created_pods = set()
         self.creatable_since = {}  # pod -> when the pods before it were all first seen Ready
+        self.patches = {}          # (kind, name) -> merge patch; shared with the server
+        self.audit_storage = False  # the chart's auditStorage.enabled: audit-<sts>-N PVCs too
+        self.revision = "%s-5d8c7b9f6" % fullname
+        self.fs_ready = set()       # pods whose files (config, data dir, certificate) exist
+        self.dns_faults = {}        # pod -> {"mode": nxdomain|stale|lag, "ip", "seconds"}
+        self.missing_tools = {}     # pod or "*" -> tools the image lacks (nslookup, getent)
+        self.disk = {}              # pod or "*" -> fill level of the data volume in percent
         self.pods = {}
         for i in range(replicas):
             self._new_pod(i)
@@ -51,7 +96,45 @@ class Release:
 
     def _new_pod(self, i):
         self.pods[self.pod_name(i)] = {"uid": str(uuid.uuid4()), "created": now_rfc3339(),
-                                       "started": now_rfc3339(), "restarts": 0, "ordinal": i}
+                                       "started": now_rfc3339(), "started_mono": time.monotonic(),
+                                       "restarts": 0, "ordinal": i,
+                                       "revision": getattr(self, "revision", None)}
+
+    def patched(self, kind, name, obj):
+        """The object with the tests' merge patch for (kind, name) applied; None when the
+        patch is null (the object was deleted)."""
+        key = (kind, name)
+        if key not in self.patches:
+            return obj
+        if self.patches[key] is None:
+            return None
+        return merge_patch(obj, self.patches[key])
+
+    def tls_dir(self):
+        return "/%s/userconfig/%s-ha-tls" % (self.name, self.name)
+
+    def config_hcl(self):
+        """The server config the chart puts in <fullname>-config (extraconfig-from-values.hcl):
+        the runbook's values (examples/vault-ha-values.yaml), or Vault's Kubernetes TLS
+        tutorial's listener with --tls; the chart appends disable_mlock."""
+        if self.cluster.tls:
+            d = self.tls_dir()
+            listener = ('listener "tcp" {\n  tls_disable = 0\n  address = "[::]:8200"\n'
+                        '  cluster_address = "[::]:8201"\n'
+                        '  tls_cert_file = "%s/vault.crt"\n  tls_key_file = "%s/vault.key"\n'
+                        '  tls_client_ca_file = "%s/vault.ca"\n}\n' % (d, d, d))
+        else:
+            listener = ('listener "tcp" {\n  tls_disable = 1\n  address = "[::]:8200"\n'
+                        '  cluster_address = "[::]:8201"\n}\n')
+        return ('ui = true\n\n%s\nstorage "raft" {\n  path = "%s"\n}\n\n'
+                'service_registration "kubernetes" {}\ndisable_mlock = true\n'
+                % (listener, self.data_dir()))
+
+    def data_dir(self):
+        return "/openbao/data" if self.openbao else "/vault/data"
+
+    def config_dir(self):
+        return "/openbao/config" if self.openbao else "/vault/config"
 
     def restart(self, pod):
         i = self.pods[pod]["ordinal"]
@@ -87,7 +170,7 @@ class Release:
     def labels(self, pod):
         info = self.pods[pod]
         labels = {"helm.sh/chart": self.chart, **self.selector_labels(),
-                  "controller-revision-hash": "%s-5d8c7b9f6" % self.fullname,
+                  "controller-revision-hash": info.get("revision") or self.revision,
                   "statefulset.kubernetes.io/pod-name": pod,
                   "apps.kubernetes.io/pod-index": str(info["ordinal"])}
         if self.state(pod) == "Running":
@@ -117,6 +200,7 @@ class Release:
                           {"containerPort": 8201, "name": "https-internal", "protocol": "TCP"},
                           {"containerPort": 8202, "name": "%s-rep" % scheme, "protocol": "TCP"}],
                 "env": [{"name": env_prefix + "ADDR", "value": "%s://127.0.0.1:8200" % scheme}],
+                "volumeMounts": self.volume_mounts(),
                 "readinessProbe": {"exec": {"command": ["/bin/sh", "-ec",
                                                         "%s status -tls-skip-verify" %
                                                         ("bao" if self.openbao else "vault")]},
@@ -125,6 +209,11 @@ class Release:
             }],
             "hostname": pod, "subdomain": "%s-internal" % self.fullname,
             "serviceAccountName": self.fullname, "restartPolicy": "Always",
+            "volumes": [{"name": c, "persistentVolumeClaim": {"claimName": "%s-%s" % (c, pod)}}
+                        for c in self.claim_names()] + [
+                {"name": "config", "configMap": {"name": "%s-config" % self.fullname,
+                                                 "defaultMode": 420}},
+                {"name": "home", "emptyDir": {}}],
         }
         status = {"phase": "Running", "qosClass": "BestEffort"}
         ready = False
@@ -165,25 +254,44 @@ class Release:
         return self._wrap(pod, info, spec, status)
 
     def _wrap(self, pod, info, spec, status):
-        return {"kind": "Pod", "apiVersion": "v1", "metadata": {
+        return self.patched("Pod", pod, {"kind": "Pod", "apiVersion": "v1", "metadata": {
             "name": pod, "namespace": self.namespace, "uid": info["uid"],
             "resourceVersion": "1", "creationTimestamp": info["created"],
             "generateName": self.fullname + "-", "labels": self.labels(pod),
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
                                  "name": self.fullname, "uid": self.sts_uid,
                                  "controller": True, "blockOwnerDeletion": True}]},
-            "spec": spec, "status": status}
+            "spec": spec, "status": status})
 
     def existing_pods(self):
         return [p for p in sorted(self.pods, key=lambda n: self.pods[n]["ordinal"])
                 if self.state(p) != "missing"]
 
+    def claim_names(self):
+        return ["data", "audit"] if self.audit_storage else ["data"]
+
+    def volume_mounts(self):
+        base = "/openbao" if self.openbao else "/vault"
+        mounts = [{"name": "data", "mountPath": self.data_dir()}]
+        if self.audit_storage:
+            mounts.append({"name": "audit", "mountPath": base + "/audit"})
+        return mounts + [{"name": "config", "mountPath": self.config_dir()},
+                         {"name": "home", "mountPath": "/home/" + self.name}]
+
     def statefulset_object(self):
         ready = sum(1 for p in self.existing_pods() if self.ready(p))
         existing = len(self.existing_pods())
+        current = sum(1 for p in self.existing_pods()
+                      if self.pods[p].get("revision") == self.initial_revision())
+        updated = sum(1 for p in self.existing_pods() if self.pods[p].get("revision") == self.revision)
         scheme = "https" if self.cluster.tls else "http"
         env_prefix = "BAO_" if self.openbao else "VAULT_"
-        return {"kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": {
+        claims = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": c},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": PVC_SIZE}},
+                            "volumeMode": "Filesystem"}} for c in self.claim_names()]
+        return self.patched("StatefulSet", self.fullname, {"kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": {
             "name": self.fullname, "namespace": self.namespace, "uid": self.sts_uid,
             "resourceVersion": "1", "generation": 1, "creationTimestamp": self.created,
             "labels": {"app.kubernetes.io/name": self.name,
@@ -201,34 +309,193 @@ class Release:
                                       "name": self.cluster.container_name,
                                       "image": self.cluster.image,
                                       "env": [{"name": env_prefix + "ADDR",
-                                               "value": "%s://127.0.0.1:8200" % scheme}]}]}}},
+                                               "value": "%s://127.0.0.1:8200" % scheme}],
+                                      "volumeMounts": self.volume_mounts()}],
+                                      "volumes": [{"name": "config", "configMap": {
+                                          "name": "%s-config" % self.fullname}},
+                                          {"name": "home", "emptyDir": {}}]}},
+                     "volumeClaimTemplates": claims},
+            # OnDelete: currentRevision is never promoted (facts/kubernetes.md, addendum).
             "status": {"observedGeneration": 1, "replicas": existing, "readyReplicas": ready,
-                       "currentReplicas": existing, "updatedReplicas": existing,
+                       "currentReplicas": current, "updatedReplicas": updated,
                        "availableReplicas": ready,
-                       "currentRevision": "%s-5d8c7b9f6" % self.fullname,
-                       "updateRevision": "%s-5d8c7b9f6" % self.fullname}}
+                       "currentRevision": self.initial_revision(),
+                       "updateRevision": self.revision}})
+
+    def initial_revision(self):
+        return "%s-5d8c7b9f6" % self.fullname
+
+    def _meta(self, name, labels, kind_uid):
+        return {"name": name, "namespace": self.namespace, "uid": str(uuid.uuid5(
+            uuid.NAMESPACE_DNS, "%s/%s/%s" % (kind_uid, self.namespace, name))),
+            "resourceVersion": "1", "creationTimestamp": self.created, "labels": labels}
+
+    def chart_labels(self):
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.release,
+                "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": self.chart}
 
     def services(self):
+        """The chart's Services (facts/vault.md §7) with the runbook's values: only the headless
+        <fullname>-internal publishes not-ready addresses (always, vault-helm#902); the client
+        Services do not (server.service.publishNotReadyAddresses: false in
+        examples/vault-ha-values.yaml, hashicorp/vault-helm#817)."""
         scheme = "https" if self.cluster.tls else "http"
         ports = [{"name": scheme, "port": 8200, "protocol": "TCP", "targetPort": 8200},
                  {"name": "https-internal", "port": 8201, "protocol": "TCP", "targetPort": 8201}]
-        base = {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.release,
-                "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": self.chart}
         active_label = "%s-active" % self.name
 
-        def svc(name, selector, extra_labels=None, headless=False, ip="10.96.0.%d"):
-            o = {"kind": "Service", "apiVersion": "v1", "metadata": {
-                "name": name, "namespace": self.namespace, "uid": str(uuid.uuid5(
-                    uuid.NAMESPACE_DNS, name + self.namespace)), "resourceVersion": "1",
-                "creationTimestamp": self.created, "labels": {**base, **(extra_labels or {})}},
-                "spec": {"ports": ports, "selector": selector, "type": "ClusterIP",
-                         "publishNotReadyAddresses": True,
-                         "clusterIP": "None" if headless else ip % (10 + len(name))},
-                "status": {"loadBalancer": {}}}
-            return o
+        def svc(name, selector, extra_labels=None, headless=False, publish=False):
+            o = {"kind": "Service", "apiVersion": "v1",
+                 "metadata": self._meta(name, {**self.chart_labels(), **(extra_labels or {})},
+                                        "Service"),
+                 "spec": {"ports": ports, "selector": selector, "type": "ClusterIP",
+                          "publishNotReadyAddresses": publish,
+                          "clusterIP": "None" if headless else "10.96.0.%d" % (10 + len(name)),
+                          "sessionAffinity": "None"},
+                 "status": {"loadBalancer": {}}}
+            if not publish:
+                del o["spec"]["publishNotReadyAddresses"]  # false is omitted, as Go does
+            return self.patched("Service", name, o)
         sel = self.selector_labels()
-        return [svc(self.fullname, sel),
-                svc(self.fullname + "-internal", sel, {"%s-internal" % self.name: "true"}, True),
-                svc(self.fullname + "-active", {**sel, active_label: "true"},
-                    {active_label: "true"}),
-                svc(self.fullname + "-standby", {**sel, active_label: "false"})]
+        out = [svc(self.fullname, sel),
+               svc(self.fullname + "-internal", sel, {"%s-internal" % self.name: "true"}, True,
+                   True),
+               svc(self.fullname + "-active", {**sel, active_label: "true"},
+                   {active_label: "true"}),
+               svc(self.fullname + "-standby", {**sel, active_label: "false"})]
+        return [o for o in out if o is not None]
+
+    def service(self, name):
+        return next((s for s in self.services() if s["metadata"]["name"] == name), None)
+
+    def _endpoint_pods(self, svc):
+        """(pod object, ready) for every pod with an IP that the Service selects."""
+        out = []
+        for p in self.existing_pods():
+            obj = self.pod_object(p)
+            if not selects(svc["spec"].get("selector"), obj["metadata"]["labels"]):
+                continue
+            if not obj["status"].get("podIP"):
+                continue
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in obj["status"].get("conditions", []))
+            out.append((obj, ready))
+        return out
+
+    @staticmethod
+    def _hostname(obj, svc):
+        # endpointutil.ShouldSetHostname: the pod's subdomain names this Service
+        spec = obj["spec"]
+        if spec.get("hostname") and spec.get("subdomain") == svc["metadata"]["name"]:
+            return spec["hostname"]
+        return None
+
+    def endpoints_object(self, svc):
+        """v1 Endpoints as the endpoints controller writes them: not-ready pods under
+        notReadyAddresses unless the Service publishes them."""
+        publish = bool(svc["spec"].get("publishNotReadyAddresses"))
+        ready, not_ready = [], []
+        for obj, is_ready in self._endpoint_pods(svc):
+            addr = {"ip": obj["status"]["podIP"], "nodeName": obj["spec"].get("nodeName"),
+                    "targetRef": {"kind": "Pod", "name": obj["metadata"]["name"],
+                                  "namespace": self.namespace, "uid": obj["metadata"]["uid"]}}
+            host = self._hostname(obj, svc)
+            if host:
+                addr["hostname"] = host
+            (ready if (is_ready or publish) else not_ready).append(addr)
+        subset = {"ports": [{"name": pt["name"], "port": pt["port"], "protocol": "TCP"}
+                            for pt in svc["spec"]["ports"]]}
+        if ready:
+            subset["addresses"] = ready
+        if not_ready:
+            subset["notReadyAddresses"] = not_ready
+        name = svc["metadata"]["name"]
+        return {"kind": "Endpoints", "apiVersion": "v1",
+                "metadata": {**self._meta(name, dict(svc["metadata"].get("labels", {})),
+                                          "Endpoints")},
+                "subsets": [subset] if (ready or not_ready) else []}
+
+    def endpointslice_object(self, svc, zone_of):
+        """discovery.k8s.io/v1 EndpointSlice as the EndpointSlice controller writes it
+        (podToEndpoint: ready = publishNotReadyAddresses || (serving && !terminating))."""
+        publish = bool(svc["spec"].get("publishNotReadyAddresses"))
+        name = svc["metadata"]["name"]
+        eps = []
+        for obj, is_ready in self._endpoint_pods(svc):
+            ep = {"addresses": [obj["status"]["podIP"]],
+                  "conditions": {"ready": publish or is_ready, "serving": is_ready,
+                                 "terminating": False},
+                  "targetRef": {"kind": "Pod", "namespace": self.namespace,
+                                "name": obj["metadata"]["name"], "uid": obj["metadata"]["uid"]}}
+            node = obj["spec"].get("nodeName")
+            if node:
+                ep["nodeName"] = node
+                if zone_of(node):
+                    ep["zone"] = zone_of(node)
+            host = self._hostname(obj, svc)
+            if host:
+                ep["hostname"] = host
+            eps.append(ep)
+        labels = {**svc["metadata"].get("labels", {}), "kubernetes.io/service-name": name,
+                  "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}
+        if svc["spec"].get("clusterIP") == "None":
+            labels["service.kubernetes.io/headless"] = ""
+        slice_name = "%s-%s" % (name, hashlib.sha256(name.encode()).hexdigest()[:5])
+        meta = self._meta(slice_name, labels, "EndpointSlice")
+        meta["generateName"] = name + "-"
+        meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Service", "name": name,
+                                    "uid": svc["metadata"]["uid"], "controller": True,
+                                    "blockOwnerDeletion": True}]
+        return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "metadata": meta,
+                "addressType": "IPv4", "endpoints": eps,
+                "ports": [{"name": pt["name"], "port": pt["port"], "protocol": "TCP"}
+                          for pt in svc["spec"]["ports"]]}
+
+    def pvc_objects(self):
+        """data-<sts>-N (and audit-<sts>-N) as the StatefulSet controller creates them from
+        volumeClaimTemplates: the selector's labels, Bound, with capacity."""
+        out = []
+        for p in sorted(self.pods, key=lambda n: self.pods[n]["ordinal"]):
+            if self.state(p) == "missing":
+                continue
+            for c in self.claim_names():
+                name = "%s-%s" % (c, p)
+                meta = self._meta(name, dict(self.selector_labels()), "PersistentVolumeClaim")
+                meta["annotations"] = {"pv.kubernetes.io/bind-completed": "yes",
+                                       "pv.kubernetes.io/bound-by-controller": "yes",
+                                       "volume.kubernetes.io/storage-provisioner":
+                                           "rancher.io/local-path"}
+                meta["finalizers"] = ["kubernetes.io/pvc-protection"]
+                obj = {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "metadata": meta,
+                       "spec": {"accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": PVC_SIZE}},
+                                "volumeName": "pvc-" + meta["uid"],
+                                "storageClassName": "standard", "volumeMode": "Filesystem"},
+                       "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
+                                  "capacity": {"storage": PVC_SIZE}}}
+                obj = self.patched("PersistentVolumeClaim", name, obj)
+                if obj is not None:
+                    out.append(obj)
+        return out
+
+    def pdb_object(self):
+        """The chart's PodDisruptionBudget: maxUnavailable floor((n-1)/2) (vault.pdb.maxUnavailable)."""
+        max_unavailable = 0 if self.replicas == 1 else (self.replicas - 1) // 2
+        healthy = sum(1 for p in self.existing_pods() if self.ready(p))
+        expected = len(self.existing_pods())
+        desired = max(0, expected - max_unavailable)
+        obj = {"kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+               "metadata": {**self._meta(self.fullname, self.chart_labels(),
+                                         "PodDisruptionBudget"), "generation": 1},
+               "spec": {"maxUnavailable": max_unavailable,
+                        "selector": {"matchLabels": self.selector_labels()}},
+               "status": {"observedGeneration": 1, "currentHealthy": healthy,
+                          "desiredHealthy": desired, "expectedPods": expected,
+                          "disruptionsAllowed": max(0, healthy - desired),
+                          "conditions": [{"type": "DisruptionAllowed",
+                                          "status": "True" if healthy > desired else "False",
+                                          "reason": "SufficientPods" if healthy > desired
+                                          else "InsufficientPods",
+                                          "lastTransitionTime": self.created,
+                                          "message": "", "observedGeneration": 1}]}}
+        return self.patched("PodDisruptionBudget", self.fullname, obj)

@@ -8,10 +8,14 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
+import time
 import urllib.parse
 
 from aiohttp import WSMsgType, web
+
+from .resources import PVC_KIB, ZONES, combine_patches, merge_patch, now_rfc3339
 
 V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
@@ -33,7 +37,15 @@ def status_body(code, reason, message, details=None):
 
 
 def plural_group(resource):
-    return {"statefulsets": "apps"}.get(resource.split("/")[0], "")
+    return {"statefulsets": "apps", "endpointslices": "discovery.k8s.io",
+            "poddisruptionbudgets": "policy"}.get(resource.split("/")[0], "")
+
+BIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin")
+# The Endpoints API's deprecation warning (facts/kubernetes.md §2.1), on every Endpoints answer.
+ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 ' \
+    'EndpointSlice"'
+# What df reports as used when no test set a fill level.
+DEFAULT_DISK_PERCENT = 3
 
 
 class Server:
@@ -48,6 +60,8 @@ class Server:
         self.max_protocol = options.max_protocol
         self.failures = []     # [path_prefix, status, remaining, retry_after]
         self.control_port = None
+        self.node_patches = {}  # node name -> merge patch (None deletes the Node)
+        self.created = now_rfc3339()
         self.exec_log = open(os.path.join(state_dir, "exec.log"), "a", buffering=1)
         self.audit_log = open(os.path.join(state_dir, "audit.log"), "a", buffering=1)
         self.procs = set()
@@ -79,21 +93,86 @@ class Server:
         home = os.path.join(root, "home")
         os.makedirs(home, exist_ok=True)
         env["HOME"] = home
-        # The pod's DNS: the headless service publishes every scheduled pod
-        # (publishNotReadyAddresses), answered by fakekube/bin/nslookup.
+        # The container's own files (config, data volume, certificates) live under
+        # <root>/fs; the fake's cat and df (fakekube/bin) map absolute paths there.
+        fs = os.path.join(root, "fs")
+        if pod not in r.fs_ready:
+            self.make_pod_fs(r, pod, fs)
+            r.fs_ready.add(pod)
+        env["FAKE_POD_FS"] = fs
+        # The pod's DNS: the headless service's per-pod records, answered by
+        # fakekube/bin/nslookup and getent from this hosts file.
         hosts = os.path.join(root, "hosts")
         with open(hosts, "w") as f:
-            for other in r.existing_pods():
-                if not r.state(other).startswith("Pending"):
-                    f.write("%s %s.%s-internal\n" % (r.pod_ip(r.pods[other]["ordinal"]), other,
-                                                     r.fullname))
+            for ip, name in self.dns_records(r):
+                f.write("%s %s\n" % (ip, name))
         env["FAKE_HOSTS_FILE"] = hosts
+        # Tools the image lacks (a test switch): the shell answers 127, "not found".
+        shadow = os.path.join(root, "shadow-bin")
+        shutil.rmtree(shadow, ignore_errors=True)
+        os.makedirs(shadow)
+        for tool in r.missing_tools.get(pod, set()) | r.missing_tools.get("*", set()):
+            path = os.path.join(shadow, tool)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\necho \"sh: %s: not found\" >&2\nexit 127\n" % tool)
+            os.chmod(path, 0o755)
         # <state-dir>/image-bin first: tests put tools there that the image has in a
         # different build (e.g. a busybox dd that does not report bytes copied).
-        env["PATH"] = "%s:%s:%s:/usr/local/bin:/usr/bin:/bin" % (
-            os.path.join(self.state_dir, "image-bin"), r.cluster.bin_dir(),
-            os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin"))
+        env["PATH"] = "%s:%s:%s:%s:/usr/local/bin:/usr/bin:/bin" % (
+            shadow, os.path.join(self.state_dir, "image-bin"), r.cluster.bin_dir(), BIN_DIR)
         return env, root
+
+    def make_pod_fs(self, r, pod, fs):
+        """The files a chart-installed pod has: the config from the ConfigMap, the data
+        volume (its fill level for df), and with --tls the certificate from the TLS secret."""
+        def write(path, text):
+            full = fs + path
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "w") as f:
+                f.write(text)
+        os.makedirs(fs + r.data_dir(), exist_ok=True)
+        write(r.config_dir() + "/extraconfig-from-values.hcl", r.config_hcl())
+        self.write_disk(r, pod)
+        if r.cluster.tls:
+            write(r.tls_dir() + "/vault.crt", r.cluster.issue_node_cert(pod))
+            with open(r.cluster.ca_cert_path) as f:
+                write(r.tls_dir() + "/vault.ca", f.read())
+
+    def write_disk(self, r, pod):
+        fs = os.path.join(self.state_dir, "pods", r.namespace, pod, "fs")
+        percent = r.disk.get(pod, r.disk.get("*", DEFAULT_DISK_PERCENT))
+        os.makedirs(fs, exist_ok=True)
+        with open(os.path.join(fs, ".df"), "w") as f:
+            f.write("%d %d %s\n" % (PVC_KIB, int(PVC_KIB * float(percent) / 100.0), r.data_dir()))
+
+    def dns_records(self, r):
+        """(ip, name) of the headless service's per-pod records: endpoints with a hostname,
+        ready ones only unless the Service publishes not-ready addresses (CoreDNS); then the
+        tests' faults: a name missing, pointing at an old IP, or lagging after a pod start."""
+        sts = r.statefulset_object()
+        svc = r.service((sts or {}).get("spec", {}).get("serviceName", ""))
+        if svc is None or svc["spec"].get("clusterIP") != "None":
+            return []
+        out = []
+        for subset in r.endpoints_object(svc)["subsets"]:
+            for addr in subset.get("addresses", []):
+                host = addr.get("hostname")
+                pod = addr.get("targetRef", {}).get("name")
+                if not host:
+                    continue
+                ip = addr["ip"]
+                fault = r.dns_faults.get(pod)
+                if fault is not None:
+                    mode = fault.get("mode")
+                    if mode == "nxdomain":
+                        continue
+                    if mode == "stale":
+                        ip = fault.get("ip", "10.244.250.250")
+                    if mode == "lag" and pod in r.pods and \
+                            time.monotonic() - r.pods[pod]["started_mono"] < float(fault["seconds"]):
+                        continue
+                out.append((ip, "%s.%s" % (host, svc["metadata"]["name"])))
+        return out
 
     # --- auth and RBAC -------------------------------------------------------------------------
     def authenticate(self, request):
@@ -180,7 +259,7 @@ class Server:
             gv = {"groupVersion": "%s/%s" % (name, version), "version": version}
             return {"name": name, "versions": [gv], "preferredVersion": gv}
         return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            group("apps", "v1"), group("discovery.k8s.io", "v1")]})
+            group("apps", "v1"), group("discovery.k8s.io", "v1"), group("policy", "v1")]})
 
     async def api_v1(self, request):
         def res(name, kind, namespaced=True, verbs=("get", "list"), short=None):
@@ -195,7 +274,9 @@ class Server:
             {"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
              "verbs": ["create", "get"]},
             res("services", "Service", short=["svc"]),
-            res("endpoints", "Endpoints", short=["ep"])]})
+            res("endpoints", "Endpoints", short=["ep"]),
+            res("persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"]),
+            res("nodes", "Node", False, short=["no"])]})
 
     async def apis_apps_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -203,6 +284,13 @@ class Server:
                                       {"name": "statefulsets", "singularName": "",
                                        "namespaced": True, "kind": "StatefulSet",
                                        "verbs": ["get", "list"], "shortNames": ["sts"]}]})
+
+    async def apis_policy_v1(self, request):
+        return json_response({"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": "policy/v1", "resources": [
+                                  {"name": "poddisruptionbudgets", "singularName": "",
+                                   "namespaced": True, "kind": "PodDisruptionBudget",
+                                   "verbs": ["get", "list"], "shortNames": ["pdb"]}]})
 
     async def apis_discovery_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -212,12 +300,13 @@ class Server:
                                        "verbs": ["get", "list"]}]})
 
     # --- lists and objects ---------------------------------------------------------------------
-    def listing(self, kind, api_version, items):
+    def listing(self, kind, api_version, items, headers=None):
         for it in items:
             it.pop("kind", None)
             it.pop("apiVersion", None)
         return json_response({"kind": kind, "apiVersion": api_version,
-                                  "metadata": {"resourceVersion": "1"}, "items": items})
+                              "metadata": {"resourceVersion": "1"}, "items": items},
+                             headers=headers)
 
     def check(self, request, verb, resource, ns, name=None):
         user = request["user"]
@@ -343,59 +432,128 @@ class Server:
             return self.not_found("statefulsets", name, "apps")
         return json_response(r.statefulset_object())
 
+    def releases_in(self, ns):
+        return [r for r in self.releases if r.namespace == ns]
+
+    def named(self, request, verb, resource, objects, group=None):
+        """get NAME or list (with a labelSelector) of namespaced objects: RBAC, 404, lists."""
+        ns = request.match_info.get("ns")
+        name = request.match_info.get("name")
+        denied = self.check(request, verb, resource, ns, name)
+        if denied is not None:
+            return denied, None
+        if name is not None:
+            for o in objects:
+                if o["metadata"]["name"] == name:
+                    return None, o
+            return self.not_found(resource, name, group), None
+        try:
+            items = [o for o in objects if selector_matches(
+                request.query.get("labelSelector", ""), o["metadata"].get("labels", {}))]
+        except ValueError as e:
+            return status_body(400, "BadRequest", "unable to parse requirement: %s" % e), None
+        return None, items
+
+    def answer(self, request, verb, resource, objects, kind, api_version, group=None,
+               headers=None):
+        error, result = self.named(request, verb, resource, objects, group)
+        if error is not None:
+            return error
+        if isinstance(result, dict):
+            return json_response(result, headers=headers)
+        return self.listing(kind, api_version, result, headers=headers)
+
     async def list_services(self, request):
         ns = request.match_info["ns"]
-        denied = self.check(request, "list", "services", ns)
-        if denied is not None:
-            return denied
-        items = [s for r in self.releases if r.namespace == ns for s in r.services()]
-        return self.listing("ServiceList", "v1", items)
+        objs = [s for r in self.releases_in(ns) for s in r.services()]
+        return self.answer(request, "list", "services", objs, "ServiceList", "v1")
 
     async def get_service(self, request):
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        denied = self.check(request, "get", "services", ns, name)
-        if denied is not None:
-            return denied
-        for r in self.releases:
-            for s in r.services():
-                if r.namespace == ns and s["metadata"]["name"] == name:
-                    return json_response(s)
-        return self.not_found("services", name)
+        ns = request.match_info["ns"]
+        objs = [s for r in self.releases_in(ns) for s in r.services()]
+        return self.answer(request, "get", "services", objs, "ServiceList", "v1")
+
+    def endpoints_objects(self, ns):
+        return [r.endpoints_object(s) for r in self.releases_in(ns) for s in r.services()]
+
+    async def list_endpoints(self, request):
+        return self.answer(request, "list", "endpoints",
+                           self.endpoints_objects(request.match_info["ns"]), "EndpointsList",
+                           "v1", headers={"Warning": ENDPOINTS_WARNING})
 
     async def get_endpoints(self, request):
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        denied = self.check(request, "get", "endpoints", ns, name)
-        if denied is not None:
-            return denied
+        return self.answer(request, "get", "endpoints",
+                           self.endpoints_objects(request.match_info["ns"]), "EndpointsList",
+                           "v1", headers={"Warning": ENDPOINTS_WARNING})
+
+    def zone_of(self, node_name):
+        node = next((n for n in self.node_objects() if n["metadata"]["name"] == node_name), None)
+        return node["metadata"]["labels"].get("topology.kubernetes.io/zone") if node else None
+
+    async def list_endpointslices(self, request):
+        ns = request.match_info["ns"]
+        objs = [r.endpointslice_object(s, self.zone_of) for r in self.releases_in(ns)
+                for s in r.services()]
+        verb = "get" if "name" in request.match_info else "list"
+        return self.answer(request, verb, "endpointslices", objs, "EndpointSliceList",
+                           "discovery.k8s.io/v1", "discovery.k8s.io")
+
+    async def list_pvcs(self, request):
+        ns = request.match_info["ns"]
+        objs = [c for r in self.releases_in(ns) for c in r.pvc_objects()]
+        verb = "get" if "name" in request.match_info else "list"
+        return self.answer(request, verb, "persistentvolumeclaims", objs,
+                           "PersistentVolumeClaimList", "v1")
+
+    async def list_pdbs(self, request):
+        ns = request.match_info["ns"]
+        objs = [o for o in (r.pdb_object() for r in self.releases_in(ns)) if o is not None]
+        verb = "get" if "name" in request.match_info else "list"
+        return self.answer(request, verb, "poddisruptionbudgets", objs,
+                           "PodDisruptionBudgetList", "policy/v1", "policy")
+
+    def node_objects(self):
+        """The cluster's nodes: node-0.. (one per replica, the chart's required anti-affinity)
+        plus any node a test moved a pod to; zones a, b, c in turn."""
+        names = set("node-%d" % i for i in range(max([r.replicas for r in self.releases] + [3])))
         for r in self.releases:
-            for s in r.services():
-                if r.namespace != ns or s["metadata"]["name"] != name:
+            for p in r.existing_pods():
+                n = r.pod_object(p)["spec"].get("nodeName")
+                if n:
+                    names.add(n)
+        out = []
+        for name in sorted(names, key=lambda n: (len(n), n)):
+            m = re.search(r"(\d+)$", name)
+            i = int(m.group(1)) if m else 0
+            obj = {"kind": "Node", "apiVersion": "v1",
+                   "metadata": {"name": name, "uid": "node-" + name, "resourceVersion": "1",
+                                "creationTimestamp": self.created,
+                                "labels": {"kubernetes.io/hostname": name,
+                                           "kubernetes.io/os": "linux",
+                                           "kubernetes.io/arch": "amd64",
+                                           "topology.kubernetes.io/region": "region-1",
+                                           "topology.kubernetes.io/zone": ZONES[i % len(ZONES)]}},
+                   "spec": {"podCIDR": "10.244.%d.0/24" % (i + 1)},
+                   "status": {"conditions": [{"type": "Ready", "status": "True",
+                                              "reason": "KubeletReady",
+                                              "message": "kubelet is posting ready status"}],
+                              "addresses": [{"type": "InternalIP",
+                                             "address": "172.18.0.%d" % (2 + i)},
+                                            {"type": "Hostname", "address": name}],
+                              "nodeInfo": {"kubeletVersion": "v1.33.1", "osImage": "fake",
+                                           "architecture": "amd64", "operatingSystem": "linux",
+                                           "containerRuntimeVersion": "containerd://2.0.0",
+                                           "kernelVersion": "6.1.0"}}}
+            if name in self.node_patches:
+                if self.node_patches[name] is None:
                     continue
-                sel = s["spec"]["selector"]
-                ready, not_ready = [], []
-                for p in r.existing_pods():
-                    obj = r.pod_object(p)
-                    if not all(obj["metadata"]["labels"].get(k) == v for k, v in sel.items()):
-                        continue
-                    if "podIP" not in obj["status"]:
-                        continue
-                    addr = {"ip": obj["status"]["podIP"], "hostname": p,
-                            "nodeName": obj["spec"].get("nodeName"),
-                            "targetRef": {"kind": "Pod", "name": p, "namespace": ns}}
-                    (ready if r.ready(p) else not_ready).append(addr)
-                subset = {"addresses": ready + (not_ready if s["spec"].get(
-                    "publishNotReadyAddresses") else []),
-                    "ports": [{"name": pt["name"], "port": pt["port"], "protocol": "TCP"}
-                              for pt in s["spec"]["ports"]]}
-                if not s["spec"].get("publishNotReadyAddresses") and not_ready:
-                    subset["notReadyAddresses"] = not_ready
-                return json_response(
-                    {"kind": "Endpoints", "apiVersion": "v1",
-                     "metadata": {"name": name, "namespace": ns, "resourceVersion": "1"},
-                     "subsets": [subset] if subset["addresses"] else []},
-                    headers={"Warning": '299 - "v1 Endpoints is deprecated in v1.33+; use '
-                                        'discovery.k8s.io/v1 EndpointSlice"'})
-        return self.not_found("endpoints", name)
+                obj = merge_patch(obj, self.node_patches[name])
+            out.append(obj)
+        return out
+
+    async def list_nodes(self, request):
+        verb = "get" if "name" in request.match_info else "list"
+        return self.answer(request, verb, "nodes", self.node_objects(), "NodeList", "v1")
 
     # --- exec ----------------------------------------------------------------------------------
     async def exec_pod(self, request):
@@ -599,9 +757,89 @@ class Server:
             r = self.find_any(body["namespace"], body["pod"])
             r.restart(body["pod"])
             r.cluster.wipe_data(body["pod"])
+        elif action == "patch":
+            # A JSON merge patch on an object the fake serves; "patch": null deletes it.
+            if body["kind"] == "Node":
+                old = self.node_patches.get(body["name"], {})
+                self.node_patches[body["name"]] = None if body["patch"] is None or old is None \
+                    else combine_patches(old, body["patch"])
+            else:
+                r = self.find_release_of(body["namespace"], body.get("release"))
+                if body["kind"] == "Pod" and body["patch"] is None:
+                    return json_response({"error": "use pod-state missing"}, status=400)
+                key = (body["kind"], body["name"])
+                old = r.patches.get(key, {})
+                r.patches[key] = None if body["patch"] is None or old is None \
+                    else combine_patches(old, body["patch"])
+        elif action == "unpatch":
+            if body["kind"] == "Node":
+                self.node_patches.pop(body["name"], None)
+            else:
+                self.find_release_of(body["namespace"], body.get("release")).patches.pop(
+                    (body["kind"], body["name"]), None)
+        elif action == "revision":
+            # A template change under OnDelete: a new updateRevision; pods keep theirs until
+            # they are deleted (and "pods" may name pods already on it).
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            r.revision = body["revision"]
+            for p in body.get("pods", []):
+                r.pods[p]["revision"] = r.revision
+        elif action == "dns":
+            r = self.find_any(body["namespace"], body["pod"])
+            if body.get("mode") in (None, "ok"):
+                r.dns_faults.pop(body["pod"], None)
+            else:
+                r.dns_faults[body["pod"]] = {k: v for k, v in body.items()
+                                             if k in ("mode", "ip", "seconds")}
+        elif action == "tools":
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            r.missing_tools[body.get("pod", "*")] = set(body.get("missing", []))
+        elif action == "disk":
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            pod = body.get("pod", "*")
+            r.disk[pod] = float(body["used_percent"])
+            for p in (r.pods if pod == "*" else [pod]):
+                self.write_disk(r, p)
+        elif action == "pod-file":
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            pods = list(r.pods) if body.get("pod", "*") == "*" else [body["pod"]]
+            for p in pods:
+                fs = os.path.join(self.state_dir, "pods", r.namespace, p, "fs")
+                if p not in r.fs_ready:
+                    self.make_pod_fs(r, p, fs)
+                    r.fs_ready.add(p)
+                full = fs + body["path"]
+                if body.get("content") is None:
+                    if os.path.exists(full):
+                        os.unlink(full)
+                    continue
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "w") as f:
+                    f.write(body["content"])
+        elif action == "tls-cert":
+            # Reissue a pod's certificate file (and what its simulated listener presents).
+            r = self.find_any(body["namespace"], body["pod"])
+            pem = r.cluster.issue_node_cert(body["pod"], dns=body.get("dns"), ips=body.get("ips"),
+                                            valid_days=body.get("valid_days"),
+                                            signer=body.get("signer", "ca"))
+            fs = os.path.join(self.state_dir, "pods", r.namespace, body["pod"], "fs")
+            if body["pod"] not in r.fs_ready:
+                self.make_pod_fs(r, body["pod"], fs)
+                r.fs_ready.add(body["pod"])
+            with open(fs + r.tls_dir() + "/vault.crt", "w") as f:
+                f.write(pem)
+        elif action == "seal":
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            r.cluster.set_seal_available(bool(body["available"]))
         else:
             return json_response({"error": "unknown action"}, status=404)
         return json_response({"ok": True})
+
+    def find_release_of(self, ns, release=None):
+        for r in self.releases:
+            if r.namespace == ns and (release is None or r.release == release):
+                return r
+        raise web.HTTPNotFound()
 
     def find_any(self, ns, pod):
         for r in self.releases:
@@ -628,7 +866,20 @@ class Server:
             web.get(ns + "/pods/{name}/log", self.pod_log),
             web.get(ns + "/services", self.list_services),
             web.get(ns + "/services/{name}", self.get_service),
+            web.get(ns + "/endpoints", self.list_endpoints),
             web.get(ns + "/endpoints/{name}", self.get_endpoints),
+            web.get(ns + "/persistentvolumeclaims", self.list_pvcs),
+            web.get(ns + "/persistentvolumeclaims/{name}", self.list_pvcs),
+            web.get("/api/v1/nodes", self.list_nodes),
+            web.get("/api/v1/nodes/{name}", self.list_nodes),
+            web.get("/apis/policy/v1", self.apis_policy_v1),
+            web.get("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", self.list_pdbs),
+            web.get("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}",
+                    self.list_pdbs),
+            web.get("/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
+                    self.list_endpointslices),
+            web.get("/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/{name}",
+                    self.list_endpointslices),
             web.get("/apis/apps/v1/statefulsets", self.list_statefulsets),
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets", self.list_statefulsets),
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}", self.get_statefulset),

@@ -1150,6 +1150,43 @@ def _autopilot_pretty(st: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------- autopilot get-config
+def cmd_autopilot_get_config(ctx, args):
+    """command/operator_raft_autopilot_get_config.go: a failed request leaves config nil and
+    the command returns 0 WITHOUT printing the error (it checks config == nil first); JSON is
+    api.AutopilotConfig.MarshalJSON, a Go map: keys sorted, durations as strings."""
+    fs = FlagSet()
+    http_flags(ctx, fs)
+    format_flags(ctx, fs)
+    fs.add("dr-token", "string", "")
+    args = fs.parse(args)
+    if args:
+        ctx.ui.error("Incorrect arguments (expected 0, got %d)" % len(args))
+        return 1
+    client = _client(ctx, fs)
+    try:
+        resp = client.request("GET", "sys/storage/raft/autopilot/configuration")
+    except APIError:
+        return 0
+    if resp.status == 404 or resp.error_text():
+        return 0
+    d = (_json_obj(resp) or {}).get("data") or {}
+    conf = {k: d.get(k) for k in sorted(("cleanup_dead_servers", "last_contact_threshold",
+                                          "dead_server_last_contact_threshold", "max_trailing_logs",
+                                          "min_quorum", "server_stabilization_time",
+                                          "disable_upgrade_migration"))}
+    b = lambda v: "true" if v else "false"
+    rows = ["Key | Value",
+            "Cleanup Dead Servers | %s" % b(conf["cleanup_dead_servers"]),
+            "Last Contact Threshold | %s" % conf["last_contact_threshold"],
+            "Dead Server Last Contact Threshold | %s" % conf["dead_server_last_contact_threshold"],
+            "Server Stabilization Time | %s" % conf["server_stabilization_time"],
+            "Min Quorum | %d" % conf["min_quorum"],
+            "Max Trailing Logs | %d" % conf["max_trailing_logs"],
+            "Disable Upgrade Migration | %s" % b(conf["disable_upgrade_migration"])]
+    return output_data(ctx, conf, table=lambda: table_output(rows))
+
+
 # ---------------------------------------------------------------- remove-peer (facts §4)
 def cmd_remove_peer(ctx, args):
     fs = FlagSet()
@@ -1557,6 +1594,7 @@ COMMANDS = {
     "operator raft list-peers": (cmd_list_peers, "Returns the Raft peer set"),
     "operator raft remove-peer": (cmd_remove_peer, "Removes a node from the Raft cluster"),
     "operator raft autopilot": (None, "Manage autopilot"),
+    "operator raft autopilot get-config": (cmd_autopilot_get_config, "Returns the configuration of the autopilot subsystem under integrated storage"),
     "operator raft autopilot state": (cmd_autopilot_state, "Displays the state of the raft cluster under integrated storage as seen by autopilot"),
     "operator raft snapshot": (None, "Restores and saves snapshots from the Raft cluster"),
     "operator raft snapshot save": (cmd_snapshot_save, "Saves a snapshot of the current state of the Raft cluster into a file"),

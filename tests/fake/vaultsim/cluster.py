@@ -46,6 +46,11 @@ sys.exit(main(sys.argv, flavor={flavor!r}, version={version!r}, build_date={buil
 """
 
 
+def serialization_pem():
+    from cryptography.hazmat.primitives import serialization
+    return serialization.Encoding.PEM
+
+
 def _coerce(name, value):
     if name not in DEFAULT_OPTIONS:
         raise ValueError("unknown vault option %r (known: %s)" % (name, ", ".join(sorted(DEFAULT_OPTIONS))))
@@ -204,6 +209,56 @@ class VaultCluster:
     def node_id(self, pod: str) -> str:
         return self.model.node(pod).node_id
 
+    def issue_node_cert(self, pod: str, dns=None, ips=None, valid_days=None, signer="ca") -> str:
+        """A real PEM certificate for the pod's listener, as the TLS secret of the chart's TLS
+        example holds it: the modelled SANs, signed by the CA, valid for a year. A test may
+        reissue it with other names, a validity (negative: expired N days ago) or another
+        signer; the simulated listener then presents that certificate (joins see it)."""
+        import datetime
+        import ipaddress
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        node = self.model.node(pod)
+        mdns, mips = self.model.cert_names()
+        dns = list(mdns if dns is None else dns)
+        ips = list(mips if ips is None else ips)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        days = 365 if valid_days is None else float(valid_days)
+        if days >= 0:
+            not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=days)
+        else:
+            not_before, not_after = now + datetime.timedelta(days=days - 365), now + datetime.timedelta(days=days)
+        key = ec.generate_private_key(ec.SECP256R1())
+        if signer == "ca":
+            issuer_key, issuer_name = self._ca_key, self._ca_cert.subject
+        else:
+            issuer_key = ec.generate_private_key(ec.SECP256R1())
+            issuer_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other-ca")])
+        sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        b = (x509.CertificateBuilder()
+             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "%s.%s-internal" % (pod, self.fullname))]))
+             .issuer_name(issuer_name).public_key(key.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(not_before).not_valid_after(not_after)
+             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+             .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
+        if sans:
+            b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = b.sign(issuer_key, hashes.SHA256())
+        node.cert_names = (dns, ips) if (dns != mdns or ips != mips) else None
+        node.cert_foreign = signer != "ca"
+        node.cert_not_after = not_after if days < 0 else None
+        return cert.public_bytes(serialization_pem()).decode()
+
+    def set_seal_available(self, available: bool) -> None:
+        """Auto-unseal: the seal (KMS, transit) becomes unreachable or reachable again."""
+        now = self.model.now()
+        self.model.advance(now)
+        self.model.set_seal_available(available, now)
+        self._changed()
+
     # ------------------------------------------------------------ internals
     def _make_ca(self):
         from cryptography import x509
@@ -220,6 +275,8 @@ class VaultCluster:
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                 .sign(key, hashes.SHA256()))
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        self._ca_key = key
+        self._ca_cert = cert
         d = os.path.join(self.workdir, "tls")
         os.makedirs(d, exist_ok=True)
         self.ca_cert_path = os.path.join(d, "ca.crt")
@@ -276,12 +333,24 @@ class VaultCluster:
         rc.bump(3)
         first.active_since_ns = time.time_ns()
         if preset in ("ha", "sealed-ha"):
+            non_voters = [p.strip() for p in str(self.options["non_voters"]).split(",") if p.strip()]
             for n in nodes[1:]:
-                rc.members[n.node_id] = Member(n.node_id, n.pod, m.raft_addr(n), True, now)
+                mem = Member(n.node_id, n.pod, m.raft_addr(n), n.pod not in non_voters, now)
+                mem.non_voter = n.pod in non_voters
+                rc.members[n.node_id] = mem
                 n.rc = rc
                 n.sealed = False
                 n.unsealed_at = now
                 rc.config_index = rc.bump()
+            lags = [m.applied_lag(n.pod) for n in nodes]
+            if max(lags):
+                rc.bump(max(lags))  # a history long enough for a follower to trail that far
+            for pod in (p.strip() for p in str(self.options["dead_peers"]).split(",")):
+                if pod:  # a server whose pod is gone (scaled down, deleted with its volume)
+                    nid = pod if m.set_node_id else str(uuid.uuid5(uuid.NAMESPACE_DNS, pod))
+                    rc.members[nid] = Member(nid, pod, "%s.%s-internal:8201" % (pod, self.fullname),
+                                             True, now)
+                    rc.config_index = rc.bump()
         if preset == "sealed-ha":
             for n in nodes:
                 n.sealed = True
@@ -395,6 +464,7 @@ class VaultCluster:
             "sys/storage/raft/join": {"POST": self._join, "PUT": self._join},
             "sys/storage/raft/configuration": {"GET": self._configuration},
             "sys/storage/raft/autopilot/state": {"GET": self._autopilot},
+            "sys/storage/raft/autopilot/configuration": {"GET": self._autopilot_config},
             "sys/storage/raft/remove-peer": {"PUT": self._remove_peer, "POST": self._remove_peer},
             "sys/storage/raft/snapshot": {"GET": self._snapshot_save, "POST": self._snapshot_restore,
                                           "PUT": self._snapshot_restore},
@@ -639,6 +709,21 @@ class VaultCluster:
         data = {"healthy": all_healthy and healthy_voters >= quorum,
                 "failure_tolerance": max(0, healthy_voters - quorum),
                 "servers": servers, "leader": rc.leader or "", "voters": voters}
+        return _json_response(200, _logical(data))
+
+    async def _autopilot_config(self, request, node, now):
+        """vault/logical_system_raft.go handleStorageRaftAutopilotConfigRead: the defaults
+        (last contact 10s, dead server threshold 24h, 1000 trailing logs) and the options."""
+        rc = self._active(node).rc
+        self._token(request, rc)
+        stab = float(self.model.opt["stabilization_seconds"])
+        data = {"cleanup_dead_servers": bool(self.model.opt["autopilot_cleanup_dead_servers"]),
+                "last_contact_threshold": "10s",
+                "dead_server_last_contact_threshold": "24h0m0s",
+                "max_trailing_logs": 1000,
+                "min_quorum": int(self.model.opt["autopilot_min_quorum"]),
+                "server_stabilization_time": go_duration(int(stab * 1e9)),
+                "disable_upgrade_migration": False}
         return _json_response(200, _logical(data))
 
     async def _remove_peer(self, request, node, now):

@@ -68,6 +68,20 @@ DEFAULT_OPTIONS = {
     # fault injection: "pod:path:status[:message]" entries separated by ";" (pod may be "*"),
     # e.g. "vault-1:sys/leader:500:internal error" (facts §1: sealed + /sys/leader failing)
     "faults": "",
+    # seal: "shamir", or an auto-unseal type ("transit", "awskms", ...) whose nodes unseal
+    # themselves at start while the seal is reachable (presets only: init stays Shamir)
+    "seal_type": "shamir",
+    # autopilot configuration (sys/storage/raft/autopilot/configuration)
+    "autopilot_cleanup_dead_servers": False,
+    "autopilot_min_quorum": 0,
+    # presets: pods (comma-separated) that are raft members as non-voters autopilot never
+    # promotes; raft peers whose pods do not exist (dead servers); followers whose applied
+    # index trails the leader's ("pod:N,...")
+    "non_voters": "",
+    "dead_peers": "",
+    "applied_lag": "",
+    # pods that run another version ("pod:version,..."): an upgrade half done
+    "pod_versions": "",
 }
 
 
@@ -174,6 +188,9 @@ class Node:
         self.stepdown_until = 0.0
         self.down_since = None
         self.join_non_voter = False
+        self.cert_names = None      # (dns, ips) of a reissued certificate, None = the modelled
+        self.cert_foreign = False   # reissued by another CA
+        self.cert_not_after = None  # reissued already expired (datetime)
         self.log = []               # Vault server log lines (hclog format), newest last
 
 
@@ -195,6 +212,7 @@ class Model:
         self.clusters = []
         self.ca_pem = None
         self.ca_fingerprint = None
+        self.seal_available = True
         for i in range(replicas):
             self.node("%s-%d" % (fullname, i))
 
@@ -480,15 +498,16 @@ class Model:
     def seal_status(self, n: Node) -> dict:
         """The server's /v1/sys/seal-status body, in Go field order (facts §1, §8)."""
         rc = n.rc or n.pending
+        auto = self.opt["seal_type"] != "shamir"
         d = {
-            "type": "shamir",
+            "type": self.opt["seal_type"],
             "initialized": self.initialized(n),
             "sealed": n.sealed,
             "t": rc.threshold if rc else 0,
             "n": rc.shares if rc else 0,
             "progress": len(n.parts),
             "nonce": n.nonce,
-            "version": self.version,
+            "version": self.pod_version(n.pod),
         }
         if self.openbao or self.vtuple >= (1, 11, 0):
             d["build_date"] = self.build_date()
@@ -498,7 +517,9 @@ class Model:
         if not n.sealed and n.rc is not None:
             d["cluster_name"] = n.rc.cluster_name
             d["cluster_id"] = n.rc.cluster_id
-        d["recovery_seal"] = False
+        d["recovery_seal"] = auto
+        if auto and (self.openbao or self.vtuple >= (1, 16, 0)):
+            d["recovery_seal_type"] = "shamir"
         d["storage_type"] = "raft"
         if self.has_removed_field():
             d["removed_from_cluster"] = bool(n.removed)
@@ -522,8 +543,22 @@ class Model:
             d["performance_standby_last_remote_wal"] = 0
         if rc is not None:
             d["raft_committed_index"] = rc.index
-            d["raft_applied_index"] = rc.index
+            d["raft_applied_index"] = max(1, rc.index - self.applied_lag(n.pod))
         return d
+
+    def pod_version(self, pod: str) -> str:
+        for entry in filter(None, (e.strip() for e in str(self.opt["pod_versions"]).split(","))):
+            name, _, version = entry.partition(":")
+            if name == pod:
+                return version
+        return self.version
+
+    def applied_lag(self, pod: str) -> int:
+        for entry in filter(None, (e.strip() for e in str(self.opt["applied_lag"]).split(","))):
+            name, _, lag = entry.partition(":")
+            if name == pod:
+                return int(lag)
+        return 0
 
     def labels(self, pod: str) -> dict:
         """service_registration "kubernetes" labels (facts §7; openbao-* in OpenBao mode, §8)."""
@@ -534,7 +569,7 @@ class Model:
             p + "sealed": "true" if n.sealed else "false",
             p + "initialized": "true" if n.rc is not None else "false",
             p + "perf-standby": "false",
-            p + "version": re.sub(r"[^A-Za-z0-9\-_.]", "-", self.version),
+            p + "version": re.sub(r"[^A-Za-z0-9\-_.]", "-", self.pod_version(pod)),
         }
 
     def ready(self, pod: str) -> bool:
@@ -571,7 +606,30 @@ class Model:
         if rc is not None:
             if was_leader:
                 self._lose_leader(rc, t)
+            self.auto_unseal(n, t)
             self.reconcile(rc, t)
+
+    def auto_unseal(self, n: Node, t: float):
+        """Auto-unseal: an initialized node unseals itself at start while its seal (KMS,
+        transit) answers; otherwise it stays sealed and logs why."""
+        if self.opt["seal_type"] == "shamir" or n.rc is None or not n.sealed:
+            return
+        if not self.seal_available:
+            self.log(n, "ERROR", "core: failed to unseal: error=\"failed to decrypt keys: %s "
+                     "seal unavailable\"" % self.opt["seal_type"], t)
+            return
+        n.sealed = False
+        n.unsealed_at = t
+        n.down_since = None
+        self.log(n, "INFO", "core: vault is unsealed", t)
+
+    def set_seal_available(self, available: bool, t: float):
+        self.seal_available = available
+        if available:
+            for n in self.ordered_nodes():
+                if n.rc is not None and n.sealed:
+                    self.auto_unseal(n, t)
+                    self.reconcile(n.rc, t)
 
     def wipe(self, pod: str, t: float):
         """Delete the pod's volume as well (a fresh node, new UUID node id)."""
@@ -750,8 +808,11 @@ class Model:
             return (nodes[0], svc_ip) if nodes else (None, svc_ip)
         return None
 
-    def cert_names(self):
-        """SANs of the node certificates under TLS (the chart's TLS example, facts §7)."""
+    def cert_names(self, target: Node | None = None):
+        """SANs of the node certificates under TLS (the chart's TLS example, facts §7), or
+        those of a certificate a test reissued for that node."""
+        if target is not None and target.cert_names is not None:
+            return target.cert_names
         fn, ns = self.fullname, self.namespace
         dns = ["*.%s-internal" % fn, "*.%s-internal.%s.svc.cluster.local" % (fn, ns), "*.%s" % fn]
         ips = ["127.0.0.1"]
@@ -777,10 +838,15 @@ class Model:
         fps = list(ca_fps or [])
         for pem in ca_pems or []:
             fps += self.pem_fingerprints(pem)
-        if self.ca_fingerprint not in fps:
+        if self.ca_fingerprint not in fps or target.cert_foreign:
             return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        if target.cert_not_after is not None:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            return ("tls: failed to verify certificate: x509: certificate has expired or is not "
+                    "yet valid: current time %s is after %s"
+                    % (now, target.cert_not_after.strftime("%Y-%m-%dT%H:%M:%SZ")))
         name = (server_name or host).lower()
-        dns, ips = self.cert_names()
+        dns, ips = self.cert_names(target)
         if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", name) and ("." in name or ":" in name):
             if name in ips:
                 return None
