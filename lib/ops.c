@@ -915,12 +915,10 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
     char what[600] = "";
     for (size_t i = 0; i < npods; i++)
         append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
-    char full[700];
-    snprintf(full, sizeof full,
-             "%s to be %s (autopilot promotes joined nodes after its "
-             "stabilization time)",
-             what,
-             npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
+    char full[800] = "";
+    append(full, sizeof full,
+           "%s to be %s (autopilot promotes joined nodes after its stabilization time)", what,
+           npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
     struct waiter w = waiter_of(o, 1000);
     int rc = wait_for(&w, full, check_voters, &vw, NULL, 0, err);
     if (rc < 0 && err->kind == ERR_TIMEOUT)
