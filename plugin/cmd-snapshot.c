@@ -44,6 +44,7 @@
 #include "secret.h"
 #include "snapshot.h"
 #include "vault.h"
+#include "wait.h"
 
 #define IDLE_TIMEOUT_MS (10L * 60 * 1000) /* nothing sent or received for this long */
 #define POD_TEXT_MAX    (16u << 10)       /* stderr text kept for messages */
@@ -92,20 +93,6 @@ static void signals_restore(const struct signals *s)
 
 /* --- small helpers ------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !interrupted)
-        ;
-}
-
 static void human(char *buf, size_t cap, unsigned long long bytes)
 {
     output_size(buf, cap, (uint64_t)bytes);
@@ -126,7 +113,7 @@ static void progress_init(struct progress *p, FILE *f, const char *what, unsigne
     p->on = isatty(fileno(f));
     p->what = what;
     p->total = total;
-    p->start = now_s();
+    p->start = wait_now_s();
     p->last = 0;
 }
 
@@ -134,7 +121,7 @@ static void progress_update(struct progress *p, unsigned long long done, int for
 {
     if (!p->on)
         return;
-    double t = now_s();
+    double t = wait_now_s();
     if (!force && t - p->last < 0.2)
         return;
     p->last = t;
@@ -625,10 +612,10 @@ stream:;
         .cancel = &interrupted,
     };
     struct kexec_result res = {0};
-    double t0 = now_s();
+    double t0 = wait_now_s();
     kexec_run(ctx->kube, &req, &res, NULL);
     filesink_close(&sink.file);
-    double secs = now_s() - t0;
+    double secs = wait_now_s() - t0;
     progress_end(&prog);
     pod_stderr_finish(pe);
     secret_free(&line);
@@ -1095,123 +1082,170 @@ static int read_members(struct ops *o, const char *active, const struct secret *
     return rc;
 }
 
-/* Polls every pod until an active node exists and each running pod is
- * unsealed and a raft member, or nothing more can change without the user
- * (all sealed), or the time is up. Prints per-pod advice; returns the
- * number of pods that need something. */
-static int wait_after_restore(struct cmd_context *ctx, struct ops *o, const struct secret *token,
-                              long long index_before, int force, int wait_s)
+/* After a restore: what the last look at every pod found. */
+struct restore_wait {
+    struct ops *o;
+    const struct secret *token;
+    long long index_before;
+    double start;
+    struct pod_view *views;
+    int *member;
+    size_t member_cap;
+    int have_members;
+    char members_why[512];
+    int applied, all_sealed_rounds;
+};
+
+/* One look: done when the restore shows (a newer raft index, or nodes that
+ * sealed themselves) and there is an active node with every running pod
+ * unsealed and a raft member; failed when every pod stays sealed (only the
+ * user's keys can change that). */
+static enum wait_poll check_restored(void *ctx, char *text, size_t cap, struct error *err)
 {
-    struct pod_view *views = NULL;
-    struct error err = {0};
-    double start = now_s(), deadline = start + wait_s;
-    int all_sealed_rounds = 0, applied = 0, need = -1;
-    int *member = calloc(o->vc->npods + 64, sizeof *member);
-    char members_why[512] = "";
-    fprintf(ctx->err, "Snapshot accepted; Vault applies it in the background. Checking every "
-                      "pod...\n");
-    for (;;) {
-        if (interrupted)
-            break;
-        if (ops_refresh(o, &views, &err) < 0) {
-            cmd_report(ctx, &err);
-            break;
-        }
-        size_t npods = o->vc->npods;
-        int *m = realloc(member, (npods + 1) * sizeof *m);
+    struct restore_wait *rw = ctx;
+    struct ops *o = rw->o;
+    if (ops_refresh(o, &rw->views, err) < 0)
+        return WAIT_FAILED;
+    size_t npods = o->vc->npods;
+    if (npods + 1 > rw->member_cap) {
+        int *m = realloc(rw->member, (npods + 1) * sizeof *m);
         if (m == NULL)
-            break;
-        member = m;
-        const char *active = active_pod(o, views, NULL);
-        int running = 0, sealed = 0;
-        long long max_index = 0;
-        for (size_t i = 0; i < npods; i++) {
-            if (!o->vc->pods[i].running)
-                continue;
-            running++;
-            if (views[i].have_status && views[i].st.sealed)
-                sealed++;
-            if (views[i].have_status && !views[i].st.sealed &&
-                views[i].st.raft_applied_index > max_index)
-                max_index = views[i].st.raft_applied_index;
-        }
-        /* The apply is asynchronous: until it shows (a newer raft index, or
-         * nodes sealing themselves), an "all fine" would be the old state. */
-        if (!applied && (max_index > index_before || sealed > 0 || now_s() - start > 10))
-            applied = 1;
-        all_sealed_rounds = running > 0 && sealed == running ? all_sealed_rounds + 1 : 0;
-        int have_members = 0;
-        members_why[0] = '\0';
-        if (active != NULL && token != NULL)
-            have_members =
-                read_members(o, active, token, member, members_why, sizeof members_why) == 0;
-        int done = applied && active != NULL;
-        for (size_t i = 0; done && i < npods; i++) {
-            if (!o->vc->pods[i].running)
-                continue;
-            if (!views[i].have_status || views[i].st.sealed || (have_members && !member[i]))
-                done = 0;
-        }
-        int give_up = applied && all_sealed_rounds >= 3; /* waits for unseal keys */
-        if (done || give_up || now_s() >= deadline) {
-            need = 0;
-            if (active == NULL) {
-                fprintf(ctx->err, "No active node%s.\n",
-                        sealed == running ? ": every pod sealed itself after the restore" : "");
-                need++;
-            }
-            for (size_t i = 0; i < npods; i++) {
-                const struct vault_pod *p = &o->vc->pods[i];
-                const struct pod_view *v = &views[i];
-                if (!p->running) {
-                    fprintf(ctx->err,
-                            "  %s: not running (%s%s%s): once it runs, check it with "
-                            "`%s status`\n",
-                            p->name, p->phase, p->reason ? ": " : "", p->reason ? p->reason : "",
-                            ctx->prog);
-                    need++;
-                } else if (!v->have_status) {
-                    fprintf(ctx->err, "  %s: did not answer vault status (%s)\n", p->name,
-                            v->status_error ? v->status_error : "no answer");
-                    need++;
-                } else if (v->st.sealed) {
-                    fprintf(ctx->err,
-                            "  %s: sealed: unseal it with the unseal keys of the cluster the "
-                            "snapshot was taken from%s: `%s unseal %s`\n",
-                            p->name, force ? " (the snapshot's keys, not the old ones)" : "",
-                            ctx->prog, p->name);
-                    need++;
-                } else if (have_members && !member[i]) {
-                    fprintf(ctx->err,
-                            "  %s: unsealed but not a raft member: rejoin it with `%s "
-                            "join %s`\n",
-                            p->name, ctx->prog, p->name);
-                    need++;
-                } else {
-                    fprintf(ctx->err, "  %s: %s, unsealed%s\n", p->name,
-                            v->st.is_self ? "active" : "standby",
-                            have_members ? ", raft member" : "");
-                }
-            }
-            if (active != NULL && token != NULL && !have_members)
-                fprintf(ctx->err,
-                        "Raft membership not checked: list-peers failed (%s); after a restore "
-                        "the token must exist in the snapshot.\n",
-                        members_why);
-            if (!done && !give_up && need == 0)
-                need = 1;
-            break;
-        }
-        vault_views_clear(views, npods);
-        sleep_ms(1000);
+            return error_set(err, ERR_GENERIC, "out of memory"), WAIT_FAILED;
+        rw->member = m;
+        rw->member_cap = npods + 1;
     }
-    if (views != NULL)
-        vault_views_clear(views, o->vc->npods);
-    free(views);
-    free(member);
-    if (interrupted)
+    const char *active = active_pod(o, rw->views, NULL);
+    int running = 0, sealed = 0;
+    long long max_index = 0;
+    for (size_t i = 0; i < npods; i++) {
+        const struct pod_view *v = &rw->views[i];
+        if (!o->vc->pods[i].running)
+            continue;
+        running++;
+        sealed += v->have_status && v->st.sealed;
+        if (v->have_status && !v->st.sealed && v->st.raft_applied_index > max_index)
+            max_index = v->st.raft_applied_index;
+    }
+    /* The apply is asynchronous: until it shows, an "all fine" would be the old state. */
+    if (!rw->applied &&
+        (max_index > rw->index_before || sealed > 0 || wait_now_s() - rw->start > 10))
+        rw->applied = 1;
+    rw->all_sealed_rounds = running > 0 && sealed == running ? rw->all_sealed_rounds + 1 : 0;
+    rw->have_members = 0;
+    rw->members_why[0] = '\0';
+    if (active != NULL && rw->token != NULL)
+        rw->have_members = read_members(o, active, rw->token, rw->member, rw->members_why,
+                                        sizeof rw->members_why) == 0;
+    int done = rw->applied && active != NULL;
+    for (size_t i = 0; done && i < npods; i++) {
+        const struct pod_view *v = &rw->views[i];
+        if (o->vc->pods[i].running &&
+            (!v->have_status || v->st.sealed || (rw->have_members && !rw->member[i])))
+            done = 0;
+    }
+    if (done) {
+        snprintf(text, cap, "every pod is unsealed%s",
+                 rw->have_members ? " and a raft member" : "");
+        return WAIT_DONE;
+    }
+    if (rw->applied && rw->all_sealed_rounds >= 3) {
+        error_set(err, ERR_REMOTE,
+                  "every pod sealed itself after the restore: it needs the unseal "
+                  "keys");
+        return WAIT_FAILED;
+    }
+    snprintf(text, cap, "%s; %d of %d running pods sealed",
+             !rw->applied ? "the restore is being applied"
+             : active     ? "active node up"
+                          : "no active node yet",
+             sealed, running);
+    return WAIT_PENDING;
+}
+
+/* Waits (--timeout) until an active node exists and each running pod is
+ * unsealed and a raft member, or nothing more can change without the user
+ * (all sealed). Then prints per-pod advice; returns the number of pods that
+ * need something, or -1 when interrupted. */
+static int wait_after_restore(struct cmd_context *ctx, struct ops *o, const struct secret *token,
+                              long long index_before, int force)
+{
+    struct restore_wait rw = {
+        .o = o, .token = token, .index_before = index_before, .start = wait_now_s()};
+    struct error err = {0};
+    fprintf(ctx->err, "Snapshot accepted; Vault applies it in the background.\n");
+    struct waiter w = {.timeout_ms = o->timeout_ms,
+                       .interval_ms = 1000,
+                       .cancel = &interrupted,
+                       .report = o->wait_report,
+                       .report_ctx = o->report_ctx};
+    int rc = wait_for(&w, "every pod to be unsealed and a raft member again", check_restored, &rw,
+                      NULL, 0, &err);
+    if (rc < 0 && err.kind == ERR_INTERRUPTED) {
+        if (rw.views != NULL)
+            vault_views_clear(rw.views, o->vc->npods);
+        free(rw.views);
+        free(rw.member);
         return -1;
-    return need < 0 ? 1 : need;
+    }
+    if (rc < 0 && err.kind != ERR_REMOTE)
+        cmd_report(ctx, &err);
+    int need = 0;
+    if (rw.views == NULL) {
+        free(rw.member);
+        return 1;
+    }
+    const char *active = active_pod(o, rw.views, NULL);
+    int running = 0, sealed = 0;
+    for (size_t i = 0; i < o->vc->npods; i++)
+        if (o->vc->pods[i].running) {
+            running++;
+            sealed += rw.views[i].have_status && rw.views[i].st.sealed;
+        }
+    if (active == NULL) {
+        fprintf(ctx->err, "No active node%s.\n",
+                running > 0 && sealed == running ? ": every pod sealed itself after the restore"
+                                                 : "");
+        need++;
+    }
+    for (size_t i = 0; i < o->vc->npods; i++) {
+        const struct vault_pod *p = &o->vc->pods[i];
+        const struct pod_view *v = &rw.views[i];
+        if (!p->running) {
+            fprintf(
+                ctx->err, "  %s: not running (%s%s%s): once it runs, check it with `%s status`\n",
+                p->name, p->phase, p->reason ? ": " : "", p->reason ? p->reason : "", ctx->prog);
+            need++;
+        } else if (!v->have_status) {
+            fprintf(ctx->err, "  %s: did not answer vault status (%s)\n", p->name,
+                    v->status_error ? v->status_error : "no answer");
+            need++;
+        } else if (v->st.sealed) {
+            fprintf(ctx->err,
+                    "  %s: sealed: unseal it with the unseal keys of the cluster the snapshot was "
+                    "taken from%s: `%s unseal %s`\n",
+                    p->name, force ? " (the snapshot's keys, not the old ones)" : "", ctx->prog,
+                    p->name);
+            need++;
+        } else if (rw.have_members && !rw.member[i]) {
+            fprintf(ctx->err, "  %s: unsealed but not a raft member: rejoin it with `%s join %s`\n",
+                    p->name, ctx->prog, p->name);
+            need++;
+        } else {
+            fprintf(ctx->err, "  %s: %s, unsealed%s\n", p->name,
+                    v->st.is_self ? "active" : "standby", rw.have_members ? ", raft member" : "");
+        }
+    }
+    if (active != NULL && token != NULL && !rw.have_members)
+        fprintf(ctx->err,
+                "Raft membership not checked: list-peers failed (%s); after a restore the token "
+                "must exist in the snapshot.\n",
+                rw.members_why);
+    if (rc < 0 && need == 0)
+        need = 1;
+    vault_views_clear(rw.views, o->vc->npods);
+    free(rw.views);
+    free(rw.member);
+    return need;
 }
 
 static int show_status(struct cmd_context *ctx, const struct cmd_args *args)
@@ -1240,7 +1274,6 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
                 ctx->prog);
         return EXIT_USAGE;
     }
-    long wait_s = (ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS) / 1000;
     struct error err = {0};
     int force = cmd_opt_flag(args, "force");
     struct snapshot_info *info = calloc(1, sizeof *info);
@@ -1306,7 +1339,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     int exit_code = -1, fell_back = 0;
-    double t0 = now_s();
+    double t0 = wait_now_s();
     if (run_restore(ctx, &o, pod, v4, force, fd, size, &line, pe, &exit_code, &fell_back) < 0) {
         rc = interrupted ? EXIT_INTERRUPTED : EXIT_ERROR;
         goto out;
@@ -1342,9 +1375,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     char el[32];
-    snprintf(el, sizeof el, "%.1fs", now_s() - t0);
+    snprintf(el, sizeof el, "%.1fs", wait_now_s() - t0);
     fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);
-    int need = wait_after_restore(ctx, &o, &token, index_before, force, (int)wait_s);
+    int need = wait_after_restore(ctx, &o, &token, index_before, force);
     if (need < 0) {
         rc = EXIT_INTERRUPTED;
         goto out;
