@@ -515,11 +515,69 @@ static void leader_host(const char *addr, char *host, size_t cap)
         host[0] = '\0';
 }
 
+/* Longest the preflight waits for a name to resolve: StatefulSet DNS records
+ * can lag ~30 s behind a pod's start (kubernetes/kubernetes#92559). */
+#define DNS_WAIT_MS 60000L
+
+struct dns_wait {
+    struct ops *o;
+    const char *host;
+    const char **pods; /* still unresolved; NULL once resolved (or no resolver) */
+    size_t n;
+};
+
+static enum wait_poll check_dns(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct dns_wait *d = ctx;
+    struct vault_call *calls = calloc(d->n + 1, sizeof *calls);
+    size_t *which = calloc(d->n + 1, sizeof *which);
+    size_t n = 0;
+    if (calls == NULL || which == NULL) {
+        free(calls), free(which);
+        error_set(err, ERR_GENERIC, "out of memory");
+        return WAIT_FAILED;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->pods[i] == NULL)
+            continue;
+        struct vault_call *c = &calls[n];
+        c->pod = d->pods[i];
+        c->argv[0] = "sh";
+        c->argv[1] = "-c";
+        c->argv[2] = "command -v nslookup >/dev/null 2>&1 || exit 127; "
+                     "nslookup \"$0\" >/dev/null 2>&1";
+        c->argv[3] = d->host;
+        which[n++] = i;
+    }
+    vault_call_run(d->o->kube, d->o->vc, calls, n);
+    text[0] = '\0';
+    size_t left = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct vault_call *c = &calls[k];
+        /* No sh or no nslookup (distroless): nothing to learn here, let the join tell. */
+        if (!c->ran || c->exit_code == 0 || c->exit_code == 127) {
+            d->pods[which[k]] = NULL;
+        } else {
+            left++;
+            append(text, cap, "%s%s", text[0] ? ", " : "", c->pod);
+        }
+        vault_call_clear(c);
+    }
+    free(calls), free(which);
+    if (left == 0) {
+        snprintf(text, cap, "%s resolves", d->host);
+        return WAIT_DONE;
+    }
+    append(text, cap, " cannot resolve %s yet", d->host);
+    return WAIT_PENDING;
+}
+
 /* Preflight: can each joining pod resolve the leader's name? A wrong headless
  * service or a DNS problem shows up here, before the join, more clearly than
- * Vault's "failed to get raft challenge". Pods that cannot are reported and
- * left out of keep; a pod without sh or nslookup (distroless) is not held
- * back. Returns how many are in keep. */
+ * Vault's "failed to get raft challenge". A name that does not resolve yet is
+ * waited for (DNS lags behind new pods), up to DNS_WAIT_MS; pods that still
+ * cannot are reported and left out of keep. A pod without sh or nslookup
+ * (distroless) is not held back. Returns how many are in keep. */
 static size_t preflight_dns(struct ops *o, const size_t *targets, size_t ntargets,
                             const char *leader_addr, size_t *keep)
 {
@@ -527,33 +585,32 @@ static size_t preflight_dns(struct ops *o, const size_t *targets, size_t ntarget
     leader_host(leader_addr, host, sizeof host);
     for (size_t i = 0; i < ntargets; i++)
         keep[i] = targets[i];
-    struct vault_call *calls = host[0] ? calloc(ntargets + 1, sizeof *calls) : NULL;
-    if (calls == NULL)
+    const char **pods = host[0] ? calloc(ntargets + 1, sizeof *pods) : NULL;
+    if (pods == NULL)
         return ntargets;
-    for (size_t i = 0; i < ntargets; i++) {
-        struct vault_call *c = &calls[i];
-        c->pod = o->vc->pods[targets[i]].name;
-        c->argv[0] = "sh";
-        c->argv[1] = "-c";
-        c->argv[2] = "command -v nslookup >/dev/null 2>&1 || exit 127; "
-                     "nslookup \"$0\" >/dev/null 2>&1";
-        c->argv[3] = host;
-    }
-    vault_call_run(o->kube, o->vc, calls, ntargets);
+    for (size_t i = 0; i < ntargets; i++)
+        pods[i] = o->vc->pods[targets[i]].name;
+    struct dns_wait d = {.o = o, .host = host, .pods = pods, .n = ntargets};
+    struct waiter w = waiter_of(o, 2000);
+    if (w.timeout_ms <= 0 || w.timeout_ms > DNS_WAIT_MS)
+        w.timeout_ms = DNS_WAIT_MS;
+    char what[400];
+    snprintf(what, sizeof what, "%s to resolve from the joining pods (DNS lags behind new pods)",
+             host);
+    struct error err = {0};
+    wait_for(&w, what, check_dns, &d, NULL, 0, &err);
     size_t n = 0;
+    const char *svc = o->vc->service_name ? o->vc->service_name : "<fullname>-internal";
     for (size_t i = 0; i < ntargets; i++) {
-        struct vault_call *c = &calls[i];
-        const char *svc = o->vc->service_name ? o->vc->service_name : "<fullname>-internal";
-        if (c->ran && c->exit_code != 0 && c->exit_code != 127)
+        if (pods[i] != NULL && err.kind != ERR_NONE)
             report(o,
                    "%s: cannot resolve %s from the pod: check that the headless service %s lists "
                    "the leader (kubectl get endpoints %s -n %s) and that the cluster DNS works",
-                   c->pod, host, svc, svc, o->vc->namespace);
+                   pods[i], host, svc, svc, o->vc->namespace);
         else
             keep[n++] = targets[i];
-        vault_call_clear(c);
     }
-    free(calls);
+    free(pods);
     return n;
 }
 

@@ -232,8 +232,10 @@ def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
     # A name the pod cannot resolve: caught by the DNS preflight, nothing joined.
     before = len(fake.exec_log())
     r = run_plugin(["join", "--leader-addr", "http://nowhere.vault-internal:8200", "--keys-file",
-                    keys["_path"], "--no-wait"], kubeconfig=fake.kubeconfig)
+                    keys["_path"], "--no-wait", "--timeout", "3s"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 1
+    assert r.stderr.startswith("waiting for nowhere.vault-internal to resolve from the joining "
+                               "pods (DNS lags behind new pods)... timed out\n"), r.stderr
     assert ("vault-1: cannot resolve nowhere.vault-internal from the pod: check that the headless "
             "service vault-internal lists the leader (kubectl get endpoints vault-internal -n "
             "vault) and that the cluster DNS works") in r.stderr
@@ -254,6 +256,25 @@ def test_join_wiped_pod_and_leader_errors(fake, tmp_path):
     r = run_plugin(["join"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0 and r.stdout == "Every running pod is a raft member already.\n"
     assert_no_secret_in_argv(fake, keys)
+
+
+def test_join_waits_for_the_leaders_name_to_resolve(fake, tmp_path):
+    """StatefulSet DNS lags behind a pod's start (kubernetes/kubernetes#92559): the join
+    waits for the leader's name instead of failing."""
+    keys = bootstrapped(fake, tmp_path)
+    leader = status_doc(fake)[1]["verdict"]["active"]
+    fake.control("wipe", {"namespace": "vault", "pod": "vault-2" if leader != "vault-2"
+                          else "vault-1"})
+    fake.control("dns", {"namespace": "vault", "pod": leader, "mode": "lag", "seconds": 6,
+                         "since": "now"})
+    r = run_plugin(["join", "--keys-file", keys["_path"], "--no-wait"], kubeconfig=fake.kubeconfig,
+                   timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^waiting for %s\.vault-internal to resolve from the joining pods \(DNS "
+                     r"lags behind new pods\)\.\.\. %s\.vault-internal resolves \(\d+\.\d s\)$"
+                     % (leader, leader), r.stderr, re.M), r.stderr
+    assert re.search(r"^vault-\d: joined http://%s\.vault-internal:8200$" % leader, r.stderr,
+                     re.M), r.stderr
 
 
 def test_join_without_active_node(fake):

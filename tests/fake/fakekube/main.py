@@ -90,6 +90,9 @@ async def serve(opts):
                 else:
                     r.patches[(kind, name)] = json.loads(patch)
         srv.releases.append(r)
+        # Raft joins resolve <pod>.<sts>-internal through the same records nslookup sees:
+        # a name that lags or is missing fails the join the way real DNS would.
+        cluster.model.dns_hook = (lambda rel: lambda pod: srv.pod_dns_ip(rel, pod))(r)
 
     # Users: admin by client certificate; token users; RBAC rules per user.
     ca = CA()

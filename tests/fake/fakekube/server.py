@@ -169,10 +169,20 @@ class Server:
                     if mode == "stale":
                         ip = fault.get("ip", "10.244.250.250")
                     if mode == "lag" and pod in r.pods and \
-                            time.monotonic() - r.pods[pod]["started_mono"] < float(fault["seconds"]):
+                            time.monotonic() - fault.get("from_mono", r.pods[pod]["started_mono"]) \
+                            < float(fault["seconds"]):
                         continue
                 out.append((ip, "%s.%s" % (host, svc["metadata"]["name"])))
         return out
+
+    def pod_dns_ip(self, r, pod):
+        """The IP the headless record of pod resolves to now, or None (no record)."""
+        svc_name = ((r.statefulset_object() or {}).get("spec", {}).get("serviceName", ""))
+        want = "%s.%s" % (pod, svc_name)
+        for ip, name in self.dns_records(r):
+            if name == want:
+                return ip
+        return None
 
     # --- auth and RBAC -------------------------------------------------------------------------
     def authenticate(self, request):
@@ -791,6 +801,8 @@ class Server:
             else:
                 r.dns_faults[body["pod"]] = {k: v for k, v in body.items()
                                              if k in ("mode", "ip", "seconds")}
+                if body.get("since") == "now":  # lag counted from now, not from the pod's start
+                    r.dns_faults[body["pod"]]["from_mono"] = time.monotonic()
         elif action == "tools":
             r = self.find_release_of(body["namespace"], body.get("release"))
             r.missing_tools[body.get("pod", "*")] = set(body.get("missing", []))

@@ -210,6 +210,8 @@ class Model:
         self.opt = options
         self.nodes = {}
         self.clusters = []
+        # pod -> IP of its <pod>.<fullname>-internal record, or None; None hook: always there
+        self.dns_hook = None
         self.ca_pem = None
         self.ca_fingerprint = None
         self.seal_available = True
@@ -795,6 +797,13 @@ class Model:
             n = self.nodes.get(pod)
             if n is None:
                 return None
+            if self.dns_hook is not None:
+                # The API server's view of the headless service's records (lag, faults).
+                ip = self.dns_hook(pod)
+                if ip is None:
+                    return None
+                if ip != n.pod_ip:
+                    return None, ip  # a stale record: nothing listens there
             return n, n.pod_ip
         svc_ip = "10.96.%d.%d" % (sum(map(ord, base)) % 250, len(base) % 250 + 1)
         nodes = self.ordered_nodes()
