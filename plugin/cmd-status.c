@@ -386,7 +386,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     json_t *last_changes = json_array();
     char last_at[16] = "";
     int first = 1, rc = EXIT_OK;
-    cmd_catch_interrupt();
+    cmd_watch_interrupts();
     if (tty)
         fputs("\033[?25l", ctx->out); /* no cursor blinking over the table */
     while (!cmd_interrupted) {

@@ -144,10 +144,13 @@ int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char
 void cmd_ops_init(struct cmd_context *ctx, struct ops *o);
 void cmd_progress_line(void *ctx, const char *line);
 void cmd_progress_wait(void *ctx, enum wait_event ev, const char *text);
-/* Set by the first Ctrl-C once cmd_ops_init (or cmd_catch_interrupt) ran:
- * waits end between polls; a second Ctrl-C ends the process. */
+/* Set by the first Ctrl-C during a wait (once cmd_ops_init or
+ * cmd_catch_interrupt ran; else Ctrl-C ends the process as usual): the wait
+ * ends between two polls; a second Ctrl-C ends the process. */
 extern volatile sig_atomic_t cmd_interrupted;
 void cmd_catch_interrupt(void);
+/* A watch loop: every Ctrl-C sets cmd_interrupted (the first one), not only in waits. */
+void cmd_watch_interrupts(void);
 
 /* The active pod: at once when views show one, else after waiting for a
  * leader election (ops_wait_active; views are refreshed then). Returns 0, or

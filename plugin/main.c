@@ -124,6 +124,11 @@ int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out,
     return 0;
 }
 
+/* Ctrl-C ends the process as usual, except while a wait is under way (or a
+ * watch runs): then the first one ends the wait between two polls, cleanly,
+ * and only a second one ends the process at once. */
+static volatile sig_atomic_t waiting, watching;
+
 /* A "waiting for ..." line is left open until the wait ends, so that its
  * outcome lands on the same line; anything else printed first closes it. */
 static int partial_line;
@@ -154,6 +159,7 @@ void cmd_progress_wait(void *vctx, enum wait_event ev, const char *text)
     struct cmd_context *ctx = vctx;
     switch (ev) {
     case WAIT_BEGIN:
+        waiting = 1; /* before the line: whoever reads it may press Ctrl-C at once */
         end_partial_line(ctx->err);
         fprintf(ctx->err, "%s...", text);
         partial_line = 1;
@@ -165,6 +171,7 @@ void cmd_progress_wait(void *vctx, enum wait_event ev, const char *text)
     case WAIT_END:
         fprintf(ctx->err, "%s%s\n", partial_line ? " " : "", text);
         partial_line = 0;
+        waiting = 0;
         break;
     }
     fflush(ctx->err);
@@ -174,13 +181,18 @@ volatile sig_atomic_t cmd_interrupted;
 
 static void on_interrupt(int sig)
 {
-    /* The first Ctrl-C ends the current wait between two polls; a second one
-     * ends the process at once. */
-    if (cmd_interrupted) {
+    if (cmd_interrupted || (!waiting && !watching)) {
         signal(sig, SIG_DFL);
         raise(sig);
+        return;
     }
     cmd_interrupted = 1;
+}
+
+void cmd_watch_interrupts(void)
+{
+    watching = 1;
+    cmd_catch_interrupt();
 }
 
 void cmd_ops_init(struct cmd_context *ctx, struct ops *o)

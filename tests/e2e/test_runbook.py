@@ -143,3 +143,33 @@ def test_leader_loss_then_step_down_and_snapshot_at_once(make_fake, tmp_path):
     assert "Saved snapshot %s from vault-" % snap in ss_out + ss_err
     r = run_plugin(["snapshot", "verify", str(snap)], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0, r.stderr
+
+
+def test_ctrl_c_ends_a_wait_cleanly(make_fake, tmp_path):
+    """Ctrl-C while waiting for an election: the wait ends between two polls, the command says
+    so and exits 130 (outside a wait, Ctrl-C ends a command as usual)."""
+    import signal
+    import time
+    fake = make_fake("--vault-opt", "election_seconds=300", "--vault-opt", "preset=sealed-ha")
+    init = json.load(open(os.path.join(fake.state_dir, "vault", "vault", "vault",
+                                       "vault-init.json")))
+    keys = write_private(tmp_path / "keys", "\n".join(init["unseal_keys_b64"][:3]) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update({"HOME": "/nonexistent", "KUBECONFIG": fake.kubeconfig})
+    proc = subprocess.Popen([BIN, "unseal", "--keys-file", keys], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.time() + 120
+    while b"waiting for a leader election..." not in seen and time.time() < deadline:
+        chunk = proc.stderr.read1(4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert b"waiting for a leader election..." in seen, seen
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    err = (seen + rest).decode()
+    assert proc.returncode == 130, err
+    assert err.endswith("waiting for a leader election... interrupted\n"
+                        "kubectl vault-ha: interrupted while waiting for a leader election\n"), err
