@@ -20,6 +20,8 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "text.h"
+
 #define KEY_MIN_BYTES 16
 #define KEY_MAX_BYTES 33 /* Vault: BarrierKeyLength 32 + 1 share byte */
 #define KEYS_FILE_MAX (1u << 20)
@@ -128,17 +130,6 @@ void secret_list_free(struct secret_list *l)
     l->n = 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decoded length of standard base64 (Go's StdEncoding, padding required; Go
  * skips \r and \n), or -1 when it is not base64. */
 static long base64_decoded_len(const char *s, size_t len)
@@ -175,7 +166,7 @@ int secret_check_unseal_key(const char *key, size_t len, struct error *err)
         return error_set(err, ERR_USAGE, "empty unseal key");
     int is_hex = len % 2 == 0;
     for (size_t i = 0; is_hex && i < len; i++)
-        is_hex = hexval((unsigned char)key[i]) >= 0;
+        is_hex = text_hex_digit((unsigned char)key[i]) >= 0;
     if (is_hex && len / 2 >= KEY_MIN_BYTES && len / 2 <= KEY_MAX_BYTES)
         return 0;
     long n = base64_decoded_len(key, len);
