@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "clock.h"
+#include "wipe.h"
 
 #define PLUGIN_TIMEOUT_MS (60 * 1000)
 #define PLUGIN_OUTPUT_MAX (1u << 20)
@@ -31,24 +32,12 @@ struct cache_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_entry *cache;
 
-static void blob_wipe(struct blob *b)
-{
-    if (b->data != NULL)
-        explicit_bzero(b->data, b->len);
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-}
-
 void credential_free(struct credential *c)
 {
-    if (c->token != NULL) {
-        explicit_bzero(c->token, strlen(c->token));
-        free(c->token);
-    }
+    wipe_free_str(c->token);
     c->token = NULL;
-    blob_wipe(&c->client_cert);
-    blob_wipe(&c->client_key);
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
     c->expiry = 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "credentials.h"
+#include "wipe.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
@@ -37,14 +38,6 @@ struct body {
     size_t cap;
     int overflow;
 };
-
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -160,7 +153,7 @@ static char *basic_auth_header(const char *user, const char *pass)
 static int load_auth_locked(struct kube_client *c, int force_refresh, struct error *err)
 {
     const struct rest_config *cfg = c->cfg;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     c->auth_header = NULL;
     if (cfg->token != NULL && cfg->token[0] != '\0') {
         c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
@@ -236,7 +229,7 @@ void kube_client_free(struct kube_client *c)
 {
     if (c == NULL)
         return;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     if (c->have_cred)
         credential_free(&c->cred);
     free(c->host_header);
@@ -570,7 +563,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
-            curl_slist_free_all(headers);
+            wipe_slist(headers);
             curl_easy_cleanup(h);
             return -1;
         }
@@ -594,7 +587,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         long ms = (long)(clock_now_ms() - t0);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        curl_slist_free_all(headers);
+        wipe_slist(headers); /* the Authorization line */
         curl_easy_cleanup(h);
 
         if (rc != CURLE_OK) {

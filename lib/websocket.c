@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "clock.h"
+#include "wipe.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -577,13 +578,6 @@ struct ws_conn {
     char errbuf[CURL_ERROR_SIZE];
     unsigned long long rx_payload;
 };
-
-static void wipe_slist(struct curl_slist *l)
-{
-    for (struct curl_slist *p = l; p != NULL; p = p->next)
-        explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(l);
-}
 
 static int xferinfo_cancel(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                            curl_off_t ulnow)

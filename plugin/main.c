@@ -20,6 +20,7 @@
 #include "ops.h"
 #include "secret.h"
 #include "vault.h"
+#include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
@@ -373,6 +374,7 @@ static const char *program_name(const char *argv0)
 
 int main(int argc, char **argv)
 {
+    wipe_json_allocator(); /* before the first JSON value: keys and tokens pass through jansson */
     const char *prog = program_name(argv[0]);
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
         return cmd_complete_words(argc - 2, argv + 2);
@@ -426,14 +428,14 @@ int main(int argc, char **argv)
                     "\"%s\"",
                     rt);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     const char *of = cmd_opt_str(g, "output");
@@ -451,7 +453,7 @@ int main(int argc, char **argv)
             usage_error(prog, p.cmd->name,
                         "unknown output format \"%s\" (table, wide, json or yaml)", of);
             free(p.positional);
-            free(token_copy);
+            wipe_free_str(token_copy);
             return EXIT_USAGE;
         }
     }
@@ -477,10 +479,7 @@ out:
     kube_client_free(ctx.kube);
     rest_config_free(ctx.cfg);
     curl_global_cleanup();
-    if (token_copy != NULL) {
-        explicit_bzero(token_copy, strlen(token_copy));
-        free(token_copy);
-    }
+    wipe_free_str(token_copy);
     free(p.positional);
     fflush(stdout);
     return rc;
