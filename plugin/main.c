@@ -374,8 +374,14 @@ static const char *program_name(const char *argv0)
 
 int main(int argc, char **argv)
 {
+    /* Before anything is read: a kubeconfig token, a key typed at the first
+     * prompt and every copy a library makes are never in a core dump. */
+    struct error perr = {0};
+    int protected = secret_protect_process(&perr);
     wipe_json_allocator(); /* before the first JSON value: keys and tokens pass through jansson */
     const char *prog = program_name(argv[0]);
+    if (protected < 0)
+        fprintf(stderr, "%s: warning: %s\n", prog, perr.msg);
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
         return cmd_complete_words(argc - 2, argv + 2);
     struct parsed p;
@@ -482,6 +488,13 @@ out:
     wipe_free_str(token_copy);
     free(p.positional);
     fflush(stdout);
+    int sig = secret_prompt_signal();
+    if (sig == SIGQUIT || sig == SIGTERM || sig == SIGHUP) {
+        /* Ended at the prompt by a signal: everything is wiped and the terminal is
+         * back, so end by that signal, as the caller expects (no core: dumps are off). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     return rc;
 }
 
@@ -593,7 +606,8 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
                  struct secret_list *keys)
 {
     struct error err = {0};
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err) < 0) {
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err);
+    if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
     }

@@ -50,12 +50,13 @@ static char *write_file(const char *name, const char *text, mode_t mode)
     return path;
 }
 
-static void test_core_dumps_off_while_held(void **state)
+static void test_core_dumps_off_for_good(void **state)
 {
     (void)state;
     struct secret s = {0};
     struct error err = {0};
     assert_int_equal(secret_live_count(), 0);
+    /* This process starts with dumps on (a test binary); the first secret turns them off. */
     assert_int_equal(secret_from(&s, "hvs.token", 9, &err), 0);
     assert_string_equal(s.data, "hvs.token");
     struct rlimit rl;
@@ -66,8 +67,14 @@ static void test_core_dumps_off_while_held(void **state)
     secret_free(&s);
     assert_null(s.data);
     assert_int_equal(secret_live_count(), 0);
-    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    /* The last secret freed does not turn them back on: copies outlive it. */
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    getrlimit(RLIMIT_CORE, &rl);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(rl.rlim_max, 0);
     secret_free(&s); /* twice is harmless */
+    assert_int_equal(secret_protect_process(&err), 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
 }
 
 static void test_unseal_key_checks(void **state)
@@ -181,7 +188,7 @@ static void test_token_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_core_dumps_off_while_held),
+        cmocka_unit_test(test_core_dumps_off_for_good),
         cmocka_unit_test(test_unseal_key_checks),
         cmocka_unit_test(test_keys_file_lines),
         cmocka_unit_test(test_keys_file_init_json),
