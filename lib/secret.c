@@ -28,6 +28,8 @@
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static int live_count;
+static int mlock_errno;  /* the first mlock failure, 0 = none */
+static int mlock_warned; /* secret_mlock_warning() told it */
 
 /* Never turned back on: a secret freed leaves copies (in libraries' buffers,
  * in the kernel's view of our pages) that a later dump would still show. */
@@ -50,6 +52,31 @@ int secret_protect_process(struct error *err)
     return 0;
 }
 
+int secret_mlock_warning(char *buf, size_t cap)
+{
+    pthread_mutex_lock(&live_lock);
+    int e = mlock_errno, tell = e != 0 && !mlock_warned;
+    if (tell)
+        mlock_warned = 1;
+    pthread_mutex_unlock(&live_lock);
+    if (!tell)
+        return 0;
+    struct rlimit rl;
+    char limit[64] = "unknown";
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+        if (rl.rlim_cur == RLIM_INFINITY)
+            snprintf(limit, sizeof limit, "unlimited");
+        else
+            snprintf(limit, sizeof limit, "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+    }
+    snprintf(buf, cap,
+             "cannot lock the secrets' memory (mlock: %s): the keys could reach swap; raise "
+             "the locked-memory limit (RLIMIT_MEMLOCK, now %s): `ulimit -l 1024` in the "
+             "shell, memlock in /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit",
+             strerror(e), limit);
+    return 1;
+}
+
 int secret_live_count(void)
 {
     pthread_mutex_lock(&live_lock);
@@ -66,12 +93,15 @@ int secret_alloc(struct secret *s, size_t cap, struct error *err)
     if (p == MAP_FAILED)
         return error_set(err, ERR_GENERIC, "cannot allocate memory for a secret: %s",
                          strerror(errno));
-    /* Best effort: a low RLIMIT_MEMLOCK must not stop the operator. */
-    (void)mlock(p, size);
+    /* A low RLIMIT_MEMLOCK must not stop the operator: the failure is told
+     * once (secret_mlock_warning), and the secret is still wiped and not dumped. */
+    int locked = mlock(p, size) == 0 ? 0 : errno;
     (void)madvise(p, size, MADV_DONTDUMP);
     pthread_mutex_lock(&live_lock);
     if (live_count++ == 0)
         dumps_off();
+    if (locked != 0 && mlock_errno == 0)
+        mlock_errno = locked;
     pthread_mutex_unlock(&live_lock);
     s->data = p;
     s->len = 0;
@@ -388,6 +418,8 @@ int secret_read_token_file(const char *path, struct secret *out, struct error *e
         rc = error_set(err, ERR_CONFIG, "%s holds no token", path);
     else if (memchr(p, '\n', len) != NULL)
         rc = error_set(err, ERR_CONFIG, "%s holds more than one line: a token file has one", path);
+    else if (secret_check_token(p, len, path, err) < 0)
+        rc = -1;
     else
         rc = secret_from(out, p, len, err);
     secret_free(&buf);
@@ -755,19 +787,46 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     return 0;
 }
 
+int secret_check_token(const char *t, size_t len, const char *what, struct error *err)
+{
+    if (len == 0)
+        return error_set(err, ERR_USAGE, "%s: the token is empty", what);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c < 0x20 || c == 0x7f)
+            return error_set(err, ERR_USAGE,
+                             "%s: the token holds a control character (0x%02x at byte %zu); a "
+                             "token is one line of printable text",
+                             what, c, i + 1);
+    }
+    return 0;
+}
+
 int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
                      struct error *err)
 {
     if (token_file != NULL)
         return secret_read_token_file(token_file, out, err) < 0 ? -1 : 1;
-    const char *env = openbao ? getenv("BAO_TOKEN") : NULL;
-    if (env == NULL || env[0] == '\0')
-        env = getenv("VAULT_TOKEN");
-    if (env != NULL && env[0] != '\0')
+    const char *name = "BAO_TOKEN";
+    const char *env = openbao ? getenv(name) : NULL;
+    if (env == NULL || env[0] == '\0') {
+        name = "VAULT_TOKEN";
+        env = getenv(name);
+    }
+    if (env != NULL && env[0] != '\0') {
+        if (secret_check_token(env, strlen(env), name, err) < 0)
+            return -1;
         return secret_from(out, env, strlen(env), err) < 0 ? -1 : 1;
+    }
     if (!allow_prompt || !isatty(STDIN_FILENO))
         return 0;
-    return secret_prompt("Vault token (will be hidden): ", out, err) < 0 ? -1 : 1;
+    if (secret_prompt("Vault token (will be hidden): ", out, err) < 0)
+        return -1;
+    if (secret_check_token(out->data, out->len, "the token typed", err) < 0) {
+        secret_free(out);
+        return -1;
+    }
+    return 1;
 }
 
 int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,

@@ -25,10 +25,12 @@ struct secret {
 int secret_protect_process(struct error *err);
 
 /* Allocates a zeroed secret buffer able to hold cap-1 characters, locked in
- * memory when RLIMIT_MEMLOCK allows. The first
+ * memory when RLIMIT_MEMLOCK allows (else see secret_mlock_warning). The first
  * one also turns core dumps off, for good, as secret_protect_process does. */
 int secret_alloc(struct secret *s, size_t cap, struct error *err);
-
+/* 1 with a message in buf the first time it is called after a secret could not
+ * be locked in memory (what failed, and how to raise the limit); else 0. */
+int secret_mlock_warning(char *buf, size_t cap);
 /* Copies text into a new secret. */
 int secret_from(struct secret *s, const char *text, size_t len, struct error *err);
 /* Wipes and unmaps; safe on a zeroed struct. */
@@ -62,13 +64,21 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
  * text): call before json_decref on a document that held secrets. */
 void secret_wipe_json(json_t *v);
 
+/* Checks a token (a Vault token, or a bearer token for the API server): not
+ * empty, and no control character (CR and LF would split the stdin line that
+ * `sh` reads in the pod, or an HTTP header; the others are no part of a
+ * token). what names the source for the message ("VAULT_TOKEN", a file);
+ * the message never holds the token. */
+int secret_check_token(const char *t, size_t len, const char *what, struct error *err);
+
 /* Reads a token (first line, trimmed) from a file that only its owner can read. */
 int secret_read_token_file(const char *path, struct secret *out, struct error *err);
 
 /* A Vault token from, in order: token_file (when not NULL), the environment
  * (VAULT_TOKEN, or BAO_TOKEN then VAULT_TOKEN when openbao), the hidden
- * prompt when allow_prompt and stdin is a terminal. Returns 1 when found, 0 when there is none (and
- * no prompt was allowed), -1 on error. */
+ * prompt when allow_prompt and stdin is a terminal; checked with
+ * secret_check_token. Returns 1 when found, 0 when there is none (and no
+ * prompt was allowed), -1 on error. */
 int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
                      struct error *err);
 

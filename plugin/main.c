@@ -372,6 +372,14 @@ static const char *program_name(const char *argv0)
     return base;
 }
 
+/* Tells, once, that secrets could not be locked in memory (lib/secret). */
+static void secret_warnings(const struct cmd_context *ctx)
+{
+    char msg[512];
+    if (secret_mlock_warning(msg, sizeof msg))
+        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, msg);
+}
+
 int main(int argc, char **argv)
 {
     /* Before anything is read: a kubeconfig token, a key typed at the first
@@ -487,6 +495,7 @@ out:
     curl_global_cleanup();
     wipe_free_str(token_copy);
     free(p.positional);
+    secret_warnings(&ctx);
     fflush(stdout);
     int sig = secret_prompt_signal();
     if (sig == SIGQUIT || sig == SIGTERM || sig == SIGHUP) {
@@ -595,6 +604,7 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
         got = error_set(&err, ERR_USAGE,
                         "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
                         "on a terminal to be asked");
+    secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
@@ -607,6 +617,7 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
 {
     struct error err = {0};
     int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err);
+    secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
