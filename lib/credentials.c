@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "clock.h"
+#include "secret.h"
 #include "wipe.h"
 
 #define PLUGIN_TIMEOUT_MS (60 * 1000)
@@ -135,6 +136,11 @@ int credentials_parse(const char *api_version, const char *text, size_t len, str
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's status has neither a token nor a client "
                        "certificate");
+    if (rc == 0 && token != NULL &&
+        secret_check_token(token, strlen(token), "the credential plugin's token", err) < 0) {
+        err->kind = ERR_CONFIG;
+        rc = -1;
+    }
     if (rc == 0 && exp != NULL && clock_parse_rfc3339(exp, &out->expiry) < 0)
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's expirationTimestamp \"%s\" is not RFC 3339", exp);

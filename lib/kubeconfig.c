@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "secret.h"
 #include "wipe.h"
 
 #define SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -532,6 +533,15 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     return 0;
 }
 
+/* A bearer token becomes an HTTP header line: one line of printable text. */
+static int check_token(const struct rest_config *c, const char *what, struct error *err)
+{
+    if (c->token == NULL || secret_check_token(c->token, strlen(c->token), what, err) == 0)
+        return 0;
+    err->kind = ERR_CONFIG;
+    return -1;
+}
+
 static int fill_user(struct rest_config *c, struct entry *user, struct entry *cluster,
                      const struct kubeconfig_flags *flags, struct error *err)
 {
@@ -624,6 +634,13 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
                              f->path, line_of(ap), user->name, name ? name : "?");
         }
     }
+    char what[512];
+    if (flags->token != NULL)
+        snprintf(what, sizeof what, "--token");
+    else
+        snprintf(what, sizeof what, "user \"%s\" in %s", user->name, f->path);
+    if (check_token(c, what, err) < 0)
+        return -1;
     if (ex != NULL && c->token == NULL && c->client_cert.len == 0 && c->username == NULL)
         return fill_exec(c, user, ex, cluster, err);
     return 0;
@@ -656,6 +673,10 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
     c->token = strdup((char *)t.data);
     c->token_file = token_path;
     blob_free(&t);
+    if (check_token(c, token_path, err) < 0) {
+        rest_config_free(c);
+        return -1;
+    }
     char *ca = fmt("%s/ca.crt", dir);
     if (read_file(ca, &c->ca, err, "service account CA") < 0) {
         free(ca);
@@ -846,8 +867,10 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
     }
     if (rc == 0 && user != NULL)
         rc = fill_user(c, user, cluster, flags, err);
-    else if (rc == 0 && flags->token != NULL)
+    else if (rc == 0 && flags->token != NULL) {
         c->token = strdup(flags->token);
+        rc = check_token(c, "--token", err);
+    }
     if (rc == 0 && strncmp(c->server, "https://", 8) != 0 &&
         (c->token || c->client_cert.len || c->username || c->exec)) {
         /* client-go attaches credentials only over TLS. */

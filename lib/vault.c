@@ -134,6 +134,17 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     return 0;
 }
 
+/* Keys and the root token are shown on the terminal and sent to pods on a
+ * stdin line: one line of printable text, or refused (ERR_PROTOCOL). */
+static int check_init_text(const char *v, const char *what, struct error *err)
+{
+    if (secret_check_token(v, strlen(v), what, err) < 0) {
+        err->kind = ERR_PROTOCOL;
+        return -1;
+    }
+    return 0;
+}
+
 static int copy_key_list(json_t *root, const char *field, struct secret_list *l, struct error *err)
 {
     size_t i;
@@ -143,7 +154,9 @@ static int copy_key_list(json_t *root, const char *field, struct secret_list *l,
         const char *v = json_string_value(k);
         if (v == NULL)
             return error_set(err, ERR_PROTOCOL, "init output: %s[%zu] is not a string", field, i);
-        if (secret_list_add(l, v, strlen(v), err) < 0)
+        char what[96];
+        snprintf(what, sizeof what, "vault operator init printed a bad %s[%zu]", field, i);
+        if (check_init_text(v, what, err) < 0 || secret_list_add(l, v, strlen(v), err) < 0)
             return -1;
     }
     return 0;
@@ -168,6 +181,8 @@ int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, s
         rc = copy_key_list(root, "recovery_keys_b64", &r->recovery_b64, err);
     if (rc == 0)
         rc = copy_key_list(root, "recovery_keys_hex", &r->recovery_hex, err);
+    if (rc == 0)
+        rc = check_init_text(token, "vault operator init printed a bad root_token", err);
     if (rc == 0)
         rc = secret_from(&r->root_token, token, strlen(token), err);
     r->shares = (int)get_int(root, "unseal_shares");

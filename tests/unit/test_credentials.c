@@ -190,6 +190,12 @@ static void test_parse_errors(void **state)
                        "\"expirationTimestamp\":\"2026-01-01T00:00:00+1:1\"}}",
                        "the credential plugin's expirationTimestamp \"2026-01-01T00:00:00+1:1\" "
                        "is not RFC 3339");
+    /* CR LF in a bearer token would end the Authorization header and add others. */
+    expect_parse_error("{\"kind\":\"ExecCredential\",\"apiVersion\":"
+                       "\"client.authentication.k8s.io/v1\",\"status\":{\"token\":"
+                       "\"t\\r\\nImpersonate-User: admin\"}}",
+                       "the credential plugin's token: the token holds a control character (0x0d "
+                       "at byte 2); a token is one line of printable text");
     expect_parse_error("nope", "the credential plugin printed invalid JSON: '[' or '{' expected "
                                "near 'nope'");
 }

@@ -345,6 +345,42 @@ static void test_errors_name_file_and_line(void **state)
     assert_string_equal(err.msg, "--kubeconfig /nonexistent/kubeconfig: No such file or directory");
 }
 
+static void test_token_control_characters_refused(void **state)
+{
+    (void)state;
+    /* From the kubeconfig, a tokenFile and --token: CR LF would end the
+     * Authorization header (a hand-written WebSocket upgrade among others). */
+    const char *cfgtext = "current-context: x\n"
+                          "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                          "users:\n- name: u\n  user:\n    token: \"t\\r\\nX-Evil: 1\"\n"
+                          "- name: f\n  user:\n    tokenFile: tok\n"
+                          "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                          "- name: y\n  context: {cluster: c, user: f}\n";
+    put("tok", "a\x1b]52;c;eA==\x07b\n");
+    struct kubeconfig_flags f = {.kubeconfig = put("config", cfgtext)};
+    struct rest_config *c = NULL;
+    struct error err = {0};
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    assert_null(c);
+    char expect[512];
+    snprintf(expect, sizeof expect,
+             "user \"u\" in %s: the token holds a control character (0x0d at byte 2); a token is "
+             "one line of printable text",
+             f.kubeconfig);
+    assert_string_equal(err.msg, expect);
+    f.context = "y";
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    snprintf(expect, sizeof expect,
+             "user \"f\" in %s: the token holds a control character (0x1b at byte 2); a token is "
+             "one line of printable text",
+             f.kubeconfig);
+    assert_string_equal(err.msg, expect);
+    f.token = "x\ny";
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    assert_string_equal(err.msg, "--token: the token holds a control character (0x0a at byte 2); "
+                                 "a token is one line of printable text");
+}
+
 static void test_no_config_and_in_cluster(void **state)
 {
     (void)state;
@@ -451,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_config_and_in_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_server_drops_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_growth_wiped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_control_characters_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);
 }
