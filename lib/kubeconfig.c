@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -748,6 +749,53 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
     return 0;
 }
 
+static void exec_free(struct exec_plugin_config *e)
+{
+    if (e == NULL)
+        return;
+    free(e->api_version);
+    free(e->command);
+    kubeconfig_free_strv(e->args);
+    kubeconfig_free_strv(e->env);
+    free(e->install_hint);
+    free(e->cluster_config_json);
+    free(e);
+}
+
+/* A server without TLS gets no credential of any kind (not even the exec
+ * plugin runs); the warning says whose and which were held back. */
+static void drop_credentials(struct rest_config *c)
+{
+    char kinds[512] = "";
+    size_t n = 0;
+    if (c->token != NULL)
+        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%stoken", n ? ", " : "");
+    if (c->password != NULL && n < sizeof kinds)
+        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%spassword", n ? ", " : "");
+    if (c->exec != NULL && n < sizeof kinds)
+        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%sexec plugin %s", n ? ", " : "",
+                              c->exec->command ? c->exec->command : "?");
+    if (c->client_cert.len > 0 && n < sizeof kinds)
+        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%sclient certificate", n ? ", " : "");
+    if (n == 0)
+        return;
+    if (c->user_name != NULL)
+        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" (%s) are not "
+                           "sent",
+                           c->server, c->user_name, kinds));
+    else
+        add_warning(c, fmt("server %s is not https: the credentials given (%s) are not sent",
+                           c->server, kinds));
+    wipe_free_str(c->token);
+    c->token = NULL;
+    wipe_free_str(c->password);
+    c->password = NULL;
+    exec_free(c->exec);
+    c->exec = NULL;
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
+}
+
 int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **out,
                     struct error *err)
 {
@@ -871,16 +919,8 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
         c->token = strdup(flags->token);
         rc = check_token(c, "--token", err);
     }
-    if (rc == 0 && strncmp(c->server, "https://", 8) != 0 &&
-        (c->token || c->client_cert.len || c->username || c->exec)) {
-        /* client-go attaches credentials only over TLS. */
-        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" are not sent",
-                           c->server, c->user_name ? c->user_name : "?"));
-        wipe_free_str(c->token);
-        c->token = NULL;
-        wipe_free_str(c->password);
-        c->password = NULL;
-    }
+    if (rc == 0 && strncasecmp(c->server, "https://", 8) != 0)
+        drop_credentials(c); /* client-go attaches credentials only over TLS */
     if (rc == 0 && c->insecure_skip_tls_verify)
         add_warning(c, fmt("TLS verification disabled for cluster \"%s\" "
                            "(insecure-skip-tls-verify)",
@@ -944,15 +984,7 @@ void rest_config_free(struct rest_config *c)
     free(c->token_file);
     free(c->username);
     wipe_free_str(c->password);
-    if (c->exec != NULL) {
-        free(c->exec->api_version);
-        free(c->exec->command);
-        kubeconfig_free_strv(c->exec->args);
-        kubeconfig_free_strv(c->exec->env);
-        free(c->exec->install_hint);
-        free(c->exec->cluster_config_json);
-        free(c->exec);
-    }
+    exec_free(c->exec);
     free(c->namespace);
     kubeconfig_free_strv(c->warnings);
     free(c);

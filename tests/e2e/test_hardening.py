@@ -52,3 +52,47 @@ def test_vault_token_with_newline_refused(fake):
     assert r.stdout == ""
     # Only `vault status` ran (no token needed for it); nothing read the token's lines.
     assert all(e["command"] == ["vault", "status", "-format=json"] for e in fake.exec_log())
+
+
+def test_no_credential_to_plain_http_server(fake):
+    """--server http://...: no credential of any kind leaves, an exec plugin's token
+    neither (the plugin does not even run); the warning names the user held back."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(dict(self.headers))
+            body = b'{"kind":"Status","status":"Failure","message":"nope","code":404}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        for context, user, kind in (("fake-exec", "exec-user", "exec plugin"),
+                                    ("fake-token", "token-user", "token")):
+            seen.clear()
+            r = run_plugin(["--context", context, "--server", url, "status"],
+                           kubeconfig=fake.kubeconfig)
+            assert r.returncode == 1, r.stderr
+            assert seen, r.stderr
+            for headers in seen:
+                assert "Authorization" not in headers, headers
+            warning = r.stderr.splitlines()[0]
+            assert warning.startswith("kubectl vault-ha: warning: server %s is not https: the "
+                                      "credentials of user \"%s\" (%s" % (url, user, kind)), \
+                r.stderr
+            assert warning.endswith(") are not sent"), r.stderr
+        assert not os.path.exists(os.path.join(fake.state_dir, "plugin-runs"))
+    finally:
+        srv.shutdown()

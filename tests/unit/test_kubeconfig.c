@@ -424,14 +424,40 @@ static void test_http_server_drops_credentials(void **state)
     struct rest_config *c = load(&f);
     assert_string_equal(c->server, "http://h:8080");
     assert_null(c->password);
-    assert_string_equal(c->warnings[0],
-                        "server http://h:8080 is not https: the credentials of user \"ub\" are "
-                        "not sent");
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"ub\" (password) are not sent");
     rest_config_free(c);
     f.context = "a";
     c = load(&f);
     assert_string_equal(c->server, "https://h:8080");
     assert_string_equal(c->token, "tok-a");
+    rest_config_free(c);
+    /* No credential of any kind goes to a plain-HTTP server: an exec plugin's token
+     * neither (the plugin does not even run), nor a client certificate. */
+    const char *p =
+        put("exec-config", "current-context: x\n"
+                           "clusters:\n- name: c\n  cluster:\n    server: http://h:8080\n"
+                           "users:\n- name: e\n  user:\n    exec:\n"
+                           "      apiVersion: client.authentication.k8s.io/v1\n"
+                           "      command: /bin/false\n      interactiveMode: Never\n"
+                           "- name: cert\n  user:\n    client-certificate-data: " B64_HELLO "\n"
+                           "    client-key-data: " B64_HELLO "\n"
+                           "contexts:\n- name: x\n  context: {cluster: c, user: e}\n"
+                           "- name: y\n  context: {cluster: c, user: cert}\n");
+    struct kubeconfig_flags fe = {.kubeconfig = p};
+    c = load(&fe);
+    assert_null(c->exec);
+    assert_null(c->token);
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"e\" (exec plugin /bin/false) are not sent");
+    assert_null(c->warnings[1]);
+    rest_config_free(c);
+    fe.context = "y";
+    c = load(&fe);
+    assert_int_equal(c->client_cert.len, 0);
+    assert_int_equal(c->client_key.len, 0);
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"cert\" (client certificate) are not sent");
     rest_config_free(c);
 }
 
