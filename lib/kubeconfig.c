@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "secret.h"
+#include "text.h"
 #include "wipe.h"
 
 #define SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -769,14 +770,14 @@ static void drop_credentials(struct rest_config *c)
     char kinds[512] = "";
     size_t n = 0;
     if (c->token != NULL)
-        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%stoken", n ? ", " : "");
-    if (c->password != NULL && n < sizeof kinds)
-        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%spassword", n ? ", " : "");
-    if (c->exec != NULL && n < sizeof kinds)
-        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%sexec plugin %s", n ? ", " : "",
-                              c->exec->command ? c->exec->command : "?");
-    if (c->client_cert.len > 0 && n < sizeof kinds)
-        n += (size_t)snprintf(kinds + n, sizeof kinds - n, "%sclient certificate", n ? ", " : "");
+        text_appendf(kinds, sizeof kinds, &n, "%stoken", n ? ", " : "");
+    if (c->password != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%spassword", n ? ", " : "");
+    if (c->exec != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%sexec plugin %s", n ? ", " : "",
+                     c->exec->command ? c->exec->command : "?");
+    if (c->client_cert.len > 0)
+        text_appendf(kinds, sizeof kinds, &n, "%sclient certificate", n ? ", " : "");
     if (n == 0)
         return;
     if (c->user_name != NULL)

@@ -17,6 +17,28 @@ int text_hex_digit(int c)
     return -1;
 }
 
+int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (cap == 0)
+        return -1;
+    if (*len >= cap)
+        *len = cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+        buf[*len] = '\0';
+        return -1;
+    }
+    if ((size_t)w >= cap - *len) {
+        *len = cap - 1;
+        return -1;
+    }
+    *len += (size_t)w;
+    return 0;
+}
+
 static int flush_out(struct text_sanitizer *s, text_emit_fn emit, void *ctx)
 {
     if (s->olen == 0)

@@ -17,6 +17,7 @@
 #ifndef VH_TEXT_H
 #define VH_TEXT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -60,6 +61,13 @@ int text_is_safe(const char *s, size_t len);
  * straight to under (a rendered table with its colours) keeps its place.
  * fclose() emits a sequence left incomplete. NULL when memory is short. */
 FILE *text_open_stream(FILE *under);
+
+/* Appends printf-style text to buf (cap bytes, always NUL-terminated) at
+ * *len, cut to fit: never writes past buf + cap, and *len stays below cap.
+ * Returns 0, or -1 when the text was cut. The one way to build text piece by
+ * piece (`len += snprintf(...)` runs past the buffer once a piece is cut). */
+int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(int c);

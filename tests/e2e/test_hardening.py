@@ -96,3 +96,14 @@ def test_no_credential_to_plain_http_server(fake):
         assert not os.path.exists(os.path.join(fake.state_dir, "plugin-runs"))
     finally:
         srv.shutdown()
+
+
+def test_init_pgp_keys_too_long_refused(fake):
+    """Long keybase: entries overflowed the stack buffer of the -pgp-keys flag (a
+    `len += snprintf` past the end): now refused before anything runs in a pod."""
+    entries = "keybase:" + "a" * 1950 + ",keybase:b,keybase:c,keybase:d,keybase:e"
+    r = run_plugin(["init", "--pgp-keys", entries], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == ("kubectl vault-ha: --pgp-keys: the list of keys is too long (at most "
+                        "1899 characters after the key files are copied)\n"), r.stderr
+    assert not any("init" in e["command"] for e in fake.exec_log())

@@ -184,6 +184,28 @@ static void test_stream(void **state)
     free(mem);
 }
 
+static void test_appendf(void **state)
+{
+    (void)state;
+    char buf[8];
+    size_t len = 0;
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "abc"), 0);
+    assert_int_equal(len, 3);
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, ",%d", 42), 0);
+    assert_string_equal(buf, "abc,42");
+    /* Cut: the buffer is full and stays terminated; later appends write nothing past it. */
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "xyz"), -1);
+    assert_int_equal(len, 7);
+    assert_string_equal(buf, "abc,42x");
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "more"), -1);
+    assert_int_equal(len, 7);
+    assert_string_equal(buf, "abc,42x");
+    len = 100; /* a length past the end is clamped, not trusted */
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "q"), -1);
+    assert_string_equal(buf, "abc,42x");
+    assert_int_equal(text_appendf(buf, 0, &len, "%s", "q"), -1);
+}
+
 static void test_hex_digit(void **state)
 {
     (void)state;
@@ -206,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_emit_error_stops),
         cmocka_unit_test(test_one_shot_cut),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_appendf),
         cmocka_unit_test(test_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
