@@ -9,26 +9,13 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "filesink.h"
 #include "ops.h"
 #include "secret.h"
 #include "text.h"
 #include "vault.h"
 
 #define PGP_MAX 16
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Copies local public key files into the pod's /tmp (the CLI reads PGP keys
  * from files in the pod, facts §2); a length-bounded `head -c` needs no stdin
@@ -272,17 +259,29 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
     }
     struct secret text = {0};
     if (fd >= 0) {
+        /* The file is the only copy of the keys: its data, then its directory entry,
+         * reach the disk before it is called written. */
         int wrote = vault_init_result_json(result, &text, &err) == 0 &&
-                    write_all(fd, text.data, text.len) == 0 && fsync(fd) == 0;
-        int saved = errno;
-        close(fd);
+                    filesink_write_all(fd, text.data, text.len, &err) == 0;
+        if (wrote && fsync(fd) < 0) {
+            error_set(&err, ERR_CONFIG, "fsync: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (close(fd) < 0 && wrote) {
+            error_set(&err, ERR_CONFIG, "close: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (wrote && filesink_fsync_dir(output, &err) < 0)
+            wrote = 0;
         if (!wrote) {
             /* Vault is initialized now: the keys must not be lost. Show them. */
             fprintf(ctx->err, "%s: writing %s failed (%s): the keys follow on standard output\n",
-                    ctx->prog, output, strerror(saved));
+                    ctx->prog, output, err.msg);
             secret_free(&text);
+            fflush(ctx->out);
+            fflush(stdout);
             if (keys_text(result, &text, &err) == 0)
-                write_all(STDOUT_FILENO, text.data, text.len);
+                filesink_write_all(STDOUT_FILENO, text.data, text.len, &err);
             secret_free(&text);
             return 0;
         }
@@ -297,7 +296,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
         if ((json ? vault_init_result_json(result, &text, &err) : keys_text(result, &text, &err)) ==
             0) {
             fflush(ctx->out);
-            write_all(STDOUT_FILENO, text.data, text.len);
+            fflush(stdout);
+            filesink_write_all(STDOUT_FILENO, text.data, text.len, &err);
         }
         if (!json)
             fprintf(ctx->out,

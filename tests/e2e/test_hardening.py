@@ -107,3 +107,38 @@ def test_init_pgp_keys_too_long_refused(fake):
     assert r.stderr == ("kubectl vault-ha: --pgp-keys: the list of keys is too long (at most "
                         "1899 characters after the key files are copied)\n"), r.stderr
     assert not any("init" in e["command"] for e in fake.exec_log())
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace shows the fsync calls")
+def test_init_output_fsyncs_the_directory(fake, tmp_path):
+    """The keys file is the only copy of the keys: after a crash its directory entry
+    must be on disk too, so the directory is fsync'd after the file (as snapshot save)."""
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    out = keys_dir / "vault-keys.json"
+    trace = tmp_path / "strace.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update({"HOME": "/nonexistent", "KUBECONFIG": fake.kubeconfig})
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat,fsync,close", "-o", str(trace),
+                        BIN, "init", "--output", str(out)], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+    file_fd = dir_fd = None
+    events = []
+    for line in trace.read_text().splitlines():
+        parts = line.split(None, 1)
+        call = parts[1] if len(parts) > 1 else ""
+        if call.startswith("openat(") and '"%s"' % out in call and "O_EXCL" in call:
+            file_fd = int(call.rsplit("=", 1)[1])
+            events.append("open file")
+        elif call.startswith("openat(") and '"%s"' % keys_dir in call and "O_DIRECTORY" in call:
+            dir_fd = int(call.rsplit("=", 1)[1])
+            events.append("open dir")
+        elif call.startswith("fsync(") and events and events[-1] == "open dir" and \
+                call.startswith("fsync(%d)" % dir_fd):
+            events.append("fsync dir")
+        elif call.startswith("fsync(") and events and events[-1] == "open file" and \
+                call.startswith("fsync(%d)" % file_fd):
+            events.append("fsync file")
+    assert events == ["open file", "fsync file", "open dir", "fsync dir"], trace.read_text()
