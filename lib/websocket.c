@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "clock.h"
+#include "text.h"
 #include "wipe.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -537,13 +538,21 @@ long long ws_dechunk(char *body, size_t len)
 {
     size_t in = 0, out = 0;
     for (;;) {
+        /* chunk-size = 1*HEXDIG, then [ chunk-ext ] CRLF; parsed only inside the
+         * size line (the body is not NUL-terminated, and strtoull would skip
+         * whitespace past it). */
         const char *eol = memmem(body + in, len - in, "\r\n", 2);
         if (eol == NULL)
             return -1;
-        char *e;
-        errno = 0;
-        unsigned long long n = strtoull(body + in, &e, 16);
-        if (errno != 0 || e == body + in || (e != eol && *e != ';' && *e != ' '))
+        const char *p = body + in;
+        unsigned long long n = 0;
+        size_t digits = 0;
+        for (; p < eol && text_hex_digit((unsigned char)*p) >= 0; p++, digits++) {
+            if (n >> 60)
+                return -1; /* more than 2^64 */
+            n = n << 4 | (unsigned)text_hex_digit((unsigned char)*p);
+        }
+        if (digits == 0 || (p != eol && *p != ';' && *p != ' ' && *p != '\t'))
             return -1;
         in = (size_t)(eol - body) + 2;
         if (n == 0)

@@ -620,10 +620,48 @@ static void test_dechunk(void **state)
     assert_int_equal(ws_dechunk(cut, strlen(cut)), -1);
 }
 
+/* ws_dechunk on the exact bytes (no NUL after them), so ASan sees any read past
+ * the body: strtoull skipped the "\r\n" of an empty size line and ran on (found
+ * by fuzzing). */
+static long long dechunk_exact(const char *text, char *out, size_t cap)
+{
+    size_t len = strlen(text);
+    char *b = malloc(len ? len : 1);
+    assert_non_null(b);
+    memcpy(b, text, len);
+    long long n = ws_dechunk(b, len);
+    if (n > 0 && (size_t)n < cap) {
+        memcpy(out, b, (size_t)n);
+        out[n] = '\0';
+    }
+    free(b);
+    return n;
+}
+
+static void test_dechunk_never_reads_past_the_body(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(dechunk_exact("\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact(" 5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("+5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("0x5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("ffffffffffffffffff\r\nx\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("5", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("", out, sizeof out), -1);
+    /* What is well-formed still decodes: hex of any case, extensions, the last chunk. */
+    assert_int_equal(
+        dechunk_exact("5;name=v\r\nhello\r\nA\r\n, world!!!\r\n0\r\n\r\n", out, sizeof out), 15);
+    assert_string_equal(out, "hello, world!!!");
+    assert_int_equal(dechunk_exact("0\r\n\r\n", out, sizeof out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_unmasked_hello),
+        cmocka_unit_test(test_dechunk_never_reads_past_the_body),
         cmocka_unit_test(test_encode_masked_hello),
         cmocka_unit_test(test_encode_256_and_64k),
         cmocka_unit_test(test_header_length_forms),
