@@ -53,6 +53,9 @@ size_t text_sanitize(char *dst, size_t cap, const char *src, size_t len);
  * memory is short). */
 char *text_sanitize_dup(const char *s);
 
+/* 1 when s[0..len) is well-formed UTF-8 (control characters allowed). */
+int text_is_utf8(const char *s, size_t len);
+
 /* 1 when sanitizing would leave s[0..len) unchanged. */
 int text_is_safe(const char *s, size_t len);
 

@@ -74,6 +74,11 @@ static void test_c1_and_invalid_utf8(void **state)
     assert_string_equal(CLEAN("ok\xe2\x82"), "ok\\xe2\\x82");
     assert_false(text_is_safe("ok\xe2\x82", 4));
     assert_true(text_is_safe("\xf0\x9f\x98\x80", 4));
+    /* UTF-8 validity alone: controls are well-formed UTF-8. */
+    assert_true(text_is_utf8("a\x1b\r\xc2\x9b\xe2\x9c\x93", 8));
+    assert_false(text_is_utf8("\xc0\xaf", 2));
+    assert_false(text_is_utf8("\xed\xa0\x80", 3));
+    assert_false(text_is_utf8("ok\xe2\x82", 4));
 }
 
 struct collect {

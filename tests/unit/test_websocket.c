@@ -343,6 +343,36 @@ static void test_parse_close_forms(void **state)
     parse_all(one, sizeof one, 3, c);
     assert_true(c->error);
     assert_string_equal(c->error_text, "a close frame has a one-byte payload");
+    /* Codes RFC 6455 §7.4 allows on the wire pass; the others are a protocol error
+     * (answered with 1002 by ws_receive), never echoed. */
+    static const int allowed[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                  1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        uint8_t f[] = {0x88, 0x02, (uint8_t)(allowed[i] >> 8), (uint8_t)allowed[i]};
+        parse_all(f, sizeof f, 1, c);
+        assert_false(c->error);
+        assert_int_equal(c->close_code, allowed[i]);
+    }
+    static const int refused[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint8_t f[] = {0x88, 0x02, (uint8_t)(refused[i] >> 8), (uint8_t)refused[i]};
+        parse_all(f, sizeof f, 1, c);
+        assert_true(c->error);
+        assert_int_equal(c->closes, 0);
+        char want[128];
+        snprintf(want, sizeof want, "a close frame carries code %d, which RFC 6455 does not allow",
+                 refused[i]);
+        assert_string_equal(c->error_text, want);
+    }
+    /* The reason must be UTF-8. */
+    static const uint8_t bad_reason[] = {0x88, 0x04, 0x03, 0xe8, 0xc0, 0xaf};
+    parse_all(bad_reason, sizeof bad_reason, 1, c);
+    assert_true(c->error);
+    assert_string_equal(c->error_text, "a close frame's reason is not UTF-8");
+    static const uint8_t utf8_reason[] = {0x88, 0x05, 0x03, 0xe8, 0xe2, 0x9c, 0x93};
+    parse_all(utf8_reason, sizeof utf8_reason, 2, c);
+    assert_false(c->error);
+    assert_string_equal(c->close_reason, "✓");
     /* A pong with a payload, unsolicited: reported, harmless. */
     static const uint8_t pong[] = {0x8a, 0x02, 'h', 'i'};
     parse_all(pong, sizeof pong, 1, c);
