@@ -413,38 +413,69 @@ static void add_warning(struct rest_config *c, char *w)
     c->warnings = nw;
 }
 
-static int json_from_yaml(yaml_document_t *doc, yaml_node_t *n, json_t **out)
+/* Limits of json_from_yaml: YAML aliases are references in libyaml's document,
+ * so one that contains itself never ends, and a few that repeat each other
+ * grow exponentially ("billion laughs"). */
+#define YAML_DEPTH_MAX  64
+#define YAML_VALUES_MAX 10000
+
+struct yaml_budget {
+    int depth;
+    size_t values;
+    int over; /* 1: too deep, 2: too many values */
+};
+
+static json_t *json_from_yaml(yaml_document_t *doc, yaml_node_t *n, struct yaml_budget *b)
 {
+    if (n == NULL)
+        return json_null();
+    if (b->depth >= YAML_DEPTH_MAX || b->values >= YAML_VALUES_MAX) {
+        b->over = b->depth >= YAML_DEPTH_MAX ? 1 : 2;
+        return NULL;
+    }
+    b->values++;
+    json_t *out = NULL;
+    b->depth++;
     switch (n->type) {
     case YAML_SCALAR_NODE:
-        *out = json_string((const char *)n->data.scalar.value);
-        return 0;
+        out = json_string((const char *)n->data.scalar.value);
+        break;
     case YAML_SEQUENCE_NODE:
-        *out = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-             it++) {
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, *it), &v);
-            json_array_append_new(*out, v);
+        out = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             out != NULL && it < n->data.sequence.items.top; it++) {
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, *it), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
+            json_array_append_new(out, v);
         }
-        return 0;
+        break;
     case YAML_MAPPING_NODE:
-        *out = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-             p++) {
+        out = json_object();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             out != NULL && p < n->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, p->value), &v);
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, p->value), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
             if (k != NULL && k->type == YAML_SCALAR_NODE)
-                json_object_set_new(*out, (const char *)k->data.scalar.value, v);
+                json_object_set_new(out, (const char *)k->data.scalar.value, v);
             else
                 json_decref(v);
         }
-        return 0;
+        break;
     default:
-        *out = json_null();
-        return 0;
+        out = json_null();
+        break;
     }
+    b->depth--;
+    return out;
 }
 
 static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
@@ -480,9 +511,17 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
                     ? (size_t)(args->data.sequence.items.top - args->data.sequence.items.start)
                     : 0;
     e->args = calloc(na + 1, sizeof *e->args);
-    for (size_t i = 0; i < na; i++)
-        e->args[i] =
-            xstrdup(scalar(yaml_document_get_node(&f->doc, args->data.sequence.items.start[i])));
+    for (size_t i = 0; i < na; i++) {
+        /* A NULL would end the argv early, dropping the arguments after it. */
+        yaml_node_t *an = yaml_document_get_node(&f->doc, args->data.sequence.items.start[i]);
+        const char *a = scalar(an);
+        if (a == NULL)
+            return error_set(err, ERR_CONFIG,
+                             "%s:%d: user \"%s\": exec args[%zu] is null or not a string; quote "
+                             "it (\"~\") or remove it",
+                             f->path, an ? line_of(an) : line, user->name, i);
+        e->args[i] = strdup(a);
+    }
     yaml_node_t *env = map_get(&f->doc, ex, "env");
     size_t ne = env && env->type == YAML_SEQUENCE_NODE
                     ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start)
@@ -491,7 +530,10 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     for (size_t i = 0; i < ne; i++) {
         yaml_node_t *item = yaml_document_get_node(&f->doc, env->data.sequence.items.start[i]);
         const char *n = get_str(f, item, "name"), *v = get_str(f, item, "value");
-        e->env[i] = fmt("%s=%s", n ? n : "", v ? v : "");
+        if (n == NULL)
+            return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec env[%zu] has no name",
+                             f->path, item ? line_of(item) : line, user->name, i);
+        e->env[i] = fmt("%s=%s", n, v ? v : "");
     }
     e->install_hint = xstrdup(get_str(f, ex, "installHint"));
     e->provide_cluster_info = get_bool(f, ex, "provideClusterInfo");
@@ -525,8 +567,23 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
             const char *n = get_str(cluster->file, x, "name");
             yaml_node_t *ext = map_get(&cluster->file->doc, x, "extension");
             if (n != NULL && strcmp(n, "client.authentication.k8s.io/exec") == 0 && ext) {
-                json_t *j = NULL;
-                json_from_yaml(&cluster->file->doc, ext, &j);
+                struct yaml_budget b = {0};
+                json_t *j = json_from_yaml(&cluster->file->doc, ext, &b);
+                if (j == NULL && b.over == 1)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" nests deeper "
+                                     "than %d levels (a YAML alias that contains itself?)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_DEPTH_MAX);
+                if (j == NULL && b.over == 2)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" expands to more "
+                                     "than %d values (YAML aliases that repeat each other)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_VALUES_MAX);
+                if (j == NULL)
+                    return error_set(err, ERR_GENERIC, "out of memory");
+                free(e->cluster_config_json);
                 e->cluster_config_json = json_dumps(j, JSON_COMPACT);
                 json_decref(j);
             }

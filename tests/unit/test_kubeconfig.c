@@ -296,6 +296,55 @@ static void expect_error(const char *text, const struct kubeconfig_flags *extra,
 static void test_errors_name_file_and_line(void **state)
 {
     (void)state;
+    /* YAML aliases in the exec extension: one that contains itself recursed forever;
+     * 40 levels of doubling never finished (found by fuzzing and by hand). */
+    static const char exec_user[] =
+        "users:\n- name: e\n  user:\n    exec:\n"
+        "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+        "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n";
+    char text[8192];
+    snprintf(text, sizeof text,
+             "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+             "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+             "      extension: &a [*a]\n%s",
+             exec_user);
+    expect_error(text, NULL,
+                 "%F:7: the exec extension of cluster \"c\" nests deeper than 64 levels (a YAML "
+                 "alias that contains itself?)");
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                                "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+                                "      extension:\n        l0: &a0 [x, x]\n");
+    for (int i = 1; i <= 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "        l%d: &a%d [*a%d, *a%d]\n", i, i,
+                              i - 1, i - 1);
+    snprintf(text + n, sizeof text - n, "%s", exec_user);
+    expect_error(text, NULL,
+                 "%F:8: the exec extension of cluster \"c\" expands to more than 10000 values "
+                 "(YAML aliases that repeat each other)");
+    /* A null exec argument ended the NULL-terminated argv early (found by fuzzing). */
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      args:\n      - a\n      - ~\n      - b\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL,
+                 "%F:13: user \"e\": exec args[1] is null or not a string; quote it (\"~\") or "
+                 "remove it");
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      args: [a, {b: c}]\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL,
+                 "%F:11: user \"e\": exec args[1] is null or not a string; quote it (\"~\") or "
+                 "remove it");
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      env: [{value: b}]\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL, "%F:11: user \"e\": exec env[0] has no name");
     expect_error("clusters:\n- name: a\n  cluster: {server: x\n", NULL,
                  "%F:4:1: invalid YAML: did not find expected ',' or '}' while parsing a flow "
                  "mapping");
