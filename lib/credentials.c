@@ -281,8 +281,14 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
     ssize_t er = read(errp[0], &exec_errno, sizeof exec_errno);
     close(errp[0]);
     char *buf = malloc(PLUGIN_OUTPUT_MAX + 1);
+    if (buf == NULL) {
+        close(outp[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
     size_t len = 0;
-    int timed_out = 0;
+    int timed_out = 0, too_long = 0;
     long long start = clock_now_ms();
     for (;;) {
         long left = (long)(PLUGIN_TIMEOUT_MS - (clock_now_ms() - start));
@@ -303,8 +309,11 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
         if (r <= 0)
             break;
         len += (size_t)r;
-        if (len == PLUGIN_OUTPUT_MAX)
+        if (len == PLUGIN_OUTPUT_MAX) { /* no ExecCredential is that long */
+            too_long = 1;
+            kill(pid, SIGKILL);
             break;
+        }
     }
     close(outp[0]);
     int status = 0;
@@ -321,6 +330,11 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
             error_set(err, ERR_CONFIG, "cannot run the credential plugin %s of user \"%s\": %s%s%s",
                       e->command, cfg->user_name ? cfg->user_name : "?", strerror(exec_errno),
                       hint[0] ? "\n" : "", hint);
+    } else if (too_long) {
+        rc = error_set(err, ERR_CONFIG,
+                       "the credential plugin %s of user \"%s\" printed %u bytes or more: that "
+                       "is no ExecCredential",
+                       e->command, cfg->user_name ? cfg->user_name : "?", PLUGIN_OUTPUT_MAX);
     } else if (timed_out) {
         rc = error_set(err, ERR_TIMEOUT, "the credential plugin %s did not answer within %d s",
                        e->command, PLUGIN_TIMEOUT_MS / 1000);

@@ -428,15 +428,19 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
     return 0;
 }
 
-/* A stdout sink into locked memory, for output that carries keys. */
+#define CALL_TIMEOUT_MS (120 * 1000)
+#define CALL_STDOUT_MAX (4u << 20) /* init's output with 255 PGP-encrypted shares is < 1 MiB */
+#define CALL_STDERR_MAX (64u << 10)
+
+/* A stdout sink into locked memory, for output that carries keys; capped like
+ * every other: locked memory is scarce (RLIMIT_MEMLOCK). */
 static int secret_sink(void *ctx, const void *data, size_t len, struct error *err)
 {
-    return secret_append(ctx, data, len, err);
+    struct secret *s = ctx;
+    if (len > CALL_STDOUT_MAX - s->len)
+        return kexec_limit_error(err, "stdout", CALL_STDOUT_MAX);
+    return secret_append(s, data, len, err);
 }
-
-#define CALL_TIMEOUT_MS (120 * 1000)
-#define CALL_STDOUT_MAX (4u << 20)
-#define CALL_STDERR_MAX (64u << 10)
 
 int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
                    struct vault_call *calls, size_t n)
@@ -459,7 +463,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         c->exit_code = -1;
         error_clear(&c->error);
         outb[i].max = CALL_STDOUT_MAX;
+        outb[i].what = "stdout";
         errb[i].max = CALL_STDERR_MAX;
+        errb[i].what = "stderr";
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
         req[i].container = vc->container;

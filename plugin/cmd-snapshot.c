@@ -852,7 +852,8 @@ static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
 static int preflight(struct cmd_context *ctx, struct ops *o, const char *pod, const char **proto)
 {
     const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
-    struct kexec_buffer out = {.max = 1u << 20}, errb = {.max = 64u << 10};
+    struct kexec_buffer out = {.max = 1u << 20, .what = "stdout"},
+                        errb = {.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {
         .namespace = o->vc->namespace,
         .pod = pod,

@@ -219,6 +219,13 @@ static void test_plugin_failures(void **state)
     assert_int_equal(credentials_get(&mc, 0, &c, &err), -1);
     assert_string_equal(err.msg, "cannot run the credential plugin vh-no-such-plugin of user "
                                  "\"dev\": No such file or directory\ninstall it with apt");
+    /* A plugin that prints without end: read up to the cap, then told. */
+    struct exec_plugin_config endless = exec_cfg;
+    endless.command = "/usr/bin/yes";
+    mc.exec = &endless;
+    assert_int_equal(credentials_get(&mc, 0, &c, &err), -1);
+    assert_string_equal(err.msg, "the credential plugin /usr/bin/yes of user \"dev\" printed "
+                                 "1048576 bytes or more: that is no ExecCredential");
 }
 
 static void test_cluster_info(void **state)

@@ -120,14 +120,26 @@ static void test_parse_status(void **state)
 static void test_buffer_sink(void **state)
 {
     (void)state;
-    struct kexec_buffer b = {.max = 8};
+    struct kexec_buffer b = {.max = 8, .what = "stdout"};
     struct error err = {0};
     assert_int_equal(kexec_buffer_write(&b, "hello", 5, &err), 0);
-    assert_int_equal(kexec_buffer_write(&b, " world", 6, &err), 0);
+    assert_int_equal(kexec_buffer_write(&b, "!!!", 3, &err), 0);
+    assert_string_equal(b.data, "hello!!!");
+    /* Past the cap: an error that ends the session, nothing kept of it. */
+    assert_int_equal(kexec_buffer_write(&b, "x", 1, &err), -1);
+    assert_int_equal(err.kind, ERR_PROTOCOL);
+    assert_string_equal(err.msg, "stdout is over the limit of 8 bytes (a command that does not "
+                                 "stop printing?)");
     assert_int_equal(b.len, 8);
-    assert_string_equal(b.data, "hello wo");
-    assert_int_equal(b.truncated, 3);
     free(b.data);
+    struct kexec_buffer d = {0}; /* default cap: 1 MiB */
+    char *big = calloc(1, 1u << 20);
+    assert_int_equal(kexec_buffer_write(&d, big, 1u << 20, &err), 0);
+    assert_int_equal(kexec_buffer_write(&d, big, 1, &err), -1);
+    assert_string_equal(err.msg, "the output is over the limit of 1048576 bytes (a command that "
+                                 "does not stop printing?)");
+    free(big);
+    free(d.data);
 }
 
 /* ---- scripted server ----------------------------------------------------------------------- */
