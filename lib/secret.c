@@ -640,6 +640,8 @@ static void readline_start(void)
     if (started)
         return;
     started = 1;
+    rl_outstream = stderr; /* readline would take stdout, which may be a pipe */
+    rl_instream = stdin;
     char *saved = getenv("INPUTRC") ? strdup(getenv("INPUTRC")) : NULL;
     setenv("INPUTRC", "/dev/null", 1);
     rl_initialize();
@@ -697,6 +699,8 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     rl_instream = stdin;
     rl_redisplay_function = redisplay_nothing;
     rl_variable_bind("enable-bracketed-paste", "off"); /* a paste is typed text */
+    rl_variable_bind("convert-meta", "off");           /* 8-bit input to key_insert, */
+    rl_variable_bind("input-meta", "on");              /* not to meta key bindings */
     Keymap km = prompt_keymap();
     Keymap saved_km = rl_get_keymap();
     prompt_done = 0;
