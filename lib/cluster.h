@@ -109,7 +109,4 @@ void cluster_free(struct vault_cluster *vc);
  * "latest", by digest only → NULL. malloc'd. */
 char *cluster_image_tag(const char *image);
 
-/* Parses an RFC 3339 timestamp (as the API server writes them); 0 on failure. */
-time_t cluster_parse_time(const char *s);
-
 #endif

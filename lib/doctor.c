@@ -1,6 +1,8 @@
 /* doctor, the pure half: parsing what pods print, and the checks (lib/doctor.h). */
 #include "doctor.h"
 
+#include "clock.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -2028,7 +2030,9 @@ static void check_non_voters(const struct doctor_facts *f, struct doctor_report 
         if (s->status == NULL || strcmp(s->status, "non-voter") != 0)
             continue;
         non_voters++;
-        time_t since = cluster_parse_time(s->stable_since);
+        time_t since = 0;
+        if (s->stable_since == NULL || clock_parse_rfc3339(s->stable_since, &since) < 0)
+            since = 0;
         double age = since > 0 ? difftime(f->now, since) : -1;
         const char *pod = server_pod(f, s);
         /* A few seconds of slack for the time between the check and the read. */

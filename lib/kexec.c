@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "websocket.h"
 
 #define STATUS_MAX     (64u << 10) /* channel 3 carries one small Status */
@@ -27,13 +28,6 @@
 #define STDIN_MIN_ROOM 4096 /* no stdin frame smaller than this while more input may come */
 
 static const char *const default_protocols[] = {KEXEC_PROTO_V5, KEXEC_PROTO_V4, NULL};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- pure parts ---------------------------------------------------------------------------- */
 
@@ -157,18 +151,22 @@ int kexec_parse_status(const char *json, size_t len, int *exit_code, struct erro
     return rc;
 }
 
+int kexec_limit_error(struct error *err, const char *what, size_t max)
+{
+    return error_set(err, ERR_PROTOCOL,
+                     "%s is over the limit of %zu bytes (a command that does not stop printing?)",
+                     what ? what : "the output", max);
+}
+
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err)
 {
     struct kexec_buffer *b = ctx;
     size_t max = b->max ? b->max : BUFFER_MAX_DEF;
-    size_t take = len;
-    if (b->len + take > max) {
-        take = max > b->len ? max - b->len : 0;
-        b->truncated += len - take;
-    }
-    if (b->data == NULL || b->len + take + 1 > b->cap) {
+    if (len > max - b->len)
+        return kexec_limit_error(err, b->what, max);
+    if (b->data == NULL || b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + take + 1)
+        while (cap < b->len + len + 1)
             cap *= 2;
         char *d = realloc(b->data, cap);
         if (d == NULL)
@@ -176,8 +174,8 @@ int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *er
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, data, take);
-    b->len += take;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
     b->data[b->len] = '\0';
     return 0;
 }
@@ -230,7 +228,7 @@ static int coalesce_out(struct session *s, const uint8_t *d, size_t n, struct er
     }
     while (n > 0) {
         if (s->olen == 0)
-            s->o_since = now_ms();
+            s->o_since = clock_now_ms();
         size_t take = cap - s->olen < n ? cap - s->olen : n;
         memcpy(s->obuf + s->olen, d, take);
         s->olen += take;
@@ -282,7 +280,7 @@ static int on_event(void *ctx, const struct ws_event *ev, struct error *err)
     struct session *s = ctx;
     if (ev->type != WS_EV_DATA)
         return 0;
-    s->last_activity = now_ms();
+    s->last_activity = clock_now_ms();
     if (ev->message_start) {
         if (ev->opcode != WS_OP_BINARY)
             return error_set(err, ERR_PROTOCOL,
@@ -373,7 +371,7 @@ static int pump_stdin(struct session *s, int fd_ready, struct error *err)
             return send_failed(s, err);
         s->res->stdin_bytes += (size_t)n;
         pumped += (size_t)n;
-        s->last_activity = now_ms();
+        s->last_activity = clock_now_ms();
     }
     if (s->in_state == IN_EOF) {
         if (s->v5) {
@@ -390,7 +388,7 @@ static int pump_stdin(struct session *s, int fd_ready, struct error *err)
                        "exec in %s: end of stdin after %llu bytes; %s cannot signal it, the "
                        "command keeps its stdin open",
                        s->req->pod, s->res->stdin_bytes, KEXEC_PROTO_V4);
-            s->v4_eof_at = now_ms(); /* noted if the command still runs a little later */
+            s->v4_eof_at = clock_now_ms(); /* noted if the command still runs a little later */
         }
         s->in_state = IN_DONE;
     }
@@ -483,7 +481,7 @@ static int session_start(struct session *s, struct ws_conn *ws)
         return -1;
     }
     s->rx_more = 1; /* frames may have arrived with the 101 */
-    s->started = s->last_activity = now_ms();
+    s->started = s->last_activity = clock_now_ms();
     s->active = 1;
     return 0;
 }
@@ -502,7 +500,7 @@ static void run_sessions(struct session *ss, size_t n)
     }
     for (;;) {
         size_t np = 0, active = 0;
-        long long now = now_ms();
+        long long now = clock_now_ms();
         long long timeout = POLL_SLICE_MS;
         for (size_t i = 0; i < n; i++) {
             struct session *s = &ss[i];
@@ -605,7 +603,7 @@ static void run_sessions(struct session *ss, size_t n)
                         s->in_state = IN_DONE;
                     s->rx_more = 1;
                 } else {
-                    s->last_activity = now_ms();
+                    s->last_activity = clock_now_ms();
                 }
             }
             if ((re & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) || s->rx_more) {

@@ -11,7 +11,10 @@
 
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "credentials.h"
+#include "text.h"
+#include "wipe.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
@@ -37,36 +40,17 @@ struct body {
     int overflow;
 };
 
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 void kube_trace(struct kube_client *c, const char *fmt, ...)
 {
     if (c == NULL || c->opts.trace == NULL)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    char *line = text_vprintf(fmt, ap);
     va_end(ap);
-    c->opts.trace(c->opts.trace_ctx, line);
+    if (line != NULL)
+        c->opts.trace(c->opts.trace_ctx, line);
+    free(line);
 }
 
 char *kube_urlencode(const char *s)
@@ -146,7 +130,7 @@ static char *basic_auth_header(const char *user, const char *pass)
     char *hdr = NULL;
     if (enc != NULL) {
         EVP_EncodeBlock((unsigned char *)enc, raw, (int)rl);
-        hdr = xasprintf("Authorization: Basic %s", enc);
+        hdr = text_printf("Authorization: Basic %s", enc);
         explicit_bzero(enc, el);
         free(enc);
     }
@@ -159,10 +143,12 @@ static char *basic_auth_header(const char *user, const char *pass)
 static int load_auth_locked(struct kube_client *c, int force_refresh, struct error *err)
 {
     const struct rest_config *cfg = c->cfg;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     c->auth_header = NULL;
+    if (cfg->server == NULL || strncasecmp(cfg->server, "https://", 8) != 0)
+        return 0; /* no credential of any kind over plain HTTP (lib/kubeconfig drops them) */
     if (cfg->token != NULL && cfg->token[0] != '\0') {
-        c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
+        c->auth_header = text_printf("Authorization: Bearer %s", cfg->token);
     } else if (cfg->username != NULL && cfg->password != NULL) {
         c->auth_header = basic_auth_header(cfg->username, cfg->password);
     } else if (cfg->exec != NULL && cfg->client_cert.len == 0) {
@@ -174,7 +160,7 @@ static int load_auth_locked(struct kube_client *c, int force_refresh, struct err
             return -1;
         c->have_cred = 1;
         if (c->cred.token != NULL)
-            c->auth_header = xasprintf("Authorization: Bearer %s", c->cred.token);
+            c->auth_header = text_printf("Authorization: Bearer %s", c->cred.token);
     }
     return 0;
 }
@@ -207,11 +193,11 @@ int kube_client_new(const struct rest_config *cfg, const struct kube_client_opti
             return error_set(err, ERR_CONFIG, "server address \"%s\" is not a URL", cfg->server);
         }
         split_hostport(hostport, scheme, &host, &port);
-        c->url_base = xasprintf("%s://%s:%s%s", scheme, cfg->tls_server_name, port, rest);
-        char *entry = xasprintf("%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
+        c->url_base = text_printf("%s://%s:%s%s", scheme, cfg->tls_server_name, port, rest);
+        char *entry = text_printf("%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
         c->connect_to = curl_slist_append(NULL, entry);
         free(entry);
-        c->host_header = xasprintf("Host: %s", hostport);
+        c->host_header = text_printf("Host: %s", hostport);
         free(scheme), free(hostport), free(rest), free(host), free(port);
     } else {
         c->url_base = strdup(cfg->server);
@@ -235,7 +221,7 @@ void kube_client_free(struct kube_client *c)
 {
     if (c == NULL)
         return;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     if (c->have_cred)
         credential_free(&c->cred);
     free(c->host_header);
@@ -254,20 +240,13 @@ const struct rest_config *kube_client_config(const struct kube_client *c)
  * refreshed it retry with the new one instead of running the plugin again. */
 #define REFRESH_SHARED_MS 5000
 
-static long long monotonic_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 int kube_refresh_credentials(struct kube_client *c)
 {
     if (c->cfg->exec == NULL || c->cfg->token != NULL)
         return 0;
     struct error e = {0};
     pthread_mutex_lock(&c->lock);
-    long long now = monotonic_ms();
+    long long now = clock_now_ms();
     int rc = 0;
     if (c->refreshed_at_ms > 0 && now - c->refreshed_at_ms < REFRESH_SHARED_MS) {
         kube_trace(c, "credentials were refreshed %lld ms ago: retrying with those",
@@ -275,7 +254,7 @@ int kube_refresh_credentials(struct kube_client *c)
     } else {
         rc = load_auth_locked(c, 1, &e);
         if (rc == 0)
-            c->refreshed_at_ms = monotonic_ms();
+            c->refreshed_at_ms = clock_now_ms();
     }
     pthread_mutex_unlock(&c->lock);
     return rc == 0;
@@ -285,7 +264,7 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
                         struct curl_slist **headers, struct error *err)
 {
     const struct rest_config *cfg = c->cfg;
-    char *url = xasprintf("%s%s", c->url_base, path);
+    char *url = text_printf("%s%s", c->url_base, path);
     if (url == NULL)
         return error_set(err, ERR_GENERIC, "out of memory");
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -576,7 +555,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
-            curl_slist_free_all(headers);
+            wipe_slist(headers);
             curl_easy_cleanup(h);
             return -1;
         }
@@ -595,14 +574,12 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         if (!c->cfg->disable_compression)
             curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long long t0 = clock_now_ms();
         CURLcode rc = curl_easy_perform(h);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (long)(clock_now_ms() - t0);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        curl_slist_free_all(headers);
+        wipe_slist(headers); /* the Authorization line */
         curl_easy_cleanup(h);
 
         if (rc != CURLE_OK) {

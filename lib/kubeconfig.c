@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <yaml.h>
+
+#include "secret.h"
+#include "text.h"
+#include "wipe.h"
 
 #define SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
 #define FILE_MAX (16u << 20)
@@ -45,31 +50,9 @@ static char *xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
+void blob_free(struct blob *b)
 {
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    if (vasprintf(&s, f, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-static void blob_free(struct blob *b, int secret)
-{
-    if (b->data != NULL && secret)
-        explicit_bzero(b->data, b->len);
-    free(b->data);
+    wipe_free(b->data, b->len);
     b->data = NULL;
     b->len = 0;
 }
@@ -79,6 +62,7 @@ static int read_file(const char *path, struct blob *out, struct error *err, cons
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return error_set(err, ERR_CONFIG, "cannot read %s %s: %s", what, path, strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy */
     size_t cap = 4096, len = 0;
     unsigned char *buf = malloc(cap + 1);
     size_t r;
@@ -86,15 +70,16 @@ static int read_file(const char *path, struct blob *out, struct error *err, cons
         len += r;
         if (len == cap) {
             if (cap >= FILE_MAX) {
-                free(buf);
+                wipe_free(buf, len);
                 fclose(f);
                 return error_set(err, ERR_CONFIG, "%s %s is too large", what, path);
             }
-            cap *= 2;
-            unsigned char *nb = realloc(buf, cap + 1);
+            /* Not realloc: the part read so far may be a token or a key. */
+            unsigned char *nb = wipe_grow(buf, len, cap * 2 + 1);
             if (nb == NULL)
-                free(buf);
+                wipe_free(buf, len);
             buf = nb;
+            cap *= 2;
         }
     }
     fclose(f);
@@ -167,12 +152,14 @@ static int load_file(const char *path, struct kc_file *f, struct error *err)
                   p.problem_mark.line + 1, p.problem_mark.column + 1,
                   p.problem ? p.problem : "syntax error", p.context ? " " : "",
                   p.context ? p.context : "");
+        wipe_yaml(&f->doc, &p);
         yaml_parser_delete(&p);
-        blob_free(&text, 1);
+        blob_free(&text);
         return -1;
     }
+    wipe_yaml(NULL, &p);
     yaml_parser_delete(&p);
-    blob_free(&text, 1); /* it may hold tokens and keys */
+    blob_free(&text); /* it may hold tokens and keys */
     f->path = strdup(path);
     char *slash = strrchr(f->path, '/');
     f->dir = slash ? strndup(f->path, (size_t)(slash - f->path) + (slash == f->path)) : strdup(".");
@@ -235,6 +222,7 @@ static int add_entries(struct merged *m, struct kc_file *f, const char *list_key
 static void merged_free(struct merged *m)
 {
     for (size_t i = 0; i < m->nfiles; i++) {
+        wipe_yaml(&m->files[i].doc, NULL); /* tokens, passwords, keys */
         yaml_document_delete(&m->files[i].doc);
         free(m->files[i].path);
         free(m->files[i].dir);
@@ -281,7 +269,7 @@ static int load_merged(const struct kubeconfig_flags *flags, struct merged *m, s
         const char *home = getenv("HOME");
         paths = calloc(2, sizeof *paths);
         if (home != NULL)
-            paths[np++] = fmt("%s/.kube/config", home);
+            paths[np++] = text_printf("%s/.kube/config", home);
     }
     size_t len = 0;
     for (size_t i = 0; i < np; i++)
@@ -300,6 +288,7 @@ static int load_merged(const struct kubeconfig_flags *flags, struct merged *m, s
         struct kc_file *f = &m->files[m->nfiles];
         if (load_file(paths[i], f, err) < 0) {
             if (f->path != NULL || f->doc.nodes.start != NULL) {
+                wipe_yaml(&f->doc, NULL);
                 yaml_document_delete(&f->doc);
                 free(f->path);
                 free(f->dir);
@@ -355,7 +344,7 @@ static char *resolve_path(const char *dir, const char *p)
         return NULL;
     if (p[0] == '/' || dir == NULL)
         return strdup(p);
-    return fmt("%s/%s", dir, p);
+    return text_printf("%s/%s", dir, p);
 }
 
 static int decode_b64(struct kc_file *f, yaml_node_t *map, const char *key, struct blob *out,
@@ -412,38 +401,69 @@ static void add_warning(struct rest_config *c, char *w)
     c->warnings = nw;
 }
 
-static int json_from_yaml(yaml_document_t *doc, yaml_node_t *n, json_t **out)
+/* Limits of json_from_yaml: YAML aliases are references in libyaml's document,
+ * so one that contains itself never ends, and a few that repeat each other
+ * grow exponentially ("billion laughs"). */
+#define YAML_DEPTH_MAX  64
+#define YAML_VALUES_MAX 10000
+
+struct yaml_budget {
+    int depth;
+    size_t values;
+    int over; /* 1: too deep, 2: too many values */
+};
+
+static json_t *json_from_yaml(yaml_document_t *doc, yaml_node_t *n, struct yaml_budget *b)
 {
+    if (n == NULL)
+        return json_null();
+    if (b->depth >= YAML_DEPTH_MAX || b->values >= YAML_VALUES_MAX) {
+        b->over = b->depth >= YAML_DEPTH_MAX ? 1 : 2;
+        return NULL;
+    }
+    b->values++;
+    json_t *out = NULL;
+    b->depth++;
     switch (n->type) {
     case YAML_SCALAR_NODE:
-        *out = json_string((const char *)n->data.scalar.value);
-        return 0;
+        out = json_string((const char *)n->data.scalar.value);
+        break;
     case YAML_SEQUENCE_NODE:
-        *out = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-             it++) {
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, *it), &v);
-            json_array_append_new(*out, v);
+        out = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             out != NULL && it < n->data.sequence.items.top; it++) {
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, *it), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
+            json_array_append_new(out, v);
         }
-        return 0;
+        break;
     case YAML_MAPPING_NODE:
-        *out = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-             p++) {
+        out = json_object();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             out != NULL && p < n->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, p->value), &v);
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, p->value), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
             if (k != NULL && k->type == YAML_SCALAR_NODE)
-                json_object_set_new(*out, (const char *)k->data.scalar.value, v);
+                json_object_set_new(out, (const char *)k->data.scalar.value, v);
             else
                 json_decref(v);
         }
-        return 0;
+        break;
     default:
-        *out = json_null();
-        return 0;
+        out = json_null();
+        break;
     }
+    b->depth--;
+    return out;
 }
 
 static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
@@ -479,9 +499,17 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
                     ? (size_t)(args->data.sequence.items.top - args->data.sequence.items.start)
                     : 0;
     e->args = calloc(na + 1, sizeof *e->args);
-    for (size_t i = 0; i < na; i++)
-        e->args[i] =
-            xstrdup(scalar(yaml_document_get_node(&f->doc, args->data.sequence.items.start[i])));
+    for (size_t i = 0; i < na; i++) {
+        /* A NULL would end the argv early, dropping the arguments after it. */
+        yaml_node_t *an = yaml_document_get_node(&f->doc, args->data.sequence.items.start[i]);
+        const char *a = scalar(an);
+        if (a == NULL)
+            return error_set(err, ERR_CONFIG,
+                             "%s:%d: user \"%s\": exec args[%zu] is null or not a string; quote "
+                             "it (\"~\") or remove it",
+                             f->path, an ? line_of(an) : line, user->name, i);
+        e->args[i] = strdup(a);
+    }
     yaml_node_t *env = map_get(&f->doc, ex, "env");
     size_t ne = env && env->type == YAML_SEQUENCE_NODE
                     ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start)
@@ -490,7 +518,10 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     for (size_t i = 0; i < ne; i++) {
         yaml_node_t *item = yaml_document_get_node(&f->doc, env->data.sequence.items.start[i]);
         const char *n = get_str(f, item, "name"), *v = get_str(f, item, "value");
-        e->env[i] = fmt("%s=%s", n ? n : "", v ? v : "");
+        if (n == NULL)
+            return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec env[%zu] has no name",
+                             f->path, item ? line_of(item) : line, user->name, i);
+        e->env[i] = text_printf("%s=%s", n, v ? v : "");
     }
     e->install_hint = xstrdup(get_str(f, ex, "installHint"));
     e->provide_cluster_info = get_bool(f, ex, "provideClusterInfo");
@@ -524,14 +555,38 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
             const char *n = get_str(cluster->file, x, "name");
             yaml_node_t *ext = map_get(&cluster->file->doc, x, "extension");
             if (n != NULL && strcmp(n, "client.authentication.k8s.io/exec") == 0 && ext) {
-                json_t *j = NULL;
-                json_from_yaml(&cluster->file->doc, ext, &j);
+                struct yaml_budget b = {0};
+                json_t *j = json_from_yaml(&cluster->file->doc, ext, &b);
+                if (j == NULL && b.over == 1)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" nests deeper "
+                                     "than %d levels (a YAML alias that contains itself?)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_DEPTH_MAX);
+                if (j == NULL && b.over == 2)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" expands to more "
+                                     "than %d values (YAML aliases that repeat each other)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_VALUES_MAX);
+                if (j == NULL)
+                    return error_set(err, ERR_GENERIC, "out of memory");
+                free(e->cluster_config_json);
                 e->cluster_config_json = json_dumps(j, JSON_COMPACT);
                 json_decref(j);
             }
         }
     }
     return 0;
+}
+
+/* A bearer token becomes an HTTP header line: one line of printable text. */
+static int check_token(const struct rest_config *c, const char *what, struct error *err)
+{
+    if (c->token == NULL || secret_check_token(c->token, strlen(c->token), what, err) == 0)
+        return 0;
+    err->kind = ERR_CONFIG;
+    return -1;
 }
 
 static int fill_user(struct rest_config *c, struct entry *user, struct entry *cluster,
@@ -598,7 +653,7 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
             start++;
         c->token = strdup(start);
         c->token_file = p;
-        blob_free(&b, 1);
+        blob_free(&b);
     } else if (token != NULL) {
         c->token = strdup(token);
     }
@@ -616,7 +671,8 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
         const char *id = get_str(f, cfg, "id-token");
         if (name != NULL && strcmp(name, "oidc") == 0 && id != NULL && c->token == NULL) {
             c->token = strdup(id);
-            add_warning(c, fmt("user \"%s\": using the oidc auth-provider's id-token as is; it is "
+            add_warning(
+                c, text_printf("user \"%s\": using the oidc auth-provider's id-token as is; it is "
                                "not refreshed when it expires",
                                user->name));
         } else if (c->token == NULL) {
@@ -626,6 +682,13 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
                              f->path, line_of(ap), user->name, name ? name : "?");
         }
     }
+    char what[512];
+    if (flags->token != NULL)
+        snprintf(what, sizeof what, "--token");
+    else
+        snprintf(what, sizeof what, "user \"%s\" in %s", user->name, f->path);
+    if (check_token(c, what, err) < 0)
+        return -1;
     if (ex != NULL && c->token == NULL && c->client_cert.len == 0 && c->username == NULL)
         return fill_exec(c, user, ex, cluster, err);
     return 0;
@@ -637,15 +700,15 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     const char *dir = flags->serviceaccount_dir ? flags->serviceaccount_dir : SA_DIR;
-    char *token_path = fmt("%s/token", dir);
+    char *token_path = text_printf("%s/token", dir);
     if (host == NULL || port == NULL || host[0] == '\0' || !file_exists(token_path)) {
         free(token_path);
         return 0;
     }
     struct rest_config *c = calloc(1, sizeof *c);
     c->origin = strdup("in-cluster config");
-    c->server =
-        strchr(host, ':') ? fmt("https://[%s]:%s", host, port) : fmt("https://%s:%s", host, port);
+    c->server = strchr(host, ':') ? text_printf("https://[%s]:%s", host, port)
+                                  : text_printf("https://%s:%s", host, port);
     struct blob t = {0};
     if (read_file(token_path, &t, err, "service account token") < 0) {
         free(token_path);
@@ -657,18 +720,22 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
         t.data[--l] = '\0';
     c->token = strdup((char *)t.data);
     c->token_file = token_path;
-    blob_free(&t, 1);
-    char *ca = fmt("%s/ca.crt", dir);
+    blob_free(&t);
+    if (check_token(c, token_path, err) < 0) {
+        rest_config_free(c);
+        return -1;
+    }
+    char *ca = text_printf("%s/ca.crt", dir);
     if (read_file(ca, &c->ca, err, "service account CA") < 0) {
         free(ca);
         rest_config_free(c);
         return -1;
     }
-    c->ca_description = fmt("file %s", ca);
+    c->ca_description = text_printf("file %s", ca);
     free(ca);
     const char *ns = flags->namespace ? flags->namespace : getenv("POD_NAMESPACE");
     if (ns == NULL || ns[0] == '\0') {
-        char *nsf = fmt("%s/namespace", dir);
+        char *nsf = text_printf("%s/namespace", dir);
         struct blob b = {0};
         struct error ignore = {0};
         if (read_file(nsf, &b, &ignore, "namespace") == 0) {
@@ -677,7 +744,7 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
                 b.data[--bl] = '\0';
             if (bl > 0)
                 c->namespace = strdup((char *)b.data);
-            blob_free(&b, 0);
+            blob_free(&b);
         }
         free(nsf);
     } else {
@@ -710,7 +777,7 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
         c->tls_server_name = strdup(flags->tls_server_name);
     }
     if (flags->certificate_authority != NULL || flags->insecure_skip_tls_verify) {
-        blob_free(&c->ca, 0);
+        blob_free(&c->ca);
         free(c->ca_description);
         c->ca_description = NULL;
         c->insecure_skip_tls_verify = flags->insecure_skip_tls_verify;
@@ -718,7 +785,7 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
             if (read_file(flags->certificate_authority, &c->ca, err, "--certificate-authority") < 0)
                 return -1;
             c->ca_description =
-                fmt("file %s (--certificate-authority)", flags->certificate_authority);
+                text_printf("file %s (--certificate-authority)", flags->certificate_authority);
         }
     }
     if (c->insecure_skip_tls_verify && c->ca.len > 0)
@@ -727,6 +794,55 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
                          "flag is not allowed",
                          c->cluster_name ? c->cluster_name : "?");
     return 0;
+}
+
+static void exec_free(struct exec_plugin_config *e)
+{
+    if (e == NULL)
+        return;
+    free(e->api_version);
+    free(e->command);
+    kubeconfig_free_strv(e->args);
+    kubeconfig_free_strv(e->env);
+    free(e->install_hint);
+    free(e->cluster_config_json);
+    free(e);
+}
+
+/* A server without TLS gets no credential of any kind (not even the exec
+ * plugin runs); the warning says whose and which were held back. */
+static void drop_credentials(struct rest_config *c)
+{
+    char kinds[512] = "";
+    size_t n = 0;
+    if (c->token != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%stoken", n ? ", " : "");
+    if (c->password != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%spassword", n ? ", " : "");
+    if (c->exec != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%sexec plugin %s", n ? ", " : "",
+                     c->exec->command ? c->exec->command : "?");
+    if (c->client_cert.len > 0)
+        text_appendf(kinds, sizeof kinds, &n, "%sclient certificate", n ? ", " : "");
+    if (n == 0)
+        return;
+    if (c->user_name != NULL)
+        add_warning(
+            c, text_printf("server %s is not https: the credentials of user \"%s\" (%s) are not "
+                           "sent",
+                           c->server, c->user_name, kinds));
+    else
+        add_warning(c,
+                    text_printf("server %s is not https: the credentials given (%s) are not sent",
+                                c->server, kinds));
+    wipe_free_str(c->token);
+    c->token = NULL;
+    wipe_free_str(c->password);
+    c->password = NULL;
+    exec_free(c->exec);
+    c->exec = NULL;
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
 }
 
 int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **out,
@@ -811,14 +927,14 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
     c->disable_compression = get_bool(cf, cluster->body, "disable-compression");
     int rc = decode_b64(cf, cluster->body, "certificate-authority-data", &c->ca, err);
     if (rc == 0 && c->ca.len > 0)
-        c->ca_description =
-            fmt("certificate-authority-data of cluster \"%s\" in %s", cluster->name, cf->path);
+        c->ca_description = text_printf("certificate-authority-data of cluster \"%s\" in %s",
+                                        cluster->name, cf->path);
     const char *ca_file = get_str(cf, cluster->body, "certificate-authority");
     if (rc == 0 && c->ca.len == 0 && ca_file != NULL) {
         char *p = resolve_path(cf->dir, ca_file);
         rc = read_file(p, &c->ca, err, "certificate-authority");
         if (rc == 0)
-            c->ca_description = fmt("file %s", p);
+            c->ca_description = text_printf("file %s", p);
         else
             error_wrap(err, "cluster \"%s\" in %s", cluster->name, cf->path);
         free(p);
@@ -842,28 +958,22 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
     if (rc == 0 && strstr(c->server, "://") == NULL) {
         /* client-go: https only when TLS settings say so, else http. */
         int tls = c->ca.len > 0 || c->insecure_skip_tls_verify;
-        char *s = fmt("%s://%s", tls ? "https" : "http", c->server);
+        char *s = text_printf("%s://%s", tls ? "https" : "http", c->server);
         free(c->server);
         c->server = s;
     }
     if (rc == 0 && user != NULL)
         rc = fill_user(c, user, cluster, flags, err);
-    else if (rc == 0 && flags->token != NULL)
+    else if (rc == 0 && flags->token != NULL) {
         c->token = strdup(flags->token);
-    if (rc == 0 && strncmp(c->server, "https://", 8) != 0 &&
-        (c->token || c->client_cert.len || c->username || c->exec)) {
-        /* client-go attaches credentials only over TLS. */
-        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" are not sent",
-                           c->server, c->user_name ? c->user_name : "?"));
-        wipe_free(c->token);
-        c->token = NULL;
-        wipe_free(c->password);
-        c->password = NULL;
+        rc = check_token(c, "--token", err);
     }
+    if (rc == 0 && strncasecmp(c->server, "https://", 8) != 0)
+        drop_credentials(c); /* client-go attaches credentials only over TLS */
     if (rc == 0 && c->insecure_skip_tls_verify)
-        add_warning(c, fmt("TLS verification disabled for cluster \"%s\" "
-                           "(insecure-skip-tls-verify)",
-                           c->cluster_name));
+        add_warning(c, text_printf("TLS verification disabled for cluster \"%s\" "
+                                   "(insecure-skip-tls-verify)",
+                                   c->cluster_name));
     const char *ns =
         flags->namespace ? flags->namespace : get_str(ctx->file, ctx->body, "namespace");
     c->namespace = strdup(ns ? ns : "default");
@@ -914,24 +1024,16 @@ void rest_config_free(struct rest_config *c)
     free(c->origin);
     free(c->server);
     free(c->tls_server_name);
-    blob_free(&c->ca, 0);
+    blob_free(&c->ca);
     free(c->ca_description);
     free(c->proxy_url);
-    blob_free(&c->client_cert, 0);
-    blob_free(&c->client_key, 1);
-    wipe_free(c->token);
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
+    wipe_free_str(c->token);
     free(c->token_file);
     free(c->username);
-    wipe_free(c->password);
-    if (c->exec != NULL) {
-        free(c->exec->api_version);
-        free(c->exec->command);
-        kubeconfig_free_strv(c->exec->args);
-        kubeconfig_free_strv(c->exec->env);
-        free(c->exec->install_hint);
-        free(c->exec->cluster_config_json);
-        free(c->exec);
-    }
+    wipe_free_str(c->password);
+    exec_free(c->exec);
     free(c->namespace);
     kubeconfig_free_strv(c->warnings);
     free(c);

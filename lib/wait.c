@@ -1,5 +1,7 @@
 #include "wait.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +9,7 @@
 
 double wait_now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)clock_now_ms() / 1000.0;
 }
 
 int wait_sleep_ms(long ms, volatile sig_atomic_t *cancel)

@@ -3,7 +3,7 @@
  * wall-clock deadline, reports progress (a begin line, each change of state,
  * an end line with the time taken) and, when it gives up, says what it waited
  * for and the last state it saw. A cancel flag (Ctrl-C) ends it between polls.
- * Also the one monotonic clock and interruptible sleep of the tree. */
+ * Also an interruptible sleep. */
 #ifndef VH_WAIT_H
 #define VH_WAIT_H
 
@@ -15,7 +15,7 @@
 /* --timeout's default: each wait gives up after this long. */
 #define WAIT_DEFAULT_MS (2L * 60 * 1000)
 
-/* Seconds on the monotonic clock (elapsed real time, immune to clock changes). */
+/* Seconds on lib/clock's monotonic clock (elapsed real time). */
 double wait_now_s(void);
 
 /* Sleeps ms milliseconds, or until *cancel is set (checked every 100 ms).

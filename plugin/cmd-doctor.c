@@ -91,9 +91,13 @@ static void render_lines(struct cmd_context *ctx, const struct doctor_report *r)
         const struct doctor_finding *x = &r->items[i];
         char level[16];
         snprintf(level, sizeof level, "%-7s", doctor_level_name(x->level));
+        /* The coloured level is our own text: raw; the message quotes pods: sanitized. */
         char *c = colorize(level, level_color(x->level), ctx->color);
-        fprintf(ctx->out, "%s %-13s %s%s%s\n", c ? c : level, x->id, x->message,
-                x->fix ? "; fix: " : "", x->fix ? x->fix : "");
+        fflush(ctx->out);
+        fputs(c ? c : level, ctx->out_raw);
+        fflush(ctx->out_raw);
+        fprintf(ctx->out, " %-13s %s%s%s\n", x->id, x->message, x->fix ? "; fix: " : "",
+                x->fix ? x->fix : "");
         free(c);
     }
     int n[4];

@@ -98,7 +98,9 @@ static void human(char *buf, size_t cap, unsigned long long bytes)
     output_size(buf, cap, (uint64_t)bytes);
 }
 
-/* Progress on a terminal only: bytes, percentage when the total is known, rate. */
+/* Progress on a terminal only: bytes, percentage when the total is known, rate.
+ * Written to the real stderr (ctx->err_raw): our own text and \r / erase-line
+ * sequences only, never remote text. */
 struct progress {
     FILE *f;
     int on;
@@ -404,24 +406,6 @@ static int temp_beside(const char *path, char *tmpl, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static void print_save_report(struct cmd_context *ctx, const char *file, const char *pod,
                               const struct snapshot_info *info, double secs)
 {
@@ -589,7 +573,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     int attempts = 0;
 stream:;
     struct progress prog;
-    progress_init(&prog, ctx->err, "Saving snapshot:", 0);
+    progress_init(&prog, ctx->err_raw, "Saving snapshot:", 0);
     struct save_sink sink = {.fd = fd,
                              .writeback = !to_stdout,
                              .shown = to_stdout ? "stdout" : tmp,
@@ -713,9 +697,8 @@ stream:;
             goto out;
         }
         have_tmp = 0;
-        if (fsync_dir_of(file) < 0)
-            fprintf(ctx->err, "%s: warning: fsync of the directory of %s: %s\n", ctx->prog, file,
-                    strerror(errno));
+        if (filesink_fsync_dir(file, &err) < 0)
+            fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, err.msg);
     }
     print_save_report(ctx, file, pod, info, secs);
     rc = EXIT_OK;
@@ -761,7 +744,7 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
         return -1;
     }
     struct progress prog;
-    progress_init(&prog, ctx->err, "Verifying:", 0);
+    progress_init(&prog, ctx->err_raw, "Verifying:", 0);
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         prog.total = (unsigned long long)st.st_size;
     struct error err = {0};
@@ -898,7 +881,8 @@ static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
 static int preflight(struct cmd_context *ctx, struct ops *o, const char *pod, const char **proto)
 {
     const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
-    struct kexec_buffer out = {.max = 1u << 20}, errb = {.max = 64u << 10};
+    struct kexec_buffer out = {.max = 1u << 20, .what = "stdout"},
+                        errb = {.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {
         .namespace = o->vc->namespace,
         .pod = pod,
@@ -987,7 +971,7 @@ static int run_restore(struct cmd_context *ctx, struct ops *o, const char *pod, 
         return -1;
     }
     struct progress prog;
-    progress_init(&prog, ctx->err,
+    progress_init(&prog, ctx->err_raw,
                   v4 ? "Copying snapshot into the pod:" : "Restoring snapshot:", size);
     struct kexec_result res = {0};
     struct upload up = {.line = line,

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "output.h"
 #include "secret.h"
+#include "text.h"
 #include "vault.h"
 
 static json_t *tri_json(enum tristate t)
@@ -91,9 +92,12 @@ static enum color state_color(enum health_state s)
     return s == HEALTH_HEALTHY ? COLOR_GREEN : s == HEALTH_DEGRADED ? COLOR_YELLOW : COLOR_RED;
 }
 
-static void render_table(struct cmd_context *ctx, FILE *o, const struct vault_cluster *vc,
-                         const struct pod_view *views, const struct health *h,
-                         const char *raft_note, time_t now)
+/* o takes text (sanitized when it reaches the terminal), raw the rendered
+ * table and colorize() strings, whose remote parts were sanitized before the
+ * colours were added. */
+static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
+                         const struct vault_cluster *vc, const struct pod_view *views,
+                         const struct health *h, const char *raft_note, time_t now)
 {
     int wide = ctx->g->output == OUTPUT_WIDE;
     fprintf(o, "StatefulSet %s/%s (release %s, %s): %d/%d ready\n\n", vc->namespace, vc->name,
@@ -151,13 +155,15 @@ static void render_table(struct cmd_context *ctx, FILE *o, const struct vault_cl
         if (hp->role != NULL && strcmp(hp->role, "active") == 0)
             table_set_color(t, (size_t)row, 5, COLOR_GREEN);
     }
+    /* Cells and colorize()'s text are sanitized: the colours may reach the terminal. */
     char *s = table_render(t, ctx->color);
     table_free(t);
     if (s != NULL)
-        fputs(s, o);
+        fputs(s, raw);
     free(s);
     char *state = colorize(health_state_name(h->state), state_color(h->state), ctx->color);
-    fprintf(o, "\nCluster: %s", state ? state : health_state_name(h->state));
+    fputs("\nCluster: ", o);
+    fputs(state ? state : "unknown", raw);
     free(state);
     if (h->state != HEALTH_UNKNOWN) {
         fprintf(o, " (%d voter%s, %d unsealed voter%s, quorum %d, failure tolerance %d", h->voters,
@@ -242,7 +248,7 @@ static int status_read(struct cmd_context *ctx, struct vault_cluster *vc,
 }
 
 /* The whole status once, as table, json or yaml, into f. Returns 0 or -1. */
-static int status_print(struct cmd_context *ctx, FILE *f, const struct vault_cluster *vc,
+static int status_print(struct cmd_context *ctx, FILE *f, FILE *raw, const struct vault_cluster *vc,
                         const struct status_state *s)
 {
     time_t now = time(NULL);
@@ -261,7 +267,7 @@ static int status_print(struct cmd_context *ctx, FILE *f, const struct vault_clu
         free(text);
         return 0;
     }
-    render_table(ctx, f, vc, s->views, &s->h, note, now);
+    render_table(ctx, f, raw, vc, s->views, &s->h, note, now);
     return 0;
 }
 
@@ -388,7 +394,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     int first = 1, rc = EXIT_OK;
     cmd_watch_interrupts();
     if (tty)
-        fputs("\033[?25l", ctx->out); /* no cursor blinking over the table */
+        fputs("\033[?25l", ctx->out_raw); /* no cursor blinking over the table */
     while (!cmd_interrupted) {
         struct status_state s;
         struct error err = {0};
@@ -396,9 +402,10 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
         clock_now(at, sizeof at);
         if (status_read(ctx, vc, token, !first, &s, &err) < 0) {
             /* A failed reading is a change too: say it and keep watching. */
-            if (tty)
-                fprintf(ctx->out, "\033[H\033[2J%s: %s\n", at, err.msg);
-            else
+            if (tty) {
+                fputs("\033[H\033[2J", ctx->out_raw);
+                fprintf(ctx->out, "%s: %s\n", at, err.msg);
+            } else
                 fprintf(ctx->out, "%s %s\n", at, err.msg);
             fflush(ctx->out);
         } else {
@@ -413,31 +420,39 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
                 }
                 char *screen = NULL;
                 size_t len = 0;
+                /* The screen is built first, then drawn at once: text through a
+                 * sanitizing stream, rendered table and colours as they are. */
                 FILE *m = open_memstream(&screen, &len);
-                if (m != NULL) {
+                FILE *mt = m != NULL ? text_open_stream(m) : NULL;
+                if (mt != NULL) {
                     char every[32];
                     wait_format_duration(every, sizeof every, interval_ms);
-                    fprintf(m, "Every %s: %s status%*s%s\n\n", every, ctx->prog, 8, "", at);
-                    status_print(ctx, m, vc, &s);
+                    fprintf(mt, "Every %s: %s status%*s%s\n\n", every, ctx->prog, 8, "", at);
+                    status_print(ctx, mt, m, vc, &s);
                     if (json_array_size(last_changes) > 0) {
-                        fprintf(m, "\nChanged at %s:\n", last_at);
+                        fprintf(mt, "\nChanged at %s:\n", last_at);
                         size_t i;
                         json_t *x;
                         json_array_foreach(last_changes, i, x)
                         {
                             char *mark = colorize(json_string_value(x), COLOR_BOLD, ctx->color);
-                            fprintf(m, "  * %s\n", mark ? mark : json_string_value(x));
+                            fputs("  * ", mt);
+                            fputs(mark ? mark : "?", m);
+                            fputc('\n', mt);
                             free(mark);
                         }
                     }
+                    fclose(mt);
+                }
+                if (m != NULL) {
                     fclose(m);
-                    fputs("\033[H\033[2J", ctx->out);
-                    fwrite(screen, 1, len, ctx->out);
+                    fputs("\033[H\033[2J", ctx->out_raw);
+                    fwrite(screen, 1, len, ctx->out_raw);
                     free(screen);
                 }
             } else if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
                 if (changed)
-                    status_print(ctx, ctx->out, vc, &s);
+                    status_print(ctx, ctx->out, ctx->out_raw, vc, &s);
             } else {
                 size_t i;
                 json_t *x;
@@ -452,7 +467,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
         wait_sleep_ms(interval_ms, &cmd_interrupted);
     }
     if (tty)
-        fputs("\033[?25h\n", ctx->out);
+        fputs("\033[?25h\n", ctx->out_raw);
     fflush(ctx->out);
     json_decref(last_changes);
     watch_memory_free(&mem);
@@ -537,7 +552,7 @@ static int status_wait_for(struct cmd_context *ctx, struct vault_cluster *vc,
         cmd_report(ctx, &err);
     int exit_code = EXIT_ERROR;
     if (g.have_last) {
-        status_print(ctx, ctx->out, vc, &g.last);
+        status_print(ctx, ctx->out, ctx->out_raw, vc, &g.last);
         exit_code = rc >= 0                   ? EXIT_OK
                     : g.last.h.exit_code != 0 ? g.last.h.exit_code
                                               : EXIT_DEGRADED;
@@ -658,9 +673,9 @@ static int status_all_namespaces(struct cmd_context *ctx)
     } else if (list.n == 0) {
         fprintf(ctx->err, "No Vault or OpenBao StatefulSet found in any namespace.\n");
     } else {
-        char *text = table_render(t, ctx->color);
+        char *text = table_render(t, ctx->color); /* cells sanitized before colour */
         if (text != NULL)
-            fputs(text, ctx->out);
+            fputs(text, ctx->out_raw);
         free(text);
         for (size_t i = 0; i < list.n; i++)
             if (!e[i].ok)
@@ -745,7 +760,7 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
             cmd_report(ctx, &err);
             rc = EXIT_ERROR;
         } else {
-            rc = status_print(ctx, ctx->out, vc, &s) < 0 ? EXIT_ERROR : s.h.exit_code;
+            rc = status_print(ctx, ctx->out, ctx->out_raw, vc, &s) < 0 ? EXIT_ERROR : s.h.exit_code;
             status_state_clear(vc, &s);
         }
     }

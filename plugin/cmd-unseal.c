@@ -154,7 +154,9 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
     int needed = threshold - (min_progress > 0 ? min_progress : 0);
     if (needed < 1)
         needed = 1;
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), needed, 1, &keys, &err) < 0) {
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), needed, 1, &keys, &err);
+    cmd_secret_warnings(ctx);
+    if (got < 0) {
         cmd_report(ctx, &err);
         rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
         goto out;

@@ -65,8 +65,17 @@ struct cmd_context {
     struct global_options *g;
     struct rest_config *cfg;  /* NULL for CMD_NO_CLUSTER commands */
     struct kube_client *kube; /* NULL for CMD_NO_CLUSTER commands */
+    /* All text goes to out and err: they sanitize what is written (lib/text), so
+     * remote text (names, reasons, Status messages, what pods print) cannot
+     * drive the terminal. Unbuffered: bytes written to out_raw keep their place. */
     FILE *out;
     FILE *err;
+    /* The real stdout and stderr, for bytes that must pass as they are: a byte-exact
+     * stream (exec's stdout into a pipe or file, snapshot save -), a rendered table
+     * or colorize() string (sanitized before colour was added), a progress line
+     * made of our own text and control sequences. Never remote text as such. */
+    FILE *out_raw;
+    FILE *err_raw;
     int color;        /* colour on: out is a terminal, no --no-color, no NO_COLOR */
     const char *prog; /* "kubectl vault-ha" or the binary name, for messages */
     /* A Vault token this run already holds (bootstrap's new root token), used
@@ -135,6 +144,9 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
 int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int threshold,
                  struct secret_list *keys);
 
+/* Tells, once, that secrets could not be locked in memory (lib/secret). */
+void cmd_secret_warnings(const struct cmd_context *ctx);
+
 /* Asks "question [y/N] " on the terminal for DESTRUCTIVE commands; without a
  * terminal, --yes is required. Returns 1 to go on. */
 int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question);
@@ -176,8 +188,10 @@ int cmd_complete_words(int n, char **words);
 /* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
 long cmd_parse_duration_ms(const char *s);
 
-/* A small local file read whole (NUL-terminated; length in *len when len is
- * given); NULL with err naming the file. Free with free(). */
+/* A small local file (at most CMD_FILE_MAX bytes) read whole (NUL-terminated;
+ * length in *len when len is given); NULL with err naming the file. Free with
+ * free(). */
+#define CMD_FILE_MAX (1u << 20)
 char *cmd_read_file(const char *path, size_t *len, struct error *err);
 
 /* Reads a PEM certificate file (--leader-ca-cert: sent as content, since the CLI

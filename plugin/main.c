@@ -20,7 +20,9 @@
 #include "ops.h"
 #include "output.h"
 #include "secret.h"
+#include "text.h"
 #include "vault.h"
+#include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_doctor_entry;
@@ -257,16 +259,41 @@ struct parsed {
     int npositional;
 };
 
+/* stdout and stderr through the one sanitizer (lib/text), for all text. */
+static FILE *safe_out, *safe_err;
+
+static void close_safe_streams(void)
+{
+    /* Emits a UTF-8 sequence left incomplete, then flushes what is underneath. */
+    if (safe_out != NULL && safe_out != stdout)
+        fclose(safe_out);
+    if (safe_err != NULL && safe_err != stderr)
+        fclose(safe_err);
+    safe_out = safe_err = NULL;
+    fflush(stdout);
+    fflush(stderr);
+}
+
+static int open_safe_streams(void)
+{
+    safe_out = text_open_stream(stdout);
+    safe_err = text_open_stream(stderr);
+    if (safe_out == NULL || safe_err == NULL)
+        return -1;
+    atexit(close_safe_streams);
+    return 0;
+}
+
 static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
+    fprintf(safe_err, "%s: ", prog);
+    vfprintf(safe_err, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
+    fprintf(safe_err, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
 /* Stores one option value; returns 0, or -1 after reporting a usage error. */
@@ -438,10 +465,12 @@ static void print_command_help(FILE *f, const char *prog, const struct cmd_entry
     fprintf(f, "\n%s", global_short_help);
 }
 
-static void trace_to_stderr(void *ctx, const char *line)
+/* -v lines: they quote what the API server said. Called from several threads
+ * (exec upgrades): one fprintf is one locked write. */
+static void trace_to_err(void *c, const char *line)
 {
-    (void)ctx;
-    fprintf(stderr, "trace: %s\n", line);
+    const struct cmd_context *ctx = c;
+    fprintf(ctx->err, "trace: %s\n", line);
 }
 
 int cmd_connect(struct cmd_context *ctx)
@@ -458,7 +487,8 @@ int cmd_connect(struct cmd_context *ctx)
     struct kube_client_options ko = {
         .request_timeout_ms = ctx->g->request_timeout_ms,
         .max_retries = -1,
-        .trace = ctx->g->verbose ? trace_to_stderr : NULL,
+        .trace = ctx->g->verbose ? trace_to_err : NULL,
+        .trace_ctx = ctx,
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
@@ -477,11 +507,29 @@ static const char *program_name(const char *argv0)
     return base;
 }
 
+void cmd_secret_warnings(const struct cmd_context *ctx)
+{
+    char msg[512];
+    if (secret_mlock_warning(msg, sizeof msg))
+        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, msg);
+}
+
 int main(int argc, char **argv)
 {
+    /* Before anything is read: a kubeconfig token, a key typed at the first
+     * prompt and every copy a library makes are never in a core dump. */
+    struct error perr = {0};
+    int protected = secret_protect_process(&perr);
+    wipe_json_allocator(); /* before the first JSON value: keys and tokens pass through jansson */
     const char *prog = program_name(argv[0]);
+    if (protected < 0)
+        fprintf(stderr, "%s: warning: %s\n", prog, perr.msg);
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
         return cmd_complete_words(argc - 2, argv + 2);
+    if (open_safe_streams() < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_ERROR;
+    }
     struct parsed p;
     if (parse_args(prog, argc, argv, &p) < 0) {
         free(p.positional);
@@ -490,12 +538,12 @@ int main(int argc, char **argv)
     struct cmd_args *g = &p.global;
     int want_help = option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
     if (p.cmd == NULL) {
-        print_overview(want_help ? stdout : stderr, prog);
+        print_overview(want_help ? safe_out : safe_err, prog);
         free(p.positional);
         return want_help ? EXIT_OK : EXIT_USAGE;
     }
     if (want_help) {
-        print_command_help(stdout, prog, p.cmd);
+        print_command_help(safe_out, prog, p.cmd);
         free(p.positional);
         return EXIT_OK;
     }
@@ -532,7 +580,7 @@ int main(int argc, char **argv)
                     "\"%s\"",
                     rt);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     go.wait_timeout_ms = 0;
@@ -547,7 +595,7 @@ int main(int argc, char **argv)
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     const char *of = cmd_opt_str(g, "output");
@@ -565,7 +613,7 @@ int main(int argc, char **argv)
             usage_error(prog, p.cmd->name,
                         "unknown output format \"%s\" (table, wide, json or yaml)", of);
             free(p.positional);
-            free(token_copy);
+            wipe_free_str(token_copy);
             return EXIT_USAGE;
         }
     }
@@ -573,15 +621,17 @@ int main(int argc, char **argv)
     const char *no_color_env = getenv("NO_COLOR");
     struct cmd_context ctx = {
         .g = &go,
-        .out = stdout,
-        .err = stderr,
+        .out = safe_out,
+        .err = safe_err,
+        .out_raw = stdout,
+        .err_raw = stderr,
         .prog = prog,
         .color = isatty(STDOUT_FILENO) && !go.no_color &&
                  (no_color_env == NULL || no_color_env[0] == '\0'),
     };
     int rc = EXIT_ERROR;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "%s: cannot initialise libcurl\n", prog);
+        fprintf(ctx.err, "%s: cannot initialise libcurl\n", prog);
         goto out;
     }
     if (!(p.cmd->flags & CMD_NO_CLUSTER) && cmd_connect(&ctx) < 0)
@@ -591,12 +641,17 @@ out:
     kube_client_free(ctx.kube);
     rest_config_free(ctx.cfg);
     curl_global_cleanup();
-    if (token_copy != NULL) {
-        explicit_bzero(token_copy, strlen(token_copy));
-        free(token_copy);
-    }
+    wipe_free_str(token_copy);
     free(p.positional);
-    fflush(stdout);
+    cmd_secret_warnings(&ctx);
+    close_safe_streams();
+    int sig = secret_prompt_signal();
+    if (sig == SIGQUIT || sig == SIGTERM || sig == SIGHUP) {
+        /* Ended at the prompt by a signal: everything is wiped and the terminal is
+         * back, so end by that signal, as the caller expects (no core: dumps are off). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     return rc;
 }
 
@@ -715,6 +770,7 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
         got = error_set(&err, ERR_USAGE,
                         "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
                         "on a terminal to be asked");
+    cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
@@ -726,7 +782,9 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
                  struct secret_list *keys)
 {
     struct error err = {0};
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, 0, keys, &err) < 0) {
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, 0, keys, &err);
+    cmd_secret_warnings(ctx);
+    if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
     }
@@ -750,12 +808,24 @@ char *cmd_read_file(const char *path, size_t *len, struct error *err)
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
+    if (m == NULL) {
+        fclose(f);
+        error_set(err, ERR_GENERIC, "out of memory reading %s", path);
+        return NULL;
+    }
     char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+    size_t r, total = 0;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && total <= CMD_FILE_MAX) {
         fwrite(chunk, 1, r, m);
+        total += r;
+    }
     fclose(f);
     fclose(m);
+    if (total > CMD_FILE_MAX) { /* /dev/zero given by mistake, say */
+        free(buf);
+        error_set(err, ERR_CONFIG, "%s is larger than %u bytes", path, CMD_FILE_MAX);
+        return NULL;
+    }
     if (len != NULL)
         *len = n;
     return buf;
