@@ -386,8 +386,8 @@ static void clock_now(char *buf, size_t cap)
 static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
                         const struct secret *token, long interval_ms)
 {
-    int tty =
-        isatty(fileno(ctx->out)) && ctx->g->output != OUTPUT_JSON && ctx->g->output != OUTPUT_YAML;
+    int tty = isatty(fileno(ctx->out_raw)) && ctx->g->output != OUTPUT_JSON &&
+              ctx->g->output != OUTPUT_YAML;
     struct watch_memory mem = {0};
     json_t *last_changes = json_array();
     char last_at[16] = "";
@@ -408,6 +408,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
             } else
                 fprintf(ctx->out, "%s %s\n", at, err.msg);
             fflush(ctx->out);
+            fflush(ctx->out_raw); /* the sanitizing stream writes into it */
         } else {
             json_t *lines = json_array();
             int changed = watch_changes(vc, &s, &mem, lines);
@@ -460,6 +461,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
                     fprintf(ctx->out, "%s %s\n", at, json_string_value(x));
             }
             fflush(ctx->out);
+            fflush(ctx->out_raw); /* the sanitizing stream writes into it */
             json_decref(lines);
             status_state_clear(vc, &s);
         }
@@ -469,6 +471,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     if (tty)
         fputs("\033[?25h\n", ctx->out_raw);
     fflush(ctx->out);
+    fflush(ctx->out_raw);
     json_decref(last_changes);
     watch_memory_free(&mem);
     (void)rc;

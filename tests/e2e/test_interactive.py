@@ -146,7 +146,7 @@ def test_ctrl_backslash_at_prompt_dumps_nothing(fake, tmp_path):
     t = Tmux(tmp_path, "cd %s && ulimit -c unlimited; trap : QUIT; " % shlex.quote(str(work)) +
              command_line(fake, ["unseal"]) + "; echo EXIT=$?; stty -a; sleep 60")
     try:
-        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
         t.send("-l", "half-typed")
         t.send("C-\\")
         screen = t.wait_for("EXIT=")
@@ -163,7 +163,7 @@ def test_sigterm_at_prompt_restores_terminal(fake, tmp_path):
     t = Tmux(tmp_path, "sh -c %s; echo EXIT=$?; stty -a; sleep 60" %
              shlex.quote("echo PID=$$; exec " + command_line(fake, ["unseal"])))
     try:
-        screen = t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        screen = t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
         pid = int(screen.split("PID=")[1].split()[0])
         t.send("-l", "half-typed")
         time.sleep(0.5)
@@ -184,7 +184,7 @@ def test_ctrl_z_restores_terminal_and_fg_hides_input_again(fake, tmp_path):
               % command_line(fake, ["unseal"]))
     t = Tmux(tmp_path, "bash -c %s" % shlex.quote(script))
     try:
-        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
         t.send("-l", "typed-before-stop")
         t.send("C-z")
         screen = t.wait_for("STTY-END")
@@ -193,12 +193,12 @@ def test_ctrl_z_restores_terminal_and_fg_hides_input_again(fake, tmp_path):
         # fg: input is hidden again and the prompt shown again; the half-typed key was
         # dropped with the terminal state, so the three keys are typed from the start.
         deadline = time.time() + 30
-        while t.screen().count("Unseal key 1 of 3 (will be hidden):") < 2:
+        while t.screen().count("Unseal key 1 of 3 (empty line: submit the keys given so far):") < 2:
             assert time.time() < deadline, t.screen()
             time.sleep(0.1)
         for i in range(3):
             if i > 0:
-                t.wait_for("Unseal key %d of 3 (will be hidden):" % (i + 1))
+                t.wait_for("Unseal key %d of 3 (empty line: submit the keys given so far):" % (i + 1))
             t.send("-l", keys["unseal_keys_b64"][i])
             t.send("Enter")
         screen = t.wait_for("EXIT=", timeout=60)
@@ -225,12 +225,12 @@ def test_tab_and_inputrc_do_nothing_at_prompt(fake, tmp_path):
     t = Tmux(tmp_path, "trap : INT; cd %s && %s; echo EXIT=$?; sleep 60" %
              (shlex.quote(str(work)), line))
     try:
-        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
         t.send("-l", "uniq")
         t.send("Tab")
         t.send("Enter")
         # "uniq" is base64 of 3 bytes; completed, it would be 17 characters, not base64.
-        screen = t.wait_for("Unseal key 1 of 3 (will be hidden):\nunseal key")
+        screen = t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):\nunseal key")
         assert "unseal key too short: 3 bytes" in screen, screen
         assert "17 characters given" not in screen, screen
         t.send("-l", "zz")
