@@ -301,9 +301,14 @@ def test_unknown_pod(fake):
 def test_ctrl_c_ends_the_session(fake):
     p = subprocess.Popen([BIN, "exec", "--", "sleep", "60"], env=plugin_env(fake.kubeconfig),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    # Ctrl-C once the session runs (however long a busy machine takes to get there).
+    deadline = time.monotonic() + 60
+    while not any(e["command"] == ["sleep", "60"] for e in fake.exec_log()):
+        assert p.poll() is None and time.monotonic() < deadline, "the exec did not start"
+        time.sleep(0.05)
+    time.sleep(0.2)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=20)
+    out, err = p.communicate(timeout=60)
     assert p.returncode == 130
     assert "interrupted" in err
 
