@@ -150,11 +150,22 @@ check-asan: $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha $(PYTEST) tests/e2e
 
+# The e2e tests listed in tests/valgrind/tests with the plugin under valgrind memcheck
+# (tests/valgrind/vh-valgrind): no invalid access, no leak definitely lost.
+VALGRIND_LOGS := build/valgrind
+valgrind: kubectl-vault_ha
+	@rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
+	VH_BIN=$(CURDIR)/tests/valgrind/vh-valgrind VH_VALGRIND_BIN=$(CURDIR)/kubectl-vault_ha \
+	  VH_VALGRIND_LOGS=$(CURDIR)/$(VALGRIND_LOGS) \
+	  $(PYTEST) $$(grep -v '^#' tests/valgrind/tests) || \
+	  { grep -l 'ERROR SUMMARY: [1-9]' $(VALGRIND_LOGS)/*.log | head -5 | xargs -r cat; exit 1; }
+
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) e2e
 	$(MAKE) check-asan
+	$(MAKE) valgrind
 
 demo: deps all
 	@tests/demo
