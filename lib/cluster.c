@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
 
 static char *dup_or_null(const char *s)
@@ -22,29 +24,6 @@ static json_t *jpath(json_t *obj, const char *a, const char *b)
 {
     json_t *x = json_object_get(obj, a);
     return b != NULL ? json_object_get(x, b) : x;
-}
-
-time_t cluster_parse_time(const char *s)
-{
-    if (s == NULL)
-        return 0;
-    struct tm tm = {0};
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == NULL)
-        return 0;
-    if (*end == '.') /* fractional seconds */
-        while (isdigit((unsigned char)*++end))
-            ;
-    long offset = 0;
-    if (*end == '+' || *end == '-') {
-        int hh = 0, mm = 0;
-        if (sscanf(end + 1, "%2d:%2d", &hh, &mm) != 2)
-            return 0;
-        offset = (hh * 3600L + mm * 60L) * (*end == '-' ? -1 : 1);
-    } else if (*end != 'Z') {
-        return 0;
-    }
-    return timegm(&tm) - offset;
 }
 
 /* "image:tag" → tag; "reg:5000/vault:1.2@sha256:.." → "1.2". */
@@ -199,7 +178,8 @@ static void fill_pod(struct vault_cluster *vc, struct vault_pod *p, json_t *pod)
     p->ordinal = ordinal_of(vc->name, p->name ? p->name : "");
     p->phase = strdup(jstr(status, "phase") ? jstr(status, "phase") : "Unknown");
     p->terminating = json_object_get(meta, "deletionTimestamp") != NULL;
-    p->created = cluster_parse_time(jstr(meta, "creationTimestamp"));
+    if (clock_parse_rfc3339(jstr(meta, "creationTimestamp"), &p->created) < 0)
+        p->created = 0;
     p->node = dup_or_null(jstr(spec, "nodeName"));
     p->pod_ip = dup_or_null(jstr(status, "podIP"));
     json_t *spec_c = find_container(json_object_get(spec, "containers"), vc->container);

@@ -88,7 +88,4 @@ struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *
 
 void cluster_free(struct vault_cluster *vc);
 
-/* Parses an RFC 3339 timestamp (as the API server writes them); 0 on failure. */
-time_t cluster_parse_time(const char *s);
-
 #endif

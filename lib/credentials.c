@@ -15,6 +15,9 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "clock.h"
+#include "wipe.h"
+
 #define PLUGIN_TIMEOUT_MS (60 * 1000)
 #define PLUGIN_OUTPUT_MAX (1u << 20)
 
@@ -29,24 +32,12 @@ struct cache_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_entry *cache;
 
-static void blob_wipe(struct blob *b)
-{
-    if (b->data != NULL)
-        explicit_bzero(b->data, b->len);
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-}
-
 void credential_free(struct credential *c)
 {
-    if (c->token != NULL) {
-        explicit_bzero(c->token, strlen(c->token));
-        free(c->token);
-    }
+    wipe_free_str(c->token);
     c->token = NULL;
-    blob_wipe(&c->client_cert);
-    blob_wipe(&c->client_key);
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
     c->expiry = 0;
 }
 
@@ -106,33 +97,6 @@ static char *cache_key(const struct rest_config *cfg)
     return k;
 }
 
-/* RFC 3339 with optional fractional seconds and offset → time_t; -1 when malformed. */
-static time_t parse_rfc3339(const char *s)
-{
-    struct tm tm = {0};
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (p == NULL)
-        return -1;
-    if (*p == '.')
-        while (*++p >= '0' && *p <= '9')
-            ;
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
-            return -1;
-        off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0')
-        return -1;
-    return timegm(&tm) - off;
-}
-
 int credentials_parse(const char *api_version, const char *text, size_t len, struct credential *out,
                       struct error *err)
 {
@@ -171,7 +135,7 @@ int credentials_parse(const char *api_version, const char *text, size_t len, str
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's status has neither a token nor a client "
                        "certificate");
-    if (rc == 0 && exp != NULL && (out->expiry = parse_rfc3339(exp)) < 0)
+    if (rc == 0 && exp != NULL && clock_parse_rfc3339(exp, &out->expiry) < 0)
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's expirationTimestamp \"%s\" is not RFC 3339", exp);
     if (rc == 0) {
@@ -313,13 +277,9 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
     char *buf = malloc(PLUGIN_OUTPUT_MAX + 1);
     size_t len = 0;
     int timed_out = 0;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    long long start = clock_now_ms();
     for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = PLUGIN_TIMEOUT_MS -
-                    ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+        long left = (long)(PLUGIN_TIMEOUT_MS - (clock_now_ms() - start));
         if (left <= 0) {
             timed_out = 1;
             kill(pid, SIGKILL);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "websocket.h"
 
 #define STATUS_MAX     (64u << 10) /* channel 3 carries one small Status */
@@ -27,13 +28,6 @@
 #define STDIN_MIN_ROOM 4096 /* no stdin frame smaller than this while more input may come */
 
 static const char *const default_protocols[] = {KEXEC_PROTO_V5, KEXEC_PROTO_V4, NULL};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- pure parts ---------------------------------------------------------------------------- */
 
@@ -230,7 +224,7 @@ static int coalesce_out(struct session *s, const uint8_t *d, size_t n, struct er
     }
     while (n > 0) {
         if (s->olen == 0)
-            s->o_since = now_ms();
+            s->o_since = clock_now_ms();
         size_t take = cap - s->olen < n ? cap - s->olen : n;
         memcpy(s->obuf + s->olen, d, take);
         s->olen += take;
@@ -282,7 +276,7 @@ static int on_event(void *ctx, const struct ws_event *ev, struct error *err)
     struct session *s = ctx;
     if (ev->type != WS_EV_DATA)
         return 0;
-    s->last_activity = now_ms();
+    s->last_activity = clock_now_ms();
     if (ev->message_start) {
         if (ev->opcode != WS_OP_BINARY)
             return error_set(err, ERR_PROTOCOL,
@@ -373,7 +367,7 @@ static int pump_stdin(struct session *s, int fd_ready, struct error *err)
             return send_failed(s, err);
         s->res->stdin_bytes += (size_t)n;
         pumped += (size_t)n;
-        s->last_activity = now_ms();
+        s->last_activity = clock_now_ms();
     }
     if (s->in_state == IN_EOF) {
         if (s->v5) {
@@ -390,7 +384,7 @@ static int pump_stdin(struct session *s, int fd_ready, struct error *err)
                        "exec in %s: end of stdin after %llu bytes; %s cannot signal it, the "
                        "command keeps its stdin open",
                        s->req->pod, s->res->stdin_bytes, KEXEC_PROTO_V4);
-            s->v4_eof_at = now_ms(); /* noted if the command still runs a little later */
+            s->v4_eof_at = clock_now_ms(); /* noted if the command still runs a little later */
         }
         s->in_state = IN_DONE;
     }
@@ -483,7 +477,7 @@ static int session_start(struct session *s, struct ws_conn *ws)
         return -1;
     }
     s->rx_more = 1; /* frames may have arrived with the 101 */
-    s->started = s->last_activity = now_ms();
+    s->started = s->last_activity = clock_now_ms();
     s->active = 1;
     return 0;
 }
@@ -502,7 +496,7 @@ static void run_sessions(struct session *ss, size_t n)
     }
     for (;;) {
         size_t np = 0, active = 0;
-        long long now = now_ms();
+        long long now = clock_now_ms();
         long long timeout = POLL_SLICE_MS;
         for (size_t i = 0; i < n; i++) {
             struct session *s = &ss[i];
@@ -605,7 +599,7 @@ static void run_sessions(struct session *ss, size_t n)
                         s->in_state = IN_DONE;
                     s->rx_more = 1;
                 } else {
-                    s->last_activity = now_ms();
+                    s->last_activity = clock_now_ms();
                 }
             }
             if ((re & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) || s->rx_more) {

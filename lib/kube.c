@@ -11,7 +11,9 @@
 
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "credentials.h"
+#include "wipe.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
@@ -36,14 +38,6 @@ struct body {
     size_t cap;
     int overflow;
 };
-
-static void wipe_free(char *s)
-{
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
@@ -159,7 +153,7 @@ static char *basic_auth_header(const char *user, const char *pass)
 static int load_auth_locked(struct kube_client *c, int force_refresh, struct error *err)
 {
     const struct rest_config *cfg = c->cfg;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     c->auth_header = NULL;
     if (cfg->token != NULL && cfg->token[0] != '\0') {
         c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
@@ -235,7 +229,7 @@ void kube_client_free(struct kube_client *c)
 {
     if (c == NULL)
         return;
-    wipe_free(c->auth_header);
+    wipe_free_str(c->auth_header);
     if (c->have_cred)
         credential_free(&c->cred);
     free(c->host_header);
@@ -254,20 +248,13 @@ const struct rest_config *kube_client_config(const struct kube_client *c)
  * refreshed it retry with the new one instead of running the plugin again. */
 #define REFRESH_SHARED_MS 5000
 
-static long long monotonic_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 int kube_refresh_credentials(struct kube_client *c)
 {
     if (c->cfg->exec == NULL || c->cfg->token != NULL)
         return 0;
     struct error e = {0};
     pthread_mutex_lock(&c->lock);
-    long long now = monotonic_ms();
+    long long now = clock_now_ms();
     int rc = 0;
     if (c->refreshed_at_ms > 0 && now - c->refreshed_at_ms < REFRESH_SHARED_MS) {
         kube_trace(c, "credentials were refreshed %lld ms ago: retrying with those",
@@ -275,7 +262,7 @@ int kube_refresh_credentials(struct kube_client *c)
     } else {
         rc = load_auth_locked(c, 1, &e);
         if (rc == 0)
-            c->refreshed_at_ms = monotonic_ms();
+            c->refreshed_at_ms = clock_now_ms();
     }
     pthread_mutex_unlock(&c->lock);
     return rc == 0;
@@ -576,7 +563,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
-            curl_slist_free_all(headers);
+            wipe_slist(headers);
             curl_easy_cleanup(h);
             return -1;
         }
@@ -595,14 +582,12 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         if (!c->cfg->disable_compression)
             curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long long t0 = clock_now_ms();
         CURLcode rc = curl_easy_perform(h);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (long)(clock_now_ms() - t0);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        curl_slist_free_all(headers);
+        wipe_slist(headers); /* the Authorization line */
         curl_easy_cleanup(h);
 
         if (rc != CURLE_OK) {

@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "wipe.h"
+
 #define SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
 #define FILE_MAX (16u << 20)
 
@@ -57,19 +59,9 @@ static char *fmt(const char *f, ...)
     return s;
 }
 
-static void wipe_free(char *s)
+void blob_free(struct blob *b)
 {
-    if (s != NULL) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-static void blob_free(struct blob *b, int secret)
-{
-    if (b->data != NULL && secret)
-        explicit_bzero(b->data, b->len);
-    free(b->data);
+    wipe_free(b->data, b->len);
     b->data = NULL;
     b->len = 0;
 }
@@ -79,6 +71,7 @@ static int read_file(const char *path, struct blob *out, struct error *err, cons
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return error_set(err, ERR_CONFIG, "cannot read %s %s: %s", what, path, strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer keeps a copy */
     size_t cap = 4096, len = 0;
     unsigned char *buf = malloc(cap + 1);
     size_t r;
@@ -86,15 +79,16 @@ static int read_file(const char *path, struct blob *out, struct error *err, cons
         len += r;
         if (len == cap) {
             if (cap >= FILE_MAX) {
-                free(buf);
+                wipe_free(buf, len);
                 fclose(f);
                 return error_set(err, ERR_CONFIG, "%s %s is too large", what, path);
             }
-            cap *= 2;
-            unsigned char *nb = realloc(buf, cap + 1);
+            /* Not realloc: the part read so far may be a token or a key. */
+            unsigned char *nb = wipe_grow(buf, len, cap * 2 + 1);
             if (nb == NULL)
-                free(buf);
+                wipe_free(buf, len);
             buf = nb;
+            cap *= 2;
         }
     }
     fclose(f);
@@ -167,9 +161,11 @@ static int parse_file(const char *path, const unsigned char *text, size_t len, s
                   p.problem_mark.line + 1, p.problem_mark.column + 1,
                   p.problem ? p.problem : "syntax error", p.context ? " " : "",
                   p.context ? p.context : "");
+        wipe_yaml(&f->doc, &p);
         yaml_parser_delete(&p);
         return -1;
     }
+    wipe_yaml(NULL, &p);
     yaml_parser_delete(&p);
     f->path = strdup(path);
     char *slash = strrchr(f->path, '/');
@@ -189,7 +185,7 @@ static int load_file(const char *path, struct kc_file *f, struct error *err)
     if (read_file(path, &text, err, "kubeconfig") < 0)
         return -1;
     int rc = parse_file(path, text.data, text.len, f, err);
-    blob_free(&text, 1); /* it may hold tokens and keys */
+    blob_free(&text); /* it may hold tokens and keys */
     return rc;
 }
 
@@ -243,6 +239,7 @@ static int add_entries(struct merged *m, struct kc_file *f, const char *list_key
 static void merged_free(struct merged *m)
 {
     for (size_t i = 0; i < m->nfiles; i++) {
+        wipe_yaml(&m->files[i].doc, NULL); /* tokens, passwords, keys */
         yaml_document_delete(&m->files[i].doc);
         free(m->files[i].path);
         free(m->files[i].dir);
@@ -270,6 +267,7 @@ static int add_file(struct merged *m, const char *path, const unsigned char *tex
     int rc = text != NULL ? parse_file(path, text, len, f, err) : load_file(path, f, err);
     if (rc < 0) {
         if (f->path != NULL || f->doc.nodes.start != NULL) {
+            wipe_yaml(&f->doc, NULL);
             yaml_document_delete(&f->doc);
             free(f->path);
             free(f->dir);
@@ -625,7 +623,7 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
             start++;
         c->token = strdup(start);
         c->token_file = p;
-        blob_free(&b, 1);
+        blob_free(&b);
     } else if (token != NULL) {
         c->token = strdup(token);
     }
@@ -684,7 +682,7 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
         t.data[--l] = '\0';
     c->token = strdup((char *)t.data);
     c->token_file = token_path;
-    blob_free(&t, 1);
+    blob_free(&t);
     char *ca = fmt("%s/ca.crt", dir);
     if (read_file(ca, &c->ca, err, "service account CA") < 0) {
         free(ca);
@@ -704,7 +702,7 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
                 b.data[--bl] = '\0';
             if (bl > 0)
                 c->namespace = strdup((char *)b.data);
-            blob_free(&b, 0);
+            blob_free(&b);
         }
         free(nsf);
     } else {
@@ -737,7 +735,7 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
         c->tls_server_name = strdup(flags->tls_server_name);
     }
     if (flags->certificate_authority != NULL || flags->insecure_skip_tls_verify) {
-        blob_free(&c->ca, 0);
+        blob_free(&c->ca);
         free(c->ca_description);
         c->ca_description = NULL;
         c->insecure_skip_tls_verify = flags->insecure_skip_tls_verify;
@@ -884,9 +882,9 @@ static int load_config(const struct kubeconfig_flags *flags, const char *name, c
         /* client-go attaches credentials only over TLS. */
         add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" are not sent",
                            c->server, c->user_name ? c->user_name : "?"));
-        wipe_free(c->token);
+        wipe_free_str(c->token);
         c->token = NULL;
-        wipe_free(c->password);
+        wipe_free_str(c->password);
         c->password = NULL;
     }
     if (rc == 0 && c->insecure_skip_tls_verify)
@@ -956,15 +954,15 @@ void rest_config_free(struct rest_config *c)
     free(c->origin);
     free(c->server);
     free(c->tls_server_name);
-    blob_free(&c->ca, 0);
+    blob_free(&c->ca);
     free(c->ca_description);
     free(c->proxy_url);
-    blob_free(&c->client_cert, 0);
-    blob_free(&c->client_key, 1);
-    wipe_free(c->token);
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
+    wipe_free_str(c->token);
     free(c->token_file);
     free(c->username);
-    wipe_free(c->password);
+    wipe_free_str(c->password);
     if (c->exec != NULL) {
         free(c->exec->api_version);
         free(c->exec->command);

@@ -35,6 +35,9 @@ struct blob {
     size_t len;
 };
 
+/* Wipes and frees the bytes (all of them: keys among them). */
+void blob_free(struct blob *b);
+
 enum exec_interactive_mode {
     EXEC_INTERACTIVE_NEVER,
     EXEC_INTERACTIVE_IF_AVAILABLE,

@@ -20,36 +20,61 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "text.h"
+
 #define KEY_MIN_BYTES 16
 #define KEY_MAX_BYTES 33 /* Vault: BarrierKeyLength 32 + 1 share byte */
 #define KEYS_FILE_MAX (1u << 20)
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static int live_count;
-static struct rlimit saved_core;
-static int saved_dumpable;
+static int mlock_errno;  /* the first mlock failure, 0 = none */
+static int mlock_warned; /* secret_mlock_warning() told it */
 
+/* Never turned back on: a secret freed leaves copies (in libraries' buffers,
+ * in the kernel's view of our pages) that a later dump would still show. */
 static void dumps_off(void)
 {
-    getrlimit(RLIMIT_CORE, &saved_core);
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
-    saved_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static void dumps_restore(void)
+int secret_protect_process(struct error *err)
 {
-    /* A hard limit lowered to 0 cannot be raised again without privilege; the
-     * soft limit comes back within what is allowed. */
-    struct rlimit now;
-    getrlimit(RLIMIT_CORE, &now);
-    struct rlimit back = {saved_core.rlim_cur, now.rlim_max};
-    if (back.rlim_cur > back.rlim_max)
-        back.rlim_cur = back.rlim_max;
-    setrlimit(RLIMIT_CORE, &back);
-    if (saved_dumpable > 0)
-        prctl(PR_SET_DUMPABLE, saved_dumpable, 0, 0, 0);
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) < 0)
+        return error_set(err, ERR_GENERIC, "cannot turn core dumps off (RLIMIT_CORE): %s",
+                         strerror(errno));
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return error_set(err, ERR_GENERIC, "cannot turn core dumps off (PR_SET_DUMPABLE): %s",
+                         strerror(errno));
+    return 0;
+}
+
+int secret_mlock_warning(char *buf, size_t cap)
+{
+    pthread_mutex_lock(&live_lock);
+    int e = mlock_errno, tell = e != 0 && !mlock_warned;
+    if (tell)
+        mlock_warned = 1;
+    pthread_mutex_unlock(&live_lock);
+    if (!tell)
+        return 0;
+    struct rlimit rl;
+    char limit[64] = "unknown";
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+        if (rl.rlim_cur == RLIM_INFINITY)
+            snprintf(limit, sizeof limit, "unlimited");
+        else
+            snprintf(limit, sizeof limit, "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+    }
+    snprintf(buf, cap,
+             "cannot lock the secrets' memory (mlock: %s): the keys could reach swap; raise "
+             "the locked-memory limit (RLIMIT_MEMLOCK, now %s): `ulimit -l 1024` in the "
+             "shell, memlock in /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit",
+             strerror(e), limit);
+    return 1;
 }
 
 int secret_live_count(void)
@@ -68,12 +93,15 @@ int secret_alloc(struct secret *s, size_t cap, struct error *err)
     if (p == MAP_FAILED)
         return error_set(err, ERR_GENERIC, "cannot allocate memory for a secret: %s",
                          strerror(errno));
-    /* Best effort: a low RLIMIT_MEMLOCK must not stop the operator. */
-    (void)mlock(p, size);
+    /* A low RLIMIT_MEMLOCK must not stop the operator: the failure is told
+     * once (secret_mlock_warning), and the secret is still wiped and not dumped. */
+    int locked = mlock(p, size) == 0 ? 0 : errno;
     (void)madvise(p, size, MADV_DONTDUMP);
     pthread_mutex_lock(&live_lock);
     if (live_count++ == 0)
         dumps_off();
+    if (locked != 0 && mlock_errno == 0)
+        mlock_errno = locked;
     pthread_mutex_unlock(&live_lock);
     s->data = p;
     s->len = 0;
@@ -101,8 +129,7 @@ void secret_free(struct secret *s)
     s->data = NULL;
     s->len = s->cap = 0;
     pthread_mutex_lock(&live_lock);
-    if (--live_count == 0)
-        dumps_restore();
+    live_count--;
     pthread_mutex_unlock(&live_lock);
 }
 
@@ -126,17 +153,6 @@ void secret_list_free(struct secret_list *l)
     free(l->items);
     l->items = NULL;
     l->n = 0;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Decoded length of standard base64 (Go's StdEncoding, padding required; Go
@@ -175,7 +191,7 @@ int secret_check_unseal_key(const char *key, size_t len, struct error *err)
         return error_set(err, ERR_USAGE, "empty unseal key");
     int is_hex = len % 2 == 0;
     for (size_t i = 0; is_hex && i < len; i++)
-        is_hex = hexval((unsigned char)key[i]) >= 0;
+        is_hex = text_hex_digit((unsigned char)key[i]) >= 0;
     if (is_hex && len / 2 >= KEY_MIN_BYTES && len / 2 <= KEY_MAX_BYTES)
         return 0;
     long n = base64_decoded_len(key, len);
@@ -409,6 +425,8 @@ int secret_read_token_file(const char *path, struct secret *out, struct error *e
         rc = error_set(err, ERR_CONFIG, "%s holds no token", path);
     else if (memchr(p, '\n', len) != NULL)
         rc = error_set(err, ERR_CONFIG, "%s holds more than one line: a token file has one", path);
+    else if (secret_check_token(p, len, path, err) < 0)
+        rc = -1;
     else
         rc = secret_from(out, p, len, err);
     secret_free(&buf);
@@ -420,16 +438,45 @@ int secret_read_token_file(const char *path, struct secret *out, struct error *e
 /* Size of rl_line_buffer: exported by libreadline but not declared in its public headers. */
 extern int rl_line_buffer_len;
 
-static volatile sig_atomic_t prompt_interrupted;
+/* The longest line the prompt takes; rl_line_buffer is made this large before
+ * the first key, so readline never reallocs it (which would leave a copy). */
+#define PROMPT_LINE_MAX 8192
+
+/* The signals that end the prompt (the terminal restored first), stop it
+ * (Ctrl-Z: restored, then stopped; hidden again when continued) or continue it. */
+static const int prompt_signals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGTSTP, SIGCONT};
+#define NPROMPT_SIGNALS (sizeof prompt_signals / sizeof prompt_signals[0])
+
+static volatile sig_atomic_t prompt_caught[NPROMPT_SIGNALS];
+static int prompt_ended_by; /* the signal that ended the last prompt, 0 = none */
 static struct secret *prompt_target;
 static int prompt_done;
 static int prompt_eof;
+static int prompt_esc; /* inside an escape sequence: 1 after ESC, 2 inside CSI/SS3 */
 static struct error *prompt_err;
 
-static void on_sigint(int sig)
+static void on_prompt_signal(int sig)
 {
-    (void)sig;
-    prompt_interrupted = 1;
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        if (prompt_signals[i] == sig)
+            prompt_caught[i] = 1;
+}
+
+/* The first signal caught since the last call (in prompt_signals' order), or 0. */
+static int prompt_take_signal(void)
+{
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
+        if (prompt_caught[i]) {
+            prompt_caught[i] = 0;
+            return prompt_signals[i];
+        }
+    }
+    return 0;
+}
+
+int secret_prompt_signal(void)
+{
+    return prompt_ended_by;
 }
 
 /* Shows nothing of what is typed. */
@@ -437,6 +484,111 @@ static void redisplay_nothing(void)
 {
 }
 
+static void wipe_line(void)
+{
+    if (rl_line_buffer != NULL)
+        explicit_bzero(rl_line_buffer, (size_t)rl_line_buffer_len);
+    rl_point = rl_end = 0;
+}
+
+/* The key functions of the prompt's own keymap. They edit rl_line_buffer in
+ * place, so nothing reaches readline's undo list or kill ring, and nothing
+ * is completed, yanked, recalled from history or bound by ~/.inputrc. */
+static int key_insert(int count, int key)
+{
+    (void)count;
+    if (prompt_esc == 1) { /* ESC x: an Alt chord; ESC [ / ESC O: a sequence follows */
+        prompt_esc = key == '[' || key == 'O' ? 2 : 0;
+        return 0;
+    }
+    if (prompt_esc == 2) { /* parameters until the final byte (cursor keys, F-keys) */
+        if (key >= 0x40 && key <= 0x7e)
+            prompt_esc = 0;
+        return 0;
+    }
+    if (rl_end + 1 >= rl_line_buffer_len || rl_end + 1 >= PROMPT_LINE_MAX)
+        return 0; /* full: the rest is dropped, and the key will not check */
+    rl_line_buffer[rl_end++] = (char)key;
+    rl_line_buffer[rl_end] = '\0';
+    rl_point = rl_end;
+    return 0;
+}
+
+static int key_rubout(int count, int key)
+{
+    (void)count, (void)key;
+    prompt_esc = 0;
+    if (rl_end > 0)
+        rl_line_buffer[--rl_end] = '\0';
+    rl_point = rl_end;
+    return 0;
+}
+
+static int key_wipe(int count, int key)
+{
+    (void)count, (void)key;
+    prompt_esc = 0;
+    wipe_line();
+    return 0;
+}
+
+static int key_escape(int count, int key)
+{
+    (void)count, (void)key;
+    prompt_esc = 1;
+    return 0;
+}
+
+static int key_ignore(int count, int key)
+{
+    (void)count, (void)key;
+    prompt_esc = 0;
+    return 0;
+}
+
+static int key_accept(int count, int key)
+{
+    (void)count, (void)key;
+    prompt_esc = 0;
+    const char *p = rl_line_buffer;
+    size_t len = (size_t)rl_end;
+    trim(&p, &len);
+    if (secret_from(prompt_target, p, len, prompt_err) < 0)
+        prompt_eof = 2;
+    wipe_line();
+    prompt_done = 1;
+    return 0;
+}
+
+static int key_eof(int count, int key)
+{
+    (void)count, (void)key;
+    if (rl_end == 0) { /* Ctrl-D on an empty line */
+        prompt_eof = 1;
+        prompt_done = 1;
+    }
+    return 0;
+}
+
+static Keymap prompt_keymap(void)
+{
+    Keymap km = rl_make_bare_keymap();
+    if (km == NULL)
+        return NULL;
+    for (int c = 0; c < KEYMAP_SIZE; c++)
+        rl_bind_key_in_map(c, (c >= 0x20 && c != 0x7f) ? key_insert : key_ignore, km);
+    rl_bind_key_in_map('\r', key_accept, km);
+    rl_bind_key_in_map('\n', key_accept, km);
+    rl_bind_key_in_map(0x7f, key_rubout, km); /* DEL: Backspace on most terminals */
+    rl_bind_key_in_map(0x08, key_rubout, km); /* ^H */
+    rl_bind_key_in_map(0x15, key_wipe, km);   /* ^U */
+    rl_bind_key_in_map(0x17, key_wipe, km);   /* ^W */
+    rl_bind_key_in_map(0x04, key_eof, km);    /* ^D */
+    rl_bind_key_in_map(0x1b, key_escape, km); /* ESC */
+    return km;
+}
+
+/* End of input from readline itself (the terminal hung up). */
 static void line_ready(char *line)
 {
     prompt_done = 1;
@@ -444,11 +596,6 @@ static void line_ready(char *line)
         prompt_eof = 1;
         return;
     }
-    const char *p = line;
-    size_t len = strlen(line);
-    trim(&p, &len);
-    if (secret_from(prompt_target, p, len, prompt_err) < 0)
-        prompt_eof = 2;
     explicit_bzero(line, strlen(line));
     free(line);
 }
@@ -484,36 +631,131 @@ static int read_line_plain(struct secret *out, struct error *err)
     return 0;
 }
 
+/* Wipes and frees readline's undo list (its entries may hold copies of text). */
+static void wipe_undo_list(void)
+{
+    for (UNDO_LIST *u = rl_undo_list; u != NULL; u = u->next)
+        if (u->text != NULL)
+            explicit_bzero(u->text, strlen(u->text));
+    rl_free_undo_list();
+}
+
+/* readline reads ~/.inputrc (or $INPUTRC) when it first starts: not for us. */
+static void readline_start(void)
+{
+    static int started;
+    if (started)
+        return;
+    started = 1;
+    char *saved = getenv("INPUTRC") ? strdup(getenv("INPUTRC")) : NULL;
+    setenv("INPUTRC", "/dev/null", 1);
+    rl_initialize();
+    if (saved != NULL) {
+        setenv("INPUTRC", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("INPUTRC");
+    }
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "a signal";
+    }
+}
+
 int secret_prompt(const char *prompt, struct secret *out, struct error *err)
 {
+    prompt_ended_by = 0;
     if (!isatty(STDIN_FILENO))
         return read_line_plain(out, err);
 
-    struct sigaction sa = {0}, old_int;
-    sa.sa_handler = on_sigint;
+    /* The prompt's signals are blocked except while waiting for a key, so the
+     * loop sees each one (pselect) and handles it outside the handler. */
+    struct sigaction sa = {0}, old[NPROMPT_SIGNALS];
+    sa.sa_handler = on_prompt_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
+    sigset_t block, wait_mask;
+    sigemptyset(&block);
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
+        prompt_caught[i] = 0;
+        sigaddset(&block, prompt_signals[i]);
+        sigaction(prompt_signals[i], &sa, &old[i]);
+    }
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        sigdelset(&wait_mask, prompt_signals[i]);
 
-    /* Callback mode lets us notice Ctrl-C between characters and clean up
-     * ourselves; readline's own signal handling is off. */
+    readline_start();
+    /* Callback mode lets us handle signals between characters ourselves;
+     * readline's own signal handling is off. */
     rl_catch_signals = 0;
     rl_catch_sigwinch = 0;
+    rl_inhibit_completion = 1;
     rl_outstream = stderr;
     rl_instream = stdin;
     rl_redisplay_function = redisplay_nothing;
-    prompt_interrupted = 0;
+    rl_variable_bind("enable-bracketed-paste", "off"); /* a paste is typed text */
+    Keymap km = prompt_keymap();
+    Keymap saved_km = rl_get_keymap();
     prompt_done = 0;
     prompt_eof = 0;
+    prompt_esc = 0;
     prompt_target = out;
     prompt_err = err;
     fputs(prompt, stderr);
     fflush(stderr);
     rl_callback_handler_install("", line_ready);
-    while (!prompt_done && !prompt_interrupted) {
+    if (rl_end == 0 && rl_line_buffer_len < PROMPT_LINE_MAX)
+        rl_extend_line_buffer(PROMPT_LINE_MAX);
+    if (km != NULL)
+        rl_set_keymap(km);
+    int ended = 0;
+    while (!prompt_done && !ended && km != NULL) {
+        int sig = prompt_take_signal();
+        if (sig == SIGTSTP) {
+            /* Ctrl-Z: the terminal as it was, then stop; continued: hidden again. */
+            (*rl_deprep_term_function)();
+            fputc('\n', stderr);
+            struct sigaction dfl = {0}, mine;
+            dfl.sa_handler = SIG_DFL;
+            sigemptyset(&dfl.sa_mask);
+            sigaction(SIGTSTP, &dfl, &mine);
+            sigset_t tstp;
+            sigemptyset(&tstp);
+            sigaddset(&tstp, SIGTSTP);
+            raise(SIGTSTP);
+            sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* stops here until SIGCONT */
+            sigprocmask(SIG_BLOCK, &tstp, NULL);
+            sigaction(SIGTSTP, &mine, NULL);
+            wipe_line(); /* start the key again: what was typed is gone with the screen */
+            (*rl_prep_term_function)(1);
+            fputs(prompt, stderr);
+            fflush(stderr);
+            continue;
+        }
+        if (sig == SIGCONT) {
+            /* Continued after a stop we did not see (SIGSTOP): hide the input again. */
+            (*rl_deprep_term_function)();
+            (*rl_prep_term_function)(1);
+            continue;
+        }
+        if (sig != 0) {
+            ended = sig;
+            break;
+        }
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(STDIN_FILENO, &fds);
-        int r = select(STDIN_FILENO + 1, &fds, NULL, NULL, NULL);
+        int r = pselect(STDIN_FILENO + 1, &fds, NULL, NULL, NULL, &wait_mask);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -521,16 +763,27 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
         rl_callback_read_char();
     }
     /* Wipe what readline still holds of the line, then give the terminal back. */
-    if (rl_line_buffer != NULL)
-        explicit_bzero(rl_line_buffer, (size_t)rl_line_buffer_len);
-    rl_free_undo_list();
+    wipe_line();
+    wipe_undo_list();
     rl_callback_handler_remove();
+    rl_set_keymap(saved_km);
+    if (km != NULL)
+        rl_free_keymap(km);
     rl_redisplay_function = rl_redisplay;
     fputc('\n', stderr);
-    sigaction(SIGINT, &old_int, NULL);
-    if (prompt_interrupted) {
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        sigaction(prompt_signals[i], &old[i], NULL);
+    sigprocmask(SIG_UNBLOCK, &block, NULL);
+    if (km == NULL) {
         secret_free(out);
-        return error_set(err, ERR_INTERRUPTED, "interrupted");
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    if (ended) {
+        prompt_ended_by = ended;
+        secret_free(out);
+        if (ended == SIGINT)
+            return error_set(err, ERR_INTERRUPTED, "interrupted");
+        return error_set(err, ERR_INTERRUPTED, "interrupted by %s", signal_name(ended));
     }
     if (prompt_eof == 2)
         return -1;
@@ -541,19 +794,46 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     return 0;
 }
 
+int secret_check_token(const char *t, size_t len, const char *what, struct error *err)
+{
+    if (len == 0)
+        return error_set(err, ERR_USAGE, "%s: the token is empty", what);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c < 0x20 || c == 0x7f)
+            return error_set(err, ERR_USAGE,
+                             "%s: the token holds a control character (0x%02x at byte %zu); a "
+                             "token is one line of printable text",
+                             what, c, i + 1);
+    }
+    return 0;
+}
+
 int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
                      struct error *err)
 {
     if (token_file != NULL)
         return secret_read_token_file(token_file, out, err) < 0 ? -1 : 1;
-    const char *env = openbao ? getenv("BAO_TOKEN") : NULL;
-    if (env == NULL || env[0] == '\0')
-        env = getenv("VAULT_TOKEN");
-    if (env != NULL && env[0] != '\0')
+    const char *name = "BAO_TOKEN";
+    const char *env = openbao ? getenv(name) : NULL;
+    if (env == NULL || env[0] == '\0') {
+        name = "VAULT_TOKEN";
+        env = getenv(name);
+    }
+    if (env != NULL && env[0] != '\0') {
+        if (secret_check_token(env, strlen(env), name, err) < 0)
+            return -1;
         return secret_from(out, env, strlen(env), err) < 0 ? -1 : 1;
+    }
     if (!allow_prompt || !isatty(STDIN_FILENO))
         return 0;
-    return secret_prompt("Vault token (will be hidden): ", out, err) < 0 ? -1 : 1;
+    if (secret_prompt("Vault token (will be hidden): ", out, err) < 0)
+        return -1;
+    if (secret_check_token(out->data, out->len, "the token typed", err) < 0) {
+        secret_free(out);
+        return -1;
+    }
+    return 1;
 }
 
 int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list *out,

@@ -1,7 +1,8 @@
 /* Secrets (unseal keys, root and bearer tokens): held in locked, non-dumpable
- * memory and wiped on every path; core dumps are off while any is held. Also
- * the hidden readline prompt (no echo, no history, terminal restored on
- * Ctrl-C), local validation of unseal keys, and keys files. */
+ * memory and wiped on every path; core dumps off for the whole process. Also
+ * the hidden readline prompt (no echo, no history, no completion, no
+ * ~/.inputrc, the terminal restored on every signal that ends or stops it),
+ * local validation of unseal keys and tokens, and keys files. */
 #ifndef VH_SECRET_H
 #define VH_SECRET_H
 
@@ -18,10 +19,18 @@ struct secret {
     size_t cap; /* mapped size */
 };
 
-/* Allocates a zeroed secret buffer able to hold cap-1 characters. The first
- * live secret turns core dumps off (RLIMIT_CORE 0, not dumpable); the last
- * one freed restores them. */
+/* Turns core dumps off for the whole process, for good: RLIMIT_CORE 0 (soft
+ * and hard) and not dumpable. The plugin calls it first thing, before any
+ * credential or key is read (a kubeconfig token is a secret too). */
+int secret_protect_process(struct error *err);
+
+/* Allocates a zeroed secret buffer able to hold cap-1 characters, locked in
+ * memory when RLIMIT_MEMLOCK allows (else see secret_mlock_warning). The first
+ * one also turns core dumps off, for good, as secret_protect_process does. */
 int secret_alloc(struct secret *s, size_t cap, struct error *err);
+/* 1 with a message in buf the first time it is called after a secret could not
+ * be locked in memory (what failed, and how to raise the limit); else 0. */
+int secret_mlock_warning(char *buf, size_t cap);
 /* Copies text into a new secret. */
 int secret_from(struct secret *s, const char *text, size_t len, struct error *err);
 /* Wipes and unmaps; safe on a zeroed struct. */
@@ -60,13 +69,21 @@ int secret_parse_keys(const char *name, const char *text, size_t len, struct sec
  * text): call before json_decref on a document that held secrets. */
 void secret_wipe_json(json_t *v);
 
+/* Checks a token (a Vault token, or a bearer token for the API server): not
+ * empty, and no control character (CR and LF would split the stdin line that
+ * `sh` reads in the pod, or an HTTP header; the others are no part of a
+ * token). what names the source for the message ("VAULT_TOKEN", a file);
+ * the message never holds the token. */
+int secret_check_token(const char *t, size_t len, const char *what, struct error *err);
+
 /* Reads a token (first line, trimmed) from a file that only its owner can read. */
 int secret_read_token_file(const char *path, struct secret *out, struct error *err);
 
 /* A Vault token from, in order: token_file (when not NULL), the environment
  * (VAULT_TOKEN, or BAO_TOKEN then VAULT_TOKEN when openbao), the hidden
- * prompt when allow_prompt and stdin is a terminal. Returns 1 when found, 0
- * when there is none (and no prompt was allowed), -1 on error. */
+ * prompt when allow_prompt and stdin is a terminal; checked with
+ * secret_check_token. Returns 1 when found, 0 when there is none (and no
+ * prompt was allowed), -1 on error. */
 int secret_get_token(const char *token_file, int openbao, int allow_prompt, struct secret *out,
                      struct error *err);
 
@@ -77,9 +94,17 @@ int secret_get_unseal_keys(const char *keys_file, int needed, struct secret_list
                            struct error *err);
 
 /* Asks for a secret on the terminal with readline: input hidden, nothing in
- * history, the line buffer wiped. Ctrl-C restores the terminal and returns
- * ERR_INTERRUPTED; end of input returns ERR_USAGE. When stdin is not a
- * terminal, reads one line from stdin instead (no prompt). */
+ * history, no completion, no ~/.inputrc, editing limited to Backspace and
+ * Ctrl-U, the line buffer wiped (and nothing in readline's undo list or kill
+ * ring). SIGINT, SIGQUIT, SIGTERM and SIGHUP restore the terminal and return
+ * ERR_INTERRUPTED (secret_prompt_signal() tells which); SIGTSTP restores it,
+ * then stops; when continued the input is hidden again and the key asked
+ * again. End of input returns ERR_USAGE. When stdin is not a terminal, reads
+ * one line from stdin instead (no prompt). */
 int secret_prompt(const char *prompt, struct secret *out, struct error *err);
+
+/* The signal that ended the last prompt, 0 when none did. A process that
+ * unwinds after it should end by that signal (SIGQUIT, SIGTERM, SIGHUP). */
+int secret_prompt_signal(void);
 
 #endif

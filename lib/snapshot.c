@@ -16,6 +16,8 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "text.h"
+
 #define OUT_CHUNK    (64u << 10)
 #define TAR_BLOCK    512u
 #define PAX_MAX      8192u /* a PAX extended header we keep (path, size); larger is refused */
@@ -209,14 +211,6 @@ static void copy_cut(char *dst, size_t cap, const char *src)
     dst[l] = '\0';
 }
 
-/* A name made printable for messages (control characters as '?'). */
-static void printable(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-            *s = '?';
-}
-
 /* Parses PAX records "LEN key=value\n" for path and size. */
 static int parse_pax(struct snapshot_verifier *v)
 {
@@ -270,8 +264,7 @@ static int start_member(struct snapshot_verifier *v, const char *name, char type
         if (strcmp(name, member_names[i]) == 0)
             idx = i;
     char shown[LONGNAME_MAX + 1];
-    copy_cut(shown, sizeof shown, name);
-    printable(shown);
+    text_sanitize(shown, sizeof shown, name, strlen(name));
     if (idx < 0)
         return fail(v, "unexpected file \"%s\" in snapshot (a snapshot holds " MEMBER_LIST ")",
                     shown);
@@ -413,25 +406,13 @@ static int parse_meta(struct snapshot_verifier *v)
     if (get_uint(v, meta, "Index", &in->index) < 0 || get_uint(v, meta, "Term", &in->term) < 0 ||
         get_uint(v, meta, "Version", &version) < 0 || get_uint(v, meta, "Size", &in->size) < 0)
         goto out;
-    snprintf(in->id, sizeof in->id, "%s", json_string_value(id));
-    printable(in->id);
+    text_sanitize(in->id, sizeof in->id, json_string_value(id), json_string_length(id));
     in->version = (long long)version;
     in->have_meta = 1;
     rc = 0;
 out:
     json_decref(meta);
     return rc;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* SHA256SUMS: "<64 hex>  <name>" lines; each of meta.json and state.bin listed
@@ -452,7 +433,7 @@ static int check_sums(struct snapshot_verifier *v)
         }
         const char *q = p;
         size_t nhex = 0;
-        while (q < le && hexval((unsigned char)*q) >= 0) {
+        while (q < le && text_hex_digit((unsigned char)*q) >= 0) {
             q++;
             nhex++;
         }
@@ -475,8 +456,7 @@ static int check_sums(struct snapshot_verifier *v)
                 idx = i;
         if (idx < 0) {
             char shown[128];
-            snprintf(shown, sizeof shown, "%.*s", (int)(nlen < 100 ? nlen : 100), name);
-            printable(shown);
+            text_sanitize(shown, sizeof shown, name, nlen < 100 ? nlen : 100);
             return fail(v,
                         "SHA256SUMS lists \"%s\", which is not in the snapshot (only meta.json and "
                         "state.bin are hashed)",

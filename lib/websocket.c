@@ -12,6 +12,9 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
+#include "wipe.h"
+
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /* Receive buffer: everything read is parsed at once (payloads are streamed to
@@ -588,20 +591,6 @@ struct ws_conn {
     unsigned long long rx_payload;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void wipe_slist(struct curl_slist *l)
-{
-    for (struct curl_slist *p = l; p != NULL; p = p->next)
-        explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(l);
-}
-
 static int xferinfo_cancel(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                            curl_off_t ulnow)
 {
@@ -617,7 +606,7 @@ static int wait_fd(curl_socket_t fd, short events, long long deadline,
     for (;;) {
         if (cancel != NULL && *cancel)
             return -2;
-        long long left = deadline > 0 ? deadline - now_ms() : POLL_SLICE_MS;
+        long long left = deadline > 0 ? deadline - clock_now_ms() : POLL_SLICE_MS;
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = fd, .events = events};
@@ -742,7 +731,7 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
     const struct rest_config *cfg = kube_client_config(kube);
     struct handshake hs = {.kube = kube, .p = p, .fd = CURL_SOCKET_BAD};
     long timeout = p->timeout_ms == 0 ? DEFAULT_TIMEOUT : p->timeout_ms;
-    long long t0 = now_ms();
+    long long t0 = clock_now_ms();
     hs.deadline = timeout > 0 ? t0 + timeout : 0;
 
     int ret = -1;
@@ -875,7 +864,7 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
         }
     }
     *status_out = r.status;
-    long ms = (long)(now_ms() - t0);
+    long ms = (long)(clock_now_ms() - t0);
 
     if (r.status == 101) {
         const char *chosen = NULL;
@@ -1181,7 +1170,7 @@ void ws_close(struct ws_conn *c, int code, long wait_ms)
     if (c == NULL)
         return;
     reply_close(c, code);
-    long long deadline = now_ms() + wait_ms;
+    long long deadline = clock_now_ms() + wait_ms;
     while (ws_want_write(c)) {
         struct error ignored = {0};
         if (ws_flush(c, &ignored) < 0 || !ws_want_write(c))

@@ -20,6 +20,7 @@
 #include "ops.h"
 #include "secret.h"
 #include "vault.h"
+#include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
@@ -371,9 +372,24 @@ static const char *program_name(const char *argv0)
     return base;
 }
 
+/* Tells, once, that secrets could not be locked in memory (lib/secret). */
+static void secret_warnings(const struct cmd_context *ctx)
+{
+    char msg[512];
+    if (secret_mlock_warning(msg, sizeof msg))
+        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, msg);
+}
+
 int main(int argc, char **argv)
 {
+    /* Before anything is read: a kubeconfig token, a key typed at the first
+     * prompt and every copy a library makes are never in a core dump. */
+    struct error perr = {0};
+    int protected = secret_protect_process(&perr);
+    wipe_json_allocator(); /* before the first JSON value: keys and tokens pass through jansson */
     const char *prog = program_name(argv[0]);
+    if (protected < 0)
+        fprintf(stderr, "%s: warning: %s\n", prog, perr.msg);
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
         return cmd_complete_words(argc - 2, argv + 2);
     struct parsed p;
@@ -426,14 +442,14 @@ int main(int argc, char **argv)
                     "\"%s\"",
                     rt);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
         free(p.positional);
-        free(token_copy);
+        wipe_free_str(token_copy);
         return EXIT_USAGE;
     }
     const char *of = cmd_opt_str(g, "output");
@@ -451,7 +467,7 @@ int main(int argc, char **argv)
             usage_error(prog, p.cmd->name,
                         "unknown output format \"%s\" (table, wide, json or yaml)", of);
             free(p.positional);
-            free(token_copy);
+            wipe_free_str(token_copy);
             return EXIT_USAGE;
         }
     }
@@ -477,12 +493,17 @@ out:
     kube_client_free(ctx.kube);
     rest_config_free(ctx.cfg);
     curl_global_cleanup();
-    if (token_copy != NULL) {
-        explicit_bzero(token_copy, strlen(token_copy));
-        free(token_copy);
-    }
+    wipe_free_str(token_copy);
     free(p.positional);
+    secret_warnings(&ctx);
     fflush(stdout);
+    int sig = secret_prompt_signal();
+    if (sig == SIGQUIT || sig == SIGTERM || sig == SIGHUP) {
+        /* Ended at the prompt by a signal: everything is wiped and the terminal is
+         * back, so end by that signal, as the caller expects (no core: dumps are off). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     return rc;
 }
 
@@ -583,6 +604,7 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
         got = error_set(&err, ERR_USAGE,
                         "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
                         "on a terminal to be asked");
+    secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
@@ -594,7 +616,9 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
                  struct secret_list *keys)
 {
     struct error err = {0};
-    if (secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err) < 0) {
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), threshold, keys, &err);
+    secret_warnings(ctx);
+    if (got < 0) {
         cmd_report(ctx, &err);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
     }

@@ -94,3 +94,126 @@ def test_ctrl_c_at_prompt_restores_terminal(fake, tmp_path):
         assert "icanon" in flags and "-icanon" not in flags, stty
     finally:
         t.close()
+
+
+def stty_flags(screen):
+    """The flags of the last `stty -a` on the screen (after its "speed" line)."""
+    return screen[screen.rindex("speed"):].split()
+
+
+def assert_terminal_sane(screen):
+    flags = stty_flags(screen)
+    assert "echo" in flags and "-echo" not in flags, screen
+    assert "icanon" in flags and "-icanon" not in flags, screen
+
+
+def test_ctrl_backslash_at_prompt_dumps_nothing(fake, tmp_path):
+    """Ctrl-\\ while the first key is half typed: no core file (core dumps are off for the
+    whole process from its start), and the terminal echoes again."""
+    sealed_cluster(fake, tmp_path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    # core_pattern may name a file in the working directory: allow cores, trap QUIT in the
+    # shell so that it survives the Ctrl-\ sent to the foreground process group.
+    t = Tmux(tmp_path, "cd %s && ulimit -c unlimited; trap : QUIT; " % shlex.quote(str(work)) +
+             command_line(fake, ["unseal"]) + "; echo EXIT=$?; stty -a; sleep 60")
+    try:
+        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.send("-l", "half-typed")
+        t.send("C-\\")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=131" in screen, screen  # ended by SIGQUIT, after restoring the terminal
+        assert "half-typed" not in screen
+        assert_terminal_sane(t.wait_for("speed"))
+        assert sorted(p.name for p in work.iterdir()) == []
+    finally:
+        t.close()
+
+
+def test_sigterm_at_prompt_restores_terminal(fake, tmp_path):
+    sealed_cluster(fake, tmp_path)
+    t = Tmux(tmp_path, "sh -c %s; echo EXIT=$?; stty -a; sleep 60" %
+             shlex.quote("echo PID=$$; exec " + command_line(fake, ["unseal"])))
+    try:
+        screen = t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        pid = int(screen.split("PID=")[1].split()[0])
+        t.send("-l", "half-typed")
+        time.sleep(0.5)
+        os.kill(pid, 15)
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=143" in screen, screen
+        assert "half-typed" not in screen
+        assert_terminal_sane(t.wait_for("speed"))
+    finally:
+        t.close()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="job control through bash")
+def test_ctrl_z_restores_terminal_and_fg_hides_input_again(fake, tmp_path):
+    keys = sealed_cluster(fake, tmp_path)
+    # bash -c with set -m: the plugin runs as a job that Ctrl-Z stops and fg continues.
+    script = ("set -m; %s; echo STOPPED=$?; stty -a; echo STTY-END; fg; echo EXIT=$?; sleep 60"
+              % command_line(fake, ["unseal"]))
+    t = Tmux(tmp_path, "bash -c %s" % shlex.quote(script))
+    try:
+        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.send("-l", "typed-before-stop")
+        t.send("C-z")
+        screen = t.wait_for("STTY-END")
+        assert "STOPPED=148" in screen, screen
+        assert_terminal_sane(screen[:screen.index("STTY-END")])
+        # fg: input is hidden again and the prompt shown again; the half-typed key was
+        # dropped with the terminal state, so the three keys are typed from the start.
+        deadline = time.time() + 30
+        while t.screen().count("Unseal key 1 of 3 (will be hidden):") < 2:
+            assert time.time() < deadline, t.screen()
+            time.sleep(0.1)
+        for i in range(3):
+            if i > 0:
+                t.wait_for("Unseal key %d of 3 (will be hidden):" % (i + 1))
+            t.send("-l", keys["unseal_keys_b64"][i])
+            t.send("Enter")
+        screen = t.wait_for("EXIT=", timeout=60)
+        assert "EXIT=0" in screen, screen
+        assert "typed-before-stop" not in screen
+        for k in keys["unseal_keys_b64"]:
+            assert k[:12] not in screen
+    finally:
+        t.close()
+
+
+def test_tab_and_inputrc_do_nothing_at_prompt(fake, tmp_path):
+    """Tab does not complete file names into the key, and ~/.inputrc bindings (here a
+    macro) do not apply to the hidden prompt: the lengths in the messages tell."""
+    sealed_cluster(fake, tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".inputrc").write_text('"z": "ZZZZZZZZZZZZZZZZ"\n')
+    work = tmp_path / "cwd"
+    work.mkdir()
+    (work / "uniquefilename123").write_text("")
+    line = command_line(fake, ["unseal"]).replace("HOME=/nonexistent",
+                                                  "HOME=%s" % shlex.quote(str(home)))
+    t = Tmux(tmp_path, "trap : INT; cd %s && %s; echo EXIT=$?; sleep 60" %
+             (shlex.quote(str(work)), line))
+    try:
+        t.wait_for("Unseal key 1 of 3 (will be hidden):")
+        t.send("-l", "uniq")
+        t.send("Tab")
+        t.send("Enter")
+        # "uniq" is base64 of 3 bytes; completed, it would be 17 characters, not base64.
+        screen = t.wait_for("Unseal key 1 of 3 (will be hidden):\nunseal key")
+        assert "unseal key too short: 3 bytes" in screen, screen
+        assert "17 characters given" not in screen, screen
+        t.send("-l", "zz")
+        t.send("Enter")
+        # Typed as is: 2 characters; the macro would have made 16 (12 bytes of base64).
+        screen = t.wait_for("characters given")
+        assert "2 characters given" in screen, screen
+        assert "12 bytes" not in screen, screen
+        t.send("C-c")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=130" in screen, screen
+        assert "uniquefilename123" not in screen
+    finally:
+        t.close()

@@ -164,15 +164,6 @@ static void test_pod_for_address(void **state)
     cluster_free(vc);
 }
 
-static void test_parse_time(void **state)
-{
-    (void)state;
-    assert_int_equal(cluster_parse_time("1970-01-01T00:00:10Z"), 10);
-    assert_int_equal(cluster_parse_time("1970-01-01T01:00:10.123456+01:00"), 10);
-    assert_int_equal(cluster_parse_time("garbage"), 0);
-    assert_int_equal(cluster_parse_time(NULL), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,7 +173,6 @@ int main(void)
         cmocka_unit_test(test_pending_pod_reason),
         cmocka_unit_test(test_openbao_flavor),
         cmocka_unit_test(test_pod_for_address),
-        cmocka_unit_test(test_parse_time),
     };
     return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
 }

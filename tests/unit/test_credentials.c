@@ -184,6 +184,12 @@ static void test_parse_errors(void **state)
                        "\"client.authentication.k8s.io/v1\",\"status\":{\"token\":\"t\","
                        "\"expirationTimestamp\":\"tomorrow\"}}",
                        "the credential plugin's expirationTimestamp \"tomorrow\" is not RFC 3339");
+    /* A short offset ("+1:1", found by fuzzing) was read past its end. */
+    expect_parse_error("{\"kind\":\"ExecCredential\",\"apiVersion\":"
+                       "\"client.authentication.k8s.io/v1\",\"status\":{\"token\":\"t\","
+                       "\"expirationTimestamp\":\"2026-01-01T00:00:00+1:1\"}}",
+                       "the credential plugin's expirationTimestamp \"2026-01-01T00:00:00+1:1\" "
+                       "is not RFC 3339");
     expect_parse_error("nope", "the credential plugin printed invalid JSON: '[' or '{' expected "
                                "near 'nope'");
 }

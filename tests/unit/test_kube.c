@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "curlmem.h"
 #include "kube.h"
 
 static struct rest_config cfg = {
@@ -155,9 +156,36 @@ static void test_no_server(void **state)
     assert_string_equal(err.msg, "cluster \"c1\" has no server address");
 }
 
+static void test_auth_header_list_wiped(void **state)
+{
+    (void)state;
+    /* Port 1 refuses at once: the request never leaves, but its header list
+     * (Authorization included) was built and is freed by libcurl. */
+    struct rest_config tcfg = cfg;
+    tcfg.server = "https://127.0.0.1:1";
+    tcfg.token = "tok-MARKER-5a9c1e";
+    struct kube_client *c = NULL;
+    struct error err = {0};
+    struct kube_client_options o = {.request_timeout_ms = 5000, .max_retries = 0};
+    assert_int_equal(kube_client_new(&tcfg, &o, &c, &err), 0);
+    curlmem_marker = "MARKER-5a9c1e";
+    curlmem_freed_with_marker = 0;
+    json_t *out = NULL;
+    assert_int_equal(kube_get(c, "/api/v1/namespaces", &out, &err), -1);
+    assert_int_equal(err.kind, ERR_UNREACHABLE);
+    curlmem_marker = NULL;
+    assert_int_equal(curlmem_freed_with_marker, 0);
+    kube_client_free(c);
+    /* The check itself sees an unwiped list. */
+    curlmem_marker = "MARKER-5a9c1e";
+    curl_slist_free_all(curl_slist_append(NULL, "Authorization: Bearer tok-MARKER-5a9c1e"));
+    curlmem_marker = NULL;
+    assert_int_equal(curlmem_freed_with_marker, 1);
+}
+
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curlmem_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_urlencode),
         cmocka_unit_test(test_forbidden_list_names_verb_and_resource),
@@ -166,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_not_found_and_plain_text),
         cmocka_unit_test(test_curl_errors),
         cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_auth_header_list_wiped),
     };
     int rc = cmocka_run_group_tests_name("kube", tests, NULL, NULL);
     curl_global_cleanup();

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <malloc.h>
 
 #include "kubeconfig.h"
+#include "wipe.h"
 
 static char dir[64];
 
@@ -431,6 +433,45 @@ static void test_http_server_drops_credentials(void **state)
     rest_config_free(c);
 }
 
+/* What wipe_free hands back to free(): counted, and searched for the token. */
+static int released, released_with_token;
+
+static void count_release(void *p)
+{
+    released++;
+    if (memmem(p, malloc_usable_size(p), "TOKEN-7f3e", 10) != NULL)
+        released_with_token++;
+    free(p);
+}
+
+static void test_token_file_growth_wiped(void **state)
+{
+    (void)state;
+    /* A token file larger than the first read buffer: the buffer grows without
+     * realloc, which would leave the first part of the token in freed memory. */
+    size_t n = 20000;
+    char *tok = malloc(n + 2);
+    memcpy(tok, "TOKEN-7f3e", 10);
+    memset(tok + 10, 'k', n - 10);
+    tok[n] = '\n';
+    tok[n + 1] = '\0';
+    put("token", tok);
+    const char *p = put("config", "current-context: x\n"
+                                  "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                                  "users:\n- name: tf\n  user:\n    tokenFile: token\n"
+                                  "contexts:\n- name: x\n  context: {cluster: c, user: tf}\n");
+    struct kubeconfig_flags f = {.kubeconfig = p};
+    released = released_with_token = 0;
+    wipe_release = count_release;
+    struct rest_config *c = load(&f);
+    assert_int_equal(strlen(c->token), n);
+    assert_true(released >= 3); /* 4 KiB -> 8 -> 16 -> 32 KiB */
+    rest_config_free(c);
+    wipe_release = free;
+    assert_int_equal(released_with_token, 0);
+    free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors_name_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_config_and_in_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_server_drops_credentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_file_growth_wiped, setup, teardown),
     };
     return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);
 }

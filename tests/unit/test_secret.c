@@ -50,12 +50,13 @@ static char *write_file(const char *name, const char *text, mode_t mode)
     return path;
 }
 
-static void test_core_dumps_off_while_held(void **state)
+static void test_core_dumps_off_for_good(void **state)
 {
     (void)state;
     struct secret s = {0};
     struct error err = {0};
     assert_int_equal(secret_live_count(), 0);
+    /* This process starts with dumps on (a test binary); the first secret turns them off. */
     assert_int_equal(secret_from(&s, "hvs.token", 9, &err), 0);
     assert_string_equal(s.data, "hvs.token");
     struct rlimit rl;
@@ -66,8 +67,51 @@ static void test_core_dumps_off_while_held(void **state)
     secret_free(&s);
     assert_null(s.data);
     assert_int_equal(secret_live_count(), 0);
-    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    /* The last secret freed does not turn them back on: copies outlive it. */
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    getrlimit(RLIMIT_CORE, &rl);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(rl.rlim_max, 0);
     secret_free(&s); /* twice is harmless */
+    assert_int_equal(secret_protect_process(&err), 0);
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    char msg[512];
+    assert_int_equal(secret_mlock_warning(msg, sizeof msg), 0); /* mlock worked here */
+}
+
+static void test_token_control_characters_refused(void **state)
+{
+    (void)state;
+    struct error err = {0};
+    assert_int_equal(secret_check_token("hvs.abc", 7, "VAULT_TOKEN", &err), 0);
+    assert_int_equal(secret_check_token("hvs.a\nvault token revoke -self", 30, "VAULT_TOKEN", &err),
+                     -1);
+    assert_string_equal(err.msg, "VAULT_TOKEN: the token holds a control character (0x0a at byte "
+                                 "6); a token is one line of printable text");
+    assert_int_equal(secret_check_token("a\rb", 3, "x", &err), -1);
+    assert_int_equal(secret_check_token("a\x1b[2Jb", 7, "x", &err), -1);
+    assert_int_equal(secret_check_token("a\x7f", 2, "x", &err), -1);
+    assert_int_equal(secret_check_token("", 0, "x", &err), -1);
+    assert_string_equal(err.msg, "x: the token is empty");
+    /* From every source: the environment, a token file. */
+    struct secret t = {0};
+    setenv("VAULT_TOKEN", "hvs.abc\nexit 0", 1);
+    assert_int_equal(secret_get_token(NULL, 0, 0, &t, &err), -1);
+    assert_non_null(strstr(err.msg, "VAULT_TOKEN: the token holds a control character"));
+    setenv("BAO_TOKEN", "s.abc\r", 1);
+    assert_int_equal(secret_get_token(NULL, 1, 0, &t, &err), 0 - 1);
+    assert_non_null(strstr(err.msg, "BAO_TOKEN: the token holds a control character (0x0d"));
+    unsetenv("BAO_TOKEN");
+    setenv("VAULT_TOKEN", "hvs.good", 1);
+    assert_int_equal(secret_get_token(NULL, 1, 0, &t, &err), 1);
+    assert_string_equal(t.data, "hvs.good");
+    secret_free(&t);
+    unsetenv("VAULT_TOKEN");
+    char *path = write_file("token-cr", "hvs.a\rb\n", 0600);
+    assert_int_equal(secret_read_token_file(path, &t, &err), -1);
+    assert_non_null(strstr(err.msg, ": the token holds a control character (0x0d at byte 6)"));
+    assert_null(t.data);
+    assert_int_equal(secret_live_count(), 0);
 }
 
 static void test_unseal_key_checks(void **state)
@@ -208,7 +252,8 @@ static void test_token_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_core_dumps_off_while_held),
+        cmocka_unit_test(test_core_dumps_off_for_good),
+        cmocka_unit_test(test_token_control_characters_refused),
         cmocka_unit_test(test_unseal_key_checks),
         cmocka_unit_test(test_keys_file_lines),
         cmocka_unit_test(test_keys_file_init_json),

@@ -610,6 +610,13 @@ static void test_unexpected_member(void **state)
     expect_error(&gz, 0, "unexpected file \"snap/meta.json\" in snapshot " HOLDS);
     buf_free(&gz);
 
+    /* A name carrying terminal escapes is shown with them made visible (lib/text). */
+    struct part hostile[] = {{"\x1b]52;c;ZXZpbA==\x07\x1b[2J\xc2\x9b", "x", 1}};
+    gz = build(hostile, 1, 6);
+    expect_error(&gz, 0,
+                 "unexpected file \"\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\u009b\" in snapshot " HOLDS);
+    buf_free(&gz);
+
     struct buf tar = {0};
     tar_header(&tar, "meta.json", '5', 0, 0);
     tar_end(&tar);
