@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, SLOWDOWN
 
 V4_WARNING = "cannot signal the end of stdin"
 
@@ -24,12 +24,12 @@ def plugin_env(kubeconfig):
 def run_bytes(fake, args, input=None, timeout=120):
     """Runs the plugin with bytes in and out."""
     return subprocess.run([BIN] + list(args), env=plugin_env(fake.kubeconfig), input=input,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout * SLOWDOWN)
 
 
 def run_text(fake, args, input=None, timeout=120):
     return subprocess.run([BIN] + list(args), env=plugin_env(fake.kubeconfig), input=input,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout * SLOWDOWN)
 
 
 def peak_rss_kib(pid, done, result):

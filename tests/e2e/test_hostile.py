@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, SLOWDOWN
 
 # What the fake puts into text (tests/fake/fakekube/server.py ESCAPES), and how the plugin
 # must show it: every control byte as a visible \xNN escape.
@@ -62,7 +62,7 @@ def run_measured(fake, args, timeout=DEADLINE, binary=False, extra_env=None):
     # stdout of an endless exec is drained (up to a bound) so the plugin is never blocked.
     reader = threading.Thread(target=lambda: drain(p.stdout, out))
     reader.start()
-    timer = threading.Timer(timeout, p.kill)
+    timer = threading.Timer(timeout * SLOWDOWN, p.kill)
     timer.start()
     try:
         err = p.stderr.read()
