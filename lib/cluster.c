@@ -10,6 +10,11 @@
 
 #define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
 
+/* The most pods a Kubernetes cluster runs (its documented scalability limit,
+ * kubernetes.io/docs/setup/best-practices/cluster-large): no StatefulSet has
+ * more replicas, and no pod a higher ordinal. */
+#define REPLICAS_MAX 150000
+
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -149,7 +154,7 @@ static int ordinal_of(const char *sts, const char *pod)
         return -1;
     char *end;
     long n = strtol(pod + l + 1, &end, 10);
-    if (*end != '\0' || n < 0 || n > 100000)
+    if (*end != '\0' || n < 0 || n >= REPLICAS_MAX)
         return -1;
     return (int)n;
 }
@@ -158,6 +163,8 @@ static json_t *find_container(json_t *containers, const char *name)
 {
     size_t i;
     json_t *c;
+    if (name == NULL)
+        return NULL;
     json_array_foreach(containers, i, c)
     {
         const char *n = jstr(c, "name");
@@ -256,40 +263,47 @@ int cluster_set_pods(struct vault_cluster *vc, json_t *list, struct error *err)
             continue; /* another workload that matches the selector */
         fill_pod(vc, &pods[np++], item);
     }
-    /* Replicas without a pod: say why, the way the StatefulSet controller decides. */
-    for (size_t ord = 0; ord < want; ord++) {
-        int found = 0;
+    /* Replicas without a pod: say why, the way the StatefulSet controller decides
+     * (OrderedReady: it waits for the first ordinal that is not Ready). One pass
+     * over the pods, one over the ordinals. */
+    unsigned char *state = calloc(want + 1, 1); /* 1 = has a pod, 2 = and it is Ready */
+    if (state == NULL) {
         for (size_t k = 0; k < np; k++)
-            found |= pods[k].ordinal == (int)ord;
-        if (found)
-            continue;
-        struct vault_pod *p = &pods[np++];
-        char name[300], why[400];
-        snprintf(name, sizeof name, "%s-%zu", vc->name, ord);
-        snprintf(why, sizeof why, "no pod yet");
-        if (vc->pod_management_policy != NULL &&
-            strcmp(vc->pod_management_policy, "OrderedReady") == 0) {
-            for (size_t prev = 0; prev < ord; prev++) {
-                int ready = 0;
-                for (size_t k = 0; k < np; k++)
-                    if (pods[k].ordinal == (int)prev && pods[k].exists && pods[k].ready)
-                        ready = 1;
-                if (!ready) {
-                    snprintf(why, sizeof why,
-                             "waiting for %s-%zu to be Ready (podManagementPolicy OrderedReady)",
-                             vc->name, prev);
-                    break;
-                }
-            }
-        }
-        p->name = strdup(name);
-        p->ordinal = (int)ord;
-        p->exists = 0;
-        p->phase = strdup("Missing");
-        p->reason = strdup(why);
-        p->label_initialized = p->label_sealed = p->label_active = TRI_UNKNOWN;
-        p->label_perf_standby = TRI_UNKNOWN;
+            pod_clear(&pods[k]);
+        free(pods);
+        return error_set(err, ERR_GENERIC, "out of memory");
     }
+    for (size_t k = 0; k < np; k++) {
+        int o = pods[k].ordinal;
+        if (o >= 0 && (size_t)o < want && pods[k].exists)
+            state[o] = pods[k].ready ? 2 : (state[o] == 2 ? 2 : 1);
+    }
+    int ordered =
+        vc->pod_management_policy != NULL && strcmp(vc->pod_management_policy, "OrderedReady") == 0;
+    size_t unready = want; /* the first ordinal below the current one that is not Ready */
+    for (size_t ord = 0; ord < want; ord++) {
+        if (state[ord] == 0) {
+            struct vault_pod *p = &pods[np++];
+            char name[300], why[400];
+            snprintf(name, sizeof name, "%s-%zu", vc->name, ord);
+            if (ordered && unready < ord)
+                snprintf(why, sizeof why,
+                         "waiting for %s-%zu to be Ready (podManagementPolicy OrderedReady)",
+                         vc->name, unready);
+            else
+                snprintf(why, sizeof why, "no pod yet");
+            p->name = strdup(name);
+            p->ordinal = (int)ord;
+            p->exists = 0;
+            p->phase = strdup("Missing");
+            p->reason = strdup(why);
+            p->label_initialized = p->label_sealed = p->label_active = TRI_UNKNOWN;
+            p->label_perf_standby = TRI_UNKNOWN;
+        }
+        if (state[ord] != 2 && unready == want)
+            unready = ord;
+    }
+    free(state);
     qsort(pods, np, sizeof *pods, compare_pods);
     for (size_t k = 0; k < vc->npods; k++)
         pod_clear(&vc->pods[k]);
@@ -331,16 +345,46 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
     vc->cli = strdup(strcmp(vc->flavor, "openbao") == 0 ? "bao" : "vault");
     vc->service_name = dup_or_null(jstr(spec, "serviceName"));
     vc->pod_management_policy = dup_or_null(jstr(spec, "podManagementPolicy"));
+    if (vc->name == NULL)
+        return error_set(err, ERR_PROTOCOL, "a StatefulSet in namespace %s has no metadata.name",
+                         vc->namespace);
     json_t *rep = json_object_get(spec, "replicas");
-    vc->replicas = rep != NULL ? (int)json_integer_value(rep) : 1;
-    vc->ready_replicas =
-        (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "readyReplicas"));
+    json_int_t n = rep != NULL ? json_integer_value(rep) : 1; /* the API server's default */
+    if (rep != NULL && !json_is_integer(rep))
+        return error_set(err, ERR_PROTOCOL,
+                         "StatefulSet %s/%s: spec.replicas is not a whole number", vc->namespace,
+                         vc->name);
+    if (n < 0)
+        return error_set(err, ERR_PROTOCOL, "StatefulSet %s/%s: spec.replicas is %lld, not a count",
+                         vc->namespace, vc->name, (long long)n);
+    if (n > REPLICAS_MAX)
+        return error_set(err, ERR_PROTOCOL,
+                         "StatefulSet %s/%s wants %lld replicas: more pods than a Kubernetes "
+                         "cluster can run (%d)",
+                         vc->namespace, vc->name, (long long)n, REPLICAS_MAX);
+    vc->replicas = (int)n;
+    json_int_t ready =
+        json_integer_value(json_object_get(json_object_get(sts, "status"), "readyReplicas"));
+    vc->ready_replicas = ready >= 0 && ready <= REPLICAS_MAX ? (int)ready : 0;
     vc->selector = selector_string(json_object_get(spec, "selector"));
-    if (vc->name == NULL || vc->selector == NULL || vc->selector[0] == '\0')
-        return error_set(err, ERR_PROTOCOL, "StatefulSet %s has no selector",
-                         vc->name ? vc->name : "?");
+    if (vc->selector == NULL || vc->selector[0] == '\0')
+        return error_set(err, ERR_PROTOCOL, "StatefulSet %s/%s has no selector", vc->namespace,
+                         vc->name);
 
     json_t *containers = jpath(jpath(spec, "template", "spec"), "containers", NULL);
+    if (json_array_size(containers) == 0)
+        return error_set(err, ERR_PROTOCOL,
+                         "StatefulSet %s/%s has no containers in its pod template", vc->namespace,
+                         vc->name);
+    size_t ci;
+    json_t *cx;
+    json_array_foreach(containers, ci, cx)
+    {
+        if (jstr(cx, "name") == NULL)
+            return error_set(err, ERR_PROTOCOL,
+                             "StatefulSet %s/%s: container %zu of the pod template has no name",
+                             vc->namespace, vc->name, ci);
+    }
     json_t *c = NULL;
     if (q->container != NULL) {
         c = find_container(containers, q->container);

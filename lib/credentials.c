@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "clock.h"
+#include "secret.h"
 #include "wipe.h"
 
 #define PLUGIN_TIMEOUT_MS (60 * 1000)
@@ -135,6 +136,11 @@ int credentials_parse(const char *api_version, const char *text, size_t len, str
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's status has neither a token nor a client "
                        "certificate");
+    if (rc == 0 && token != NULL &&
+        secret_check_token(token, strlen(token), "the credential plugin's token", err) < 0) {
+        err->kind = ERR_CONFIG;
+        rc = -1;
+    }
     if (rc == 0 && exp != NULL && clock_parse_rfc3339(exp, &out->expiry) < 0)
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin's expirationTimestamp \"%s\" is not RFC 3339", exp);
@@ -275,8 +281,14 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
     ssize_t er = read(errp[0], &exec_errno, sizeof exec_errno);
     close(errp[0]);
     char *buf = malloc(PLUGIN_OUTPUT_MAX + 1);
+    if (buf == NULL) {
+        close(outp[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
     size_t len = 0;
-    int timed_out = 0;
+    int timed_out = 0, too_long = 0;
     long long start = clock_now_ms();
     for (;;) {
         long left = (long)(PLUGIN_TIMEOUT_MS - (clock_now_ms() - start));
@@ -297,8 +309,11 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
         if (r <= 0)
             break;
         len += (size_t)r;
-        if (len == PLUGIN_OUTPUT_MAX)
+        if (len == PLUGIN_OUTPUT_MAX) { /* no ExecCredential is that long */
+            too_long = 1;
+            kill(pid, SIGKILL);
             break;
+        }
     }
     close(outp[0]);
     int status = 0;
@@ -315,6 +330,11 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
             error_set(err, ERR_CONFIG, "cannot run the credential plugin %s of user \"%s\": %s%s%s",
                       e->command, cfg->user_name ? cfg->user_name : "?", strerror(exec_errno),
                       hint[0] ? "\n" : "", hint);
+    } else if (too_long) {
+        rc = error_set(err, ERR_CONFIG,
+                       "the credential plugin %s of user \"%s\" printed %u bytes or more: that "
+                       "is no ExecCredential",
+                       e->command, cfg->user_name ? cfg->user_name : "?", PLUGIN_OUTPUT_MAX);
     } else if (timed_out) {
         rc = error_set(err, ERR_TIMEOUT, "the credential plugin %s did not answer within %d s",
                        e->command, PLUGIN_TIMEOUT_MS / 1000);

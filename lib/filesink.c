@@ -44,9 +44,9 @@ static void direct_off(struct filesink *s)
     s->direct_fd = -1;
 }
 
-/* write() on the caller's descriptor, all of it (pipes may be non-blocking). */
-static int write_all(int fd, const char *p, size_t len, struct error *err)
+int filesink_write_all(int fd, const void *data, size_t len, struct error *err)
 {
+    const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
@@ -123,7 +123,7 @@ int filesink_write(void *ctx, const void *data, size_t len, struct error *err)
     struct filesink *s = ctx;
     const char *p = data;
     if (s->direct_fd < 0 || len < FILESINK_ALIGN) {
-        if (write_all(s->fd, p, len, err) < 0)
+        if (filesink_write_all(s->fd, p, len, err) < 0)
             return -1;
         s->bytes += len;
         return 0;
@@ -153,4 +153,27 @@ void filesink_close(struct filesink *s)
     direct_off(s);
     free(s->bounce);
     s->bounce = NULL;
+}
+
+int filesink_fsync_dir(const char *path, struct error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return error_set(err, ERR_CONFIG, "the directory of %s: name too long", path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, ERR_CONFIG, "cannot open the directory %s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc < 0)
+        return error_set(err, ERR_CONFIG, "fsync of the directory %s: %s", dir, strerror(e));
+    return 0;
 }

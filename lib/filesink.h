@@ -40,4 +40,12 @@ int filesink_write(void *ctx, const void *data, size_t len, struct error *err);
 /* Releases what filesink_open took (not fd). */
 void filesink_close(struct filesink *s);
 
+/* Writes all of len bytes to fd (retrying short writes and EINTR, waiting when a
+ * non-blocking pipe is full); err says why not. */
+int filesink_write_all(int fd, const void *data, size_t len, struct error *err);
+
+/* fsyncs the directory that holds path, so that a file just created or renamed
+ * there survives a crash; err names the directory. */
+int filesink_fsync_dir(const char *path, struct error *err);
+
 #endif

@@ -151,18 +151,22 @@ int kexec_parse_status(const char *json, size_t len, int *exit_code, struct erro
     return rc;
 }
 
+int kexec_limit_error(struct error *err, const char *what, size_t max)
+{
+    return error_set(err, ERR_PROTOCOL,
+                     "%s is over the limit of %zu bytes (a command that does not stop printing?)",
+                     what ? what : "the output", max);
+}
+
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err)
 {
     struct kexec_buffer *b = ctx;
     size_t max = b->max ? b->max : BUFFER_MAX_DEF;
-    size_t take = len;
-    if (b->len + take > max) {
-        take = max > b->len ? max - b->len : 0;
-        b->truncated += len - take;
-    }
-    if (b->data == NULL || b->len + take + 1 > b->cap) {
+    if (len > max - b->len)
+        return kexec_limit_error(err, b->what, max);
+    if (b->data == NULL || b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + take + 1)
+        while (cap < b->len + len + 1)
             cap *= 2;
         char *d = realloc(b->data, cap);
         if (d == NULL)
@@ -170,8 +174,8 @@ int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *er
         b->data = d;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, data, take);
-    b->len += take;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
     b->data[b->len] = '\0';
     return 0;
 }

@@ -143,15 +143,21 @@ int kexec_run(struct kube_client *kube, const struct kexec_request *req, struct 
 int kexec_run_many(struct kube_client *kube, const struct kexec_request *requests, size_t n,
                    struct kexec_result *results);
 
-/* A sink collecting output into memory, bounded: bytes beyond max are dropped
- * and counted in truncated. Free data with free() (wipe it first if secret). */
+/* A sink collecting output into memory, bounded: more than max bytes end the
+ * session with an error (kexec_limit_error). Free data with free() (wipe it
+ * first if secret). */
 struct kexec_buffer {
     char *data; /* NUL-terminated */
     size_t len;
     size_t cap;
-    size_t max; /* 0 = 1 MiB */
-    size_t truncated;
+    size_t max;       /* 0 = 1 MiB */
+    const char *what; /* "stdout", "stderr": for the message; NULL = "the output" */
 };
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err);
+
+/* The error of a sink whose cap of max bytes was reached ("stdout is over the
+ * limit of N bytes ..."): a pod that prints without end cannot grow our
+ * memory. Returns -1. */
+int kexec_limit_error(struct error *err, const char *what, size_t max);
 
 #endif

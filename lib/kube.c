@@ -155,6 +155,8 @@ static int load_auth_locked(struct kube_client *c, int force_refresh, struct err
     const struct rest_config *cfg = c->cfg;
     wipe_free_str(c->auth_header);
     c->auth_header = NULL;
+    if (cfg->server == NULL || strncasecmp(cfg->server, "https://", 8) != 0)
+        return 0; /* no credential of any kind over plain HTTP (lib/kubeconfig drops them) */
     if (cfg->token != NULL && cfg->token[0] != '\0') {
         c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
     } else if (cfg->username != NULL && cfg->password != NULL) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "secret.h"
+#include "text.h"
 #include "wipe.h"
 
 #define SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -437,38 +440,69 @@ static void add_warning(struct rest_config *c, char *w)
     c->warnings = nw;
 }
 
-static int json_from_yaml(yaml_document_t *doc, yaml_node_t *n, json_t **out)
+/* Limits of json_from_yaml: YAML aliases are references in libyaml's document,
+ * so one that contains itself never ends, and a few that repeat each other
+ * grow exponentially ("billion laughs"). */
+#define YAML_DEPTH_MAX  64
+#define YAML_VALUES_MAX 10000
+
+struct yaml_budget {
+    int depth;
+    size_t values;
+    int over; /* 1: too deep, 2: too many values */
+};
+
+static json_t *json_from_yaml(yaml_document_t *doc, yaml_node_t *n, struct yaml_budget *b)
 {
+    if (n == NULL)
+        return json_null();
+    if (b->depth >= YAML_DEPTH_MAX || b->values >= YAML_VALUES_MAX) {
+        b->over = b->depth >= YAML_DEPTH_MAX ? 1 : 2;
+        return NULL;
+    }
+    b->values++;
+    json_t *out = NULL;
+    b->depth++;
     switch (n->type) {
     case YAML_SCALAR_NODE:
-        *out = json_string((const char *)n->data.scalar.value);
-        return 0;
+        out = json_string((const char *)n->data.scalar.value);
+        break;
     case YAML_SEQUENCE_NODE:
-        *out = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-             it++) {
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, *it), &v);
-            json_array_append_new(*out, v);
+        out = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             out != NULL && it < n->data.sequence.items.top; it++) {
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, *it), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
+            json_array_append_new(out, v);
         }
-        return 0;
+        break;
     case YAML_MAPPING_NODE:
-        *out = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-             p++) {
+        out = json_object();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             out != NULL && p < n->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
-            json_t *v = NULL;
-            json_from_yaml(doc, yaml_document_get_node(doc, p->value), &v);
+            json_t *v = json_from_yaml(doc, yaml_document_get_node(doc, p->value), b);
+            if (v == NULL) {
+                json_decref(out);
+                out = NULL;
+                break;
+            }
             if (k != NULL && k->type == YAML_SCALAR_NODE)
-                json_object_set_new(*out, (const char *)k->data.scalar.value, v);
+                json_object_set_new(out, (const char *)k->data.scalar.value, v);
             else
                 json_decref(v);
         }
-        return 0;
+        break;
     default:
-        *out = json_null();
-        return 0;
+        out = json_null();
+        break;
     }
+    b->depth--;
+    return out;
 }
 
 static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
@@ -504,9 +538,17 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
                     ? (size_t)(args->data.sequence.items.top - args->data.sequence.items.start)
                     : 0;
     e->args = calloc(na + 1, sizeof *e->args);
-    for (size_t i = 0; i < na; i++)
-        e->args[i] =
-            xstrdup(scalar(yaml_document_get_node(&f->doc, args->data.sequence.items.start[i])));
+    for (size_t i = 0; i < na; i++) {
+        /* A NULL would end the argv early, dropping the arguments after it. */
+        yaml_node_t *an = yaml_document_get_node(&f->doc, args->data.sequence.items.start[i]);
+        const char *a = scalar(an);
+        if (a == NULL)
+            return error_set(err, ERR_CONFIG,
+                             "%s:%d: user \"%s\": exec args[%zu] is null or not a string; quote "
+                             "it (\"~\") or remove it",
+                             f->path, an ? line_of(an) : line, user->name, i);
+        e->args[i] = strdup(a);
+    }
     yaml_node_t *env = map_get(&f->doc, ex, "env");
     size_t ne = env && env->type == YAML_SEQUENCE_NODE
                     ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start)
@@ -515,7 +557,10 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
     for (size_t i = 0; i < ne; i++) {
         yaml_node_t *item = yaml_document_get_node(&f->doc, env->data.sequence.items.start[i]);
         const char *n = get_str(f, item, "name"), *v = get_str(f, item, "value");
-        e->env[i] = fmt("%s=%s", n ? n : "", v ? v : "");
+        if (n == NULL)
+            return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec env[%zu] has no name",
+                             f->path, item ? line_of(item) : line, user->name, i);
+        e->env[i] = fmt("%s=%s", n, v ? v : "");
     }
     e->install_hint = xstrdup(get_str(f, ex, "installHint"));
     e->provide_cluster_info = get_bool(f, ex, "provideClusterInfo");
@@ -549,14 +594,38 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
             const char *n = get_str(cluster->file, x, "name");
             yaml_node_t *ext = map_get(&cluster->file->doc, x, "extension");
             if (n != NULL && strcmp(n, "client.authentication.k8s.io/exec") == 0 && ext) {
-                json_t *j = NULL;
-                json_from_yaml(&cluster->file->doc, ext, &j);
+                struct yaml_budget b = {0};
+                json_t *j = json_from_yaml(&cluster->file->doc, ext, &b);
+                if (j == NULL && b.over == 1)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" nests deeper "
+                                     "than %d levels (a YAML alias that contains itself?)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_DEPTH_MAX);
+                if (j == NULL && b.over == 2)
+                    return error_set(err, ERR_CONFIG,
+                                     "%s:%d: the exec extension of cluster \"%s\" expands to more "
+                                     "than %d values (YAML aliases that repeat each other)",
+                                     cluster->file->path, line_of(ext), cluster->name,
+                                     YAML_VALUES_MAX);
+                if (j == NULL)
+                    return error_set(err, ERR_GENERIC, "out of memory");
+                free(e->cluster_config_json);
                 e->cluster_config_json = json_dumps(j, JSON_COMPACT);
                 json_decref(j);
             }
         }
     }
     return 0;
+}
+
+/* A bearer token becomes an HTTP header line: one line of printable text. */
+static int check_token(const struct rest_config *c, const char *what, struct error *err)
+{
+    if (c->token == NULL || secret_check_token(c->token, strlen(c->token), what, err) == 0)
+        return 0;
+    err->kind = ERR_CONFIG;
+    return -1;
 }
 
 static int fill_user(struct rest_config *c, struct entry *user, struct entry *cluster,
@@ -651,6 +720,13 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
                              f->path, line_of(ap), user->name, name ? name : "?");
         }
     }
+    char what[512];
+    if (flags->token != NULL)
+        snprintf(what, sizeof what, "--token");
+    else
+        snprintf(what, sizeof what, "user \"%s\" in %s", user->name, f->path);
+    if (check_token(c, what, err) < 0)
+        return -1;
     if (ex != NULL && c->token == NULL && c->client_cert.len == 0 && c->username == NULL)
         return fill_exec(c, user, ex, cluster, err);
     return 0;
@@ -683,6 +759,10 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
     c->token = strdup((char *)t.data);
     c->token_file = token_path;
     blob_free(&t);
+    if (check_token(c, token_path, err) < 0) {
+        rest_config_free(c);
+        return -1;
+    }
     char *ca = fmt("%s/ca.crt", dir);
     if (read_file(ca, &c->ca, err, "service account CA") < 0) {
         free(ca);
@@ -752,6 +832,53 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
                          "flag is not allowed",
                          c->cluster_name ? c->cluster_name : "?");
     return 0;
+}
+
+static void exec_free(struct exec_plugin_config *e)
+{
+    if (e == NULL)
+        return;
+    free(e->api_version);
+    free(e->command);
+    kubeconfig_free_strv(e->args);
+    kubeconfig_free_strv(e->env);
+    free(e->install_hint);
+    free(e->cluster_config_json);
+    free(e);
+}
+
+/* A server without TLS gets no credential of any kind (not even the exec
+ * plugin runs); the warning says whose and which were held back. */
+static void drop_credentials(struct rest_config *c)
+{
+    char kinds[512] = "";
+    size_t n = 0;
+    if (c->token != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%stoken", n ? ", " : "");
+    if (c->password != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%spassword", n ? ", " : "");
+    if (c->exec != NULL)
+        text_appendf(kinds, sizeof kinds, &n, "%sexec plugin %s", n ? ", " : "",
+                     c->exec->command ? c->exec->command : "?");
+    if (c->client_cert.len > 0)
+        text_appendf(kinds, sizeof kinds, &n, "%sclient certificate", n ? ", " : "");
+    if (n == 0)
+        return;
+    if (c->user_name != NULL)
+        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" (%s) are not "
+                           "sent",
+                           c->server, c->user_name, kinds));
+    else
+        add_warning(c, fmt("server %s is not https: the credentials given (%s) are not sent",
+                           c->server, kinds));
+    wipe_free_str(c->token);
+    c->token = NULL;
+    wipe_free_str(c->password);
+    c->password = NULL;
+    exec_free(c->exec);
+    c->exec = NULL;
+    blob_free(&c->client_cert);
+    blob_free(&c->client_key);
 }
 
 /* Resolves the configuration from the files the flags name, or from text (named name). */
@@ -875,18 +1002,12 @@ static int load_config(const struct kubeconfig_flags *flags, const char *name, c
     }
     if (rc == 0 && user != NULL)
         rc = fill_user(c, user, cluster, flags, err);
-    else if (rc == 0 && flags->token != NULL)
+    else if (rc == 0 && flags->token != NULL) {
         c->token = strdup(flags->token);
-    if (rc == 0 && strncmp(c->server, "https://", 8) != 0 &&
-        (c->token || c->client_cert.len || c->username || c->exec)) {
-        /* client-go attaches credentials only over TLS. */
-        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" are not sent",
-                           c->server, c->user_name ? c->user_name : "?"));
-        wipe_free_str(c->token);
-        c->token = NULL;
-        wipe_free_str(c->password);
-        c->password = NULL;
+        rc = check_token(c, "--token", err);
     }
+    if (rc == 0 && strncasecmp(c->server, "https://", 8) != 0)
+        drop_credentials(c); /* client-go attaches credentials only over TLS */
     if (rc == 0 && c->insecure_skip_tls_verify)
         add_warning(c, fmt("TLS verification disabled for cluster \"%s\" "
                            "(insecure-skip-tls-verify)",
@@ -963,15 +1084,7 @@ void rest_config_free(struct rest_config *c)
     free(c->token_file);
     free(c->username);
     wipe_free_str(c->password);
-    if (c->exec != NULL) {
-        free(c->exec->api_version);
-        free(c->exec->command);
-        kubeconfig_free_strv(c->exec->args);
-        kubeconfig_free_strv(c->exec->env);
-        free(c->exec->install_hint);
-        free(c->exec->cluster_config_json);
-        free(c->exec);
-    }
+    exec_free(c->exec);
     free(c->namespace);
     kubeconfig_free_strv(c->warnings);
     free(c);

@@ -63,6 +63,7 @@ struct snapshot_verifier {
     int next; /* the member expected next (SNAPSHOT_NMEMBERS = all seen) */
     /* extended headers for the next member */
     enum extra_kind extra;
+    unsigned long long extra_offset; /* of the extended header, for messages */
     char extra_buf[PAX_MAX + 1];
     size_t extra_len;
     char pax_path[LONGNAME_MAX + 1];
@@ -211,23 +212,28 @@ static void copy_cut(char *dst, size_t cap, const char *src)
     dst[l] = '\0';
 }
 
-/* Parses PAX records "LEN key=value\n" for path and size. */
+/* Parses PAX records for path and size, strictly: each record is a decimal
+ * length (counting the whole record), a space, key=value and a newline, all
+ * inside the header's content (no whitespace skipped, no sign, nothing read
+ * past extra_len: bytes beyond it are stale, left by an earlier header). */
 static int parse_pax(struct snapshot_verifier *v)
 {
     const char *p = v->extra_buf, *end = v->extra_buf + v->extra_len;
     while (p < end) {
-        char *q;
-        errno = 0;
-        unsigned long len = strtoul(p, &q, 10);
-        if (errno != 0 || q == p || *q != ' ' || len == 0 || len > (unsigned long)(end - p) ||
-            p[len - 1] != '\n')
+        const char *q = p;
+        size_t len = 0;
+        while (q < end && *q >= '0' && *q <= '9' && q - p < 8) /* PAX_MAX has 4 digits */
+            len = len * 10 + (size_t)(*q++ - '0');
+        /* digits, then ' ', then at least "k=" and '\n' inside the record */
+        if (q == p || q >= end || *q != ' ' || len > (size_t)(end - p) ||
+            len < (size_t)(q - p) + 4 || p[len - 1] != '\n')
             return fail(v, "bad PAX extended header in the tar archive at offset %llu",
-                        v->hdr_offset);
+                        v->extra_offset);
         const char *kv = q + 1, *rec_end = p + len - 1;
         const char *eq = memchr(kv, '=', (size_t)(rec_end - kv));
-        if (eq == NULL)
+        if (eq == NULL || eq == kv)
             return fail(v, "bad PAX extended header in the tar archive at offset %llu",
-                        v->hdr_offset);
+                        v->extra_offset);
         size_t klen = (size_t)(eq - kv), vlen = (size_t)(rec_end - eq - 1);
         if (klen == 4 && memcmp(kv, "path", 4) == 0) {
             if (vlen > LONGNAME_MAX)
@@ -236,15 +242,12 @@ static int parse_pax(struct snapshot_verifier *v)
             v->pax_path[vlen] = '\0';
             v->have_pax_path = 1;
         } else if (klen == 4 && memcmp(kv, "size", 4) == 0) {
-            char num[32];
-            if (vlen == 0 || vlen >= sizeof num)
-                return fail(v, "bad PAX size in the tar archive at offset %llu", v->hdr_offset);
-            memcpy(num, eq + 1, vlen);
-            num[vlen] = '\0';
-            errno = 0;
-            unsigned long long n = strtoull(num, &q, 10);
-            if (errno != 0 || *q != '\0' || num[0] == '-')
-                return fail(v, "bad PAX size in the tar archive at offset %llu", v->hdr_offset);
+            unsigned long long n = 0;
+            size_t i = 0;
+            for (; i < vlen && eq[1 + i] >= '0' && eq[1 + i] <= '9' && i < 19; i++)
+                n = n * 10 + (unsigned)(eq[1 + i] - '0');
+            if (vlen == 0 || i != vlen)
+                return fail(v, "bad PAX size in the tar archive at offset %llu", v->extra_offset);
             v->pax_size = n;
             v->have_pax_size = 1;
         }
@@ -326,6 +329,7 @@ static int handle_header(struct snapshot_verifier *v)
                         "snapshot member",
                         size, v->hdr_offset);
         v->extra = type == 'x' ? EXTRA_PAX : type == 'L' ? EXTRA_LONGNAME : EXTRA_SKIP;
+        v->extra_offset = v->hdr_offset;
         v->extra_len = 0;
         v->remaining = size;
         v->pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;

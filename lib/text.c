@@ -17,6 +17,28 @@ int text_hex_digit(int c)
     return -1;
 }
 
+int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (cap == 0)
+        return -1;
+    if (*len >= cap)
+        *len = cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+        buf[*len] = '\0';
+        return -1;
+    }
+    if ((size_t)w >= cap - *len) {
+        *len = cap - 1;
+        return -1;
+    }
+    *len += (size_t)w;
+    return 0;
+}
+
 static int flush_out(struct text_sanitizer *s, text_emit_fn emit, void *ctx)
 {
     if (s->olen == 0)
@@ -209,17 +231,21 @@ char *text_sanitize_dup(const char *s)
     return out;
 }
 
-int text_is_safe(const char *s, size_t len)
+/* Checks s[0..len): well-formed UTF-8, and with controls when allow_controls. */
+static int check_text(const char *s, size_t len, int allow_controls)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len; i++) {
-        if (is_plain(p[i]))
+        if (p[i] < 0x80) {
+            if (!allow_controls && !is_plain(p[i]))
+                return 0;
             continue;
+        }
         unsigned char lo, hi;
-        size_t need = p[i] >= 0x80 ? lead(p[i], &lo, &hi) : 0;
+        size_t need = lead(p[i], &lo, &hi);
         if (need == 0 || len - i < need)
             return 0;
-        if (p[i] == 0xc2 && p[i + 1] <= 0x9f)
+        if (!allow_controls && p[i] == 0xc2 && p[i + 1] <= 0x9f)
             return 0; /* C1 */
         for (size_t k = 1; k < need; k++) {
             if (p[i + k] < lo || p[i + k] > hi)
@@ -230,6 +256,16 @@ int text_is_safe(const char *s, size_t len)
         i += need - 1;
     }
     return 1;
+}
+
+int text_is_safe(const char *s, size_t len)
+{
+    return check_text(s, len, 0);
+}
+
+int text_is_utf8(const char *s, size_t len)
+{
+    return check_text(s, len, 1);
 }
 
 /* --- the sanitizing stream ------------------------------------------------------------------ */

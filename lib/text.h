@@ -17,6 +17,7 @@
 #ifndef VH_TEXT_H
 #define VH_TEXT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -52,6 +53,9 @@ size_t text_sanitize(char *dst, size_t cap, const char *src, size_t len);
  * memory is short). */
 char *text_sanitize_dup(const char *s);
 
+/* 1 when s[0..len) is well-formed UTF-8 (control characters allowed). */
+int text_is_utf8(const char *s, size_t len);
+
 /* 1 when sanitizing would leave s[0..len) unchanged. */
 int text_is_safe(const char *s, size_t len);
 
@@ -60,6 +64,13 @@ int text_is_safe(const char *s, size_t len);
  * straight to under (a rendered table with its colours) keeps its place.
  * fclose() emits a sequence left incomplete. NULL when memory is short. */
 FILE *text_open_stream(FILE *under);
+
+/* Appends printf-style text to buf (cap bytes, always NUL-terminated) at
+ * *len, cut to fit: never writes past buf + cap, and *len stays below cap.
+ * Returns 0, or -1 when the text was cut. The one way to build text piece by
+ * piece (`len += snprintf(...)` runs past the buffer once a piece is cut). */
+int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(int c);

@@ -134,6 +134,17 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     return 0;
 }
 
+/* Keys and the root token are shown on the terminal and sent to pods on a
+ * stdin line: one line of printable text, or refused (ERR_PROTOCOL). */
+static int check_init_text(const char *v, const char *what, struct error *err)
+{
+    if (secret_check_token(v, strlen(v), what, err) < 0) {
+        err->kind = ERR_PROTOCOL;
+        return -1;
+    }
+    return 0;
+}
+
 static int copy_key_list(json_t *root, const char *field, struct secret_list *l, struct error *err)
 {
     size_t i;
@@ -143,7 +154,9 @@ static int copy_key_list(json_t *root, const char *field, struct secret_list *l,
         const char *v = json_string_value(k);
         if (v == NULL)
             return error_set(err, ERR_PROTOCOL, "init output: %s[%zu] is not a string", field, i);
-        if (secret_list_add(l, v, strlen(v), err) < 0)
+        char what[96];
+        snprintf(what, sizeof what, "vault operator init printed a bad %s[%zu]", field, i);
+        if (check_init_text(v, what, err) < 0 || secret_list_add(l, v, strlen(v), err) < 0)
             return -1;
     }
     return 0;
@@ -168,6 +181,8 @@ int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, s
         rc = copy_key_list(root, "recovery_keys_b64", &r->recovery_b64, err);
     if (rc == 0)
         rc = copy_key_list(root, "recovery_keys_hex", &r->recovery_hex, err);
+    if (rc == 0)
+        rc = check_init_text(token, "vault operator init printed a bad root_token", err);
     if (rc == 0)
         rc = secret_from(&r->root_token, token, strlen(token), err);
     r->shares = (int)get_int(root, "unseal_shares");
@@ -413,15 +428,19 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
     return 0;
 }
 
-/* A stdout sink into locked memory, for output that carries keys. */
+#define CALL_TIMEOUT_MS (120 * 1000)
+#define CALL_STDOUT_MAX (4u << 20) /* init's output with 255 PGP-encrypted shares is < 1 MiB */
+#define CALL_STDERR_MAX (64u << 10)
+
+/* A stdout sink into locked memory, for output that carries keys; capped like
+ * every other: locked memory is scarce (RLIMIT_MEMLOCK). */
 static int secret_sink(void *ctx, const void *data, size_t len, struct error *err)
 {
-    return secret_append(ctx, data, len, err);
+    struct secret *s = ctx;
+    if (len > CALL_STDOUT_MAX - s->len)
+        return kexec_limit_error(err, "stdout", CALL_STDOUT_MAX);
+    return secret_append(s, data, len, err);
 }
-
-#define CALL_TIMEOUT_MS (120 * 1000)
-#define CALL_STDOUT_MAX (4u << 20)
-#define CALL_STDERR_MAX (64u << 10)
 
 int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
                    struct vault_call *calls, size_t n)
@@ -444,7 +463,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         c->exit_code = -1;
         error_clear(&c->error);
         outb[i].max = CALL_STDOUT_MAX;
+        outb[i].what = "stdout";
         errb[i].max = CALL_STDERR_MAX;
+        errb[i].what = "stderr";
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
         req[i].container = vc->container;

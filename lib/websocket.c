@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "clock.h"
+#include "text.h"
 #include "wipe.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -105,6 +106,16 @@ static size_t parser_fail(struct ws_parser *p, struct ws_event *ev, size_t used,
     p->state = P_FAILED;
     ev->type = WS_EV_ERROR;
     return used;
+}
+
+/* Close codes that may be sent on the wire (RFC 6455 §7.4 and the IANA
+ * registry): 1000-1003, 1007-1014, and 3000-4999 for libraries and
+ * applications. 1004 is reserved; 1005, 1006 and 1015 are never sent; the
+ * rest below 3000 is unassigned, below 1000 unused. */
+static int close_code_allowed(int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
 }
 
 static int is_control(int opcode)
@@ -243,12 +254,20 @@ size_t ws_parse(struct ws_parser *p, const uint8_t *in, size_t len, struct ws_ev
             if (p->opcode == WS_OP_CLOSE) {
                 if (p->ctl_len == 1)
                     return parser_fail(p, ev, used, "a close frame has a one-byte payload");
+                int code = p->ctl_len >= 2 ? (p->ctl[0] << 8) | p->ctl[1] : WS_CLOSE_NO_STATUS;
+                if (p->ctl_len >= 2 && !close_code_allowed(code)) {
+                    char m[96];
+                    snprintf(m, sizeof m,
+                             "a close frame carries code %d, which RFC 6455 does not allow", code);
+                    return parser_fail(p, ev, used, m);
+                }
+                if (p->ctl_len > 2 && !text_is_utf8((const char *)p->ctl + 2, p->ctl_len - 2))
+                    return parser_fail(p, ev, used, "a close frame's reason is not UTF-8");
                 ev->type = WS_EV_CLOSE;
-                ev->close_code = WS_CLOSE_NO_STATUS;
+                ev->close_code = code;
                 ev->data = p->ctl;
                 ev->len = 0;
                 if (p->ctl_len >= 2) {
-                    ev->close_code = (p->ctl[0] << 8) | p->ctl[1];
                     ev->data = p->ctl + 2;
                     ev->len = p->ctl_len - 2;
                 }
@@ -537,13 +556,21 @@ long long ws_dechunk(char *body, size_t len)
 {
     size_t in = 0, out = 0;
     for (;;) {
+        /* chunk-size = 1*HEXDIG, then [ chunk-ext ] CRLF; parsed only inside the
+         * size line (the body is not NUL-terminated, and strtoull would skip
+         * whitespace past it). */
         const char *eol = memmem(body + in, len - in, "\r\n", 2);
         if (eol == NULL)
             return -1;
-        char *e;
-        errno = 0;
-        unsigned long long n = strtoull(body + in, &e, 16);
-        if (errno != 0 || e == body + in || (e != eol && *e != ';' && *e != ' '))
+        const char *p = body + in;
+        unsigned long long n = 0;
+        size_t digits = 0;
+        for (; p < eol && text_hex_digit((unsigned char)*p) >= 0; p++, digits++) {
+            if (n >> 60)
+                return -1; /* more than 2^64 */
+            n = n << 4 | (unsigned)text_hex_digit((unsigned char)*p);
+        }
+        if (digits == 0 || (p != eol && *p != ';' && *p != ' ' && *p != '\t'))
             return -1;
         in = (size_t)(eol - body) + 2;
         if (n == 0)

@@ -14,9 +14,11 @@
  * Client frames are always masked with a fresh random key, FIN=1, never
  * fragmented (the Kubernetes server treats every frame as a message). Server
  * frames may come in any length form and fragmented, with control frames
- * between fragments; a masked server frame, RSV bits, unknown opcodes and
- * control frames over 125 bytes are protocol errors. Pings are answered with
- * a pong echoing the payload; a Close is answered with a masked Close. */
+ * between fragments; a masked server frame, RSV bits, unknown opcodes, control
+ * frames over 125 bytes, a close code that may not be sent on the wire (below
+ * 1000, 1004-1006, 1015-2999, 5000 and up) and a close reason that is not
+ * UTF-8 are protocol errors, answered with a Close 1002. Pings are answered
+ * with a pong echoing the payload; a valid Close is answered with its code. */
 #ifndef VH_WEBSOCKET_H
 #define VH_WEBSOCKET_H
 

@@ -9,31 +9,20 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "filesink.h"
 #include "ops.h"
 #include "secret.h"
+#include "text.h"
 #include "vault.h"
 
 #define PGP_MAX 16
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Copies local public key files into the pod's /tmp (the CLI reads PGP keys
  * from files in the pod, facts §2); a length-bounded `head -c` needs no stdin
  * EOF. Fills paths (comma-joined into flag) and returns how many, or -1. */
 static int copy_pgp_files(struct cmd_context *ctx, struct ops *o, const char *pod, const char *list,
-                          const char *tag, char *flag, size_t cap, char remote[][64], int *nremote)
+                          const char *option, const char *tag, char *flag, size_t cap,
+                          char remote[][64], int *nremote)
 {
     char *copy = strdup(list), *save = NULL;
     int count = 0;
@@ -42,7 +31,8 @@ static int copy_pgp_files(struct cmd_context *ctx, struct ops *o, const char *po
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         struct error err = {0};
         if (strncmp(tok, "keybase:", 8) == 0) {
-            flen += (size_t)snprintf(flag + flen, cap - flen, "%s%s", count ? "," : "", tok);
+            if (text_appendf(flag, cap, &flen, "%s%s", count ? "," : "", tok) < 0)
+                goto too_long;
             count++;
             continue;
         }
@@ -80,11 +70,19 @@ static int copy_pgp_files(struct cmd_context *ctx, struct ops *o, const char *po
             return -1;
         }
         (*nremote)++;
-        flen += (size_t)snprintf(flag + flen, cap - flen, "%s%s", count ? "," : "", dst);
+        if (text_appendf(flag, cap, &flen, "%s%s", count ? "," : "", dst) < 0)
+            goto too_long;
         count++;
     }
     free(copy);
     return count;
+too_long:
+    fprintf(ctx->err,
+            "%s: --%s: the list of keys is too long (at most %zu characters after the key files "
+            "are copied)\n",
+            ctx->prog, option, cap - 1);
+    free(copy);
+    return -1;
 }
 
 static void remove_remote(struct ops *o, const char *pod, char remote[][64], int n)
@@ -112,15 +110,20 @@ static int keys_text(const struct vault_init_result *r, struct secret *out, stru
     if (secret_alloc(out, cap, err) < 0)
         return -1;
     size_t len = 0;
+    int cut = 0;
     for (size_t i = 0; i < r->keys_b64.n; i++)
-        len += (size_t)snprintf(out->data + len, out->cap - len, "Unseal Key %zu: %s\n", i + 1,
-                                r->keys_b64.items[i].data);
+        cut |= text_appendf(out->data, out->cap, &len, "Unseal Key %zu: %s\n", i + 1,
+                            r->keys_b64.items[i].data);
     for (size_t i = 0; i < r->recovery_b64.n; i++)
-        len += (size_t)snprintf(out->data + len, out->cap - len, "Recovery Key %zu: %s\n", i + 1,
-                                r->recovery_b64.items[i].data);
-    len += (size_t)snprintf(out->data + len, out->cap - len, "\nInitial Root Token: %s\n",
-                            r->root_token.data);
+        cut |= text_appendf(out->data, out->cap, &len, "Recovery Key %zu: %s\n", i + 1,
+                            r->recovery_b64.items[i].data);
+    cut |=
+        text_appendf(out->data, out->cap, &len, "\nInitial Root Token: %s\n", r->root_token.data);
     out->len = len;
+    if (cut) { /* cannot happen: cap counts every piece */
+        secret_free(out);
+        return error_set(err, ERR_GENERIC, "the keys do not fit their buffer");
+    }
     return 0;
 }
 
@@ -188,7 +191,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
     int ok = 1;
     if (pgp != NULL) {
         char flag[1900];
-        int n = copy_pgp_files(ctx, o, pod, pgp, "pgp", flag, sizeof flag, remote, &nremote);
+        int n = copy_pgp_files(ctx, o, pod, pgp, "pgp-keys", "pgp", flag, sizeof flag, remote,
+                               &nremote);
         if (n < 0)
             ok = 0;
         else if (n != eff_shares) {
@@ -202,8 +206,11 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
     }
     if (ok && root_pgp != NULL) {
         char flag[200];
-        if (copy_pgp_files(ctx, o, pod, root_pgp, "root", flag, sizeof flag, remote, &nremote) !=
-            1) {
+        int n = copy_pgp_files(ctx, o, pod, root_pgp, "root-token-pgp-key", "root", flag,
+                               sizeof flag, remote, &nremote);
+        if (n < 0) {
+            ok = 0;
+        } else if (n != 1) {
             fprintf(ctx->err, "%s: --root-token-pgp-key takes exactly one key\n", ctx->prog);
             ok = 0;
         } else {
@@ -213,8 +220,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
     }
     if (ok && rec_pgp != NULL) {
         char flag[1900];
-        if (copy_pgp_files(ctx, o, pod, rec_pgp, "recovery", flag, sizeof flag, remote, &nremote) <
-            0) {
+        if (copy_pgp_files(ctx, o, pod, rec_pgp, "recovery-pgp-keys", "recovery", flag, sizeof flag,
+                           remote, &nremote) < 0) {
             ok = 0;
         } else {
             snprintf(rec_flag, sizeof rec_flag, "-recovery-pgp-keys=%s", flag);
@@ -252,17 +259,29 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
     }
     struct secret text = {0};
     if (fd >= 0) {
+        /* The file is the only copy of the keys: its data, then its directory entry,
+         * reach the disk before it is called written. */
         int wrote = vault_init_result_json(result, &text, &err) == 0 &&
-                    write_all(fd, text.data, text.len) == 0 && fsync(fd) == 0;
-        int saved = errno;
-        close(fd);
+                    filesink_write_all(fd, text.data, text.len, &err) == 0;
+        if (wrote && fsync(fd) < 0) {
+            error_set(&err, ERR_CONFIG, "fsync: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (close(fd) < 0 && wrote) {
+            error_set(&err, ERR_CONFIG, "close: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (wrote && filesink_fsync_dir(output, &err) < 0)
+            wrote = 0;
         if (!wrote) {
             /* Vault is initialized now: the keys must not be lost. Show them. */
             fprintf(ctx->err, "%s: writing %s failed (%s): the keys follow on standard output\n",
-                    ctx->prog, output, strerror(saved));
+                    ctx->prog, output, err.msg);
             secret_free(&text);
+            fflush(ctx->out);
+            fflush(stdout);
             if (keys_text(result, &text, &err) == 0)
-                write_all(STDOUT_FILENO, text.data, text.len);
+                filesink_write_all(STDOUT_FILENO, text.data, text.len, &err);
             secret_free(&text);
             return 0;
         }
@@ -277,7 +296,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
         if ((json ? vault_init_result_json(result, &text, &err) : keys_text(result, &text, &err)) ==
             0) {
             fflush(ctx->out);
-            write_all(STDOUT_FILENO, text.data, text.len);
+            fflush(stdout);
+            filesink_write_all(STDOUT_FILENO, text.data, text.len, &err);
         }
         if (!json)
             fprintf(ctx->out,
@@ -309,13 +329,9 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
     size_t dl = 0, ul = 0;
     for (size_t i = 0; i < vc->npods; i++) {
         if (views[i].have_status && views[i].st.initialized)
-            dl += (size_t)snprintf(done + dl, sizeof done - dl, "%s%s", dl ? ", " : "",
-                                   vc->pods[i].name);
+            text_appendf(done, sizeof done, &dl, "%s%s", dl ? ", " : "", vc->pods[i].name);
         else if (vc->pods[i].running && !views[i].have_status)
-            ul += (size_t)snprintf(unknown + ul, sizeof unknown - ul, "%s%s", ul ? ", " : "",
-                                   vc->pods[i].name);
-        if (dl >= sizeof done || ul >= sizeof unknown)
-            break;
+            text_appendf(unknown, sizeof unknown, &ul, "%s%s", ul ? ", " : "", vc->pods[i].name);
     }
     if (dl > 0) {
         fprintf(ctx->err,

@@ -433,24 +433,6 @@ static int temp_beside(const char *path, char *tmpl, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static void print_save_report(struct cmd_context *ctx, const char *file, const char *pod,
                               const struct snapshot_info *info, double secs)
 {
@@ -686,9 +668,8 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
             goto out;
         }
         have_tmp = 0;
-        if (fsync_dir_of(file) < 0)
-            fprintf(ctx->err, "%s: warning: fsync of the directory of %s: %s\n", ctx->prog, file,
-                    strerror(errno));
+        if (filesink_fsync_dir(file, &err) < 0)
+            fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, err.msg);
     }
     print_save_report(ctx, file, pod, info, secs);
     rc = EXIT_OK;
@@ -871,7 +852,8 @@ static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
 static int preflight(struct cmd_context *ctx, struct ops *o, const char *pod, const char **proto)
 {
     const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
-    struct kexec_buffer out = {.max = 1u << 20}, errb = {.max = 64u << 10};
+    struct kexec_buffer out = {.max = 1u << 20, .what = "stdout"},
+                        errb = {.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {
         .namespace = o->vc->namespace,
         .pod = pod,

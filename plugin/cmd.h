@@ -155,8 +155,10 @@ int cmd_complete_words(int n, char **words);
 /* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
 long cmd_parse_duration_ms(const char *s);
 
-/* A small local file read whole (NUL-terminated; length in *len when len is
- * given); NULL with err naming the file. Free with free(). */
+/* A small local file (at most CMD_FILE_MAX bytes) read whole (NUL-terminated;
+ * length in *len when len is given); NULL with err naming the file. Free with
+ * free(). */
+#define CMD_FILE_MAX (1u << 20)
 char *cmd_read_file(const char *path, size_t *len, struct error *err);
 
 /* Reads a PEM certificate file (--leader-ca-cert: sent as content, since the CLI

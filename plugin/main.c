@@ -642,12 +642,24 @@ char *cmd_read_file(const char *path, size_t *len, struct error *err)
     char *buf = NULL;
     size_t n = 0;
     FILE *m = open_memstream(&buf, &n);
+    if (m == NULL) {
+        fclose(f);
+        error_set(err, ERR_GENERIC, "out of memory reading %s", path);
+        return NULL;
+    }
     char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+    size_t r, total = 0;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && total <= CMD_FILE_MAX) {
         fwrite(chunk, 1, r, m);
+        total += r;
+    }
     fclose(f);
     fclose(m);
+    if (total > CMD_FILE_MAX) { /* /dev/zero given by mistake, say */
+        free(buf);
+        error_set(err, ERR_CONFIG, "%s is larger than %u bytes", path, CMD_FILE_MAX);
+        return NULL;
+    }
     if (len != NULL)
         *len = n;
     return buf;

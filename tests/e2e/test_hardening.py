@@ -22,6 +22,13 @@ def no_memlock_prefix():
     return prefix
 
 
+def sanitized_build():
+    """ASan replaces mlock with a no-op and cannot run under ptrace."""
+    r = subprocess.run(["ldd", BIN], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
+@pytest.mark.skipif(sanitized_build(), reason="ASan turns mlock into a no-op that succeeds")
 def test_mlock_failure_warned_once(fake):
     """A token is a secret in locked memory; when locking fails the user hears it once,
     with how to raise the limit, and the command goes on."""
@@ -52,3 +59,190 @@ def test_vault_token_with_newline_refused(fake):
     assert r.stdout == ""
     # Only `vault status` ran (no token needed for it); nothing read the token's lines.
     assert all(e["command"] == ["vault", "status", "-format=json"] for e in fake.exec_log())
+
+
+def test_no_credential_to_plain_http_server(fake):
+    """--server http://...: no credential of any kind leaves, an exec plugin's token
+    neither (the plugin does not even run); the warning names the user held back."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(dict(self.headers))
+            body = b'{"kind":"Status","status":"Failure","message":"nope","code":404}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % srv.server_address[1]
+        for context, user, kind in (("fake-exec", "exec-user", "exec plugin"),
+                                    ("fake-token", "token-user", "token")):
+            seen.clear()
+            r = run_plugin(["--context", context, "--server", url, "status"],
+                           kubeconfig=fake.kubeconfig)
+            assert r.returncode == 1, r.stderr
+            assert seen, r.stderr
+            for headers in seen:
+                assert "Authorization" not in headers, headers
+            warning = r.stderr.splitlines()[0]
+            assert warning.startswith("kubectl vault-ha: warning: server %s is not https: the "
+                                      "credentials of user \"%s\" (%s" % (url, user, kind)), \
+                r.stderr
+            assert warning.endswith(") are not sent"), r.stderr
+        assert not os.path.exists(os.path.join(fake.state_dir, "plugin-runs"))
+    finally:
+        srv.shutdown()
+
+
+def test_init_pgp_keys_too_long_refused(fake):
+    """Long keybase: entries overflowed the stack buffer of the -pgp-keys flag (a
+    `len += snprintf` past the end): now refused before anything runs in a pod."""
+    entries = "keybase:" + "a" * 1950 + ",keybase:b,keybase:c,keybase:d,keybase:e"
+    r = run_plugin(["init", "--pgp-keys", entries], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == ("kubectl vault-ha: --pgp-keys: the list of keys is too long (at most "
+                        "1899 characters after the key files are copied)\n"), r.stderr
+    assert not any("init" in e["command"] for e in fake.exec_log())
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace shows the fsync calls")
+def test_init_output_fsyncs_the_directory(fake, tmp_path):
+    """The keys file is the only copy of the keys: after a crash its directory entry
+    must be on disk too, so the directory is fsync'd after the file (as snapshot save)."""
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    out = keys_dir / "vault-keys.json"
+    trace = tmp_path / "strace.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update({"HOME": "/nonexistent", "KUBECONFIG": fake.kubeconfig})
+    env["ASAN_OPTIONS"] = "detect_leaks=0"  # LeakSanitizer cannot run under ptrace
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat,fsync,close", "-o", str(trace),
+                        BIN, "init", "--output", str(out)], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+    file_fd = dir_fd = None
+    events = []
+    for line in trace.read_text().splitlines():
+        parts = line.split(None, 1)
+        call = parts[1] if len(parts) > 1 else ""
+        if call.startswith("openat(") and '"%s"' % out in call and "O_EXCL" in call:
+            file_fd = int(call.rsplit("=", 1)[1])
+            events.append("open file")
+        elif call.startswith("openat(") and '"%s"' % keys_dir in call and "O_DIRECTORY" in call:
+            dir_fd = int(call.rsplit("=", 1)[1])
+            events.append("open dir")
+        elif call.startswith("fsync(") and events and events[-1] == "open dir" and \
+                call.startswith("fsync(%d)" % dir_fd):
+            events.append("fsync dir")
+        elif call.startswith("fsync(") and events and events[-1] == "open file" and \
+                call.startswith("fsync(%d)" % file_fd):
+            events.append("fsync file")
+    assert events == ["open file", "fsync file", "open dir", "fsync dir"], trace.read_text()
+
+
+def image_tool(fake, name, script):
+    """Puts a tool into the fake pods' image (DIR/image-bin comes first on their PATH)."""
+    d = os.path.join(fake.state_dir, "image-bin")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(script)
+    os.chmod(path, 0o755)
+
+
+# `vault` in the pods: the simulator's, except for the cases a test takes over.
+# The real one is the next on PATH once image-bin is left out.
+VAULT_WRAPPER = """#!/bin/sh
+real() { PATH=${PATH#*:} exec vault "$@"; }
+case "$HOSTNAME $*" in
+%s
+*) real "$@";;
+esac
+"""
+
+
+def run_measured(args, env, timeout=120):
+    """Runs the plugin; returns (returncode, stdout, stderr, its peak RSS in KiB)."""
+    import threading
+    import time
+    full_env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    full_env["HOME"] = "/nonexistent"
+    full_env.update(env)
+    p = subprocess.Popen([BIN] + list(args), env=full_env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = {}
+    readers = [threading.Thread(target=lambda k=k, f=f: got.__setitem__(k, f.read()))
+               for k, f in (("out", p.stdout), ("err", p.stderr))]
+    for t in readers:
+        t.start()
+    deadline = time.time() + timeout
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            break
+        if time.time() > deadline:
+            p.kill()
+            pid, status, usage = os.wait4(p.pid, 0)
+            break
+        time.sleep(0.05)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for t in readers:
+        t.join()
+    p.stdout.close()
+    p.stderr.close()
+    return p.returncode, got["out"].decode(errors="replace"), got["err"].decode(
+        errors="replace"), usage.ru_maxrss
+
+
+def test_endless_init_output_is_capped(fake):
+    """A pod whose `vault operator init` prints forever: init's secret output buffer (in
+    locked memory) stops at its cap with a clear error instead of growing without end."""
+    image_tool(fake, "vault", VAULT_WRAPPER % '"vault-0 operator init"*) exec yes "endless";;')
+    rc, out, err, peak_kib = run_measured(["init"], {"KUBECONFIG": fake.kubeconfig})
+    assert rc == 1, err
+    assert err == ("Initializing Vault on vault-0...\n"
+                   "kubectl vault-ha: exec in vault-0: stdout is over the limit of 4194304 "
+                   "bytes (a command that does not stop printing?)\n"), err
+    assert out == ""
+    assert peak_kib < 150 * 1024, peak_kib  # the cap is 4 MiB; ASan's shadow adds some
+
+
+def test_endless_status_output_is_capped(fake):
+    """Every buffer of remote data has its cap: `vault status` printing forever on stdout
+    (vault-1) or stderr (vault-2) is told as such, the other pods answer as usual."""
+    image_tool(fake, "vault", VAULT_WRAPPER % (
+        '"vault-1 status"*) exec yes "{";;\n'
+        '"vault-2 status"*) exec yes "endless" >&2;;'))
+    rc, out, err, peak_kib = run_measured(["status", "-o", "json"],
+                                          {"KUBECONFIG": fake.kubeconfig})
+    import json
+    doc = json.loads(out)
+    errors = {p["name"]: p["vault"].get("error") for p in doc["pods"]}
+    assert errors["vault-0"] is None, doc
+    assert errors["vault-1"] == ("exec in vault-1: stdout is over the limit of 4194304 bytes (a "
+                                 "command that does not stop printing?)"), doc
+    assert errors["vault-2"] == ("exec in vault-2: stderr is over the limit of 65536 bytes (a "
+                                 "command that does not stop printing?)"), doc
+    assert peak_kib < 150 * 1024, peak_kib
+
+
+def test_endless_local_key_file_is_capped(fake):
+    """--pgp-keys /dev/zero: a local file is read up to a cap too, never without end."""
+    rc, out, err, peak_kib = run_measured(["init", "--pgp-keys", "/dev/zero"],
+                                          {"KUBECONFIG": fake.kubeconfig}, timeout=60)
+    assert rc == 1, err
+    assert err == "kubectl vault-ha: /dev/zero is larger than 1048576 bytes\n", err
+    assert peak_kib < 150 * 1024, peak_kib
+    assert not any("init" in e["command"] for e in fake.exec_log())

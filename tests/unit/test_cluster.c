@@ -164,9 +164,92 @@ static void test_pod_for_address(void **state)
     cluster_free(vc);
 }
 
+/* The fixture StatefulSet with one field of spec replaced (a JSON value). */
+static int load_variant(const char *key, const char *json_value, const char *policy,
+                        struct vault_cluster **vc, struct error *err)
+{
+    json_t *obj = json_loads(STS, 0, NULL);
+    json_t *spec = json_object_get(obj, "spec");
+    if (key != NULL)
+        json_object_set_new(spec, key, json_loads(json_value, JSON_DECODE_ANY, NULL));
+    if (policy != NULL)
+        json_object_set_new(spec, "podManagementPolicy", json_string(policy));
+    struct cluster_query q = {.namespace = "vault"};
+    *vc = NULL;
+    int rc = cluster_from_statefulset(obj, &q, vc, err);
+    json_decref(obj);
+    return rc;
+}
+
+static void test_container_without_name_refused(void **state)
+{
+    (void)state;
+    /* {"containers":[{}]} left the container NULL and fill_pod crashed on it (found
+     * by fuzzing). Every field indexed by is checked, and the message says which. */
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(load_variant("template", "{\"spec\":{\"containers\":[{}]}}", NULL, &vc, &err),
+                     -1);
+    assert_null(vc);
+    assert_string_equal(err.msg, "StatefulSet vault/vault: container 0 of the pod template has no "
+                                 "name");
+    assert_int_equal(load_variant("template",
+                                  "{\"spec\":{\"containers\":[{\"name\":\"vault\"},"
+                                  "{\"image\":\"x\"}]}}",
+                                  NULL, &vc, &err),
+                     -1);
+    assert_string_equal(err.msg, "StatefulSet vault/vault: container 1 of the pod template has no "
+                                 "name");
+    assert_int_equal(load_variant("template", "{\"spec\":{}}", NULL, &vc, &err), -1);
+    assert_string_equal(err.msg, "StatefulSet vault/vault has no containers in its pod template");
+    /* A pod whose container has no name does not trip the pod list either. */
+    assert_int_equal(load_variant(NULL, NULL, NULL, &vc, &err), 0);
+    json_t *list = json_pack("{s:[{s:{s:s}, s:{s:[{}]}, s:{s:s, s:[{}]}}]}", "items", "metadata",
+                             "name", "vault-0", "spec", "containers", "status", "phase", "Running",
+                             "containerStatuses");
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_false(vc->pods[0].running);
+    assert_null(vc->pods[0].image);
+    cluster_free(vc);
+}
+
+static void test_replicas_bounded_and_placeholders_linear(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(load_variant("replicas", "300000", NULL, &vc, &err), -1);
+    assert_string_equal(err.msg, "StatefulSet vault/vault wants 300000 replicas: more pods than a "
+                                 "Kubernetes cluster can run (150000)");
+    assert_int_equal(load_variant("replicas", "4294967299", NULL, &vc, &err), -1);
+    assert_int_equal(load_variant("replicas", "-1", NULL, &vc, &err), -1);
+    assert_string_equal(err.msg, "StatefulSet vault/vault: spec.replicas is -1, not a count");
+    assert_int_equal(load_variant("replicas", "\"3\"", NULL, &vc, &err), -1);
+    assert_string_equal(err.msg, "StatefulSet vault/vault: spec.replicas is not a whole number");
+    /* The largest count, OrderedReady, no pod at all: placeholders in linear time (the
+     * old loop was cubic here, and never finished). */
+    assert_int_equal(load_variant("replicas", "150000", "OrderedReady", &vc, &err), 0);
+    json_t *list = json_pack("{s:[o]}", "items",
+                             fixture_pod("vault-0", "node-1", "Running", 1, "false", "true"));
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_int_equal(vc->npods, 150000);
+    assert_true(vc->pods[0].exists);
+    assert_string_equal(vc->pods[1].reason, "no pod yet");
+    assert_string_equal(vc->pods[2].reason,
+                        "waiting for vault-1 to be Ready (podManagementPolicy OrderedReady)");
+    assert_string_equal(vc->pods[149999].name, "vault-149999");
+    assert_string_equal(vc->pods[149999].reason,
+                        "waiting for vault-1 to be Ready (podManagementPolicy OrderedReady)");
+    cluster_free(vc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_container_without_name_refused),
+        cmocka_unit_test(test_replicas_bounded_and_placeholders_linear),
         cmocka_unit_test(test_statefulset_fields),
         cmocka_unit_test(test_pods_sorted_with_placeholders),
         cmocka_unit_test(test_ordered_ready_explains_missing_replica),

@@ -7,6 +7,7 @@
  * not, the tests that need it are skipped, saying so. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,13 +207,37 @@ static void test_write_error_is_reported(void **state)
     close(fd);
 }
 
+static void test_write_all_and_fsync_dir(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct error err = {0};
+    assert_int_equal(filesink_write_all(p[1], "hello, pipe", 11, &err), 0);
+    char buf[16] = "";
+    assert_int_equal(read(p[0], buf, sizeof buf), 11);
+    assert_memory_equal(buf, "hello, pipe", 11);
+    close(p[0]);
+    assert_int_equal(filesink_write_all(p[1], "x", 1, &err), -1); /* EPIPE: nobody reads */
+    assert_string_equal(err.msg, "Broken pipe");
+    close(p[1]);
+    assert_int_equal(filesink_fsync_dir("relative-name", &err), 0); /* "." */
+    assert_int_equal(filesink_fsync_dir("/", &err), 0);
+    assert_int_equal(filesink_fsync_dir("/etc/hostname", &err), 0);
+    assert_int_equal(filesink_fsync_dir("/nonexistent-dir/keys.json", &err), -1);
+    assert_string_equal(err.msg,
+                        "cannot open the directory /nonexistent-dir: No such file or directory");
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces_of_every_kind),
         cmocka_unit_test(test_no_direct_where_it_does_not_fit),
         cmocka_unit_test(test_unaligned_start_and_a_second_writer),
         cmocka_unit_test(test_write_error_is_reported),
+        cmocka_unit_test(test_write_all_and_fsync_dir),
     };
     return cmocka_run_group_tests_name("filesink", tests, NULL, NULL);
 }

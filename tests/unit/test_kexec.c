@@ -120,14 +120,26 @@ static void test_parse_status(void **state)
 static void test_buffer_sink(void **state)
 {
     (void)state;
-    struct kexec_buffer b = {.max = 8};
+    struct kexec_buffer b = {.max = 8, .what = "stdout"};
     struct error err = {0};
     assert_int_equal(kexec_buffer_write(&b, "hello", 5, &err), 0);
-    assert_int_equal(kexec_buffer_write(&b, " world", 6, &err), 0);
+    assert_int_equal(kexec_buffer_write(&b, "!!!", 3, &err), 0);
+    assert_string_equal(b.data, "hello!!!");
+    /* Past the cap: an error that ends the session, nothing kept of it. */
+    assert_int_equal(kexec_buffer_write(&b, "x", 1, &err), -1);
+    assert_int_equal(err.kind, ERR_PROTOCOL);
+    assert_string_equal(err.msg, "stdout is over the limit of 8 bytes (a command that does not "
+                                 "stop printing?)");
     assert_int_equal(b.len, 8);
-    assert_string_equal(b.data, "hello wo");
-    assert_int_equal(b.truncated, 3);
     free(b.data);
+    struct kexec_buffer d = {0}; /* default cap: 1 MiB */
+    char *big = calloc(1, 1u << 20);
+    assert_int_equal(kexec_buffer_write(&d, big, 1u << 20, &err), 0);
+    assert_int_equal(kexec_buffer_write(&d, big, 1, &err), -1);
+    assert_string_equal(err.msg, "the output is over the limit of 1048576 bytes (a command that "
+                                 "does not stop printing?)");
+    free(big);
+    free(d.data);
 }
 
 /* ---- scripted server ----------------------------------------------------------------------- */
@@ -722,7 +734,11 @@ static void test_v5_session(void **state)
     assert_int_equal(r->protocol_lines, 1);
     assert_non_null(
         strstr(r->head, "\r\nSec-WebSocket-Protocol: v5.channel.k8s.io, v4.channel.k8s.io\r\n"));
-    assert_non_null(strstr(r->head, "\r\nAuthorization: Bearer t0ken\r\n"));
+    /* The token goes over TLS only (no credential of any kind to a plain-HTTP server). */
+    if (use_tls)
+        assert_non_null(strstr(r->head, "\r\nAuthorization: Bearer t0ken\r\n"));
+    else
+        assert_null(strstr(r->head, "Authorization"));
     assert_non_null(strstr(r->head, "\r\nSec-WebSocket-Version: 13\r\n"));
     char host[64];
     snprintf(host, sizeof host, "\r\nHost: 127.0.0.1:%d\r\n", sv.port);
@@ -1059,6 +1075,23 @@ static int run_session(scenario_fn fn, long idle_ms, volatile sig_atomic_t *canc
     return rc;
 }
 
+/* The exit status, then a Close whose code may not be sent on the wire. */
+static void sc_status_then_bad_close(struct server *sv, int fd, int i)
+{
+    send_101(sv, fd, &sv->rec[i], NULL, 0);
+    send_channel(fd, 1, "ok\n", 3);
+    const char *st = STATUS_SUCCESS;
+    uint8_t hdr[WS_HEADER_MAX];
+    size_t sl = strlen(st);
+    size_t hl = ws_frame_header(hdr, 1, WS_OP_BINARY, sl + 1, NULL);
+    write_all(fd, hdr, hl);
+    write_all(fd, "\x03", 1);
+    write_all(fd, st, sl);
+    static const uint8_t close_1005[] = {0x88, 0x02, 0x03, 0xed};
+    write_all(fd, close_1005, sizeof close_1005);
+    read_client_close(fd, &sv->rec[i]);
+}
+
 static void test_stream_endings(void **state)
 {
     (void)state;
@@ -1094,6 +1127,16 @@ static void test_stream_endings(void **state)
     assert_string_equal(session_err.msg,
                         "exec in vault-0: the API server chose subprotocol \"channel.k8s.io\", "
                         "which we did not offer (v5.channel.k8s.io, v4.channel.k8s.io)");
+
+    /* 1005 is never sent on the wire: answered with 1002, not echoed. */
+    memset(&out, 0, sizeof out);
+    assert_int_equal(run_session(sc_status_then_bad_close, 0, NULL, NULL, &out), -1);
+    assert_int_equal(session_err.kind, ERR_PROTOCOL);
+    assert_string_equal(session_err.msg, "exec in vault-0: WebSocket protocol error from the API "
+                                         "server: a close frame carries code 1005, which RFC "
+                                         "6455 does not allow");
+    assert_int_equal(session_sv->rec[0].client_close, 1002);
+    free(out.data);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(run_session(sc_status_then_eof, 0, NULL, NULL, &out), 0);

@@ -183,6 +183,38 @@ static void test_auth_header_list_wiped(void **state)
     assert_int_equal(curlmem_freed_with_marker, 1);
 }
 
+static void test_no_credentials_over_http(void **state)
+{
+    (void)state;
+    /* Even a config that still holds a token (lib/kubeconfig drops it) sends none over
+     * plain HTTP. */
+    struct rest_config tcfg = cfg;
+    tcfg.server = "http://10.0.0.1:8080";
+    tcfg.token = "tok-secret";
+    struct kube_client *c = NULL;
+    struct error err = {0};
+    assert_int_equal(kube_client_new(&tcfg, NULL, &c, &err), 0);
+    CURL *h = curl_easy_init();
+    struct curl_slist *headers = NULL;
+    assert_int_equal(kube_prepare_handle(c, h, "/api/v1/pods", &headers, &err), 0);
+    for (struct curl_slist *l = headers; l != NULL; l = l->next)
+        assert_null(strstr(l->data, "Authorization"));
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    kube_client_free(c);
+    /* Over https it is sent. */
+    tcfg.server = "https://10.0.0.1:6443";
+    assert_int_equal(kube_client_new(&tcfg, NULL, &c, &err), 0);
+    h = curl_easy_init();
+    headers = NULL;
+    assert_int_equal(kube_prepare_handle(c, h, "/api/v1/pods", &headers, &err), 0);
+    assert_non_null(headers);
+    assert_string_equal(headers->data, "Authorization: Bearer tok-secret");
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(h);
+    kube_client_free(c);
+}
+
 int main(void)
 {
     curlmem_global_init();
@@ -195,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_curl_errors),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_auth_header_list_wiped),
+        cmocka_unit_test(test_no_credentials_over_http),
     };
     int rc = cmocka_run_group_tests_name("kube", tests, NULL, NULL);
     curl_global_cleanup();

@@ -330,6 +330,55 @@ static void expect_error(const char *text, const struct kubeconfig_flags *extra,
 static void test_errors_name_file_and_line(void **state)
 {
     (void)state;
+    /* YAML aliases in the exec extension: one that contains itself recursed forever;
+     * 40 levels of doubling never finished (found by fuzzing and by hand). */
+    static const char exec_user[] =
+        "users:\n- name: e\n  user:\n    exec:\n"
+        "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+        "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n";
+    char text[8192];
+    snprintf(text, sizeof text,
+             "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+             "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+             "      extension: &a [*a]\n%s",
+             exec_user);
+    expect_error(text, NULL,
+                 "%F:7: the exec extension of cluster \"c\" nests deeper than 64 levels (a YAML "
+                 "alias that contains itself?)");
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                                "    extensions:\n    - name: client.authentication.k8s.io/exec\n"
+                                "      extension:\n        l0: &a0 [x, x]\n");
+    for (int i = 1; i <= 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "        l%d: &a%d [*a%d, *a%d]\n", i, i,
+                              i - 1, i - 1);
+    snprintf(text + n, sizeof text - n, "%s", exec_user);
+    expect_error(text, NULL,
+                 "%F:8: the exec extension of cluster \"c\" expands to more than 10000 values "
+                 "(YAML aliases that repeat each other)");
+    /* A null exec argument ended the NULL-terminated argv early (found by fuzzing). */
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      args:\n      - a\n      - ~\n      - b\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL,
+                 "%F:13: user \"e\": exec args[1] is null or not a string; quote it (\"~\") or "
+                 "remove it");
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      args: [a, {b: c}]\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL,
+                 "%F:11: user \"e\": exec args[1] is null or not a string; quote it (\"~\") or "
+                 "remove it");
+    expect_error("clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                 "users:\n- name: e\n  user:\n    exec:\n"
+                 "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
+                 "      env: [{value: b}]\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: e}\ncurrent-context: x\n",
+                 NULL, "%F:11: user \"e\": exec env[0] has no name");
     expect_error("clusters:\n- name: a\n  cluster: {server: x\n", NULL,
                  "%F:4:1: invalid YAML: did not find expected ',' or '}' while parsing a flow "
                  "mapping");
@@ -379,6 +428,42 @@ static void test_errors_name_file_and_line(void **state)
     assert_string_equal(err.msg, "--kubeconfig /nonexistent/kubeconfig: No such file or directory");
 }
 
+static void test_token_control_characters_refused(void **state)
+{
+    (void)state;
+    /* From the kubeconfig, a tokenFile and --token: CR LF would end the
+     * Authorization header (a hand-written WebSocket upgrade among others). */
+    const char *cfgtext = "current-context: x\n"
+                          "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+                          "users:\n- name: u\n  user:\n    token: \"t\\r\\nX-Evil: 1\"\n"
+                          "- name: f\n  user:\n    tokenFile: tok\n"
+                          "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                          "- name: y\n  context: {cluster: c, user: f}\n";
+    put("tok", "a\x1b]52;c;eA==\x07b\n");
+    struct kubeconfig_flags f = {.kubeconfig = put("config", cfgtext)};
+    struct rest_config *c = NULL;
+    struct error err = {0};
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    assert_null(c);
+    char expect[512];
+    snprintf(expect, sizeof expect,
+             "user \"u\" in %s: the token holds a control character (0x0d at byte 2); a token is "
+             "one line of printable text",
+             f.kubeconfig);
+    assert_string_equal(err.msg, expect);
+    f.context = "y";
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    snprintf(expect, sizeof expect,
+             "user \"f\" in %s: the token holds a control character (0x1b at byte 2); a token is "
+             "one line of printable text",
+             f.kubeconfig);
+    assert_string_equal(err.msg, expect);
+    f.token = "x\ny";
+    assert_int_equal(kubeconfig_load(&f, &c, &err), -1);
+    assert_string_equal(err.msg, "--token: the token holds a control character (0x0a at byte 2); "
+                                 "a token is one line of printable text");
+}
+
 static void test_no_config_and_in_cluster(void **state)
 {
     (void)state;
@@ -422,14 +507,40 @@ static void test_http_server_drops_credentials(void **state)
     struct rest_config *c = load(&f);
     assert_string_equal(c->server, "http://h:8080");
     assert_null(c->password);
-    assert_string_equal(c->warnings[0],
-                        "server http://h:8080 is not https: the credentials of user \"ub\" are "
-                        "not sent");
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"ub\" (password) are not sent");
     rest_config_free(c);
     f.context = "a";
     c = load(&f);
     assert_string_equal(c->server, "https://h:8080");
     assert_string_equal(c->token, "tok-a");
+    rest_config_free(c);
+    /* No credential of any kind goes to a plain-HTTP server: an exec plugin's token
+     * neither (the plugin does not even run), nor a client certificate. */
+    const char *p =
+        put("exec-config", "current-context: x\n"
+                           "clusters:\n- name: c\n  cluster:\n    server: http://h:8080\n"
+                           "users:\n- name: e\n  user:\n    exec:\n"
+                           "      apiVersion: client.authentication.k8s.io/v1\n"
+                           "      command: /bin/false\n      interactiveMode: Never\n"
+                           "- name: cert\n  user:\n    client-certificate-data: " B64_HELLO "\n"
+                           "    client-key-data: " B64_HELLO "\n"
+                           "contexts:\n- name: x\n  context: {cluster: c, user: e}\n"
+                           "- name: y\n  context: {cluster: c, user: cert}\n");
+    struct kubeconfig_flags fe = {.kubeconfig = p};
+    c = load(&fe);
+    assert_null(c->exec);
+    assert_null(c->token);
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"e\" (exec plugin /bin/false) are not sent");
+    assert_null(c->warnings[1]);
+    rest_config_free(c);
+    fe.context = "y";
+    c = load(&fe);
+    assert_int_equal(c->client_cert.len, 0);
+    assert_int_equal(c->client_key.len, 0);
+    assert_string_equal(c->warnings[0], "server http://h:8080 is not https: the credentials of "
+                                        "user \"cert\" (client certificate) are not sent");
     rest_config_free(c);
 }
 
@@ -486,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_config_and_in_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_server_drops_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_growth_wiped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_control_characters_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);
 }

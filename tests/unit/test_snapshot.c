@@ -357,6 +357,75 @@ static void test_pax_and_gnu_headers(void **state)
     free(a.state);
 }
 
+/* An archive whose state.bin is preceded by a PAX header holding pax (len bytes). */
+static struct buf with_pax_before_state(struct archive *a, const char *pax, size_t len)
+{
+    struct buf tar = {0};
+    static const unsigned char zeros[512];
+    /* meta.json named by a PAX header whose comment holds stale-looking text. */
+    static const char first[] = "33 comment=xxxxx1 path=meta.json\n18 path=meta.json\n";
+    tar_header(&tar, "PaxHeaders/m", 'x', strlen(first), 0);
+    buf_add(&tar, first, strlen(first));
+    buf_add(&tar, zeros, 512 - strlen(first));
+    tar_header(&tar, "ignored", '0', strlen(a->meta), 0);
+    buf_add(&tar, a->meta, strlen(a->meta));
+    buf_add(&tar, zeros, (512 - strlen(a->meta) % 512) % 512);
+    tar_header(&tar, "PaxHeaders/s", 'x', len, 0);
+    buf_add(&tar, pax, len);
+    buf_add(&tar, zeros, (512 - len % 512) % 512);
+    tar_member(&tar, "state.bin", a->state, a->state_len);
+    tar_member(&tar, "SHA256SUMS", a->sums, strlen(a->sums));
+    tar_member(&tar, "SHA256SUMS.sealed", a->sealed, sizeof a->sealed);
+    tar_end(&tar);
+    struct buf gz = gzip_of(&tar, 6);
+    buf_free(&tar);
+    return gz;
+}
+
+static void test_pax_records_parsed_strictly(void **state)
+{
+    (void)state;
+    struct archive a;
+    archive_init(&a, 700);
+    /* The same layout with a good PAX header verifies. */
+    struct buf gz = with_pax_before_state(&a, "18 path=state.bin\n", 18);
+    struct snapshot_info *info = info_new();
+    struct error err = {0};
+    if (verify_chunks(gz.d, gz.len, 0, info, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(info);
+    buf_free(&gz);
+    /* "\n1 ": strtoul skipped the newline, and a negative length reached memchr
+     * (found by fuzzing). Only whitespace: strtoul ran into the first header's
+     * stale bytes and took "path=meta.json" from there. Then: no space after the
+     * length, no '=', a record running past the header, a length that is not
+     * decimal, a sign, a record that is not newline-terminated. */
+    static const char *const bad[] = {
+        "\n1 ",
+        "\n               ",
+        "18path=state.bin\n",
+        "8 pathst\n",
+        "99 path=state.bin\n",
+        "0x12 path=state.bin\n",
+        "+18 path=state.bin\n",
+        " 19 path=state.bin\n",
+        "18 path=state.bin ",
+        "4 =\n",
+        "3 \n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gz = with_pax_before_state(&a, bad[i], strlen(bad[i]));
+        /* the second PAX header, after 3 headers and meta.json's block */
+        char msg[128];
+        snprintf(msg, sizeof msg, "bad PAX extended header in the tar archive at offset %d",
+                 512 * 4);
+        expect_error(&gz, 0, msg);
+        expect_error(&gz, 1, msg);
+        buf_free(&gz);
+    }
+    free(a.state);
+}
+
 static void test_bad_gzip(void **state)
 {
     (void)state;
@@ -887,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_missing_members),
         cmocka_unit_test(test_wrong_checksums),
         cmocka_unit_test(test_unexpected_member),
+        cmocka_unit_test(test_pax_records_parsed_strictly),
         cmocka_unit_test(test_oversize_meta_and_sums),
         cmocka_unit_test(test_empty_sealed),
         cmocka_unit_test(test_bad_meta),

@@ -74,6 +74,11 @@ static void test_c1_and_invalid_utf8(void **state)
     assert_string_equal(CLEAN("ok\xe2\x82"), "ok\\xe2\\x82");
     assert_false(text_is_safe("ok\xe2\x82", 4));
     assert_true(text_is_safe("\xf0\x9f\x98\x80", 4));
+    /* UTF-8 validity alone: controls are well-formed UTF-8. */
+    assert_true(text_is_utf8("a\x1b\r\xc2\x9b\xe2\x9c\x93", 8));
+    assert_false(text_is_utf8("\xc0\xaf", 2));
+    assert_false(text_is_utf8("\xed\xa0\x80", 3));
+    assert_false(text_is_utf8("ok\xe2\x82", 4));
 }
 
 struct collect {
@@ -184,6 +189,28 @@ static void test_stream(void **state)
     free(mem);
 }
 
+static void test_appendf(void **state)
+{
+    (void)state;
+    char buf[8];
+    size_t len = 0;
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "abc"), 0);
+    assert_int_equal(len, 3);
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, ",%d", 42), 0);
+    assert_string_equal(buf, "abc,42");
+    /* Cut: the buffer is full and stays terminated; later appends write nothing past it. */
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "xyz"), -1);
+    assert_int_equal(len, 7);
+    assert_string_equal(buf, "abc,42x");
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "more"), -1);
+    assert_int_equal(len, 7);
+    assert_string_equal(buf, "abc,42x");
+    len = 100; /* a length past the end is clamped, not trusted */
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "q"), -1);
+    assert_string_equal(buf, "abc,42x");
+    assert_int_equal(text_appendf(buf, 0, &len, "%s", "q"), -1);
+}
+
 static void test_hex_digit(void **state)
 {
     (void)state;
@@ -206,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_emit_error_stops),
         cmocka_unit_test(test_one_shot_cut),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_appendf),
         cmocka_unit_test(test_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

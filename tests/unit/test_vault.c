@@ -130,6 +130,25 @@ static void test_init_roundtrip(void **state)
     assert_int_equal(vault_parse_init("{\"Initialized\": true}", 21, &r, &err), -1);
     assert_string_equal(err.msg,
                         "vault operator init printed JSON without unseal_keys_b64/root_token");
+    /* A root token or key with a control character: a newline would split the stdin
+     * line `sh` reads in the pod when the token is used; an escape would reach the
+     * terminal when the keys are shown. */
+    static const char bad_token[] = "{\"unseal_keys_b64\": [\"AAAA\"], \"root_token\": "
+                                    "\"hvs.X\\nvault token revoke -self\"}";
+    assert_int_equal(vault_parse_init(bad_token, strlen(bad_token), &r, &err), -1);
+    assert_string_equal(err.msg,
+                        "vault operator init printed a bad root_token: the token holds a control "
+                        "character (0x0a at byte 6); a token is one line of printable text");
+    assert_int_equal(err.kind, ERR_PROTOCOL);
+    static const char bad_key[] =
+        "{\"unseal_keys_b64\": [\"AAAA\", \"B\\u001b]52;c;eA==\\u0007\"], "
+        "\"root_token\": \"hvs.X\"}";
+    assert_int_equal(vault_parse_init(bad_key, strlen(bad_key), &r, &err), -1);
+    assert_string_equal(err.msg,
+                        "vault operator init printed a bad unseal_keys_b64[1]: the token holds a "
+                        "control character (0x1b at byte 2); a token is one line of printable "
+                        "text");
+    assert_int_equal(secret_live_count(), 0);
 }
 
 static void test_unseal_answer(void **state)

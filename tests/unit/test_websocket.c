@@ -343,6 +343,36 @@ static void test_parse_close_forms(void **state)
     parse_all(one, sizeof one, 3, c);
     assert_true(c->error);
     assert_string_equal(c->error_text, "a close frame has a one-byte payload");
+    /* Codes RFC 6455 §7.4 allows on the wire pass; the others are a protocol error
+     * (answered with 1002 by ws_receive), never echoed. */
+    static const int allowed[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                  1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        uint8_t f[] = {0x88, 0x02, (uint8_t)(allowed[i] >> 8), (uint8_t)allowed[i]};
+        parse_all(f, sizeof f, 1, c);
+        assert_false(c->error);
+        assert_int_equal(c->close_code, allowed[i]);
+    }
+    static const int refused[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        uint8_t f[] = {0x88, 0x02, (uint8_t)(refused[i] >> 8), (uint8_t)refused[i]};
+        parse_all(f, sizeof f, 1, c);
+        assert_true(c->error);
+        assert_int_equal(c->closes, 0);
+        char want[128];
+        snprintf(want, sizeof want, "a close frame carries code %d, which RFC 6455 does not allow",
+                 refused[i]);
+        assert_string_equal(c->error_text, want);
+    }
+    /* The reason must be UTF-8. */
+    static const uint8_t bad_reason[] = {0x88, 0x04, 0x03, 0xe8, 0xc0, 0xaf};
+    parse_all(bad_reason, sizeof bad_reason, 1, c);
+    assert_true(c->error);
+    assert_string_equal(c->error_text, "a close frame's reason is not UTF-8");
+    static const uint8_t utf8_reason[] = {0x88, 0x05, 0x03, 0xe8, 0xe2, 0x9c, 0x93};
+    parse_all(utf8_reason, sizeof utf8_reason, 2, c);
+    assert_false(c->error);
+    assert_string_equal(c->close_reason, "✓");
     /* A pong with a payload, unsolicited: reported, harmless. */
     static const uint8_t pong[] = {0x8a, 0x02, 'h', 'i'};
     parse_all(pong, sizeof pong, 1, c);
@@ -642,10 +672,48 @@ static void test_response_body(void **state)
     assert_string_equal(broken, "");
 }
 
+/* ws_dechunk on the exact bytes (no NUL after them), so ASan sees any read past
+ * the body: strtoull skipped the "\r\n" of an empty size line and ran on (found
+ * by fuzzing). */
+static long long dechunk_exact(const char *text, char *out, size_t cap)
+{
+    size_t len = strlen(text);
+    char *b = malloc(len ? len : 1);
+    assert_non_null(b);
+    memcpy(b, text, len);
+    long long n = ws_dechunk(b, len);
+    if (n > 0 && (size_t)n < cap) {
+        memcpy(out, b, (size_t)n);
+        out[n] = '\0';
+    }
+    free(b);
+    return n;
+}
+
+static void test_dechunk_never_reads_past_the_body(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(dechunk_exact("\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact(" 5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("+5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("0x5\r\nhello\r\n0\r\n\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("ffffffffffffffffff\r\nx\r\n", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("5", out, sizeof out), -1);
+    assert_int_equal(dechunk_exact("", out, sizeof out), -1);
+    /* What is well-formed still decodes: hex of any case, extensions, the last chunk. */
+    assert_int_equal(
+        dechunk_exact("5;name=v\r\nhello\r\nA\r\n, world!!!\r\n0\r\n\r\n", out, sizeof out), 15);
+    assert_string_equal(out, "hello, world!!!");
+    assert_int_equal(dechunk_exact("0\r\n\r\n", out, sizeof out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_unmasked_hello),
+        cmocka_unit_test(test_dechunk_never_reads_past_the_body),
         cmocka_unit_test(test_encode_masked_hello),
         cmocka_unit_test(test_encode_256_and_64k),
         cmocka_unit_test(test_header_length_forms),
