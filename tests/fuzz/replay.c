@@ -4,12 +4,29 @@
  * file kept in tests/fuzz/crashes/ thus stays fixed. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz.h"
+
+/* One input may take this long (a hang is a finding too): generous for a busy machine. */
+#define INPUT_SECONDS 60
+
+static const char *current;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "replay: an input took more than 60 s (a hang): ";
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)!write(STDERR_FILENO, current, strlen(current));
+    (void)!write(STDERR_FILENO, "\n", 1);
+    _exit(1);
+}
 
 /* Targets that need no set-up do not define it. */
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -36,7 +53,10 @@ static int replay_file(const char *path)
         return -1;
     }
     fclose(f);
+    current = path;
+    alarm(INPUT_SECONDS);
     LLVMFuzzerTestOneInput(data, size);
+    alarm(0);
     free(data);
     return 0;
 }
@@ -48,6 +68,7 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 
 int main(int argc, char **argv)
 {
+    signal(SIGALRM, on_alarm);
     if (LLVMFuzzerInitialize != NULL)
         LLVMFuzzerInitialize(&argc, &argv);
     const char *self = argc > 0 ? argv[0] : "replay";
