@@ -3,7 +3,8 @@
 #   make          build ./kubectl-vault_ha
 #   make check    deps + build + unit tests + end-to-end tests, then all again under ASan/UBSan
 #   make demo     run the runbook against the built-in simulated cluster
-#   make fuzz     FUZZ_SECONDS=N: every libFuzzer target in tests/fuzz for N seconds (clang)
+#   make fuzz     FUZZ_SECONDS=N: every libFuzzer target in tests/fuzz for N seconds (clang);
+#                 FUZZ_RUNS=N for N inputs each instead, FUZZ_JOBS=2 for two at a time
 #   make valgrind the e2e subset in tests/valgrind-tests under valgrind memcheck
 #   make install  PREFIX=/usr/local DESTDIR=
 
