@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "credentials.h"
+#include "text.h"
 #include "wipe.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
@@ -39,28 +40,17 @@ struct body {
     int overflow;
 };
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 void kube_trace(struct kube_client *c, const char *fmt, ...)
 {
     if (c == NULL || c->opts.trace == NULL)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    char *line = text_vprintf(fmt, ap);
     va_end(ap);
-    c->opts.trace(c->opts.trace_ctx, line);
+    if (line != NULL)
+        c->opts.trace(c->opts.trace_ctx, line);
+    free(line);
 }
 
 char *kube_urlencode(const char *s)
@@ -140,7 +130,7 @@ static char *basic_auth_header(const char *user, const char *pass)
     char *hdr = NULL;
     if (enc != NULL) {
         EVP_EncodeBlock((unsigned char *)enc, raw, (int)rl);
-        hdr = xasprintf("Authorization: Basic %s", enc);
+        hdr = text_printf("Authorization: Basic %s", enc);
         explicit_bzero(enc, el);
         free(enc);
     }
@@ -158,7 +148,7 @@ static int load_auth_locked(struct kube_client *c, int force_refresh, struct err
     if (cfg->server == NULL || strncasecmp(cfg->server, "https://", 8) != 0)
         return 0; /* no credential of any kind over plain HTTP (lib/kubeconfig drops them) */
     if (cfg->token != NULL && cfg->token[0] != '\0') {
-        c->auth_header = xasprintf("Authorization: Bearer %s", cfg->token);
+        c->auth_header = text_printf("Authorization: Bearer %s", cfg->token);
     } else if (cfg->username != NULL && cfg->password != NULL) {
         c->auth_header = basic_auth_header(cfg->username, cfg->password);
     } else if (cfg->exec != NULL && cfg->client_cert.len == 0) {
@@ -170,7 +160,7 @@ static int load_auth_locked(struct kube_client *c, int force_refresh, struct err
             return -1;
         c->have_cred = 1;
         if (c->cred.token != NULL)
-            c->auth_header = xasprintf("Authorization: Bearer %s", c->cred.token);
+            c->auth_header = text_printf("Authorization: Bearer %s", c->cred.token);
     }
     return 0;
 }
@@ -203,11 +193,11 @@ int kube_client_new(const struct rest_config *cfg, const struct kube_client_opti
             return error_set(err, ERR_CONFIG, "server address \"%s\" is not a URL", cfg->server);
         }
         split_hostport(hostport, scheme, &host, &port);
-        c->url_base = xasprintf("%s://%s:%s%s", scheme, cfg->tls_server_name, port, rest);
-        char *entry = xasprintf("%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
+        c->url_base = text_printf("%s://%s:%s%s", scheme, cfg->tls_server_name, port, rest);
+        char *entry = text_printf("%s:%s:%s:%s", cfg->tls_server_name, port, host, port);
         c->connect_to = curl_slist_append(NULL, entry);
         free(entry);
-        c->host_header = xasprintf("Host: %s", hostport);
+        c->host_header = text_printf("Host: %s", hostport);
         free(scheme), free(hostport), free(rest), free(host), free(port);
     } else {
         c->url_base = strdup(cfg->server);
@@ -284,7 +274,7 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
                         struct curl_slist **headers, struct error *err)
 {
     const struct rest_config *cfg = c->cfg;
-    char *url = xasprintf("%s%s", c->url_base, path);
+    char *url = text_printf("%s%s", c->url_base, path);
     if (url == NULL)
         return error_set(err, ERR_GENERIC, "out of memory");
     curl_easy_setopt(h, CURLOPT_URL, url);

@@ -50,18 +50,6 @@ static char *xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    if (vasprintf(&s, f, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
 void blob_free(struct blob *b)
 {
     wipe_free(b->data, b->len);
@@ -329,7 +317,7 @@ static int load_merged(const struct kubeconfig_flags *flags, struct merged *m, s
         const char *home = getenv("HOME");
         paths = calloc(2, sizeof *paths);
         if (home != NULL)
-            paths[np++] = fmt("%s/.kube/config", home);
+            paths[np++] = text_printf("%s/.kube/config", home);
     }
     size_t len = 0;
     for (size_t i = 0; i < np; i++)
@@ -383,7 +371,7 @@ static char *resolve_path(const char *dir, const char *p)
         return NULL;
     if (p[0] == '/' || dir == NULL)
         return strdup(p);
-    return fmt("%s/%s", dir, p);
+    return text_printf("%s/%s", dir, p);
 }
 
 static int decode_b64(struct kc_file *f, yaml_node_t *map, const char *key, struct blob *out,
@@ -560,7 +548,7 @@ static int fill_exec(struct rest_config *c, struct entry *user, yaml_node_t *ex,
         if (n == NULL)
             return error_set(err, ERR_CONFIG, "%s:%d: user \"%s\": exec env[%zu] has no name",
                              f->path, item ? line_of(item) : line, user->name, i);
-        e->env[i] = fmt("%s=%s", n, v ? v : "");
+        e->env[i] = text_printf("%s=%s", n, v ? v : "");
     }
     e->install_hint = xstrdup(get_str(f, ex, "installHint"));
     e->provide_cluster_info = get_bool(f, ex, "provideClusterInfo");
@@ -710,7 +698,8 @@ static int fill_user(struct rest_config *c, struct entry *user, struct entry *cl
         const char *id = get_str(f, cfg, "id-token");
         if (name != NULL && strcmp(name, "oidc") == 0 && id != NULL && c->token == NULL) {
             c->token = strdup(id);
-            add_warning(c, fmt("user \"%s\": using the oidc auth-provider's id-token as is; it is "
+            add_warning(
+                c, text_printf("user \"%s\": using the oidc auth-provider's id-token as is; it is "
                                "not refreshed when it expires",
                                user->name));
         } else if (c->token == NULL) {
@@ -738,15 +727,15 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     const char *dir = flags->serviceaccount_dir ? flags->serviceaccount_dir : SA_DIR;
-    char *token_path = fmt("%s/token", dir);
+    char *token_path = text_printf("%s/token", dir);
     if (host == NULL || port == NULL || host[0] == '\0' || !file_exists(token_path)) {
         free(token_path);
         return 0;
     }
     struct rest_config *c = calloc(1, sizeof *c);
     c->origin = strdup("in-cluster config");
-    c->server =
-        strchr(host, ':') ? fmt("https://[%s]:%s", host, port) : fmt("https://%s:%s", host, port);
+    c->server = strchr(host, ':') ? text_printf("https://[%s]:%s", host, port)
+                                  : text_printf("https://%s:%s", host, port);
     struct blob t = {0};
     if (read_file(token_path, &t, err, "service account token") < 0) {
         free(token_path);
@@ -763,17 +752,17 @@ static int in_cluster(const struct kubeconfig_flags *flags, struct rest_config *
         rest_config_free(c);
         return -1;
     }
-    char *ca = fmt("%s/ca.crt", dir);
+    char *ca = text_printf("%s/ca.crt", dir);
     if (read_file(ca, &c->ca, err, "service account CA") < 0) {
         free(ca);
         rest_config_free(c);
         return -1;
     }
-    c->ca_description = fmt("file %s", ca);
+    c->ca_description = text_printf("file %s", ca);
     free(ca);
     const char *ns = flags->namespace ? flags->namespace : getenv("POD_NAMESPACE");
     if (ns == NULL || ns[0] == '\0') {
-        char *nsf = fmt("%s/namespace", dir);
+        char *nsf = text_printf("%s/namespace", dir);
         struct blob b = {0};
         struct error ignore = {0};
         if (read_file(nsf, &b, &ignore, "namespace") == 0) {
@@ -823,7 +812,7 @@ static int apply_cluster_flags(struct rest_config *c, const struct kubeconfig_fl
             if (read_file(flags->certificate_authority, &c->ca, err, "--certificate-authority") < 0)
                 return -1;
             c->ca_description =
-                fmt("file %s (--certificate-authority)", flags->certificate_authority);
+                text_printf("file %s (--certificate-authority)", flags->certificate_authority);
         }
     }
     if (c->insecure_skip_tls_verify && c->ca.len > 0)
@@ -865,12 +854,14 @@ static void drop_credentials(struct rest_config *c)
     if (n == 0)
         return;
     if (c->user_name != NULL)
-        add_warning(c, fmt("server %s is not https: the credentials of user \"%s\" (%s) are not "
+        add_warning(
+            c, text_printf("server %s is not https: the credentials of user \"%s\" (%s) are not "
                            "sent",
                            c->server, c->user_name, kinds));
     else
-        add_warning(c, fmt("server %s is not https: the credentials given (%s) are not sent",
-                           c->server, kinds));
+        add_warning(c,
+                    text_printf("server %s is not https: the credentials given (%s) are not sent",
+                                c->server, kinds));
     wipe_free_str(c->token);
     c->token = NULL;
     wipe_free_str(c->password);
@@ -965,14 +956,14 @@ static int load_config(const struct kubeconfig_flags *flags, const char *name, c
     c->disable_compression = get_bool(cf, cluster->body, "disable-compression");
     int rc = decode_b64(cf, cluster->body, "certificate-authority-data", &c->ca, err);
     if (rc == 0 && c->ca.len > 0)
-        c->ca_description =
-            fmt("certificate-authority-data of cluster \"%s\" in %s", cluster->name, cf->path);
+        c->ca_description = text_printf("certificate-authority-data of cluster \"%s\" in %s",
+                                        cluster->name, cf->path);
     const char *ca_file = get_str(cf, cluster->body, "certificate-authority");
     if (rc == 0 && c->ca.len == 0 && ca_file != NULL) {
         char *p = resolve_path(cf->dir, ca_file);
         rc = read_file(p, &c->ca, err, "certificate-authority");
         if (rc == 0)
-            c->ca_description = fmt("file %s", p);
+            c->ca_description = text_printf("file %s", p);
         else
             error_wrap(err, "cluster \"%s\" in %s", cluster->name, cf->path);
         free(p);
@@ -996,7 +987,7 @@ static int load_config(const struct kubeconfig_flags *flags, const char *name, c
     if (rc == 0 && strstr(c->server, "://") == NULL) {
         /* client-go: https only when TLS settings say so, else http. */
         int tls = c->ca.len > 0 || c->insecure_skip_tls_verify;
-        char *s = fmt("%s://%s", tls ? "https" : "http", c->server);
+        char *s = text_printf("%s://%s", tls ? "https" : "http", c->server);
         free(c->server);
         c->server = s;
     }
@@ -1009,9 +1000,9 @@ static int load_config(const struct kubeconfig_flags *flags, const char *name, c
     if (rc == 0 && strncasecmp(c->server, "https://", 8) != 0)
         drop_credentials(c); /* client-go attaches credentials only over TLS */
     if (rc == 0 && c->insecure_skip_tls_verify)
-        add_warning(c, fmt("TLS verification disabled for cluster \"%s\" "
-                           "(insecure-skip-tls-verify)",
-                           c->cluster_name));
+        add_warning(c, text_printf("TLS verification disabled for cluster \"%s\" "
+                                   "(insecure-skip-tls-verify)",
+                                   c->cluster_name));
     const char *ns =
         flags->namespace ? flags->namespace : get_str(ctx->file, ctx->body, "namespace");
     c->namespace = strdup(ns ? ns : "default");

@@ -6,6 +6,8 @@
 
 #include <yaml.h>
 
+#include "text.h"
+
 struct table {
     size_t ncols;
     size_t nrows; /* header is row 0 */
@@ -42,7 +44,10 @@ int table_add_row(struct table *t, const char *const *cells)
         t->cap = cap;
     }
     for (size_t i = 0; i < t->ncols; i++) {
-        t->cells[t->nrows * t->ncols + i] = strdup(cells[i] ? cells[i] : "-");
+        /* Cells hold remote text (names, reasons): sanitized here, so that the
+         * rendered table, colours added, can go to the terminal as it is. */
+        char *cell = text_sanitize_dup(cells[i] ? cells[i] : "-");
+        t->cells[t->nrows * t->ncols + i] = cell ? cell : strdup("?");
         t->colors[t->nrows * t->ncols + i] = COLOR_NONE;
     }
     return (int)(t->nrows++) - 1;
@@ -74,11 +79,13 @@ static const char *ansi(enum color c)
 
 char *colorize(const char *s, enum color c, int color)
 {
+    char *safe = text_sanitize_dup(s);
+    if (safe == NULL || !color || c == COLOR_NONE)
+        return safe;
     char *out = NULL;
-    if (!color || c == COLOR_NONE)
-        return strdup(s);
-    if (asprintf(&out, "%s%s\033[0m", ansi(c), s) < 0)
-        return NULL;
+    if (asprintf(&out, "%s%s\033[0m", ansi(c), safe) < 0)
+        out = NULL;
+    free(safe);
     return out;
 }
 
@@ -142,17 +149,32 @@ void table_free(struct table *t)
 
 char *output_json(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* ASCII only: every control character and everything past U+007F escaped as
+     * \uXXXX (jansson leaves DEL, which is done here), so the document is as safe
+     * for a terminal as it is valid JSON. */
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     if (s == NULL)
         return NULL;
-    size_t l = strlen(s);
-    char *out = realloc(s, l + 2);
+    size_t l = strlen(s), dels = 0;
+    for (size_t i = 0; i < l; i++)
+        dels += s[i] == 0x7f;
+    char *out = malloc(l + dels * 5 + 2);
     if (out == NULL) {
         free(s);
         return NULL;
     }
-    out[l] = '\n';
-    out[l + 1] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < l; i++) {
+        if (s[i] == 0x7f) {                /* only inside a string: JSON's syntax has no DEL */
+            memcpy(out + n, "\\u007F", 6); /* as jansson writes them */
+            n += 6;
+        } else {
+            out[n++] = s[i];
+        }
+    }
+    out[n++] = '\n';
+    out[n] = '\0';
+    free(s);
     return out;
 }
 

@@ -1,6 +1,8 @@
 /* Rendering for commands: aligned tables (colour only when asked), JSON and
  * YAML documents from jansson values, kubectl-style ages, a progress line.
- * Everything renders into strings; the command decides where they go. */
+ * Everything renders into strings; the command decides where they go. Table
+ * cells and colorize()'s text are sanitized (lib/text) before colour is added:
+ * a rendered table or colorized string is safe for a terminal as it is. */
 #ifndef VH_OUTPUT_H
 #define VH_OUTPUT_H
 
@@ -17,15 +19,16 @@ enum color { COLOR_NONE = 0, COLOR_GREEN, COLOR_YELLOW, COLOR_RED, COLOR_BOLD, C
 struct table;
 
 struct table *table_new(size_t ncols, const char *const *headers);
-/* Copies ncols cells (NULL prints as "-"). Returns the data row's index (0 for the
- * first row after the header), or -2 when out of memory. */
+/* Copies ncols cells, sanitized (NULL prints as "-"). Returns the data row's
+ * index (0 for the first row after the header), or -2 when out of memory. */
 int table_add_row(struct table *t, const char *const *cells);
 void table_set_color(struct table *t, size_t row, size_t col, enum color c);
 /* Columns separated by 3 spaces like kubectl; headers in bold when color. */
 char *table_render(const struct table *t, int color);
 void table_free(struct table *t);
 
-/* Wraps s in the ANSI sequence of c when color is on; returns a malloc'd string. */
+/* s sanitized, then wrapped in the ANSI sequence of c when color is on; returns
+ * a malloc'd string. */
 char *colorize(const char *s, enum color c, int color);
 
 /* Pretty JSON (2-space indent, keys in insertion order) with a trailing newline. */

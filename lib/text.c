@@ -17,6 +17,23 @@ int text_hex_digit(int c)
     return -1;
 }
 
+char *text_vprintf(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    return s;
+}
+
+char *text_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = text_vprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
     if (cap == 0)

@@ -72,6 +72,10 @@ FILE *text_open_stream(FILE *under);
 int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A malloc'd formatted string, NULL when memory is short. */
+char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *text_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(int c);
 

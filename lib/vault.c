@@ -134,14 +134,21 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     return 0;
 }
 
-/* Keys and the root token are shown on the terminal and sent to pods on a
- * stdin line: one line of printable text, or refused (ERR_PROTOCOL). */
+/* Keys and the root token are shown on the terminal as they are (they never
+ * pass through stdio) and sent to pods on a stdin line: printable ASCII only
+ * (base64, hex, "hvs." tokens), or refused (ERR_PROTOCOL). */
 static int check_init_text(const char *v, const char *what, struct error *err)
 {
-    if (secret_check_token(v, strlen(v), what, err) < 0) {
+    size_t len = strlen(v);
+    if (secret_check_token(v, len, what, err) < 0) {
         err->kind = ERR_PROTOCOL;
         return -1;
     }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)v[i] > 0x7e)
+            return error_set(err, ERR_PROTOCOL,
+                             "%s: a byte that is not printable ASCII (0x%02x at byte %zu)", what,
+                             (unsigned char)v[i], i + 1);
     return 0;
 }
 

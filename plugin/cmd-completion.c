@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "text.h"
 
 /* Cobra's ShellCompDirective bits. */
 #define DIRECTIVE_DEFAULT    0
@@ -171,13 +172,20 @@ static void remember(struct seen *s, const struct cmd_option *o, const char *v)
         s->container = v;
 }
 
+/* One line of the protocol: no control character (the shell shows it; a tab or
+ * newline would also split it), nothing a terminal would act on (lib/text). */
+static int one_clean_line(const char *s)
+{
+    return text_is_safe(s, strlen(s)) && strpbrk(s, "\t\n") == NULL;
+}
+
 static void candidate(const char *prefix, const char *value, const char *desc, const char *word)
 {
     char full[512];
     snprintf(full, sizeof full, "%s%s", prefix, value);
-    if (strncmp(full, word, strlen(word)) != 0)
-        return;
-    if (desc != NULL && desc[0] != '\0')
+    if (strncmp(full, word, strlen(word)) != 0 || !one_clean_line(full))
+        return; /* names from the API server are not trusted to be names */
+    if (desc != NULL && desc[0] != '\0' && one_clean_line(desc))
         printf("%s\t%s\n", full, desc);
     else
         printf("%s\n", full);

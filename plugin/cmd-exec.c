@@ -1,10 +1,12 @@
 /* exec: runs a command in one Vault pod (ordinal 0 by default), in the named
  * ones, or in all pods of the StatefulSet at once, over the exec WebSocket
- * (lib/kexec), like `kubectl exec` without kubectl. With one pod the output is
- * passed through byte for byte (binary-safe); with several, every line is
- * prefixed "<pod>: ", stdout lines to our stdout and stderr lines to our
- * stderr. The exit code is the worst pod's: the command's own code, 1 when
- * the command could not be run or its stream broke, 130 on Ctrl-C. */
+ * (lib/kexec), like `kubectl exec` without kubectl. With one pod, stdout into
+ * a pipe or a file is passed through byte for byte (binary-safe); on a
+ * terminal, and on stderr, it is text for the user: control characters shown
+ * escaped (lib/text). With several pods every line is prefixed "<pod>: ",
+ * stdout lines to our stdout and stderr lines to our stderr, escaped too. The
+ * exit code is the worst pod's: the command's own code, 1 when the command
+ * could not be run or its stream broke, 130 on Ctrl-C. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,9 +32,10 @@ static void on_sigint(int sig)
 
 /* One output stream (stdout or stderr) of one pod. */
 struct sink {
-    FILE *f;
-    struct filesink file; /* raw mode: the descriptor under f */
-    const char *pod;      /* NULL = raw, no prefix */
+    FILE *f;              /* text: a sanitizing stream (ctx->out, ctx->err) */
+    struct filesink file; /* raw: the real stdout's descriptor */
+    int raw;              /* byte-exact, through file */
+    const char *pod;      /* prefix of every line, NULL = none */
     char *line;           /* the unfinished line (prefixed mode) */
     size_t len;
 };
@@ -57,12 +60,14 @@ static int emit_line(struct sink *s, const char *tail, size_t tail_len, int newl
 static int sink_write(void *ctx, const void *data, size_t len, struct error *err)
 {
     struct sink *s = ctx;
-    if (s->pod == NULL) {
-        /* One pod: straight through, binary-safe. */
+    if (s->raw) {
+        /* One pod into a pipe or a file: straight through, binary-safe. */
         if (filesink_write(&s->file, data, len, err) < 0)
             return error_wrap(err, "writing the output failed");
         return 0;
     }
+    if (s->pod == NULL) /* one pod, to the user: escaped as it goes */
+        return put(s, data, len, err);
     const char *p = data;
     while (len > 0) {
         const char *nl = memchr(p, '\n', len);
@@ -245,6 +250,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         worst = EXIT_ERROR;
     }
     int prefixed = n > 1;
+    int raw_stdout = !prefixed && !isatty(fileno(ctx->out_raw));
 
     struct kexec_request *req = calloc(nrun + 1, sizeof *req);
     struct kexec_result *res = calloc(nrun + 1, sizeof *res);
@@ -259,8 +265,9 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         struct sink *so = &outs[2 * i], *se = &outs[2 * i + 1];
         so->f = ctx->out;
         se->f = ctx->err;
-        filesink_open(&so->file, fileno(so->f), 0); /* plain until the run, see below */
-        filesink_open(&se->file, fileno(se->f), 0);
+        so->raw = raw_stdout;
+        filesink_open(&so->file, fileno(ctx->out_raw), 0); /* plain until the run, see below */
+        filesink_open(&se->file, fileno(ctx->err_raw), 0);
         if (prefixed) {
             so->pod = se->pod = pods[i]->name;
             so->line = malloc(LINE_MAX_BYTES);
@@ -295,8 +302,10 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (ok && nrun > 0) {
         fflush(ctx->out);
         fflush(ctx->err);
-        if (!prefixed) /* one pod's raw stdout: O_DIRECT where it is a regular file */
-            filesink_open(&outs[0].file, fileno(outs[0].f), 1);
+        fflush(ctx->out_raw);
+        fflush(ctx->err_raw);
+        if (raw_stdout) /* one pod's raw stdout: O_DIRECT where it is a regular file */
+            filesink_open(&outs[0].file, fileno(ctx->out_raw), 1);
         struct sigaction sa = {0}, old_int;
         sa.sa_handler = on_sigint;
         sigemptyset(&sa.sa_mask);
@@ -359,10 +368,12 @@ const struct cmd_entry cmd_exec_entry = {
         "through a shell, and its arguments are written to the API server's audit log: never\n"
         "put secrets in them, pass them on stdin with -i.\n"
         "\n"
-        "With one pod, stdout and stderr are passed through unchanged (binary-safe). With\n"
-        "several, every line is prefixed with \"<pod>: \", stdout lines on stdout and stderr\n"
-        "lines on stderr. The exit code is the worst pod's: the command's own exit code, 1 when\n"
-        "it could not run or the connection broke, 130 on Ctrl-C.\n"
+        "With one pod, stdout into a pipe or a file is passed through unchanged (binary-safe).\n"
+        "On a terminal, and on stderr, control characters are shown escaped (\\x1b): a pod\n"
+        "cannot drive your terminal. With several pods, every line is prefixed with\n"
+        "\"<pod>: \", stdout lines on stdout and stderr lines on stderr. The exit code is the\n"
+        "worst pod's: the command's own exit code, 1 when it could not run or the connection\n"
+        "broke, 130 on Ctrl-C.\n"
         "\n"
         "-i passes stdin (one pod only). Its end reaches the command on Kubernetes >= 1.30\n"
         "(v5.channel.k8s.io). Older API servers speak only v4.channel.k8s.io, which cannot\n"

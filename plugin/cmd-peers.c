@@ -120,11 +120,12 @@ static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
                                             "leader", p->leader, "voter", p->voter));
         }
         struct error err = {0};
+        int table = ctx->g->output != OUTPUT_JSON && ctx->g->output != OUTPUT_YAML;
         char *s = ctx->g->output == OUTPUT_JSON   ? output_json(doc)
                   : ctx->g->output == OUTPUT_YAML ? output_yaml(doc, &err)
                                                   : table_render(t, ctx->color);
-        if (s != NULL)
-            fputs(s, ctx->out);
+        if (s != NULL) /* a table's cells are sanitized: its colours may pass */
+            fputs(s, table ? ctx->out_raw : ctx->out);
         free(s);
         table_free(t);
         json_decref(doc);

@@ -111,7 +111,9 @@ static void human(char *buf, size_t cap, unsigned long long bytes)
     output_size(buf, cap, (uint64_t)bytes);
 }
 
-/* Progress on a terminal only: bytes, percentage when the total is known, rate. */
+/* Progress on a terminal only: bytes, percentage when the total is known, rate.
+ * Written to the real stderr (ctx->err_raw): our own text and \r / erase-line
+ * sequences only, never remote text. */
 struct progress {
     FILE *f;
     int on;
@@ -556,7 +558,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     const char *argv[] = {"sh",   "-c",       script, o.vc->cli,     "operator",
                           "raft", "snapshot", "save", "/dev/stdout", NULL};
     struct progress prog;
-    progress_init(&prog, ctx->err, "Saving snapshot:", 0);
+    progress_init(&prog, ctx->err_raw, "Saving snapshot:", 0);
     struct save_sink sink = {.fd = fd,
                              .writeback = !to_stdout,
                              .shown = to_stdout ? "stdout" : tmp,
@@ -715,7 +717,7 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
         return -1;
     }
     struct progress prog;
-    progress_init(&prog, ctx->err, "Verifying:", 0);
+    progress_init(&prog, ctx->err_raw, "Verifying:", 0);
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         prog.total = (unsigned long long)st.st_size;
     struct error err = {0};
@@ -942,7 +944,7 @@ static int run_restore(struct cmd_context *ctx, struct ops *o, const char *pod, 
         return -1;
     }
     struct progress prog;
-    progress_init(&prog, ctx->err,
+    progress_init(&prog, ctx->err_raw,
                   v4 ? "Copying snapshot into the pod:" : "Restoring snapshot:", size);
     struct kexec_result res = {0};
     struct upload up = {.line = line,

@@ -190,13 +190,15 @@ static void render_table(struct cmd_context *ctx, const struct vault_cluster *vc
         if (hp->role != NULL && strcmp(hp->role, "active") == 0)
             table_set_color(t, (size_t)row, 5, COLOR_GREEN);
     }
+    /* Cells and colorize()'s text are sanitized: the colours may reach the terminal. */
     char *s = table_render(t, ctx->color);
     table_free(t);
     if (s != NULL)
-        fputs(s, o);
+        fputs(s, ctx->out_raw);
     free(s);
     char *state = colorize(health_state_name(h->state), state_color(h->state), ctx->color);
-    fprintf(o, "\nCluster: %s", state ? state : health_state_name(h->state));
+    fputs("\nCluster: ", o);
+    fputs(state ? state : "unknown", ctx->out_raw);
     free(state);
     if (h->state != HEALTH_UNKNOWN) {
         fprintf(o, " (%d voter%s, %d unsealed, quorum %d, failure tolerance %d", h->voters,

@@ -62,8 +62,17 @@ struct cmd_context {
     struct global_options *g;
     struct rest_config *cfg;  /* NULL for CMD_NO_CLUSTER commands */
     struct kube_client *kube; /* NULL for CMD_NO_CLUSTER commands */
+    /* All text goes to out and err: they sanitize what is written (lib/text), so
+     * remote text (names, reasons, Status messages, what pods print) cannot
+     * drive the terminal. Unbuffered: bytes written to out_raw keep their place. */
     FILE *out;
     FILE *err;
+    /* The real stdout and stderr, for bytes that must pass as they are: a byte-exact
+     * stream (exec's stdout into a pipe or file, snapshot save -), a rendered table
+     * or colorize() string (sanitized before colour was added), a progress line
+     * made of our own text and control sequences. Never remote text as such. */
+    FILE *out_raw;
+    FILE *err_raw;
     int color;        /* colour on: out is a terminal, no --no-color, no NO_COLOR */
     const char *prog; /* "kubectl vault-ha" or the binary name, for messages */
 };

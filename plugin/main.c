@@ -19,6 +19,7 @@
 #include "kubeconfig.h"
 #include "ops.h"
 #include "secret.h"
+#include "text.h"
 #include "vault.h"
 #include "wipe.h"
 
@@ -152,16 +153,41 @@ struct parsed {
     int npositional;
 };
 
+/* stdout and stderr through the one sanitizer (lib/text), for all text. */
+static FILE *safe_out, *safe_err;
+
+static void close_safe_streams(void)
+{
+    /* Emits a UTF-8 sequence left incomplete, then flushes what is underneath. */
+    if (safe_out != NULL && safe_out != stdout)
+        fclose(safe_out);
+    if (safe_err != NULL && safe_err != stderr)
+        fclose(safe_err);
+    safe_out = safe_err = NULL;
+    fflush(stdout);
+    fflush(stderr);
+}
+
+static int open_safe_streams(void)
+{
+    safe_out = text_open_stream(stdout);
+    safe_err = text_open_stream(stderr);
+    if (safe_out == NULL || safe_err == NULL)
+        return -1;
+    atexit(close_safe_streams);
+    return 0;
+}
+
 static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
+    fprintf(safe_err, "%s: ", prog);
+    vfprintf(safe_err, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
+    fprintf(safe_err, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
 /* Stores one option value; returns 0, or -1 after reporting a usage error. */
@@ -333,10 +359,12 @@ static void print_command_help(FILE *f, const char *prog, const struct cmd_entry
     fprintf(f, "\n%s", global_short_help);
 }
 
-static void trace_to_stderr(void *ctx, const char *line)
+/* -v lines: they quote what the API server said. Called from several threads
+ * (exec upgrades): one fprintf is one locked write. */
+static void trace_to_err(void *c, const char *line)
 {
-    (void)ctx;
-    fprintf(stderr, "trace: %s\n", line);
+    const struct cmd_context *ctx = c;
+    fprintf(ctx->err, "trace: %s\n", line);
 }
 
 int cmd_connect(struct cmd_context *ctx)
@@ -353,7 +381,8 @@ int cmd_connect(struct cmd_context *ctx)
     struct kube_client_options ko = {
         .request_timeout_ms = ctx->g->request_timeout_ms,
         .max_retries = -1,
-        .trace = ctx->g->verbose ? trace_to_stderr : NULL,
+        .trace = ctx->g->verbose ? trace_to_err : NULL,
+        .trace_ctx = ctx,
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
@@ -392,6 +421,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: warning: %s\n", prog, perr.msg);
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) /* words verbatim, flags included */
         return cmd_complete_words(argc - 2, argv + 2);
+    if (open_safe_streams() < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_ERROR;
+    }
     struct parsed p;
     if (parse_args(prog, argc, argv, &p) < 0) {
         free(p.positional);
@@ -400,12 +433,12 @@ int main(int argc, char **argv)
     struct cmd_args *g = &p.global;
     int want_help = option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
     if (p.cmd == NULL) {
-        print_overview(want_help ? stdout : stderr, prog);
+        print_overview(want_help ? safe_out : safe_err, prog);
         free(p.positional);
         return want_help ? EXIT_OK : EXIT_USAGE;
     }
     if (want_help) {
-        print_command_help(stdout, prog, p.cmd);
+        print_command_help(safe_out, prog, p.cmd);
         free(p.positional);
         return EXIT_OK;
     }
@@ -475,15 +508,17 @@ int main(int argc, char **argv)
     const char *no_color_env = getenv("NO_COLOR");
     struct cmd_context ctx = {
         .g = &go,
-        .out = stdout,
-        .err = stderr,
+        .out = safe_out,
+        .err = safe_err,
+        .out_raw = stdout,
+        .err_raw = stderr,
         .prog = prog,
         .color = isatty(STDOUT_FILENO) && !go.no_color &&
                  (no_color_env == NULL || no_color_env[0] == '\0'),
     };
     int rc = EXIT_ERROR;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "%s: cannot initialise libcurl\n", prog);
+        fprintf(ctx.err, "%s: cannot initialise libcurl\n", prog);
         goto out;
     }
     if (!(p.cmd->flags & CMD_NO_CLUSTER) && cmd_connect(&ctx) < 0)
@@ -496,7 +531,7 @@ out:
     wipe_free_str(token_copy);
     free(p.positional);
     secret_warnings(&ctx);
-    fflush(stdout);
+    close_safe_streams();
     int sig = secret_prompt_signal();
     if (sig == SIGQUIT || sig == SIGTERM || sig == SIGHUP) {
         /* Ended at the prompt by a signal: everything is wiped and the terminal is
@@ -509,10 +544,11 @@ out:
 
 /* --- helpers shared by the cluster commands ------------------------------------------------ */
 
-static void report_to_stderr(void *ctx, const char *line)
+/* Progress of lib/ops ("vault-1: 2/3"): quotes pods' answers. */
+static void report_to_err(void *c, const char *line)
 {
-    (void)ctx;
-    fprintf(stderr, "%s\n", line);
+    const struct cmd_context *ctx = c;
+    fprintf(ctx->err, "%s\n", line);
 }
 
 int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **views)
@@ -525,7 +561,8 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
     memset(o, 0, sizeof *o);
     *views = NULL;
     o->kube = ctx->kube;
-    o->report = report_to_stderr;
+    o->report = report_to_err;
+    o->report_ctx = ctx;
     o->wait_seconds = 90;
     if (cluster_discover(ctx->kube, &q, &o->vc, &err) < 0) {
         cmd_report(ctx, &err);

@@ -246,3 +246,87 @@ def test_endless_local_key_file_is_capped(fake):
     assert err == "kubectl vault-ha: /dev/zero is larger than 1048576 bytes\n", err
     assert peak_kib < 150 * 1024, peak_kib
     assert not any("init" in e["command"] for e in fake.exec_log())
+
+
+# --- terminal escapes from the API server and from pods (lib/text) ------------------------
+
+OSC52 = "\x1b]52;c;ZXZpbA==\x07"            # writes "evil" to the clipboard
+OSC52_SHOWN = "\\x1b]52;c;ZXZpbA==\\x07"    # what the user sees instead
+
+
+def assert_no_controls(text):
+    """Nothing a terminal would act on: no C0 control but newline and tab, no DEL, no C1."""
+    for i, c in enumerate(text):
+        o = ord(c)
+        if (o < 0x20 and c not in "\n\t") or o == 0x7f or 0x80 <= o <= 0x9f:
+            raise AssertionError("control character %r at %d in %r" % (c, i, text))
+
+
+def test_status_message_with_escapes_is_escaped(fake):
+    """The API server's Status message (here it quotes the command) reaches the terminal with
+    its escape sequences made visible."""
+    r = run_plugin(["exec", "--", OSC52], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert_no_controls(r.stderr)
+    assert r.stderr == (
+        "kubectl vault-ha: exec in vault-0: Internal error occurred: error executing command "
+        "in container: failed to exec in container: failed to start exec: OCI runtime exec "
+        "failed: exec: \"%s\": executable file not found in $PATH: unknown\n" % OSC52_SHOWN)
+
+
+def test_vault_stderr_with_escapes_is_escaped(fake):
+    """What Vault prints on stderr in a pod (quoted in our messages) is escaped."""
+    image_tool(fake, "vault", VAULT_WRAPPER % (
+        '"vault-0 operator init"*) printf "Error initializing:\\n\\n* boom \\033[2J\\033]52;c;'
+        'ZXZpbA==\\007 \\302\\233 \\377\\n" >&2; exit 2;;'))
+    r = run_plugin(["init"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert_no_controls(r.stderr)
+    assert r.stderr == ("Initializing Vault on vault-0...\n"
+                        "kubectl vault-ha: vault operator init on vault-0 failed: boom "
+                        "\\x1b[2J%s \\u009b \\xff\n" % OSC52_SHOWN), r.stderr
+
+
+def test_pod_reason_with_escapes_is_escaped(make_fake):
+    """A pod's reason (the API server's text) in the status table and in messages."""
+    f = make_fake("--pod-state", "vault-2=Pending:Evil\x1b[2J\x1b]0;pwned\x07")
+    r = run_plugin(["status"], kubeconfig=f.kubeconfig)
+    assert_no_controls(r.stdout)
+    assert_no_controls(r.stderr)
+    row = [l for l in r.stdout.splitlines() if l.startswith("vault-2 ")]
+    assert len(row) == 1, r.stdout
+    assert row[0].split()[1] == "Evil\\x1b[2J\\x1b]0;pwned\\x07:", r.stdout
+    # The columns after it are aligned on the escaped text.
+    header = r.stdout.splitlines()[2]
+    assert header.index("READY") == row[0].index("false"), r.stdout
+    r = run_plugin(["unseal", "vault-2"], kubeconfig=f.kubeconfig)
+    assert r.returncode == 64, r.stderr
+    assert r.stderr == ("kubectl vault-ha: vault-2 is not running (Pending: "
+                        "Evil\\x1b[2J\\x1b]0;pwned\\x07: 0/3 nodes are available: 3 node(s) "
+                        "didn't match pod anti-affinity rules. preemption: 0/3 nodes are "
+                        "available.)\n"), r.stderr
+
+
+def test_statefulset_name_with_escapes_is_escaped(make_fake):
+    """Names come from the API server too: two StatefulSets, one named with an escape."""
+    f = make_fake("--second-vault", "vault:ev\x1b]0;x\x07il")
+    r = run_plugin(["status"], kubeconfig=f.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert_no_controls(r.stderr)
+    assert "(release ev\\x1b]0;x\\x07il)" in r.stderr, r.stderr
+    assert "choose one with --release or --statefulset" in r.stderr, r.stderr
+
+
+def test_exec_stdout_to_a_pipe_stays_byte_exact(fake):
+    """exec's stdout into a pipe or file is the command's bytes, escapes and all; its
+    stderr, shown on the terminal, is escaped."""
+    r = subprocess.run([BIN, "exec", "--", "sh", "-c",
+                        "printf '\\033]52;c;ZXZpbA==\\007\\302\\233\\377\\r\\n'; "
+                        "printf '\\033[2Jerr\\n' >&2"],
+                       env={**{k: v for k, v in os.environ.items()
+                               if k not in ("KUBECONFIG", "NO_COLOR")},
+                            "HOME": "/nonexistent", "KUBECONFIG": fake.kubeconfig},
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"\x1b]52;c;ZXZpbA==\x07\xc2\x9b\xff\r\n"
+    assert r.stderr == b"\\x1b[2Jerr\n"

@@ -217,3 +217,18 @@ def test_tab_and_inputrc_do_nothing_at_prompt(fake, tmp_path):
         assert "uniquefilename123" not in screen
     finally:
         t.close()
+
+
+def test_exec_output_on_a_terminal_is_escaped(fake, tmp_path):
+    """exec's stdout on a terminal is text for the user: a pod's escape sequences (a window
+    title, colours, a clipboard write) are shown, not obeyed. Into a pipe it stays byte-exact
+    (test_hardening.py)."""
+    t = Tmux(tmp_path, command_line(fake, ["exec", "--", "printf",
+                                           "\\033]0;TITLE\\007\\033[31mRED\\033]52;c;ZXZpbA==\\007\\n"])
+             + "; echo EXIT=$?; sleep 60")
+    try:
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=0" in screen, screen
+        assert "\\x1b]0;TITLE\\x07\\x1b[31mRED\\x1b]52;c;ZXZpbA==\\x07" in screen, screen
+    finally:
+        t.close()

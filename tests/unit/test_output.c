@@ -42,12 +42,51 @@ static void test_colorize(void **state)
     free(b);
 }
 
+static void test_remote_text_sanitized_before_colour(void **state)
+{
+    (void)state;
+    const char *h[] = {"POD", "PHASE", "READY"};
+    struct table *t = table_new(3, h);
+    const char *r1[] = {"vault-0", "Evil\033]52;c;ZXZpbA==\007", "false"};
+    assert_int_equal(table_add_row(t, r1), 0);
+    table_set_color(t, 0, 1, COLOR_RED);
+    char *s = table_render(t, 0);
+    /* Escaped, and the columns aligned on the escaped text. */
+    assert_string_equal(s, "POD       PHASE                        READY\n"
+                           "vault-0   Evil\\x1b]52;c;ZXZpbA==\\x07   false\n");
+    free(s);
+    s = table_render(t, 1); /* only our own colour sequences remain */
+    assert_non_null(strstr(s, "\033[31mEvil\\x1b]52;c;ZXZpbA==\\x07\033[0m   false"));
+    free(s);
+    table_free(t);
+    char *c = colorize("degraded\033[2J", COLOR_YELLOW, 1);
+    assert_string_equal(c, "\033[33mdegraded\\x1b[2J\033[0m");
+    free(c);
+    c = colorize("\r", COLOR_NONE, 1);
+    assert_string_equal(c, "\\x0d");
+    free(c);
+}
+
 static void test_json(void **state)
 {
     (void)state;
     json_t *v = json_pack("{s:s, s:i, s:[b]}", "b", "x", "a", 1, "list", 1);
     char *s = output_json(v);
     assert_string_equal(s, "{\n  \"b\": \"x\",\n  \"a\": 1,\n  \"list\": [\n    true\n  ]\n}\n");
+    free(s);
+    json_decref(v);
+}
+
+static void test_json_is_ascii_and_terminal_safe(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s}", "reason", "a\033[2J\x7f\xc2\x9b\xc3\xa9\xe2\x9c\x93");
+    assert_non_null(v);
+    char *s = output_json(v);
+    assert_string_equal(s, "{\n  \"reason\": \"a\\u001B[2J\\u007F\\u009B\\u00E9\\u2713\"\n}\n");
+    json_t *back = json_loads(s, 0, NULL); /* still JSON, and the same value */
+    assert_true(json_equal(back, v));
+    json_decref(back);
     free(s);
     json_decref(v);
 }
@@ -110,6 +149,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_alignment),
         cmocka_unit_test(test_colorize),
+        cmocka_unit_test(test_remote_text_sanitized_before_colour),
+        cmocka_unit_test(test_json_is_ascii_and_terminal_safe),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_yaml_quotes_ambiguous_strings),
         cmocka_unit_test(test_age),

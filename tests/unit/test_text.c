@@ -209,6 +209,9 @@ static void test_appendf(void **state)
     assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "q"), -1);
     assert_string_equal(buf, "abc,42x");
     assert_int_equal(text_appendf(buf, 0, &len, "%s", "q"), -1);
+    char *p = text_printf("%s-%d", "vault", 2);
+    assert_string_equal(p, "vault-2");
+    free(p);
 }
 
 static void test_hex_digit(void **state)

@@ -148,6 +148,16 @@ static void test_init_roundtrip(void **state)
                         "vault operator init printed a bad unseal_keys_b64[1]: the token holds a "
                         "control character (0x1b at byte 2); a token is one line of printable "
                         "text");
+    /* Shown raw on the terminal: a raw 8-bit CSI (0x9b) would be obeyed. */
+    static const char bad_byte[] = "{\"unseal_keys_b64\": [\"AA\x9b[2J\"], \"root_token\": "
+                                   "\"hvs.X\"}";
+    assert_int_equal(vault_parse_init(bad_byte, strlen(bad_byte), &r, &err), -1);
+    assert_int_equal(err.kind, ERR_PROTOCOL);
+    static const char c1_token[] = "{\"unseal_keys_b64\": [\"AA\"], \"root_token\": "
+                                   "\"hvs.\\u009b2J\"}";
+    assert_int_equal(vault_parse_init(c1_token, strlen(c1_token), &r, &err), -1);
+    assert_string_equal(err.msg, "vault operator init printed a bad root_token: a byte that is "
+                                 "not printable ASCII (0xc2 at byte 5)");
     assert_int_equal(secret_live_count(), 0);
 }
 
