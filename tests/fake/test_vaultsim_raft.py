@@ -26,8 +26,9 @@ def test_join_unseal_async_window_and_promotion(tmp_path):
     - a joined, still sealed node reports initialized:true, sealed:true and t/n from the leader;
     - the threshold key answers sealed:true progress:0, the node unseals shortly after;
     - list-peers shows it as a non-voter, promoted to voter after stabilization_seconds."""
-    # Stabilization long enough that the non-voter is still seen on a loaded CI machine.
-    with SimServer(tmp_path, replicas=2, options={"stabilization_seconds": "10", "join_unseal_seconds": "0.4"}) as s:
+    # Stabilization long enough that the non-voter is still seen while two test suites share
+    # the machine (every CLI call below then takes seconds); the promotion wait allows for it.
+    with SimServer(tmp_path, replicas=2, options={"stabilization_seconds": "40", "join_unseal_seconds": "0.4"}) as s:
         init = jout(s.vault("vault-0", "operator", "init", "-format=json", "-key-shares=3", "-key-threshold=2"))
         keys = init["unseal_keys_b64"]
         for k in keys[:2]:
@@ -50,7 +51,7 @@ def test_join_unseal_async_window_and_promotion(tmp_path):
         auto = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
         nid = joined["node_id"]
         assert auto["Servers"][nid]["Status"] == "non-voter" and nid not in auto["Voters"]
-        wait_for(lambda: all(p["voter"] for p in peers(s)), what="promotion")
+        wait_for(lambda: all(p["voter"] for p in peers(s)), 120, what="promotion")
         auto = jout(s.vault("vault-0", "operator", "raft", "autopilot", "state", "-format=json"))
         assert auto["Servers"][nid]["Status"] == "voter" and nid in auto["Voters"]
 
@@ -159,7 +160,8 @@ def test_join_completion_needs_the_existing_clusters_keys(tmp_path):
 def test_leader_pod_delete_elects_another_unsealed_voter(tmp_path):
     """Brief + §1/§7: a deleted pod comes back sealed but initialized and still a member; when it was
     the leader another unsealed voter becomes active after the election delay; labels follow."""
-    with SimServer(tmp_path, replicas=3, options={"preset": "ha", "election_seconds": "2"}) as s:
+    # An election long enough to be seen by a CLI call on a machine busy with other suites.
+    with SimServer(tmp_path, replicas=3, options={"preset": "ha", "election_seconds": "15"}) as s:
         s.write_token("vault-1", s.vc.init_result["root_token"])
         assert s.labels("vault-0")["vault-active"] == "true"
         before = s.changes
@@ -241,14 +243,15 @@ def test_step_down_is_forwarded_async_and_old_leader_sleeps(tmp_path):
         new = wait_for(lambda: active_pods(s, ["vault-1", "vault-2"]), what="another leader")
         r = s.vault(new[0], "operator", "step-down", extra_env={"VAULT_TOKEN": "hvs.nope"})
         assert r.returncode == 2 and r.stderr.decode().endswith("* permission denied\n")
+    # A sleep long enough to be seen by a CLI call on a machine busy with other suites.
     with SimServer(tmp_path / "one", replicas=1, options={"preset": "unsealed", "election_seconds": "0.1",
-                                                          "stepdown_sleep_seconds": "2.5"}) as s:
+                                                          "stepdown_sleep_seconds": "15"}) as s:
         s.write_token("vault-0", s.vc.init_result["root_token"])
         t0 = time.monotonic()
         assert s.vault("vault-0", "operator", "step-down").returncode == 0
         assert not status(s, "vault-0").get("is_self")
         wait_for(lambda: status(s, "vault-0").get("is_self"), what="re-election after the sleep")
-        assert time.monotonic() - t0 >= 2.4
+        assert time.monotonic() - t0 >= 14.9
 
 
 def test_remove_peer_semantics(tmp_path):
