@@ -260,6 +260,16 @@ int kube_refresh_credentials(struct kube_client *c)
     return rc == 0;
 }
 
+/* Connecting (TCP, proxy, TLS handshake) gets 10 s like client-go's handshake, or a third of
+ * a longer --request-timeout: whoever raises it for a slow link or a busy server means the
+ * handshake too. Never more than the request itself. */
+static long connect_timeout_ms(const struct kube_client *c)
+{
+    long rt = c->opts.request_timeout_ms;
+    long ms = rt / 3 > 10000 ? rt / 3 : 10000;
+    return ms < rt ? ms : rt;
+}
+
 int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
                         struct curl_slist **headers, struct error *err)
 {
@@ -303,10 +313,8 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     pthread_mutex_unlock(&c->lock);
     if (cfg->proxy_url != NULL)
         curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
-    if (c->opts.request_timeout_ms > 0) {
-        long connect_ms = c->opts.request_timeout_ms < 10000 ? c->opts.request_timeout_ms : 10000;
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    }
+    if (c->opts.request_timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(c));
     return 0;
 }
 
@@ -502,9 +510,9 @@ int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf,
                          cfg->server, detail);
     case CURLE_OPERATION_TIMEDOUT:
         return error_set(err, ERR_TIMEOUT,
-                         "no answer from the API server at %s within %ld ms (--request-timeout): "
-                         "%s",
-                         cfg->server, c->opts.request_timeout_ms, detail);
+                         "no answer from the API server at %s within %ld ms, or no connection "
+                         "within %ld ms (--request-timeout sets both): %s",
+                         cfg->server, c->opts.request_timeout_ms, connect_timeout_ms(c), detail);
     case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
     case CURLE_SSL_CACERT:

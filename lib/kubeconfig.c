@@ -138,14 +138,14 @@ static int line_of(yaml_node_t *n)
 
 /* --- loading and merging --------------------------------------------------------------------- */
 
-static int load_file(const char *path, struct kc_file *f, struct error *err)
+/* Parses the text of the kubeconfig at path (which names it in messages and
+ * anchors its relative paths). */
+static int parse_file(const char *path, const unsigned char *text, size_t len, struct kc_file *f,
+                      struct error *err)
 {
-    struct blob text = {0};
-    if (read_file(path, &text, err, "kubeconfig") < 0)
-        return -1;
     yaml_parser_t p;
     yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, text.data, text.len);
+    yaml_parser_set_input_string(&p, text, len);
     int ok = yaml_parser_load(&p, &f->doc);
     if (!ok) {
         error_set(err, ERR_CONFIG, "%s:%zu:%zu: invalid YAML: %s%s%s", path,
@@ -154,12 +154,10 @@ static int load_file(const char *path, struct kc_file *f, struct error *err)
                   p.context ? p.context : "");
         wipe_yaml(&f->doc, &p);
         yaml_parser_delete(&p);
-        blob_free(&text);
         return -1;
     }
     wipe_yaml(NULL, &p);
     yaml_parser_delete(&p);
-    blob_free(&text); /* it may hold tokens and keys */
     f->path = strdup(path);
     char *slash = strrchr(f->path, '/');
     f->dir = slash ? strndup(f->path, (size_t)(slash - f->path) + (slash == f->path)) : strdup(".");
@@ -170,6 +168,16 @@ static int load_file(const char *path, struct kc_file *f, struct error *err)
         return -1;
     }
     return 0;
+}
+
+static int load_file(const char *path, struct kc_file *f, struct error *err)
+{
+    struct blob text = {0};
+    if (read_file(path, &text, err, "kubeconfig") < 0)
+        return -1;
+    int rc = parse_file(path, text.data, text.len, f, err);
+    blob_free(&text); /* it may hold tokens and keys */
+    return rc;
 }
 
 static int add_entries(struct merged *m, struct kc_file *f, const char *list_key,
@@ -241,6 +249,46 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* Loads one more file into m (m->files has room), from text when not NULL, else
+ * from path, and merges its entries. */
+static int add_file(struct merged *m, const char *path, const unsigned char *text, size_t len,
+                    struct error *err)
+{
+    struct kc_file *f = &m->files[m->nfiles];
+    int rc = text != NULL ? parse_file(path, text, len, f, err) : load_file(path, f, err);
+    if (rc < 0) {
+        if (f->path != NULL || f->doc.nodes.start != NULL) {
+            wipe_yaml(&f->doc, NULL);
+            yaml_document_delete(&f->doc);
+            free(f->path);
+            free(f->dir);
+        }
+        memset(f, 0, sizeof *f);
+        return -1;
+    }
+    m->nfiles++;
+    if (add_entries(m, f, "clusters", "cluster", &m->clusters, &m->nclusters, err) < 0 ||
+        add_entries(m, f, "users", "user", &m->users, &m->nusers, err) < 0 ||
+        add_entries(m, f, "contexts", "context", &m->contexts, &m->ncontexts, err) < 0)
+        return -1;
+    const char *cc = get_str(f, yaml_document_get_root_node(&f->doc), "current-context");
+    if (m->current_context == NULL && cc != NULL)
+        m->current_context = cc;
+    return 0;
+}
+
+/* One kubeconfig held in memory, named name. */
+static int load_text(const char *name, const char *text, size_t len, struct merged *m,
+                     struct error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->searched = strdup(name);
+    m->files = calloc(1, sizeof *m->files);
+    if (m->searched == NULL || m->files == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    return add_file(m, name, (const unsigned char *)text, len, err);
+}
+
 /* Loads the files client-go would: --kubeconfig only, else KUBECONFIG, else ~/.kube/config. */
 static int load_merged(const struct kubeconfig_flags *flags, struct merged *m, struct error *err)
 {
@@ -285,28 +333,7 @@ static int load_merged(const struct kubeconfig_flags *flags, struct merged *m, s
     for (size_t i = 0; i < np && rc == 0; i++) {
         if (!file_exists(paths[i]) && flags->kubeconfig == NULL)
             continue; /* missing files in KUBECONFIG are skipped */
-        struct kc_file *f = &m->files[m->nfiles];
-        if (load_file(paths[i], f, err) < 0) {
-            if (f->path != NULL || f->doc.nodes.start != NULL) {
-                wipe_yaml(&f->doc, NULL);
-                yaml_document_delete(&f->doc);
-                free(f->path);
-                free(f->dir);
-            }
-            memset(f, 0, sizeof *f);
-            rc = -1;
-            break;
-        }
-        m->nfiles++;
-        if (add_entries(m, f, "clusters", "cluster", &m->clusters, &m->nclusters, err) < 0 ||
-            add_entries(m, f, "users", "user", &m->users, &m->nusers, err) < 0 ||
-            add_entries(m, f, "contexts", "context", &m->contexts, &m->ncontexts, err) < 0) {
-            rc = -1;
-            break;
-        }
-        const char *cc = get_str(f, yaml_document_get_root_node(&f->doc), "current-context");
-        if (m->current_context == NULL && cc != NULL)
-            m->current_context = cc;
+        rc = add_file(m, paths[i], NULL, 0, err);
     }
     for (size_t i = 0; i < np; i++)
         free(paths[i]);
@@ -845,12 +872,14 @@ static void drop_credentials(struct rest_config *c)
     blob_free(&c->client_key);
 }
 
-int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **out,
-                    struct error *err)
+/* Resolves the configuration from the files the flags name, or from text (named name). */
+static int load_config(const struct kubeconfig_flags *flags, const char *name, const char *text,
+                       size_t text_len, struct rest_config **out, struct error *err)
 {
     struct merged m;
     *out = NULL;
-    if (load_merged(flags, &m, err) < 0) {
+    if ((text != NULL ? load_text(name, text, text_len, &m, err) : load_merged(flags, &m, err)) <
+        0) {
         merged_free(&m);
         return -1;
     }
@@ -984,6 +1013,19 @@ int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **o
     }
     *out = c;
     return 0;
+}
+
+int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **out,
+                    struct error *err)
+{
+    return load_config(flags, NULL, NULL, 0, out, err);
+}
+
+int kubeconfig_load_text(const char *name, const char *text, size_t len,
+                         const struct kubeconfig_flags *flags, struct rest_config **out,
+                         struct error *err)
+{
+    return load_config(flags, name, text != NULL ? text : "", len, out, err);
 }
 
 void kubeconfig_free_strv(char **strv)

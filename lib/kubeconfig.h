@@ -88,6 +88,14 @@ struct rest_config {
 int kubeconfig_load(const struct kubeconfig_flags *flags, struct rest_config **out,
                     struct error *err);
 
+/* The same from a kubeconfig held in memory, as if it were the only file
+ * (flags->kubeconfig is not read): name stands for the file in messages, and
+ * the files it refers to (certificate-authority, tokenFile, ...) are relative
+ * to name's directory. The text need not be NUL-terminated. */
+int kubeconfig_load_text(const char *name, const char *text, size_t len,
+                         const struct kubeconfig_flags *flags, struct rest_config **out,
+                         struct error *err);
+
 void rest_config_free(struct rest_config *cfg);
 
 /* Context names of the merged kubeconfig, for completion and for messages.

@@ -350,14 +350,11 @@ void secret_wipe_json(json_t *v)
     }
 }
 
-int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err)
+int secret_parse_keys(const char *name, const char *text, size_t text_len, struct secret_list *out,
+                      struct error *err)
 {
-    struct secret buf = {0};
-    if (read_private_file(path, &buf, err) < 0)
-        return -1;
-    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    const char *p = buf.data;
-    size_t len = buf.len;
+    const char *p = text;
+    size_t len = text_len;
     trim(&p, &len);
     int rc = 0;
     if (len > 0 && p[0] == '{') {
@@ -372,7 +369,7 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
         }
     } else {
         int line = 0;
-        const char *cur = buf.data, *end = buf.data + buf.len;
+        const char *cur = text, *end = text + text_len;
         while (rc == 0 && cur < end) {
             const char *nl = memchr(cur, '\n', (size_t)(end - cur));
             const char *stop = nl ? nl : end;
@@ -389,11 +386,21 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
                 rc = secret_list_add(out, k, kl, err);
         }
     }
-    secret_free(&buf);
     if (rc == 0 && out->n == 0)
         rc = error_set(err, ERR_CONFIG, "%s holds no unseal keys", name);
     if (rc < 0)
         secret_list_free(out);
+    return rc;
+}
+
+int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err)
+{
+    struct secret buf = {0};
+    if (read_private_file(path, &buf, err) < 0)
+        return -1;
+    int rc = secret_parse_keys(strcmp(path, "-") == 0 ? "standard input" : path, buf.data, buf.len,
+                               out, err);
+    secret_free(&buf);
     return rc;
 }
 

@@ -60,6 +60,11 @@ int secret_check_unseal_key(const char *key, size_t len, struct error *err);
  * Each key is checked with secret_check_unseal_key (error names the line). */
 int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err);
 
+/* The same from a keys file's text (len bytes, need not be NUL-terminated);
+ * name stands for the file in messages. */
+int secret_parse_keys(const char *name, const char *text, size_t len, struct secret_list *out,
+                      struct error *err);
+
 /* Overwrites every string inside v (jansson keeps its own copies of parsed
  * text): call before json_decref on a document that held secrets. */
 void secret_wipe_json(json_t *v);

@@ -583,6 +583,18 @@ long long ws_dechunk(char *body, size_t len)
     }
 }
 
+size_t ws_response_body(const struct ws_response *r, char *body, size_t len)
+{
+    if (r->content_length >= 0 && (long long)len > r->content_length)
+        len = (size_t)r->content_length;
+    if (r->chunked) {
+        long long dl = ws_dechunk(body, len);
+        len = dl >= 0 ? (size_t)dl : 0;
+    }
+    body[len] = '\0';
+    return len;
+}
+
 /* ---- connection ---------------------------------------------------------------------------- */
 
 struct ws_conn {
@@ -922,14 +934,7 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
             break; /* EOF, deadline or error: use what arrived */
     }
     char *body = hs.head + body_off;
-    size_t body_len = hs.got - body_off;
-    if (r.content_length >= 0 && (long long)body_len > r.content_length)
-        body_len = (size_t)r.content_length;
-    if (r.chunked) {
-        long long dl = ws_dechunk(body, body_len);
-        body_len = dl >= 0 ? (size_t)dl : 0;
-    }
-    body[body_len] = '\0';
+    size_t body_len = ws_response_body(&r, body, hs.got - body_off);
     kube_trace(kube, "GET %s%s %d %s (WebSocket upgrade refused, %zu bytes, %ld ms)", cfg->server,
                p->path, r.status, r.reason, body_len, ms);
     char offered[256];

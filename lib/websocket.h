@@ -156,6 +156,12 @@ int ws_check_upgrade(const struct ws_response *r, const char *key, const char *c
  * chunks are malformed or incomplete. */
 long long ws_dechunk(char *body, size_t len);
 
+/* The body of a refused upgrade (the len bytes that followed the head),
+ * decoded in place: cut at Content-Length, de-chunked (empty when the chunks
+ * are malformed), NUL-terminated at the returned length. body must have room
+ * for that NUL at body[len]. */
+size_t ws_response_body(const struct ws_response *r, char *body, size_t len);
+
 /* ---- connection ---------------------------------------------------------------------------- */
 
 struct ws_conn;

@@ -13,6 +13,10 @@ from harness import FakeCluster  # noqa: E402
 
 BIN = os.environ.get("VH_BIN", os.path.join(ROOT, "kubectl-vault_ha"))
 
+# How much slower than a plain build the plugin runs (valgrind: `make valgrind` sets 10), so
+# that deadlines scale with it.
+SLOWDOWN = float(os.environ.get("VH_SLOWDOWN", "1"))
+
 
 def run_plugin(args, kubeconfig=None, env=None, input=None, timeout=60):
     """Runs the plugin with a clean environment; returns CompletedProcess (text)."""
@@ -23,7 +27,7 @@ def run_plugin(args, kubeconfig=None, env=None, input=None, timeout=60):
     if env:
         full_env.update(env)
     return subprocess.run([BIN] + list(args), env=full_env, input=input, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout * SLOWDOWN)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, SLOWDOWN
 
 V4_WARNING = "cannot signal the end of stdin"
 
@@ -24,12 +24,12 @@ def plugin_env(kubeconfig):
 def run_bytes(fake, args, input=None, timeout=120):
     """Runs the plugin with bytes in and out."""
     return subprocess.run([BIN] + list(args), env=plugin_env(fake.kubeconfig), input=input,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout * SLOWDOWN)
 
 
 def run_text(fake, args, input=None, timeout=120):
     return subprocess.run([BIN] + list(args), env=plugin_env(fake.kubeconfig), input=input,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout * SLOWDOWN)
 
 
 def peak_rss_kib(pid, done, result):
@@ -301,9 +301,14 @@ def test_unknown_pod(fake):
 def test_ctrl_c_ends_the_session(fake):
     p = subprocess.Popen([BIN, "exec", "--", "sleep", "60"], env=plugin_env(fake.kubeconfig),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    # Ctrl-C once the session runs (however long a busy machine takes to get there).
+    deadline = time.monotonic() + 60
+    while not any(e["command"] == ["sleep", "60"] for e in fake.exec_log()):
+        assert p.poll() is None and time.monotonic() < deadline, "the exec did not start"
+        time.sleep(0.05)
+    time.sleep(0.2)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=20)
+    out, err = p.communicate(timeout=60)
     assert p.returncode == 130
     assert "interrupted" in err
 

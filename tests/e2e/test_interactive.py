@@ -24,7 +24,7 @@ class Tmux:
         return subprocess.run(["tmux", "-S", self.sock, "capture-pane", "-p", "-S", "-200"],
                               capture_output=True, text=True).stdout
 
-    def wait_for(self, text, timeout=30):
+    def wait_for(self, text, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
             s = self.screen()

@@ -20,7 +20,7 @@ def status_doc(fake, token=None):
     return r.returncode, json.loads(r.stdout)
 
 
-def wait_status(fake, rc_wanted, token=None, timeout=30):
+def wait_status(fake, rc_wanted, token=None, timeout=90):
     """Polls status until its exit code is rc_wanted (a new leader takes a moment)."""
     import time
     deadline = time.time() + timeout

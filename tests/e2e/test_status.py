@@ -4,6 +4,7 @@ and yaml documents, and the verdict's exit codes."""
 import json
 import os
 import re
+import time
 
 import pytest
 import yaml
@@ -216,3 +217,65 @@ def test_no_color_and_trace(fake):
     assert re.search(r"^trace: GET %s/apis/apps/v1/namespaces/vault/statefulsets\?labelSelector="
                      r"\S+ 200 \(\d+ ms" % re.escape(fake.url), r.stderr, re.M), r.stderr
     assert "Authorization" not in r.stderr and "Bearer" not in r.stderr
+
+
+class SlowRelay:
+    """A TCP relay to the fake that holds each new connection `delay` seconds before passing
+    any byte: a TLS handshake that takes that long (a slow link, a busy API server)."""
+
+    def __init__(self, port, delay):
+        import socket
+        import threading
+        self.port, self.delay = port, delay
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "https://127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            def serve(c=client):
+                time.sleep(self.delay)
+                up = socket.create_connection(("127.0.0.1", self.port))
+                for a, b in ((c, up), (up, c)):
+                    threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+            threading.Thread(target=serve, daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+
+def test_a_longer_request_timeout_gives_the_handshake_longer(fake):
+    """The handshake gets 10 s (client-go's), or a third of a longer --request-timeout."""
+    relay = SlowRelay(int(fake.url.rsplit(":", 1)[1]), 12)
+    r = run_plugin(["--server", relay.url, "status"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert r.stderr == ('kubectl vault-ha: finding the Vault StatefulSet in namespace "vault": '
+                        "no answer from the API server at %s within 30000 ms, or no connection "
+                        "within 10000 ms (--request-timeout sets both): SSL connection timeout\n"
+                        % relay.url)
+    r = run_plugin(["--server", relay.url, "--request-timeout", "60s", "status"],
+                   kubeconfig=fake.kubeconfig, timeout=180)
+    assert r.returncode == 3, r.stderr
+    assert "Cluster: unavailable" in r.stdout

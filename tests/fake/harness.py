@@ -75,6 +75,10 @@ class FakeCluster:
     def audit_log(self):
         return self._lines("audit.log")
 
+    def hostile_log(self):
+        """What hostile exec peers saw of the client (the Close it answered with)."""
+        return self._lines("hostile.log")
+
     def kubectl(self, *args, version=None, input=None, timeout=60, env=None):
         """Runs a real kubectl (kubectl.1.NN with version=) against the fake."""
         binary = os.path.join(KUBECTL_DIR, "kubectl.%s" % version) if version else \

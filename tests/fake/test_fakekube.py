@@ -281,3 +281,26 @@ def test_pod_files_dns_and_df(tmp_path):
         r = f.kubectl("exec", "vault-0", "-n", "vault", "--", "sh", "-c",
                       "nslookup vault-1.vault-internal")
         assert r.returncode == 127 and "nslookup: not found" in r.stderr
+def test_hostile_peers_as_a_real_kubectl_sees_them(tmp_path):
+    """The hostile switches (README "Hostile peers") break what they say and nothing else: a
+    real kubectl reads the escape-laden objects as valid JSON, its exec fails against the
+    broken protocols, and works again once the switch is off."""
+    with FakeCluster(tmp_path / "fake") as f:
+        f.control("settings", {"hostile": "escape"})
+        r = f.kubectl("get", "pods", "-n", "vault", "-o", "json")
+        assert r.returncode == 0, r.stderr
+        nodes = [p["spec"]["nodeName"] for p in json.loads(r.stdout)["items"]]
+        assert nodes == ["node-%d\x1b]52;c;aGFja2Vk\x07\x1b[2J\x1b[1;31m" % i for i in range(3)]
+        r = f.kubectl("exec", "-n", "vault", "vault-0", "--", "no-such-program")
+        assert r.returncode != 0 and "\x1b]52;c;aGFja2Vk" in r.stderr
+        # (Not oversized-status: kubectl reads an endless error stream for ever.)
+        for mode in ("garbage-after-101", "truncated-frame", "status-not-json", "close-code:1005"):
+            f.control("settings", {"hostile": mode})
+            r = f.kubectl("exec", "-n", "vault", "vault-0", "--", "true", timeout=60)
+            assert r.returncode != 0, (mode, r.stdout, r.stderr)
+        f.control("settings", {"hostile": "garbage-after-101", "hostile_match": "cat"})
+        r = f.kubectl("exec", "-n", "vault", "vault-0", "--", "echo", "fine")
+        assert (r.returncode, r.stdout) == (0, "fine\n"), r.stderr
+        f.control("settings", {"hostile": ""})
+        r = f.kubectl("exec", "-n", "vault", "vault-0", "--", "true")
+        assert r.returncode == 0, r.stderr

@@ -52,7 +52,7 @@ def status(k, pod):
     return json.loads(r.stdout)
 
 
-def wait_for(pred, timeout=30.0, what="condition"):
+def wait_for(pred, timeout=60.0, what="condition"):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

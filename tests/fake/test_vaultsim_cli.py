@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import subprocess
+import termios
 import time
 
 import pytest
@@ -245,7 +246,7 @@ def test_unseal_without_key_and_non_tty_stdin(sim):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = p.stdout.read(), p.stderr.read()
-        assert p.wait(10) == 1
+        assert p.wait(60) == 1
     finally:
         p.stdin.close()
     assert out == b"Unseal Key (will be hidden): \n"
@@ -266,11 +267,14 @@ def test_unseal_prompt_on_a_tty_reads_up_to_carriage_return(sim):
     os.close(slave)
     buf = b""
     try:
-        deadline = time.time() + 10
+        deadline = time.time() + 60
         while b"(will be hidden): " not in buf and time.time() < deadline:
             if select.select([master], [], [], 0.2)[0]:
                 buf += os.read(master, 4096)
-        time.sleep(0.5)        # like a person: the CLI switches the terminal to raw mode after the prompt
+        # Like a person, type once the CLI has switched the terminal to raw mode (after the
+        # prompt): the pty's settings show when echo is off, however slow the machine.
+        while termios.tcgetattr(master)[3] & termios.ECHO and time.time() < deadline:
+            time.sleep(0.02)
         os.write(master, out["unseal_keys_b64"][0].encode() + b"\r")
         while p.poll() is None and time.time() < deadline:
             if select.select([master], [], [], 0.2)[0]:
@@ -288,7 +292,7 @@ def test_unseal_prompt_on_a_tty_reads_up_to_carriage_return(sim):
             pass
     finally:
         os.close(master)
-    assert p.wait(5) == 0
+    assert p.wait(60) == 0
     assert buf.startswith(b"Unseal Key (will be hidden): ")
     assert out["unseal_keys_b64"][0].encode() not in buf                  # not echoed
     doc = json.loads(buf[buf.index(b"{"):].replace(b"\r\n", b"\n"))
@@ -319,7 +323,7 @@ def test_write_sys_unseal_json_on_stdin_returns_without_eof(sim):
     try:
         p.stdin.write(json.dumps({"key": out["unseal_keys_b64"][0]}).encode() + b"\n")
         p.stdin.flush()
-        assert p.wait(10) == 0                 # stdin deliberately NOT closed
+        assert p.wait(60) == 0                 # stdin deliberately NOT closed
         doc = json.loads(p.stdout.read())
     finally:
         p.stdin.close()
@@ -341,7 +345,7 @@ def test_write_sys_unseal_key_dash_reads_to_eof_and_keeps_newline(sim):
     time.sleep(1.0)
     assert p.poll() is None                    # still waiting for EOF
     p.stdin.close()
-    assert p.wait(10) == 0
+    assert p.wait(60) == 0
     assert json.loads(p.stdout.read())["data"]["progress"] == 1
     r = sim.vault("vault-0", "write", "sys/unseal", "key=-", input=(out["unseal_keys_hex"][1] + "\n").encode())
     assert r.returncode == 2

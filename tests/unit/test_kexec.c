@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -636,7 +637,7 @@ static void client_new(struct client *c, const struct server *sv, const char *pr
     c->cfg.server = c->server_url;
     c->cfg.token = "t0ken";
     c->cfg.namespace = "vault";
-    struct kube_client_options o = {.request_timeout_ms = 5000,
+    struct kube_client_options o = {.request_timeout_ms = 60000,
                                     .trace = getenv("VH_TEST_TRACE") ? test_trace : NULL};
     struct error err = {0};
     assert_int_equal(kube_client_new(&c->cfg, &o, &c->kube, &err), 0);
@@ -656,8 +657,8 @@ static struct kexec_request request(const char *pod, struct kexec_buffer *out,
         .out_ctx = out,
         .err = kexec_buffer_write,
         .err_ctx = errb,
-        .handshake_timeout_ms = 5000,
-        .timeout_ms = 10000,
+        .handshake_timeout_ms = 60000, /* limits for failures only: generous on a busy machine */
+        .timeout_ms = 120000,
     };
     return r;
 }
@@ -760,6 +761,9 @@ static void test_v5_session(void **state)
     kube_client_free(c.kube);
 }
 
+/* Pieces log_out was given, for the server thread to wait on. */
+static atomic_int stdout_pieces;
+
 /* Coalesced stdout: pieces of exactly out_coalesce bytes from an aligned buffer,
  * a held-back rest handed over after KEXEC_COALESCE_MS of quiet, stdout that
  * arrived before stderr handed over first, the rest at the end. */
@@ -772,7 +776,10 @@ static void sc_coalesce(struct server *sv, int fd, int i)
     memset(d, 'o', 10000);
     send_channel(fd, 1, d, 3000);
     send_channel(fd, 1, d, 2000);
-    usleep(200 * 1000);
+    /* The rest once the held-back 904 bytes went to the sink (KEXEC_COALESCE_MS after they
+     * came), however long a busy machine takes: watched, not slept on. */
+    for (int waited = 0; stdout_pieces < 2 && waited < 60000; waited += 5)
+        usleep(5 * 1000);
     send_channel(fd, 1, d, 100);
     send_channel(fd, 2, "e", 1);
     send_channel(fd, 1, d, 10000);
@@ -794,6 +801,7 @@ static int log_out(void *ctx, const void *data, size_t len, struct error *err)
         l->misaligned++;
     size_t n = strlen(l->text);
     snprintf(l->text + n, sizeof l->text - n, "O%zu ", len);
+    atomic_fetch_add(&stdout_pieces, 1);
     return 0;
 }
 
@@ -810,6 +818,7 @@ static void test_coalesced_stdout(void **state)
 {
     (void)state;
     struct server sv = {0};
+    atomic_store(&stdout_pieces, 0);
     server_start(&sv, sc_coalesce, 1);
     server_run(&sv);
     struct client c;

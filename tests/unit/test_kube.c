@@ -140,9 +140,11 @@ static void test_curl_errors(void **state)
                                  "not trusted by certificate-authority-data of cluster "
                                  "\"prod-cluster\": unable to get local issuer; fix "
                                  "certificate-authority(-data) of cluster \"prod-cluster\"");
-    kube_error_from_curl(c, CURLE_OPERATION_TIMEDOUT, "", &err);
+    kube_error_from_curl(c, CURLE_OPERATION_TIMEDOUT, "SSL connection timeout", &err);
     assert_int_equal(err.kind, ERR_TIMEOUT);
-    assert_non_null(strstr(err.msg, "within 30000 ms (--request-timeout)"));
+    assert_string_equal(err.msg, "no answer from the API server at https://10.0.0.1:6443 within "
+                                 "30000 ms, or no connection within 10000 ms (--request-timeout "
+                                 "sets both): SSL connection timeout");
     kube_client_free(c);
 }
 

@@ -106,6 +106,40 @@ static void test_current_context(void **state)
     rest_config_free(c);
 }
 
+/* From memory: the same result as from a file, files it names relative to the
+ * name's directory, errors naming the name and line, text without a NUL. */
+static void test_load_text(void **state)
+{
+    (void)state;
+    struct kubeconfig_flags none = {.kubeconfig = "/nonexistent/ignored"};
+    struct rest_config *c = NULL;
+    struct error err = {0};
+    char name[300];
+    snprintf(name, sizeof name, "%s/mem-config", dir);
+    assert_int_equal(kubeconfig_load_text(name, BASIC, strlen(BASIC), &none, &c, &err), 0);
+    assert_string_equal(c->context_name, "a");
+    assert_string_equal(c->server, "https://a.example:6443/prefix");
+    assert_string_equal(c->token, "tok-a");
+    assert_string_equal(c->origin, name);
+    rest_config_free(c);
+
+    put("tok", "  from-file\n");
+    static const char rel[] = "current-context: a\nclusters:\n- name: c\n  cluster: {server: "
+                              "'https://h'}\nusers:\n- name: u\n  user: {tokenFile: tok}\n"
+                              "contexts:\n- name: a\n  context: {cluster: c, user: u}\nXXX";
+    assert_int_equal(kubeconfig_load_text(name, rel, sizeof rel - 4, &none, &c, &err), 0);
+    assert_string_equal(c->token, "from-file");
+    rest_config_free(c);
+
+    static const char bad[] = "clusters: 3\n";
+    assert_int_equal(kubeconfig_load_text("mem", bad, sizeof bad - 1, &none, &c, &err), -1);
+    assert_null(c);
+    assert_string_equal(err.msg, "mem:1: clusters must be a list");
+    assert_int_equal(kubeconfig_load_text("mem", NULL, 0, &none, &c, &err), -1);
+    assert_string_equal(err.msg, "no current context in mem: set current-context or use --context "
+                                 "(contexts: none)");
+}
+
 static void test_overrides(void **state)
 {
     (void)state;
@@ -553,6 +587,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_current_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insecure_and_ca_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_first_file_wins, setup, teardown),

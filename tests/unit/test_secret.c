@@ -166,6 +166,33 @@ static void test_keys_file_init_json(void **state)
     secret_list_free(&l);
 }
 
+/* The parser on its own: text without a NUL (bytes after len are not keys), a
+ * key on the last line without a newline, errors naming the given name. */
+static void test_parse_keys_text(void **state)
+{
+    (void)state;
+    static const char text[] = "  " HEX66 "\n" B64_44 "short";
+    struct secret_list l = {0};
+    struct error err = {0};
+    assert_int_equal(secret_parse_keys("keys.txt", text, sizeof text - 6, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0].data, HEX66);
+    assert_string_equal(l.items[1].data, B64_44);
+    secret_list_free(&l);
+    assert_int_equal(secret_parse_keys("keys.txt", text, sizeof text - 1, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "keys.txt:2: not an unseal key"));
+    assert_int_equal(l.n, 0);
+    static const char json[] = "{\"keys\": [\"" B64_44 "\"]}}";
+    assert_int_equal(secret_parse_keys("k.json", json, sizeof json - 2, &l, &err), 0);
+    assert_int_equal(l.n, 1);
+    secret_list_free(&l);
+    assert_int_equal(secret_parse_keys("k.json", json, sizeof json - 1, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "k.json:1: not valid JSON"));
+    assert_int_equal(secret_parse_keys("empty", "", 0, &l, &err), -1);
+    assert_string_equal(err.msg, "empty holds no unseal keys");
+    assert_int_equal(secret_live_count(), 0);
+}
+
 static void test_keys_file_refused_when_readable_by_others(void **state)
 {
     (void)state;
@@ -230,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_unseal_key_checks),
         cmocka_unit_test(test_keys_file_lines),
         cmocka_unit_test(test_keys_file_init_json),
+        cmocka_unit_test(test_parse_keys_text),
         cmocka_unit_test(test_keys_file_refused_when_readable_by_others),
         cmocka_unit_test(test_keys_file_bad_key_names_line),
         cmocka_unit_test(test_token_file),

@@ -650,6 +650,28 @@ static void test_dechunk(void **state)
     assert_int_equal(ws_dechunk(cut, strlen(cut)), -1);
 }
 
+/* A refusal's body: cut at Content-Length, de-chunked, empty when malformed,
+ * always NUL-terminated. */
+static void test_response_body(void **state)
+{
+    (void)state;
+    struct ws_response r = {.content_length = 4};
+    char plain[] = "abcdefXX";
+    assert_int_equal(ws_response_body(&r, plain, 6), 4);
+    assert_string_equal(plain, "abcd");
+    r.content_length = -1;
+    char all[] = "abcdefXX";
+    assert_int_equal(ws_response_body(&r, all, 6), 6);
+    assert_string_equal(all, "abcdef");
+    r.chunked = 1;
+    char chunked[] = "3\r\nabc\r\n0\r\n\r\nXX";
+    assert_int_equal(ws_response_body(&r, chunked, sizeof chunked - 3), 3);
+    assert_string_equal(chunked, "abc");
+    char broken[] = "9\r\nabc\r\n0\r\n\r\n";
+    assert_int_equal(ws_response_body(&r, broken, sizeof broken - 1), 0);
+    assert_string_equal(broken, "");
+}
+
 /* ws_dechunk on the exact bytes (no NUL after them), so ASan sees any read past
  * the body: strtoull skipped the "\r\n" of an empty size line and ran on (found
  * by fuzzing). */
@@ -710,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_parse_response_refusals),
         cmocka_unit_test(test_check_upgrade_failures),
         cmocka_unit_test(test_dechunk),
+        cmocka_unit_test(test_response_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,12 @@ def parse(argv):
     p.add_argument("--max-protocol", choices=["v5", "v4"], default="v5")
     p.add_argument("--cut-after", type=int, default=0)
     p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument("--hostile", default=None,
+                   help="a hostile exec peer: escape, endless-stdout, endless-stderr, "
+                        "truncated-frame, oversized-frame, oversized-status, close-code:N, "
+                        "garbage-after-101, status-not-json, reason-escape")
+    p.add_argument("--hostile-match", default="",
+                   help="only execs whose command line contains this text are hostile")
     p.add_argument("--pod-state", action="append", default=[],
                    help="POD=STATE: Pending[:Reason], CrashLoopBackOff, missing")
     p.add_argument("--vault-opt", action="append", default=[], help="KEY=VALUE for the simulator")
@@ -45,7 +51,11 @@ def parse(argv):
     p.add_argument("--patch", action="append", default=[],
                    help="KIND/NAME=JSON merge patch on an object of the first release "
                         "(null deletes it), e.g. Service/vault-internal='{\"spec\": ...}'")
-    return p.parse_args(argv)
+    opts = p.parse_args(argv)
+    opts.hostile_close_code = None
+    if opts.hostile and opts.hostile.startswith("close-code:"):
+        opts.hostile, opts.hostile_close_code = "close-code", opts.hostile.split(":", 1)[1]
+    return opts
 
 
 def fullname_of(release, chart):

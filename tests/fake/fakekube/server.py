@@ -36,6 +36,44 @@ def status_body(code, reason, message, details=None):
     return json_response(body, status=code)
 
 
+# What a hostile peer puts into text that ends up on the user's terminal: OSC 52 (writes the
+# clipboard), clear screen, and a colour that would paint everything after it.
+ESCAPES = "\x1b]52;c;aGFja2Vk\x07\x1b[2J\x1b[1;31m"
+
+# Hostile exec behaviours (settings {"hostile": MODE, "hostile_match": TEXT}); see README.md.
+HOSTILE_MODES = ("escape", "endless-stdout", "endless-stderr", "truncated-frame",
+                 "oversized-frame", "oversized-status", "close-code", "garbage-after-101",
+                 "status-not-json", "reason-escape")
+
+
+def taint(text):
+    return text + ESCAPES if isinstance(text, str) else text
+
+
+def taint_object(doc):
+    """Escape sequences in what a client prints of an API object: Status messages, the
+    StatefulSet's release label and image, the pods' node names and scheduling messages."""
+    if not isinstance(doc, dict):
+        return doc
+    if doc.get("kind") == "Status":
+        doc["message"] = taint(doc.get("message"))
+    for obj in doc.get("items", []) if isinstance(doc.get("items"), list) else [doc]:
+        meta = obj.get("metadata", {})
+        labels = meta.get("labels") or {}
+        if "app.kubernetes.io/instance" in labels and obj.get("kind", "StatefulSet") != "Pod" \
+                and "template" in obj.get("spec", {}):
+            labels["app.kubernetes.io/instance"] = taint(labels["app.kubernetes.io/instance"])
+            for c in obj["spec"]["template"]["spec"].get("containers", []):
+                c["image"] = taint(c.get("image"))
+        spec, status = obj.get("spec", {}), obj.get("status", {})
+        if "nodeName" in spec:
+            spec["nodeName"] = taint(spec["nodeName"])
+        for cond in status.get("conditions", []) if isinstance(status, dict) else []:
+            if "message" in cond:
+                cond["message"] = taint(cond["message"])
+    return doc
+
+
 def plural_group(resource):
     return {"statefulsets": "apps", "endpointslices": "discovery.k8s.io",
             "poddisruptionbudgets": "policy"}.get(resource.split("/")[0], "")
@@ -58,12 +96,16 @@ class Server:
         self.latency_ms = options.latency_ms
         self.cut_after = options.cut_after
         self.max_protocol = options.max_protocol
+        self.hostile = options.hostile         # one of HOSTILE_MODES, or None
+        self.hostile_match = options.hostile_match
+        self.hostile_close_code = options.hostile_close_code
         self.failures = []     # [path_prefix, status, remaining, retry_after]
         self.control_port = None
         self.node_patches = {}  # node name -> merge patch (None deletes the Node)
         self.created = now_rfc3339()
         self.exec_log = open(os.path.join(state_dir, "exec.log"), "a", buffering=1)
         self.audit_log = open(os.path.join(state_dir, "audit.log"), "a", buffering=1)
+        self.hostile_log = open(os.path.join(state_dir, "hostile.log"), "a", buffering=1)
         self.procs = set()
 
     # --- model ---------------------------------------------------------------------------------
@@ -247,6 +289,9 @@ class Server:
             except web.HTTPNotFound:
                 resp = web.Response(status=404, text="404 page not found\n",
                                     content_type="text/plain")
+        if self.hostile == "escape" and isinstance(resp, web.Response) and \
+                resp.content_type == "application/json" and resp.body:
+            resp.body = json.dumps(taint_object(json.loads(resp.body))).encode()
         status = getattr(resp, "status", 101)
         self.audit_log.write(json.dumps({"method": request.method, "uri": request.path_qs,
                                          "user": user, "status": status}) + "\n")
@@ -614,13 +659,85 @@ class Server:
         self.exec_log.write(json.dumps({"namespace": ns, "pod": name, "container": container,
                                         "command": command, "uri": request.path_qs,
                                         "protocol": chosen}) + "\n")
+        hostile = self.hostile if self.hostile and self.hostile_match in " ".join(command) \
+            else None
+        if hostile == "reason-escape":
+            # A refusal whose reason phrase and body carry escape sequences.
+            body = ("upgrade refused" + ESCAPES + "\n").encode()
+            request.transport.write(("HTTP/1.1 500 Internal" + ESCAPES + "Error\r\n"
+                                     "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+                                     % len(body)).encode() + body)
+            request.transport.close()
+            return web.Response(status=500)
         ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, max_msg_size=32 << 20,
                                    timeout=1.0, compress=False)
         await ws.prepare(request)
-        await self.run_exec(request, ws, r, name, command, chosen, stdin, stdout, stderr)
+        if hostile not in (None, "escape"):
+            await self.run_hostile(request, ws, hostile)
+            return ws
+        await self.run_exec(request, ws, r, name, command, chosen, stdin, stdout, stderr,
+                            escape=hostile == "escape")
         return ws
 
-    async def run_exec(self, request, ws, r, pod, command, proto, want_in, want_out, want_err):
+    async def run_hostile(self, request, ws, mode):
+        """An API server (or a pod) that breaks the exec protocol on purpose, after the 101.
+        Frames are written raw: aiohttp would refuse to build the bad ones."""
+        t = request.transport
+        await ws.send_bytes(b"\x01")  # the initial empty stdout message, as a real one starts
+
+        async def forever(header, piece):
+            t.write(header)
+            try:
+                while not t.is_closing():
+                    await asyncio.sleep(0)
+                    t.write(piece)
+                    # Respect flow control: wait while the client does not read.
+                    while t.get_write_buffer_size() > (1 << 20) and not t.is_closing():
+                        await asyncio.sleep(0.01)
+            except (ConnectionResetError, RuntimeError):
+                pass
+
+        if mode in ("endless-stdout", "endless-stderr"):
+            ch = 1 if mode == "endless-stdout" else 2
+            piece = bytes([0x82, 126, 0x80, 0x01, ch]) + b"y\n" * ((0x8001 - 1) // 2)
+            await forever(b"", piece)
+        elif mode == "oversized-frame":
+            # One stdout frame announcing 2^62 bytes (4 EiB), then bytes for as long as read.
+            await forever(bytes([0x82, 127]) + (1 << 62).to_bytes(8, "big") + b"\x01",
+                          b"x" * 65536)
+        elif mode == "oversized-status":
+            # The error channel (the exec Status) that never ends.
+            await forever(bytes([0x82, 127]) + (1 << 40).to_bytes(8, "big") + b"\x03",
+                          b'{"status":"' + b"F" * 65535)
+        elif mode == "truncated-frame":
+            # A frame that announces 1000 bytes, 10 of them, then FIN.
+            t.write(bytes([0x82, 126, 0x03, 0xe8, 0x01]) + b"123456789")
+            t.close()
+        elif mode.startswith("close-code"):
+            code = int(self.hostile_close_code)
+            t.write(bytes([0x88, 0x02]) + code.to_bytes(2, "big"))
+            answer = None
+            try:
+                msg = await asyncio.wait_for(ws.receive(), 10)  # the client's answer
+                answer = msg.data if msg.type == WSMsgType.CLOSE else repr(msg.type)
+            except asyncio.TimeoutError:
+                pass
+            self.hostile_log.write(json.dumps({"mode": mode, "sent": code,
+                                               "client_close": answer}) + "\n")
+            t.close()
+        elif mode == "garbage-after-101":
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>" + ESCAPES.encode())
+            await asyncio.sleep(0.5)
+            t.close()
+        elif mode == "status-not-json":
+            await ws.send_bytes(b"\x03<html>Bad Gateway" + ESCAPES.encode() + b"</html>")
+            try:
+                await asyncio.wait_for(ws.close(code=1000), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_exec(self, request, ws, r, pod, command, proto, want_in, want_out, want_err,
+                       escape=False):
         # Exactly one empty initial frame on the lowest writable channel (facts §1.3).
         first = 1 if want_out else 2 if want_err else 3
         await ws.send_bytes(bytes([first]))
@@ -630,7 +747,8 @@ class Server:
             await self.finish(ws, {"metadata": {}, "status": "Failure", "message":
                                    "Internal error occurred: error executing command in "
                                    "container: %s" % msg, "reason": "InternalError",
-                                   "details": {"causes": [{"message": msg}]}, "code": 500})
+                                   "details": {"causes": [{"message": msg}]}, "code": 500},
+                              escape)
             return
         env, cwd = self.pod_env(r, pod)
         try:
@@ -648,7 +766,7 @@ class Server:
                                    "container: failed to exec in container: failed to start "
                                    "exec: OCI runtime exec failed: %s: unknown" % msg,
                                    "reason": "InternalError", "details": {"causes": [
-                                       {"message": msg}]}, "code": 500})
+                                       {"message": msg}]}, "code": 500}, escape)
             return
         self.procs.add(proc)
         sent = [0]
@@ -671,6 +789,9 @@ class Server:
                     # unsent part with an RST, so the client would get a random shorter prefix).
                     request.transport.close()
                     return
+                if escape and channel == 2:
+                    # A pod whose error lines end in escape sequences.
+                    chunk = chunk.replace(b"\n", ESCAPES.encode() + b"\n")
                 await ws.send_bytes(bytes([channel]) + chunk)
                 if channel == 1:
                     sent[0] += len(chunk)
@@ -728,9 +849,11 @@ class Server:
                       "message": "command terminated with non-zero exit code: " + text,
                       "reason": "NonZeroExitCode",
                       "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-        await self.finish(ws, status)
+        await self.finish(ws, status, escape)
 
-    async def finish(self, ws, status):
+    async def finish(self, ws, status, escape=False):
+        if escape and "message" in status:
+            status = dict(status, message=taint(status["message"]))
         await ws.send_bytes(b"\x03" + json.dumps(status, separators=(",", ":")).encode())
         # Close 1000 and drop the connection at once (golang/net does not wait).
         try:
@@ -757,6 +880,15 @@ class Server:
                 self.cut_after = int(body["cut_after"])
             if "max_protocol" in body:
                 self.max_protocol = body["max_protocol"]
+            if "hostile" in body:
+                mode = body["hostile"] or None
+                code = None
+                if mode and mode.startswith("close-code:"):
+                    mode, code = "close-code", mode.split(":", 1)[1]
+                if mode is not None and mode not in HOSTILE_MODES:
+                    return json_response({"error": "unknown hostile mode %r" % mode}, status=400)
+                self.hostile, self.hostile_close_code = mode, code
+                self.hostile_match = body.get("hostile_match", "")
         elif action == "fail":
             self.failures.append([body["path"], int(body.get("status", 429)),
                                   int(body.get("count", 1)), body.get("retry_after")])

@@ -129,7 +129,19 @@ class SimServer:
 
 
 # ---------------------------------------------------------------- helpers for tests
-def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+# Deadlines are for failures only: a wait returns as soon as its condition holds, so they are
+# generous enough for a machine busy with another test suite (2 cores, everything slowed down
+# several times), never a measure of speed.
+WAIT_SECONDS = 60.0
+
+
+def work_timeout(nbytes, base=60.0, min_rate=1 << 20):
+    """A subprocess timeout for a command that moves nbytes: base seconds plus the time at a
+    rate (1 MiB/s) far below the slowest machine's, so a busy machine never hits it."""
+    return base + nbytes / min_rate
+
+
+def wait_for(pred, timeout=WAIT_SECONDS, interval=0.05, what="condition"):
     """Poll pred() until it returns a truthy value; raise AssertionError on timeout."""
     import time
     deadline = time.monotonic() + timeout
