@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(json_t *arr, const char *fmt, ...)
+/* Appends a message unless it is there already; returns 1 when it was added. */
+static int add(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add(json_t *arr, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -15,8 +16,9 @@ static void add(json_t *arr, const char *fmt, ...)
     va_end(ap);
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), buf) == 0) return;
+    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), buf) == 0) return 0;
     json_array_append_new(arr, json_string(buf));
+    return 1;
 }
 
 const char *health_state_name(enum health_state s)
@@ -145,10 +147,10 @@ void health_judge(const struct health_input *in, struct health *h)
         else if (strcmp(seen_version, ver) != 0)
             skew = 1;
         if (p->image != NULL && vc->image != NULL && strcmp(p->image, vc->image) != 0)
-            add(h->problems,
-                "%s runs %s but the StatefulSet wants %s: delete the pod to update it "
-                "(updateStrategy OnDelete)",
-                p->name, p->image, vc->image);
+            h->update_problems += add(h->problems,
+                                      "%s runs %s but the StatefulSet wants %s: delete the pod "
+                                      "to update it (updateStrategy OnDelete)",
+                                      p->name, p->image, vc->image);
     }
     if (skew) {
         char list[512] = "";
@@ -164,7 +166,7 @@ void health_judge(const struct health_input *in, struct health *h)
                     len += (size_t)w;
             }
         }
-        add(h->problems, "version skew: %s", list);
+        h->update_problems += add(h->problems, "version skew: %s", list);
     }
 
     if (split)

@@ -36,8 +36,10 @@ struct health {
     int failure_tolerance;  /* how many more voters may fail; -1 unknown */
     const char *active_pod; /* NULL when none */
     struct health_pod *pods;
-    json_t *problems; /* array of strings */
-    json_t *next;     /* array of strings: commands to run */
+    json_t *problems;    /* array of strings */
+    int update_problems; /* how many of them an update in progress explains: pods on another
+                            image than the StatefulSet's, version skew (upgrade fixes them) */
+    json_t *next;        /* array of strings: commands to run */
 };
 
 void health_judge(const struct health_input *in, struct health *out);
