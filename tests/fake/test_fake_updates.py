@@ -217,3 +217,37 @@ def test_leader_history(ha):
     hist = wait_for(lambda: (lambda h: h if len(h) == 2 else None)(
         ha.control("leaders", {"namespace": "vault"})["leaders"]), what="an election")
     assert hist[1]["pod"] in ("vault-1", "vault-2") and hist[1]["term"] > hist[0]["term"]
+
+
+def test_broken_image_and_slow_auto_unseal(tmp_path):
+    with FakeCluster(tmp_path / "fake", "--vault-opt", "preset=ha", "--vault-opt",
+                     "seal_type=transit", "--vault-opt", "auto_unseal_seconds=4") as f:
+        f.control("broken-image", {"namespace": "vault", "image": "hashicorp/vault:9.9.9",
+                                   "reason": "ImagePullBackOff"})
+        r = f.kubectl("patch", "statefulset", "vault", "-n", "vault", "-p",
+                      IMAGE_PATCH.replace("1.21.3", "9.9.9"))
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: sts(f)["status"]["observedGeneration"] == 2)
+        f.kubectl("delete", "pod", "vault-2", "-n", "vault")
+        p = pods(f)["vault-2"]
+        assert p["status"]["phase"] == "Pending"
+        assert p["status"]["containerStatuses"][0]["state"] == {"waiting": {
+            "reason": "ImagePullBackOff",
+            "message": 'Back-off pulling image "hashicorp/vault:9.9.9"'}}
+        r = f.kubectl("exec", "vault-2", "-n", "vault", "--", "vault", "status")
+        assert r.returncode != 0
+        # The image is mended (pushed after all): the pod starts, and unseals itself 4 s after
+        # its restart (transit seal).
+        f.control("broken-image", {"namespace": "vault", "image": "hashicorp/vault:9.9.9",
+                                   "reason": None})
+        wait_for(lambda: pods(f)["vault-2"]["status"]["phase"] == "Running")
+        wait_for(lambda: not json.loads(f.kubectl(
+            "exec", "vault-2", "-n", "vault", "--", "vault", "status", "-format=json").stdout)[
+            "sealed"], 15, what="the auto-unseal")
+        # vault-1 restarts at once (no restart_seconds), sealed at first.
+        f.kubectl("delete", "pod", "vault-1", "-n", "vault")
+        f.control("broken-image", {"namespace": "vault", "image": "hashicorp/vault:9.9.9",
+                                   "reason": None})
+        st = json.loads(f.kubectl("exec", "vault-1", "-n", "vault", "--", "vault", "status",
+                                  "-format=json").stdout)
+        assert st["sealed"] is True and st["version"] == "9.9.9"

@@ -122,6 +122,7 @@ class Release:
         # How long a deleted pod takes to come back: half terminating (the old pod with a
         # deletionTimestamp), half ContainerCreating (the new pod, not running yet); 0 = at once.
         self.restart_seconds = 0.0
+        self.broken_images = {}     # image -> the kubelet's reason (ImagePullBackOff, ...)
         self.fs_ready = set()       # pods whose files (config, data dir, certificate) exist
         self.dns_faults = {}        # pod -> {"mode": nxdomain|stale|lag, "ip", "seconds"}
         self.missing_tools = {}     # pod or "*" -> tools the image lacks (nslookup, getent)
@@ -269,6 +270,9 @@ class Release:
             return "Terminating"
         if info.get("creating_until", 0) > now:
             return "ContainerCreating"
+        if self.broken_images and \
+                self.container_image(self.template_of(info.get("revision"))) in self.broken_images:
+            return "BrokenImage"
         return "Running"
 
     def _created(self, pod):
@@ -359,8 +363,14 @@ class Release:
             return self._wrap(pod, info, spec, status)
         spec["nodeName"] = "node-%d" % i
         restarts = info["restarts"]
-        if state == "ContainerCreating":
-            # Scheduled, the sandbox and container being set up: no IP, not running yet.
+        if state in ("ContainerCreating", "BrokenImage"):
+            # Scheduled, the sandbox and container being set up (or its image cannot be
+            # pulled): no IP, not running.
+            waiting = {"reason": "ContainerCreating"}
+            if state == "BrokenImage":
+                reason = self.broken_images[image]
+                waiting = {"reason": reason, "message": 'Back-off pulling image "%s"' % image
+                           if reason == "ImagePullBackOff" else "%s: %s" % (reason, image)}
             status = {"phase": "Pending", "qosClass": "BestEffort", "hostIP": self.host_ip(i),
                       "startTime": info["created"], "conditions": [
                           {"type": "Initialized", "status": "True"},
@@ -372,8 +382,7 @@ class Release:
                       "containerStatuses": [{"name": container, "image": image, "imageID": "",
                                              "ready": False, "restartCount": 0,
                                              "started": False, "lastState": {},
-                                             "state": {"waiting": {
-                                                 "reason": "ContainerCreating"}}}]}
+                                             "state": {"waiting": waiting}}]}
             return self._wrap(pod, info, spec, status)
         if state == "CrashLoopBackOff":
             cstate = {"waiting": {"reason": "CrashLoopBackOff",

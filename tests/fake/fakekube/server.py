@@ -724,7 +724,8 @@ class Server:
         # Exactly one empty initial frame on the lowest writable channel (facts §1.3).
         first = 1 if want_out else 2 if want_err else 3
         await ws.send_bytes(bytes([first]))
-        if r.state(pod) in ("CrashLoopBackOff", "ContainerCreating") or not command:
+        if r.state(pod) in ("CrashLoopBackOff", "ContainerCreating", "BrokenImage") or \
+                not command:
             msg = "container not running (%s)" % r.cluster.container_name if command else \
                 "you must specify at least one command for the container"
             await self.finish(ws, {"metadata": {}, "status": "Failure", "message":
@@ -900,6 +901,13 @@ class Server:
             r.template_of(r.revision)
             for p in body.get("pods", []):
                 r.pods[p]["revision"] = r.revision
+        elif action == "broken-image":
+            # Pods created from this image do not start (ImagePullBackOff, ErrImagePull, ...).
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            if body.get("reason") is None:
+                r.broken_images.pop(body["image"], None)
+            else:
+                r.broken_images[body["image"]] = body["reason"]
         elif action == "leaders":
             # Every leader election of the release's Vault, oldest first.
             r = self.find_release_of(body["namespace"], body.get("release"))

@@ -86,6 +86,9 @@ DEFAULT_OPTIONS = {
     # so its applied index starts up to CATCHUP_ENTRIES behind the leader's commit index and
     # reaches it this many seconds after the unseal (autopilot reports the same LastIndex)
     "catchup_seconds": 0.0,
+    # auto-unseal: how long a restarted node takes to unseal itself (the process starts,
+    # reaches its seal); 0 = at once
+    "auto_unseal_seconds": 0.0,
 }
 
 # How far behind the leader a restarted node's applied index starts (its last snapshot).
@@ -196,6 +199,7 @@ class Node:
         self.down_since = None
         self.down_index = None      # the commit index when the pod went down (restart)
         self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
+        self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
         self.join_non_voter = False
         self.cert_names = None      # (dns, ips) of a reissued certificate, None = the modelled
         self.cert_foreign = False   # reissued by another CA
@@ -345,6 +349,7 @@ class Model:
                 consider(m.promote_due, "promote", (rc, m))
         for n in self.nodes.values():
             consider(n.join_due, "join_done", n)
+            consider(n.auto_unseal_due, "auto_unseal", n)
             if n.retry is not None:
                 consider(n.retry_due, "retry_join", n)
         return best
@@ -486,6 +491,12 @@ class Model:
         if n.node_id in rc.members:
             rc.members[n.node_id].stable_since_ns = self.wall_ns(t)
         self.reconcile(rc, t)
+
+    def _ev_auto_unseal(self, t, n):
+        n.auto_unseal_due = None
+        if n.rc is not None:
+            self.auto_unseal(n, t)
+            self.reconcile(n.rc, t)
 
     def _ev_retry_join(self, t, n):
         n.retry_due = None
@@ -641,10 +652,15 @@ class Model:
         self.log(n, "INFO", "core: Initializing version history cache for core", t)
         if rc is None:
             self.log(n, "INFO", "core: seal configuration missing, not initialized", t)
+        n.auto_unseal_due = None
         if rc is not None:
             if was_leader:
                 self._lose_leader(rc, t)
-            self.auto_unseal(n, t)
+            delay = float(self.opt["auto_unseal_seconds"])
+            if delay > 0 and self.opt["seal_type"] != "shamir":
+                n.auto_unseal_due = t + delay
+            else:
+                self.auto_unseal(n, t)
             self.reconcile(rc, t)
 
     def auto_unseal(self, n: Node, t: float):
