@@ -426,19 +426,28 @@ void cluster_set_update_state(struct vault_cluster *vc, json_t *sts)
     vc->observed_generation = json_integer_value(json_object_get(status, "observedGeneration"));
 }
 
-int cluster_refresh_statefulset(struct kube_client *kube, struct vault_cluster *vc,
-                                struct error *err)
+void cluster_statefulset_path(const struct vault_cluster *vc, char *buf, size_t cap)
 {
     char *ns = kube_urlencode(vc->namespace), *name = kube_urlencode(vc->name);
-    char path[1024];
-    snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/statefulsets/%s", ns, name);
+    snprintf(buf, cap, "/apis/apps/v1/namespaces/%s/statefulsets/%s", ns ? ns : "",
+             name ? name : "");
     free(ns);
     free(name);
+}
+
+int cluster_refresh_statefulset(struct kube_client *kube, struct vault_cluster *vc,
+                                json_t **sts_out, struct error *err)
+{
+    char path[1024];
+    cluster_statefulset_path(vc, path, sizeof path);
     json_t *sts = NULL;
     if (kube_get(kube, path, &sts, err) < 0)
         return error_wrap(err, "reading StatefulSet %s/%s", vc->namespace, vc->name);
     cluster_set_update_state(vc, sts);
-    json_decref(sts);
+    if (sts_out != NULL)
+        *sts_out = sts;
+    else
+        json_decref(sts);
     return 0;
 }
 

@@ -104,9 +104,12 @@ int cluster_set_pods(struct vault_cluster *vc, json_t *pod_list, struct error *e
 int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err);
 
 /* Re-reads the StatefulSet's template image and update state (strategy,
- * revisions, generations), after a patch say; the pods stay as they are. */
+ * revisions, generations), after a patch say; the pods stay as they are.
+ * *sts_out (may be NULL) gets the object read. */
 int cluster_refresh_statefulset(struct kube_client *kube, struct vault_cluster *vc,
-                                struct error *err);
+                                json_t **sts_out, struct error *err);
+/* The API path of the StatefulSet (GET, PATCH). */
+void cluster_statefulset_path(const struct vault_cluster *vc, char *buf, size_t cap);
 /* The same from a StatefulSet object at hand (pure). */
 void cluster_set_update_state(struct vault_cluster *vc, json_t *sts);
 

@@ -154,6 +154,10 @@ static void test_leader_lost_one_sealed(void **state)
     assert_int_equal(s.h.state, HEALTH_DEGRADED);
     assert_int_equal(s.h.exit_code, 2);
     assert_string_equal(problem(&s, 0), "1 pod is sealed");
+    assert_int_equal(s.h.pod_problems, 1);
+    assert_int_equal(s.h.label_problems + s.h.update_problems, 0);
+    assert_string_equal(health_problem_kind(&s.h, "1 pod is sealed"), "pod");
+    assert_string_equal(health_problem_kind(&s.h, "anything else"), "other");
     assert_string_equal(next(&s, 0), "kubectl vault-ha unseal");
     assert_int_equal(s.h.failure_tolerance, 0);
     assert_string_equal(s.h.pods[1].raft, "leader");
@@ -222,6 +226,9 @@ static void test_stale_labels(void **state)
     assert_string_equal(problem(&s, 1),
                         "vault-1 is labelled vault-active=true but its vault status says not "
                         "active (the vault-active Service routes by this label)");
+    assert_int_equal(s.h.label_problems, 2);
+    assert_int_equal(s.h.pod_problems + s.h.update_problems, 0);
+    assert_string_equal(health_problem_kind(&s.h, problem(&s, 1)), "label");
     scene_free(&s);
 }
 
@@ -339,6 +346,7 @@ static void test_update_problems_counted_apart(void **state)
     assert_int_equal(s.h.state, HEALTH_DEGRADED);
     assert_int_equal(json_array_size(s.h.problems), 3);
     assert_int_equal(s.h.update_problems, 3);
+    assert_string_equal(health_problem_kind(&s.h, problem(&s, 2)), "update");
     assert_string_equal(problem(&s, 0),
                         "vault-0 runs hashicorp/vault:1.21.2 but the StatefulSet wants "
                         "hashicorp/vault:1.21.3: delete the pod to update it (updateStrategy "
