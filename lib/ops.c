@@ -1047,7 +1047,7 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
         ops_append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
     char full[700];
     snprintf(full, sizeof full,
-             "%s to be %s (autopilot promotes joined nodes after its "
+             "%.560s to be %s (autopilot promotes joined nodes after its "
              "stabilization time)",
              what,
              npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
