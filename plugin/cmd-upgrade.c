@@ -204,6 +204,10 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
 
+    /* The plan before anything is asked or changed. */
+    print_plan(ctx, vc, &plan, new_image ? vc->image : NULL);
+    fflush(ctx->out);
+
     /* 5. Unseal keys, once, for every pod that restarts (none with auto-unseal). */
     int threshold = 0;
     char seal[64];
@@ -215,12 +219,14 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     rc = EXIT_ERROR;
+    size_t restarts = 0;
+    for (size_t i = 0; i < plan.n; i++)
+        restarts += plan.steps[i].action == UPGRADE_RESTART;
     char question[512];
     snprintf(question, sizeof question,
-             "Restart %zu pod%s of %s/%s one at a time onto %s (%d leader change%s)?",
-             plan.n - (size_t)plan.leader_changes,
-             plan.n - (size_t)plan.leader_changes == 1 ? "" : "s", vc->namespace, vc->name,
-             plan.version, plan.leader_changes, plan.leader_changes == 1 ? "" : "s");
+             "Restart %zu pod%s of %s/%s one at a time onto %s (%d leader change%s)?", restarts,
+             restarts == 1 ? "" : "s", vc->namespace, vc->name, plan.version, plan.leader_changes,
+             plan.leader_changes == 1 ? "" : "s");
     if (!cmd_confirm(ctx, args, question))
         goto out;
 
@@ -234,20 +240,33 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         }
         fprintf(ctx->err, "statefulset %s/%s: image %s -> %s (container %s), revision %s\n",
                 vc->namespace, vc->name, old, image, vc->container, vc->update_revision);
-        upgrade_plan_free(&plan);
+        struct upgrade_plan first = plan;
+        memset(&plan, 0, sizeof plan);
         if (ops_read(&o, tok, &r, &err) < 0) {
+            upgrade_plan_free(&first);
             cmd_report(ctx, &err);
             goto out;
         }
         vc = o.vc;
         struct upgrade_facts again = {.vc = vc, .views = r.views};
         if (upgrade_plan_build(&again, &plan, &err) < 0) {
+            upgrade_plan_free(&first);
             cmd_report(ctx, &err);
             goto out;
         }
+        /* The same steps, now with their revision; say so only when they differ
+         * (the cluster moved while the keys were asked for). */
+        int same = first.n == plan.n;
+        for (size_t i = 0; same && i < plan.n; i++)
+            same = first.steps[i].action == plan.steps[i].action &&
+                   strcmp(first.steps[i].pod, plan.steps[i].pod) == 0;
+        upgrade_plan_free(&first);
+        if (!same) {
+            fprintf(ctx->out, "The cluster changed meanwhile; the plan is now:\n");
+            print_plan(ctx, vc, &plan, NULL);
+            fflush(ctx->out);
+        }
     }
-    print_plan(ctx, vc, &plan, NULL);
-    fflush(ctx->out);
 
     /* 7. The steps, one at a time; Ctrl-C stops between them (or ends a wait). */
     char first_active[128];

@@ -145,8 +145,11 @@ def test_three_pod_roll_with_keys_file_one_leader_change(make_fake):
     assert r.returncode == 0, r.stdout + r.stderr
     rev = revision_of(fake)
     assert r.stdout.startswith(
-        "Upgrade plan for vault/vault: 1.21.2 -> 1.21.3 (hashicorp/vault:1.21.3, revision %s)\n"
-        % rev + PLAN_STEPS.format(rev=rev))
+        "Upgrade plan for vault/vault: 1.21.2 -> 1.21.3 (hashicorp/vault:1.21.3, a new revision "
+        "once the StatefulSet is patched)\n"
+        "  0. patch statefulset vault/vault: image hashicorp/vault:1.21.2 -> "
+        "hashicorp/vault:1.21.3 (container vault)\n" +
+        PLAN_STEPS.format(rev="the new revision") + "Upgrade complete")
     new_active = leaders(fake)[-1]
     assert r.stdout.endswith("Upgrade complete: every pod of vault/vault runs revision %s "
                              "(1.21.3). Active: %s (was vault-0).\n" % (rev, new_active))
