@@ -380,7 +380,10 @@ def test_openbao(make_fake):
                 keys["_path"], "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("Upgrade plan for vault/vault-openbao: 2.6.2 -> 2.6.3 "
-                               "(quay.io/openbao/openbao:2.6.3, revision ")
+                               "(quay.io/openbao/openbao:2.6.3, a new revision once the "
+                               "StatefulSet is patched)\n  0. patch statefulset "
+                               "vault/vault-openbao: image quay.io/openbao/openbao:2.6.2 -> "
+                               "quay.io/openbao/openbao:2.6.3 (container openbao)\n")
     assert [l for l in milestones(r.stderr) if l.startswith("[")] == [
         "[1/4] restart vault-openbao-2", "[2/4] restart vault-openbao-1",
         "[3/4] step down vault-openbao-0", "[4/4] restart vault-openbao-0"]
