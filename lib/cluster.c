@@ -122,6 +122,8 @@ static void pod_clear(struct vault_pod *p)
     free(p->node);
     free(p->pod_ip);
     free(p->image);
+    free(p->uid);
+    free(p->revision);
     free(p->label_version);
     memset(p, 0, sizeof *p);
 }
@@ -143,6 +145,9 @@ void cluster_free(struct vault_cluster *vc)
     free(vc->pod_management_policy);
     free(vc->image);
     free(vc->version);
+    free(vc->update_strategy);
+    free(vc->update_revision);
+    free(vc->current_revision);
     free(vc->api_scheme);
     free(vc->selector);
     free(vc);
@@ -187,6 +192,8 @@ static void fill_pod(struct vault_cluster *vc, struct vault_pod *p, json_t *pod)
     p->ordinal = ordinal_of(vc->name, p->name ? p->name : "");
     p->phase = strdup(jstr(status, "phase") ? jstr(status, "phase") : "Unknown");
     p->terminating = json_object_get(meta, "deletionTimestamp") != NULL;
+    p->uid = dup_or_null(jstr(meta, "uid"));
+    p->revision = dup_or_null(jstr(labels, "controller-revision-hash"));
     if (clock_parse_rfc3339(jstr(meta, "creationTimestamp"), &p->created) < 0)
         p->created = 0;
     p->node = dup_or_null(jstr(spec, "nodeName"));
@@ -416,8 +423,56 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
             vc->api_scheme = strdup("https");
         }
     }
-    vc->image = dup_or_null(jstr(c, "image"));
+    cluster_set_update_state(vc, sts);
+    return 0;
+}
+
+static void replace_str(char **field, const char *value)
+{
+    free(*field);
+    *field = dup_or_null(value);
+}
+
+void cluster_set_update_state(struct vault_cluster *vc, json_t *sts)
+{
+    json_t *spec = json_object_get(sts, "spec");
+    json_t *status = json_object_get(sts, "status");
+    json_t *containers = jpath(jpath(spec, "template", "spec"), "containers", NULL);
+    json_t *c = find_container(containers, vc->container ? vc->container : "");
+    replace_str(&vc->image, jstr(c, "image"));
+    free(vc->version);
     vc->version = cluster_image_tag(vc->image);
+    /* The API server defaults an absent strategy to RollingUpdate. */
+    const char *strategy = jstr(json_object_get(spec, "updateStrategy"), "type");
+    replace_str(&vc->update_strategy, strategy ? strategy : "RollingUpdate");
+    replace_str(&vc->update_revision, jstr(status, "updateRevision"));
+    replace_str(&vc->current_revision, jstr(status, "currentRevision"));
+    vc->generation = json_integer_value(jpath(sts, "metadata", "generation"));
+    vc->observed_generation = json_integer_value(json_object_get(status, "observedGeneration"));
+}
+
+void cluster_statefulset_path(const struct vault_cluster *vc, char *buf, size_t cap)
+{
+    char *ns = kube_urlencode(vc->namespace), *name = kube_urlencode(vc->name);
+    snprintf(buf, cap, "/apis/apps/v1/namespaces/%s/statefulsets/%s", ns ? ns : "",
+             name ? name : "");
+    free(ns);
+    free(name);
+}
+
+int cluster_refresh_statefulset(struct kube_client *kube, struct vault_cluster *vc,
+                                json_t **sts_out, struct error *err)
+{
+    char path[1024];
+    cluster_statefulset_path(vc, path, sizeof path);
+    json_t *sts = NULL;
+    if (kube_get(kube, path, &sts, err) < 0)
+        return error_wrap(err, "reading StatefulSet %s/%s", vc->namespace, vc->name);
+    cluster_set_update_state(vc, sts);
+    if (sts_out != NULL)
+        *sts_out = sts;
+    else
+        json_decref(sts);
     return 0;
 }
 

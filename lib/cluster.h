@@ -28,6 +28,8 @@ struct vault_pod {
     char *node;
     char *pod_ip;
     char *image;
+    char *uid;      /* metadata.uid: a pod created again has another */
+    char *revision; /* controller-revision-hash: the StatefulSet revision it was created from */
     time_t created; /* creationTimestamp, 0 when unknown */
     /* service_registration labels: the fast view, can lag behind the node */
     enum tristate label_initialized;
@@ -48,10 +50,15 @@ struct vault_cluster {
     char *pod_management_policy;
     char *image;            /* pod template image */
     char *version;          /* tag of that image */
-    char *api_scheme;       /* http or https, from the container's VAULT_ADDR / BAO_ADDR */
-    int replicas;           /* spec.replicas */
-    int ready_replicas;     /* status.readyReplicas */
-    char *selector;         /* label selector of the pods (from spec.selector) */
+    char *update_strategy;  /* spec.updateStrategy.type: OnDelete or RollingUpdate (the default) */
+    char *update_revision;  /* status.updateRevision: the revision new pods are created from */
+    char *current_revision; /* status.currentRevision (never promoted under OnDelete, < 1.36) */
+    long long generation;   /* metadata.generation: bumped by every spec change */
+    long long observed_generation; /* status.observedGeneration: what the controller has seen */
+    char *api_scheme;              /* http or https, from the container's VAULT_ADDR / BAO_ADDR */
+    int replicas;                  /* spec.replicas */
+    int ready_replicas;            /* status.readyReplicas */
+    char *selector;                /* label selector of the pods (from spec.selector) */
     struct vault_pod *pods; /* ordinals 0..replicas-1 first (placeholders included), then extras */
     size_t npods;
 };
@@ -95,6 +102,16 @@ int cluster_set_pods(struct vault_cluster *vc, json_t *pod_list, struct error *e
 
 /* Re-reads the pods (after a change such as a pod deletion). */
 int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err);
+
+/* Re-reads the StatefulSet's template image and update state (strategy,
+ * revisions, generations), after a patch say; the pods stay as they are.
+ * *sts_out (may be NULL) gets the object read. */
+int cluster_refresh_statefulset(struct kube_client *kube, struct vault_cluster *vc,
+                                json_t **sts_out, struct error *err);
+/* The API path of the StatefulSet (GET, PATCH). */
+void cluster_statefulset_path(const struct vault_cluster *vc, char *buf, size_t cap);
+/* The same from a StatefulSet object at hand (pure). */
+void cluster_set_update_state(struct vault_cluster *vc, json_t *sts);
 
 /* The pod called name, or by ordinal when name is a number ("1" → vault-1); NULL if none. */
 struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or_ordinal);

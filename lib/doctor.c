@@ -948,14 +948,16 @@ static void check_update_strategy(const struct doctor_facts *f, struct doctor_re
             xfmt("updateStrategy %s with auto-unseal: restarted pods unseal themselves", type),
             NULL);
     else
-        add_owned(r, id, DOCTOR_WARN,
-                  xfmt("updateStrategy %s restarts the pods on every template change; each comes "
-                       "back sealed and the rollout stops until someone unseals it",
-                       type),
-                  xfmt("kubectl -n %s patch statefulset %s -p "
-                       "'{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"}}}' (chart: "
-                       "server.updateStrategyType=OnDelete)",
-                       ns_of(f), f->vc->name));
+        add_owned(
+            r, id, DOCTOR_WARN,
+            xfmt("updateStrategy %s restarts the pods on every template change; each comes "
+                 "back sealed and the rollout stops until someone unseals it",
+                 type),
+            xfmt("kubectl -n %s patch statefulset %s -p "
+                 "'{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\",\"rollingUpdate\":null}}}' "
+                 "(chart: "
+                 "server.updateStrategyType=OnDelete)",
+                 ns_of(f), f->vc->name));
 }
 
 static void check_revisions(const struct doctor_facts *f, struct doctor_report *r)
@@ -1000,7 +1002,8 @@ static void check_revisions(const struct doctor_facts *f, struct doctor_report *
             xfmt("an update is half done: %s still run%s revision %s, the StatefulSet "
                  "wants %s",
                  sb_str(&old), nold == 1 ? "s" : "", old_rev, want),
-            xfmt("one pod at a time, standbys first, the active pod last: %s", sb_str(&order)));
+            xfmt("%s upgrade; by hand, one pod at a time, standbys first, the active pod last: %s",
+                 f->prog, sb_str(&order)));
     free(old.data);
     free(order.data);
 }
@@ -2585,8 +2588,9 @@ static void check_versions(const struct doctor_facts *f, struct doctor_report *r
         add_owned(
             r, id, DOCTOR_WARN,
             xfmt("the pods run different versions: %s (an upgrade is half done)", sb_str(&list)),
-            xfmt("finish it one pod at a time, standbys first, the active pod last "
-                 "(VHA-STS-004 gives the order)"));
+            xfmt("finish it with `%s upgrade` (one pod at a time, standbys first, the active "
+                 "pod last)",
+                 f->prog));
     else
         add_owned(r, id, DOCTOR_OK, xfmt("every pod runs %s %s", f->vc->flavor, first), NULL);
     free(list.data);

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(json_t *arr, const char *fmt, ...)
+/* Appends a message unless it is there already; returns 1 when it was added. */
+static int add(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add(json_t *arr, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -15,8 +16,32 @@ static void add(json_t *arr, const char *fmt, ...)
     va_end(ap);
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), buf) == 0) return;
+    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), buf) == 0) return 0;
     json_array_append_new(arr, json_string(buf));
+    return 1;
+}
+
+/* Records the kind of the problem just added (added: add()'s answer) and counts it. */
+static int mark(struct health *h, const char *kind, int added)
+{
+    if (!added)
+        return 0;
+    const char *text =
+        json_string_value(json_array_get(h->problems, json_array_size(h->problems) - 1));
+    json_object_set_new(h->kinds, text, json_string(kind));
+    if (strcmp(kind, "update") == 0)
+        h->update_problems++;
+    else if (strcmp(kind, "pod") == 0)
+        h->pod_problems++;
+    else
+        h->label_problems++;
+    return 1;
+}
+
+const char *health_problem_kind(const struct health *h, const char *problem)
+{
+    const char *k = json_string_value(json_object_get(h->kinds, problem));
+    return k ? k : "other";
 }
 
 const char *health_state_name(enum health_state s)
@@ -37,6 +62,7 @@ void health_clear(struct health *h)
 {
     free(h->pods);
     json_decref(h->problems);
+    json_decref(h->kinds);
     json_decref(h->next);
     memset(h, 0, sizeof *h);
 }
@@ -46,27 +72,36 @@ static int is_unsealed(const struct pod_view *v)
     return v->have_status && v->st.initialized && !v->st.sealed;
 }
 
-static void check_labels(const struct vault_pod *p, const struct pod_view *v, json_t *problems,
-                         const char *prefix)
+/* Labels that disagree with vault status (they lag behind); returns how many were added. */
+static int check_labels(const struct vault_pod *p, const struct pod_view *v, struct health *h,
+                        const char *prefix)
 {
+    json_t *problems = h->problems;
+    int n = 0;
     if (!v->have_status)
-        return;
+        return 0;
     if (p->label_sealed != TRI_UNKNOWN && (p->label_sealed == TRI_TRUE) != (v->st.sealed != 0))
-        add(problems,
-            "%s is labelled %s-sealed=%s but its vault status says %s (labels lag behind)", p->name,
-            prefix, p->label_sealed == TRI_TRUE ? "true" : "false",
-            v->st.sealed ? "sealed" : "unsealed");
+        n +=
+            mark(h, "label",
+                 add(problems,
+                     "%s is labelled %s-sealed=%s but its vault status says %s (labels lag behind)",
+                     p->name, prefix, p->label_sealed == TRI_TRUE ? "true" : "false",
+                     v->st.sealed ? "sealed" : "unsealed"));
     if (p->label_active != TRI_UNKNOWN && (p->label_active == TRI_TRUE) != (v->st.is_self != 0))
-        add(problems,
-            "%s is labelled %s-active=%s but its vault status says %s (the %s-active Service "
-            "routes by this label)",
-            p->name, prefix, p->label_active == TRI_TRUE ? "true" : "false",
-            v->st.is_self ? "active" : "not active", prefix);
+        n += mark(
+            h, "label",
+            add(problems,
+                "%s is labelled %s-active=%s but its vault status says %s (the %s-active Service "
+                "routes by this label)",
+                p->name, prefix, p->label_active == TRI_TRUE ? "true" : "false",
+                v->st.is_self ? "active" : "not active", prefix));
     if (p->label_initialized != TRI_UNKNOWN &&
         (p->label_initialized == TRI_TRUE) != (v->st.initialized != 0))
-        add(problems, "%s is labelled %s-initialized=%s but its vault status says %s", p->name,
-            prefix, p->label_initialized == TRI_TRUE ? "true" : "false",
-            v->st.initialized ? "initialized" : "not initialized");
+        n += mark(h, "label",
+                  add(problems, "%s is labelled %s-initialized=%s but its vault status says %s",
+                      p->name, prefix, p->label_initialized == TRI_TRUE ? "true" : "false",
+                      v->st.initialized ? "initialized" : "not initialized"));
+    return n;
 }
 
 void health_judge(const struct health_input *in, struct health *h)
@@ -74,6 +109,7 @@ void health_judge(const struct health_input *in, struct health *h)
     const struct vault_cluster *vc = in->vc;
     memset(h, 0, sizeof *h);
     h->problems = json_array();
+    h->kinds = json_object();
     h->next = json_array();
     h->pods = calloc(vc->npods + 1, sizeof *h->pods);
     h->failure_tolerance = -1;
@@ -88,13 +124,15 @@ void health_judge(const struct health_input *in, struct health *h)
         struct health_pod *hp = &h->pods[i];
         if (!p->exists) {
             hp->role = "down";
-            add(h->problems, "%s has no pod: %s", p->name, p->reason ? p->reason : "unknown");
+            mark(h, "pod",
+                 add(h->problems, "%s has no pod: %s", p->name, p->reason ? p->reason : "unknown"));
             continue;
         }
         if (!p->running) {
             hp->role = "down";
-            add(h->problems, "%s is not running: %s%s%s%s", p->name, p->phase,
-                p->reason ? " (" : "", p->reason ? p->reason : "", p->reason ? ")" : "");
+            mark(h, "pod",
+                 add(h->problems, "%s is not running: %s%s%s%s", p->name, p->phase,
+                     p->reason ? " (" : "", p->reason ? p->reason : "", p->reason ? ")" : ""));
             continue;
         }
         running++;
@@ -105,7 +143,7 @@ void health_judge(const struct health_input *in, struct health *h)
             continue;
         }
         answered++;
-        check_labels(p, v, h->problems, vc->flavor);
+        check_labels(p, v, h, vc->flavor);
         if (!v->st.initialized) {
             hp->role = "uninitialized";
             uninitialized++;
@@ -145,10 +183,11 @@ void health_judge(const struct health_input *in, struct health *h)
         else if (strcmp(seen_version, ver) != 0)
             skew = 1;
         if (p->image != NULL && vc->image != NULL && strcmp(p->image, vc->image) != 0)
-            add(h->problems,
-                "%s runs %s but the StatefulSet wants %s: delete the pod to update it "
-                "(updateStrategy OnDelete)",
-                p->name, p->image, vc->image);
+            mark(h, "update",
+                 add(h->problems,
+                     "%s runs %s but the StatefulSet wants %s: delete the pod to update it "
+                     "(updateStrategy OnDelete)",
+                     p->name, p->image, vc->image));
     }
     if (skew) {
         char list[512] = "";
@@ -164,7 +203,7 @@ void health_judge(const struct health_input *in, struct health *h)
                     len += (size_t)w;
             }
         }
-        add(h->problems, "version skew: %s", list);
+        mark(h, "update", add(h->problems, "version skew: %s", list));
     }
 
     if (split)
@@ -262,12 +301,14 @@ void health_judge(const struct health_input *in, struct health *h)
         add(h->next, "%s bootstrap --output vault-keys.json", prog);
     } else {
         if (uninitialized > 0) {
-            add(h->problems, "%d pod%s not initialized: not joined to the raft cluster",
-                uninitialized, uninitialized == 1 ? " is" : "s are");
+            mark(h, "pod",
+                 add(h->problems, "%d pod%s not initialized: not joined to the raft cluster",
+                     uninitialized, uninitialized == 1 ? " is" : "s are"));
             add(h->next, "%s join", prog);
         }
         if (sealed > 0) {
-            add(h->problems, "%d pod%s sealed", sealed, sealed == 1 ? " is" : "s are");
+            mark(h, "pod",
+                 add(h->problems, "%d pod%s sealed", sealed, sealed == 1 ? " is" : "s are"));
             /* Key holders submit one share each: say how far the rounds are. */
             int partial = 0, same = 1, first = -1, t = 0;
             char rounds[512] = "";

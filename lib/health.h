@@ -37,10 +37,19 @@ struct health {
     const char *active_pod; /* NULL when none */
     struct health_pod *pods;
     json_t *problems; /* array of strings */
-    json_t *next;     /* array of strings: commands to run */
+    json_t *kinds;    /* problem text -> "update", "pod" or "label" (health_problem_kind) */
+    /* How many of the problems are of these kinds (the rest is any other kind): */
+    int update_problems; /* an update in progress: pods on another image than the
+                            StatefulSet's, version skew */
+    int pod_problems;    /* pods down (no pod, not running), sealed or not initialized:
+                            the bring-up step repairs them */
+    int label_problems;  /* service_registration labels that lag behind vault status */
+    json_t *next;        /* array of strings: commands to run */
 };
 
 void health_judge(const struct health_input *in, struct health *out);
+/* The kind of one of h->problems: "update", "pod", "label" or "other". */
+const char *health_problem_kind(const struct health *h, const char *problem);
 void health_clear(struct health *h);
 const char *health_state_name(enum health_state s);
 

@@ -550,10 +550,16 @@ static void sleep_seconds(long s)
         ;
 }
 
+/* What a request sends: a body and its Content-Type (PATCH), or nothing. */
+struct request_body {
+    const char *content_type;
+    const char *data;
+};
+
 /* One API call; the body is parsed as JSON into *out, or handed over as text
  * in *text (NUL-terminated) when text is not NULL. */
-static int request(struct kube_client *c, const char *method, const char *path, json_t **out,
-                   char **text, struct error *err)
+static int request(struct kube_client *c, const char *method, const char *path,
+                   const struct request_body *send, json_t **out, char **text, struct error *err)
 {
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
@@ -562,6 +568,11 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         if (h == NULL)
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+        if (send != NULL) {
+            char ct[128];
+            snprintf(ct, sizeof ct, "Content-Type: %s", send->content_type);
+            headers = curl_slist_append(headers, ct);
+        }
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
             wipe_slist(headers);
             curl_easy_cleanup(h);
@@ -572,6 +583,10 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        if (send != NULL) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, send->data);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(send->data));
+        }
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
@@ -643,15 +658,22 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 
 int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
-    return request(c, "GET", path, out, NULL, err);
+    return request(c, "GET", path, NULL, out, NULL, err);
 }
 
 int kube_get_text(struct kube_client *c, const char *path, char **out, struct error *err)
 {
-    return request(c, "GET", path, NULL, out, err);
+    return request(c, "GET", path, NULL, NULL, out, err);
 }
 
 int kube_delete(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
-    return request(c, "DELETE", path, out, NULL, err);
+    return request(c, "DELETE", path, NULL, out, NULL, err);
+}
+
+int kube_patch(struct kube_client *c, const char *path, const char *content_type, const char *body,
+               json_t **out, struct error *err)
+{
+    struct request_body send = {.content_type = content_type, .data = body};
+    return request(c, "PATCH", path, &send, out, NULL, err);
 }

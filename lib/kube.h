@@ -42,6 +42,13 @@ int kube_get_text(struct kube_client *c, const char *path, char **out, struct er
 /* DELETE path; *out (may be NULL) receives the returned object. Not retried. */
 int kube_delete(struct kube_client *c, const char *path, json_t **out, struct error *err);
 
+/* PATCH path with body, a patch of content_type ("application/json-patch+json",
+ * "application/merge-patch+json", "application/strategic-merge-patch+json");
+ * *out (may be NULL) receives the patched object. Not retried. A JSON patch
+ * whose test op fails answers 422 without saying which op. */
+int kube_patch(struct kube_client *c, const char *path, const char *content_type, const char *body,
+               json_t **out, struct error *err);
+
 /* Prepares a fresh easy handle for a request to path on this API server with
  * the client's TLS, proxy and credentials: sets URL, TLS options, proxy,
  * timeouts, and appends the Authorization header (if any) to *headers. When

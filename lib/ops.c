@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void report(struct ops *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(struct ops *o, const char *fmt, ...)
+void ops_report(struct ops *o, const char *fmt, ...)
 {
     if (o->report == NULL)
         return;
@@ -23,9 +22,15 @@ static const char *prog(const struct ops *o)
     return o->prog ? o->prog : "kubectl vault-ha";
 }
 
-static struct waiter waiter_of(const struct ops *o, long interval_ms)
+struct waiter ops_waiter(const struct ops *o, long interval_ms)
 {
-    struct waiter w = {.timeout_ms = o->timeout_ms,
+    long timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : WAIT_DEFAULT_MS;
+    if (o->deadline_s > 0) {
+        double left_ms = (o->deadline_s - wait_now_s()) * 1000.0;
+        if (left_ms < (double)timeout_ms)
+            timeout_ms = left_ms < 1.0 ? 1 : (long)left_ms;
+    }
+    struct waiter w = {.timeout_ms = timeout_ms,
                        .interval_ms = interval_ms,
                        .cancel = o->cancel,
                        .report = o->wait_report,
@@ -33,10 +38,7 @@ static struct waiter waiter_of(const struct ops *o, long interval_ms)
     return w;
 }
 
-/* Appends to a message buffer, never past its end. */
-static void append(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t cap, const char *fmt, ...)
+void ops_append(char *buf, size_t cap, const char *fmt, ...)
 {
     size_t len = strnlen(buf, cap);
     if (len + 1 >= cap)
@@ -53,7 +55,7 @@ static void set_text(char *buf, size_t cap, const char *text)
     if (cap == 0)
         return;
     buf[0] = '\0';
-    append(buf, cap, "%s", text);
+    ops_append(buf, cap, "%s", text);
 }
 
 int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
@@ -68,6 +70,46 @@ int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
     memset(v, 0, (o->vc->npods + 1) * sizeof *v);
     *views = v;
     vault_status_all(o->kube, o->vc, v);
+    return 0;
+}
+
+void ops_reading_clear(const struct ops *o, struct ops_reading *r)
+{
+    if (r->views != NULL)
+        vault_views_clear(r->views, o->vc->npods);
+    free(r->views);
+    if (r->have_peers)
+        vault_peers_clear(&r->peers);
+    if (r->have_ap)
+        vault_autopilot_clear(&r->ap);
+    if (r->h.problems != NULL)
+        health_clear(&r->h);
+    memset(r, 0, sizeof *r);
+}
+
+int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, struct error *err)
+{
+    ops_reading_clear(o, r);
+    if (ops_refresh(o, &r->views, err) < 0)
+        return -1;
+    const struct vault_cluster *vc = o->vc;
+    const char *active = NULL;
+    for (size_t i = 0; i < vc->npods; i++)
+        if (r->views[i].have_status && r->views[i].st.is_self && !r->views[i].st.sealed)
+            active = vc->pods[i].name;
+    if (token == NULL)
+        set_text(r->note, sizeof r->note, "no Vault token to read the raft peers with");
+    else if (active == NULL)
+        set_text(r->note, sizeof r->note, "no active node to read the raft peers from");
+    else
+        r->have_peers = vault_read_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
+                                        r->note, sizeof r->note) == 0;
+    struct health_input in = {.vc = vc,
+                              .views = r->views,
+                              .peers = r->have_peers ? &r->peers : NULL,
+                              .autopilot = r->have_ap ? &r->ap : NULL,
+                              .prog = prog(o)};
+    health_judge(&in, &r->h);
     return 0;
 }
 
@@ -98,20 +140,20 @@ static enum wait_poll check_unsealed(void *ctx, char *text, size_t cap, struct e
     int unsealed = !st.sealed;
     vault_status_clear(&st);
     if (unsealed)
-        snprintf(text, cap, "done");
+        snprintf(text, cap, "%s is unsealed", pod);
     else
         snprintf(text, cap, "%s: still sealed", pod);
     return unsealed ? WAIT_DONE : WAIT_PENDING;
 }
 
-/* After the threshold key of a raft joiner: the join completes, then the node
- * unseals on its own (facts §3 "Raft join + Shamir"). */
-static int wait_pod_unsealed(struct ops *o, const char *pod, struct error *err)
+/* Waits until pod is unsealed by something else than us: the end of its raft
+ * join (facts §3 "Raft join + Shamir"), or its auto-unseal seal. */
+static int wait_pod_unsealed(struct ops *o, const char *pod, const char *how, struct error *err)
 {
-    struct waiter w = waiter_of(o, 500);
+    struct waiter w = ops_waiter(o, 500);
     void *ctx[2] = {o, (void *)pod};
     char what[300];
-    snprintf(what, sizeof what, "%s to finish its raft join and unseal", pod);
+    snprintf(what, sizeof what, "%s to %s", pod, how);
     return wait_for(&w, what, check_unsealed, ctx, NULL, 0, err);
 }
 
@@ -156,19 +198,21 @@ static void classify_unseal_error(struct ops *o, const char *pod, const char *er
         strstr(why, "error decrypting") != NULL) {
         /* A wrong share is only detected at the threshold, and Vault then starts the
          * round again (facts §3): every key of the round must be given again. */
-        report(o,
-               "%s: the keys of this round did not unseal it: one of them is wrong or from "
-               "another cluster (%s). Vault reset its unseal progress to 0/%d: every key holder "
-               "must submit their key again",
-               pod, why, t);
+        ops_report(
+            o,
+            "%s: the keys of this round did not unseal it: one of them is wrong or from "
+            "another cluster (%s). Vault reset its unseal progress to 0/%d: every key holder "
+            "must submit their key again",
+            pod, why, t);
         *state = US_WRONG;
         return;
     }
     if (strstr(why, "not initialized") != NULL)
-        report(o, "%s: not initialized: it is not a raft member yet, join it first (%s join %s)",
-               pod, prog(o), pod);
+        ops_report(o,
+                   "%s: not initialized: it is not a raft member yet, join it first (%s join %s)",
+                   pod, prog(o), pod);
     else
-        report(o, "%s: unseal failed: %s", pod, why);
+        ops_report(o, "%s: unseal failed: %s", pod, why);
     *state = US_FAILED;
 }
 
@@ -226,30 +270,30 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
             struct vault_unseal_progress p;
             struct error perr = {0};
             if (!c->ran) {
-                report(o, "%s: %s", pod, c->error.msg);
+                ops_report(o, "%s: %s", pod, c->error.msg);
                 state[i] = US_FAILED;
             } else if (c->exit_code != 0) {
                 classify_unseal_error(o, pod, c->err_out, threshold[i], &state[i]);
             } else if (vault_parse_unseal(c->out, c->out_len, &p, &perr) < 0) {
-                report(o, "%s: %s", pod, perr.msg);
+                ops_report(o, "%s: %s", pod, perr.msg);
                 state[i] = US_FAILED;
             } else if (!p.sealed) {
-                report(o, "%s: unsealed", pod);
+                ops_report(o, "%s: unsealed", pod);
                 state[i] = US_UNSEALED;
                 out->accepted++;
             } else if (p.progress == 0 && p.t > 0 && progress[i] + 1 >= p.t) {
-                report(o, "%s: %d/%d, finishing the raft join", pod, p.t, p.t);
+                ops_report(o, "%s: %d/%d, finishing the raft join", pod, p.t, p.t);
                 state[i] = US_WAITING;
                 out->accepted++;
             } else if (p.progress == progress[i] && p.progress > 0) {
-                report(o, "%s: %d/%d (Vault already had this key in this round: ignored)", pod,
-                       p.progress, p.t);
+                ops_report(o, "%s: %d/%d (Vault already had this key in this round: ignored)", pod,
+                           p.progress, p.t);
                 threshold[i] = p.t;
             } else {
                 progress[i] = p.progress;
                 threshold[i] = p.t;
                 out->accepted++;
-                report(o, "%s: %d/%d", pod, p.progress, p.t);
+                ops_report(o, "%s: %d/%d", pod, p.progress, p.t);
             }
             vault_call_clear(c);
         }
@@ -260,17 +304,17 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
         const char *pod = vc->pods[targets[i]].name;
         if (state[i] == US_WAITING) {
             struct error werr = {0};
-            if (wait_pod_unsealed(o, pod, &werr) >= 0) {
-                report(o, "%s: unsealed", pod);
+            if (wait_pod_unsealed(o, pod, "finish its raft join and unseal", &werr) >= 0) {
+                ops_report(o, "%s: unsealed", pod);
                 state[i] = US_UNSEALED;
             } else {
-                report(o, "%s: %s", pod, werr.msg);
+                ops_report(o, "%s: %s", pod, werr.msg);
                 state[i] = US_FAILED;
             }
         } else if (state[i] == US_PENDING) {
             int missing = threshold[i] - progress[i];
-            report(o, "%s: %d/%d, %d more key%s needed (from another key holder)", pod, progress[i],
-                   threshold[i], missing, missing == 1 ? "" : "s");
+            ops_report(o, "%s: %d/%d, %d more key%s needed (from another key holder)", pod,
+                       progress[i], threshold[i], missing, missing == 1 ? "" : "s");
             out->partial++;
             if (out->min_missing < 0 || missing < out->min_missing)
                 out->min_missing = missing;
@@ -314,17 +358,17 @@ int ops_unseal_reset(struct ops *o, const size_t *targets, size_t ntargets, stru
         struct error perr = {0};
         char why[512];
         if (!c->ran) {
-            report(o, "%s: %s", c->pod, c->error.msg);
+            ops_report(o, "%s: %s", c->pod, c->error.msg);
             failed++;
         } else if (c->exit_code != 0) {
             vault_error_summary(c->err_out, why, sizeof why);
-            report(o, "%s: reset failed: %s", c->pod, why);
+            ops_report(o, "%s: reset failed: %s", c->pod, why);
             failed++;
         } else if (vault_parse_unseal(c->out, c->out_len, &p, &perr) < 0) {
-            report(o, "%s: %s", c->pod, perr.msg);
+            ops_report(o, "%s: %s", c->pod, perr.msg);
             failed++;
         } else {
-            report(o, "%s: unseal progress reset to %d/%d", c->pod, p.progress, p.t);
+            ops_report(o, "%s: unseal progress reset to %d/%d", c->pod, p.progress, p.t);
         }
         vault_call_clear(c);
     }
@@ -450,48 +494,50 @@ static int join_targets(struct ops *o, const size_t *targets, size_t ntargets,
         struct vault_call *c = &calls[i];
         char why[512];
         if (!c->ran) {
-            report(o, "%s: %s", c->pod, c->error.msg);
+            ops_report(o, "%s: %s", c->pod, c->error.msg);
             failed++;
         } else if (c->exit_code != 0) {
             vault_error_summary(c->err_out, why, sizeof why);
             if (strstr(why, "x509") != NULL)
-                report(o,
-                       "%s: the leader's TLS certificate was refused (%s): give its CA with "
-                       "--leader-ca-cert, or the name it is valid for with "
-                       "--leader-tls-servername",
-                       c->pod, why);
+                ops_report(o,
+                           "%s: the leader's TLS certificate was refused (%s): give its CA with "
+                           "--leader-ca-cert, or the name it is valid for with "
+                           "--leader-tls-servername",
+                           c->pod, why);
             else if (strstr(why, "raft challenge") != NULL) {
                 char reason[600];
                 int x509 = join_reason_from_log(o, c->pod, reason, sizeof reason);
                 if (x509 && strstr(reason, "valid for") != NULL)
-                    report(o,
-                           "%s: the leader's TLS certificate does not name %s (%s, from %s's "
-                           "log): give a name it is valid for with --leader-tls-servername NAME",
-                           c->pod, jo->leader_addr, reason, c->pod);
+                    ops_report(
+                        o,
+                        "%s: the leader's TLS certificate does not name %s (%s, from %s's "
+                        "log): give a name it is valid for with --leader-tls-servername NAME",
+                        c->pod, jo->leader_addr, reason, c->pod);
                 else if (x509)
-                    report(o,
-                           "%s: the leader's TLS certificate is not trusted (%s, from %s's log): "
-                           "give the CA that signed it with --leader-ca-cert FILE",
-                           c->pod, reason, c->pod);
+                    ops_report(
+                        o,
+                        "%s: the leader's TLS certificate is not trusted (%s, from %s's log): "
+                        "give the CA that signed it with --leader-ca-cert FILE",
+                        c->pod, reason, c->pod);
                 else
-                    report(o,
-                           "%s: could not reach the leader at %s (%s%s%s): check that the "
-                           "headless service %s resolves the leader's pod from %s and that the "
-                           "leader is unsealed",
-                           c->pod, jo->leader_addr, why, reason[0] ? "; " : "", reason,
-                           vc->service_name ? vc->service_name : "<fullname>-internal", c->pod);
+                    ops_report(o,
+                               "%s: could not reach the leader at %s (%s%s%s): check that the "
+                               "headless service %s resolves the leader's pod from %s and that the "
+                               "leader is unsealed",
+                               c->pod, jo->leader_addr, why, reason[0] ? "; " : "", reason,
+                               vc->service_name ? vc->service_name : "<fullname>-internal", c->pod);
             } else if (strstr(why, "must be sealed") != NULL)
-                report(o, "%s: it is unsealed already, so it cannot join (%s)", c->pod, why);
+                ops_report(o, "%s: it is unsealed already, so it cannot join (%s)", c->pod, why);
             else
-                report(o, "%s: raft join failed: %s", c->pod, why);
+                ops_report(o, "%s: raft join failed: %s", c->pod, why);
             failed++;
         } else if (strstr(c->out ? c->out : "", "\"joined\": true") == NULL &&
                    strstr(c->out ? c->out : "", "\"joined\":true") == NULL) {
-            report(o, "%s: raft join answered without joined=true: %s", c->pod,
-                   c->out ? c->out : "");
+            ops_report(o, "%s: raft join answered without joined=true: %s", c->pod,
+                       c->out ? c->out : "");
             failed++;
         } else {
-            report(o, "%s: joined %s", c->pod, jo->leader_addr);
+            ops_report(o, "%s: joined %s", c->pod, jo->leader_addr);
         }
         vault_call_clear(c);
     }
@@ -559,7 +605,7 @@ static enum wait_poll check_dns(void *ctx, char *text, size_t cap, struct error 
             d->pods[which[k]] = NULL;
         } else {
             left++;
-            append(text, cap, "%s%s", text[0] ? ", " : "", c->pod);
+            ops_append(text, cap, "%s%s", text[0] ? ", " : "", c->pod);
         }
         vault_call_clear(c);
     }
@@ -568,7 +614,7 @@ static enum wait_poll check_dns(void *ctx, char *text, size_t cap, struct error 
         snprintf(text, cap, "%s resolves", d->host);
         return WAIT_DONE;
     }
-    append(text, cap, " cannot resolve %s yet", d->host);
+    ops_append(text, cap, " cannot resolve %s yet", d->host);
     return WAIT_PENDING;
 }
 
@@ -591,7 +637,7 @@ static size_t preflight_dns(struct ops *o, const size_t *targets, size_t ntarget
     for (size_t i = 0; i < ntargets; i++)
         pods[i] = o->vc->pods[targets[i]].name;
     struct dns_wait d = {.o = o, .host = host, .pods = pods, .n = ntargets};
-    struct waiter w = waiter_of(o, 2000);
+    struct waiter w = ops_waiter(o, 2000);
     if (w.timeout_ms <= 0 || w.timeout_ms > DNS_WAIT_MS)
         w.timeout_ms = DNS_WAIT_MS;
     char what[400];
@@ -603,10 +649,11 @@ static size_t preflight_dns(struct ops *o, const size_t *targets, size_t ntarget
     const char *svc = o->vc->service_name ? o->vc->service_name : "<fullname>-internal";
     for (size_t i = 0; i < ntargets; i++) {
         if (pods[i] != NULL && err.kind != ERR_NONE)
-            report(o,
-                   "%s: cannot resolve %s from the pod: check that the headless service %s lists "
-                   "the leader (kubectl get endpoints %s -n %s) and that the cluster DNS works",
-                   pods[i], host, svc, svc, o->vc->namespace);
+            ops_report(
+                o,
+                "%s: cannot resolve %s from the pod: check that the headless service %s lists "
+                "the leader (kubectl get endpoints %s -n %s) and that the cluster DNS works",
+                pods[i], host, svc, svc, o->vc->namespace);
         else
             keep[n++] = targets[i];
     }
@@ -635,19 +682,19 @@ void ops_describe_pods(const struct vault_cluster *vc, const struct pod_view *vi
     for (size_t i = 0; i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
-        append(buf, cap, "%s%s: ", i ? "; " : "", p->name);
+        ops_append(buf, cap, "%s%s: ", i ? "; " : "", p->name);
         if (!p->exists || !p->running)
-            append(buf, cap, "not running (%s%s%s)", p->phase, p->reason ? ": " : "",
-                   p->reason ? p->reason : "");
+            ops_append(buf, cap, "not running (%s%s%s)", p->phase, p->reason ? ": " : "",
+                       p->reason ? p->reason : "");
         else if (!v->have_status)
-            append(buf, cap, "no vault status (%.120s)",
-                   v->status_error ? v->status_error : "no answer");
+            ops_append(buf, cap, "no vault status (%.120s)",
+                       v->status_error ? v->status_error : "no answer");
         else if (!v->st.initialized)
-            append(buf, cap, "not initialized");
+            ops_append(buf, cap, "not initialized");
         else if (v->st.sealed)
-            append(buf, cap, "sealed %d/%d", v->st.progress, v->st.t);
+            ops_append(buf, cap, "sealed %d/%d", v->st.progress, v->st.t);
         else
-            append(buf, cap, "%s", v->st.is_self ? "active" : "unsealed standby");
+            ops_append(buf, cap, "%s", v->st.is_self ? "active" : "unsealed standby");
     }
 }
 
@@ -676,7 +723,7 @@ void ops_election_outlook(const struct vault_cluster *vc, const struct pod_view 
         }
         initialized++;
         if (v->st.sealed)
-            append(out->sealed, sizeof out->sealed, "%s%s", out->sealed[0] ? ", " : "", name);
+            ops_append(out->sealed, sizeof out->sealed, "%s%s", out->sealed[0] ? ", " : "", name);
         else
             out->unsealed++;
     }
@@ -773,7 +820,7 @@ int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t ca
                     struct error *err)
 {
     struct active_wait a = {.o = o, .not_this = not_this};
-    struct waiter w = waiter_of(o, 500);
+    struct waiter w = ops_waiter(o, 500);
     char result[300];
     int rc = wait_for(&w, not_this ? "another pod to become active" : "a leader election",
                       check_active, &a, result, sizeof result, err);
@@ -782,11 +829,11 @@ int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t ca
     free(a.views);
     if (rc < 0) {
         if (err->kind == ERR_TIMEOUT)
-            append(err->msg, sizeof err->msg, "%s; see `%s status`",
-                   a.pods_down ? "; pods that are not running may hold the "
-                                 "missing votes"
-                               : "",
-                   prog(o));
+            ops_append(err->msg, sizeof err->msg, "%s; see `%s status`",
+                       a.pods_down ? "; pods that are not running may hold the "
+                                     "missing votes"
+                                   : "",
+                       prog(o));
         return -1;
     }
     /* result is "<pod> is active" */
@@ -816,16 +863,99 @@ static enum wait_poll check_running(void *ctx, char *text, size_t cap, struct er
     return WAIT_PENDING;
 }
 
+struct recreated_wait {
+    struct ops *o;
+    const char *pod, *old_uid, *revision;
+};
+
+static enum wait_poll check_recreated(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct recreated_wait *r = ctx;
+    if (cluster_refresh_pods(r->o->kube, r->o->vc, err) < 0)
+        return WAIT_FAILED;
+    const struct vault_pod *p = cluster_find_pod(r->o->vc, r->pod);
+    if (p == NULL || !p->exists) {
+        snprintf(text, cap, "%s: no pod yet", r->pod);
+        return WAIT_PENDING;
+    }
+    if (p->terminating ||
+        (p->uid != NULL && r->old_uid != NULL && strcmp(p->uid, r->old_uid) == 0)) {
+        snprintf(text, cap, "%s: the old pod is %s", r->pod,
+                 p->terminating ? "terminating" : "still there");
+        return WAIT_PENDING;
+    }
+    if (r->revision != NULL && (p->revision == NULL || strcmp(p->revision, r->revision) != 0)) {
+        error_set(err, ERR_REMOTE,
+                  "%s came back on revision %s, not %s: the StatefulSet's template changed "
+                  "meanwhile (kubectl get statefulset %s -n %s -o yaml)",
+                  r->pod, p->revision ? p->revision : "(none)", r->revision, r->o->vc->name,
+                  r->o->vc->namespace);
+        return WAIT_FAILED;
+    }
+    if (p->running && !p->terminating) {
+        snprintf(text, cap, "%s is running%s%s", r->pod, r->revision ? " revision " : "",
+                 r->revision ? r->revision : "");
+        return WAIT_DONE;
+    }
+    snprintf(text, cap, "%s: %s%s%s", r->pod, p->phase, p->reason ? " (" : "",
+             p->reason ? p->reason : "");
+    if (p->reason != NULL)
+        ops_append(text, cap, ")");
+    return WAIT_PENDING;
+}
+
+int ops_wait_pod_recreated(struct ops *o, const char *pod, const char *old_uid,
+                           const char *revision, struct error *err)
+{
+    struct recreated_wait r = {.o = o, .pod = pod, .old_uid = old_uid, .revision = revision};
+    struct waiter w = ops_waiter(o, 1000);
+    char what[400];
+    snprintf(what, sizeof what, "%s to run again%s%s", pod, revision ? " on revision " : "",
+             revision ? revision : "");
+    if (wait_for(&w, what, check_recreated, &r, NULL, 0, err) < 0) {
+        if (err->kind == ERR_TIMEOUT)
+            ops_append(err->msg, sizeof err->msg, "; see `kubectl describe pod %s -n %s`", pod,
+                       o->vc->namespace);
+        return -1;
+    }
+    return 0;
+}
+
+int ops_step_down(struct ops *o, const struct secret *token, const char *pod, struct error *err)
+{
+    /* No -format here: step-down rejects it (facts §0). */
+    const char *args[] = {o->vc->cli, "operator", "step-down", NULL};
+    struct vault_call c = {.pod = pod};
+    struct secret buf = {0};
+    if (vault_call_with_token(&c, o->vc, token, args, &buf, err) < 0)
+        return -1;
+    vault_call_run(o->kube, o->vc, &c, 1);
+    secret_free(&buf);
+    int rc = 0;
+    if (!c.ran) {
+        rc = error_set(err, ERR_REMOTE, "%s", c.error.msg);
+    } else if (c.exit_code != 0) {
+        char why[512];
+        vault_error_summary(c.err_out, why, sizeof why);
+        rc = error_set(err, strstr(why, "permission denied") ? ERR_FORBIDDEN : ERR_REMOTE,
+                       "step-down on %s failed: %s%s", pod, why,
+                       strstr(why, "permission denied") ? " (step-down needs a root or sudo token)"
+                                                        : "");
+    }
+    vault_call_clear(&c);
+    return rc;
+}
+
 int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err)
 {
     struct running_wait r = {.o = o, .pod = pod};
-    struct waiter w = waiter_of(o, 1000);
+    struct waiter w = ops_waiter(o, 1000);
     char what[300];
     snprintf(what, sizeof what, "%s to run", pod);
     if (wait_for(&w, what, check_running, &r, NULL, 0, err) < 0) {
         if (err->kind == ERR_TIMEOUT)
-            append(err->msg, sizeof err->msg, "; check `kubectl describe statefulset %s -n %s`",
-                   o->vc->name, o->vc->namespace);
+            ops_append(err->msg, sizeof err->msg, "; check `kubectl describe statefulset %s -n %s`",
+                       o->vc->name, o->vc->namespace);
         return -1;
     }
     return 0;
@@ -880,7 +1010,7 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
         return WAIT_PENDING;
     }
     if (!have_ap && !vw->autopilot_note) {
-        report(o, "autopilot state not readable from %s: waiting for voters only", active);
+        ops_report(o, "autopilot state not readable from %s: waiting for voters only", active);
         vw->autopilot_note = 1;
     }
     size_t ready = 0;
@@ -914,13 +1044,13 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
             state = 4;
         if (state != vw->said[t]) {
             if (state == 2)
-                report(o, "%s: raft non-voter, waiting for autopilot to promote it", pod);
+                ops_report(o, "%s: raft non-voter, waiting for autopilot to promote it", pod);
             else if ((state == 3 || state == 4) && vw->said[t] < 3)
-                report(o, "%s: raft voter", pod);
+                ops_report(o, "%s: raft voter", pod);
             else if (state == 4)
-                report(o, "%s: healthy and caught up (applied index %lld)", pod, applied);
+                ops_report(o, "%s: healthy and caught up (applied index %lld)", pod, applied);
             else if (state == 1)
-                report(o, "%s: not yet a raft peer", pod);
+                ops_report(o, "%s: not yet a raft peer", pod);
             vw->said[t] = state;
         }
         if (state == 4) {
@@ -931,10 +1061,10 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
                                : !healthy   ? "voter, not healthy for autopilot"
                                             : "voter, catching up";
             if (state == 3 && healthy && !caught)
-                append(text, cap, "%s%s: voter, applied index %lld of %lld", text[0] ? "; " : "",
-                       pod, applied, vw->target_index);
+                ops_append(text, cap, "%s%s: voter, applied index %lld of %lld",
+                           text[0] ? "; " : "", pod, applied, vw->target_index);
             else
-                append(text, cap, "%s%s: %s", text[0] ? "; " : "", pod, what);
+                ops_append(text, cap, "%s%s: %s", text[0] ? "; " : "", pod, what);
         }
     }
     vault_peers_clear(&peers);
@@ -971,16 +1101,16 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
     }
     char what[600] = "";
     for (size_t i = 0; i < npods; i++)
-        append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
+        ops_append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
     char full[800] = "";
-    append(full, sizeof full,
-           "%s to be %s (autopilot promotes joined nodes after its stabilization time)", what,
-           npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
-    struct waiter w = waiter_of(o, 1000);
+    ops_append(full, sizeof full,
+               "%s to be %s (autopilot promotes joined nodes after its stabilization time)", what,
+               npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
+    struct waiter w = ops_waiter(o, 1000);
     int rc = wait_for(&w, full, check_voters, &vw, NULL, 0, err);
     if (rc < 0 && err->kind == ERR_TIMEOUT)
-        append(err->msg, sizeof err->msg,
-               "; check `%s operator raft autopilot state` in the active pod", o->vc->cli);
+        ops_append(err->msg, sizeof err->msg,
+                   "; check `%s operator raft autopilot state` in the active pod", o->vc->cli);
     if (vw.views != NULL)
         vault_views_clear(vw.views, o->vc->npods);
     free(vw.views);
@@ -1052,7 +1182,25 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
         if (wanted(b, vc->pods[i].name) && views[i].have_status && views[i].st.initialized &&
             views[i].st.sealed)
             targets[n++] = i;
-    if (n > 0) {
+    if (n > 0 && b_in->self_unseal) {
+        /* Auto-unseal: the seal (KMS, transit) unseals a restarted member by itself. */
+        for (size_t k = 0; k < n; k++) {
+            char how[200];
+            const char *pod = vc->pods[targets[k]].name;
+            snprintf(how, sizeof how, "unseal itself (seal %s)",
+                     views[targets[k]].st.type ? views[targets[k]].st.type : "auto-unseal");
+            int waited = wait_pod_unsealed(o, pod, how, err);
+            if (waited < 0) {
+                if (err->kind == ERR_TIMEOUT)
+                    ops_append(err->msg, sizeof err->msg,
+                               "; its seal may be unreachable: see `kubectl logs %s -n %s`", pod,
+                               vc->namespace);
+                goto out;
+            }
+            if (waited == 0) /* the wait's own line says so when it waited */
+                ops_report(o, "%s: unsealed", pod);
+        }
+    } else if (n > 0) {
         int left = ops_unseal(o, targets, n, b_in->keys, NULL, err);
         if (left < 0)
             goto out;
@@ -1102,8 +1250,8 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
                 continue;
             }
             if (!p->running) {
-                report(o, "%s: not running (%s%s%s): skipped", p->name, p->phase,
-                       p->reason ? ": " : "", p->reason ? p->reason : "");
+                ops_report(o, "%s: not running (%s%s%s): skipped", p->name, p->phase,
+                           p->reason ? ": " : "", p->reason ? p->reason : "");
                 continue;
             }
             if (views[i].have_status && !views[i].st.initialized)
@@ -1123,10 +1271,11 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
         }
         if (next[0] == '\0' || failed)
             break;
-        report(o,
-               "%s: not created yet (podManagementPolicy OrderedReady: the StatefulSet creates it "
-               "once the pods before it are Ready)",
-               next);
+        ops_report(
+            o,
+            "%s: not created yet (podManagementPolicy OrderedReady: the StatefulSet creates it "
+            "once the pods before it are Ready)",
+            next);
         if (ops_wait_pod_running(o, next, err) < 0)
             goto out;
     }
@@ -1145,10 +1294,10 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
             !views[i].st.sealed)
             names[nv++] = vc->pods[i].name;
     if (b_in->token == NULL)
-        report(o,
-               "not waiting for autopilot to promote the pods to voters: no Vault token "
-               "(VAULT_TOKEN or --token-file); check with `%s status`",
-               prog(o));
+        ops_report(o,
+                   "not waiting for autopilot to promote the pods to voters: no Vault token "
+                   "(VAULT_TOKEN or --token-file); check with `%s status`",
+                   prog(o));
     else if (nv > 0 && ops_wait_voters(o, b_in->token, names, nv, err) < 0)
         goto out;
     rc = failed;

@@ -13,6 +13,7 @@
 
 #include "cluster.h"
 #include "error.h"
+#include "health.h"
 #include "kube.h"
 #include "secret.h"
 #include "vault.h"
@@ -27,13 +28,39 @@ struct ops {
     wait_report_fn wait_report;    /* the begin/progress/end of each wait */
     void *report_ctx;              /* given to both */
     long timeout_ms;               /* each wait's limit (--timeout); <= 0: WAIT_DEFAULT_MS */
+    double deadline_s;             /* > 0: no wait goes past this wait_now_s() time (a budget
+                                      shared by several waits, e.g. upgrade's per pod) */
     volatile sig_atomic_t *cancel; /* Ctrl-C: waits end between polls */
     const char *prog;              /* "kubectl vault-ha", for the next command in messages */
 };
 
+/* One line of progress through o->report (nothing when it is NULL). */
+void ops_report(struct ops *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends to a message buffer, never past its end (always NUL-terminated). */
+void ops_append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Refreshes pods and statuses: views must have room for vc->npods after the
  * refresh (use ops_views_alloc). */
 int ops_refresh(struct ops *o, struct pod_view **views, struct error *err);
+
+/* The waiter every wait of these operations uses: o's timeout, cut to what is
+ * left before o->deadline_s, its cancel flag and reporting. */
+struct waiter ops_waiter(const struct ops *o, long interval_ms);
+
+/* One reading of the whole cluster, as `status` takes it: the pods, each pod's
+ * vault status, with a token the raft peers and autopilot state read from the
+ * active node, and lib/health's verdict on them. */
+struct ops_reading {
+    struct pod_view *views; /* vc->npods entries */
+    struct vault_peers peers;
+    struct vault_autopilot ap;
+    int have_peers, have_ap;
+    char note[600]; /* why the raft state was not read, or "" */
+    struct health h;
+};
+/* Re-reads the pods and takes a reading (r is cleared first). */
+int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, struct error *err);
+void ops_reading_clear(const struct ops *o, struct ops_reading *r);
 
 /* What ops_unseal did, pod by pod. */
 struct unseal_outcome {
@@ -87,6 +114,18 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
  * StatefulSet, or a pod the StatefulSet recreates after a delete. */
 int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err);
 
+/* Waits until the StatefulSet has created the pod again after a delete: a pod
+ * whose uid is not old_uid, running, not terminating, on revision (NULL: any).
+ * Fails at once when it comes back on another revision (the StatefulSet's
+ * template changed meanwhile). */
+int ops_wait_pod_recreated(struct ops *o, const char *pod, const char *old_uid,
+                           const char *revision, struct error *err);
+
+/* `operator step-down` with the token, run in pod (the request is forwarded
+ * to the active node). Returns 0 once Vault took it; the election that
+ * follows is not waited for (ops_wait_active with not_this). */
+int ops_step_down(struct ops *o, const struct secret *token, const char *pod, struct error *err);
+
 /* The active node, waiting for a leader election when one can happen: some
  * raft member is unsealed and enough of them for a quorum may be. Fails at
  * once, naming each member's state and the command that helps, when no member
@@ -136,6 +175,7 @@ struct bring_up {
     const char *const *pods;        /* NULL = every pod of the StatefulSet */
     size_t npods;
     int wait_running; /* named pods: wait until each exists and runs (recreated after a delete) */
+    int self_unseal;  /* auto-unseal: sealed members unseal themselves; wait, submit no key */
 };
 
 /* Unseals the sealed members among the pods, waits for an active node, joins

@@ -136,13 +136,10 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
         rc = -got;
         goto out;
     }
-    /* No -format here: step-down rejects it (facts §0). */
-    const char *sd[] = {o.vc->cli, "operator", "step-down", NULL};
-    struct vault_call c;
-    if (run_with_token(ctx, &o, active, &token, sd, "step-down",
-                       " (step-down needs a root or sudo token)", &c) < 0)
+    if (ops_step_down(&o, &token, active, &err) < 0) {
+        cmd_report(ctx, &err);
         goto out;
-    vault_call_clear(&c);
+    }
     char old[256];
     snprintf(old, sizeof old, "%s", active);
     fprintf(ctx->err, "%s stepped down.\n", old);

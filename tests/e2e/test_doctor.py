@@ -265,12 +265,13 @@ def test_broken_around_vault(make_fake):
         "warn", "updateStrategy RollingUpdate restarts the pods on every template change; each "
         "comes back sealed and the rollout stops until someone unseals it",
         "kubectl -n vault patch statefulset vault -p "
-        "'{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"}}}' (chart: "
+        "'{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\",\"rollingUpdate\":null}}}' (chart: "
         "server.updateStrategyType=OnDelete)")
     assert one(f, "VHA-STS-004") == (
         "warn", "an update is half done: vault-2, vault-0 still run revision vault-5d8c7b9f6, "
         "the StatefulSet wants vault-7f6e5d4c3",
-        "one pod at a time, standbys first, the active pod last: kubectl -n vault delete pod "
+        "kubectl vault-ha upgrade; by hand, one pod at a time, standbys first, the active pod "
+        "last: kubectl -n vault delete pod "
         "vault-2 && kubectl vault-ha unseal vault-2; kubectl vault-ha step-down && kubectl -n "
         "vault delete pod vault-0 && kubectl vault-ha unseal vault-0")
     assert one(f, "VHA-SVC-001")[0] == "ok"
@@ -433,8 +434,8 @@ def test_selector_placement_and_version_skew(make_fake):
         "vault-ha unseal it")
     assert one(f, "VHA-VER-001") == (
         "warn", "the pods run different versions: vault-0 1.21.2, vault-1 1.21.2, vault-2 1.20.0 "
-        "(an upgrade is half done)", "finish it one pod at a time, standbys first, the active "
-        "pod last (VHA-STS-004 gives the order)")
+        "(an upgrade is half done)", "finish it with `kubectl vault-ha upgrade` (one pod at a "
+        "time, standbys first, the active pod last)")
     assert one(f, "VHA-VER-002") == (
         "warn", "vault-2 runs image hashicorp/vault:1.21.2 but reports version 1.20.0: the tag "
         "does not say what runs", "pin server.image.tag to the version you mean to run and "

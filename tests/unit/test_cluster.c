@@ -45,6 +45,45 @@ static void test_statefulset_fields(void **state)
     cluster_free(vc);
 }
 
+static void test_update_state(void **state)
+{
+    (void)state;
+    struct vault_cluster *vc = load_cluster(STS);
+    /* No updateStrategy: the API server's default. */
+    assert_string_equal(vc->update_strategy, "RollingUpdate");
+    assert_null(vc->update_revision);
+    json_t *sts = json_loads(
+        "{\"metadata\":{\"generation\":4},\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"},"
+        "\"template\":{\"spec\":{\"containers\":[{\"name\":\"sidecar\",\"image\":\"busybox\"},"
+        "{\"name\":\"vault\",\"image\":\"hashicorp/vault:1.21.3\"}]}}},\"status\":{"
+        "\"observedGeneration\":3,\"currentRevision\":\"vault-5d8c7b9f6\",\"updateRevision\":"
+        "\"vault-7778bbf7b6\"}}",
+        0, NULL);
+    cluster_set_update_state(vc, sts);
+    json_decref(sts);
+    assert_string_equal(vc->update_strategy, "OnDelete");
+    assert_string_equal(vc->update_revision, "vault-7778bbf7b6");
+    assert_string_equal(vc->current_revision, "vault-5d8c7b9f6");
+    assert_string_equal(vc->image, "hashicorp/vault:1.21.3");
+    assert_string_equal(vc->version, "1.21.3");
+    assert_int_equal(vc->generation, 4);
+    assert_int_equal(vc->observed_generation, 3);
+    /* Each pod's revision and uid. */
+    json_t *pod = fixture_pod("vault-0", "n0", "Running", 1, "false", "true");
+    json_t *meta = json_object_get(pod, "metadata");
+    json_object_set_new(meta, "uid", json_string("9a2c-1"));
+    json_object_set_new(json_object_get(meta, "labels"), "controller-revision-hash",
+                        json_string("vault-5d8c7b9f6"));
+    json_t *list = json_pack("{s:[o]}", "items", pod);
+    struct error err = {0};
+    assert_int_equal(cluster_set_pods(vc, list, &err), 0);
+    json_decref(list);
+    assert_string_equal(vc->pods[0].revision, "vault-5d8c7b9f6");
+    assert_string_equal(vc->pods[0].uid, "9a2c-1");
+    assert_null(vc->pods[1].revision); /* a placeholder */
+    cluster_free(vc);
+}
+
 static void test_pods_sorted_with_placeholders(void **state)
 {
     (void)state;
@@ -251,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_container_without_name_refused),
         cmocka_unit_test(test_replicas_bounded_and_placeholders_linear),
         cmocka_unit_test(test_statefulset_fields),
+        cmocka_unit_test(test_update_state),
         cmocka_unit_test(test_pods_sorted_with_placeholders),
         cmocka_unit_test(test_ordered_ready_explains_missing_replica),
         cmocka_unit_test(test_pending_pod_reason),

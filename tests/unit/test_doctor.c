@@ -541,7 +541,8 @@ static void test_sts_update_strategy_and_revisions(void **state)
                    "an update is half done: vault-2, vault-0 still run revision vault-abc, the "
                    "StatefulSet wants vault-new");
     assert_string_equal(x->fix,
-                        "one pod at a time, standbys first, the active pod last: kubectl -n vault "
+                        "kubectl vault-ha upgrade; by hand, one pod at a time, standbys first, "
+                        "the active pod last: kubectl -n vault "
                         "delete pod vault-2 && kubectl vault-ha unseal vault-2; kubectl vault-ha "
                         "step-down && kubectl -n vault delete pod vault-0 && kubectl vault-ha "
                         "unseal vault-0");

@@ -154,6 +154,10 @@ static void test_leader_lost_one_sealed(void **state)
     assert_int_equal(s.h.state, HEALTH_DEGRADED);
     assert_int_equal(s.h.exit_code, 2);
     assert_string_equal(problem(&s, 0), "1 pod is sealed");
+    assert_int_equal(s.h.pod_problems, 1);
+    assert_int_equal(s.h.label_problems + s.h.update_problems, 0);
+    assert_string_equal(health_problem_kind(&s.h, "1 pod is sealed"), "pod");
+    assert_string_equal(health_problem_kind(&s.h, "anything else"), "other");
     assert_string_equal(next(&s, 0), "kubectl vault-ha unseal");
     assert_int_equal(s.h.failure_tolerance, 0);
     assert_string_equal(s.h.pods[1].raft, "leader");
@@ -222,6 +226,9 @@ static void test_stale_labels(void **state)
     assert_string_equal(problem(&s, 1),
                         "vault-1 is labelled vault-active=true but its vault status says not "
                         "active (the vault-active Service routes by this label)");
+    assert_int_equal(s.h.label_problems, 2);
+    assert_int_equal(s.h.pod_problems + s.h.update_problems, 0);
+    assert_string_equal(health_problem_kind(&s.h, problem(&s, 1)), "label");
     scene_free(&s);
 }
 
@@ -317,6 +324,39 @@ static void test_version_skew(void **state)
     assert_int_equal(s.h.state, HEALTH_DEGRADED);
     assert_string_equal(problem(&s, 0),
                         "version skew: vault-0 1.21.2, vault-1 1.21.2, vault-2 1.20.0");
+    assert_int_equal(s.h.update_problems, 1);
+    scene_free(&s);
+}
+
+/* Half through an update: what an upgrade fixes is counted apart from the rest. */
+static void test_update_problems_counted_apart(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_init(&s, NULL, NULL, NULL);
+    free(s.vc->image);
+    s.vc->image = strdup("hashicorp/vault:1.21.3");
+    status(&s, 0, 'A');
+    status(&s, 1, 'S');
+    status(&s, 2, 'S');
+    s.views[2].st.version = (char *)"1.21.3";
+    free(s.vc->pods[2].image);
+    s.vc->pods[2].image = strdup("hashicorp/vault:1.21.3");
+    judge(&s, 0);
+    assert_int_equal(s.h.state, HEALTH_DEGRADED);
+    assert_int_equal(json_array_size(s.h.problems), 3);
+    assert_int_equal(s.h.update_problems, 3);
+    assert_string_equal(health_problem_kind(&s.h, problem(&s, 2)), "update");
+    assert_string_equal(problem(&s, 0),
+                        "vault-0 runs hashicorp/vault:1.21.2 but the StatefulSet wants "
+                        "hashicorp/vault:1.21.3: delete the pod to update it (updateStrategy "
+                        "OnDelete)");
+    health_clear(&s.h);
+    /* Anything else is not the update's. */
+    status(&s, 1, 's');
+    judge(&s, 0);
+    assert_int_equal(s.h.update_problems, 3);
+    assert_true(json_array_size(s.h.problems) > 3);
     scene_free(&s);
 }
 
@@ -334,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_voters_share_a_node),
         cmocka_unit_test(test_cannot_tell),
         cmocka_unit_test(test_version_skew),
+        cmocka_unit_test(test_update_problems_counted_apart),
     };
     return cmocka_run_group_tests_name("health", tests, NULL, NULL);
 }

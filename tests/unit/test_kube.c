@@ -86,6 +86,38 @@ static void test_forbidden_get_statefulset_and_exec(void **state)
     kube_client_free(c);
 }
 
+static void test_patch_errors(void **state)
+{
+    (void)state;
+    struct kube_client *c = client();
+    struct error err = {0};
+    const char *forbidden =
+        "{\"kind\":\"Status\",\"message\":\"statefulsets.apps \\\"vault\\\" is forbidden: User "
+        "\\\"bob\\\" cannot patch resource \\\"statefulsets\\\" in API group \\\"apps\\\" in the "
+        "namespace \\\"vault\\\"\",\"reason\":\"Forbidden\",\"code\":403}";
+    kube_error_from_response(c, "PATCH", "/apis/apps/v1/namespaces/vault/statefulsets/vault", 403,
+                             forbidden, strlen(forbidden), &err);
+    assert_int_equal(err.kind, ERR_FORBIDDEN);
+    assert_string_equal(err.msg,
+                        "RBAC denies \"patch\" on resource \"statefulsets.apps\" in namespace "
+                        "\"vault\": grant verb \"patch\" on \"statefulsets\" to this user (API "
+                        "server: statefulsets.apps \"vault\" is forbidden: User \"bob\" cannot "
+                        "patch resource \"statefulsets\" in API group \"apps\" in the namespace "
+                        "\"vault\")");
+    /* A JSON patch whose test op failed: the API server does not say which. */
+    const char *invalid = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+                          "\"Failure\",\"message\":\"the server rejected our request due to an "
+                          "error in our request\",\"reason\":\"Invalid\",\"details\":{},"
+                          "\"code\":422}";
+    kube_error_from_response(c, "PATCH", "/apis/apps/v1/namespaces/vault/statefulsets/vault", 422,
+                             invalid, strlen(invalid), &err);
+    assert_int_equal(err.http_status, 422);
+    assert_string_equal(err.msg, "the API server answered 422 to PATCH "
+                                 "/apis/apps/v1/namespaces/vault/statefulsets/vault: the server "
+                                 "rejected our request due to an error in our request");
+    kube_client_free(c);
+}
+
 static void test_unauthorized(void **state)
 {
     (void)state;
@@ -224,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_urlencode),
         cmocka_unit_test(test_forbidden_list_names_verb_and_resource),
         cmocka_unit_test(test_forbidden_get_statefulset_and_exec),
+        cmocka_unit_test(test_patch_errors),
         cmocka_unit_test(test_unauthorized),
         cmocka_unit_test(test_not_found_and_plain_text),
         cmocka_unit_test(test_curl_errors),

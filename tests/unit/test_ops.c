@@ -157,12 +157,33 @@ static void test_unknown_pods_may_hold_the_quorum(void **state)
     scene_free(&s);
 }
 
+/* One budget for several waits: each wait gets what is left of it. */
+static void test_waiter_deadline(void **state)
+{
+    (void)state;
+    struct ops o = {.timeout_ms = 600000};
+    struct waiter w = ops_waiter(&o, 500);
+    assert_int_equal(w.timeout_ms, 600000);
+    assert_int_equal(w.interval_ms, 500);
+    o.deadline_s = wait_now_s() + 30.0;
+    w = ops_waiter(&o, 500);
+    assert_true(w.timeout_ms > 29000 && w.timeout_ms <= 30000);
+    o.deadline_s = wait_now_s() - 1.0; /* spent: the next wait gives up at once */
+    w = ops_waiter(&o, 500);
+    assert_int_equal(w.timeout_ms, 1);
+    o.timeout_ms = 0; /* the default, cut the same way */
+    o.deadline_s = 0;
+    w = ops_waiter(&o, 500);
+    assert_int_equal(w.timeout_ms, WAIT_DEFAULT_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outlook_kinds),
         cmocka_unit_test(test_outlook_that_cannot_elect),
         cmocka_unit_test(test_unknown_pods_may_hold_the_quorum),
+        cmocka_unit_test(test_waiter_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,8 @@ def parse(argv):
                         "garbage-after-101, status-not-json, reason-escape")
     p.add_argument("--hostile-match", default="",
                    help="only execs whose command line contains this text are hostile")
+    p.add_argument("--restart-seconds", type=float, default=0.0,
+                   help="a deleted pod terminates, then is ContainerCreating, this long in all")
     p.add_argument("--pod-state", action="append", default=[],
                    help="POD=STATE: Pending[:Reason], CrashLoopBackOff, missing")
     p.add_argument("--vault-opt", action="append", default=[], help="KEY=VALUE for the simulator")
@@ -91,6 +93,7 @@ async def serve(opts):
         r = Release(i, cluster, ns, rel, fullname, opts.replicas, opts.openbao,
                     states if i == 0 else {})
         r.audit_storage = opts.audit_storage
+        r.restart_seconds = opts.restart_seconds
         if i == 0:
             for spec in opts.patch:
                 target, _, patch = spec.partition("=")

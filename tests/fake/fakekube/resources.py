@@ -3,12 +3,20 @@
 import copy
 import datetime
 import hashlib
+import json
 import math
+import re
 import time
 import uuid
 
 # OrderedReady: how long after the pods before it are Ready a pod appears.
 ORDERED_CREATE_SECONDS = 1.0
+# The StatefulSet controller observes a spec change (status.observedGeneration, updateRevision)
+# a moment after the API server stored it: clients that read status right after a PATCH see
+# the old revision (facts/kubernetes.md addendum).
+CONTROLLER_SECONDS = 0.5
+# rand.SafeEncodeString's alphabet (apimachinery), used for controller-revision-hash.
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def now_rfc3339():
@@ -37,6 +45,29 @@ def combine_patches(first, second):
         out[k] = combine_patches(out[k], v) if isinstance(v, dict) and \
             isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
+
+
+def fnv32a(data):
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def revision_hash(template):
+    """controller-revision-hash as the StatefulSet controller derives it: FNV-32a of the
+    revision's data (the template patch), written with rand.SafeEncodeString."""
+    raw = json.dumps({"spec": {"template": dict(template, **{"$patch": "replace"})}},
+                     sort_keys=True, separators=(",", ":")).encode()
+    return "".join(SAFE_ALPHABET[ord(c) % len(SAFE_ALPHABET)] for c in str(fnv32a(raw)))
+
+
+def image_version(image):
+    """The version an image tag names ("hashicorp/vault:1.21.3" -> "1.21.3"), or None."""
+    tag = image.rsplit("/", 1)[-1].split("@", 1)[0]
+    tag = tag.split(":", 1)[1] if ":" in tag else ""
+    m = re.match(r"v?(\d+\.\d+\.\d+\S*)$", tag)
+    return m.group(1) if m else None
 
 
 def selects(selector, labels):
@@ -76,7 +107,22 @@ class Release:
         self.creatable_since = {}  # pod -> when the pods before it were all first seen Ready
         self.patches = {}          # (kind, name) -> merge patch; shared with the server
         self.audit_storage = False  # the chart's auditStorage.enabled: audit-<sts>-N PVCs too
-        self.revision = "%s-5d8c7b9f6" % fullname
+        # The StatefulSet's template and revisions: pods carry the revision they were created
+        # from (controller-revision-hash) and its image until they are deleted (OnDelete).
+        self.revision = "%s-5d8c7b9f6" % fullname   # updateRevision, as the controller saw it
+        self._template = None
+        self.revisions = {}         # revision name -> template
+        self.update_strategy = {"type": "OnDelete"}
+        self.generation = 1
+        self.observed_generation = 1
+        self.pending_observe = None  # (due, generation, revision) of a spec change
+        self.resource_version = 1
+        self.sts_labels = None      # metadata changes made through PATCH
+        self.sts_annotations = None
+        # How long a deleted pod takes to come back: half terminating (the old pod with a
+        # deletionTimestamp), half ContainerCreating (the new pod, not running yet); 0 = at once.
+        self.restart_seconds = 0.0
+        self.broken_images = {}     # image -> the kubelet's reason (ImagePullBackOff, ...)
         self.fs_ready = set()       # pods whose files (config, data dir, certificate) exist
         self.dns_faults = {}        # pod -> {"mode": nxdomain|stale|lag, "ip", "seconds"}
         self.missing_tools = {}     # pod or "*" -> tools the image lacks (nslookup, getent)
@@ -99,6 +145,63 @@ class Release:
                                        "started": now_rfc3339(), "started_mono": time.monotonic(),
                                        "restarts": 0, "ordinal": i,
                                        "revision": getattr(self, "revision", None)}
+
+    # --- the template and its revisions ------------------------------------------------------
+    @property
+    def template(self):
+        if self._template is None:
+            scheme = "https" if self.cluster.tls else "http"
+            env_prefix = "BAO_" if self.openbao else "VAULT_"
+            self._template = {
+                "metadata": {"labels": {"helm.sh/chart": self.chart, **self.selector_labels()}},
+                "spec": {"containers": [{
+                    "name": self.cluster.container_name, "image": self.cluster.image,
+                    "env": [{"name": env_prefix + "ADDR",
+                             "value": "%s://127.0.0.1:8200" % scheme}],
+                    "volumeMounts": self.volume_mounts()}],
+                    "volumes": [{"name": "config", "configMap": {
+                        "name": "%s-config" % self.fullname}},
+                        {"name": "home", "emptyDir": {}}]}}
+            self.revisions.setdefault(self.initial_revision(), copy.deepcopy(self._template))
+        return self._template
+
+    def template_of(self, revision):
+        """The template a revision was made from (a revision set by the tests' `revision`
+        action without a template has the current one)."""
+        t = self.template
+        return self.revisions.setdefault(revision or self.revision, copy.deepcopy(t))
+
+    def container_image(self, template):
+        for c in template.get("spec", {}).get("containers", []):
+            if c.get("name") == self.cluster.container_name:
+                return c.get("image", "")
+        return self.cluster.image
+
+    def controller_tick(self):
+        """The StatefulSet controller catches up with the last spec change."""
+        if self.pending_observe is not None and time.monotonic() >= self.pending_observe[0]:
+            _, gen, rev = self.pending_observe
+            self.pending_observe = None
+            self.observed_generation = gen
+            self.revision = rev
+
+    def set_template(self, template):
+        """A PATCH changed spec.template: a new revision (or an earlier one with the same
+        template), observed by the controller CONTROLLER_SECONDS later."""
+        self.template  # the initial revision exists
+        self._template = copy.deepcopy(template)
+        key = json.dumps(template, sort_keys=True)
+        rev = next((name for name, t in self.revisions.items()
+                    if json.dumps(t, sort_keys=True) == key), None)
+        if rev is None:
+            rev = "%s-%s" % (self.fullname, revision_hash(template))
+            self.revisions[rev] = copy.deepcopy(template)
+        self.spec_changed(rev)
+
+    def spec_changed(self, revision=None):
+        self.generation += 1
+        rev = revision or (self.pending_observe[2] if self.pending_observe else self.revision)
+        self.pending_observe = (time.monotonic() + CONTROLLER_SECONDS, self.generation, rev)
 
     def patched(self, kind, name, obj):
         """The object with the tests' merge patch for (kind, name) applied; None when the
@@ -137,14 +240,39 @@ class Release:
         return "/openbao/config" if self.openbao else "/vault/config"
 
     def restart(self, pod):
-        i = self.pods[pod]["ordinal"]
+        """The pod was deleted: the StatefulSet controller creates it again from the update
+        revision (OnDelete), after restart_seconds (terminating, then ContainerCreating)."""
+        self.controller_tick()
+        old = self.pods[pod]
+        i = old["ordinal"]
         self._new_pod(i)
+        new = self.pods[pod]
+        if self.restart_seconds > 0:
+            t = time.monotonic()
+            old.pop("previous", None)
+            new["previous"] = old
+            new["terminating_until"] = t + self.restart_seconds / 2
+            new["creating_until"] = t + self.restart_seconds
+            new["started_mono"] = t + self.restart_seconds
+        # The image tag is the version the restarted Vault reports.
+        version = image_version(self.container_image(self.template_of(new["revision"])))
+        if version is not None:
+            self.cluster.set_pod_version(pod, version)
 
     def state(self, pod):
         if pod in self.pod_states:
             return self.pod_states[pod]
         if self.ordered and not self._created(pod):
             return "missing"
+        info = self.pods[pod]
+        now = time.monotonic()
+        if info.get("terminating_until", 0) > now:
+            return "Terminating"
+        if info.get("creating_until", 0) > now:
+            return "ContainerCreating"
+        if self.broken_images and \
+                self.container_image(self.template_of(info.get("revision"))) in self.broken_images:
+            return "BrokenImage"
         return "Running"
 
     def _created(self, pod):
@@ -167,13 +295,20 @@ class Release:
         return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/instance": self.release,
                 "component": "server"}
 
-    def labels(self, pod):
+    def shown_info(self, pod):
+        """What the API shows for the pod: while a deleted pod terminates, the old one."""
         info = self.pods[pod]
+        if self.state(pod) == "Terminating" and "previous" in info:
+            return info["previous"]
+        return info
+
+    def labels(self, pod):
+        info = self.shown_info(pod)
         labels = {"helm.sh/chart": self.chart, **self.selector_labels(),
                   "controller-revision-hash": info.get("revision") or self.revision,
                   "statefulset.kubernetes.io/pod-name": pod,
                   "apps.kubernetes.io/pod-index": str(info["ordinal"])}
-        if self.state(pod) == "Running":
+        if self.state(pod) in ("Running", "Terminating"):
             labels.update(self.cluster.labels(pod))
         for k, v in self.label_overrides.get(pod, {}).items():
             if v is None:
@@ -186,15 +321,16 @@ class Release:
         return self.state(pod) == "Running" and self.cluster.ready(pod)
 
     def pod_object(self, pod):
-        info = self.pods[pod]
+        info = self.shown_info(pod)
         i = info["ordinal"]
         state = self.state(pod)
+        image = self.container_image(self.template_of(info.get("revision")))
         scheme = "https" if self.cluster.tls else "http"
         container = self.cluster.container_name
         env_prefix = "BAO_" if self.openbao else "VAULT_"
         spec = {
             "containers": [{
-                "name": container, "image": self.cluster.image,
+                "name": container, "image": image,
                 "command": ["/bin/sh", "-ec"],
                 "ports": [{"containerPort": 8200, "name": scheme, "protocol": "TCP"},
                           {"containerPort": 8201, "name": "https-internal", "protocol": "TCP"},
@@ -227,6 +363,27 @@ class Release:
             return self._wrap(pod, info, spec, status)
         spec["nodeName"] = "node-%d" % i
         restarts = info["restarts"]
+        if state in ("ContainerCreating", "BrokenImage"):
+            # Scheduled, the sandbox and container being set up (or its image cannot be
+            # pulled): no IP, not running.
+            waiting = {"reason": "ContainerCreating"}
+            if state == "BrokenImage":
+                reason = self.broken_images[image]
+                waiting = {"reason": reason, "message": 'Back-off pulling image "%s"' % image
+                           if reason == "ImagePullBackOff" else "%s: %s" % (reason, image)}
+            status = {"phase": "Pending", "qosClass": "BestEffort", "hostIP": self.host_ip(i),
+                      "startTime": info["created"], "conditions": [
+                          {"type": "Initialized", "status": "True"},
+                          {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                           "message": "containers with unready status: [%s]" % container},
+                          {"type": "ContainersReady", "status": "False",
+                           "reason": "ContainersNotReady"},
+                          {"type": "PodScheduled", "status": "True"}],
+                      "containerStatuses": [{"name": container, "image": image, "imageID": "",
+                                             "ready": False, "restartCount": 0,
+                                             "started": False, "lastState": {},
+                                             "state": {"waiting": waiting}}]}
+            return self._wrap(pod, info, spec, status)
         if state == "CrashLoopBackOff":
             cstate = {"waiting": {"reason": "CrashLoopBackOff",
                                   "message": "back-off 5m0s restarting failed container=%s pod=%s"
@@ -234,6 +391,8 @@ class Release:
             restarts = max(restarts, 7)
         else:
             ready = self.ready(pod)
+        if state == "Terminating":
+            ready = False
         status.update({
             "hostIP": self.host_ip(i), "podIP": self.pod_ip(i),
             "podIPs": [{"ip": self.pod_ip(i)}], "startTime": info["created"],
@@ -242,10 +401,10 @@ class Release:
                 {"type": "Ready", "status": "True" if ready else "False"},
                 {"type": "ContainersReady", "status": "True" if ready else "False"},
                 {"type": "PodScheduled", "status": "True"}],
-            "containerStatuses": [{"name": container, "image": self.cluster.image,
+            "containerStatuses": [{"name": container, "image": image,
                                    "imageID": "docker.io/%s@sha256:%s" % (
-                                       self.cluster.image.split(":")[0],
-                                       hashlib.sha256(self.cluster.image.encode()).hexdigest()),
+                                       image.split(":")[0],
+                                       hashlib.sha256(image.encode()).hexdigest()),
                                    "containerID": "containerd://%s" % hashlib.sha256(
                                        info["uid"].encode()).hexdigest(),
                                    "ready": ready, "restartCount": restarts, "started": True,
@@ -254,14 +413,17 @@ class Release:
         return self._wrap(pod, info, spec, status)
 
     def _wrap(self, pod, info, spec, status):
-        return self.patched("Pod", pod, {"kind": "Pod", "apiVersion": "v1", "metadata": {
-            "name": pod, "namespace": self.namespace, "uid": info["uid"],
-            "resourceVersion": "1", "creationTimestamp": info["created"],
-            "generateName": self.fullname + "-", "labels": self.labels(pod),
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
-                                 "name": self.fullname, "uid": self.sts_uid,
-                                 "controller": True, "blockOwnerDeletion": True}]},
-            "spec": spec, "status": status})
+        meta = {"name": pod, "namespace": self.namespace, "uid": info["uid"],
+                "resourceVersion": "1", "creationTimestamp": info["created"],
+                "generateName": self.fullname + "-", "labels": self.labels(pod),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                     "name": self.fullname, "uid": self.sts_uid,
+                                     "controller": True, "blockOwnerDeletion": True}]}
+        if self.state(pod) == "Terminating":
+            meta["deletionTimestamp"] = self.pods[pod]["created"]
+            meta["deletionGracePeriodSeconds"] = 30
+        return self.patched("Pod", pod, {"kind": "Pod", "apiVersion": "v1", "metadata": meta,
+                                         "spec": spec, "status": status})
 
     def existing_pods(self):
         return [p for p in sorted(self.pods, key=lambda n: self.pods[n]["ordinal"])
@@ -279,44 +441,39 @@ class Release:
                          {"name": "home", "mountPath": "/home/" + self.name}]
 
     def statefulset_object(self):
+        self.controller_tick()
         ready = sum(1 for p in self.existing_pods() if self.ready(p))
         existing = len(self.existing_pods())
         current = sum(1 for p in self.existing_pods()
-                      if self.pods[p].get("revision") == self.initial_revision())
-        updated = sum(1 for p in self.existing_pods() if self.pods[p].get("revision") == self.revision)
-        scheme = "https" if self.cluster.tls else "http"
-        env_prefix = "BAO_" if self.openbao else "VAULT_"
+                      if self.shown_info(p).get("revision") == self.initial_revision())
+        updated = sum(1 for p in self.existing_pods()
+                      if self.shown_info(p).get("revision") == self.revision)
         claims = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                    "metadata": {"name": c},
                    "spec": {"accessModes": ["ReadWriteOnce"],
                             "resources": {"requests": {"storage": PVC_SIZE}},
                             "volumeMode": "Filesystem"}} for c in self.claim_names()]
+        labels = {"app.kubernetes.io/name": self.name,
+                  "app.kubernetes.io/instance": self.release,
+                  "app.kubernetes.io/managed-by": "Helm"}
+        annotations = {"meta.helm.sh/release-name": self.release,
+                       "meta.helm.sh/release-namespace": self.namespace}
         return self.patched("StatefulSet", self.fullname, {"kind": "StatefulSet", "apiVersion": "apps/v1", "metadata": {
             "name": self.fullname, "namespace": self.namespace, "uid": self.sts_uid,
-            "resourceVersion": "1", "generation": 1, "creationTimestamp": self.created,
-            "labels": {"app.kubernetes.io/name": self.name,
-                       "app.kubernetes.io/instance": self.release,
-                       "app.kubernetes.io/managed-by": "Helm"},
-            "annotations": {"meta.helm.sh/release-name": self.release,
-                            "meta.helm.sh/release-namespace": self.namespace}},
+            "resourceVersion": str(self.resource_version), "generation": self.generation,
+            "creationTimestamp": self.created,
+            "labels": self.sts_labels if self.sts_labels is not None else labels,
+            "annotations": self.sts_annotations if self.sts_annotations is not None
+            else annotations},
             "spec": {"replicas": self.replicas, "serviceName": "%s-internal" % self.fullname,
                      "podManagementPolicy": "OrderedReady" if self.openbao else "Parallel",
-                     "updateStrategy": {"type": "OnDelete"},
+                     "updateStrategy": copy.deepcopy(self.update_strategy),
                      "selector": {"matchLabels": self.selector_labels()},
-                     "template": {"metadata": {"labels": {"helm.sh/chart": self.chart,
-                                                          **self.selector_labels()}},
-                                  "spec": {"containers": [{
-                                      "name": self.cluster.container_name,
-                                      "image": self.cluster.image,
-                                      "env": [{"name": env_prefix + "ADDR",
-                                               "value": "%s://127.0.0.1:8200" % scheme}],
-                                      "volumeMounts": self.volume_mounts()}],
-                                      "volumes": [{"name": "config", "configMap": {
-                                          "name": "%s-config" % self.fullname}},
-                                          {"name": "home", "emptyDir": {}}]}},
+                     "template": copy.deepcopy(self.template),
                      "volumeClaimTemplates": claims},
             # OnDelete: currentRevision is never promoted (facts/kubernetes.md, addendum).
-            "status": {"observedGeneration": 1, "replicas": existing, "readyReplicas": ready,
+            "status": {"observedGeneration": self.observed_generation, "replicas": existing,
+                       "readyReplicas": ready,
                        "currentReplicas": current, "updatedReplicas": updated,
                        "availableReplicas": ready,
                        "currentRevision": self.initial_revision(),

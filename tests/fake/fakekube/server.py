@@ -15,6 +15,7 @@ import urllib.parse
 
 from aiohttp import WSMsgType, web
 
+from .patches import PatchError, apply_json_patch, strategic_merge_patch
 from .resources import PVC_KIB, ZONES, combine_patches, merge_patch, now_rfc3339
 
 V5 = "v5.channel.k8s.io"
@@ -338,7 +339,8 @@ class Server:
                                   "groupVersion": "apps/v1", "resources": [
                                       {"name": "statefulsets", "singularName": "",
                                        "namespaced": True, "kind": "StatefulSet",
-                                       "verbs": ["get", "list"], "shortNames": ["sts"]}]})
+                                       "verbs": ["get", "list", "patch"],
+                                       "shortNames": ["sts"]}]})
 
     async def apis_policy_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -447,8 +449,12 @@ class Server:
         if error is not None:
             return error
         obj = r.pod_object(name)
+        if r.state(name) == "Terminating":
+            return json_response(obj)  # deleted already: the same terminating object
         obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
-        # The StatefulSet controller recreates it at once; the Vault process restarts sealed.
+        obj["metadata"]["deletionGracePeriodSeconds"] = 30
+        # The StatefulSet controller recreates it (after restart_seconds) from its update
+        # revision; the Vault process restarts sealed.
         r.restart(name)
         r.cluster.pod_deleted(name)
         return json_response(obj)
@@ -476,6 +482,110 @@ class Server:
         except ValueError as e:
             return status_body(400, "BadRequest", "unable to parse requirement: %s" % e)
         return self.listing("StatefulSetList", "apps/v1", items)
+
+    # The patch types the API server accepts for built-in resources (PatchResource).
+    PATCH_TYPES = ["application/json-patch+json", "application/merge-patch+json",
+                   "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
+    # ValidateStatefulSetUpdate: what a StatefulSet update may change in spec.
+    STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
+                   "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+    async def patch_statefulset(self, request):
+        """PATCH as the API server's patch handler answers it: JSON patch (RFC 6902),
+        merge patch (RFC 7386) or strategic merge patch; then the StatefulSet update
+        validation; a template change makes a new revision, which the controller observes a
+        moment later (status.observedGeneration, updateRevision)."""
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        denied = self.check(request, "patch", "statefulsets", ns, name)
+        if denied is not None:
+            return denied
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if ctype not in self.PATCH_TYPES:
+            return status_body(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - accepted "
+                               "media types include: " + ", ".join(self.PATCH_TYPES))
+        r = self.find_release(ns, sts=name)
+        if r is None:
+            return self.not_found("statefulsets", name, "apps")
+        if ctype == "application/apply-patch+yaml":
+            return status_body(400, "BadRequest", "fake API server: server-side apply is not "
+                               "modelled; use a JSON, merge or strategic merge patch")
+        try:
+            patch = json.loads(await request.read())
+        except ValueError as e:
+            return status_body(400, "BadRequest", "error decoding patch: %s" % e)
+        current = r.statefulset_object()
+        try:
+            if ctype == "application/json-patch+json":
+                new = apply_json_patch(current, patch)
+            elif ctype == "application/merge-patch+json":
+                if not isinstance(patch, dict):
+                    raise PatchError(400, "Invalid JSON Patch")
+                new = merge_patch(current, patch)
+            else:
+                new = strategic_merge_patch(current, patch)
+        except PatchError as e:
+            if e.status == 422:
+                # NewGenericServerResponse(422, ...): the reason is not passed on.
+                return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                      "status": "Failure", "message": "the server rejected our "
+                                      "request due to an error in our request",
+                                      "reason": "Invalid", "details": {}, "code": 422},
+                                     status=422)
+            return status_body(400, "BadRequest", str(e))
+        old_spec = {k: v for k, v in current.get("spec", {}).items() if k not in self.STS_MUTABLE}
+        new_spec = {k: v for k, v in (new.get("spec") or {}).items()
+                    if k not in self.STS_MUTABLE}
+        if old_spec != new_spec:
+            msg = ("spec: Forbidden: updates to statefulset spec for fields other than "
+                   "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                   "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+            return status_body(422, "Invalid", 'StatefulSet.apps "%s" is invalid: %s' % (name, msg),
+                               {"name": name, "group": "apps", "kind": "StatefulSet", "causes": [
+                                   {"reason": "FieldValueForbidden", "message":
+                                    msg.split(": ", 1)[1], "field": "spec"}]})
+        for key in ("replicas", "ordinals", "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds"):
+            if current["spec"].get(key) != new["spec"].get(key):
+                return status_body(400, "BadRequest", "fake API server: changing spec.%s is not "
+                                   "modelled" % key)
+        # Defaulting (SetDefaults_StatefulSet), then ValidateStatefulSetSpec's rules.
+        strategy = dict(new["spec"].get("updateStrategy") or {})
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            strategy.setdefault("rollingUpdate", {"partition": 0})
+        bad = None
+        if strategy["type"] not in ("OnDelete", "RollingUpdate"):
+            bad = ("spec.updateStrategy", "FieldValueInvalid", 'Invalid value: "%s": must be '
+                   "'RollingUpdate' or 'OnDelete'" % strategy["type"])
+        elif strategy["type"] == "OnDelete" and "rollingUpdate" in strategy:
+            bad = ("spec.updateStrategy.rollingUpdate", "FieldValueInvalid",
+                   "Invalid value: %s: only allowed for updateStrategy 'RollingUpdate'"
+                   % json.dumps(strategy["rollingUpdate"]))
+        if bad is not None:
+            return status_body(422, "Invalid", 'StatefulSet.apps "%s" is invalid: %s: %s'
+                               % (name, bad[0], bad[2]),
+                               {"name": name, "group": "apps", "kind": "StatefulSet", "causes": [
+                                   {"reason": bad[1], "message": bad[2], "field": bad[0]}]})
+        if "dryRun" in request.query:
+            dry = dict(new)
+            return json_response(dry)
+        changed = False
+        meta, old_meta = new.get("metadata") or {}, current["metadata"]
+        for key, attr in (("labels", "sts_labels"), ("annotations", "sts_annotations")):
+            if meta.get(key) != old_meta.get(key):
+                setattr(r, attr, dict(meta.get(key) or {}))
+                changed = True
+        if new["spec"].get("template") != current["spec"]["template"]:
+            r.set_template(new["spec"]["template"])
+            changed = True
+        if strategy != current["spec"]["updateStrategy"]:
+            r.update_strategy = strategy
+            r.spec_changed()
+            changed = True
+        if changed:
+            r.resource_version += 1
+        return json_response(r.statefulset_object())
 
     async def get_statefulset(self, request):
         ns, name = request.match_info["ns"], request.match_info["name"]
@@ -741,7 +851,8 @@ class Server:
         # Exactly one empty initial frame on the lowest writable channel (facts §1.3).
         first = 1 if want_out else 2 if want_err else 3
         await ws.send_bytes(bytes([first]))
-        if r.state(pod) == "CrashLoopBackOff" or not command:
+        if r.state(pod) in ("CrashLoopBackOff", "ContainerCreating", "BrokenImage") or \
+                not command:
             msg = "container not running (%s)" % r.cluster.container_name if command else \
                 "you must specify at least one command for the container"
             await self.finish(ws, {"metadata": {}, "status": "Failure", "message":
@@ -889,6 +1000,9 @@ class Server:
                     return json_response({"error": "unknown hostile mode %r" % mode}, status=400)
                 self.hostile, self.hostile_close_code = mode, code
                 self.hostile_match = body.get("hostile_match", "")
+            if "restart_seconds" in body:
+                for r in self.releases:
+                    r.restart_seconds = float(body["restart_seconds"])
         elif action == "fail":
             self.failures.append([body["path"], int(body.get("status", 429)),
                                   int(body.get("count", 1)), body.get("retry_after")])
@@ -923,9 +1037,24 @@ class Server:
             # A template change under OnDelete: a new updateRevision; pods keep theirs until
             # they are deleted (and "pods" may name pods already on it).
             r = self.find_release_of(body["namespace"], body.get("release"))
+            r.controller_tick()
+            r.pending_observe = None
             r.revision = body["revision"]
+            r.template_of(r.revision)
             for p in body.get("pods", []):
                 r.pods[p]["revision"] = r.revision
+        elif action == "broken-image":
+            # Pods created from this image do not start (ImagePullBackOff, ErrImagePull, ...).
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            if body.get("reason") is None:
+                r.broken_images.pop(body["image"], None)
+            else:
+                r.broken_images[body["image"]] = body["reason"]
+        elif action == "leaders":
+            # Every leader election of the release's Vault, oldest first.
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            return json_response({"leaders": [{"pod": p, "term": term, "ns": t}
+                                              for p, term, t in r.cluster.leader_history()]})
         elif action == "dns":
             r = self.find_any(body["namespace"], body["pod"])
             if body.get("mode") in (None, "ok"):
@@ -1027,6 +1156,8 @@ class Server:
             web.get("/apis/apps/v1/statefulsets", self.list_statefulsets),
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets", self.list_statefulsets),
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}", self.get_statefulset),
+            web.patch("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
+                      self.patch_statefulset),
         ])
         return app
 

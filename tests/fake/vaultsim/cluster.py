@@ -180,6 +180,16 @@ class VaultCluster:
         self.model.pod_deleted(pod, now)
         self._changed()
 
+    def set_pod_version(self, pod: str, version: str) -> None:
+        """The pod was recreated from an image with this version (its tag)."""
+        self.model.set_pod_version(pod, version)
+        self._changed()
+
+    def leader_history(self) -> list:
+        """Every leader the raft clusters elected, oldest first: (pod, term, wall-clock ns)."""
+        self.model.advance()
+        return list(self.model.leader_history)
+
     def routes(self) -> list:
         prefix = "/_vault/%s/{pod:%s}" % (self.namespace, self.model.pod_re())
         return [web.route("*", prefix + "/v1/{path:.*}", self._handle)]
@@ -332,6 +342,7 @@ class VaultCluster:
         rc.term = 2
         rc.bump(3)
         first.active_since_ns = time.time_ns()
+        m.leader_history.append((first.pod, rc.term, first.active_since_ns))
         if preset in ("ha", "sealed-ha"):
             non_voters = [p.strip() for p in str(self.options["non_voters"]).split(",") if p.strip()]
             for n in nodes[1:]:
@@ -528,7 +539,7 @@ class VaultCluster:
         d = {"initialized": init, "sealed": node.sealed, "standby": not active,
              "performance_standby": False, "replication_performance_mode": "disabled",
              "replication_dr_mode": "disabled", "server_time_utc": int(time.time()),
-             "version": m.version, "enterprise": False}
+             "version": m.pod_version(node.pod), "enterprise": False}
         if not node.sealed and node.rc is not None:
             d["cluster_name"] = node.rc.cluster_name
             d["cluster_id"] = node.rc.cluster_id
@@ -699,10 +710,11 @@ class VaultCluster:
             srv = {
                 "id": mem.node_id, "name": mem.node_id, "address": mem.address,
                 "node_status": "alive" if up else "failed",
-                "last_contact": contact, "last_term": rc.term, "last_index": rc.index if up else max(0, rc.index - 3),
+                "last_contact": contact, "last_term": rc.term,
+                "last_index": m.applied_index(n, rc, now) if up else max(0, rc.index - 3),
                 "healthy": up, "stable_since": rfc3339nano(mem.stable_since_ns),
                 "status": "leader" if is_leader else ("voter" if mem.voter else "non-voter"),
-                "version": m.version, "node_type": "voter",
+                "version": m.pod_version(mem.pod), "node_type": "voter",
             }
             servers[mem.node_id] = srv
         quorum = len(voters) // 2 + 1

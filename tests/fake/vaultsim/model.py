@@ -82,7 +82,17 @@ DEFAULT_OPTIONS = {
     "applied_lag": "",
     # pods that run another version ("pod:version,..."): an upgrade half done
     "pod_versions": "",
+    # raft catch-up after a restart: a restarted node replays its log from its last snapshot,
+    # so its applied index starts up to CATCHUP_ENTRIES behind the leader's commit index and
+    # reaches it this many seconds after the unseal (autopilot reports the same LastIndex)
+    "catchup_seconds": 0.0,
+    # auto-unseal: how long a restarted node takes to unseal itself (the process starts,
+    # reaches its seal); 0 = at once
+    "auto_unseal_seconds": 0.0,
 }
+
+# How far behind the leader a restarted node's applied index starts (its last snapshot).
+CATCHUP_ENTRIES = 64
 
 
 def parse_version(v: str):
@@ -187,6 +197,9 @@ class Node:
         self.active_since_ns = None
         self.stepdown_until = 0.0
         self.down_since = None
+        self.down_index = None      # the commit index when the pod went down (restart)
+        self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
+        self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
         self.join_non_voter = False
         self.cert_names = None      # (dns, ips) of a reissued certificate, None = the modelled
         self.cert_foreign = False   # reissued by another CA
@@ -215,6 +228,8 @@ class Model:
         self.ca_pem = None
         self.ca_fingerprint = None
         self.seal_available = True
+        self.versions = {}          # pod -> version its image runs (set by the API server)
+        self.leader_history = []    # (pod, term, wall ns) of every leader, in order
         for i in range(replicas):
             self.node("%s-%d" % (fullname, i))
 
@@ -336,6 +351,7 @@ class Model:
                 consider(m.promote_due, "promote", (rc, m))
         for n in self.nodes.values():
             consider(n.join_due, "join_done", n)
+            consider(n.auto_unseal_due, "auto_unseal", n)
             if n.retry is not None:
                 consider(n.retry_due, "retry_join", n)
         return best
@@ -439,6 +455,7 @@ class Model:
         rc.term += 1
         rc.bump(3)
         new.active_since_ns = self.wall_ns(t)
+        self.leader_history.append((new.pod, rc.term, self.wall_ns(t)))
         self.log(new, "INFO", "core: acquired lock, enabling active operation", t)
         self.reconcile(rc, t)
 
@@ -476,6 +493,12 @@ class Model:
         if n.node_id in rc.members:
             rc.members[n.node_id].stable_since_ns = self.wall_ns(t)
         self.reconcile(rc, t)
+
+    def _ev_auto_unseal(self, t, n):
+        n.auto_unseal_due = None
+        if n.rc is not None:
+            self.auto_unseal(n, t)
+            self.reconcile(n.rc, t)
 
     def _ev_retry_join(self, t, n):
         n.retry_due = None
@@ -545,15 +568,39 @@ class Model:
             d["performance_standby_last_remote_wal"] = 0
         if rc is not None:
             d["raft_committed_index"] = rc.index
-            d["raft_applied_index"] = max(1, rc.index - self.applied_lag(n.pod))
+            d["raft_applied_index"] = self.applied_index(n, rc)
         return d
+
+    def applied_index(self, n: Node, rc: RaftCluster, t: float | None = None) -> int:
+        """The node's applied index: the leader's commit index, less the configured lag, or
+        on its way there after a restart (catch-up)."""
+        top = max(1, rc.index - self.applied_lag(n.pod))
+        if n.catchup is None:
+            return top
+        start, t0, t1 = n.catchup
+        t = self.now() if t is None else t
+        if t >= t1 or start >= top:
+            n.catchup = None
+            return top
+        return max(1, min(top - 1, int(start + (top - start) * (t - t0) / (t1 - t0))))
+
+    def start_catchup(self, n: Node, rc: RaftCluster, t: float):
+        """A restarted member unsealed: it replays its raft log before it is caught up."""
+        secs = float(self.opt["catchup_seconds"])
+        if secs <= 0 or n.down_index is None:
+            return
+        start = max(1, min(n.down_index, rc.index) - CATCHUP_ENTRIES)
+        n.catchup = (start, t, t + secs)
+
+    def set_pod_version(self, pod: str, version: str):
+        self.versions[pod] = version
 
     def pod_version(self, pod: str) -> str:
         for entry in filter(None, (e.strip() for e in str(self.opt["pod_versions"]).split(","))):
             name, _, version = entry.partition(":")
             if name == pod:
                 return version
-        return self.version
+        return self.versions.get(pod, self.version)
 
     def applied_lag(self, pod: str) -> int:
         for entry in filter(None, (e.strip() for e in str(self.opt["applied_lag"]).split(","))):
@@ -600,15 +647,22 @@ class Model:
         n.active_since_ns = None
         n.stepdown_until = 0.0
         n.down_since = t
+        n.down_index = rc.index if rc is not None else None
+        n.catchup = None
         n.log = []
         self.log(n, "INFO", "proxy environment: http_proxy=\"\" https_proxy=\"\" no_proxy=\"\"", t)
         self.log(n, "INFO", "core: Initializing version history cache for core", t)
         if rc is None:
             self.log(n, "INFO", "core: seal configuration missing, not initialized", t)
+        n.auto_unseal_due = None
         if rc is not None:
             if was_leader:
                 self._lose_leader(rc, t)
-            self.auto_unseal(n, t)
+            delay = float(self.opt["auto_unseal_seconds"])
+            if delay > 0 and self.opt["seal_type"] != "shamir":
+                n.auto_unseal_due = t + delay
+            else:
+                self.auto_unseal(n, t)
             self.reconcile(rc, t)
 
     def auto_unseal(self, n: Node, t: float):
@@ -623,6 +677,7 @@ class Model:
         n.sealed = False
         n.unsealed_at = t
         n.down_since = None
+        self.start_catchup(n, n.rc, t)
         self.log(n, "INFO", "core: vault is unsealed", t)
 
     def set_seal_available(self, available: bool, t: float):
@@ -696,6 +751,7 @@ class Model:
         n.sealed = False
         n.unsealed_at = t
         n.down_since = None
+        self.start_catchup(n, rc, t)
         self.log(n, "INFO", "core: vault is unsealed", t)
         self.log(n, "INFO", "core: entering standby mode", t)
         self.reconcile(rc, t)
