@@ -934,7 +934,7 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
     char what[600] = "";
     for (size_t i = 0; i < npods; i++)
         append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
-    char full[700];
+    char full[800]; /* what (600) and the words around it */
     snprintf(full, sizeof full,
              "%s to be %s (autopilot promotes joined nodes after its "
              "stabilization time)",

@@ -159,7 +159,7 @@ static int parse_servers(const char *s, int plain, struct raft_config *cfg)
         if (!recover_valid_id(id, strlen(id), sv->id, sizeof sv->id) ||
             !valid_address(addr, strlen(addr)))
             return 0;
-        snprintf(sv->address, sizeof sv->address, "%s", addr);
+        memcpy(sv->address, addr, strlen(addr) + 1); /* < RECOVER_ADDR_MAX: checked */
         sv->voter = strcmp(suffrage, "Voter") == 0;
         if (!sv->voter && strcmp(suffrage, "Nonvoter") != 0 && strcmp(suffrage, "Staging") != 0)
             return 0;
