@@ -255,3 +255,42 @@ def test_openbao(make_fake, tmp_path):
     assert "Recovered: openbao-0 is active; the raft configuration is openbao-0." in r.stdout
     assert "openbao-0: peers.json is gone (Vault recovered from it)" in r.stderr
     assert any(e["command"][:1] == ["bao"] for e in fake.exec_log())
+
+
+def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
+    """Without --yes, the StatefulSet's name must be typed: anything else changes nothing."""
+    import shlex
+    import shutil as sh
+    import pytest
+    if sh.which("tmux") is None:
+        pytest.skip("tmux is installed by make deps")
+    from conftest import BIN
+    from test_interactive import Tmux
+    fake = make_fake(*FAST)
+    c = Lost(fake, tmp_path)
+    c.lose("vault-1", "vault-2")
+    c.wait_no_leader("vault-0")
+    line = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s VAULT_TOKEN=%s %s recover --keys-file %s" % (
+        shlex.quote(fake.kubeconfig), shlex.quote(c.root), shlex.quote(BIN), shlex.quote(c.keys))
+    prompt = ("Writing the raft configuration of vault/vault cannot be undone. Type the StatefulSet's "
+              "name (vault) to go on:")
+    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    try:
+        t.wait_for(prompt)
+        t.send("-l", "vaulx")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=1" in screen and '"vaulx" is not vault: nothing was changed' in screen, screen
+    finally:
+        t.close()
+    assert not os.path.exists(c.peers_file("vault-0"))
+    assert not [e for e in fake.audit_log() if e["method"] == "DELETE"]
+    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    try:
+        t.wait_for(prompt)
+        t.send("-l", "vault")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=", timeout=120)
+        assert "EXIT=0" in screen and "Recovered: vault-0 is active" in screen, screen
+    finally:
+        t.close()
