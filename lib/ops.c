@@ -701,11 +701,30 @@ void ops_describe_pods(const struct vault_cluster *vc, const struct pod_view *vi
 void ops_election_outlook(const struct vault_cluster *vc, const struct pod_view *views,
                           const char *not_this, struct election_outlook *out)
 {
+    ops_election_outlook_of(vc, views, not_this, NULL, 0, out);
+}
+
+static int is_member(const char *const *members, size_t n, const char *name)
+{
+    if (members == NULL)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(members[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+void ops_election_outlook_of(const struct vault_cluster *vc, const struct pod_view *views,
+                             const char *not_this, const char *const *members, size_t nmembers,
+                             struct election_outlook *out)
+{
     memset(out, 0, sizeof *out);
     int uninitialized = 0, initialized = 0;
     for (size_t i = 0; i < vc->npods; i++) {
         const struct pod_view *v = &views[i];
         const char *name = vc->pods[i].name;
+        if (!is_member(members, nmembers, name))
+            continue;
         if (!vc->pods[i].exists || !vc->pods[i].running) {
             out->pods_down++;
             continue;
@@ -797,7 +816,7 @@ static enum wait_poll check_active(void *ctx, char *text, size_t cap, struct err
     if (ops_refresh(o, &a->views, err) < 0)
         return WAIT_FAILED;
     struct election_outlook ol;
-    ops_election_outlook(o->vc, a->views, a->not_this, &ol);
+    ops_election_outlook_of(o->vc, a->views, a->not_this, o->members, o->nmembers, &ol);
     a->pods_down = ol.pods_down;
     char states[768];
     ops_describe_pods(o->vc, a->views, states, sizeof states);

@@ -32,6 +32,11 @@ struct ops {
                                       shared by several waits, e.g. upgrade's per pod) */
     volatile sig_atomic_t *cancel; /* Ctrl-C: waits end between polls */
     const char *prog;              /* "kubectl vault-ha", for the next command in messages */
+    /* The pods that are the raft members, when the caller knows better than "every
+     * initialized pod": after a peers.json recovery the configuration is the survivors,
+     * and a lost pod that came back with stale data is no member. NULL = not known. */
+    const char *const *members;
+    size_t nmembers;
 };
 
 /* One line of progress through o->report (nothing when it is NULL). */
@@ -158,6 +163,11 @@ struct election_outlook {
 };
 void ops_election_outlook(const struct vault_cluster *vc, const struct pod_view *views,
                           const char *not_this, struct election_outlook *out);
+/* The same with the raft members known (members NULL: every initialized pod):
+ * pods outside them neither count for the quorum nor can become active. */
+void ops_election_outlook_of(const struct vault_cluster *vc, const struct pod_view *views,
+                             const char *not_this, const char *const *members, size_t nmembers,
+                             struct election_outlook *out);
 /* The outlook in words, with the command that helps; states from ops_describe_pods. */
 void ops_outlook_message(const struct vault_cluster *vc, const struct election_outlook *ol,
                          const char *states, const char *prog, char *buf, size_t cap);

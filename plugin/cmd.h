@@ -151,6 +151,12 @@ void cmd_secret_warnings(const struct cmd_context *ctx);
  * terminal, --yes is required. Returns 1 to go on. */
 int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question);
 
+/* For irreversible changes: asks on the terminal for `expected` (the
+ * StatefulSet's name) to be typed, after saying what cannot be undone; --yes
+ * skips it; without a terminal --yes is required. Returns 1 to go on. */
+int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, const char *what,
+                      const char *expected);
+
 /* Sets up o for this command: progress to ctx->err (cmd_progress_line and
  * cmd_progress_wait), --timeout, Ctrl-C ending waits (cmd_interrupted). */
 void cmd_ops_init(struct cmd_context *ctx, struct ops *o);

@@ -25,30 +25,19 @@
 #include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
-extern const struct cmd_entry cmd_doctor_entry, cmd_upgrade_entry;
+extern const struct cmd_entry cmd_doctor_entry, cmd_upgrade_entry, cmd_recover_entry;
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
     cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry,
     cmd_snapshot_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,
-    &cmd_doctor_entry,
-    &cmd_init_entry,
-    &cmd_unseal_entry,
-    &cmd_join_entry,
-    &cmd_bootstrap_entry,
-    &cmd_peers_entry,
-    &cmd_step_down_entry,
-    &cmd_remove_peer_entry,
-    &cmd_snapshot_entry,
-    &cmd_upgrade_entry,
-    &cmd_exec_entry,
-    &cmd_completion_entry,
-    &cmd_version_entry,
-    &cmd_complete_entry,
-    &cmd_man_entry,
-    NULL,
+    &cmd_status_entry,   &cmd_doctor_entry,     &cmd_init_entry,
+    &cmd_unseal_entry,   &cmd_join_entry,       &cmd_bootstrap_entry,
+    &cmd_peers_entry,    &cmd_step_down_entry,  &cmd_remove_peer_entry,
+    &cmd_snapshot_entry, &cmd_upgrade_entry,    &cmd_recover_entry,
+    &cmd_exec_entry,     &cmd_completion_entry, &cmd_version_entry,
+    &cmd_complete_entry, &cmd_man_entry,        NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -770,6 +759,29 @@ int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char
     if (fgets(line, sizeof line, stdin) == NULL)
         return 0;
     return line[0] == 'y' || line[0] == 'Y';
+}
+
+int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, const char *what,
+                      const char *expected)
+{
+    if (cmd_opt_flag(args, "yes"))
+        return 1;
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(ctx->err, "%s: %s: refusing without a terminal to confirm; add --yes\n", ctx->prog,
+                what);
+        return 0;
+    }
+    fprintf(ctx->err, "%s cannot be undone. Type the StatefulSet's name (%s) to go on: ", what,
+            expected);
+    fflush(ctx->err);
+    char line[256] = "";
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, expected) == 0)
+        return 1;
+    fprintf(ctx->err, "%s: \"%s\" is not %s: nothing was changed\n", ctx->prog, line, expected);
+    return 0;
 }
 
 int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,

@@ -177,6 +177,34 @@ static void test_waiter_deadline(void **state)
     assert_int_equal(w.timeout_ms, WAIT_DEFAULT_MS);
 }
 
+/* After a peers.json recovery to vault-0 alone, the lost pods that came back
+ * with stale data (initialized, sealed) are no members: the survivor's
+ * election is waited for, where counting them would refuse ("no quorum"). */
+static void test_known_members_after_recovery(void **state)
+{
+    (void)state;
+    struct scene s;
+    struct election_outlook ol;
+    scene_init(&s, NULL);
+    says(&s, "Sss");
+    ops_election_outlook(s.vc, s.views, NULL, &ol);
+    assert_int_equal(ol.kind, OUTLOOK_NO_QUORUM);
+    const char *survivors[] = {"vault-0"};
+    ops_election_outlook_of(s.vc, s.views, NULL, survivors, 1, &ol);
+    assert_int_equal(ol.kind, OUTLOOK_ELECTING);
+    assert_int_equal(ol.members, 1);
+    assert_int_equal(ol.quorum, 1);
+    assert_string_equal(ol.sealed, "");
+    /* an isolated stale pod that someone unsealed is not the active node either */
+    says(&s, "sAs");
+    const char *two[] = {"vault-0", "vault-2"};
+    ops_election_outlook_of(s.vc, s.views, NULL, two, 2, &ol);
+    assert_int_equal(ol.kind, OUTLOOK_ALL_SEALED);
+    assert_string_equal(ol.active, "");
+    assert_string_equal(ol.sealed, "vault-0, vault-2");
+    scene_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_outlook_that_cannot_elect),
         cmocka_unit_test(test_unknown_pods_may_hold_the_quorum),
         cmocka_unit_test(test_waiter_deadline),
+        cmocka_unit_test(test_known_members_after_recovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,7 @@ class Release:
         self.dns_faults = {}        # pod -> {"mode": nxdomain|stale|lag, "ip", "seconds"}
         self.missing_tools = {}     # pod or "*" -> tools the image lacks (nslookup, getent)
         self.disk = {}              # pod or "*" -> fill level of the data volume in percent
+        self.lost = set()           # pods lost with their node or volume (the `lose` action)
         self.pods = {}
         for i in range(replicas):
             self._new_pod(i)

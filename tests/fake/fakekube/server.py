@@ -173,7 +173,11 @@ class Server:
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "w") as f:
                 f.write(text)
-        os.makedirs(fs + r.data_dir(), exist_ok=True)
+        # The data volume is the simulator's own data folder of that pod (node-id, raft/), so
+        # what Vault writes and reads there (peers.json) is what the pod's tools see.
+        os.makedirs(os.path.dirname(fs + r.data_dir()), exist_ok=True)
+        if not os.path.lexists(fs + r.data_dir()):
+            os.symlink(r.cluster.data_path(pod), fs + r.data_dir())
         write(r.config_dir() + "/extraconfig-from-values.hcl", r.config_hcl())
         self.write_disk(r, pod)
         if r.cluster.tls:
@@ -981,6 +985,9 @@ class Server:
             r.pod_states[body["pod"]] = body["state"]
             if body["state"] == "Running":
                 r.pod_states.pop(body["pod"], None)
+                if body["pod"] in r.lost:  # a lost pod scheduled again: a new pod, started sealed
+                    r.lost.discard(body["pod"])
+                    r.restart(body["pod"])
         elif action == "labels":
             r = self.find_any(body["namespace"], body["pod"])
             r.label_overrides.setdefault(body["pod"], {}).update(body["labels"])
@@ -1013,6 +1020,20 @@ class Server:
             r = self.find_any(body["namespace"], body["pod"])
             r.restart(body["pod"])
             r.cluster.wipe_data(body["pod"])
+        elif action == "lose":
+            # A pod lost with its node ("node": Pending forever, its volume kept on the lost
+            # node) or with its volume ("pvc": the PVC is Lost, the data gone). The Vault
+            # process is gone either way. pod-state Running brings the pod back.
+            r = self.find_any(body["namespace"], body["pod"])
+            pod, how = body["pod"], body.get("how", "node")
+            r.pod_states[pod] = "Pending:Unschedulable"
+            r.cluster.pod_deleted(pod)
+            if how == "pvc":
+                r.cluster.wipe_data(pod)
+                key = ("PersistentVolumeClaim", "data-%s" % pod)
+                r.patches[key] = combine_patches(r.patches.get(key) or {},
+                                                 {"status": {"phase": "Lost"}})
+            r.lost.add(pod)
         elif action == "patch":
             # A JSON merge patch on an object the fake serves; "patch": null deletes it.
             if body["kind"] == "Node":

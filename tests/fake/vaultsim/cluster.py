@@ -219,6 +219,11 @@ class VaultCluster:
     def node_id(self, pod: str) -> str:
         return self.model.node(pod).node_id
 
+    def data_path(self, pod: str) -> str:
+        """The pod's data volume on the host (the API server shows it at /vault/data in the pod)."""
+        self.model.node(pod)
+        return self.model.data_path(pod)
+
     def issue_node_cert(self, pod: str, dns=None, ips=None, valid_days=None, signer="ca") -> str:
         """A real PEM certificate for the pod's listener, as the TLS secret of the chart's TLS
         example holds it: the modelled SANs, signed by the CA, valid for a year. A test may
@@ -343,6 +348,7 @@ class VaultCluster:
         rc.bump(3)
         first.active_since_ns = time.time_ns()
         m.leader_history.append((first.pod, rc.term, first.active_since_ns))
+        m.log_initial_configuration(first, rc, now)
         if preset in ("ha", "sealed-ha"):
             non_voters = [p.strip() for p in str(self.options["non_voters"]).split(",") if p.strip()]
             for n in nodes[1:]:
@@ -353,6 +359,9 @@ class VaultCluster:
                 n.sealed = False
                 n.unsealed_at = now
                 rc.config_index = rc.bump()
+                m._hold_raft_data(n)
+                m.log_initial_configuration(n, rc, now, members=[])
+                m.log_updating_configuration(rc, "AddVoter" if mem.voter else "AddNonvoter", mem, now)
             lags = [m.applied_lag(n.pod) for n in nodes]
             if max(lags):
                 rc.bump(max(lags))  # a history long enough for a follower to trail that far
@@ -362,6 +371,7 @@ class VaultCluster:
                     rc.members[nid] = Member(nid, pod, "%s.%s-internal:8201" % (pod, self.fullname),
                                              True, now)
                     rc.config_index = rc.bump()
+                    m.log_updating_configuration(rc, "AddVoter", rc.members[nid], now)
         if preset == "sealed-ha":
             for n in nodes:
                 n.sealed = True
@@ -751,6 +761,7 @@ class VaultCluster:
         if mem is None:
             return web.Response(status=204)     # facts §4: unknown id is a silent success
         rc.config_index = rc.bump()
+        m.log_updating_configuration(rc, "RemoveServer", mem, now)
         gone = m.nodes.get(mem.pod)
         if gone is not None and gone.node_id == sid:
             gone.removed = True

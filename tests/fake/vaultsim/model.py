@@ -15,6 +15,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import string
 import time
 import uuid
@@ -93,6 +94,12 @@ DEFAULT_OPTIONS = {
 
 # How far behind the leader a restarted node's applied index starts (its last snapshot).
 CATCHUP_ENTRIES = 64
+
+
+# The chart's pod securityContext: Vault runs as uid 100 (vault), gid 1000 (fsGroup), and so do the
+# processes `kubectl exec` starts in its container.
+VAULT_UID = 100
+VAULT_GID = 1000
 
 
 def parse_version(v: str):
@@ -258,19 +265,172 @@ class Model:
         self.log(n, "INFO", "core: seal configuration missing, not initialized")
         return n
 
+    def data_path(self, pod: str) -> str:
+        """The pod's data volume (the chart's /vault/data, /openbao/data): the fake API server
+        shows it inside the pod. Owned by the vault user, as the chart's fsGroup makes it."""
+        d = os.path.join(self.workdir, "data", pod)
+        if not os.path.isdir(d):
+            os.makedirs(d, exist_ok=True)
+            _own(d)
+        return d
+
     def _node_id(self, pod: str) -> str:
         if self.set_node_id:
-            return pod          # VAULT_RAFT_NODE_ID = metadata.name (facts §4, §7)
-        d = os.path.join(self.workdir, "data", pod)
-        os.makedirs(d, exist_ok=True)
-        p = os.path.join(d, "node-id")
+            return pod          # VAULT_RAFT_NODE_ID = metadata.name (facts §4, §7): no node-id file
+        # physical/raft: no id configured, so <storage path>/node-id, written once (a UUID)
+        p = os.path.join(self.data_path(pod), "node-id")
         if os.path.exists(p):
             with open(p) as f:
                 return f.read().strip()
         nid = str(uuid.uuid4())
         with open(p, "w") as f:
             f.write(nid)
+        _own(p)
         return nid
+
+    def raft_dir(self, n: Node) -> str:
+        """<storage path>/raft: raft's own files (raft.db, snapshots/), and where peers.json is read."""
+        return os.path.join(self.data_path(n.pod), "raft")
+
+    def _hold_raft_data(self, n: Node):
+        d = self.raft_dir(n)
+        if not os.path.isdir(d):
+            os.makedirs(d, exist_ok=True)
+            _own(d)
+            for name in ("raft.db",):
+                path = os.path.join(d, name)
+                open(path, "ab").close()
+                _own(path)
+
+    # ------------------------------------------------------------ raft configuration in the log
+    @staticmethod
+    def servers_text(members) -> str:
+        """hclog.Fmt("%+v", []raft.Server) as hashicorp/raft logs it, quoted by hclog when it has
+        spaces: servers="[{Suffrage:Voter ID:x Address:y} ...]", or servers=[] when empty."""
+        inner = " ".join("{Suffrage:%s ID:%s Address:%s}" % ("Voter" if m.voter else "Nonvoter",
+                                                             m.node_id, m.address) for m in members)
+        text = "[%s]" % inner
+        return '"%s"' % text if " " in text else text
+
+    def log_initial_configuration(self, n: Node, rc, t: float, members=None):
+        """hashicorp/raft NewRaft: `initial configuration` when raft starts (at unseal)."""
+        ms = list(rc.members.values()) if members is None else members
+        index = rc.config_index if ms else 0
+        self.log(n, "INFO", "storage.raft: initial configuration: index=%d servers=%s"
+                 % (index, self.servers_text(ms)), t)
+
+    def log_updating_configuration(self, rc, command: str, m, t: float):
+        """hashicorp/raft appendConfigurationEntry, on the leader: the whole new configuration."""
+        leader = self.leader_node(rc)
+        if leader is None:
+            return
+        self.log(leader, "INFO", "storage.raft: updating configuration: command=%s server-id=%s "
+                 "server-addr=%s servers=%s" % (command, m.node_id, m.address,
+                                                 self.servers_text(rc.members.values())), t)
+
+    def raft_start(self, n: Node, t: float):
+        """physical/raft SetupCluster, run when raft starts at unseal (facts addendum "Lost-quorum
+        recovery"): a <storage path>/raft/peers.json replaces the configuration with exactly its
+        list, and is then deleted. Raises SimError when it cannot be used (the unseal fails)."""
+        rc = n.rc
+        path = os.path.join(self.raft_dir(n), "peers.json")
+        if os.path.exists(path):
+            self.log(n, "INFO", "storage.raft: raft recovery initiated: recovery_file=peers.json", t)
+            try:
+                servers = self._read_peers_json(path)
+            except SimError as e:
+                self.log(n, "ERROR", "core: failed to unseal: error=\"%s\"" % e.messages[0], t)
+                raise
+            self.log(n, "INFO", 'storage.raft: raft recovery found new config: config="{[%s]}"'
+                     % " ".join("{%s %s %s}" % ("Nonvoter" if nv else "Voter", i, a)
+                                for i, a, nv in servers), t)
+            members = {}
+            for node_id, address, non_voter in servers:
+                old = rc.members.get(node_id)
+                pod = address.split(".", 1)[0].split(":", 1)[0]
+                m = Member(node_id, pod, address, not non_voter, t)
+                if old is not None:
+                    m.stable_since_ns = old.stable_since_ns
+                m.non_voter = bool(non_voter)
+                members[node_id] = m
+            rc.members = members
+            rc.config_index = rc.bump()
+            if rc.leader is not None and rc.leader not in members:
+                self._lose_leader(rc, t)
+            os.unlink(path)
+            self.log(n, "INFO", "storage.raft: raft recovery deleted peers.json", t)
+        self.log_initial_configuration(n, rc, t)
+
+    def _read_peers_json(self, path: str):
+        """raft.ReadConfigJSON + checkConfiguration, and Vault's non_voter rule, with their texts."""
+        pre = "raft recovery failed to parse peers.json: "
+        if os.geteuid() == 0:
+            st = os.stat(path)
+            readable = (st.st_uid == VAULT_UID and st.st_mode & 0o400) or st.st_mode & 0o004 or \
+                (st.st_gid == VAULT_GID and st.st_mode & 0o040)
+            if not readable:
+                raise SimError(500, pre + "open %s: permission denied" % self.pod_path(path))
+        with open(path, "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8", "replace").lstrip(" \t\r\n")
+        if not text:
+            raise SimError(500, pre + "EOF")
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text)   # json.Decoder.Decode: the first value
+        except ValueError as e:
+            if e.pos >= len(text):
+                raise SimError(500, pre + "unexpected EOF")
+            raise SimError(500, pre + "invalid character %r looking for beginning of value"
+                           % text[e.pos])
+        if not isinstance(value, list):
+            kind = {dict: "object", str: "string", bool: "bool", type(None): "null"}.get(type(value), "number")
+            raise SimError(500, pre + "json: cannot unmarshal %s into Go value of type "
+                           "[]raft.configEntry" % kind)
+        servers = []
+        for e in value:
+            if not isinstance(e, dict):
+                raise SimError(500, pre + "json: cannot unmarshal %s into Go value of type raft.configEntry"
+                               % ("array" if isinstance(e, list) else "string" if isinstance(e, str) else "number"))
+            fields = {k.lower(): v for k, v in e.items()}     # encoding/json matches names case-insensitively
+            node_id, address, nv = fields.get("id", ""), fields.get("address", ""), fields.get("non_voter", False)
+            for name, v, want in (("id", node_id, str), ("address", address, str), ("non_voter", nv, bool)):
+                if v is not None and not isinstance(v, want):
+                    got = "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else \
+                        {str: "string", bool: "bool", list: "array", dict: "object"}[type(v)]
+                    raise SimError(500, pre + "json: cannot unmarshal %s into Go struct field "
+                                   "configEntry.%s of type %s" % (got, name, "bool" if want is bool else
+                                                                 "raft.Server" + ("ID" if name == "id" else "Address")))
+            servers.append((node_id or "", address or "", bool(nv)))
+        seen_id, seen_addr = set(), set()
+        conf = "{[%s]}" % " ".join("{%s %s %s}" % ("Nonvoter" if nv else "Voter", i, a) for i, a, nv in servers)
+        voters = 0
+        for node_id, address, nv in servers:
+            if not node_id:
+                raise SimError(500, pre + "empty ID in configuration: %s" % conf)
+            if not address:
+                raise SimError(500, pre + "empty address in configuration: %s" % conf)
+            if node_id in seen_id:
+                raise SimError(500, pre + "found duplicate ID in configuration: %s" % node_id)
+            if address in seen_addr:
+                raise SimError(500, pre + "found duplicate address in configuration: %s" % address)
+            seen_id.add(node_id)
+            seen_addr.add(address)
+            voters += not nv
+        if voters == 0:
+            raise SimError(500, pre + "need at least one voter in configuration: %s" % conf)
+        if not self.openbao:
+            for node_id, _, nv in servers:
+                if nv:
+                    raise SimError(500, "raft recovery failed to parse configuration for node %s: "
+                                   "setting `non_voter` is only supported in enterprise"
+                                   % json.dumps(node_id))
+        return servers
+
+    def pod_path(self, host_path: str) -> str:
+        """A file of a data volume as the pod sees it (/vault/data/...)."""
+        base = os.path.join(self.workdir, "data")
+        rel = os.path.relpath(host_path, base).split(os.sep, 1)
+        return ("/openbao/data" if self.openbao else "/vault/data") + ("/" + rel[1] if len(rel) > 1 else "")
 
     def log(self, n: Node, level: str, msg: str, t: float | None = None):
         """Append a Vault server log line (hclog: `<RFC3339 ms>Z [LEVEL]  core: ...`)."""
@@ -475,6 +635,7 @@ class Model:
         m.voter = True
         m.stable_since_ns = self.wall_ns(t)
         rc.config_index = rc.bump()
+        self.log_updating_configuration(rc, "AddVoter", m, t)
         self.reconcile(rc, t)
 
     def _ev_join_done(self, t, n):
@@ -487,6 +648,8 @@ class Model:
         n.sealed = False
         n.unsealed_at = t
         n.down_since = None
+        self._hold_raft_data(n)
+        self.log_initial_configuration(n, rc, t, members=[])
         self.log(n, "INFO", "core: vault is unsealed", t)
         self.log(n, "INFO", "core: entering standby mode", t)
         rc.bump()
@@ -636,6 +799,7 @@ class Model:
             # The join answer was already accepted: the raft data exists on the volume.
             n.rc = n.pending
             rc = n.rc
+            self._hold_raft_data(n)
         n.pending = None
         n.join_due = None
         n.retry = None
@@ -674,6 +838,10 @@ class Model:
             self.log(n, "ERROR", "core: failed to unseal: error=\"failed to decrypt keys: %s "
                      "seal unavailable\"" % self.opt["seal_type"], t)
             return
+        try:
+            self.raft_start(n, t)
+        except SimError:
+            return
         n.sealed = False
         n.unsealed_at = t
         n.down_since = None
@@ -694,11 +862,14 @@ class Model:
         self.pod_deleted(pod, t)
         n.rc = None
         n.removed = False
-        if not self.set_node_id:
-            p = os.path.join(self.workdir, "data", pod, "node-id")
-            if os.path.exists(p):
-                os.unlink(p)
-            n.node_id = self._node_id(pod)
+        d = self.data_path(pod)
+        for name in os.listdir(d):
+            full = os.path.join(d, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        n.node_id = self._node_id(pod)
 
     def init(self, n: Node, shares: int, threshold: int, t: float):
         rc = RaftCluster(shares, threshold, self.openbao, self.vtuple < (1, 10, 0))
@@ -706,6 +877,7 @@ class Model:
         self.clusters.append(rc)
         n.rc = rc
         n.removed = False
+        self._hold_raft_data(n)
         n.sealed = True
         n.parts = []
         n.nonce = ""
@@ -735,6 +907,7 @@ class Model:
                 rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), False, t)
                 rc.members[n.node_id].non_voter = bool(n.join_non_voter)
                 rc.config_index = rc.bump()
+                self.log_updating_configuration(rc, "AddNonvoter", rc.members[n.node_id], t)
             n.join_due = t + float(self.opt["join_unseal_seconds"])
             return
         rc = n.rc
@@ -748,6 +921,8 @@ class Model:
         if rc.stash is not None:
             self._load_records(rc, rc.stash, barrier)
             rc.stash = None
+        self._hold_raft_data(n)
+        self.raft_start(n, t)       # may raise (peers.json): the node stays sealed
         n.sealed = False
         n.unsealed_at = t
         n.down_since = None
@@ -1033,3 +1208,12 @@ def _match_hostname(pattern: str, host: str) -> bool:
         if a != b:
             return False
     return True
+
+
+def _own(path: str):
+    """The vault user owns what Vault writes (only possible when the fake runs as root)."""
+    if os.geteuid() == 0:
+        try:
+            os.chown(path, VAULT_UID, VAULT_GID)
+        except OSError:
+            pass
