@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,4 +331,37 @@ FILE *text_open_stream(FILE *under)
     }
     setvbuf(f, NULL, _IONBF, 0);
     return f;
+}
+
+char *text_read_file(const char *path, size_t max, size_t *len, struct error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (m == NULL) {
+        fclose(f);
+        error_set(err, ERR_GENERIC, "out of memory reading %s", path);
+        return NULL;
+    }
+    char chunk[4096];
+    size_t r, total = 0;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && total <= max) {
+        fwrite(chunk, 1, r, m);
+        total += r;
+    }
+    fclose(f);
+    fclose(m);
+    if (total > max) {
+        free(buf);
+        error_set(err, ERR_CONFIG, "%s is larger than %zu bytes", path, max);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = n;
+    return buf;
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "error.h"
+
 /* Streaming state; zero-initialise. */
 struct text_sanitizer {
     unsigned char pend[4]; /* an incomplete UTF-8 sequence held back */
@@ -75,6 +77,12 @@ int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 /* A malloc'd formatted string, NULL when memory is short. */
 char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *text_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* A small local file read whole, NUL-terminated (length in *len when len is
+ * given); a file over max bytes is refused ("X is larger than N bytes"), so
+ * /dev/zero given by mistake cannot grow memory. NULL with err naming the
+ * file. Free with free(). */
+char *text_read_file(const char *path, size_t max, size_t *len, struct error *err);
 
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(int c);

@@ -183,7 +183,8 @@ int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *
 
 struct vault_init_result;
 /* Runs `operator init` in pod index idx with the init flags of args (shares,
- * threshold, PGP, recovery) and writes or prints the keys (cmd-init.c). */
+ * threshold, PGP, recovery: lib/init) and writes the keys to --output (0600,
+ * never overwritten, fsynced) or prints them once (main.c; init and bootstrap). */
 int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
                  struct vault_init_result *result);
 

@@ -3,6 +3,7 @@
  * global flag for plugins (facts/kubernetes.md §4.1), so we parse --context,
  * -n and friends ourselves, before or after the command name. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "cluster.h"
 #include "cmd.h"
+#include "init.h"
+#include "filesink.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "ops.h"
@@ -825,35 +828,7 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
 
 char *cmd_read_file(const char *path, size_t *len, struct error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        error_set(err, ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *m = open_memstream(&buf, &n);
-    if (m == NULL) {
-        fclose(f);
-        error_set(err, ERR_GENERIC, "out of memory reading %s", path);
-        return NULL;
-    }
-    char chunk[4096];
-    size_t r, total = 0;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0 && total <= CMD_FILE_MAX) {
-        fwrite(chunk, 1, r, m);
-        total += r;
-    }
-    fclose(f);
-    fclose(m);
-    if (total > CMD_FILE_MAX) { /* /dev/zero given by mistake, say */
-        free(buf);
-        error_set(err, ERR_CONFIG, "%s is larger than %u bytes", path, CMD_FILE_MAX);
-        return NULL;
-    }
-    if (len != NULL)
-        *len = n;
-    return buf;
+    return text_read_file(path, CMD_FILE_MAX, len, err);
 }
 
 /* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
@@ -869,4 +844,126 @@ char *cmd_read_pem(const char *path, struct error *err)
         return NULL;
     }
     return buf;
+}
+
+/* --- init's keys: shared by init and bootstrap ---------------------------------------------- */
+
+/* The keys in the CLI's table wording, in locked memory. */
+static int keys_text(const struct vault_init_result *r, struct secret *out, struct error *err)
+{
+    size_t cap = 256 + r->root_token.len;
+    for (size_t i = 0; i < r->keys_b64.n; i++)
+        cap += r->keys_b64.items[i].len + 32;
+    for (size_t i = 0; i < r->recovery_b64.n; i++)
+        cap += r->recovery_b64.items[i].len + 32;
+    if (secret_alloc(out, cap, err) < 0)
+        return -1;
+    size_t len = 0;
+    int cut = 0;
+    for (size_t i = 0; i < r->keys_b64.n; i++)
+        cut |= text_appendf(out->data, out->cap, &len, "Unseal Key %zu: %s\n", i + 1,
+                            r->keys_b64.items[i].data);
+    for (size_t i = 0; i < r->recovery_b64.n; i++)
+        cut |= text_appendf(out->data, out->cap, &len, "Recovery Key %zu: %s\n", i + 1,
+                            r->recovery_b64.items[i].data);
+    cut |=
+        text_appendf(out->data, out->cap, &len, "\nInitial Root Token: %s\n", r->root_token.data);
+    out->len = len;
+    if (cut) { /* cannot happen: cap counts every piece */
+        secret_free(out);
+        return error_set(err, ERR_GENERIC, "the keys do not fit their buffer");
+    }
+    return 0;
+}
+
+int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
+                 struct vault_init_result *result)
+{
+    const char *pod = o->vc->pods[idx].name;
+    const char *output = cmd_opt_str(args, "output");
+    struct error err = {0};
+    struct init_request req = {.pgp_keys = cmd_opt_str(args, "pgp-keys"),
+                               .root_token_pgp_key = cmd_opt_str(args, "root-token-pgp-key"),
+                               .recovery_pgp_keys = cmd_opt_str(args, "recovery-pgp-keys")};
+    long shares, threshold;
+    if (cmd_opt_int(args, "key-shares", 0, &req.shares, &err) < 0 ||
+        cmd_opt_int(args, "key-threshold", 0, &req.threshold, &err) < 0 ||
+        cmd_opt_int(args, "recovery-shares", 0, &req.recovery_shares, &err) < 0 ||
+        cmd_opt_int(args, "recovery-threshold", 0, &req.recovery_threshold, &err) < 0 ||
+        init_check_request(&req, &shares, &threshold, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    /* The file first: if it cannot be created, nothing has happened yet. */
+    int fd = -1;
+    if (output != NULL) {
+        fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            fprintf(ctx->err, "%s: cannot create %s: %s%s\n", ctx->prog, output, strerror(errno),
+                    errno == EEXIST ? " (an existing keys file is never overwritten)" : "");
+            return -1;
+        }
+    }
+    if (init_pod(o, pod, &req, result, &err) < 0) {
+        cmd_report(ctx, &err);
+        if (fd >= 0) {
+            close(fd);
+            unlink(output);
+        }
+        return -1;
+    }
+    struct secret text = {0};
+    if (fd >= 0) {
+        /* The file is the only copy of the keys: its data, then its directory entry,
+         * reach the disk before it is called written. */
+        int wrote = vault_init_result_json(result, &text, &err) == 0 &&
+                    filesink_write_all(fd, text.data, text.len, &err) == 0;
+        if (wrote && fsync(fd) < 0) {
+            error_set(&err, ERR_CONFIG, "fsync: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (close(fd) < 0 && wrote) {
+            error_set(&err, ERR_CONFIG, "close: %s", strerror(errno));
+            wrote = 0;
+        }
+        if (wrote && filesink_fsync_dir(output, &err) < 0)
+            wrote = 0;
+        if (!wrote) {
+            /* Vault is initialized now: the keys must not be lost. Show them. */
+            fprintf(ctx->err, "%s: writing %s failed (%s): the keys follow on standard output\n",
+                    ctx->prog, output, err.msg);
+            secret_free(&text);
+            fflush(ctx->out);
+            fflush(ctx->out_raw);
+            if (keys_text(result, &text, &err) == 0)
+                filesink_write_all(fileno(ctx->out_raw), text.data, text.len, &err);
+            secret_free(&text);
+            return 0;
+        }
+        fprintf(ctx->out,
+                "Vault initialized on %s with %d key shares and a key threshold of %d.\n"
+                "Unseal keys and root token written to %s (mode 0600). Store them safely and "
+                "remove the file from this machine.\n",
+                pod, result->shares, result->threshold, output);
+        fflush(ctx->out);
+    } else {
+        /* The keys go straight from locked memory to the descriptor, never through
+         * a stdio buffer; they are printable ASCII (lib/vault checks). */
+        int json = ctx->g->output == OUTPUT_JSON;
+        if ((json ? vault_init_result_json(result, &text, &err) : keys_text(result, &text, &err)) ==
+            0) {
+            fflush(ctx->out);
+            fflush(ctx->out_raw);
+            filesink_write_all(fileno(ctx->out_raw), text.data, text.len, &err);
+        }
+        if (!json)
+            fprintf(ctx->out,
+                    "\nVault initialized on %s with %d key shares and a key threshold of %d.\n",
+                    pod, result->shares, result->threshold);
+        fprintf(ctx->err,
+                "Store the unseal keys and the root token safely now: they are shown only "
+                "once. Next time use --output FILE.\n");
+    }
+    secret_free(&text);
+    return 0;
 }
