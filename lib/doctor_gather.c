@@ -1,5 +1,6 @@
 /* doctor, the gathering half: every API list and every exec at once (lib/doctor.h). */
 #include "doctor.h"
+#include "text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -142,9 +143,12 @@ static void make_marker(char *buf, size_t cap)
         unsigned long x = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
         memcpy(r, &x, sizeof x < sizeof r ? sizeof x : sizeof r);
     }
-    size_t n = (size_t)snprintf(buf, cap, "--vh-");
-    for (size_t i = 0; i < sizeof r && n + 2 < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%02x", r[i]);
+    size_t n = 0;
+    buf[0] = '\0';
+    text_appendf(buf, cap, &n, "--vh-");
+    for (size_t i = 0; i < sizeof r; i++)
+        if (text_appendf(buf, cap, &n, "%02x", r[i]) < 0)
+            break;
 }
 
 /* The pod to ask for raft state: labelled active, else labelled unsealed, else running. */
@@ -257,8 +261,7 @@ int doctor_gather(struct kube_client *kube, const struct doctor_gather_options *
             const struct vault_pod *q = &vc->pods[k];
             if (k == i || !q->exists || !dns_safe(q->name) || !dns_safe(svc))
                 continue;
-            len += (size_t)snprintf(names[i] + len, cap - len, "%s%s.%s", len ? " " : "", q->name,
-                                    svc);
+            text_appendf(names[i], cap, &len, "%s%s.%s", len ? " " : "", q->name, svc);
         }
         f->pods[i].asked = 1;
         struct vault_call *c = &calls[n];

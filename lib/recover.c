@@ -8,24 +8,13 @@
 
 #include <jansson.h>
 
+#include "ops.h"
+
 /* What is read back from a pod's file at most (peers.json of 64 servers fits). */
 #define PEERS_READ_MAX (64 * 1024)
 /* The server log read at most: the start of the container's log (where raft
  * prints its initial configuration) and typically all of it. */
 #define LOG_READ_MAX (16L * 1024 * 1024)
-
-static void append(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t cap, const char *fmt, ...)
-{
-    size_t len = strnlen(buf, cap);
-    if (len + 1 >= cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + len, cap - len, fmt, ap);
-    va_end(ap);
-}
 
 /* Text from a pod for a message: one line, control bytes as '?', bounded. */
 static void clean_copy(char *out, size_t cap, const char *in, size_t len)
@@ -399,9 +388,9 @@ static void gone_reason(const struct vault_cluster *vc, const struct recover_fac
                  p->reason ? (int)strcspn(p->reason, ":") : 0, p->reason ? p->reason : "",
                  p->reason ? ")" : "");
     if (strcmp(pvc, "missing") == 0)
-        append(buf, cap, "%sno PVC data-%s", buf[0] ? "; " : "", p->name);
+        ops_append(buf, cap, "%sno PVC data-%s", buf[0] ? "; " : "", p->name);
     else if (pvc[0] != '\0' && strcmp(pvc, "Bound") != 0)
-        append(buf, cap, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
+        ops_append(buf, cap, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
 }
 
 void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
@@ -462,7 +451,7 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         const char *name = vc->pods[mb->pod].name;
         if (!v->have_status) {
             unknown++;
-            append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
+            ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
             snprintf(mb->state, sizeof mb->state, "unknown: vault status not readable");
             continue;
         }
@@ -473,7 +462,7 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         const char *id = f->env_id[0] ? f->env_id : f->file_id;
         if (id[0] == '\0') {
             unknown++;
-            append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
+            ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
             snprintf(mb->state, sizeof mb->state, "unknown: node id not readable (%s)",
                      f->id_error[0] ? f->id_error : "no node-id file, no node id variable");
             continue;
@@ -490,8 +479,9 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         snprintf(mb->state, sizeof mb->state, "survivor: %s",
                  mb->unsealed ? "unsealed standby" : "sealed");
         if (strcmp(mb->local_id, mb->server.id) != 0)
-            append(mb->state, sizeof mb->state,
-                   "; its node id is %s, not the configuration's (it uses its own)", mb->local_id);
+            ops_append(mb->state, sizeof mb->state,
+                       "; its node id is %s, not the configuration's (it uses its own)",
+                       mb->local_id);
         plan->survivors++;
         if (mb->index >= 0 && (plan->best < 0 || mb->index > plan->members[plan->best].index))
             plan->best = (int)m;
@@ -502,8 +492,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         for (size_t m = 0; m < plan->n; m++)
             listed |= plan->members[m].pod == (int)i;
         if (!listed && views[i].have_status && views[i].st.initialized)
-            append(plan->extra, sizeof plan->extra, "%s%s", plan->extra[0] ? ", " : "",
-                   vc->pods[i].name);
+            ops_append(plan->extra, sizeof plan->extra, "%s%s", plan->extra[0] ? ", " : "",
+                       vc->pods[i].name);
     }
     plan->quorum = plan->voters / 2 + 1;
     if (running_voters >= plan->quorum) {

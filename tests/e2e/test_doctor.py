@@ -465,8 +465,14 @@ def test_non_voter_stuck_and_no_resolver(make_fake):
                            "missing": ["nslookup", "getent"]})
     fake.control("tools", {"namespace": "vault", "pod": "vault-0", "missing": ["nslookup"]})
     import time
-    time.sleep(6.5)  # the stabilization time and 5 s of slack for clocks
-    r = doctor(fake, "--check", "VHA-RAFT-003,VHA-DNS", token=root_token(fake))
+    # Poll until vault-2 has been a non-voter longer than the stabilization time (and the
+    # check's 5 s of slack for clocks): no fixed sleep, a generous deadline.
+    deadline = time.time() + 90
+    while True:
+        r = doctor(fake, "--check", "VHA-RAFT-003,VHA-DNS", token=root_token(fake))
+        if one(findings(r), "VHA-RAFT-003")[0] == "warn" or time.time() > deadline:
+            break
+        time.sleep(0.5)
     assert r.returncode == 2, r.stdout
     f = findings(r)
     level, msg, fix = one(f, "VHA-RAFT-003")

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is in
 
 
 class Tmux:
+    sessions = 0
+
     def __init__(self, tmp_path, command):
-        self.sock = str(tmp_path / "tmux.sock")
+        # One socket per session: a second session on the socket of one just killed can reach
+        # the dying server ("server exited unexpectedly").
+        Tmux.sessions += 1
+        self.sock = str(tmp_path / ("tmux%d.sock" % Tmux.sessions))
         subprocess.run(["tmux", "-S", self.sock, "new-session", "-d", "-x", "200", "-y", "50",
                         "sh", "-c", command], check=True)
 

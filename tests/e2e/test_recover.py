@@ -270,8 +270,13 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
     c = Lost(fake, tmp_path)
     c.lose("vault-1", "vault-2")
     c.wait_no_leader("vault-0")
-    line = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s VAULT_TOKEN=%s %s recover --keys-file %s" % (
-        shlex.quote(fake.kubeconfig), shlex.quote(c.root), shlex.quote(BIN), shlex.quote(c.keys))
+    # The token from a 0600 file: never in a command line, not even the test's shell's.
+    token_file = tmp_path / "token"
+    token_file.write_text(c.root + "\n")
+    os.chmod(token_file, 0o600)
+    line = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s recover --keys-file %s " \
+           "--token-file %s" % (shlex.quote(fake.kubeconfig), shlex.quote(BIN),
+                                shlex.quote(c.keys), shlex.quote(str(token_file)))
     prompt = ("Writing the raft configuration of vault/vault cannot be undone. Type the StatefulSet's "
               "name (vault) to go on:")
     t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")

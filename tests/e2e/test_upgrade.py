@@ -352,8 +352,12 @@ def test_keys_from_the_prompt(make_fake, tmp_path):
     """On a terminal: the plan, the confirmation, the keys asked once (hidden), then the
     roll; no key on the screen."""
     fake, keys = start(make_fake)
-    cmd = "VAULT_TOKEN=%s %s" % (keys["root_token"], command_line(
-        fake, ["upgrade", "--image", "hashicorp/vault:1.21.3"]))
+    # The token from a 0600 file: never in a command line, not even the test's shell's.
+    token_file = tmp_path / "token"
+    token_file.write_text(keys["root_token"] + "\n")
+    os.chmod(token_file, 0o600)
+    cmd = command_line(fake, ["upgrade", "--image", "hashicorp/vault:1.21.3", "--token-file",
+                              str(token_file)])
     t = Tmux(tmp_path, cmd + "; echo EXIT=$?; sleep 120")
     try:
         for i in range(3):
