@@ -1,7 +1,8 @@
 # kubectl-vault_ha — build, test, install.
 #   make deps     install the Debian packages the build and tests need (no-op when present)
 #   make          build ./kubectl-vault_ha
-#   make check    deps + build + unit tests + end-to-end tests, then all again under ASan/UBSan
+#   make check    deps + both builds + unit tests (plain and ASan/UBSan) + fuzz corpora replay +
+#                 the fake's and end-to-end tests on the ASan/UBSan build + a valgrind subset
 #   make demo     run the runbook against the built-in simulated cluster
 #   make fuzz     FUZZ_SECONDS=N: every libFuzzer target in tests/fuzz for N seconds (clang);
 #                 FUZZ_RUNS=N for N inputs each instead, FUZZ_JOBS=2 for two at a time
@@ -24,12 +25,12 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DVH_VERSION=\"$(VERSION)\" $(WARN) $(CFLAG
               -Ilib $(PKG_CFLAGS)
 
 # Debian packages: build, unit tests (cmocka), fake cluster and e2e tests (python3-*),
-# interactive tests (tmux), memory checks (valgrind).
+# interactive tests (tmux), memory checks (valgrind), fsync checks (strace).
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
                 libreadline-dev zlib1g-dev libssl-dev libcmocka-dev openssl \
                 python3-aiohttp python3-pytest python3-pytest-xdist python3-kubernetes \
                 python3-cryptography \
-                python3-yaml tmux valgrind
+                python3-yaml tmux valgrind strace
 
 # libFuzzer needs clang and its runtime (Debian 12: libclang-rt-14-dev); only `make fuzz` does.
 FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
@@ -38,7 +39,8 @@ LIB_SRC    := $(sort $(wildcard lib/*.c))
 PLUGIN_SRC := $(sort $(wildcard plugin/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 
-# Two build trees: the normal one and an ASan+UBSan one; the test suite runs both.
+# Two build trees: the normal one and an ASan+UBSan one. make check runs the unit tests on
+# both, the e2e suite once on the ASan build (and its few memory measurements on the normal one).
 B          := build/release
 A          := build/asan
 SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -101,8 +103,9 @@ $(A)/unit/%: tests/unit/%.c $(A)/libvaultha.a
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
-# The e2e tests mostly wait (elections, autopilot, processes): run them 6 at a time.
-PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 6 --durations=10
+# The e2e tests mostly wait (elections, autopilot, processes): run them 8 at a time.
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 8 --durations=10
+JOBS   := $(shell nproc 2>/dev/null || echo 2)
 
 e2e: kubectl-vault_ha
 	VH_BIN=$(CURDIR)/kubectl-vault_ha $(PYTEST) tests/fake tests/e2e
@@ -145,11 +148,14 @@ fuzz-replay: $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 	    $(A)/fuzz/replay_$$t tests/fuzz/corpus/$$t tests/fuzz/crashes/$$t || exit 1; \
 	done
 
-check-asan: $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN)
+# The whole e2e suite (and the fake's own tests) once, on the ASan/UBSan build; the tests that
+# measure what a sanitizer changes (mlock, peak RSS) run the plain build (VH_RELEASE_BIN).
+check-asan: $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN) kubectl-vault_ha
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/run-unit $(UNIT_BIN_ASAN)
 	$(MAKE) fuzz-replay
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha $(PYTEST) tests/e2e
+	  VH_BIN=$(CURDIR)/$(A)/kubectl-vault_ha VH_RELEASE_BIN=$(CURDIR)/kubectl-vault_ha \
+	  $(PYTEST) tests/fake tests/e2e
 
 # The e2e tests listed in tests/valgrind/tests with the plugin under valgrind memcheck
 # (tests/valgrind/vh-valgrind): no invalid access, no leak definitely lost. 3 at a time: a
@@ -165,9 +171,9 @@ valgrind: kubectl-vault_ha
 	  { grep -l 'ERROR SUMMARY: [1-9]' $(VALGRIND_LOGS)/*.log | head -5 | xargs -r cat; exit 1; }
 
 check: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all $(UNIT_BIN) $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN) \
+	  $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
 	$(MAKE) unit
-	$(MAKE) e2e
 	$(MAKE) check-asan
 	$(MAKE) valgrind
 

@@ -13,6 +13,16 @@ from harness import FakeCluster  # noqa: E402
 
 BIN = os.environ.get("VH_BIN", os.path.join(ROOT, "kubectl-vault_ha"))
 
+# The plain build, for the few tests that measure what a sanitizer changes (mlock, peak RSS):
+# `make check` runs the suite once, with VH_BIN the ASan/UBSan build and this one plain.
+RELEASE_BIN = os.environ.get("VH_RELEASE_BIN", BIN)
+
+
+def sanitized(binary):
+    """Whether binary is an ASan build: ASan makes mlock a no-op and grows RSS."""
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
 # How much slower than a plain build the plugin runs (valgrind: `make valgrind` sets 10), so
 # that deadlines scale with it.
 SLOWDOWN = float(os.environ.get("VH_SLOWDOWN", "1"))

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, run_plugin
+from conftest import BIN, RELEASE_BIN, run_plugin, sanitized
 
 
 def no_memlock_prefix():
@@ -22,21 +22,16 @@ def no_memlock_prefix():
     return prefix
 
 
-def sanitized_build():
-    """ASan replaces mlock with a no-op and cannot run under ptrace."""
-    r = subprocess.run(["ldd", BIN], capture_output=True, text=True)
-    return "libasan" in r.stdout
-
-
-@pytest.mark.skipif(sanitized_build(), reason="ASan turns mlock into a no-op that succeeds")
+@pytest.mark.skipif(sanitized(RELEASE_BIN),
+                    reason="ASan turns mlock into a no-op that succeeds")
 def test_mlock_failure_warned_once(fake):
     """A token is a secret in locked memory; when locking fails the user hears it once,
     with how to raise the limit, and the command goes on."""
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
     env.update({"HOME": "/nonexistent", "KUBECONFIG": fake.kubeconfig,
                 "VAULT_TOKEN": "hvs.some-token"})
-    r = subprocess.run(no_memlock_prefix() + [BIN, "status"], env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(no_memlock_prefix() + [RELEASE_BIN, "status"], env=env,
+                       capture_output=True, text=True, timeout=60)
     lines = [l for l in r.stderr.splitlines() if "cannot lock the secrets' memory" in l]
     assert len(lines) == 1, r.stderr
     assert lines[0] == (
