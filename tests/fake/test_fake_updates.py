@@ -138,6 +138,9 @@ def test_patch_types_and_revisions(ha):
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json-patch+json, application/merge-patch+json, "
         "application/strategic-merge-patch+json, application/apply-patch+yaml")
+    # The controller observes asynchronously: let it catch up with the patches above first.
+    wait_for(lambda: (lambda s: s["status"]["observedGeneration"] == s["metadata"]["generation"])(
+        sts(ha)), what="the controller to observe every patch so far")
     code, body = api(ha, "PATCH", "/apis/apps/v1/namespaces/vault/statefulsets/vault",
                      '[{"op":"replace","path":"/spec/template/spec/containers/0/image",'
                      '"value":"hashicorp/vault:1.22.0"}]', "application/json-patch+json")
