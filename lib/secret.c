@@ -479,6 +479,46 @@ int secret_prompt_signal(void)
     return prompt_ended_by;
 }
 
+/* The signal mask while waiting for a key: the prompt's signals unblocked. */
+static sigset_t prompt_wait_mask;
+
+static int prompt_signal_pending(void)
+{
+    for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
+        if (prompt_caught[i])
+            return 1;
+    return 0;
+}
+
+/* readline's own read waits with every signal unblocked and, after one, waits
+ * again: a Ctrl-\ that also flushed the typed input between our wait and its
+ * read would leave it waiting for a key that never comes. This read waits like
+ * the prompt's loop and, once a prompt signal is caught, hands readline a NUL
+ * (ignored by the prompt's keymap) so that the loop sees the signal. */
+static int prompt_getc(FILE *in)
+{
+    int fd = fileno(in);
+    for (;;) {
+        if (prompt_signal_pending())
+            return 0;
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &prompt_wait_mask);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return EOF;
+        unsigned char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1)
+            return c;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        return EOF;
+    }
+}
+
 /* Shows nothing of what is typed. */
 static void redisplay_nothing(void)
 {
@@ -685,16 +725,16 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     struct sigaction sa = {0}, old[NPROMPT_SIGNALS];
     sa.sa_handler = on_prompt_signal;
     sigemptyset(&sa.sa_mask);
-    sigset_t block, wait_mask;
+    sigset_t block;
     sigemptyset(&block);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
         prompt_caught[i] = 0;
         sigaddset(&block, prompt_signals[i]);
         sigaction(prompt_signals[i], &sa, &old[i]);
     }
-    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    sigprocmask(SIG_BLOCK, &block, &prompt_wait_mask);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
-        sigdelset(&wait_mask, prompt_signals[i]);
+        sigdelset(&prompt_wait_mask, prompt_signals[i]);
 
     readline_start();
     /* Callback mode lets us handle signals between characters ourselves;
@@ -705,6 +745,7 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     rl_outstream = stderr;
     rl_instream = stdin;
     rl_redisplay_function = redisplay_nothing;
+    rl_getc_function = prompt_getc;
     rl_variable_bind("enable-bracketed-paste", "off"); /* a paste is typed text */
     rl_variable_bind("convert-meta", "off");           /* 8-bit input to key_insert, */
     rl_variable_bind("input-meta", "on");              /* not to meta key bindings */
@@ -759,7 +800,7 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(STDIN_FILENO, &fds);
-        int r = pselect(STDIN_FILENO + 1, &fds, NULL, NULL, NULL, &wait_mask);
+        int r = pselect(STDIN_FILENO + 1, &fds, NULL, NULL, NULL, &prompt_wait_mask);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -774,6 +815,7 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     if (km != NULL)
         rl_free_keymap(km);
     rl_redisplay_function = rl_redisplay;
+    rl_getc_function = rl_getc;
     fputc('\n', stderr);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++)
         sigaction(prompt_signals[i], &old[i], NULL);
