@@ -518,6 +518,10 @@ static int run_restart(struct ops *o, const struct upgrade_run *run, const char 
     double t0 = wait_now_s();
     if (delete_pod(o, pod, err) < 0)
         goto out;
+    /* "Healthy again within --timeout" counts from the deletion: the reads and the
+     * quorum guard before it have limits of their own, and on a busy machine they
+     * must not eat the pod's time to come back. */
+    o->deadline_s = t0 + (double)run->pod_timeout_ms / 1000.0;
     ops_report(o, "%s: deleted (revision %s, version %s)", pod, old_rev, old_ver);
     if (ops_wait_pod_recreated(o, pod, old_uid[0] ? old_uid : NULL, run->revision, err) < 0)
         goto out;

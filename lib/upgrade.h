@@ -94,7 +94,8 @@ struct upgrade_run {
 };
 
 /* Runs one step: its done state first (nothing left to do: 0, reported), then
- * its precondition, then its action and waits, all within run->pod_timeout_ms.
+ * its precondition, then its action and waits, all within run->pod_timeout_ms
+ * (for a restart: from the pod's deletion on).
  * Returns 0, or -1 with err (ERR_INTERRUPTED after Ctrl-C, ERR_TIMEOUT when
  * the pod was not healthy in time). */
 int upgrade_run_step(struct ops *o, const struct upgrade_run *run, const struct upgrade_step *s,
