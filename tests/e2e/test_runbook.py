@@ -51,8 +51,10 @@ def test_runbook_as_four_commands(make_fake, tmp_path):
 
 def test_join_right_after_unseal_waits_for_the_election(make_fake, tmp_path):
     """The seed's failing sequence, with the token: join waits for the election the unseal
-    started (here the unseal names only vault-0, then join runs at once)."""
-    fake = make_fake(*REAL_ELECTIONS, "--vault-opt", "preset=initialized")
+    started (here the unseal names only vault-0, then join runs at once). The election takes
+    20 s here, the slow end of real ones, so that join starts inside it even on a busy machine
+    (with 2-6 s, two test suites at once made join start after it had ended)."""
+    fake = make_fake("--vault-opt", "election_seconds=20", "--vault-opt", "preset=initialized")
     init = json.load(open(os.path.join(fake.state_dir, "vault", "vault", "vault",
                                        "vault-init.json")))
     keys = write_private(tmp_path / "keys", "\n".join(init["unseal_keys_b64"][:3]) + "\n")
