@@ -95,6 +95,10 @@ class Server:
         self.users = {}        # token -> user
         self.rules = {}        # user -> list of (verbs, resources, namespace or None)
         self.latency_ms = options.latency_ms
+        # A real exec reaches the container through the kubelet and the runtime (tens of ms)
+        # before its first frame; kubectl drops frames that come before it has set up its
+        # streams ("Unknown stream id"), which an instant fake provoked under load.
+        self.exec_start_ms = 25
         self.cut_after = options.cut_after
         self.max_protocol = options.max_protocol
         self.hostile = options.hostile         # one of HOSTILE_MODES, or None
@@ -852,6 +856,8 @@ class Server:
 
     async def run_exec(self, request, ws, r, pod, command, proto, want_in, want_out, want_err,
                        escape=False):
+        if self.exec_start_ms:
+            await asyncio.sleep(self.exec_start_ms / 1000.0)
         # Exactly one empty initial frame on the lowest writable channel (facts §1.3).
         first = 1 if want_out else 2 if want_err else 3
         await ws.send_bytes(bytes([first]))
@@ -996,6 +1002,8 @@ class Server:
                 self.latency_ms = int(body["latency_ms"])
             if "cut_after" in body:
                 self.cut_after = int(body["cut_after"])
+            if "exec_start_ms" in body:
+                self.exec_start_ms = int(body["exec_start_ms"])
             if "max_protocol" in body:
                 self.max_protocol = body["max_protocol"]
             if "hostile" in body:
