@@ -490,11 +490,11 @@ static int prompt_signal_pending(void)
     return 0;
 }
 
-/* readline's own read waits with every signal unblocked and, after one, waits
- * again: a Ctrl-\ that also flushed the typed input between our wait and its
- * read would leave it waiting for a key that never comes. This read waits like
- * the prompt's loop and, once a prompt signal is caught, hands readline a NUL
- * (ignored by the prompt's keymap) so that the loop sees the signal. */
+/* readline's key reader. Its own waits with every signal unblocked and, after
+ * one, waits again: a Ctrl-\ that also flushed the typed input would leave it
+ * waiting for a key that never comes. This one waits with only the prompt's
+ * signals unblocked and, once one is caught, hands readline a NUL (ignored by
+ * the prompt's keymap) so that the prompt's loop sees the signal. */
 static int prompt_getc(FILE *in)
 {
     int fd = fileno(in);
@@ -720,8 +720,8 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     if (!isatty(STDIN_FILENO))
         return read_line_plain(out, err);
 
-    /* The prompt's signals are blocked except while waiting for a key, so the
-     * loop sees each one (pselect) and handles it outside the handler. */
+    /* The prompt's signals are blocked except while waiting for a key (in
+     * prompt_getc), so the loop sees each one and handles it outside the handler. */
     struct sigaction sa = {0}, old[NPROMPT_SIGNALS];
     sa.sa_handler = on_prompt_signal;
     sigemptyset(&sa.sa_mask);
@@ -797,15 +797,7 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
             ended = sig;
             break;
         }
-        fd_set fds;
-        FD_ZERO(&fds);
-        FD_SET(STDIN_FILENO, &fds);
-        int r = pselect(STDIN_FILENO + 1, &fds, NULL, NULL, NULL, &prompt_wait_mask);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        rl_callback_read_char();
+        rl_callback_read_char(); /* one key, waited for in prompt_getc */
     }
     /* Wipe what readline still holds of the line, then give the terminal back. */
     wipe_line();
