@@ -177,6 +177,9 @@ class Server:
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "w") as f:
                 f.write(text)
+        # Every pod has its own /tmp, as every container has (the host's is shared by every
+        # fake on the machine: two tests' files there collided).
+        os.makedirs(fs + "/tmp", exist_ok=True)
         # The data volume is the simulator's own data folder of that pod (node-id, raft/), so
         # what Vault writes and reads there (peers.json) is what the pod's tools see.
         os.makedirs(os.path.dirname(fs + r.data_dir()), exist_ok=True)
@@ -872,6 +875,10 @@ class Server:
                               escape)
             return
         env, cwd = self.pod_env(r, pod)
+        # Paths in the pod's /tmp are the pod's own (a shell redirection to one cannot be
+        # mapped by the file tools' wrappers, so the arguments are): the exec log (exec_pod) keeps
+        # the command as sent.
+        command = [env["FAKE_POD_FS"] + a if a.startswith("/tmp/") else a for a in command]
         try:
             if command[0] in ("sh", "/bin/sh") and not getattr(r.cluster, "has_shell", True):
                 raise FileNotFoundError(command[0])  # the distroless image has no shell

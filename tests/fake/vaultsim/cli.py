@@ -191,6 +191,9 @@ def _read_pgp(path: str) -> str:
     from .pgp import armor_decode
     if path.startswith("@"):
         path = path[1:]
+    pod_fs = os.environ.get("FAKE_POD_FS")
+    if pod_fs and path.startswith("/tmp/"):
+        path = pod_fs + path  # the pod's own /tmp (fakekube)
     try:
         with open(path, "rb") as f:
             raw = f.read()
