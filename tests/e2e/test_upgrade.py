@@ -214,6 +214,9 @@ def test_interrupted_roll_resumes(make_fake):
     to continue. The next run skips the pod already upgraded, brings the half-done one back
     first, and finishes with one leader change in all."""
     fake, keys = start(make_fake)
+    # Restarts of 8 s: the first look after vault-1's deletion must find it still down, even
+    # on a busy machine (with 1 s, one found it running and nothing was waited for).
+    fake.control("settings", {"restart_seconds": 8})
     env = dict(os.environ, KUBECONFIG=fake.kubeconfig, VAULT_TOKEN=keys["root_token"],
                HOME="/nonexistent")
     p = subprocess.Popen([BIN, "upgrade", "--image", "hashicorp/vault:1.21.3", "--keys-file",

@@ -147,6 +147,8 @@ class Server:
             self.make_pod_fs(r, pod, fs)
             r.fs_ready.add(pod)
         env["FAKE_POD_FS"] = fs
+        # The pod's own /tmp (make_pod_fs) for what a script puts in "${TMPDIR:-/tmp}".
+        env["TMPDIR"] = fs + "/tmp"
         # The pod's DNS: the headless service's per-pod records, answered by
         # fakekube/bin/nslookup and getent from this hosts file.
         hosts = os.path.join(root, "hosts")
