@@ -259,6 +259,10 @@ int upgrade_plan_build(const struct upgrade_facts *f, struct upgrade_plan *plan,
         if ((int)k == active || on_revision(p, rev) || !p->exists ||
             planned(plan, UPGRADE_RESTART, p->name))
             continue;
+        /* Deleted already: it comes back on the update revision (OnDelete), and step 1
+         * brings it back; restarting it again would cost a second outage. */
+        if (p->terminating)
+            continue;
         if (p->exists && !p->terminating && !p->running)
             continue;
         add_step(plan, UPGRADE_RESTART, p, &f->views[k], 0);

@@ -26,7 +26,8 @@ struct scene {
 };
 
 /* n pods; revs[i] 'o' old revision, 'n' new; what[i]: 'A' active, 'S' standby,
- * 's' sealed, 'd' down (CrashLoopBackOff), 'm' missing. */
+ * 's' sealed, 'd' down (CrashLoopBackOff), 'm' missing, 't' terminating (deleted, the
+ * old pod still shutting down, vault status not answered). */
 static void scene_init(struct scene *s, int n, const char *revs, const char *what)
 {
     memset(s, 0, sizeof *s);
@@ -50,6 +51,9 @@ static void scene_init(struct scene *s, int n, const char *revs, const char *wha
                                   what[i] != 'd' && what[i] != 's', NULL, NULL);
         json_object_set_new(json_object_get(json_object_get(pod, "metadata"), "labels"),
                             "controller-revision-hash", json_string(revs[i] == 'n' ? NEW : OLD));
+        if (what[i] == 't')
+            json_object_set_new(json_object_get(pod, "metadata"), "deletionTimestamp",
+                                json_string("2026-12-03T08:00:00Z"));
         json_array_append_new(items, pod);
     }
     json_t *list = json_pack("{s:o}", "items", items);
@@ -57,7 +61,7 @@ static void scene_init(struct scene *s, int n, const char *revs, const char *wha
     json_decref(list);
     for (int i = 0; i < n; i++) {
         struct pod_view *v = &s->views[i];
-        if (what[i] == 'd' || what[i] == 'm')
+        if (what[i] == 'd' || what[i] == 'm' || what[i] == 't')
             continue;
         v->have_status = 1;
         v->st.initialized = 1;
@@ -223,6 +227,14 @@ static void test_plan_resumes(void **state)
     assert_int_equal(plan.n, 0);
     assert_int_equal(plan.leader_changes, 0);
     assert_string_equal(plan.upgraded, "vault-0, vault-1, vault-2");
+    upgrade_plan_free(&plan);
+    scene_free(&s);
+    /* Stopped while vault-1 was being replaced: its old pod still terminates. It is
+     * brought back (it returns on the new revision), not restarted a second time. */
+    scene_init(&s, 3, "oon", "AtS");
+    plan_of(&s, &plan);
+    const char *want_t[] = {"bring back vault-1", "step down vault-0", "restart vault-0", NULL};
+    assert_steps(&plan, want_t);
     upgrade_plan_free(&plan);
     scene_free(&s);
     /* The active node upgraded already (a leader change someone else made). */
