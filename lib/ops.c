@@ -928,6 +928,7 @@ int ops_wait_pod_recreated(struct ops *o, const char *pod, const char *old_uid,
 {
     struct recreated_wait r = {.o = o, .pod = pod, .old_uid = old_uid, .revision = revision};
     struct waiter w = ops_waiter(o, 1000);
+    w.report_always = 1; /* the pod was just deleted: how long it took to return is news */
     char what[400];
     snprintf(what, sizeof what, "%s to run again%s%s", pod, revision ? " on revision " : "",
              revision ? revision : "");

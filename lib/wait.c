@@ -70,6 +70,11 @@ int wait_for(const struct waiter *w, const char *what, wait_check_fn check, void
         enum wait_poll r = check(ctx, text, sizeof text, &perr);
         double elapsed = wait_now_s() - start;
         if (r == WAIT_DONE) {
+            if (!begun && w->report_always) {
+                snprintf(line, sizeof line, "waiting for %s", what);
+                report(w, WAIT_BEGIN, line);
+                begun = 1;
+            }
             if (begun) {
                 snprintf(line, sizeof line, "%s (%.1f s)", text, elapsed);
                 report(w, WAIT_END, line);

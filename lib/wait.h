@@ -38,6 +38,8 @@ struct waiter {
     volatile sig_atomic_t *cancel; /* NULL = none */
     wait_report_fn report;         /* NULL = silent */
     void *report_ctx;
+    int report_always; /* report even when the first poll is done: a wait the user
+                        * expects to see, such as a pod coming back after its deletion */
 };
 
 /* What one poll found. */
@@ -52,9 +54,10 @@ typedef enum wait_poll (*wait_check_fn)(void *ctx, char *text, size_t cap, struc
 /* Polls check until it is done, fails, the deadline passes (ERR_TIMEOUT: "gave
  * up after 2m0s waiting for WHAT: <last state>") or cancel is set
  * (ERR_INTERRUPTED). `what` completes "waiting for ...". Nothing is reported
- * when the first poll is already done. On success, result (when not NULL)
- * gets the outcome text. Returns 1 when it waited (and reported so), 0 when
- * the first poll was done already, or -1. */
+ * when the first poll is already done, unless w->report_always. On success,
+ * result (when not NULL) gets the outcome text. Returns 1 when it reported the
+ * wait, 0 when the first poll was done already (and nothing was reported), or
+ * -1. */
 int wait_for(const struct waiter *w, const char *what, wait_check_fn check, void *ctx, char *result,
              size_t result_cap, struct error *err);
 

@@ -67,6 +67,24 @@ static void test_done_at_once_says_nothing(void **state)
     assert_int_equal(s.polls, 1);
 }
 
+static void test_done_at_once_reported_when_asked(void **state)
+{
+    (void)state;
+    struct script s = {.states = {""}};
+    struct log l = {0};
+    struct waiter w = {.timeout_ms = 1000,
+                       .interval_ms = 10,
+                       .report = record,
+                       .report_ctx = &l,
+                       .report_always = 1};
+    struct error err = {0};
+    assert_int_equal(wait_for(&w, "vault-1 to run again", scripted, &s, NULL, 0, &err), 1);
+    assert_int_equal(s.polls, 1);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.lines[0], "begin: waiting for vault-1 to run again");
+    assert_true(strncmp(l.lines[1], "end: vault-0 is active (", 24) == 0);
+}
+
 static void test_pending_then_done_reports_changes_once(void **state)
 {
     (void)state;
@@ -165,6 +183,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_done_at_once_says_nothing),
+        cmocka_unit_test(test_done_at_once_reported_when_asked),
         cmocka_unit_test(test_pending_then_done_reports_changes_once),
         cmocka_unit_test(test_timeout_says_what_and_last_state),
         cmocka_unit_test(test_failure_ends_the_wait_with_its_reason),
