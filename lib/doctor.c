@@ -2,10 +2,12 @@
 #include "doctor.h"
 
 #include "clock.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,8 @@ struct sbuf {
     size_t len, cap;
 };
 
+static void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
@@ -88,14 +92,23 @@ static char *dupn(const char *s, size_t n)
     return d;
 }
 
-/* A copy of text a pod printed, for messages: control bytes (escape sequences) become '?'. */
+/* A copy of text a pod printed, for messages, through lib/text's sanitizer (the one for the
+ * tree): control bytes and bytes that are not UTF-8 become visible escapes, so a message is
+ * terminal-safe and valid UTF-8 (JSON cannot carry anything else). At most max bytes of the
+ * result, cut on a character boundary. */
+static char *dup_clean_max(const char *s, size_t n, size_t max)
+{
+    size_t need = text_sanitize(NULL, 0, s, n);
+    size_t cap = (need < max ? need : max) + 1;
+    char *d = malloc(cap);
+    if (d != NULL)
+        text_sanitize(d, cap, s, n);
+    return d;
+}
+
 static char *dup_clean(const char *s, size_t n)
 {
-    char *d = dupn(s, n);
-    for (char *c = d; c != NULL && *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-    return d;
+    return dup_clean_max(s, n, SIZE_MAX - 1);
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -147,11 +160,19 @@ void doctor_add(struct doctor_report *r, const char *id, enum doctor_level level
         r->items = d;
         r->cap = cap;
     }
-    struct doctor_finding *x = &r->items[r->n++];
+    /* Messages and fixes quote pods and the API server: sanitized here, where every finding
+     * passes, so each is terminal-safe and valid UTF-8 (a JSON string) whatever a check did. */
+    struct doctor_finding *x = &r->items[r->n];
     x->id = id;
     x->level = level;
-    x->message = strdup(message ? message : "");
-    x->fix = fix ? strdup(fix) : NULL;
+    x->message = text_sanitize_dup(message ? message : "");
+    x->fix = fix ? text_sanitize_dup(fix) : NULL;
+    if (x->message == NULL || (fix != NULL && x->fix == NULL)) {
+        free(x->message);
+        free(x->fix);
+        return;
+    }
+    r->n++;
 }
 
 /* doctor_add with owned strings (freed here). */
@@ -267,6 +288,8 @@ const char doctor_pod_script[] =
 
 #define SECTION_TEXT_MAX (256u << 10)
 #define FIELD_MAX        1024
+#define DOCTOR_FILES_MAX 16 /* the script reads at most 8 config files and $VAULT_CACERT */
+#define DOCTOR_DNS_MAX   256
 
 static int valid_ip(const char *s)
 {
@@ -285,8 +308,9 @@ static char *first_line(const char *text)
             p++;
         size_t l = strcspn(p, "\r\n");
         /* skip busybox's "Server:" / "Address:" preamble lines */
+        /* 1024 bytes of the pod's line give at least 200 of sanitized text (never shorter). */
         if (l > 0 && strncmp(p, "Server:", 7) != 0 && strncmp(p, "Address", 7) != 0)
-            return dup_clean(p, l > 200 ? 200 : l);
+            return dup_clean_max(p, l > 1024 ? 1024 : l, 200);
         p += l;
     }
     return NULL;
@@ -389,9 +413,12 @@ double doctor_go_duration(const char *s)
     double total = 0;
     const char *p = s;
     while (*p) {
+        /* Digits and a decimal point only: strtod alone would take "inf", "nan", "1e999"
+         * and hex floats. */
+        size_t digits = strspn(p, "0123456789.");
         char *end;
-        double v = strtod(p, &end);
-        if (end == p || v < 0)
+        double v = digits > 0 && digits < 64 ? strtod(p, &end) : -1;
+        if (v < 0 || end != p + digits)
             return -1;
         p = end;
         double unit;
@@ -412,6 +439,9 @@ double doctor_go_duration(const char *s)
         else
             return -1;
         total += v * unit;
+        /* Go's time.Duration is an int64 of nanoseconds: nothing Vault prints is longer. */
+        if (!(total <= DOCTOR_DURATION_MAX_S))
+            return -1;
     }
     return total;
 }
@@ -451,6 +481,26 @@ static int header_is(const char *h, size_t hl, const char *what, const char **re
     return 1;
 }
 
+/* The length of the first word of [s, end): a header is bounded by its length, not a NUL. */
+static size_t word_len(const char *s, const char *end)
+{
+    const char *sp = memchr(s, ' ', (size_t)(end - s));
+    return (size_t)((sp ? sp : end) - s);
+}
+
+/* The exit code an "rc" header carries, read within [s, end); -1 when it holds none. */
+static int header_rc(const char *s, const char *end)
+{
+    int neg = s < end && *s == '-', any = 0;
+    long v = 0;
+    for (const char *c = s + neg; c < end && isdigit((unsigned char)*c); c++) {
+        any = 1;
+        if (v < 1000000) /* exit codes are 0-255: no more digits are needed */
+            v = v * 10 + (*c - '0');
+    }
+    return any ? (int)(neg ? -v : v) : -1;
+}
+
 int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
                             const char *status_stderr, struct doctor_pod *p, struct error *err)
 {
@@ -478,7 +528,11 @@ int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
         size_t bl = (size_t)((next ? next : end) - body);
         if (bl > SECTION_TEXT_MAX)
             bl = SECTION_TEXT_MAX;
-        const char *rest;
+        const char *rest, *hend = h + hl;
+        /* Only a section that was stored gets its "rc": one dropped (over a cap, out of
+         * memory) leaves the current item unset. */
+        if (!header_is(h, hl, "rc", &rest))
+            cur = CUR_NONE;
         if (header_is(h, hl, "status", &rest)) {
             cur = CUR_STATUS;
             status_text = body;
@@ -492,42 +546,43 @@ int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
             free(p->config);
             p->config = dupn(body, bl);
         } else if (header_is(h, hl, "file", &rest)) {
-            struct doctor_file *nf = realloc(p->files, (p->nfiles + 1) * sizeof *nf);
-            if (nf != NULL && p->nfiles < 16) {
+            /* The cap before the realloc: past it the array is left as it is. */
+            struct doctor_file *nf = p->nfiles < DOCTOR_FILES_MAX
+                                         ? realloc(p->files, (p->nfiles + 1) * sizeof *nf)
+                                         : NULL;
+            if (nf != NULL) {
                 p->files = nf;
                 struct doctor_file *x = &p->files[p->nfiles++];
                 memset(x, 0, sizeof *x);
-                size_t kl = strcspn(rest, " ");
-                if (rest + kl > h + hl)
-                    kl = (size_t)(h + hl - rest);
+                size_t kl = word_len(rest, hend);
                 x->key = dup_clean(rest, kl);
-                const char *path = rest + kl + (rest + kl < h + hl ? 1 : 0);
-                x->path = dup_clean(path, (size_t)(h + hl - path));
+                const char *path = rest + kl + (rest + kl < hend ? 1 : 0);
+                x->path = dup_clean(path, (size_t)(hend - path));
                 x->text = dupn(body, bl);
                 x->exit_code = -1;
                 cur = CUR_FILE;
             }
         } else if (header_is(h, hl, "dns", &rest)) {
-            size_t nl2 = strcspn(rest, " ");
-            if (rest + nl2 > h + hl)
-                nl2 = (size_t)(h + hl - rest);
-            const char *tool = rest + nl2 + (rest + nl2 < h + hl ? 1 : 0);
-            size_t tl = (size_t)(h + hl - tool);
+            size_t nl2 = word_len(rest, hend);
+            const char *tool = rest + nl2 + (rest + nl2 < hend ? 1 : 0);
+            size_t tl = (size_t)(hend - tool);
+            char *name = dup_clean(rest, nl2);
             struct doctor_dns *d = NULL;
             /* A second tool for the same name (getent after nslookup was missing). */
-            if (p->ndns > 0 && strlen(p->dns[p->ndns - 1].name) == nl2 &&
-                strncmp(p->dns[p->ndns - 1].name, rest, nl2) == 0 &&
+            if (name != NULL && p->ndns > 0 && strcmp(p->dns[p->ndns - 1].name, name) == 0 &&
                 p->dns[p->ndns - 1].exit_code == -2)
                 d = &p->dns[p->ndns - 1];
-            if (d == NULL && p->ndns < 256) {
+            if (name != NULL && d == NULL && p->ndns < DOCTOR_DNS_MAX) {
                 struct doctor_dns *nd = realloc(p->dns, (p->ndns + 1) * sizeof *nd);
                 if (nd != NULL) {
                     p->dns = nd;
                     d = &p->dns[p->ndns++];
                     memset(d, 0, sizeof *d);
-                    d->name = dup_clean(rest, nl2);
+                    d->name = name;
+                    name = NULL;
                 }
             }
+            free(name);
             if (d != NULL) {
                 free(d->tool);
                 free(d->ip);
@@ -541,13 +596,17 @@ int doctor_parse_pod_output(const char *out, size_t len, const char *marker,
                 cur = CUR_DNS;
             }
         } else if (header_is(h, hl, "rc", &rest)) {
-            int rc = (int)strtol(rest, NULL, 10);
+            int rc = header_rc(rest, hend);
             if (cur == CUR_STATUS) {
                 struct error e = {0};
+                /* A second status section replaces the first, whose strings are freed. */
+                if (p->have_status)
+                    vault_status_clear(&p->st);
+                p->have_status = 0;
                 if (vault_parse_status(status_text, status_len, rc, status_stderr, &p->st, &e) <
                     0) {
                     free(p->status_error);
-                    p->status_error = strdup(e.msg);
+                    p->status_error = text_sanitize_dup(e.msg);
                 } else {
                     p->have_status = 1;
                 }
@@ -2006,15 +2065,19 @@ static void check_dead_servers(const struct doctor_facts *f, struct doctor_repor
                   xfmt("all %zu raft servers are alive and have a pod", f->peers.n), NULL);
 }
 
-/* Seconds as a Go duration prints them: 500ms, 10s, 1m30s. */
+/* Seconds as a Go duration prints them: 500ms, 10s, 1m30s. Beyond a Go duration's range
+ * (never from doctor_go_duration) in plain seconds: no conversion to an integer overflows. */
 static void duration_text(char *buf, size_t cap, double s)
 {
     if (s < 1)
         snprintf(buf, cap, "%.0fms", s * 1000);
     else if (s < 60)
         snprintf(buf, cap, "%gs", s);
-    else
-        snprintf(buf, cap, "%dm%gs", (int)(s / 60), s - 60 * (int)(s / 60));
+    else if (s <= DOCTOR_DURATION_MAX_S) {
+        long long m = (long long)(s / 60);
+        snprintf(buf, cap, "%lldm%gs", m, s - 60.0 * (double)m);
+    } else
+        snprintf(buf, cap, "%.0fs", s);
 }
 
 static void check_non_voters(const struct doctor_facts *f, struct doctor_report *r)

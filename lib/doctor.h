@@ -141,7 +141,9 @@ int doctor_parse_df(const char *text, long long *kib, long long *used_kib, int *
 /* Autopilot's get-config JSON (empty output: the CLI hides a failed request). */
 int doctor_parse_autopilot_config(const char *out, size_t len, struct doctor_autopilot_config *c,
                                   struct error *err);
-/* Go duration ("10s", "1m30s", "500ms", "24h0m0s") in seconds; -1 when malformed. */
+/* Go duration ("10s", "1m30s", "500ms", "24h0m0s") in seconds; -1 when malformed or longer
+ * than a Go duration can be (DOCTOR_DURATION_MAX_S, about 292 years). */
+#define DOCTOR_DURATION_MAX_S 9223372036.854775807
 double doctor_go_duration(const char *s);
 
 /* Server config (HCL, or JSON) helpers: the value of the first `key = ...` /

@@ -107,16 +107,23 @@ static void render_lines(struct cmd_context *ctx, const struct doctor_report *r)
             n[DOCTOR_ERROR] == 1 ? "" : "s", n[DOCTOR_SKIPPED]);
 }
 
+/* The report as a document; NULL when a part could not be built, so that no finding is
+ * dropped while the summary still counts it. */
 static json_t *report_document(const struct doctor_facts *f, const struct doctor_report *r,
                                int exit_code)
 {
     json_t *items = json_array();
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; items != NULL && i < r->n; i++) {
         const struct doctor_finding *x = &r->items[i];
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "id", x->id, "level",
-                                               doctor_level_name(x->level), "message", x->message,
-                                               "fix", x->fix));
+        json_t *item = json_pack("{s:s, s:s, s:s, s:s?}", "id", x->id, "level",
+                                 doctor_level_name(x->level), "message", x->message, "fix", x->fix);
+        if (item == NULL || json_array_append_new(items, item) < 0) {
+            json_decref(items);
+            return NULL;
+        }
     }
+    if (items == NULL)
+        return NULL;
     int n[4];
     count_levels(r, n);
     return json_pack("{s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i}, s:i}", "namespace", f->vc->namespace,
@@ -169,8 +176,16 @@ static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
     doctor_judge(&f, any ? selected : NULL, &r);
     int exit_code = doctor_exit_code(&r);
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        if (cmd_print_document(ctx, report_document(&f, &r, exit_code)) < 0)
+        json_t *doc = report_document(&f, &r, exit_code);
+        if (doc == NULL) {
+            error_set(&err, ERR_GENERIC,
+                      "cannot build the report as %s: out of memory, or a finding is not UTF-8",
+                      ctx->g->output == OUTPUT_JSON ? "JSON" : "YAML");
+            cmd_report(ctx, &err);
             exit_code = EXIT_ERROR;
+        } else if (cmd_print_document(ctx, doc) < 0) {
+            exit_code = EXIT_ERROR;
+        }
     } else {
         render_lines(ctx, &r);
     }
