@@ -129,6 +129,8 @@ const char *doctor_level_name(enum doctor_level l)
         return "ok";
     case DOCTOR_SKIPPED:
         return "skipped";
+    case DOCTOR_ADVICE:
+        return "advice";
     case DOCTOR_WARN:
         return "warn";
     default:
@@ -194,13 +196,15 @@ void doctor_report_clear(struct doctor_report *r)
     memset(r, 0, sizeof *r);
 }
 
-int doctor_exit_code(const struct doctor_report *r)
+int doctor_exit_code(const struct doctor_report *r, int strict)
 {
     int worst = DOCTOR_OK;
     for (size_t i = 0; i < r->n; i++)
         if ((int)r->items[i].level > worst)
             worst = r->items[i].level;
-    return worst == DOCTOR_ERROR ? 3 : worst == DOCTOR_WARN ? 2 : 0;
+    if (worst == DOCTOR_ERROR)
+        return 3;
+    return worst == DOCTOR_WARN || (strict && worst == DOCTOR_ADVICE) ? 2 : 0;
 }
 
 /* --- facts: cleanup -------------------------------------------------------------------------- */
@@ -977,8 +981,8 @@ static void check_pod_management(const struct doctor_facts *f, struct doctor_rep
                   xfmt("podManagementPolicy OrderedReady with retry_join: restarted pods join "
                        "by themselves"),
                   NULL);
-    else
-        add_owned(r, id, DOCTOR_WARN,
+    else /* the cluster works; restarts are slower: a recommendation */
+        add_owned(r, id, DOCTOR_ADVICE,
                   xfmt("podManagementPolicy OrderedReady%s: pod N+1 is only created once pod N "
                        "is unsealed, so every restart waits for someone to unseal and join each "
                        "pod in turn",
@@ -1270,13 +1274,14 @@ static void check_other_publish(const struct doctor_facts *f, struct doctor_repo
                   xfmt("only %s publishes not-ready addresses: clients reach unsealed pods only",
                        internal),
                   NULL);
-    else
-        add_owned(r, id, DOCTOR_WARN,
-                  xfmt("%s publish%s not-ready addresses: client requests reach sealed pods and "
+    else /* the chart's default, kept on purpose (vault-helm#902): a recommendation */
+        add_owned(r, id, DOCTOR_ADVICE,
+                  xfmt("%s publish%s not-ready addresses (the chart's default, "
+                       "hashicorp/vault-helm#902): client requests may reach a sealed pod and "
                        "fail (hashicorp/vault-helm#817)",
                        sb_str(&names), strchr(sb_str(&names), ',') ? "" : "es"),
-                  xfmt("helm upgrade with server.service.publishNotReadyAddresses=false (%s keeps "
-                       "it)",
+                  xfmt("to send clients to unsealed pods only: helm upgrade with "
+                       "server.service.publishNotReadyAddresses=false (%s keeps it)",
                        internal));
     free(names.data);
 }
@@ -1858,9 +1863,11 @@ static void check_zones(const struct doctor_facts *f, struct doctor_report *r)
                        "unknown",
                        sb_str(&unknown)),
                   NULL);
+    /* With fewer than 3 zones no placement survives the loss of one: a recommendation about
+     * the cluster, not something the pods can fix. */
     if (worst != NULL && voters - worst_count < quorum)
         add_owned(
-            r, id, DOCTOR_WARN,
+            r, id, cluster_zones < 3 ? DOCTOR_ADVICE : DOCTOR_WARN,
             xfmt("losing zone %s loses quorum: voters per zone %s (quorum %d)%s", worst,
                  sb_str(&spread), quorum,
                  cluster_zones < 3 ? "; the cluster has fewer than 3 zones" : ""),
@@ -2733,8 +2740,8 @@ static void check_seal(const struct doctor_facts *f, struct doctor_report *r)
     }
     if (initialized == 0)
         doctor_add(r, id, DOCTOR_SKIPPED, "no pod is initialized: no seal to look at", NULL);
-    else if (strcmp(type, "shamir") == 0)
-        add_owned(r, id, DOCTOR_WARN,
+    else if (strcmp(type, "shamir") == 0) /* the runbook's choice: a recommendation */
+        add_owned(r, id, DOCTOR_ADVICE,
                   xfmt("Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed "
                        "until %d of the %d key holders unseal it",
                        t, n),

@@ -29,7 +29,18 @@
 #include "secret.h"
 #include "vault.h"
 
-enum doctor_level { DOCTOR_OK = 0, DOCTOR_SKIPPED, DOCTOR_WARN, DOCTOR_ERROR };
+/* Ordered by weight. Advice is a recommendation about a setup that works (the chart's
+ * defaults, Shamir rather than auto-unseal): shown and counted, but it leaves the exit code
+ * at 0 unless --strict makes it a warning; so that the exit code of a default install says
+ * something when a real warning comes. */
+enum doctor_level {
+    DOCTOR_OK = 0,
+    DOCTOR_SKIPPED,
+    DOCTOR_ADVICE,
+    DOCTOR_WARN,
+    DOCTOR_ERROR,
+    DOCTOR_NLEVELS,
+};
 
 const char *doctor_level_name(enum doctor_level l);
 
@@ -202,7 +213,8 @@ void doctor_add(struct doctor_report *r, const char *id, enum doctor_level level
                 const char *message, const char *fix);
 void doctor_report_clear(struct doctor_report *r);
 
-/* 0 nothing to report (ok or skipped), 2 warnings only, 3 at least one error. */
-int doctor_exit_code(const struct doctor_report *r);
+/* 0 nothing to report (ok, skipped or advice), 2 warnings only (strict: or advice), 3 at
+ * least one error. */
+int doctor_exit_code(const struct doctor_report *r, int strict);
 
 #endif

@@ -425,7 +425,7 @@ static void test_healthy_every_check_ok(void **state)
         assert_string_equal(s.r.items[i].id, doctor_checks[i].id);
         assert_null(s.r.items[i].fix);
     }
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     assert_finding(only(&s, "VHA-DNS-001"), DOCTOR_OK,
                    "every pod's <pod>.vault-internal name resolves to its IP from the other pods "
                    "(6 lookups, nslookup)");
@@ -451,11 +451,16 @@ static void test_selection_and_exit_codes(void **state)
     assert_int_equal(s.r.n, 1);
     assert_string_equal(s.r.items[0].id, "VHA-STS-001");
     doctor_add(&s.r, "VHA-X", DOCTOR_SKIPPED, "x", NULL);
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
+    /* advice leaves the exit code at 0; --strict makes it a warning */
+    doctor_add(&s.r, "VHA-X", DOCTOR_ADVICE, "x", "y");
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 1), 2);
+    assert_string_equal(doctor_level_name(DOCTOR_ADVICE), "advice");
     doctor_add(&s.r, "VHA-X", DOCTOR_WARN, "x", NULL);
-    assert_int_equal(doctor_exit_code(&s.r), 2);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 2);
     doctor_add(&s.r, "VHA-X", DOCTOR_ERROR, "x", "fix");
-    assert_int_equal(doctor_exit_code(&s.r), 3);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 3);
     assert_non_null(doctor_find_check("vha-dns-001"));
     assert_null(doctor_find_check("VHA-DNS"));
     scene_free(&s);
@@ -498,7 +503,7 @@ static void test_sts_pod_management(void **state)
     free(s.f.vc->pod_management_policy);
     s.f.vc->pod_management_policy = strdup("OrderedReady");
     const struct doctor_finding *x = only(&s, "VHA-STS-002");
-    assert_finding(x, DOCTOR_WARN,
+    assert_finding(x, DOCTOR_ADVICE,
                    "podManagementPolicy OrderedReady and no retry_join in the config: pod N+1 is "
                    "only created once pod N is unsealed, so every restart waits for someone to "
                    "unseal and join each pod in turn");
@@ -623,9 +628,10 @@ static void test_svc_publish_and_active_standby(void **state)
                         json_true());
     json_object_set_new(json_object_get(svc_named(&s, "vault-standby"), "spec"),
                         "publishNotReadyAddresses", json_true());
-    assert_finding(only(&s, "VHA-SVC-004"), DOCTOR_WARN,
-                   "vault, vault-standby publish not-ready addresses: client requests reach "
-                   "sealed pods and fail (hashicorp/vault-helm#817)");
+    assert_finding(only(&s, "VHA-SVC-004"), DOCTOR_ADVICE,
+                   "vault, vault-standby publish not-ready addresses (the chart's default, "
+                   "hashicorp/vault-helm#902): client requests may reach a sealed pod and fail "
+                   "(hashicorp/vault-helm#817)");
     json_object_set_new(
         json_object_get(json_object_get(svc_named(&s, "vault-active"), "spec"), "selector"),
         "vault-active", json_string("false"));
@@ -657,7 +663,7 @@ static void test_svc_rbac_denied(void **state)
         assert_string_equal(
             x->fix, "grant \"get\" and \"list\" on \"services\" to this user (README, RBAC)");
     }
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     scene_free(&s);
 }
 
@@ -781,7 +787,7 @@ static void test_dns(void **state)
     assert_finding(nth(&s, "VHA-DNS-001", 1), DOCTOR_OK,
                    "every pod's <pod>.vault-internal name resolves to its IP from the other pods "
                    "(4 lookups, nslookup)");
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     scene_free(&s);
 }
 
@@ -839,6 +845,13 @@ static void test_placement(void **state)
     assert_finding(only(&s, "VHA-PLACE-002"), DOCTOR_WARN,
                    "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-c 1 (quorum "
                    "2)");
+    /* With two zones in the whole cluster no placement survives a zone's loss: advice. */
+    json_decref(s.f.lists[DOCTOR_NODES].items);
+    s.f.lists[DOCTOR_NODES].items = json_pack("[o, o, o]", node("node-0", "zone-a"),
+                                              node("node-1", "zone-b"), node("node-2", "zone-b"));
+    assert_finding(only(&s, "VHA-PLACE-002"), DOCTOR_ADVICE,
+                   "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-b 1 (quorum "
+                   "2); the cluster has fewer than 3 zones");
     free(s.f.vc->pods[1].node);
     s.f.vc->pods[1].node = strdup("node-1");
     json_decref(s.f.lists[DOCTOR_NODES].items);
@@ -1086,7 +1099,7 @@ static void test_versions_and_seal(void **state)
                    "be reached");
     for (int i = 0; i < 3; i++)
         set_status(&s.f.pods[i], i == 0, 0, "shamir");
-    assert_finding(only(&s, "VHA-VER-003"), DOCTOR_WARN,
+    assert_finding(only(&s, "VHA-VER-003"), DOCTOR_ADVICE,
                    "Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed until "
                    "3 of the 5 key holders unseal it");
     scene_free(&s);
