@@ -29,7 +29,18 @@
 #include "secret.h"
 #include "vault.h"
 
-enum doctor_level { DOCTOR_OK = 0, DOCTOR_SKIPPED, DOCTOR_WARN, DOCTOR_ERROR };
+/* Ordered by weight. Advice is a recommendation about a setup that works (the chart's
+ * defaults, Shamir rather than auto-unseal): shown and counted, but it leaves the exit code
+ * at 0 unless --strict makes it a warning; so that the exit code of a default install says
+ * something when a real warning comes. */
+enum doctor_level {
+    DOCTOR_OK = 0,
+    DOCTOR_SKIPPED,
+    DOCTOR_ADVICE,
+    DOCTOR_WARN,
+    DOCTOR_ERROR,
+    DOCTOR_NLEVELS,
+};
 
 const char *doctor_level_name(enum doctor_level l);
 
@@ -141,7 +152,9 @@ int doctor_parse_df(const char *text, long long *kib, long long *used_kib, int *
 /* Autopilot's get-config JSON (empty output: the CLI hides a failed request). */
 int doctor_parse_autopilot_config(const char *out, size_t len, struct doctor_autopilot_config *c,
                                   struct error *err);
-/* Go duration ("10s", "1m30s", "500ms", "24h0m0s") in seconds; -1 when malformed. */
+/* Go duration ("10s", "1m30s", "500ms", "24h0m0s") in seconds; -1 when malformed or longer
+ * than a Go duration can be (DOCTOR_DURATION_MAX_S, about 292 years). */
+#define DOCTOR_DURATION_MAX_S 9223372036.854775807
 double doctor_go_duration(const char *s);
 
 /* Server config (HCL, or JSON) helpers: the value of the first `key = ...` /
@@ -200,7 +213,8 @@ void doctor_add(struct doctor_report *r, const char *id, enum doctor_level level
                 const char *message, const char *fix);
 void doctor_report_clear(struct doctor_report *r);
 
-/* 0 nothing to report (ok or skipped), 2 warnings only, 3 at least one error. */
-int doctor_exit_code(const struct doctor_report *r);
+/* 0 nothing to report (ok, skipped or advice), 2 warnings only (strict: or advice), 3 at
+ * least one error. */
+int doctor_exit_code(const struct doctor_report *r, int strict);
 
 #endif

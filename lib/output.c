@@ -72,6 +72,8 @@ static const char *ansi(enum color c)
         return "\033[1m";
     case COLOR_DIM:
         return "\033[2m";
+    case COLOR_CYAN:
+        return "\033[36m";
     default:
         return "";
     }

@@ -14,7 +14,15 @@
 
 #include "error.h"
 
-enum color { COLOR_NONE = 0, COLOR_GREEN, COLOR_YELLOW, COLOR_RED, COLOR_BOLD, COLOR_DIM };
+enum color {
+    COLOR_NONE = 0,
+    COLOR_GREEN,
+    COLOR_YELLOW,
+    COLOR_RED,
+    COLOR_BOLD,
+    COLOR_DIM,
+    COLOR_CYAN,
+};
 
 struct table;
 

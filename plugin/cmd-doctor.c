@@ -69,6 +69,8 @@ static enum color level_color(enum doctor_level l)
     switch (l) {
     case DOCTOR_OK:
         return COLOR_GREEN;
+    case DOCTOR_ADVICE:
+        return COLOR_CYAN;
     case DOCTOR_WARN:
         return COLOR_YELLOW;
     case DOCTOR_ERROR:
@@ -78,9 +80,9 @@ static enum color level_color(enum doctor_level l)
     }
 }
 
-static void count_levels(const struct doctor_report *r, int counts[4])
+static void count_levels(const struct doctor_report *r, int counts[DOCTOR_NLEVELS])
 {
-    memset(counts, 0, 4 * sizeof *counts);
+    memset(counts, 0, DOCTOR_NLEVELS * sizeof *counts);
     for (size_t i = 0; i < r->n; i++)
         counts[r->items[i].level]++;
 }
@@ -100,29 +102,36 @@ static void render_lines(struct cmd_context *ctx, const struct doctor_report *r)
                 x->fix ? x->fix : "");
         free(c);
     }
-    int n[4];
+    int n[DOCTOR_NLEVELS];
     count_levels(r, n);
-    fprintf(ctx->out, "\n%d ok, %d warning%s, %d error%s, %d skipped\n", n[DOCTOR_OK],
-            n[DOCTOR_WARN], n[DOCTOR_WARN] == 1 ? "" : "s", n[DOCTOR_ERROR],
+    fprintf(ctx->out, "\n%d ok, %d advice, %d warning%s, %d error%s, %d skipped\n", n[DOCTOR_OK],
+            n[DOCTOR_ADVICE], n[DOCTOR_WARN], n[DOCTOR_WARN] == 1 ? "" : "s", n[DOCTOR_ERROR],
             n[DOCTOR_ERROR] == 1 ? "" : "s", n[DOCTOR_SKIPPED]);
 }
 
+/* The report as a document; NULL when a part could not be built, so that no finding is
+ * dropped while the summary still counts it. */
 static json_t *report_document(const struct doctor_facts *f, const struct doctor_report *r,
                                int exit_code)
 {
     json_t *items = json_array();
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; items != NULL && i < r->n; i++) {
         const struct doctor_finding *x = &r->items[i];
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s?}", "id", x->id, "level",
-                                               doctor_level_name(x->level), "message", x->message,
-                                               "fix", x->fix));
+        json_t *item = json_pack("{s:s, s:s, s:s, s:s?}", "id", x->id, "level",
+                                 doctor_level_name(x->level), "message", x->message, "fix", x->fix);
+        if (item == NULL || json_array_append_new(items, item) < 0) {
+            json_decref(items);
+            return NULL;
+        }
     }
-    int n[4];
+    if (items == NULL)
+        return NULL;
+    int n[DOCTOR_NLEVELS];
     count_levels(r, n);
-    return json_pack("{s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i}, s:i}", "namespace", f->vc->namespace,
-                     "statefulset", f->vc->name, "findings", items, "summary", "ok", n[DOCTOR_OK],
-                     "warn", n[DOCTOR_WARN], "error", n[DOCTOR_ERROR], "skipped", n[DOCTOR_SKIPPED],
-                     "exitCode", exit_code);
+    return json_pack("{s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:i}", "namespace",
+                     f->vc->namespace, "statefulset", f->vc->name, "findings", items, "summary",
+                     "ok", n[DOCTOR_OK], "advice", n[DOCTOR_ADVICE], "warn", n[DOCTOR_WARN],
+                     "error", n[DOCTOR_ERROR], "skipped", n[DOCTOR_SKIPPED], "exitCode", exit_code);
 }
 
 static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
@@ -167,10 +176,18 @@ static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
     }
     struct doctor_report r = {0};
     doctor_judge(&f, any ? selected : NULL, &r);
-    int exit_code = doctor_exit_code(&r);
+    int exit_code = doctor_exit_code(&r, cmd_opt_flag(args, "strict"));
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        if (cmd_print_document(ctx, report_document(&f, &r, exit_code)) < 0)
+        json_t *doc = report_document(&f, &r, exit_code);
+        if (doc == NULL) {
+            error_set(&err, ERR_GENERIC,
+                      "cannot build the report as %s: out of memory, or a finding is not UTF-8",
+                      ctx->g->output == OUTPUT_JSON ? "JSON" : "YAML");
+            cmd_report(ctx, &err);
             exit_code = EXIT_ERROR;
+        } else if (cmd_print_document(ctx, doc) < 0) {
+            exit_code = EXIT_ERROR;
+        }
     } else {
         render_lines(ctx, &r);
     }
@@ -184,6 +201,10 @@ static const struct cmd_option doctor_options[] = {
      "run only these checks: ids or prefixes (VHA-SVC), comma-separated; more may follow as "
      "arguments",
      DOCTOR_IDS},
+    {"strict", 0, OPT_FLAG, NULL,
+     "advice counts as a warning in the exit code (2), for teams that adopt the "
+     "recommendations",
+     NULL},
     {"token-file", 0, OPT_STRING, "FILE",
      "Vault token for the raft and autopilot checks (else VAULT_TOKEN; never asked)", "@files"},
     {0},
@@ -192,20 +213,22 @@ static const struct cmd_option doctor_options[] = {
 const struct cmd_entry cmd_doctor_entry = {
     .name = "doctor",
     .summary = "Find what is wrong around the Vault cluster, and how to fix it",
-    .usage = "[--check ID...] [--token-file FILE]",
+    .usage = "[--check ID...] [--strict] [--token-file FILE]",
     .help = "Checks what surrounds Vault (the StatefulSet, its services, endpoints and DNS, PVCs\n"
             "and disk, placement over nodes and zones, the disruption budget, TLS certificates,\n"
             "versions and the seal) and, with a Vault token, raft and autopilot. Prints one line\n"
-            "per finding: level (ok, warn, error, skipped), check id, what it found, the fix.\n"
+            "per finding: level (ok, advice, warn, error, skipped), check id, what it found,\n"
+            "the fix. Advice is a recommendation about a setup that works (the chart's\n"
+            "defaults, a Shamir seal): it leaves the exit code at 0 unless --strict.\n"
             "Everything is read at once: the API lists in parallel, and one exec per pod that\n"
             "runs vault status, DNS lookups, df and reads the server config and certificate.\n"
             "It changes nothing. A check that RBAC or the image does not allow says skipped\n"
             "and why; the run still succeeds. The token comes from --token-file, VAULT_TOKEN or\n"
             "BAO_TOKEN (OpenBao); doctor never asks for one.\n"
             "\nExit codes:\n"
-            "  0  nothing to report (ok or skipped)\n"
+            "  0  nothing to report (ok, advice or skipped)\n"
             "  1  could not run (API unreachable, no StatefulSet)\n"
-            "  2  warnings only\n"
+            "  2  warnings only (with --strict: or advice)\n"
             "  3  at least one error\n"
             "\nExamples:\n"
             "  kubectl vault-ha doctor\n"

@@ -38,7 +38,7 @@ def findings(r):
     """{id: [(level, message, fix)]} from the table output."""
     out = {}
     for line in r.stdout.splitlines():
-        m = re.fullmatch(r"(ok|warn|error|skipped) +(VHA-[A-Z]+-\d{3}) +(.*)", line)
+        m = re.fullmatch(r"(ok|advice|warn|error|skipped) +(VHA-[A-Z]+-\d{3}) +(.*)", line)
         if m:
             msg, _, fix = m.group(3).partition("; fix: ")
             out.setdefault(m.group(2), []).append((m.group(1), msg, fix or None))
@@ -118,7 +118,7 @@ def test_healthy_cluster_every_check_ok(healthy):
     assert lines[23] == ("ok      VHA-TLS-003   the certificates of 3 pods are signed by the CA "
                          "joins use, %s (VAULT_CACERT)"
                          % os.path.join(healthy.state_dir, "vault/vault/vault/tls/ca.crt"))
-    assert lines[-2:] == ["", "28 ok, 0 warnings, 0 errors, 0 skipped"]
+    assert lines[-2:] == ["", "28 ok, 0 advice, 0 warnings, 0 errors, 0 skipped"]
     # One exec per pod plus the three token calls, all in one batch; no shell in argv
     # carries the token (it goes on stdin).
     execs = healthy.exec_log()[-6:]
@@ -136,7 +136,7 @@ def test_healthy_json_yaml_and_stable_ids(healthy):
     assert doc["findings"][0] == {"id": "VHA-STS-001", "level": "ok",
                                   "message": "3 replicas: quorum 2, failure tolerance 1",
                                   "fix": None}
-    assert doc["summary"] == {"ok": 28, "warn": 0, "error": 0, "skipped": 0}
+    assert doc["summary"] == {"ok": 28, "advice": 0, "warn": 0, "error": 0, "skipped": 0}
     assert (doc["namespace"], doc["statefulset"], doc["exitCode"]) == ("vault", "vault", 0)
     r = doctor(healthy, "-o", "yaml", "--check", "VHA-STS-001,VHA-SVC-002")
     assert r.returncode == 0, r.stderr
@@ -157,7 +157,7 @@ def test_without_a_token_raft_checks_are_skipped(healthy):
     for check in ["VHA-RAFT-001", "VHA-RAFT-002", "VHA-RAFT-003", "VHA-RAFT-005"]:
         assert one(f, check) == ("skipped",) + skip
     assert one(f, "VHA-RAFT-004")[0] == "ok"
-    assert r.stdout.splitlines()[-1] == "1 ok, 0 warnings, 0 errors, 4 skipped"
+    assert r.stdout.splitlines()[-1] == "1 ok, 0 advice, 0 warnings, 0 errors, 4 skipped"
 
 
 def test_token_file_and_selection(healthy, tmp_path):
@@ -209,7 +209,7 @@ def test_rbac_denies_the_lists_skipped_and_exit_0(healthy):
             'this user (README, RBAC)')
     assert {x[0] for k, v in f.items() for x in v if k not in sum(denied.values(), [])
             + ["VHA-PLACE-002", "VHA-EP-001", "VHA-EP-002"]} == {"ok"}
-    assert r.stdout.splitlines()[-1] == "19 ok, 0 warnings, 0 errors, 9 skipped"
+    assert r.stdout.splitlines()[-1] == "19 ok, 0 advice, 0 warnings, 0 errors, 9 skipped"
 
 
 def test_completion_offers_every_check_id(healthy):
@@ -284,8 +284,9 @@ def test_broken_around_vault(make_fake):
         "warn", "service vault-standby does not exist: clients that use it reach nothing",
         "helm upgrade the release with server.ha.enabled=true and server.service.enabled=true")
     assert one(f, "VHA-SVC-004") == (
-        "warn", "vault publishes not-ready addresses: client requests reach sealed pods and fail "
-        "(hashicorp/vault-helm#817)", "helm upgrade with "
+        "advice", "vault publishes not-ready addresses (the chart's default, "
+        "hashicorp/vault-helm#902): client requests may reach a sealed pod and fail "
+        "(hashicorp/vault-helm#817)", "to send clients to unsealed pods only: helm upgrade with "
         "server.service.publishNotReadyAddresses=false (vault-internal keeps it)")
     # every pod is Ready: the internal service still lists them all
     assert one(f, "VHA-EP-001")[0] == "ok"
@@ -324,7 +325,7 @@ def test_broken_around_vault(make_fake):
     assert one(f, "VHA-PLACE-001")[0] == "ok"
     # four voters (the dead vault-3 counts): quorum 3, zone-a holds 2 of them
     assert one(f, "VHA-PLACE-002") == (
-        "warn", "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-b 1 (quorum 3); "
+        "advice", "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-b 1 (quorum 3); "
         "the cluster has fewer than 3 zones",
         "spread the pods over 3 or more zones: a topologySpreadConstraint on "
         "topology.kubernetes.io/zone with maxSkew 1 (server.topologySpreadConstraints), then "
@@ -355,7 +356,7 @@ def test_broken_around_vault(make_fake):
         "does not say what runs", "pin server.image.tag to the version you mean to run and "
         "restart vault-2")
     assert one(f, "VHA-VER-003") == (
-        "warn", "Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed until 3 "
+        "advice", "Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed until 3 "
         "of the 5 key holders unseal it", "auto-unseal: add a seal stanza (awskms, gcpckms, "
         "azurekeyvault or transit) to the config and run vault operator unseal -migrate on each "
         "pod")
@@ -372,6 +373,86 @@ def test_broken_around_vault(make_fake):
     assert [x["id"] for x in doc["findings"]] == [k for k, v in f.items() for _ in v]
 
 
+# --- the runbook's cluster: advice, not warnings -------------------------------------------------
+
+def chart_default_services(fake):
+    """The chart's default (server.service.publishNotReadyAddresses: true, kept on purpose in
+    hashicorp/vault-helm#902): the client Services publish not-ready addresses too."""
+    for svc in ("vault", "vault-active", "vault-standby"):
+        fake.control("patch", {"namespace": "vault", "kind": "Service", "name": svc,
+                               "patch": {"spec": {"publishNotReadyAddresses": True}}})
+
+
+RUNBOOK_ADVICE = [
+    ("VHA-SVC-004", "vault, vault-active, vault-standby publish not-ready addresses (the chart's "
+     "default, hashicorp/vault-helm#902): client requests may reach a sealed pod and fail "
+     "(hashicorp/vault-helm#817)", "to send clients to unsealed pods only: helm upgrade with "
+     "server.service.publishNotReadyAddresses=false (vault-internal keeps it)"),
+    ("VHA-VER-003", "Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed "
+     "until 3 of the 5 key holders unseal it", "auto-unseal: add a seal stanza (awskms, gcpckms, "
+     "azurekeyvault or transit) to the config and run vault operator unseal -migrate on each "
+     "pod"),
+]
+
+
+def test_runbook_cluster_advice_exit_0_and_strict(make_fake):
+    """Built as the runbook builds it (Shamir keys, the chart's Services): a working cluster.
+    Its recommendations are advice: shown, counted, in -o json, exit 0; --strict makes them
+    count as warnings (exit 2)."""
+    fake = make_fake("--set-node-id", "--vault-opt", "preset=ha")
+    chart_default_services(fake)
+    r = doctor(fake, token=root_token(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == ""
+    f = findings(r)
+    assert list(f) == IDS
+    advice = [(k, m, x) for k, v in f.items() for (lvl, m, x) in v if lvl == "advice"]
+    assert advice == RUNBOOK_ADVICE
+    assert {lvl for v in f.values() for (lvl, _, _) in v} == {"ok", "advice", "skipped"}
+    assert ("advice  VHA-SVC-004   vault, vault-active, vault-standby publish not-ready "
+            "addresses") in r.stdout
+    assert r.stdout.splitlines()[-1] == "23 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
+    r = doctor(fake, "--strict", token=root_token(fake))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "23 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
+    r = doctor(fake, "-o", "json", "--check", "VHA-SVC-004,VHA-VER-003,VHA-STS-001")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [(x["id"], x["level"]) for x in doc["findings"]] == [
+        ("VHA-STS-001", "ok"), ("VHA-SVC-004", "advice"), ("VHA-VER-003", "advice")]
+    assert doc["findings"][1]["message"] == RUNBOOK_ADVICE[0][1]
+    assert doc["summary"] == {"ok": 1, "advice": 2, "warn": 0, "error": 0, "skipped": 0}
+    assert doc["exitCode"] == 0
+    r = doctor(fake, "-o", "json", "--strict", "--check", "VHA-VER-003")
+    assert (r.returncode, json.loads(r.stdout)["exitCode"]) == (2, 2)
+
+
+def test_advice_has_its_own_colour_on_a_terminal(make_fake):
+    import pty
+    fake = make_fake("--vault-opt", "preset=ha")
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update(HOME="/nonexistent", KUBECONFIG=str(fake.kubeconfig))
+    from conftest import BIN
+    p = subprocess.Popen([BIN, "doctor", "--check", "VHA-VER-003,VHA-STS-001"], stdout=secondary,
+                         env=env)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert p.wait(timeout=120) == 0
+    os.close(primary)
+    text = out.decode()
+    assert "\x1b[32mok     \x1b[0m VHA-STS-001" in text, text
+    assert "\x1b[36madvice \x1b[0m VHA-VER-003   Shamir seal" in text, text
+
+
 def test_warnings_only_exit_2_and_a_sealed_pod_without_dns(make_fake):
     fake = make_fake("--vault-opt", "preset=ha", "--vault-opt", "seal_type=transit")
     fake.control("patch", {"namespace": "vault", "kind": "Service", "name": "vault-internal",
@@ -385,7 +466,8 @@ def test_warnings_only_exit_2_and_a_sealed_pod_without_dns(make_fake):
     assert r.stdout == (
         "warn    VHA-STS-001   4 replicas: an even count tolerates no more failures than 3 "
         "(quorum 3, failure tolerance 1); fix: kubectl -n vault scale statefulset vault "
-        "--replicas=5 && kubectl vault-ha join\n\n0 ok, 1 warning, 0 errors, 0 skipped\n")
+        "--replicas=5 && kubectl vault-ha join\n\n0 ok, 0 advice, 1 warning, 0 errors, "
+        "0 skipped\n")
     fake.control("unpatch", {"namespace": "vault", "kind": "StatefulSet", "name": "vault"})
     # The auto-unseal seal unreachable, vault-2 restarted: it stays sealed, is not Ready, and
     # since vault-internal does not publish not-ready pods it drops out of DNS.

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "doctor.h"
+#include "text.h"
 
 /* --- certificates made here ------------------------------------------------------------------ */
 
@@ -424,7 +425,7 @@ static void test_healthy_every_check_ok(void **state)
         assert_string_equal(s.r.items[i].id, doctor_checks[i].id);
         assert_null(s.r.items[i].fix);
     }
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     assert_finding(only(&s, "VHA-DNS-001"), DOCTOR_OK,
                    "every pod's <pod>.vault-internal name resolves to its IP from the other pods "
                    "(6 lookups, nslookup)");
@@ -450,11 +451,16 @@ static void test_selection_and_exit_codes(void **state)
     assert_int_equal(s.r.n, 1);
     assert_string_equal(s.r.items[0].id, "VHA-STS-001");
     doctor_add(&s.r, "VHA-X", DOCTOR_SKIPPED, "x", NULL);
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
+    /* advice leaves the exit code at 0; --strict makes it a warning */
+    doctor_add(&s.r, "VHA-X", DOCTOR_ADVICE, "x", "y");
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 1), 2);
+    assert_string_equal(doctor_level_name(DOCTOR_ADVICE), "advice");
     doctor_add(&s.r, "VHA-X", DOCTOR_WARN, "x", NULL);
-    assert_int_equal(doctor_exit_code(&s.r), 2);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 2);
     doctor_add(&s.r, "VHA-X", DOCTOR_ERROR, "x", "fix");
-    assert_int_equal(doctor_exit_code(&s.r), 3);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 3);
     assert_non_null(doctor_find_check("vha-dns-001"));
     assert_null(doctor_find_check("VHA-DNS"));
     scene_free(&s);
@@ -497,7 +503,7 @@ static void test_sts_pod_management(void **state)
     free(s.f.vc->pod_management_policy);
     s.f.vc->pod_management_policy = strdup("OrderedReady");
     const struct doctor_finding *x = only(&s, "VHA-STS-002");
-    assert_finding(x, DOCTOR_WARN,
+    assert_finding(x, DOCTOR_ADVICE,
                    "podManagementPolicy OrderedReady and no retry_join in the config: pod N+1 is "
                    "only created once pod N is unsealed, so every restart waits for someone to "
                    "unseal and join each pod in turn");
@@ -622,9 +628,10 @@ static void test_svc_publish_and_active_standby(void **state)
                         json_true());
     json_object_set_new(json_object_get(svc_named(&s, "vault-standby"), "spec"),
                         "publishNotReadyAddresses", json_true());
-    assert_finding(only(&s, "VHA-SVC-004"), DOCTOR_WARN,
-                   "vault, vault-standby publish not-ready addresses: client requests reach "
-                   "sealed pods and fail (hashicorp/vault-helm#817)");
+    assert_finding(only(&s, "VHA-SVC-004"), DOCTOR_ADVICE,
+                   "vault, vault-standby publish not-ready addresses (the chart's default, "
+                   "hashicorp/vault-helm#902): client requests may reach a sealed pod and fail "
+                   "(hashicorp/vault-helm#817)");
     json_object_set_new(
         json_object_get(json_object_get(svc_named(&s, "vault-active"), "spec"), "selector"),
         "vault-active", json_string("false"));
@@ -656,7 +663,7 @@ static void test_svc_rbac_denied(void **state)
         assert_string_equal(
             x->fix, "grant \"get\" and \"list\" on \"services\" to this user (README, RBAC)");
     }
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     scene_free(&s);
 }
 
@@ -780,7 +787,7 @@ static void test_dns(void **state)
     assert_finding(nth(&s, "VHA-DNS-001", 1), DOCTOR_OK,
                    "every pod's <pod>.vault-internal name resolves to its IP from the other pods "
                    "(4 lookups, nslookup)");
-    assert_int_equal(doctor_exit_code(&s.r), 0);
+    assert_int_equal(doctor_exit_code(&s.r, 0), 0);
     scene_free(&s);
 }
 
@@ -838,6 +845,13 @@ static void test_placement(void **state)
     assert_finding(only(&s, "VHA-PLACE-002"), DOCTOR_WARN,
                    "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-c 1 (quorum "
                    "2)");
+    /* With two zones in the whole cluster no placement survives a zone's loss: advice. */
+    json_decref(s.f.lists[DOCTOR_NODES].items);
+    s.f.lists[DOCTOR_NODES].items = json_pack("[o, o, o]", node("node-0", "zone-a"),
+                                              node("node-1", "zone-b"), node("node-2", "zone-b"));
+    assert_finding(only(&s, "VHA-PLACE-002"), DOCTOR_ADVICE,
+                   "losing zone zone-a loses quorum: voters per zone zone-a 2, zone-b 1 (quorum "
+                   "2); the cluster has fewer than 3 zones");
     free(s.f.vc->pods[1].node);
     s.f.vc->pods[1].node = strdup("node-1");
     json_decref(s.f.lists[DOCTOR_NODES].items);
@@ -967,6 +981,14 @@ static void test_raft_non_voters_and_lag(void **state)
     s.f.pods[1].st.raft_applied_index = 5999;
     assert_finding(only(&s, "VHA-RAFT-004"), DOCTOR_OK,
                    "followers are within 10 entries of the leader's applied index 6000");
+    /* Defect 10: the longest stabilization time a Go duration holds prints without overflow. */
+    s.f.have_autopilot_config = 1;
+    s.f.autopilot_config.server_stabilization_s = doctor_go_duration("2562047h");
+    a->stable_since = (free(a->stable_since), strdup("2027-01-15T07:59:55Z"));
+    assert_finding(only(&s, "VHA-RAFT-003"), DOCTOR_OK,
+                   "1 non-voter younger than the stabilization time (153722820m0s): autopilot "
+                   "promotes it");
+    s.f.have_autopilot_config = 0;
     scene_free(&s);
 }
 
@@ -1077,7 +1099,7 @@ static void test_versions_and_seal(void **state)
                    "be reached");
     for (int i = 0; i < 3; i++)
         set_status(&s.f.pods[i], i == 0, 0, "shamir");
-    assert_finding(only(&s, "VHA-VER-003"), DOCTOR_WARN,
+    assert_finding(only(&s, "VHA-VER-003"), DOCTOR_ADVICE,
                    "Shamir seal: every pod restart (node drain, upgrade, crash) stays sealed until "
                    "3 of the 5 key holders unseal it");
     scene_free(&s);
@@ -1158,6 +1180,14 @@ static void test_df_duration_autopilot_config(void **state)
     assert_true(doctor_go_duration("500ms") == 0.5);
     assert_true(doctor_go_duration("0") == 0);
     assert_true(doctor_go_duration("10x") < 0);
+    /* Defect 10: bounded to a Go duration's range, digits only (1e10h overflowed an int). */
+    assert_true(doctor_go_duration("1e10h") < 0);
+    assert_true(doctor_go_duration("inf") < 0);
+    assert_true(doctor_go_duration("nans") < 0);
+    assert_true(doctor_go_duration("0x10s") < 0);
+    assert_true(doctor_go_duration("2562048h") < 0);
+    assert_true(doctor_go_duration("2562047h") == 2562047.0 * 3600);
+    assert_true(doctor_go_duration(".5s") == 0.5);
     struct doctor_autopilot_config c;
     struct error err = {0};
     const char *json = "{\n  \"cleanup_dead_servers\": true,\n  \"dead_server_last_contact_"
@@ -1256,8 +1286,132 @@ static void test_parse_pod_output(void **state)
                       "\n--vh-0123 file tls_cert_file /x\x1b]0;t\x07\n\n--vh-0123 rc 0\n"
                       "\n--vh-0123 end\n";
     assert_int_equal(doctor_parse_pod_output(esc, strlen(esc), m, "", &p, &err), 0);
-    assert_string_equal(p.df_error, "df failed (exit 1): ?[2Jdf: /d: gone?");
-    assert_string_equal(p.files[0].path, "/x?]0;t?");
+    assert_string_equal(p.df_error, "df failed (exit 1): \\x1b[2Jdf: /d: gone\\x07");
+    assert_string_equal(p.files[0].path, "/x\\x1b]0;t\\x07");
+    doctor_pod_clear(&p);
+}
+
+/* Pod output in a block of exactly its length, no NUL after it: reading past it is caught. */
+static int parse_exact(const char *text, struct doctor_pod *p, struct error *err)
+{
+    size_t n = strlen(text);
+    char *copy = malloc(n);
+    memcpy(copy, text, n);
+    int rc = doctor_parse_pod_output(copy, n, "--vh-0123", "", p, err);
+    free(copy);
+    return rc;
+}
+
+/* Defect 1: the cap on file sections came after the realloc; the 17th section left
+ * p->files dangling and the 18th freed it twice. */
+static void test_parse_caps_file_sections(void **state)
+{
+    (void)state;
+    char out[8192];
+    size_t len = 0;
+    for (int i = 0; i < 40; i++)
+        text_appendf(out, sizeof out, &len,
+                     "\n--vh-0123 file tls_cert_file /f%d\nPEM\n"
+                     "\n--vh-0123 rc %d\n",
+                     i, i % 2);
+    text_appendf(out, sizeof out, &len, "\n--vh-0123 end\n");
+    struct doctor_pod p = {0};
+    struct error err = {0};
+    assert_int_equal(parse_exact(out, &p, &err), 0);
+    assert_int_equal(p.nfiles, 16);
+    assert_string_equal(p.files[15].path, "/f15");
+    assert_int_equal(p.files[15].exit_code, 1); /* the rc of a dropped section changes nothing */
+    doctor_pod_clear(&p);
+}
+
+/* Defect 8: a second status section leaked the first parse; the last one counts. */
+static void test_parse_second_status_replaces_the_first(void **state)
+{
+    (void)state;
+#define STATUS_JSON(version)                                                                       \
+    "{\"type\":\"shamir\",\"initialized\":true,\"sealed\":false,\"t\":3,\"n\":5,\"version\":"      \
+    "\"" version "\",\"cluster_name\":\"c\",\"nonce\":\"\"}"
+    char out[1024];
+    size_t len = 0;
+    text_appendf(
+        out, sizeof out, &len,
+        "\n--vh-0123 status\n" STATUS_JSON("1.21.2") "\n--vh-0123 rc 0\n"
+                                                     "\n--vh-0123 status\n" STATUS_JSON("1.21.3"));
+    text_appendf(out, sizeof out, &len, "\n--vh-0123 rc 0\n\n--vh-0123 end\n");
+    struct doctor_pod p = {0};
+    struct error err = {0};
+    assert_int_equal(parse_exact(out, &p, &err), 0);
+    assert_true(p.have_status);
+    assert_string_equal(p.st.version, "1.21.3");
+    doctor_pod_clear(&p); /* LeakSanitizer: nothing of the first parse is left */
+}
+
+/* Defect 9: headers were read with strcspn/strtol, up to a NUL that need not be there. */
+static void test_parse_reads_within_its_length(void **state)
+{
+    (void)state;
+    const char *ends[] = {
+        "\n--vh-0123 file tls_cert_file",
+        "\n--vh-0123 file tls_cert_file /a/b",
+        "\n--vh-0123 dns vault-1.vault-internal",
+        "\n--vh-0123 status\n{}\n--vh-0123 rc 0",
+        "\n--vh-0123 df /d\n\n--vh-0123 rc 12",
+        "\n--vh-0123 dns vault-1.vault-internal nslookup\nx\n--vh-0123 rc",
+    };
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        struct doctor_pod p = {0};
+        struct error err = {0};
+        assert_int_equal(parse_exact(ends[i], &p, &err), -1);
+        assert_string_equal(err.msg, "the pod's report ended early");
+        doctor_pod_clear(&p);
+    }
+    struct doctor_pod p = {0};
+    struct error err = {0};
+    parse_exact("\n--vh-0123 df /d\nx\n--vh-0123 rc 12", &p, &err);
+    assert_string_equal(p.df_error, "df failed (exit 12): x");
+    doctor_pod_clear(&p);
+    parse_exact("\n--vh-0123 df /d\nx\n--vh-0123 rc", &p, &err);
+    assert_string_equal(p.df_error, "df failed (exit -1): x");
+    doctor_pod_clear(&p);
+}
+
+/* Defects 3 and 15: pod text in facts goes through lib/text's sanitizer, so every message is
+ * valid UTF-8 (json_pack refuses anything else, and the finding vanished from -o json), cut on
+ * a character boundary; doctor_add sanitizes what any check builds. */
+static void test_messages_are_utf8(void **state)
+{
+    (void)state;
+    char line[300];
+    memset(line, 'a', 199);
+    strcpy(line + 199, "\xc3\xa9 and more");
+    char out[1024];
+    size_t len = 0;
+    text_appendf(out, sizeof out, &len,
+                 "\n--vh-0123 df /d\n%s\n\n--vh-0123 rc 1\n"
+                 "\n--vh-0123 config /c\n\xff\xfe bad\n\n--vh-0123 rc 1\n"
+                 "\n--vh-0123 file tls_cert_file /x\xe9\x9b\n\n--vh-0123 rc 0\n"
+                 "\n--vh-0123 end\n",
+                 line);
+    struct doctor_pod p = {0};
+    struct error err = {0};
+    assert_int_equal(parse_exact(out, &p, &err), 0);
+    char want[300];
+    snprintf(want, sizeof want, "df failed (exit 1): %.199s", line);
+    assert_string_equal(p.df_error, want); /* the é did not fit whole: cut before it */
+    assert_string_equal(p.config_error, "cannot read it: \\xff\\xfe bad");
+    assert_string_equal(p.files[0].path, "/x\\xe9\\x9b");
+    struct doctor_report r = {0};
+    doctor_add(&r, "VHA-X", DOCTOR_ERROR, p.df_error, p.config_error);
+    doctor_add(&r, "VHA-X", DOCTOR_WARN, "raw \xff\xc3 from a check \x1b[2J", "fix \xe2\x82");
+    assert_string_equal(r.items[1].message, "raw \\xff\\xc3 from a check \\x1b[2J");
+    assert_string_equal(r.items[1].fix, "fix \\xe2\\x82");
+    for (size_t i = 0; i < r.n; i++) {
+        assert_true(text_is_utf8(r.items[i].message, strlen(r.items[i].message)));
+        json_t *j = json_pack("{s:s, s:s?}", "message", r.items[i].message, "fix", r.items[i].fix);
+        assert_non_null(j);
+        json_decref(j);
+    }
+    doctor_report_clear(&r);
     doctor_pod_clear(&p);
 }
 
@@ -1288,6 +1442,10 @@ int main(void)
         cmocka_unit_test(test_df_duration_autopilot_config),
         cmocka_unit_test(test_config_values),
         cmocka_unit_test(test_parse_pod_output),
+        cmocka_unit_test(test_parse_caps_file_sections),
+        cmocka_unit_test(test_parse_second_status_replaces_the_first),
+        cmocka_unit_test(test_parse_reads_within_its_length),
+        cmocka_unit_test(test_messages_are_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
