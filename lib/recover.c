@@ -393,6 +393,34 @@ static void gone_reason(const struct vault_cluster *vc, const struct recover_fac
         ops_append(buf, cap, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
 }
 
+/* The pod's node id as Vault takes it: the environment, else the node-id file. */
+static const char *pod_node_id(const struct recover_facts *facts, int pod)
+{
+    return facts[pod].env_id[0] ? facts[pod].env_id : facts[pod].file_id;
+}
+
+/* Of the members whose address names pod, the one that is that pod: the one
+ * with the pod's node id, else the one that names it by its DNS name, else the first. */
+static int pod_owner(const struct vault_cluster *vc, const struct recover_facts *facts,
+                     const struct recover_plan *plan, int pod)
+{
+    const char *id = pod_node_id(facts, pod), *name = vc->pods[pod].name;
+    int by_name = -1, first = -1;
+    for (size_t m = 0; m < plan->n; m++) {
+        const struct raft_server *s = &plan->members[m].server;
+        if (plan->members[m].pod != pod)
+            continue;
+        if (id[0] != '\0' && strcmp(s->id, id) == 0)
+            return (int)m;
+        if (by_name < 0 && strncmp(s->address, name, strlen(name)) == 0 &&
+            s->address[strlen(name)] == '.')
+            by_name = (int)m;
+        if (first < 0)
+            first = (int)m;
+    }
+    return by_name >= 0 ? by_name : first;
+}
+
 void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                    const struct recover_facts *facts, const char *prog, struct recover_plan *plan)
 {
@@ -432,14 +460,33 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         snprintf(plan->source, sizeof plan->source,
                  "assumed from the StatefulSet: no pod's server log shows it");
     }
-    /* 3. What became of each server. */
+    /* 3. What became of each server: one member per pod. */
+    for (size_t m = 0; m < plan->n; m++) {
+        plan->members[m].pod = pod_of_address(vc, plan->members[m].server.address);
+        plan->members[m].same_pod_as = -1;
+    }
+    for (size_t m = 0; m < plan->n; m++) {
+        struct recover_member *mb = &plan->members[m];
+        if (mb->pod < 0)
+            continue;
+        int owner = pod_owner(vc, facts, plan, mb->pod);
+        if (owner == (int)m)
+            continue;
+        /* raft refuses a peers.json that lists a node twice, and the survivor then
+         * cannot start: the other entry is an old one (another id, an old IP). */
+        mb->same_pod_as = owner;
+        snprintf(mb->state, sizeof mb->state, "lost: an old entry: %s is %s in this configuration",
+                 vc->pods[mb->pod].name, plan->members[owner].server.address);
+        mb->pod = -1;
+    }
     int unknown = 0, running_voters = 0, unsealed_voters = 0;
     char unreadable[300] = "";
     for (size_t m = 0; m < plan->n; m++) {
         struct recover_member *mb = &plan->members[m];
         mb->index = -1;
-        mb->pod = pod_of_address(vc, mb->server.address);
         plan->voters += mb->server.voter;
+        if (mb->same_pod_as >= 0)
+            continue;
         char gone[200];
         gone_reason(vc, facts, mb->pod, gone, sizeof gone);
         if (gone[0] != '\0') {
@@ -459,7 +506,7 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
             snprintf(mb->state, sizeof mb->state, "lost: running with empty storage");
             continue;
         }
-        const char *id = f->env_id[0] ? f->env_id : f->file_id;
+        const char *id = pod_node_id(facts, mb->pod);
         if (id[0] == '\0') {
             unknown++;
             ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
@@ -526,6 +573,20 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                  prog, prog);
         return;
     }
+    /* Two pods with one node id (a copied volume): raft would refuse the list. */
+    for (size_t m = 0; m < plan->n; m++)
+        for (size_t k = m + 1; plan->members[m].survivor && k < plan->n; k++)
+            if (plan->members[k].survivor &&
+                strcmp(plan->members[m].local_id, plan->members[k].local_id) == 0) {
+                plan->verdict = RECOVER_UNKNOWN;
+                snprintf(plan->why, sizeof plan->why,
+                         "%s and %s both use the node id %s: raft refuses a configuration that "
+                         "lists an id twice; find out which pod's data is the right one (`%s "
+                         "status`) before recovering",
+                         vc->pods[plan->members[m].pod].name, vc->pods[plan->members[k].pod].name,
+                         plan->members[m].local_id, prog);
+                return;
+            }
     /* 4. peers.json: the survivors, all voters. */
     struct raft_server list[RECOVER_SERVERS_MAX];
     size_t nl = 0;

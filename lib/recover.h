@@ -101,11 +101,12 @@ enum recover_verdict {
 
 /* One server of the last configuration, and what became of it. */
 struct recover_member {
-    struct raft_server server;     /* from the configuration (id "" when not known) */
-    int pod;                       /* index into vc->pods, -1 when the address names no pod */
-    int survivor;                  /* its pod runs with raft data: it goes into peers.json */
-    int unsealed;                  /* survivor whose raft runs: must restart to read peers.json */
-    long long index;               /* last raft index (unsealed survivors), -1 unknown */
+    struct raft_server server; /* from the configuration (id "" when not known) */
+    int pod;                   /* index into vc->pods, -1 when the address names no pod */
+    int same_pod_as; /* another member names the same pod (and owns it): its index, else -1 */
+    int survivor;    /* its pod runs with raft data: it goes into peers.json */
+    int unsealed;    /* survivor whose raft runs: must restart to read peers.json */
+    long long index; /* last raft index (unsealed survivors), -1 unknown */
     char local_id[RECOVER_ID_MAX]; /* survivors: the id the pod uses (env, else node-id) */
     int peers_state; /* survivors: 2 peers.json holds the plan, 1 other content, 0 none */
     char state[320]; /* "survivor: unsealed standby", "lost: Pending (Unschedulable)" */

@@ -17,7 +17,9 @@ static const char *member_name(const struct vault_cluster *vc, const struct reco
 {
     if (m->pod >= 0)
         return vc->pods[m->pod].name;
-    snprintf(buf, cap, "%.*s", (int)strcspn(m->server.address, ".:"), m->server.address);
+    /* An old entry of a pod listed under another address: its whole host tells them apart. */
+    snprintf(buf, cap, "%.*s", (int)strcspn(m->server.address, m->same_pod_as >= 0 ? ":" : ".:"),
+             m->server.address);
     return buf;
 }
 
@@ -120,6 +122,13 @@ static void print_lost(struct cmd_context *ctx, const struct vault_cluster *vc,
         char nb[64];
         const char *name = member_name(vc, m, nb, sizeof nb);
         const char *ns = vc->namespace;
+        if (m->same_pod_as >= 0) {
+            fprintf(o,
+                    "  %s: an old entry of %s: nothing to do, it is out of the raft "
+                    "configuration now\n",
+                    name, vc->pods[p->members[m->same_pod_as].pod].name);
+            continue;
+        }
         if (m->pod < 0 || vc->pods[m->pod].ordinal >= vc->replicas) {
             fprintf(o,
                     "  %s: not a pod of StatefulSet %s: nothing to do, it is out of the raft "

@@ -265,6 +265,82 @@ static void test_assumed_and_unknown(void **state)
     scene_free(&s);
 }
 
+/* The scene's judgement again, with the configuration of one log line. */
+static void rejudge_with_servers(struct scene *s, const char *servers)
+{
+    char line[2048];
+    snprintf(line, sizeof line,
+             "2026-12-02T19:07:00.000Z [INFO]  storage.raft: initial configuration: index=9 "
+             "servers=\"[%s]\"\n",
+             servers);
+    assert_int_equal(recover_config_from_log(line, strlen(line), &s->facts[0].log_config), 1);
+    s->facts[0].have_log_config = 1;
+    recover_plan_clear(&s->plan);
+    recover_judge(s->vc, s->views, s->facts, "kubectl vault-ha", &s->plan);
+}
+
+static void test_one_member_per_pod(void **state)
+{
+    (void)state;
+    struct scene s;
+    /* vault-0 under its DNS name and, as an old node, under the IP it holds now */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(&s, "{Suffrage:Voter ID:old-node Address:10.0.0.1:8201} " SRV(
+                                 ID0, 0) " " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.voters, 4);
+    assert_int_equal(s.plan.survivors, 1);
+    assert_int_equal(s.plan.members[0].same_pod_as, 1);
+    assert_int_equal(s.plan.members[0].pod, -1);
+    assert_false(s.plan.members[0].survivor);
+    assert_string_equal(s.plan.members[0].state,
+                        "lost: an old entry: vault-0 is vault-0.vault-internal:8201 in this "
+                        "configuration");
+    assert_int_equal(s.plan.members[1].pod, 0);
+    assert_true(s.plan.members[1].survivor);
+    char *want = recover_peers_json(&s.plan.members[1].server, 1);
+    assert_string_equal(s.plan.peers_json, want);
+    free(want);
+    scene_free(&s);
+    /* two DNS forms: the one with the pod's node id is the pod, wherever it stands */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(
+        &s, "{Suffrage:Voter ID:" ID0 " Address:vault-0.vault-internal.vault.svc:8201} "
+            "{Suffrage:Voter ID:stale Address:vault-0.vault-internal:8201} " SRV(ID1, 1));
+    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.survivors, 1);
+    assert_int_equal(s.plan.members[1].same_pod_as, 0);
+    assert_true(strstr(s.plan.peers_json, "vault-0.vault-internal.vault.svc:8201") != NULL);
+    assert_null(strstr(s.plan.peers_json, "stale"));
+    assert_null(strstr(s.plan.peers_json, "\"vault-0.vault-internal:8201"));
+    scene_free(&s);
+    /* no id matches: the entry by the pod's name, not the one by IP */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(&s,
+                         "{Suffrage:Voter ID:x Address:10.0.0.1:8201} "
+                         "{Suffrage:Voter ID:y Address:vault-0.vault-internal:8201} " SRV(ID1, 1));
+    assert_int_equal(s.plan.members[0].same_pod_as, 1);
+    assert_string_equal(s.plan.members[1].local_id, ID0);
+    assert_int_equal(s.plan.survivors, 1);
+    scene_free(&s);
+    /* two survivors with one node id: raft would refuse the list */
+    scene(&s, "SS-", 1);
+    snprintf(s.facts[1].file_id, sizeof s.facts[1].file_id, "%s", ID0);
+    s.views[1].have_status = 1;
+    s.views[0].st.sealed = s.views[1].st.sealed = 1;
+    rejudge_with_servers(&s,
+                         SRV(ID0, 0) " " SRV(ID1, 1) " " SRV(
+                             ID2, 2) " "
+                                     "{Suffrage:Voter ID:d Address:vault-3.vault-internal:8201} "
+                                     "{Suffrage:Voter ID:e Address:vault-4.vault-internal:8201}");
+    assert_int_equal(s.plan.verdict, RECOVER_UNKNOWN);
+    assert_string_equal(s.plan.why, "vault-0 and vault-1 both use the node id " ID0
+                                    ": raft refuses a configuration that lists an id twice; find "
+                                    "out which pod's data is the right one (`kubectl vault-ha "
+                                    "status`) before recovering");
+    scene_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_one_survivor),
         cmocka_unit_test(test_assumed_and_unknown),
+        cmocka_unit_test(test_one_member_per_pod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
