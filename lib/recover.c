@@ -15,6 +15,8 @@
 /* The server log read at most: the start of the container's log (where raft
  * prints its initial configuration) and typically all of it. */
 #define LOG_READ_MAX (16L * 1024 * 1024)
+/* The state of a survivor that this run restarted (recover_mark_restarted). */
+#define RESTARTED_STATE "survivor: restarted by this recover"
 
 /* Text from a pod for a message: one line, control bytes as '?', bounded. */
 static void clean_copy(char *out, size_t cap, const char *in, size_t len)
@@ -487,6 +489,19 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         plan->voters += mb->server.voter;
         if (mb->same_pod_as >= 0)
             continue;
+        if (mb->pod >= 0)
+            snprintf(mb->name, sizeof mb->name, "%s", vc->pods[mb->pod].name);
+        if (mb->pod >= 0 && facts[mb->pod].restarted) {
+            /* Down or sealed because we restarted it: it reads peers.json at its unseal. */
+            snprintf(mb->local_id, sizeof mb->local_id, "%s", pod_node_id(facts, mb->pod));
+            if (mb->server.id[0] == '\0')
+                snprintf(mb->server.id, sizeof mb->server.id, "%s", mb->local_id);
+            mb->survivor = 1;
+            running_voters += mb->server.voter;
+            plan->survivors++;
+            snprintf(mb->state, sizeof mb->state, "%s", RESTARTED_STATE);
+            continue;
+        }
         char gone[200];
         gone_reason(vc, facts, mb->pod, gone, sizeof gone);
         if (gone[0] != '\0') {
@@ -608,6 +623,78 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                     : 1;
     }
     plan->verdict = plan->peers_json ? RECOVER_GO : RECOVER_UNKNOWN;
+}
+
+void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts *facts,
+                            const struct recover_plan *was, const char *const *names, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < vc->npods; i++) {
+            if (strcmp(vc->pods[i].name, names[k]) != 0)
+                continue;
+            facts[i].restarted = 1;
+            for (size_t m = 0; m < was->n; m++)
+                if (was->members[m].survivor && strcmp(was->members[m].name, names[k]) == 0) {
+                    /* the id it had: the pod may not run yet to show it */
+                    snprintf(facts[i].env_id, sizeof facts[i].env_id, "%s",
+                             was->members[m].local_id);
+                    facts[i].file_id[0] = '\0';
+                }
+        }
+}
+
+/* "vault-0 (node id x), vault-1 (node id y)": the survivors of a plan. */
+static void survivor_list(const struct recover_plan *p, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t m = 0; m < p->n; m++)
+        if (p->members[m].survivor)
+            ops_append(buf, cap, "%s%s (node id %s)", buf[0] ? ", " : "", p->members[m].name,
+                       p->members[m].local_id);
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "none");
+}
+
+static const struct recover_member *survivor_named(const struct recover_plan *p, const char *name)
+{
+    for (size_t m = 0; m < p->n; m++)
+        if (p->members[m].survivor && strcmp(p->members[m].name, name) == 0)
+            return &p->members[m];
+    return NULL;
+}
+
+int recover_plan_changed(const struct recover_plan *was, const struct recover_plan *now, char *what,
+                         size_t cap)
+{
+    what[0] = '\0';
+    if (now->verdict != RECOVER_GO) {
+        snprintf(what, cap, "%s", now->why);
+        return 1;
+    }
+    char a[600], b[600];
+    survivor_list(was, a, sizeof a);
+    survivor_list(now, b, sizeof b);
+    if (strcmp(a, b) != 0) {
+        snprintf(what, cap, "the survivors were %s; they are %s now", a, b);
+        return 1;
+    }
+    for (size_t m = 0; m < now->n; m++) {
+        const struct recover_member *n = &now->members[m];
+        const struct recover_member *w = n->survivor ? survivor_named(was, n->name) : NULL;
+        /* a survivor restarted by this run is down or sealed on purpose */
+        if (w != NULL && strcmp(n->state, RESTARTED_STATE) != 0 && w->unsealed != n->unsealed) {
+            snprintf(what, cap, "%s was %s; it is %s now", n->name,
+                     w->unsealed ? "unsealed" : "sealed", n->unsealed ? "unsealed" : "sealed");
+            return 1;
+        }
+    }
+    if (was->peers_json == NULL || now->peers_json == NULL ||
+        strcmp(was->peers_json, now->peers_json) != 0) {
+        snprintf(what, cap, "the raft configuration changed (now %s): peers.json would differ",
+                 now->source);
+        return 1;
+    }
+    return 0;
 }
 
 /* --- apply steps --------------------------------------------------------------------------- */

@@ -78,6 +78,7 @@ struct recover_facts {
     struct raft_config log_config;
     char log_error[256]; /* why the log was not read (RBAC), "" */
     char pvc_phase[32];  /* data-<pod>: Bound, Pending, Lost, "missing" (404), "" unknown */
+    int restarted;       /* this run deleted the pod after writing its peers.json */
 };
 
 /* The data folder of the chart's raft storage: /vault/data, /openbao/data. */
@@ -102,6 +103,7 @@ enum recover_verdict {
 /* One server of the last configuration, and what became of it. */
 struct recover_member {
     struct raft_server server; /* from the configuration (id "" when not known) */
+    char name[254];            /* its pod's name, "" when the address names no pod */
     int pod;                   /* index into vc->pods, -1 when the address names no pod */
     int same_pod_as; /* another member names the same pod (and owns it): its index, else -1 */
     int survivor;    /* its pod runs with raft data: it goes into peers.json */
@@ -132,6 +134,20 @@ struct recover_plan {
 void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                    const struct recover_facts *facts, const char *prog, struct recover_plan *plan);
 void recover_plan_clear(struct recover_plan *plan);
+
+/* Marks the pods called names[0..n-1], which this run deleted after writing
+ * their peers.json, so that judging again counts each as the survivor it was
+ * in plan `was` (with its node id), whether or not it runs again yet. */
+void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts *facts,
+                            const struct recover_plan *was, const char *const *names, size_t n);
+
+/* Is `now`, a judgement made again, still the plan `was` that the user
+ * confirmed? Unchanged means: the verdict is RECOVER_GO, the survivors are the
+ * same pods with the same node ids, each one that was not restarted in
+ * between is still sealed or unsealed as it was, and peers.json is the same
+ * text. Returns 0 when unchanged, else 1 with what changed in what. */
+int recover_plan_changed(const struct recover_plan *was, const struct recover_plan *now, char *what,
+                         size_t cap);
 
 /* The peers.json of the given members (id, address, non_voter false), as
  * Vault's documentation writes it. malloc'd. */

@@ -257,15 +257,15 @@ def test_openbao(make_fake, tmp_path):
     assert any(e["command"][:1] == ["bao"] for e in fake.exec_log())
 
 
-def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
-    """Without --yes, the StatefulSet's name must be typed: anything else changes nothing."""
+def terminal_recover(make_fake, tmp_path):
+    """A cluster with vault-1 and vault-2 lost, and the shell line that runs recover on a
+    terminal (tmux) with the keys and the token from files."""
     import shlex
     import shutil as sh
     import pytest
     if sh.which("tmux") is None:
         pytest.skip("tmux is installed by make deps")
     from conftest import BIN
-    from test_interactive import Tmux
     fake = make_fake(*FAST)
     c = Lost(fake, tmp_path)
     c.lose("vault-1", "vault-2")
@@ -277,9 +277,16 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
     line = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s recover --keys-file %s " \
            "--token-file %s" % (shlex.quote(fake.kubeconfig), shlex.quote(BIN),
                                 shlex.quote(c.keys), shlex.quote(str(token_file)))
+    return fake, c, line + "; echo EXIT=$?; sleep 60"
+
+
+def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
+    """Without --yes, the StatefulSet's name must be typed: anything else changes nothing."""
+    from test_interactive import Tmux
+    fake, c, line = terminal_recover(make_fake, tmp_path)
     prompt = ("Writing the raft configuration of vault/vault cannot be undone. Type the StatefulSet's "
               "name (vault) to go on:")
-    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    t = Tmux(tmp_path, line)
     try:
         t.wait_for(prompt)
         t.send("-l", "vaulx")
@@ -290,7 +297,7 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
         t.close()
     assert not os.path.exists(c.peers_file("vault-0"))
     assert not [e for e in fake.audit_log() if e["method"] == "DELETE"]
-    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    t = Tmux(tmp_path, line)
     try:
         t.wait_for(prompt)
         t.send("-l", "vault")
@@ -299,3 +306,36 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
         assert "EXIT=0" in screen and "Recovered: vault-0 is active" in screen, screen
     finally:
         t.close()
+
+
+def test_a_lost_pod_back_during_the_prompt_stops_recover(make_fake, tmp_path):
+    """Issue 18 defect 2: the judgement is made again after the prompts. vault-1 comes back with
+    its data while recover waits for the StatefulSet's name: with vault-0 it is a quorum of the
+    old configuration again, so forcing a new one would make two clusters. Nothing is written."""
+    from test_interactive import Tmux
+    fake, c, line = terminal_recover(make_fake, tmp_path)
+    t = Tmux(tmp_path, line)
+    try:
+        t.wait_for("Type the StatefulSet's name (vault) to go on:")
+        # The node comes back: vault-1 runs again, sealed, with the old configuration's data.
+        fake.control("pod-state", {"namespace": "vault", "pod": "vault-1", "state": "Running"})
+        deadline = time.time() + 60
+        while c.api("vault-1", "sys/seal-status").get("initialized") is not True and \
+                time.time() < deadline:
+            time.sleep(0.2)
+        t.send("-l", "vault")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=", timeout=120)
+    finally:
+        t.close()
+    # tmux wraps long lines at the pane's width: compare without any white space
+    text = "".join(screen.split())
+    assert "EXIT=1" in screen, screen
+    assert "".join("kubectl vault-ha: the cluster changed while recover waited: quorum is not lost: 2 of 3 "
+            "voters are running with their data, 1 of them sealed: unseal them with `kubectl vault-ha "
+            "unseal`; see `kubectl vault-ha status` or `kubectl vault-ha doctor` kubectl vault-ha: "
+            "nothing was written: run `kubectl vault-ha recover --dry-run` for the new diagnosis".split()) in text, \
+        screen
+    assert not os.path.exists(c.peers_file("vault-0")) and not os.path.exists(c.peers_file("vault-1"))
+    assert not [e for e in fake.exec_log() if e["command"][:2] == ["sh", "-c"]]
+    assert not [e for e in fake.audit_log() if e["method"] == "DELETE"]

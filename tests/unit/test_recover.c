@@ -341,6 +341,66 @@ static void test_one_member_per_pod(void **state)
     scene_free(&s);
 }
 
+/* Issue 18 defect 2: what a second judgement must find to go on. */
+static void test_judged_again(void **state)
+{
+    (void)state;
+    struct scene was, now;
+    char what[1024];
+    scene(&was, "S--", 1);
+    assert_int_equal(was.plan.verdict, RECOVER_GO);
+    assert_string_equal(was.plan.members[0].name, "vault-0");
+    scene(&now, "S--", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 0);
+    assert_string_equal(what, "");
+    scene_free(&now);
+    /* a lost voter is back with its data: a quorum of the old configuration */
+    scene(&now, "Ss-", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "quorum is not lost: 2 of 3 voters are running with their data, 1 "
+                              "of them sealed: unseal them with `kubectl vault-ha unseal`; see "
+                              "`kubectl vault-ha status` or `kubectl vault-ha doctor`");
+    scene_free(&now);
+    /* someone unsealed a sealed survivor: it would need a restart the plan does not make */
+    scene_free(&was);
+    scene(&was, "s--", 1);
+    scene(&now, "S--", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "vault-0 was sealed; it is unsealed now");
+    scene_free(&now);
+    /* another survivor id (its data replaced) */
+    scene(&now, "s--", 0);
+    snprintf(now.facts[0].file_id, sizeof now.facts[0].file_id, "other");
+    rejudge_with_servers(&now, SRV(ID0, 0) " " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "the survivors were vault-0 (node id " ID0
+                              "); they are vault-0 (node id other) now");
+    scene_free(&now);
+    /* another configuration in the log: another peers.json */
+    scene(&now, "s--", 0);
+    rejudge_with_servers(&now, "{Suffrage:Voter ID:" ID0
+                               " Address:vault-0.other:8201} " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "the raft configuration changed (now from vault-0's server log, "
+                              "2026-12-02T19:07:00.000Z): peers.json would differ");
+    scene_free(&now);
+    scene_free(&was);
+    /* the pod this run restarted is down, or back sealed: still the plan */
+    scene(&was, "S--", 1);
+    const char *restarted[] = {"vault-0"};
+    for (int back = 0; back < 2; back++) {
+        scene(&now, back ? "s--" : "---", 1);
+        recover_mark_restarted(now.vc, now.facts, &was.plan, restarted, 1);
+        recover_plan_clear(&now.plan);
+        recover_judge(now.vc, now.views, now.facts, "kubectl vault-ha", &now.plan);
+        assert_int_equal(now.plan.verdict, RECOVER_GO);
+        assert_string_equal(now.plan.members[0].state, "survivor: restarted by this recover");
+        assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 0);
+        scene_free(&now);
+    }
+    scene_free(&was);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_one_survivor),
         cmocka_unit_test(test_assumed_and_unknown),
         cmocka_unit_test(test_one_member_per_pod),
+        cmocka_unit_test(test_judged_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
