@@ -15,6 +15,8 @@
 /* The server log read at most: the start of the container's log (where raft
  * prints its initial configuration) and typically all of it. */
 #define LOG_READ_MAX (16L * 1024 * 1024)
+/* A file under the data folder (the folder is at most 255 bytes: lib/cluster). */
+#define LAYOUT_FILE_MAX 320
 /* The state of a survivor that this run restarted (recover_mark_restarted). */
 #define RESTARTED_STATE "survivor: restarted by this recover"
 
@@ -207,9 +209,36 @@ int recover_config_from_log(const char *log, size_t len, struct raft_config *cfg
 
 /* --- gathering ----------------------------------------------------------------------------- */
 
-const char *recover_data_dir(const struct vault_cluster *vc)
+/* A server config is a few kilobytes; the chart's ConfigMap holds at most 1 MiB. */
+#define CONFIG_READ_MAX (1024 * 1024)
+
+int recover_read_server_config(struct kube_client *kube, struct vault_cluster *vc)
 {
-    return strcmp(vc->flavor, "openbao") == 0 ? "/openbao/data" : "/vault/data";
+    struct vault_call *calls = calloc(vc->npods + 1, sizeof *calls);
+    if (calls == NULL || vc->config_path == NULL) {
+        free(calls);
+        return 0;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        if (!vc->pods[i].exists || !vc->pods[i].running)
+            continue;
+        calls[n].pod = vc->pods[i].name;
+        calls[n].argv[0] = "cat";
+        calls[n].argv[1] = vc->config_path;
+        n++;
+    }
+    vault_call_run(kube, vc, calls, n);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct vault_call *c = &calls[i];
+        if (!found && c->ran && c->exit_code == 0 && c->out != NULL)
+            found = cluster_use_server_config(
+                vc, c->out, c->out_len < CONFIG_READ_MAX ? c->out_len : CONFIG_READ_MAX);
+        vault_call_clear(c);
+    }
+    free(calls);
+    return found;
 }
 
 void recover_facts_clear(struct recover_facts *facts, size_t n)
@@ -231,14 +260,14 @@ int recover_gather(struct kube_client *kube, const struct vault_cluster *vc,
 {
     size_t np = vc->npods;
     struct vault_call *calls = calloc(np * 3 + 1, sizeof *calls);
-    char(*paths)[2][128] = calloc(np + 1, sizeof *paths);
+    char(*paths)[2][LAYOUT_FILE_MAX] = calloc(np + 1, sizeof *paths);
     if (calls == NULL || paths == NULL) {
         free(calls);
         free(paths);
         return error_set(err, ERR_GENERIC, "out of memory");
     }
-    int openbao = strcmp(vc->flavor, "openbao") == 0;
-    const char *dir = recover_data_dir(vc);
+    int openbao = vc->product == PRODUCT_OPENBAO;
+    const char *dir = vc->data_dir;
     size_t n = 0;
     for (size_t i = 0; i < np; i++) {
         memset(&facts[i], 0, sizeof facts[i]);
@@ -251,8 +280,8 @@ int recover_gather(struct kube_client *kube, const struct vault_cluster *vc,
         struct vault_call *c = &calls[n++];
         c->pod = vc->pods[i].name;
         c->argv[0] = "printenv";
-        c->argv[1] = openbao ? "BAO_RAFT_NODE_ID" : "VAULT_RAFT_NODE_ID";
-        c->argv[2] = openbao ? "VAULT_RAFT_NODE_ID" : NULL;
+        c->argv[1] = vc->node_id_env;
+        c->argv[2] = openbao ? "VAULT_RAFT_NODE_ID" : NULL; /* OpenBao falls back to it */
         for (int k = 0; k < 2; k++) {
             c = &calls[n++];
             c->pod = vc->pods[i].name;
@@ -445,6 +474,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
             from = (int)i;
     if (from >= 0) {
         const struct raft_config *c = &facts[from].log_config;
+        plan->config = *c;
+        snprintf(plan->from_pod, sizeof plan->from_pod, "%s", vc->pods[from].name);
         for (size_t k = 0; k < c->n && plan->n < RECOVER_SERVERS_MAX; k++)
             plan->members[plan->n++].server = c->servers[k];
         snprintf(plan->source, sizeof plan->source, "from %s's server log%s%s", vc->pods[from].name,
@@ -588,6 +619,31 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                  prog, prog);
         return;
     }
+    /* No log showed the configuration: its voters and addresses are a guess
+     * (another service name, an IP, an old member), and a wrong peers.json
+     * leaves a cluster that cannot start. Raft prints the configuration at start. */
+    if (plan->assumed) {
+        char sealed[300] = "", unsealed[300] = "", how[700];
+        for (size_t m = 0; m < plan->n; m++) {
+            char *list = plan->members[m].unsealed ? unsealed : sealed;
+            if (plan->members[m].survivor)
+                ops_append(list, sizeof sealed, "%s%s", list[0] ? " " : "", plan->members[m].name);
+        }
+        if (sealed[0] != '\0')
+            snprintf(how, sizeof how, "unseal %s (`%s unseal`)", sealed, prog);
+        else
+            snprintf(how, sizeof how,
+                     "restart an unsealed survivor (`kubectl -n %s delete pod %.*s`) and unseal "
+                     "it (`%s unseal`)",
+                     vc->namespace, (int)strcspn(unsealed, " "), unsealed, prog);
+        plan->verdict = RECOVER_UNCONFIRMED;
+        snprintf(plan->why, sizeof plan->why,
+                 "no pod's server log shows the raft configuration, so its members and addresses "
+                 "cannot be confirmed (recover does not assume <pod>.%s:8201): raft prints it "
+                 "when it starts: %s, then run `%s recover` again",
+                 vc->service_name ? vc->service_name : "<service>", how, prog);
+        return;
+    }
     /* Two pods with one node id (a copied volume): raft would refuse the list. */
     for (size_t m = 0; m < plan->n; m++)
         for (size_t k = m + 1; plan->members[m].survivor && k < plan->n; k++)
@@ -633,6 +689,12 @@ void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts
             if (strcmp(vc->pods[i].name, names[k]) != 0)
                 continue;
             facts[i].restarted = 1;
+            if (was->config.n > 0 && strcmp(was->from_pod, names[k]) == 0 &&
+                (!facts[i].have_log_config ||
+                 strcmp(facts[i].log_config.stamp, was->config.stamp) < 0)) {
+                facts[i].log_config = was->config;
+                facts[i].have_log_config = 1;
+            }
             for (size_t m = 0; m < was->n; m++)
                 if (was->members[m].survivor && strcmp(was->members[m].name, names[k]) == 0) {
                     /* the id it had: the pod may not run yet to show it */
@@ -745,7 +807,7 @@ void recover_write_peers(struct kube_client *kube, const struct vault_cluster *v
         c->argv[0] = "sh";
         c->argv[1] = "-c";
         c->argv[2] = write_script;
-        c->argv[3] = recover_data_dir(vc);
+        c->argv[3] = vc->data_dir;
         c->argv[4] = count;
         c->input = content;
         c->input_len = strlen(content);
@@ -775,8 +837,8 @@ static void run_on_file(struct kube_client *kube, const struct vault_cluster *vc
                         struct recover_step *steps, size_t n, int gone_check)
 {
     struct vault_call *calls = calloc(n + 1, sizeof *calls);
-    char path[128];
-    snprintf(path, sizeof path, "%s/raft/peers.json", recover_data_dir(vc));
+    char path[LAYOUT_FILE_MAX];
+    snprintf(path, sizeof path, "%s/raft/peers.json", vc->data_dir);
     if (calls == NULL)
         return;
     for (size_t i = 0; i < n; i++) {

@@ -18,9 +18,9 @@
  * line of any pod is the last configuration that pod saw. It is exact for a
  * pod whose raft started (unsealed) after the last membership change, or that
  * was the leader then; a follower that never restarted since it joined
- * printed only `servers=[]`. Without such a line the configuration is taken
- * from the StatefulSet (pods 0..replicas-1 at <pod>.<service>:8201, the
- * chart's cluster address), and the output says it was assumed.
+ * printed only `servers=[]`. Without such a line the pods of the StatefulSet
+ * are shown (at <pod>.<service>:8201, the chart's cluster address), but the
+ * judgement refuses: those addresses cannot be confirmed.
  *
  * Each survivor's node id is its VAULT_RAFT_NODE_ID (BAO_RAFT_NODE_ID) when
  * set (the chart's setNodeId), else its <storage path>/node-id file, the order
@@ -81,10 +81,14 @@ struct recover_facts {
     int restarted;       /* this run deleted the pod after writing its peers.json */
 };
 
-/* The data folder of the chart's raft storage: /vault/data, /openbao/data. */
-const char *recover_data_dir(const struct vault_cluster *vc);
+/* Reads the server config (vc->config_path) in the running pods and takes
+ * the raft storage folder from it (cluster_use_server_config); without it,
+ * vc->data_dir stays the data volume's mount. Returns 1 when the config named
+ * the folder, else 0. */
+int recover_read_server_config(struct kube_client *kube, struct vault_cluster *vc);
 
-/* Reads, for every pod: its node id (environment and node-id file) and any
+/* Reads, for every pod (files under vc->data_dir): its node id (environment
+ * and node-id file) and any
  * peers.json (one exec per running pod and file, all at once), its server log
  * (pods/log) and its data PVC. facts has vc->npods entries. Fails only when
  * nothing could be asked at all. */
@@ -98,6 +102,7 @@ enum recover_verdict {
     RECOVER_QUORUM,      /* a quorum of voters runs with its data: unseal, do not recover */
     RECOVER_NO_SURVIVOR, /* no pod holds raft data */
     RECOVER_UNKNOWN,     /* a pod could not be read: cannot tell */
+    RECOVER_UNCONFIRMED, /* no log shows the configuration: addresses not confirmed */
 };
 
 /* One server of the last configuration, and what became of it. */
@@ -116,9 +121,11 @@ struct recover_member {
 
 struct recover_plan {
     enum recover_verdict verdict;
-    char why[1024];   /* the refusal, when verdict != RECOVER_GO */
-    char source[200]; /* where the configuration came from */
-    int assumed;      /* taken from the StatefulSet (no log showed it) */
+    char why[1024];            /* the refusal, when verdict != RECOVER_GO */
+    char source[200];          /* where the configuration came from */
+    int assumed;               /* taken from the StatefulSet (no log showed it) */
+    struct raft_config config; /* the configuration judged by (from_pod's log), n 0 when assumed */
+    char from_pod[254];
     struct recover_member members[RECOVER_SERVERS_MAX];
     size_t n;
     int voters, quorum; /* of the last configuration */
@@ -137,7 +144,9 @@ void recover_plan_clear(struct recover_plan *plan);
 
 /* Marks the pods called names[0..n-1], which this run deleted after writing
  * their peers.json, so that judging again counts each as the survivor it was
- * in plan `was` (with its node id), whether or not it runs again yet. */
+ * in plan `was` (with its node id), whether or not it runs again yet; the one
+ * whose log showed was's configuration still counts as showing it (a new
+ * container starts a new log). */
 void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts *facts,
                             const struct recover_plan *was, const char *const *names, size_t n);
 

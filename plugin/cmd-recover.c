@@ -82,7 +82,7 @@ static void print_plan(struct cmd_context *ctx, const struct vault_cluster *vc,
             in_place = 0;
     fprintf(o, "\nPlan: recover the raft configuration to the survivor%s %s.\n",
             p->survivors == 1 ? "" : "s", surv);
-    fprintf(o, "peers.json for %s/raft/peers.json:\n%s", recover_data_dir(vc), p->peers_json);
+    fprintf(o, "peers.json for %s/raft/peers.json:\n%s", vc->data_dir, p->peers_json);
     fprintf(o, "Steps:\n");
     fprintf(o,
             "  1. write peers.json on %s (through exec stdin, a temp file renamed into place, as "
@@ -259,7 +259,7 @@ static void undo_after_change(struct cmd_context *ctx, const struct vault_cluste
             fprintf(ctx->err,
                     "  %s: peers.json IS IN PLACE and could not be removed (%s): remove %s/raft/"
                     "peers.json before this pod is unsealed\n",
-                    undo[i].pod, undo[i].detail, recover_data_dir(vc));
+                    undo[i].pod, undo[i].detail, vc->data_dir);
     fprintf(ctx->err,
             "%s: recover stopped: run `%s recover --dry-run` for the new diagnosis%s%s%s\n",
             ctx->prog, ctx->prog, nr ? "; the restarted pods come back sealed: `" : "",
@@ -318,7 +318,7 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         if (steps[i].ok)
             fprintf(ctx->err, "%s: peers.json written and read back\n", steps[i].pod);
         else
-            fprintf(ctx->err, "%s: %s/raft/peers.json: %s\n", steps[i].pod, recover_data_dir(vc),
+            fprintf(ctx->err, "%s: %s/raft/peers.json: %s\n", steps[i].pod, vc->data_dir,
                     steps[i].detail);
         failed += !steps[i].ok;
     }
@@ -438,6 +438,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     int rc = EXIT_ERROR;
     if (facts == NULL || plan == NULL)
         goto out;
+    recover_read_server_config(ctx->kube, vc);
     if (recover_gather(ctx->kube, vc, facts, &err) < 0) {
         cmd_report(ctx, &err);
         goto out;

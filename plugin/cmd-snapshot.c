@@ -162,7 +162,7 @@ static int token_line(const struct secret *token, struct secret *line, struct er
 
 static const char *token_var(const struct vault_cluster *vc)
 {
-    return strcmp(vc->cli, "bao") == 0 ? "BAO_TOKEN" : "VAULT_TOKEN";
+    return vc->token_env;
 }
 
 /* --- what the pod says on stderr ------------------------------------------------------------ */

@@ -69,8 +69,8 @@ static void test_hostile_log_lines_are_skipped(void **state)
     struct raft_config cfg;
     const char *bad[] = {
         /* an escape sequence in an id */
-        "t [INFO]  storage.raft: initial configuration: index=1 servers=\"[{Suffrage:Voter "
-        "ID:a\x1b[2J Address:vault-0.vault-internal:8201}]\"",
+        ("t [INFO]  storage.raft: initial configuration: index=1 servers=\"[{Suffrage:Voter "
+         "ID:a\x1b[2J Address:vault-0.vault-internal:8201}]\""),
         /* a quote inside the id, unterminated value, a bad address, a bad suffrage */
         "t initial configuration: servers=\"[{Suffrage:Voter ID:a\\\"b Address:h:1}]\"",
         "t initial configuration: servers=\"[{Suffrage:Voter ID:a Address:h:1}]",
@@ -231,9 +231,17 @@ static void test_assumed_and_unknown(void **state)
 {
     (void)state;
     struct scene s;
-    /* no log line: the StatefulSet's pods at the chart's addresses; a sealed survivor */
+    /* no log line: the StatefulSet's pods at the chart's addresses are shown, but not
+     * confirmed: refused (issue 18 defect 7); a sealed survivor */
     scene(&s, "-s-", 0);
-    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.verdict, RECOVER_UNCONFIRMED);
+    assert_string_equal(s.plan.why,
+                        "no pod's server log shows the raft configuration, so its members and "
+                        "addresses cannot be confirmed (recover does not assume "
+                        "<pod>.vault-internal:8201): raft prints it when it starts: unseal "
+                        "vault-1 (`kubectl vault-ha unseal`), then run `kubectl vault-ha recover` "
+                        "again");
+    assert_null(s.plan.peers_json);
     assert_true(s.plan.assumed);
     assert_string_equal(s.plan.members[1].server.address, "vault-1.vault-internal:8201");
     assert_string_equal(s.plan.members[1].server.id, ID1);
@@ -241,6 +249,13 @@ static void test_assumed_and_unknown(void **state)
     assert_false(s.plan.members[1].unsealed);
     assert_int_equal(s.plan.members[1].index, -1);
     assert_int_equal(s.plan.best, -1);
+    scene_free(&s);
+    /* only unsealed survivors: one of them restarted prints it */
+    scene(&s, "S--", 0);
+    assert_int_equal(s.plan.verdict, RECOVER_UNCONFIRMED);
+    assert_non_null(strstr(s.plan.why, "raft prints it when it starts: restart an unsealed "
+                                       "survivor (`kubectl -n vault delete pod vault-0`) and "
+                                       "unseal it (`kubectl vault-ha unseal`), then run"));
     scene_free(&s);
     /* a running pod whose vault status cannot be read: cannot tell */
     scene(&s, "S-S", 1);
@@ -256,7 +271,7 @@ static void test_assumed_and_unknown(void **state)
                         "see `kubectl vault-ha status`");
     scene_free(&s);
     /* the environment's id wins over the node-id file, as in Vault */
-    scene(&s, "S--", 0);
+    scene(&s, "S--", 1);
     snprintf(s.facts[0].env_id, sizeof s.facts[0].env_id, "vault-0");
     recover_plan_clear(&s.plan);
     recover_judge(s.vc, s.views, s.facts, "kubectl vault-ha", &s.plan);
@@ -385,17 +400,19 @@ static void test_judged_again(void **state)
                               "2026-12-02T19:07:00.000Z): peers.json would differ");
     scene_free(&now);
     scene_free(&was);
-    /* the pod this run restarted is down, or back sealed: still the plan */
+    /* the pod this run restarted is down, or back sealed, its new log without the
+     * configuration: still the plan */
     scene(&was, "S--", 1);
     const char *restarted[] = {"vault-0"};
     for (int back = 0; back < 2; back++) {
-        scene(&now, back ? "s--" : "---", 1);
+        scene(&now, back ? "s--" : "---", 0);
         recover_mark_restarted(now.vc, now.facts, &was.plan, restarted, 1);
         recover_plan_clear(&now.plan);
         recover_judge(now.vc, now.views, now.facts, "kubectl vault-ha", &now.plan);
         assert_int_equal(now.plan.verdict, RECOVER_GO);
         assert_string_equal(now.plan.members[0].state, "survivor: restarted by this recover");
         assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 0);
+        assert_string_equal(now.plan.source, was.plan.source);
         scene_free(&now);
     }
     scene_free(&was);
