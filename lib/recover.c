@@ -193,7 +193,8 @@ int recover_config_from_log(const char *log, size_t len, struct raft_config *cfg
             field_value(msg, ll - (size_t)(msg - line), key, value, RECOVER_SERVERS_MAX * 512) &&
             parse_servers(value, plain, tmp)) {
             /* hclog: "2026-01-05T09:12:44.512Z [INFO]  ..." */
-            size_t sl = strcspn(line, " ");
+            const char *space = memchr(line, ' ', ll);
+            size_t sl = space ? (size_t)(space - line) : ll;
             tmp->stamp[0] = '\0';
             if (sl < ll && sl < sizeof tmp->stamp && isdigit((unsigned char)line[0]))
                 snprintf(tmp->stamp, sizeof tmp->stamp, "%.*s", (int)sl, line);
