@@ -411,6 +411,7 @@ class Ceremonies:
             generated = otp = _rand_token_chars(self.otp_length(leader.rc))
         a = RootAttempt(otp, key)
         self.set_root_attempt(leader, a)
+        self.m.log(leader, "INFO", "core: root generation initialized: nonce=%s" % a.nonce, now)
         doc = self._root_doc(leader, a)
         doc["otp"] = generated
         return doc
