@@ -782,23 +782,29 @@ int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, 
     return rc;
 }
 
-int ceremony_find_start(const char *log, const char *nonce, char *hhmm, size_t cap)
+int ceremony_find_start(const char *log, const char *kind, const char *nonce, char *found,
+                        size_t found_cap, char *hhmm, size_t cap)
 {
-    if (log == NULL || nonce == NULL || *nonce == '\0')
+    if (log == NULL)
         return 0;
-    char needle[CEREMONY_NONCE_MAX + 16];
-    snprintf(needle, sizeof needle, "nonce=%s", nonce);
+    char needle[CEREMONY_NONCE_MAX + 64];
+    snprintf(needle, sizeof needle, "%s initialized: nonce=", kind);
+    int hit = 0;
     for (const char *p = strstr(log, needle); p != NULL; p = strstr(p + 1, needle)) {
-        const char *bol = p;
+        const char *bol = p, *n = p + strlen(needle);
         while (bol > log && bol[-1] != '\n')
             bol--;
+        size_t nlen = strspn(n, "0123456789abcdefABCDEF-");
         /* "2026-12-06T10:41:02.123Z [INFO]  core: rekey initialized: nonce=..." */
-        if (p - bol > 400 || strstr(bol, "initialized") == NULL || strstr(bol, "initialized") > p)
+        if (nlen == 0 || nlen >= CEREMONY_NONCE_MAX || p - bol < 16 || p - bol > 200 ||
+            bol[10] != 'T' || bol[13] != ':')
             continue;
-        if (p - bol < 16 || bol[10] != 'T' || bol[13] != ':')
+        if (nonce != NULL && (strlen(nonce) != nlen || strncmp(n, nonce, nlen) != 0))
             continue;
         snprintf(hhmm, cap, "%.5s UTC", bol + 11);
-        return 1;
+        if (found != NULL)
+            snprintf(found, found_cap, "%.*s", (int)nlen, n);
+        hit = 1; /* keep going: the last start counts */
     }
-    return 0;
+    return hit;
 }

@@ -162,10 +162,12 @@ int ceremony_key_status(struct ceremony *c, struct key_status *ks, struct error 
 int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, struct error *err);
 
 /* --- a lost ceremony ----------------------------------------------------------------------- */
-/* Searches a Vault server log for the line that started the ceremony with
- * nonce ("<time> [INFO]  core: rekey initialized: nonce=<nonce> ..." or
- * "root generation initialized"); writes "HH:MM" (UTC) into hhmm. Returns 1
- * when found. */
-int ceremony_find_start(const char *log, const char *nonce, char *hhmm, size_t cap);
+/* Searches a Vault server log for the last line that started a ceremony of
+ * kind ("rekey" or "root generation": "<time> [INFO]  core: rekey initialized:
+ * nonce=<nonce> ..."), with that nonce when nonce is not NULL. Writes its
+ * nonce into found (may be NULL) and "HH:MM UTC" into hhmm. Returns 1 when
+ * found. */
+int ceremony_find_start(const char *log, const char *kind, const char *nonce, char *found,
+                        size_t found_cap, char *hhmm, size_t cap);
 
 #endif

@@ -193,10 +193,19 @@ static void test_find_start_and_key_status(void **state)
     const char *log = "2026-12-06T10:40:01.000Z [INFO]  core: vault is unsealed\n"
                       "2026-12-06T10:41:02.123Z [INFO]  core: rekey initialized: nonce=ab-1 "
                       "shares=5\n";
-    assert_int_equal(ceremony_find_start(log, "ab-1", hhmm, sizeof hhmm), 1);
+    char nonce[64];
+    assert_int_equal(ceremony_find_start(log, "rekey", "ab-1", NULL, 0, hhmm, sizeof hhmm), 1);
     assert_string_equal(hhmm, "10:41 UTC");
-    assert_int_equal(ceremony_find_start(log, "ab-2", hhmm, sizeof hhmm), 0);
-    assert_int_equal(ceremony_find_start("nonce=ab-1\n", "ab-1", hhmm, sizeof hhmm), 0);
+    assert_int_equal(ceremony_find_start(log, "rekey", "ab-2", NULL, 0, hhmm, sizeof hhmm), 0);
+    assert_int_equal(
+        ceremony_find_start(log, "root generation", NULL, nonce, sizeof nonce, hhmm, sizeof hhmm),
+        0);
+    assert_int_equal(
+        ceremony_find_start(log, "rekey", NULL, nonce, sizeof nonce, hhmm, sizeof hhmm), 1);
+    assert_string_equal(nonce, "ab-1");
+    assert_int_equal(ceremony_find_start("rekey initialized: nonce=ab-1\n", "rekey", "ab-1", NULL,
+                                         0, hhmm, sizeof hhmm),
+                     0);
     struct key_status ks;
     struct error err = {0};
     const char *k = "{\"term\":3,\"install_time\":\"2015-05-29T14:50:46.223692553Z\","
