@@ -108,16 +108,16 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
                  "ceremony lives only in the active node's memory");
     else if (strcmp(pod, cc->active) == 0)
         snprintf(why, sizeof why,
-                 "it was completed or cancelled, or %s lost the leadership and got it back (a "
+                 "it was completed or cancelled, or %.100s lost the leadership and got it back (a "
                  "step-down or a seal discards a ceremony in progress)",
                  pod);
     else if (st != NULL && st->sealed)
         snprintf(why, sizeof why,
-                 "%s, which held it in memory, was sealed or restarted (%s is active now)", pod,
+                 "%.100s, which held it in memory, was sealed or restarted (%.100s is active now)", pod,
                  cc->active);
     else
         snprintf(why, sizeof why,
-                 "%s, which held it in memory, is no longer the active node (%s is now): a "
+                 "%.100s, which held it in memory, is no longer the active node (%.100s is now): a "
                  "step-down or a leader change discards a ceremony in progress",
                  pod, cc->active);
     fprintf(ctx->err, "%s: the %s started at %s on %s (nonce %s) was lost: %s\n", ctx->prog, kind,
