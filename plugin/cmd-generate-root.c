@@ -202,6 +202,12 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         }
         goto out;
     }
+    if (otp_file == NULL && (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML)) {
+        json_t *doc = json_pack("{s:s, s:b, s:s%}", "pod", cc->active, "complete", 1,
+                                "encoded_token", up.encoded.data, up.encoded.len);
+        rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        goto out;
+    }
     fprintf(ctx->out, "Root generation complete on %s.\n", cc->active);
     if (otp_file != NULL) {
         rc = decode_to(ctx, otp_file, up.encoded.data, up.encoded.len, fd, output);

@@ -150,8 +150,17 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
-    int rc = EXIT_OK;
+    int rc = EXIT_OK, json = ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML;
     if (fd >= 0 && cmd_ceremony_file_write(ctx, fd, output, &text) == 0) {
+        if (json) {
+            secret_free(&text);
+            json_t *doc =
+                json_pack("{s:s, s:b, s:s, s:i, s:i, s:b, s:s}", "pod", cc->active, "complete", 1,
+                          "output", output, "new_shares", (int)u->keys_b64.n, "new_threshold",
+                          st->t, "verification_required", u->verification_required,
+                          "verification_nonce", u->verification_nonce);
+            return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        }
         fprintf(ctx->out,
                 "Rekey complete on %s: %zu new shares, threshold %d, written to %s (mode "
                 "0600).\n",
@@ -164,6 +173,8 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
         rc = fd >= 0 ? EXIT_ERROR : EXIT_OK;
     }
     secret_free(&text);
+    if (json)
+        return rc; /* the keys JSON was the document */
     if (u->verification_required)
         fprintf(ctx->out,
                 "Nothing is active yet: each new key holder proves their new share with `%s "

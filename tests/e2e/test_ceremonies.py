@@ -179,8 +179,11 @@ def test_rekey_pgp_encrypted_new_shares(make_fake, tmp_path):
     assert "New shares: 2, threshold 2, PGP-encrypted.\n" in r.stdout
     out = tmp_path / "new.json"
     for i, h in enumerate(holders[:3]):
-        r = vh(fake, "rekey", "submit", "--keys-file", h, *(("--output", str(out)) if i == 2 else ()))
+        r = vh(fake, "rekey", "submit", "--keys-file", h, *(("--output", str(out), "-o", "json") if i == 2 else ()))
         assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"pod": "vault-0", "complete": True, "output": str(out), "new_shares": 2,
+                                    "new_threshold": 2, "verification_required": False,
+                                    "verification_nonce": ""}
     doc = json.loads(out.read_text())
     assert len(doc["pgp_fingerprints"]) == 2 and doc["backup"] is True
     plain = [pgp.decrypt(p, base64.b64decode(k)).decode() for p, k in zip(privs, doc["unseal_keys_b64"])]
@@ -237,9 +240,11 @@ def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
     otp2 = tmp_path / "otp3"
     assert vh(fake, "generate-root", "start", "--otp-file", str(otp2)).returncode == 0
     assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
-    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1])
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "-o", "json")
     assert r.returncode == 0, r.stderr
-    encoded = re.search(r"Encoded token: (\S+)\n", r.stdout).group(1)
+    doc = json.loads(r.stdout)
+    assert doc["complete"] is True and doc["pod"] == "vault-0"
+    encoded = doc["encoded_token"]
     r = run_plugin(["generate-root", "decode", "--otp-file", str(otp2), encoded,
                     "--output", str(tmp_path / "t2")], kubeconfig=tmp_path / "no-such-kubeconfig")
     assert r.returncode == 0, r.stderr
