@@ -328,3 +328,20 @@ def test_openbao_rotate_keys_and_generate_root_token(tmp_path):
         assert bao("operator", "rotate-keys", "-cancel").returncode == 0
         g = jout(bao("operator", "generate-root", "-init", "-format=json"))
         assert g["otp_length"] == 26 and len(g["otp"]) == 26
+
+
+def test_rekey_lost_when_the_same_node_steps_down_and_back(tmp_path):
+    """§1.3: preSeal runs before a node becomes active again: its own rekey is gone too, while a
+    generate-root attempt on that node survives (not cleared by preSeal)."""
+    with SimServer(tmp_path, replicas=1, options={"preset": "unsealed", "election_seconds": "0.1",
+                                                  "stepdown_sleep_seconds": "0.3"}) as s:
+        s.write_token("vault-0", s.vc.init_result["root_token"])
+        assert jout(rekey(s, "vault-0", "-init"))["started"] is True
+        g = jout(s.vault("vault-0", "operator", "generate-root", "-init", "-format=json"))
+        terms = len(s.vc.leader_history())
+        assert s.vault("vault-0", "operator", "step-down").returncode == 0
+        wait_for(lambda: len(s.vc.leader_history()) > terms and status(s, "vault-0").get("is_self"), 20,
+                 what="vault-0 active again in a new term")
+        assert jout(rekey(s, "vault-0", "-status"))["started"] is False
+        st = jout(s.vault("vault-0", "operator", "generate-root", "-status", "-format=json"))
+        assert st["started"] is True and st["nonce"] == g["nonce"]
