@@ -100,21 +100,24 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
     int have = find_start(cc, kind, nonce, found, sizeof found, hhmm, sizeof hhmm, pod, sizeof pod);
     if (!have && nonce == NULL)
         return 0; /* nothing was started that we can see: nothing was lost */
+    if (have && strcmp(pod, cc->active) == 0) {
+        fprintf(ctx->err,
+                "%s: no %s is in progress on %s: the last one (started at %s, nonce %s) was "
+                "completed or cancelled, or %.100s lost the leadership and got it back (a "
+                "step-down or a seal discards a ceremony in progress)\n",
+                ctx->prog, kind, cc->active, hhmm, found, pod);
+        return 2;
+    }
     const struct vault_status *st = have ? status_of(cc, pod) : NULL;
     char why[600];
     if (!have)
         snprintf(why, sizeof why,
                  "the pod that held it restarted (its log no longer has the start), and a "
                  "ceremony lives only in the active node's memory");
-    else if (strcmp(pod, cc->active) == 0)
-        snprintf(why, sizeof why,
-                 "it was completed or cancelled, or %.100s lost the leadership and got it back (a "
-                 "step-down or a seal discards a ceremony in progress)",
-                 pod);
     else if (st != NULL && st->sealed)
         snprintf(why, sizeof why,
-                 "%.100s, which held it in memory, was sealed or restarted (%.100s is active now)", pod,
-                 cc->active);
+                 "%.100s, which held it in memory, was sealed or restarted (%.100s is active now)",
+                 pod, cc->active);
     else
         snprintf(why, sizeof why,
                  "%.100s, which held it in memory, is no longer the active node (%.100s is now): a "

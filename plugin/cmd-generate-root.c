@@ -153,12 +153,13 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         return EXIT_ERROR;
     }
     if (!st.started || (pinned != NULL && strcmp(pinned, st.nonce) != 0)) {
-        if (!cmd_ceremony_explain_lost(ctx, cc, "root generation", pinned))
+        int said = cmd_ceremony_explain_lost(ctx, cc, "root generation", pinned);
+        if (said == 0)
             fprintf(ctx->err,
                     "%s: no root generation is in progress on %s: `%s generate-root "
                     "start` first\n",
                     ctx->prog, cc->active, ctx->prog);
-        else
+        else if (said == 1)
             fprintf(ctx->err,
                     "%s: it must be started again (`%s generate-root start`) and every "
                     "key holder must submit again\n",

@@ -114,7 +114,8 @@ static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
                              const struct rekey_status *st, const char *pinned)
 {
     if (!st->started || (pinned != NULL && strcmp(pinned, st->nonce) != 0)) {
-        if (!cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned))
+        int said = cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned);
+        if (said == 0)
             fprintf(ctx->err, "%s: no rekey is in progress on %s: `%s rekey start` first\n",
                     ctx->prog, cc->active, ctx->prog);
         else if (st->started)
@@ -122,7 +123,7 @@ static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
                     "%s: another rekey is in progress now (nonce %s): check with whoever "
                     "started it before you submit\n",
                     ctx->prog, st->nonce);
-        else
+        else if (said == 1)
             fprintf(ctx->err,
                     "%s: no rekey is in progress now: it must be started again (`%s "
                     "rekey start`) and every key holder must submit again\n",

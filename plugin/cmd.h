@@ -210,8 +210,8 @@ void cmd_ceremony_close(struct cmd_ceremony *cc);
 void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const struct error *err,
                          const char *kind);
 /* The ceremony of kind with nonce (NULL: the last one started) is gone: says
- * when it started (the Vault log), where, and why it was lost. Returns 1 when
- * something was said. */
+ * when it started (the Vault log), where, and why it was lost (returns 1), or
+ * that it ended on the active node itself (2); 0 when nothing was found. */
 int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *kind,
                               const char *nonce);
 /* A new secret file: 0600, O_EXCL, O_NOFOLLOW; -1 after reporting. */
