@@ -284,6 +284,13 @@ def test_openbao_rotate_keys(make_fake, tmp_path):
     assert any("sys/rotate/root/update" in e["command"] for e in fake.exec_log())
     r = vh(fake, "rekey", "cancel", env=env)
     assert r.returncode == 0, r.stderr
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(otp.read_text().strip()) == 26          # s. + 24 in this OpenBao
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0 and "1/3 shares given" in r.stdout, r.stderr
+    assert any("sys/generate-root-token/update" in e["command"] for e in fake.exec_log())
 
 
 def test_rotate_shows_terms_and_the_missing_permission(make_fake, tmp_path):
