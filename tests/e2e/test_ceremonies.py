@@ -238,6 +238,13 @@ def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
     assert os.stat(token_file).st_mode & 0o777 == 0o600
     r = vh(fake, "peers", "--token-file", str(token_file))
     assert r.returncode == 0, r.stderr
+    r = vh(fake, "generate-root", "status", "-o", "json")
+    assert json.loads(r.stdout) == {"pod": "vault-0", "started": False, "nonce": "", "progress": 0,
+                                    "required": 2, "complete": False, "pgp_fingerprint": ""}
+    assert vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp-x")).returncode == 0
+    r = vh(fake, "generate-root", "cancel")
+    assert r.returncode == 0 and re.fullmatch(r"Root generation [0-9a-f-]+ cancelled on vault-0\.\n", r.stdout)
+    assert json.loads(vh(fake, "generate-root", "status", "-o", "json").stdout)["started"] is False
     # A second generation decoded alone, later, with no cluster at all.
     otp2 = tmp_path / "otp3"
     assert vh(fake, "generate-root", "start", "--otp-file", str(otp2)).returncode == 0
