@@ -44,17 +44,10 @@ int init_split_pgp_list(const char *list, const char *option, char **copy, char 
     }
 }
 
-struct remote_files {
-    char paths[INIT_PGP_MAX * 3][64];
-    int n;
-};
-
-/* Copies the local key files of one option into the pod; a length-bounded
- * `head -c` needs no stdin EOF. flag gets "-<option>=<comma-joined paths>".
- * Returns how many keys the list names, or -1. */
-static int copy_keys(struct ops *o, const char *pod, const char *list, const char *option,
-                     const char *tag, struct remote_files *rf, char *flag, size_t cap,
-                     struct error *err)
+/* A length-bounded `head -c` needs no stdin EOF. */
+int init_copy_pgp_files(struct ops *o, const char *pod, const char *list, const char *option,
+                        const char *tag, struct init_remote_files *rf, char *flag, size_t cap,
+                        struct error *err)
 {
     char *copy = NULL, *items[INIT_PGP_MAX];
     int n = init_split_pgp_list(list, option, &copy, items, err);
@@ -108,7 +101,7 @@ static int copy_keys(struct ops *o, const char *pod, const char *list, const cha
     return failed ? -1 : n;
 }
 
-static void remove_remote(struct ops *o, const char *pod, const struct remote_files *rf)
+void init_remove_pgp_files(struct ops *o, const char *pod, const struct init_remote_files *rf)
 {
     if (rf->n == 0)
         return;
@@ -128,7 +121,7 @@ int init_pod(struct ops *o, const char *pod, const struct init_request *req,
     long shares, threshold;
     if (init_check_request(req, &shares, &threshold, err) < 0)
         return -1;
-    struct remote_files *rf = calloc(1, sizeof *rf);
+    struct init_remote_files *rf = calloc(1, sizeof *rf);
     char *flags = calloc(3, 2048);
     if (rf == NULL || flags == NULL) {
         free(rf), free(flags);
@@ -161,7 +154,7 @@ int init_pod(struct ops *o, const char *pod, const struct init_request *req,
     int rc = -1;
     char list[2048];
     if (req->pgp_keys != NULL) {
-        int n = copy_keys(o, pod, req->pgp_keys, "pgp-keys", "pgp", rf, list, 1900, err);
+        int n = init_copy_pgp_files(o, pod, req->pgp_keys, "pgp-keys", "pgp", rf, list, 1900, err);
         if (n < 0)
             goto out;
         if (n != shares) {
@@ -173,8 +166,8 @@ int init_pod(struct ops *o, const char *pod, const struct init_request *req,
         argv[a++] = pgp_flag;
     }
     if (req->root_token_pgp_key != NULL) {
-        int n = copy_keys(o, pod, req->root_token_pgp_key, "root-token-pgp-key", "root", rf, list,
-                          200, err);
+        int n = init_copy_pgp_files(o, pod, req->root_token_pgp_key, "root-token-pgp-key", "root",
+                                    rf, list, 200, err);
         if (n < 0)
             goto out;
         if (n != 1) {
@@ -185,8 +178,8 @@ int init_pod(struct ops *o, const char *pod, const struct init_request *req,
         argv[a++] = root_flag;
     }
     if (req->recovery_pgp_keys != NULL) {
-        if (copy_keys(o, pod, req->recovery_pgp_keys, "recovery-pgp-keys", "recovery", rf, list,
-                      1900, err) < 0)
+        if (init_copy_pgp_files(o, pod, req->recovery_pgp_keys, "recovery-pgp-keys", "recovery", rf,
+                                list, 1900, err) < 0)
             goto out;
         snprintf(rec_flag, 2048, "-recovery-pgp-keys=%.1900s", list);
         argv[a++] = rec_flag;
@@ -207,7 +200,7 @@ int init_pod(struct ops *o, const char *pod, const struct init_request *req,
     }
     vault_call_clear(&c);
 out:
-    remove_remote(o, pod, rf);
+    init_remove_pgp_files(o, pod, rf);
     free(rf);
     free(flags);
     return rc;

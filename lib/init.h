@@ -32,6 +32,19 @@ int init_check_request(const struct init_request *req, long *shares, long *thres
 int init_split_pgp_list(const char *list, const char *option, char **copy, char **items,
                         struct error *err);
 
+/* Local key files copied into a pod's /tmp (they are removed afterwards). */
+struct init_remote_files {
+    char paths[INIT_PGP_MAX * 3][64];
+    int n;
+};
+/* Copies the local key files of a --<option> list into the pod (keybase:
+ * entries are passed as they are); flag gets the comma-joined paths for the
+ * CLI's flag. Returns how many keys the list names, or -1. */
+int init_copy_pgp_files(struct ops *o, const char *pod, const char *list, const char *option,
+                        const char *tag, struct init_remote_files *rf, char *flag, size_t cap,
+                        struct error *err);
+void init_remove_pgp_files(struct ops *o, const char *pod, const struct init_remote_files *rf);
+
 /* Runs init in pod (reporting "Initializing Vault on vault-0..."). Returns 0
  * with result filled, or -1 with err (the pod is then left as init left it:
  * a failed init changed nothing). */

@@ -24,7 +24,7 @@ static long long get_int(json_t *obj, const char *key)
 
 /* Loads JSON from CLI output; tolerates text before the first '{' (a TTY
  * prompt) but not a missing document. */
-static json_t *load_output(const char *out, size_t len, const char *what, struct error *err)
+json_t *vault_load_output(const char *out, size_t len, const char *what, struct error *err)
 {
     const char *brace = out ? memchr(out, '{', len) : NULL;
     if (brace == NULL) {
@@ -93,7 +93,7 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     if (exit_code != 0 && exit_code != 2)
         return error_set(err, ERR_REMOTE, "vault status exited %d%s%s", exit_code,
                          why[0] ? ": " : "", why);
-    json_t *root = load_output(out, len, "vault status", err);
+    json_t *root = vault_load_output(out, len, "vault status", err);
     if (root == NULL)
         return -1;
     if (json_object_get(root, "sealed") == NULL || json_object_get(root, "initialized") == NULL) {
@@ -172,7 +172,7 @@ static int copy_key_list(json_t *root, const char *field, struct secret_list *l,
 int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, struct error *err)
 {
     memset(r, 0, sizeof *r);
-    json_t *root = load_output(out, len, "vault operator init", err);
+    json_t *root = vault_load_output(out, len, "vault operator init", err);
     if (root == NULL)
         return -1;
     const char *token = json_string_value(json_object_get(root, "root_token"));
@@ -283,7 +283,7 @@ int vault_parse_unseal(const char *out, size_t len, struct vault_unseal_progress
                        struct error *err)
 {
     memset(p, 0, sizeof *p);
-    json_t *root = load_output(out, len, "vault write sys/unseal", err);
+    json_t *root = vault_load_output(out, len, "vault write sys/unseal", err);
     if (root == NULL)
         return -1;
     /* Since Vault 1.13 the raw seal status is wrapped in an api.Secret's .data. */
@@ -315,7 +315,7 @@ void vault_peers_clear(struct vault_peers *peers)
 int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, struct error *err)
 {
     memset(peers, 0, sizeof *peers);
-    json_t *root = load_output(out, len, "vault operator raft list-peers", err);
+    json_t *root = vault_load_output(out, len, "vault operator raft list-peers", err);
     if (root == NULL)
         return -1;
     json_t *config = json_object_get(json_object_get(root, "data"), "config");
@@ -360,7 +360,7 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
                           struct error *err)
 {
     memset(ap, 0, sizeof *ap);
-    json_t *root = load_output(out, len, "vault operator raft autopilot state", err);
+    json_t *root = vault_load_output(out, len, "vault operator raft autopilot state", err);
     if (root == NULL)
         return -1;
     json_t *servers = json_object_get(root, "Servers");

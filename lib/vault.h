@@ -5,11 +5,16 @@
 #ifndef VH_VAULT_H
 #define VH_VAULT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "cluster.h"
 #include "error.h"
 #include "secret.h"
+
+/* The JSON object a CLI printed (after any prompt text before its '{'); NULL
+ * with err naming what. */
+json_t *vault_load_output(const char *out, size_t len, const char *what, struct error *err);
 
 /* `vault status -format=json` of one node. */
 struct vault_status {
