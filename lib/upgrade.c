@@ -435,13 +435,20 @@ static enum wait_poll check_guard(void *ctx, char *text, size_t cap, struct erro
     return WAIT_DONE;
 }
 
+/* The waits before a deletion: polled each second, within the guard's limit. */
+static struct waiter guard_waiter(const struct ops *o, const struct upgrade_run *run)
+{
+    struct waiter w = ops_waiter(o, 1000);
+    if (run->guard_timeout_ms > 0 && run->guard_timeout_ms < w.timeout_ms)
+        w.timeout_ms = run->guard_timeout_ms;
+    return w;
+}
+
 static int guard_deletion(struct ops *o, const struct upgrade_run *run, const char *pod,
                           struct error *err)
 {
     struct guard g = {.o = o, .run = run, .pod = pod};
-    struct waiter w = ops_waiter(o, 1000);
-    if (run->guard_timeout_ms > 0 && run->guard_timeout_ms < w.timeout_ms)
-        w.timeout_ms = run->guard_timeout_ms;
+    struct waiter w = guard_waiter(o, run);
     char what[300];
     snprintf(what, sizeof what, "the cluster to be able to lose %s", pod);
     int rc = wait_for(&w, what, check_guard, &g, NULL, 0, err);
@@ -468,16 +475,126 @@ static int guard_deletion(struct ops *o, const struct upgrade_run *run, const ch
     return rc < 0 ? -1 : 0;
 }
 
-static int delete_pod(struct ops *o, const char *pod, struct error *err)
+/* POST pods/eviction: a deletion the PodDisruptionBudget may refuse (429). */
+static int evict_pod(struct ops *o, const char *pod, struct error *err)
 {
     char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
     char path[1024];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/eviction", ns ? ns : "",
+             name ? name : "");
     free(ns);
     free(name);
-    if (kube_delete(o->kube, path, NULL, err) < 0)
-        return error_wrap(err, "deleting pod %s", pod);
-    return 0;
+    json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind",
+                           "Eviction", "metadata", "name", pod, "namespace", o->vc->namespace);
+    char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (body == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    int rc = kube_send(o->kube, "POST", path, body, NULL, err);
+    free(body);
+    if (rc < 0 && err->http_status != 429)
+        return error_wrap(err, "evicting pod %s", pod);
+    return rc;
+}
+
+/* A planned standby made active by a leader change is stepped down this many
+ * times at most before the upgrade gives up (the cluster keeps electing it). */
+#define STEP_DOWNS_MAX 3
+
+/* Right before the deletion, polled until it is done: the pod is not the
+ * active node (a leader change during the guard's wait may have made it so:
+ * it steps down first), the cluster can still lose it, the lock is ours, and
+ * the PodDisruptionBudget lets it go. */
+struct removal {
+    struct ops *o;
+    const struct upgrade_run *run;
+    const char *pod;
+    int step_downs;
+    char refused[ERROR_MSG_MAX]; /* the budget's last refusal, or "" */
+};
+
+static enum wait_poll check_removal(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct removal *m = ctx;
+    struct ops *o = m->o;
+    struct ops_reading r = {0};
+    enum wait_poll res = WAIT_FAILED;
+    if (ops_read(o, m->run->token, &r, err) < 0)
+        goto out;
+    const struct pod_view *v = NULL;
+    struct vault_pod *p = find(o, m->pod, &v, &r);
+    if (p == NULL) {
+        error_set(err, ERR_REMOTE, "no pod %s in StatefulSet %s/%s", m->pod, o->vc->namespace,
+                  o->vc->name);
+        goto out;
+    }
+    if (pod_active(p, v)) {
+        if (m->run->token == NULL) {
+            error_set(err, ERR_USAGE,
+                      "%s became the active node (a leader change) and a Vault token is needed to "
+                      "step it down",
+                      m->pod);
+            goto out;
+        }
+        if (m->step_downs >= STEP_DOWNS_MAX) {
+            error_set(err, ERR_REMOTE,
+                      "%s is the active node again after %d step-downs: not deleting it; run `%s "
+                      "upgrade` again to plan from the cluster as it is",
+                      m->pod, m->step_downs, prog(o));
+            goto out;
+        }
+        if (lease_check(m->run->lock, err) < 0 || ops_step_down(o, m->run->token, m->pod, err) < 0)
+            goto out;
+        m->step_downs++;
+        ops_report(o,
+                   "%s: became the active node during the wait (a leader change); stepped it "
+                   "down before its restart",
+                   m->pod);
+        snprintf(text, cap, "%s stepped down, another node to become active", m->pod);
+        res = WAIT_PENDING;
+        goto out;
+    }
+    if (upgrade_judge(o->vc, &r, m->pod, text, cap) < 0) {
+        res = WAIT_PENDING;
+        goto out;
+    }
+    if (lease_check(m->run->lock, err) < 0)
+        goto out;
+    if (evict_pod(o, m->pod, err) == 0) {
+        m->refused[0] = '\0';
+        snprintf(text, cap, "%s evicted", m->pod);
+        res = WAIT_DONE;
+    } else if (err->http_status == 429) {
+        snprintf(m->refused, sizeof m->refused, "%s", err->msg);
+        snprintf(text, cap, "the PodDisruptionBudget refuses: %s", err->msg);
+        error_clear(err);
+        res = WAIT_PENDING;
+    }
+out:
+    ops_reading_clear(o, &r);
+    return res;
+}
+
+static int remove_pod(struct ops *o, const struct upgrade_run *run, const char *pod,
+                      struct error *err)
+{
+    struct removal m = {.o = o, .run = run, .pod = pod};
+    struct waiter w = guard_waiter(o, run);
+    char what[300];
+    snprintf(what, sizeof what, "%s to be evicted", pod);
+    int rc = wait_for(&w, what, check_removal, &m, NULL, 0, err);
+    if (rc < 0 && err->kind == ERR_TIMEOUT && m.refused[0] != '\0') {
+        char limit[32];
+        wait_format_duration(limit, sizeof limit, w.timeout_ms);
+        char refused[ERROR_MSG_MAX];
+        snprintf(refused, sizeof refused, "%s", m.refused);
+        error_set(err, ERR_REMOTE,
+                  "the PodDisruptionBudget does not let %s go: the API server refused its eviction "
+                  "for %s (%s). The upgrade keeps to the budget: see `kubectl get pdb -n %s`, then "
+                  "run `%s upgrade` again",
+                  pod, limit, refused, o->vc->namespace, prog(o));
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 static int run_restart(struct ops *o, const struct upgrade_run *run, const char *pod,
@@ -520,7 +637,7 @@ static int run_restart(struct ops *o, const struct upgrade_run *run, const char 
         goto out;
     }
     double t0 = wait_now_s();
-    if (delete_pod(o, pod, err) < 0)
+    if (remove_pod(o, run, pod, err) < 0)
         goto out;
     /* "Healthy again within --timeout" counts from the deletion: the reads and the
      * quorum guard before it have limits of their own, and on a busy machine they
@@ -593,6 +710,8 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
         error_set(err, ERR_INTERRUPTED, "interrupted before stepping %s down", pod);
         goto out;
     }
+    if (lease_check(run->lock, err) < 0)
+        goto out;
     double t0 = wait_now_s();
     if (ops_step_down(o, run->token, pod, err) < 0)
         goto out;
