@@ -182,6 +182,10 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     if (dry) {
         if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
             json_t *doc = upgrade_plan_json(&plan);
+            if (doc == NULL) {
+                fprintf(ctx->err, "%s: out of memory\n", ctx->prog);
+                goto out;
+            }
             json_object_set_new(doc, "statefulset", json_sprintf("%s/%s", vc->namespace, vc->name));
             json_object_set_new(doc, "ready", json_boolean(judged == 0));
             if (judged < 0)
