@@ -617,15 +617,13 @@ static int remove_pod(struct ops *o, const struct upgrade_run *run, const char *
     snprintf(what, sizeof what, "%s to be evicted", pod);
     int rc = wait_for(&w, what, check_removal, &m, NULL, 0, err);
     if (rc < 0 && err->kind == ERR_TIMEOUT && m.refused[0] != '\0') {
-        char limit[32];
-        wait_format_duration(limit, sizeof limit, w.timeout_ms);
         char refused[ERROR_MSG_MAX];
         snprintf(refused, sizeof refused, "%s", m.refused);
         error_set(err, ERR_REMOTE,
                   "the PodDisruptionBudget does not let %s go: the API server refused its eviction "
-                  "for %s (%s). The upgrade keeps to the budget: see `kubectl get pdb -n %s`, then "
-                  "run `%s upgrade` again",
-                  pod, limit, refused, o->vc->namespace, prog(o));
+                  "until the wait ended (%s). The upgrade keeps to the budget: see `kubectl get "
+                  "pdb -n %s`, then run `%s upgrade` again",
+                  pod, refused, o->vc->namespace, prog(o));
     }
     return rc < 0 ? -1 : 0;
 }

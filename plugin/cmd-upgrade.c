@@ -216,6 +216,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     /* The plan before anything is asked or changed. */
     print_plan(ctx, vc, &plan, new_image ? vc->image : NULL);
     fflush(ctx->out);
+    /* ctx->out writes through to stdout, which a pipe buffers: the plan must be
+     * out before the keys are read (--keys-file - from a script that reads it). */
+    fflush(stdout);
 
     /* 5. Unseal keys, once, for every pod that restarts (none with auto-unseal). */
     int threshold = 0;

@@ -504,7 +504,7 @@ class Server:
             return status_body(400, "BadRequest", "the body of the request was in an unknown "
                                "format - accepted media types include: application/json, "
                                "application/yaml, application/vnd.kubernetes.protobuf")
-        if not isinstance(body, dict) or body.get("kind") != "Eviction":
+        if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
             return status_body(400, "BadRequest", "not a Eviction object: %s" % type(body))
         if (body.get("metadata") or {}).get("name") != name:
             return status_body(400, "BadRequest",
@@ -559,8 +559,9 @@ class Server:
         except ValueError:
             return None, status_body(400, "BadRequest", "the body of the request was in an "
                                      "unknown format")
-        if not isinstance(body, dict) or body.get("kind") != "Lease" or \
-                body.get("apiVersion") != "coordination.k8s.io/v1":
+        # The server takes the kind and version from the URL when the body has none.
+        if not isinstance(body, dict) or body.get("kind", "Lease") != "Lease" or \
+                body.get("apiVersion", "coordination.k8s.io/v1") != "coordination.k8s.io/v1":
             return None, status_body(400, "BadRequest", "the API version in the data (%s) does "
                                      "not match the expected API version (coordination.k8s.io/v1)"
                                      % (body.get("apiVersion") if isinstance(body, dict) else ""))
