@@ -178,6 +178,17 @@ def test_unseal_failure_paths(fake, tmp_path):
     assert r.returncode == 1
     assert "%s:1: not an unseal key: it must be hex or base64" % bad in r.stderr
     assert not any("sys/unseal" in e["command"] for e in fake.exec_log()[before:])
+    # A stray control character in a JSON keys file: the file, line and column, never a
+    # piece of the key (jansson's own message quotes 16 characters of it, into CI logs).
+    key = keys["unseal_keys_b64"][0]
+    ctl = write_private(tmp_path / "ctl.json", '{"unseal_keys_b64": [\n  "%s\x01%s"]}\n'
+                        % (key[:16], key[16:]))
+    r = run_plugin(["unseal", "--keys-file", ctl], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: %s:2:%d: not valid JSON: a control character\n"
+                        % (ctl, 3 + 16))
+    assert not any(key[i:i + 8] in r.stderr for i in range(len(key) - 7)), r.stderr
+    assert not any("sys/unseal" in e["command"] for e in fake.exec_log()[before:])
     # Well-formed but wrong: accepted until the threshold, then Vault's error.
     wrong = write_private(tmp_path / "wrong", "\n".join([B64_KEY] * 1 + [
         "AXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoB", "BXyR0OJnSFobekZMMCKCoVEpT7wI6l+USMzE3IcyDyoC"]))
