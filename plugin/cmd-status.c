@@ -2,6 +2,7 @@
  * sees it and as its own `vault status` says (run in all pods at once), raft
  * membership when a token is at hand, and a verdict with the next command.
  * Table, json and yaml show one document; the exit code tells scripts. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +31,19 @@ static void copy_text(char *dst, size_t cap, const char *src)
 }
 
 /* Kubernetes' short reason why a pod does not run (Unschedulable,
- * CrashLoopBackOff: one word, before the message), or NULL. The message after
- * it goes to the findings under the table, never into a table cell. */
+ * CrashLoopBackOff: one CamelCase word, before the message), or NULL. The
+ * message after it, and a reason that is not such a word, go to the findings
+ * under the table, never into a table cell. */
 static const char *reason_word(const struct vault_pod *p, size_t *len)
 {
     if (p->running || p->reason == NULL)
         return NULL;
     size_t n = strcspn(p->reason, ":");
-    if (n == 0 || memchr(p->reason, ' ', n) != NULL)
-        return NULL; /* a sentence of ours ("no pod yet"), not a reason */
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)p->reason[i]))
+            return NULL; /* a sentence of ours ("no pod yet"), or not Kubernetes' */
     *len = n;
     return p->reason;
 }
