@@ -549,12 +549,9 @@ int ceremony_rekey_verify_status(struct ceremony *c, struct rekey_verify_status 
 int ceremony_rekey_init(struct ceremony *c, const struct rekey_request *req,
                         struct rekey_status *st, struct error *err)
 {
-    char shares[32], threshold[32], pgp_flag[2048] = "";
+    char shares[32], threshold[32], pgp_flag[INIT_FLAG_MAX] = "";
     snprintf(shares, sizeof shares, "-key-shares=%ld", req->shares);
     snprintf(threshold, sizeof threshold, "-key-threshold=%ld", req->threshold);
-    struct init_remote_files *rf = calloc(1, sizeof *rf);
-    if (rf == NULL)
-        return error_set(err, ERR_GENERIC, "out of memory");
     const char *args[16];
     int a = 0;
     args[a++] = c->o->vc->cli;
@@ -570,20 +567,25 @@ int ceremony_rekey_init(struct ceremony *c, const struct rekey_request *req,
         args[a++] = "-verify";
     if (req->backup)
         args[a++] = "-backup";
+    struct init_stage *stage = NULL;
     int rc = 0;
     if (req->pgp_keys != NULL) {
-        char list[1900];
-        int n = init_copy_pgp_files(c->o, c->pod, req->pgp_keys, "pgp-keys", "rekey", rf, list,
-                                    sizeof list, err);
-        if (n < 0)
+        static const char *const option[1] = {"pgp-keys"}, *const tag[1] = {"rekey"};
+        int n = 0;
+        stage = init_stage_read(option, tag, &req->pgp_keys, 1, &n, err);
+        if (stage == NULL)
             rc = -1;
         else if (n != req->shares)
             rc = error_set(err, ERR_USAGE, "--pgp-keys names %d key%s but --shares is %ld", n,
                            n == 1 ? "" : "s", req->shares);
-        snprintf(pgp_flag, sizeof pgp_flag, "-pgp-keys=%s", list);
+        else if (init_stage_copy(c->o, c->pod, stage, &pgp_flag, err) < 0)
+            rc = -1;
         args[a++] = pgp_flag;
     }
     args[a] = NULL;
+    /* Last thing before the call: the copies are still the files that were sent. */
+    if (rc == 0 && stage != NULL)
+        rc = init_stage_check(c->o, c->pod, stage, err);
     if (rc == 0) {
         struct vault_call call;
         rc = run(c, "starting the rekey", args, NULL, 0, 0, &call, err);
@@ -591,8 +593,7 @@ int ceremony_rekey_init(struct ceremony *c, const struct rekey_request *req,
             rc = ceremony_parse_rekey_status(call.out, call.out_len, st, err);
         vault_call_clear(&call);
     }
-    init_remove_pgp_files(c->o, c->pod, rf);
-    free(rf);
+    init_stage_free(c->o, c->pod, stage);
     return rc;
 }
 
@@ -709,23 +710,25 @@ int ceremony_root_init(struct ceremony *c, const struct secret *otp, const char 
         rc = write_path(c, "starting the root generation", path, &body, 0, &call, err);
         secret_free(&body);
     } else {
-        struct init_remote_files *rf = calloc(1, sizeof *rf);
-        if (rf == NULL)
-            return error_set(err, ERR_GENERIC, "out of memory");
-        char list[1900], flag[2048];
-        rc = init_copy_pgp_files(c->o, c->pod, pgp_key_file, "pgp-key", "root", rf, list,
-                                 sizeof list, err);
-        if (rc >= 0 && rc != 1)
+        static const char *const option[1] = {"pgp-key"}, *const tag[1] = {"root"};
+        char flag[INIT_FLAG_MAX];
+        int n = 0;
+        struct init_stage *stage = init_stage_read(option, tag, &pgp_key_file, 1, &n, err);
+        rc = stage == NULL ? -1 : 0;
+        if (rc == 0 && n != 1)
             rc = error_set(err, ERR_USAGE, "--pgp-key takes exactly one key file");
+        if (rc == 0)
+            rc = init_stage_copy(c->o, c->pod, stage, &flag, err);
+        if (rc == 0)
+            rc = init_stage_check(c->o, c->pod, stage, err);
         memset(&call, 0, sizeof call);
-        if (rc >= 0) {
-            snprintf(flag, sizeof flag, "-pgp-key=%s", list);
+        if (rc == 0) {
+            /* init_stage_copy named it -pgp-key=<copy>, the flag generate-root takes. */
             const char *args[] = {
                 c->o->vc->cli, "operator", "generate-root", "-init", "-format=json", flag, NULL};
             rc = run(c, "starting the root generation", args, NULL, 0, 0, &call, err);
         }
-        init_remove_pgp_files(c->o, c->pod, rf);
-        free(rf);
+        init_stage_free(c->o, c->pod, stage);
     }
     if (rc == 0)
         rc = ceremony_parse_root(call.out, call.out_len, st, err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "text.h"
 
 #define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
 
@@ -216,9 +217,9 @@ static void fill_pod(struct vault_cluster *vc, struct vault_pod *p, json_t *pod)
             p->ready = strcmp(st, "True") == 0;
         if (strcmp(type, "PodScheduled") == 0 && strcmp(st, "False") == 0 && p->reason == NULL) {
             const char *r = jstr(cond, "reason"), *m = jstr(cond, "message");
-            char buf[512];
-            snprintf(buf, sizeof buf, "%s%s%s", r ? r : "NotScheduled", m ? ": " : "", m ? m : "");
-            p->reason = strdup(buf);
+            /* The scheduler's message whole: the findings show it (status's table
+             * shows only the reason). */
+            p->reason = text_printf("%s%s%s", r ? r : "NotScheduled", m ? ": " : "", m ? m : "");
         }
     }
     json_t *cs = find_container(json_object_get(status, "containerStatuses"), vc->container);

@@ -2,6 +2,7 @@
  * sees it and as its own `vault status` says (run in all pods at once), raft
  * membership when a token is at hand, and a verdict with the next command.
  * Table, json and yaml show one document; the exit code tells scripts. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,49 @@ static void copy_text(char *dst, size_t cap, const char *src)
     memcpy(dst, src, l);
     dst[l] = '\0';
 }
+
+/* Kubernetes' short reason why a pod does not run (Unschedulable,
+ * CrashLoopBackOff: one CamelCase word, before the message), or NULL. The
+ * message after it, and a reason that is not such a word, go to the findings
+ * under the table, never into a table cell. */
+static const char *reason_word(const struct vault_pod *p, size_t *len)
+{
+    if (p->running || p->reason == NULL)
+        return NULL;
+    size_t n = strcspn(p->reason, ":");
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)p->reason[i]))
+            return NULL; /* a sentence of ours ("no pod yet"), or not Kubernetes' */
+    *len = n;
+    return p->reason;
+}
+
+/* The PHASE cell: "Pending (Unschedulable)", "Running (CrashLoopBackOff)", "Running". */
+static void phase_cell(char *buf, size_t cap, const struct vault_pod *p)
+{
+    size_t n = 0;
+    const char *why = reason_word(p, &n);
+    if (why != NULL)
+        snprintf(buf, cap, "%s (%.*s)", p->phase, (int)n, why);
+    else
+        snprintf(buf, cap, "%s", p->phase);
+}
+
+/* Widths no cell may pass, so that a long name, image or version from the API
+ * server or a pod cannot stretch the lines: 63 is Kubernetes' bound on a
+ * label value, which a StatefulSet pod's name and a namespace also are. */
+enum {
+    WIDTH_NAME = 63,
+    WIDTH_PHASE = 40,
+    WIDTH_SEALED = 16,
+    WIDTH_VERSION = 24,
+    WIDTH_NODE = 40,
+    WIDTH_NODE_ID = 36, /* a UUID */
+    WIDTH_IP = 39,      /* IPv6 written in full */
+    WIDTH_IMAGE = 64,
+};
 
 static json_t *pod_document(const struct vault_pod *p, const struct pod_view *v,
                             const struct health_pod *hp, time_t now)
@@ -108,11 +152,19 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
                              "RESTARTS", "NODE",  "NODE ID", "IP",          "IMAGE"};
     size_t ncols = wide ? 15 : 12;
     struct table *t = table_new(ncols, headers);
+    if (t == NULL)
+        return;
+    static const size_t bounds[][2] = {{0, WIDTH_NAME},    {1, WIDTH_PHASE}, {4, WIDTH_SEALED},
+                                       {8, WIDTH_VERSION}, {11, WIDTH_NODE}, {12, WIDTH_NODE_ID},
+                                       {13, WIDTH_IP},     {14, WIDTH_IMAGE}};
+    for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++)
+        table_set_max_width(t, bounds[b][0], bounds[b][1]);
     for (size_t i = 0; i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
         const struct health_pod *hp = &h->pods[i];
-        char age[32], restarts[16], sealed[32], index[48];
+        char age[32], restarts[16], sealed[32], index[48], phase[WIDTH_PHASE * 2];
+        phase_cell(phase, sizeof phase, p);
         output_age(age, sizeof age, now, p->created);
         snprintf(restarts, sizeof restarts, "%d", p->restarts);
         const char *init = "-", *version = p->label_version;
@@ -131,7 +183,7 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
                 version = v->st.version;
         }
         const char *cells[] = {p->name,
-                               p->reason && !p->running ? p->reason : p->phase,
+                               phase,
                                p->exists ? (p->ready ? "true" : "false") : "-",
                                init,
                                sealed,
@@ -288,9 +340,11 @@ static void pod_facts_of(const struct vault_cluster *vc, const struct status_sta
     const struct health_pod *hp = &s->h.pods[i];
     memset(f, 0, sizeof *f);
     copy_text(f->name, sizeof f->name, p->name);
+    size_t wn = 0;
+    const char *why = reason_word(p, &wn);
     if (!p->exists || !p->running)
-        snprintf(f->state, sizeof f->state, "not running (%.40s)",
-                 p->reason && !p->running ? p->reason : p->phase);
+        snprintf(f->state, sizeof f->state, "not running (%.*s)", why ? (int)wn : 40,
+                 why ? why : p->phase);
     else if (!v->have_status)
         snprintf(f->state, sizeof f->state, "not answering");
     else if (!v->st.initialized)
@@ -619,6 +673,16 @@ static int status_all_namespaces(struct cmd_context *ctx)
     const char *headers[] = {"NAMESPACE", "RELEASE", "STATEFULSET", "VERSION", "READY",
                              "UNSEALED",  "VOTERS",  "ACTIVE",      "VERDICT"};
     struct table *t = table_new(9, headers);
+    if (t == NULL) {
+        json_decref(doc);
+        free(e), free(threads), free(started);
+        cluster_list_free(&list);
+        return EXIT_ERROR;
+    }
+    static const size_t bounds[][2] = {
+        {0, WIDTH_NAME}, {1, WIDTH_NAME}, {2, WIDTH_NAME}, {3, WIDTH_VERSION}, {7, WIDTH_NAME}};
+    for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++)
+        table_set_max_width(t, bounds[b][0], bounds[b][1]);
     for (size_t i = 0; i < list.n; i++) {
         struct all_entry *a = &e[i];
         const struct vault_cluster *vc = a->vc;

@@ -329,6 +329,15 @@ static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     fprintf(safe_err, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
+/* Ends the run after a usage error in the options, once the --token copy
+ * exists: the one way out, so that no such exit frees the copy unwiped. */
+static int usage_exit(struct parsed *p, char *token_copy)
+{
+    free(p->positional);
+    wipe_free_str(token_copy);
+    return EXIT_USAGE;
+}
+
 /* Stores one option value; returns 0, or -1 after reporting a usage error. */
 static int store_option(const char *prog, const struct parsed *p, struct cmd_args *target, int idx,
                         const char *spelled, const char *inline_value, int *i, int argc,
@@ -612,24 +621,18 @@ int main(int argc, char **argv)
                     "--request-timeout wants a duration like 30s or 2m, not "
                     "\"%s\"",
                     rt);
-        free(p.positional);
-        wipe_free_str(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
     go.wait_timeout_ms = 0;
     const char *wt = cmd_opt_str(g, "timeout");
     if (wt != NULL && ((go.wait_timeout_ms = cmd_parse_duration_ms(wt)) <= 0)) {
         usage_error(prog, p.cmd->name, "--timeout wants a duration like 90s or 5m, not \"%s\"", wt);
-        free(p.positional);
-        free(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
     if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
-        free(p.positional);
-        wipe_free_str(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
     const char *of = cmd_opt_str(g, "output");
     go.output = OUTPUT_TABLE;
@@ -645,9 +648,7 @@ int main(int argc, char **argv)
         else {
             usage_error(prog, p.cmd->name,
                         "unknown output format \"%s\" (table, wide, json or yaml)", of);
-            free(p.positional);
-            wipe_free_str(token_copy);
-            return EXIT_USAGE;
+            return usage_exit(&p, token_copy);
         }
     }
 

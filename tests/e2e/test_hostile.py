@@ -104,7 +104,9 @@ def test_escape_sequences_in_names_and_messages(make_fake):
     lines = out.splitlines()
     assert lines[0] == ("StatefulSet vault/vault (release vault%s, hashicorp/vault:1.21.2%s): "
                         "0/3 ready" % (SHOWN, SHOWN))
-    assert re.search(r"vault-0 +Running .* node-0" + re.escape(SHOWN) + "$", lines[3]), lines[3]
+    # The escaped node name is cut to the NODE column's 40 characters.
+    assert re.search(r"vault-0 +Running .* node-0" + re.escape(SHOWN[:31]) + r"\.\.\.$",
+                     lines[3]), lines[3]
     assert "  - vault-2 is not running: Pending (Unschedulable: 0/3 nodes are available" in out
     assert SHOWN in out.split("Unschedulable: 0/3 nodes are available", 1)[1].splitlines()[0]
 

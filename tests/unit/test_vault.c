@@ -158,6 +158,14 @@ static void test_init_roundtrip(void **state)
     assert_int_equal(vault_parse_init(c1_token, strlen(c1_token), &r, &err), -1);
     assert_string_equal(err.msg, "vault operator init printed a bad root_token: a byte that is "
                                  "not printable ASCII (0xc2 at byte 5)");
+    /* A raw control character inside a key: jansson's text would quote the key
+     * ("near '\"IXyR0OJnSFobekZ'"); the message gives the place only. */
+    static const char raw_ctl[] = "{\"unseal_keys_b64\": [\n\"IXyR0OJnSFobekZ\x01MMCKCoVEpT7wI6l"
+                                  "\"], \"root_token\": \"hvs.X\"}";
+    assert_int_equal(vault_parse_init(raw_ctl, strlen(raw_ctl), &r, &err), -1);
+    assert_string_equal(err.msg, "vault operator init printed JSON that cannot be read: a control "
+                                 "character at line 2, column 16 of the document");
+    assert_null(strstr(err.msg, "IXyR"));
     assert_int_equal(secret_live_count(), 0);
 }
 
