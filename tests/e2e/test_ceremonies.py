@@ -192,8 +192,11 @@ def test_rekey_pgp_encrypted_new_shares(make_fake, tmp_path):
     assert fake.kubectl("delete", "pod", "vault-1", "-n", "vault").returncode == 0
     r = vh(fake, "unseal", "vault-1", "--keys-file", write_private(tmp_path / "dec", "\n".join(plain) + "\n"))
     assert r.returncode == 0, r.stderr
-    # The key files were copied into the pod's /tmp for the CLI, and removed after.
-    assert any(e["command"][:2] == ["rm", "-f"] for e in fake.exec_log())
+    # The key files were copied into a private directory in the pod's /tmp for the CLI, read
+    # back before the rekey started, and removed with the directory after.
+    cmds = [e["command"] for e in fake.exec_log()]
+    assert any(c[:2] == ["sh", "-c"] and "sha256sum" in c[2] for c in cmds)
+    assert any(c[:3] == ["rm", "-rf", "--"] and c[3].startswith("/tmp/vault-ha-init.") for c in cmds)
 
 
 def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
