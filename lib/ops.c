@@ -90,17 +90,26 @@ void ops_reading_clear(const struct ops *o, struct ops_reading *r)
 int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, struct error *err)
 {
     ops_reading_clear(o, r);
-    if (ops_refresh(o, &r->views, err) < 0)
+    if (o->pods_fresh) {
+        o->pods_fresh = 0;
+        r->views = calloc(o->vc->npods + 1, sizeof *r->views);
+        if (r->views == NULL)
+            return error_set(err, ERR_GENERIC, "out of memory");
+        vault_status_all(o->kube, o->vc, r->views);
+    } else if (ops_refresh(o, &r->views, err) < 0) {
         return -1;
+    }
     const struct vault_cluster *vc = o->vc;
     const char *active = NULL;
     for (size_t i = 0; i < vc->npods; i++)
         if (r->views[i].have_status && r->views[i].st.is_self && !r->views[i].st.sealed)
             active = vc->pods[i].name;
     if (token == NULL)
-        set_text(r->note, sizeof r->note, "no Vault token to read the raft peers with");
+        set_text(r->note, sizeof r->note,
+                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
+                 "voters and failure tolerance from raft itself");
     else if (active == NULL)
-        set_text(r->note, sizeof r->note, "no active node to read the raft peers from");
+        set_text(r->note, sizeof r->note, "raft peers not read: no active node to ask");
     else
         r->have_peers = vault_read_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
                                         r->note, sizeof r->note) == 0;

@@ -12,6 +12,7 @@
 #include "cluster.h"
 #include "cmd.h"
 #include "health.h"
+#include "ops.h"
 #include "output.h"
 #include "secret.h"
 #include "text.h"
@@ -187,69 +188,26 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
 
 /* --- one reading of the cluster ---------------------------------------------------------- */
 
-struct status_state {
-    struct pod_view *views;
-    struct vault_peers peers;
-    struct vault_autopilot ap;
-    int have_peers, have_ap;
-    char note[600];
-    struct health h;
-    int judged;
-};
-
-static void status_state_clear(const struct vault_cluster *vc, struct status_state *s)
-{
-    if (s->views != NULL)
-        vault_views_clear(s->views, vc->npods);
-    free(s->views);
-    if (s->have_peers)
-        vault_peers_clear(&s->peers);
-    if (s->have_ap)
-        vault_autopilot_clear(&s->ap);
-    if (s->judged)
-        health_clear(&s->h);
-    memset(s, 0, sizeof *s);
-}
-
-/* Asks every pod for its vault status (and, with a token, the active pod for
- * the raft peers), then judges. token NULL: no raft details (the note says why). */
+/* A reading is lib/ops's (the one every command takes); status only chooses
+ * whether the pods are listed again (not right after discovery listed them). */
 static int status_read(struct cmd_context *ctx, struct vault_cluster *vc,
-                       const struct secret *token, int refresh, struct status_state *s,
+                       const struct secret *token, int refresh, struct ops_reading *s,
                        struct error *err)
 {
+    struct ops o = {.kube = ctx->kube, .vc = vc, .prog = ctx->prog, .pods_fresh = !refresh};
     memset(s, 0, sizeof *s);
-    if (refresh && cluster_refresh_pods(ctx->kube, vc, err) < 0)
-        return -1;
-    s->views = calloc(vc->npods + 1, sizeof *s->views);
-    if (s->views == NULL)
-        return error_set(err, ERR_GENERIC, "out of memory");
-    vault_status_all(ctx->kube, vc, s->views);
-    const char *active = NULL;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (s->views[i].have_status && s->views[i].st.is_self && !s->views[i].st.sealed)
-            active = vc->pods[i].name;
-    if (token == NULL)
-        snprintf(s->note, sizeof s->note,
-                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
-                 "voters and failure tolerance from raft itself");
-    else if (active == NULL)
-        snprintf(s->note, sizeof s->note, "raft peers not read: no active node to ask");
-    else
-        s->have_peers = vault_read_raft(ctx->kube, vc, active, token, &s->peers, &s->ap,
-                                        &s->have_ap, s->note, sizeof s->note) == 0;
-    struct health_input in = {.vc = vc,
-                              .views = s->views,
-                              .peers = s->have_peers ? &s->peers : NULL,
-                              .autopilot = s->have_ap ? &s->ap : NULL,
-                              .prog = ctx->prog};
-    health_judge(&in, &s->h);
-    s->judged = 1;
-    return 0;
+    return ops_read(&o, token, s, err);
+}
+
+static void status_state_clear(struct vault_cluster *vc, struct ops_reading *s)
+{
+    struct ops o = {.vc = vc};
+    ops_reading_clear(&o, s);
 }
 
 /* The whole status once, as table, json or yaml, into f. Returns 0 or -1. */
 static int status_print(struct cmd_context *ctx, FILE *f, FILE *raw, const struct vault_cluster *vc,
-                        const struct status_state *s)
+                        const struct ops_reading *s)
 {
     time_t now = time(NULL);
     const char *note = s->note[0] ? s->note : NULL;
@@ -280,7 +238,7 @@ struct pod_facts {
     char raft[32];  /* voter, non-voter, not a raft member, "" unknown */
 };
 
-static void pod_facts_of(const struct vault_cluster *vc, const struct status_state *s, size_t i,
+static void pod_facts_of(const struct vault_cluster *vc, const struct ops_reading *s, size_t i,
                          struct pod_facts *f)
 {
     const struct vault_pod *p = &vc->pods[i];
@@ -321,7 +279,7 @@ static void watch_memory_free(struct watch_memory *m)
 
 /* Appends one change line per difference between old and the new reading;
  * returns how many. With old empty (the first reading), every pod's state. */
-static int watch_changes(const struct vault_cluster *vc, const struct status_state *s,
+static int watch_changes(const struct vault_cluster *vc, const struct ops_reading *s,
                          struct watch_memory *m, json_t *lines)
 {
     int count = 0;
@@ -396,7 +354,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     if (tty)
         fputs("\033[?25l", ctx->out_raw); /* no cursor blinking over the table */
     while (!cmd_interrupted) {
-        struct status_state s;
+        struct ops_reading s;
         struct error err = {0};
         char at[16];
         clock_now(at, sizeof at);
@@ -487,12 +445,12 @@ struct goal_wait {
     struct vault_cluster *vc;
     const struct secret *token;
     enum wait_goal goal;
-    struct status_state last;
+    struct ops_reading last;
     int have_last;
 };
 
 static int goal_met(enum wait_goal goal, const struct vault_cluster *vc,
-                    const struct status_state *s)
+                    const struct ops_reading *s)
 {
     switch (goal) {
     case GOAL_HEALTHY:
@@ -572,7 +530,7 @@ struct all_entry {
     struct cmd_context *ctx;
     struct vault_cluster *vc;
     const char *error; /* could not be used (from discovery) */
-    struct status_state s;
+    struct ops_reading s;
     struct error err;
     int ok;
 };
@@ -666,7 +624,7 @@ static int status_all_namespaces(struct cmd_context *ctx)
                            ready, "unsealed", unsealed, "voters", voters, "active", active,
                            "verdict", verdict, "exitCode", code, "error", a->ok ? NULL : why));
         if (a->ok)
-            status_state_clear(vc, &a->s);
+            status_state_clear(a->vc, &a->s);
     }
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
         char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
@@ -758,7 +716,7 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
     } else if (goal_name != NULL) {
         rc = status_wait_for(ctx, vc, tok, goal, interval_ms);
     } else {
-        struct status_state s;
+        struct ops_reading s;
         if (status_read(ctx, vc, tok, 0, &s, &err) < 0) {
             cmd_report(ctx, &err);
             rc = EXIT_ERROR;
