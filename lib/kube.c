@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "credentials.h"
+#include "secret.h"
 #include "text.h"
 #include "wipe.h"
 
@@ -31,6 +32,14 @@ struct kube_client {
     struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name */
     char *url_base;                /* server URL, host replaced by tls-server-name when set */
     long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
+    struct proxy_decision *proxy;  /* per namespace: may reads use pods/proxy (guarded by lock) */
+    size_t nproxy;
+};
+
+/* Whether pods/proxy may be used in a namespace, decided once per run. */
+struct proxy_decision {
+    char *ns;
+    int allowed;
 };
 
 struct body {
@@ -227,6 +236,9 @@ void kube_client_free(struct kube_client *c)
     free(c->host_header);
     curl_slist_free_all(c->connect_to);
     free(c->url_base);
+    for (size_t i = 0; i < c->nproxy; i++)
+        free(c->proxy[i].ns);
+    free(c->proxy);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -343,7 +355,8 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 struct header_info {
-    long retry_after; /* -1 = none or not an integer */
+    long retry_after;    /* -1 = none or not an integer */
+    char location[1024]; /* Location of a redirect (never followed), "" = none */
 };
 
 static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -360,6 +373,17 @@ static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ud)
         while (*end == ' ' || *end == '\r' || *end == '\n')
             end++;
         hi->retry_after = (*end == '\0' && end != buf && v >= 0) ? v : -1;
+    } else if (n > 9 && strncasecmp(ptr, "Location:", 9) == 0) {
+        size_t off = 9;
+        while (off < n && ptr[off] == ' ')
+            off++;
+        size_t l = n - off;
+        while (l > 0 && (ptr[off + l - 1] == '\r' || ptr[off + l - 1] == '\n'))
+            l--;
+        if (l >= sizeof hi->location)
+            l = sizeof hi->location - 1;
+        memcpy(hi->location, ptr + off, l);
+        hi->location[l] = '\0';
     }
     return n;
 }
@@ -556,10 +580,27 @@ struct request_body {
     const char *data;
 };
 
+/* Is this answer the API server's own (a Status), not what a pod said through
+ * pods/proxy? Vault answers JSON without "kind"; a priority-and-fairness 429
+ * is plain text with Retry-After (facts §2.3), Vault's 429 has none. */
+static int api_server_answer(long status, const char *body, size_t len, long retry_after)
+{
+    json_t *root = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    int status_object = root != NULL && json_is_object(root) &&
+                        json_is_string(json_object_get(root, "kind")) &&
+                        strcmp(json_string_value(json_object_get(root, "kind")), "Status") == 0;
+    int is_json = root != NULL;
+    json_decref(root);
+    return status_object || (status == 429 && retry_after >= 0 && !is_json);
+}
+
 /* One API call; the body is parsed as JSON into *out, or handed over as text
- * in *text (NUL-terminated) when text is not NULL. */
-static int request(struct kube_client *c, const char *method, const char *path,
-                   const struct request_body *send, json_t **out, char **text, struct error *err)
+ * in *text (NUL-terminated) when text is not NULL. With pass, what a pod
+ * answered through pods/proxy (any status) is handed over there, and
+ * extra_header (a secret line, wiped) is sent too. */
+static int request_ex(struct kube_client *c, const char *method, const char *path,
+                      const struct request_body *send, const char *extra_header,
+                      struct kube_proxy_answer *pass, json_t **out, char **text, struct error *err)
 {
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
@@ -573,6 +614,8 @@ static int request(struct kube_client *c, const char *method, const char *path,
             snprintf(ct, sizeof ct, "Content-Type: %s", send->content_type);
             headers = curl_slist_append(headers, ct);
         }
+        if (extra_header != NULL)
+            headers = curl_slist_append(headers, extra_header);
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
             wipe_slist(headers);
             curl_easy_cleanup(h);
@@ -583,6 +626,9 @@ static int request(struct kube_client *c, const char *method, const char *path,
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        /* A redirect is never followed: a Vault standby's 307 names the active pod's
+         * IP, and following it would send the headers there (facts "pods/proxy"). */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         if (send != NULL) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, send->data);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(send->data));
@@ -614,8 +660,15 @@ static int request(struct kube_client *c, const char *method, const char *path,
                                  path, BODY_MAX);
             return kube_error_from_curl(c, rc, errbuf, err);
         }
-        kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes)", method, c->cfg->server, path, status, ms,
-                   body.len);
+        kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes%s)", method, c->cfg->server, path, status, ms,
+                   body.len, extra_header != NULL ? ", X-Vault-Token redacted" : "");
+        if (pass != NULL && !api_server_answer(status, body.data, body.len, hi.retry_after)) {
+            pass->status = status;
+            pass->body = body.data ? body.data : strdup("");
+            pass->len = body.len;
+            pass->location = hi.location[0] ? strdup(hi.location) : NULL;
+            return pass->body == NULL ? error_set(err, ERR_GENERIC, "out of memory") : 0;
+        }
         if (status >= 200 && status < 300) {
             int ret = 0;
             if (text != NULL) {
@@ -656,6 +709,12 @@ static int request(struct kube_client *c, const char *method, const char *path,
     }
 }
 
+static int request(struct kube_client *c, const char *method, const char *path,
+                   const struct request_body *send, json_t **out, char **text, struct error *err)
+{
+    return request_ex(c, method, path, send, NULL, NULL, out, text, err);
+}
+
 int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
     return request(c, "GET", path, NULL, out, NULL, err);
@@ -676,4 +735,123 @@ int kube_patch(struct kube_client *c, const char *path, const char *content_type
 {
     struct request_body send = {.content_type = content_type, .data = body};
     return request(c, "PATCH", path, &send, out, NULL, err);
+}
+
+/* --- pods/proxy -------------------------------------------------------------------------- */
+
+void kube_proxy_answer_clear(struct kube_proxy_answer *a)
+{
+    free(a->body);
+    free(a->location);
+    memset(a, 0, sizeof *a);
+}
+
+int kube_proxy_get(struct kube_client *c, const char *ns, const char *pod_id, const char *path,
+                   const struct secret *vault_token, struct kube_proxy_answer *ans,
+                   struct error *err)
+{
+    memset(ans, 0, sizeof *ans);
+    char *p = text_printf("/api/v1/namespaces/%s/pods/%s/proxy%s", ns, pod_id, path);
+    if (p == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    /* The token only ever travels in this header line, in locked memory here;
+     * curl's copy of the list is wiped (wipe_slist). */
+    struct secret line = {0};
+    int rc = 0;
+    if (vault_token != NULL && vault_token->len > 0) {
+        static const char name[] = "X-Vault-Token: ";
+        for (size_t i = 0; i < vault_token->len; i++)
+            if ((unsigned char)vault_token->data[i] < 0x21 || vault_token->data[i] == 0x7f) {
+                free(p); /* a line break would end the header and start another */
+                return error_set(err, ERR_USAGE,
+                                 "the Vault token holds a space or control character");
+            }
+        if (secret_alloc(&line, sizeof name + vault_token->len, err) < 0) {
+            free(p);
+            return -1;
+        }
+        memcpy(line.data, name, sizeof name - 1);
+        memcpy(line.data + sizeof name - 1, vault_token->data, vault_token->len);
+        line.data[sizeof name - 1 + vault_token->len] = '\0';
+        line.len = sizeof name - 1 + vault_token->len;
+    }
+    rc = request_ex(c, "GET", p, NULL, line.data, ans, NULL, NULL, err);
+    secret_free(&line);
+    free(p);
+    return rc;
+}
+
+/* The cached decision for ns: 1 allowed, 0 refused, -1 not decided yet. */
+static int proxy_cached(struct kube_client *c, const char *ns)
+{
+    int v = -1;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->nproxy; i++)
+        if (strcmp(c->proxy[i].ns, ns) == 0)
+            v = c->proxy[i].allowed;
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+static void proxy_remember(struct kube_client *c, const char *ns, int allowed)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t i = 0;
+    while (i < c->nproxy && strcmp(c->proxy[i].ns, ns) != 0)
+        i++;
+    if (i == c->nproxy) {
+        struct proxy_decision *d = realloc(c->proxy, (c->nproxy + 1) * sizeof *d);
+        char *copy = strdup(ns);
+        if (d == NULL || copy == NULL) {
+            free(copy);
+            if (d != NULL)
+                c->proxy = d;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        c->proxy = d;
+        c->proxy[c->nproxy++].ns = copy;
+    }
+    c->proxy[i].allowed = allowed;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int kube_proxy_allowed(struct kube_client *c, const char *ns)
+{
+    if (c->opts.read_via == KUBE_READ_EXEC)
+        return 0;
+    if (c->opts.read_via == KUBE_READ_PROXY)
+        return 1;
+    int cached = proxy_cached(c, ns);
+    if (cached >= 0)
+        return cached;
+    /* One SelfSubjectAccessReview per namespace and run; any user may ask it. Two
+     * threads asking for the same namespace at once may both ask: same answer. */
+    char *body = text_printf(
+        "{\"kind\":\"SelfSubjectAccessReview\",\"apiVersion\":\"authorization.k8s.io/v1\","
+        "\"spec\":{\"resourceAttributes\":{\"namespace\":\"%s\",\"verb\":\"get\","
+        "\"resource\":\"pods\",\"subresource\":\"proxy\"}}}",
+        ns);
+    struct request_body send = {.content_type = "application/json", .data = body};
+    json_t *review = NULL;
+    struct error err = {0};
+    int allowed = 1; /* no answer: try, and let the first 403 decide */
+    if (body != NULL && request(c, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                &send, &review, NULL, &err) == 0)
+        allowed = json_is_true(json_object_get(json_object_get(review, "status"), "allowed"));
+    json_decref(review);
+    free(body);
+    kube_trace(c, "pods/proxy in namespace %s: %s", ns,
+               allowed ? "allowed, reads go through the API server"
+                       : "not allowed (RBAC), reads run the CLI in the pods (exec)");
+    proxy_remember(c, ns, allowed);
+    return allowed;
+}
+
+void kube_proxy_refused(struct kube_client *c, const char *ns)
+{
+    if (c->opts.read_via != KUBE_READ_AUTO)
+        return;
+    kube_trace(c, "pods/proxy in namespace %s refused (403): reads run the CLI in the pods", ns);
+    proxy_remember(c, ns, 0);
 }

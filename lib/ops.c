@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include "vaultread.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +71,7 @@ int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
         return error_set(err, ERR_GENERIC, "out of memory");
     memset(v, 0, (o->vc->npods + 1) * sizeof *v);
     *views = v;
-    vault_status_all(o->kube, o->vc, v);
+    vaultread_status_all(o->kube, o->vc, v);
     return 0;
 }
 
@@ -95,7 +97,7 @@ int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, s
         r->views = calloc(o->vc->npods + 1, sizeof *r->views);
         if (r->views == NULL)
             return error_set(err, ERR_GENERIC, "out of memory");
-        vault_status_all(o->kube, o->vc, r->views);
+        vaultread_status_all(o->kube, o->vc, r->views);
     } else if (ops_refresh(o, &r->views, err) < 0) {
         return -1;
     }
@@ -111,8 +113,8 @@ int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, s
     else if (active == NULL)
         set_text(r->note, sizeof r->note, "raft peers not read: no active node to ask");
     else
-        r->have_peers = vault_read_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
-                                        r->note, sizeof r->note) == 0;
+        r->have_peers = vaultread_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
+                                       r->note, sizeof r->note) == 0;
     struct health_input in = {.vc = vc,
                               .views = r->views,
                               .peers = r->have_peers ? &r->peers : NULL,
@@ -122,18 +124,11 @@ int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, s
     return 0;
 }
 
-/* One pod's `vault status`; 0 with st filled, -1 when it could not be read. */
+/* One pod's status; 0 with st filled, -1 when it could not be read. */
 static int pod_status(struct ops *o, const char *pod, struct vault_status *st)
 {
-    struct vault_call c = {.pod = pod};
-    c.argv[0] = o->vc->cli;
-    c.argv[1] = "status";
-    c.argv[2] = "-format=json";
-    vault_call_run(o->kube, o->vc, &c, 1);
     struct error err = {0};
-    int ok = c.ran && vault_parse_status(c.out, c.out_len, c.exit_code, c.err_out, st, &err) == 0;
-    vault_call_clear(&c);
-    return ok ? 0 : -1;
+    return vaultread_status(o->kube, o->vc, pod, st, &err);
 }
 
 static enum wait_poll check_unsealed(void *ctx, char *text, size_t cap, struct error *err)
@@ -1025,8 +1020,7 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
     struct vault_autopilot ap = {0};
     int have_ap = 0;
     char why[600] = "";
-    int rr =
-        vault_read_raft(o->kube, vc, active, vw->token, &peers, &ap, &have_ap, why, sizeof why);
+    int rr = vaultread_raft(o->kube, vc, active, vw->token, &peers, &ap, &have_ap, why, sizeof why);
     if (rr == -2) {
         error_set(err, ERR_FORBIDDEN,
                   "%s: the token cannot read sys/storage/raft/configuration; check the voters "

@@ -59,6 +59,8 @@ struct global_options {
     const char *container; /* NULL = from the chart (vault / openbao) */
     int no_color;
     int verbose;
+    enum kube_read_via read_via; /* --read-via */
+    int request_timeout_set;     /* --request-timeout was given */
 };
 
 struct cmd_context {
