@@ -275,11 +275,29 @@ int kube_refresh_credentials(struct kube_client *c)
 /* Connecting (TCP, proxy, TLS handshake) gets 10 s like client-go's handshake, or a third of
  * a longer --request-timeout: whoever raises it for a slow link or a busy server means the
  * handshake too. Never more than the request itself. */
-static long connect_timeout_ms(const struct kube_client *c)
+/* What is left before the client's deadline (at least 1 ms), or limit when
+ * there is none or it is further away; limit <= 0 means no limit. */
+static long within_deadline(const struct kube_client *c, long limit)
+{
+    if (c->opts.deadline_ms <= 0)
+        return limit;
+    long long left = c->opts.deadline_ms - clock_now_ms();
+    if (left < 1)
+        left = 1;
+    return limit > 0 && limit < left ? limit : (long)left;
+}
+
+/* The connection's share of --request-timeout. */
+static long connect_limit_ms(const struct kube_client *c)
 {
     long rt = c->opts.request_timeout_ms;
     long ms = rt / 3 > 10000 ? rt / 3 : 10000;
     return ms < rt ? ms : rt;
+}
+
+static long connect_timeout_ms(const struct kube_client *c)
+{
+    return within_deadline(c, connect_limit_ms(c));
 }
 
 int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
@@ -325,7 +343,7 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     pthread_mutex_unlock(&c->lock);
     if (cfg->proxy_url != NULL)
         curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
-    if (c->opts.request_timeout_ms > 0)
+    if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(c));
     return 0;
 }
@@ -536,7 +554,7 @@ int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf,
         return error_set(err, ERR_TIMEOUT,
                          "no answer from the API server at %s within %ld ms, or no connection "
                          "within %ld ms (--request-timeout sets both): %s",
-                         cfg->server, c->opts.request_timeout_ms, connect_timeout_ms(c), detail);
+                         cfg->server, c->opts.request_timeout_ms, connect_limit_ms(c), detail);
     case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
     case CURLE_SSL_CACERT:
@@ -638,8 +656,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        if (c->opts.request_timeout_ms > 0)
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+        if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, within_deadline(c, c->opts.request_timeout_ms));
         if (!c->cfg->disable_compression)
             curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 

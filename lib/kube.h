@@ -31,6 +31,7 @@ struct kube_client_options {
     kube_trace_fn trace;     /* NULL = no trace */
     void *trace_ctx;
     enum kube_read_via read_via;
+    long long deadline_ms; /* > 0: clock_now_ms() time no request outlasts (a run's budget) */
 };
 
 int kube_client_new(const struct rest_config *cfg, const struct kube_client_options *opts,

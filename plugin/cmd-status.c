@@ -681,6 +681,17 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
         fprintf(ctx->err, "%s: --watch and --wait-for do not go together\n", ctx->prog);
         return EXIT_USAGE;
     }
+    const char *contexts = cmd_opt_str(args, "contexts");
+    if (cmd_opt_flag(args, "all-contexts") || contexts != NULL) {
+        if (goal_name != NULL || cmd_opt_flag(args, "all-namespaces")) {
+            fprintf(ctx->err,
+                    "%s: --all-contexts and --contexts show every Vault of each context; "
+                    "--wait-for and -A do not go with them\n",
+                    ctx->prog);
+            return EXIT_USAGE;
+        }
+        return cmd_status_contexts(ctx, contexts, watch, interval_ms);
+    }
     if (cmd_opt_flag(args, "all-namespaces")) {
         if (watch || goal_name != NULL) {
             fprintf(ctx->err, "%s: -A shows every Vault once; --watch and --wait-for take one\n",
@@ -741,13 +752,17 @@ static const struct cmd_option status_options[] = {
      "healthy|unsealed|active"},
     {"all-namespaces", 'A', OPT_FLAG, NULL, "every Vault and OpenBao of the cluster, one line each",
      NULL},
+    {"all-contexts", 0, OPT_FLAG, NULL,
+     "every Vault of every kubeconfig context in one table (contexts read in parallel)", NULL},
+    {"contexts", 0, OPT_STRING, "A,B,C", "like --all-contexts, for these contexts", "@contexts"},
     {0},
 };
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .summary = "Show the Vault cluster: pods, seal and HA state, raft, verdict, next step",
-    .usage = "[--token-file FILE] [-w [--interval D]] [--wait-for STATE [--timeout D]] [-A]",
+    .usage = "[--token-file FILE] [-w [--interval D]] [--wait-for STATE [--timeout D]] [-A] "
+             "[--all-contexts | --contexts A,B]",
     .help = "Shows the Vault StatefulSet and each pod: phase and readiness, initialized, sealed\n"
             "with unseal progress, HA role, raft state and index, version. The pod data comes\n"
             "from the API; the Vault data from `vault status` run in every pod at once. With a\n"
@@ -759,19 +774,28 @@ const struct cmd_entry cmd_status_entry = {
             "--wait-for healthy|unsealed|active waits (at most --timeout, default 2m) until\n"
             "that holds, then shows the status and exits 0; else it exits with the verdict.\n"
             "-A/--all-namespaces lists every Vault and OpenBao StatefulSet, one line each.\n"
+            "--all-contexts (or --contexts a,b,c) does so for every kubeconfig context at once:\n"
+            "context, namespace, StatefulSet, pods ready and sealed, active pod, version, seal\n"
+            "type, verdict. A context that does not answer within --request-timeout (default\n"
+            "5s here) or refuses is a row with its error and counts as unavailable (3).\n"
+            "The Vault data comes through the API server's pods/proxy when RBAC grants \"get\"\n"
+            "on pods/proxy (no process in the pods), else from `vault status` run in the pods;\n"
+            "--read-via auto|proxy|exec chooses.\n"
             "\nExit codes:\n"
             "  0  healthy: every pod unsealed and a voter, one active node\n"
             "  1  could not tell (API error, no StatefulSet, no pod answered)\n"
             "  2  degraded: an active node and a quorum, but something needs attention\n"
             "  3  unavailable: no active node or no quorum\n"
-            "  -A: the worst of all clusters.\n"
+            "  -A, --all-contexts: the worst of all clusters.\n"
             "\nExamples:\n"
             "  kubectl vault-ha status\n"
             "  kubectl vault-ha status -n vault --release vault -o json\n"
             "  VAULT_TOKEN=... kubectl vault-ha status -o wide\n"
             "  kubectl vault-ha status -w\n"
             "  kubectl vault-ha status --wait-for healthy --timeout 5m\n"
-            "  kubectl vault-ha status -A\n",
+            "  kubectl vault-ha status -A\n"
+            "  kubectl vault-ha status --all-contexts -w\n"
+            "  kubectl vault-ha status --contexts prod,staging -o json\n",
     .options = status_options,
     .flags = CMD_NO_ARGS,
     .exec = cmd_status_exec,

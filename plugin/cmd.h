@@ -190,6 +190,10 @@ struct vault_init_result;
 int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
                  struct vault_init_result *result);
 
+/* status --all-contexts / --contexts (status-contexts.c): list NULL = every
+ * context of the kubeconfig, else "a,b,c". Returns the exit code. */
+int cmd_status_contexts(struct cmd_context *ctx, const char *list, int watch, long interval_ms);
+
 /* Shell completion: words typed after the plugin name, the last being completed
  * (cmd-completion.c). Prints candidates and the directive; returns 0. */
 int cmd_complete_words(int n, char **words);
