@@ -454,8 +454,10 @@ void vault_http_error_summary(const char *body, size_t len, char *buf, size_t ca
             used = w < 0 ? used : (size_t)w >= cap - used ? cap - 1 : used + (size_t)w;
         }
     } else if (root == NULL && body != NULL) {
-        size_t l = strcspn(body, "\r\n"); /* plain text: its first line */
-        snprintf(buf, cap, "%.*s", (int)(l < len ? l : len), body);
+        size_t l = 0; /* plain text: its first line (the body need not end in a NUL) */
+        while (l < len && l < cap - 1 && body[l] != '\r' && body[l] != '\n' && body[l] != '\0')
+            l++;
+        snprintf(buf, cap, "%.*s", (int)l, body);
     }
     json_decref(root);
 }
