@@ -26,6 +26,24 @@ def rows(stdout):
     return [line.split()[:7] for line in stdout.splitlines() if re.match(r"vault-\d ", line)]
 
 
+def watch_sees(fake, args, env, first, after_crash):
+    """Runs status ARGS (a watch) until a line matches first, crashes vault-2's container,
+    waits for a line matching after_crash, then Ctrl-C; returns the exit code."""
+    proc = subprocess.Popen([BIN, "status", "--interval", "300ms"] + args, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        reader = LineReader(proc)
+        got = []
+        assert reader.until(first, got), got
+        fake.control("pod-state", {"namespace": "vault", "pod": "vault-2",
+                                   "state": "CrashLoopBackOff"})
+        assert reader.until(after_crash, got), got
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    return proc.returncode
+
+
 def test_status_over_the_proxy_runs_nothing_in_the_pods(make_fake):
     fake = make_fake(*HA)
     token = root_token(fake)
@@ -63,19 +81,8 @@ def test_watch_and_all_namespaces_over_the_proxy(make_fake):
     assert [line.split() for line in r.stdout.splitlines()[1:]] == [
         ["vault", "vault", "vault", "1.21.2", "3/3", "3/3", "3/3", "vault-0", "healthy"],
         ["team-b", "vault", "vault", "1.21.2", "3/3", "3/3", "3/3", "vault-0", "healthy"]]
-    proc = subprocess.Popen([BIN, "status", "-w", "--interval", "300ms"],
-                            env=plugin_env(fake), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        reader = LineReader(proc)
-        got = []
-        assert reader.until(r"cluster healthy$", got), got
-        fake.control("pod-state", {"namespace": "vault", "pod": "vault-2",
-                                   "state": "CrashLoopBackOff"})
-        assert reader.until(r"vault-2 not running \(CrashLoopBackOff\)$", got), got
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+    assert watch_sees(fake, ["-w"], plugin_env(fake), r"cluster healthy$",
+                      r"vault-2 not running \(CrashLoopBackOff\)$") == 0
     assert fake.exec_log() == []
     assert len(fake.proxy_log()) > 12
 
@@ -181,17 +188,7 @@ def test_all_contexts_healthy_degraded_unreachable(make_fake, tmp_path):
 def test_all_contexts_watch(make_fake, tmp_path):
     fake = make_fake(*HA)
     kc = merged_kubeconfig(tmp_path / "kubeconfig", [("prod", fake)])
-    proc = subprocess.Popen([BIN, "status", "--all-contexts", "-w", "--interval", "300ms"],
-                            env=dict(plugin_env(fake), KUBECONFIG=kc), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        reader = LineReader(proc)
-        got = []
-        assert reader.until(r"^\d\d:\d\d:\d\d prod vault/vault healthy$", got), got
-        fake.control("pod-state", {"namespace": "vault", "pod": "vault-2",
-                                   "state": "CrashLoopBackOff"})
-        assert reader.until(r"^\d\d:\d\d:\d\d prod vault/vault degraded$", got), got
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
-    assert proc.returncode == 0
+    assert watch_sees(fake, ["--all-contexts", "-w"], dict(plugin_env(fake), KUBECONFIG=kc),
+                      r"^\d\d:\d\d:\d\d prod vault/vault healthy$",
+                      r"^\d\d:\d\d:\d\d prod vault/vault degraded$") == 0
+    assert fake.exec_log() == []
