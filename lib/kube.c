@@ -21,6 +21,10 @@
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
 #define RETRY_WAIT_MAX_S 30
 
+/* What a pod may answer through pods/proxy: Vault's status and raft answers are a few
+ * KiB; a pod that does not stop writing is cut here (the same limit as exec's stdout). */
+#define PROXY_BODY_MAX (4u << 20)
+
 struct kube_client {
     const struct rest_config *cfg;
     struct kube_client_options opts;
@@ -46,6 +50,7 @@ struct body {
     char *data;
     size_t len;
     size_t cap;
+    size_t max; /* the most accepted */
     int overflow;
 };
 
@@ -352,7 +357,7 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct body *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n > BODY_MAX) {
+    if (b->len + n > b->max) {
         b->overflow = 1;
         return 0;
     }
@@ -639,7 +644,7 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
             curl_easy_cleanup(h);
             return -1;
         }
-        struct body body = {0};
+        struct body body = {.max = pass != NULL ? PROXY_BODY_MAX : BODY_MAX};
         struct header_info hi = {.retry_after = -1};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -674,8 +679,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
                        curl_easy_strerror(rc), ms);
             free(body.data);
             if (body.overflow)
-                return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %u bytes", method,
-                                 path, BODY_MAX);
+                return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %zu bytes", method,
+                                 path, body.max);
             return kube_error_from_curl(c, rc, errbuf, err);
         }
         kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes%s)", method, c->cfg->server, path, status, ms,

@@ -87,8 +87,12 @@ static void *serve(void *arg)
                 break;
             }
         }
-        ssize_t w = write(c, answer, strlen(answer));
-        (void)w;
+        for (size_t sent = 0, total = strlen(answer); sent < total;) {
+            ssize_t w = write(c, answer + sent, total - sent);
+            if (w <= 0)
+                break; /* the client stopped reading */
+            sent += (size_t)w;
+        }
         close(c);
     }
 }
@@ -236,6 +240,30 @@ static void test_proxy_get_passes_the_pods_answer_and_never_follows(void **state
     assert_int_equal(curlmem_freed_with_marker, 0);
     kube_client_free(c);
     secret_free(&tok);
+}
+
+static void test_endless_answer_is_cut(void **state)
+{
+    (void)state;
+    size_t big = (4u << 20) + 4096;
+    char *body = malloc(big + 1);
+    memset(body, 'y', big);
+    body[big] = '\0';
+    char *endless = answer("200 OK", "", body);
+    free(body);
+    struct route routes[] = {{"vault-0:8200", endless}, {NULL, NULL}};
+    server_start(routes);
+    char server[64];
+    struct kube_client *c = client_for(KUBE_READ_PROXY, server, sizeof server);
+    struct kube_proxy_answer a;
+    struct error err = {0};
+    assert_int_equal(
+        kube_proxy_get(c, "vault", "vault-0:8200", "/v1/sys/seal-status", NULL, &a, &err), -1);
+    assert_string_equal(err.msg, "GET /api/v1/namespaces/vault/pods/vault-0:8200/proxy/v1/sys/"
+                                 "seal-status: answer larger than 4194304 bytes");
+    kube_client_free(c);
+    server_stop();
+    free(endless);
 }
 
 static void test_decision_once_per_namespace(void **state)
@@ -434,6 +462,7 @@ int main(void)
     curlmem_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_proxy_get_passes_the_pods_answer_and_never_follows),
+        cmocka_unit_test(test_endless_answer_is_cut),
         cmocka_unit_test(test_decision_once_per_namespace),
         cmocka_unit_test(test_pod_id_and_redirect_pod),
         cmocka_unit_test(test_status_all_over_the_proxy),
