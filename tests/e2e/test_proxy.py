@@ -192,3 +192,24 @@ def test_all_contexts_watch(make_fake, tmp_path):
                       r"^\d\d:\d\d:\d\d prod vault/vault healthy$",
                       r"^\d\d:\d\d:\d\d prod vault/vault degraded$") == 0
     assert fake.exec_log() == []
+
+
+def test_hostile_answers_through_the_proxy(make_fake):
+    """A pod's HTTP answer is hostile input as its exec output is: escape sequences never
+    reach the terminal, and an answer without end is cut at 4 MiB with bounded memory."""
+    from test_hostile import RSS_LIMIT_KIB, assert_sane, run_measured
+    fake = make_fake(*HA)
+    fake.control("settings", {"hostile": "proxy-escape", "hostile_match": "sys/seal-status"})
+    rc, out, err, _ = run_measured(fake, ["status"])
+    assert rc == 0, err
+    assert_sane(out + err)
+    assert re.search(r"vault-0 +Running .* 1\.21\.2\\x1b\]52;c;aGFja2Vk\\x07", out), out
+    fake.control("settings", {"hostile": "proxy-endless", "hostile_match": "sys/leader"})
+    rc, out, err, peak = run_measured(fake, ["status"])
+    assert rc == 1, err  # no pod could be read
+    assert peak < RSS_LIMIT_KIB, peak
+    for pod in ("vault-0", "vault-1", "vault-2"):
+        assert ("  - %s: cannot read its vault status: %s: GET /api/v1/namespaces/vault/pods/"
+                "%s:8200/proxy/v1/sys/leader: answer larger than 4194304 bytes" % (pod, pod, pod)
+                ) in out, out
+    assert fake.exec_log() == []

@@ -44,11 +44,24 @@ ESCAPES = "\x1b]52;c;aGFja2Vk\x07\x1b[2J\x1b[1;31m"
 # Hostile exec behaviours (settings {"hostile": MODE, "hostile_match": TEXT}); see README.md.
 HOSTILE_MODES = ("escape", "endless-stdout", "endless-stderr", "truncated-frame",
                  "oversized-frame", "oversized-status", "close-code", "garbage-after-101",
-                 "status-not-json", "reason-escape")
+                 "status-not-json", "reason-escape", "proxy-endless", "proxy-escape")
+# The modes that make a pod's answer through pods/proxy hostile (the others are exec's).
+PROXY_HOSTILE = ("proxy-endless", "proxy-escape")
 
 
 def taint(text):
     return text + ESCAPES if isinstance(text, str) else text
+
+
+def taint_strings(value):
+    """Every string of a JSON value with the escapes appended (a hostile pod's HTTP answer)."""
+    if isinstance(value, str):
+        return taint(value)
+    if isinstance(value, list):
+        return [taint_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: taint_strings(v) for k, v in value.items()}
+    return value
 
 
 def taint_object(doc):
@@ -824,8 +837,8 @@ class Server:
         self.exec_log.write(json.dumps({"namespace": ns, "pod": name, "container": container,
                                         "command": command, "uri": request.path_qs,
                                         "protocol": chosen}) + "\n")
-        hostile = self.hostile if self.hostile and self.hostile_match in " ".join(command) \
-            else None
+        hostile = self.hostile if self.hostile and self.hostile not in PROXY_HOSTILE and \
+            self.hostile_match in " ".join(command) else None
         if hostile == "reason-escape":
             # A refusal whose reason phrase and body carry escape sequences.
             body = ("upgrade refused" + ESCAPES + "\n").encode()
@@ -1074,6 +1087,17 @@ class Server:
                                 "server.\n", content_type="text/plain")
         if not rest.startswith("/v1/"):
             return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+        hostile = self.hostile if self.hostile in PROXY_HOSTILE and \
+            self.hostile_match in rest else None
+        if hostile == "proxy-endless":  # a 200 whose body never ends
+            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+            chunk = b"y" * 65536
+            try:
+                while True:
+                    await resp.write(chunk)
+            except (ConnectionError, RuntimeError):
+                return resp
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() not in HOP_BY_HOP and k.lower() not in (
                        "authorization", "host", "content-length", "accept-encoding")
@@ -1092,6 +1116,11 @@ class Server:
             out = {k: v for k, v in up.headers.items()
                    if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-length", "date",
                                                                          "server")}
+        if hostile == "proxy-escape":
+            try:
+                body = json.dumps(taint_strings(json.loads(body))).encode()
+            except ValueError:
+                body = body + ESCAPES.encode()
         loc = out.get("Location")
         own = "%s://%s:%d" % ("https" if r.cluster.tls else "http", ip, port)
         if loc and loc.startswith(own + "/"):  # only a Location on the proxied host is rewritten
