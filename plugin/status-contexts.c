@@ -74,14 +74,17 @@ static void run_parallel(void *(*fn)(void *), void *items, size_t size, size_t n
     free(started);
 }
 
-/* The Vaults of a context: every namespace when the user may list StatefulSets
- * cluster-wide, else the context's namespace. */
+/* The Vaults of a context: those of -n's namespace when given, else of every
+ * namespace when the user may list StatefulSets cluster-wide, else of the
+ * context's namespace. */
 static int find_vaults(struct context_entry *e)
 {
-    if (cluster_discover_all(e->kube, &e->list, &e->err) == 0)
-        return 0;
-    if (e->err.kind != ERR_FORBIDDEN)
-        return -1;
+    if (e->ctx->g->kc.namespace == NULL) {
+        if (cluster_discover_all(e->kube, &e->list, &e->err) == 0)
+            return 0;
+        if (e->err.kind != ERR_FORBIDDEN)
+            return -1;
+    }
     struct vault_cluster *vc = NULL;
     const struct global_options *g = e->ctx->g;
     struct cluster_query q = {.namespace = e->cfg->namespace,

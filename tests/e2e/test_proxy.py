@@ -178,6 +178,10 @@ def test_all_contexts_healthy_degraded_unreachable(make_fake, tmp_path):
         doc = json.loads(r.stdout)
         assert [(d["context"], d["verdict"], d["exitCode"]) for d in doc] == \
             [("prod", "healthy", 0), ("stage", "degraded", 2)]
+        # -n: that namespace in each context (prod has no Vault there).
+        r = run_plugin(["status", "--contexts", "prod,stage", "-n", "vault-b"], kubeconfig=kc)
+        assert [line.split()[:3] for line in r.stdout.splitlines()[1:]] == [
+            ["prod", "-", "-"], ["stage", "vault-b", "vault"]], r.stdout
         r = run_plugin(["status", "--contexts", "dr", "-o", "yaml", "--request-timeout", "1s"],
                        kubeconfig=kc)
         assert r.returncode == 3
