@@ -37,6 +37,9 @@ struct ops {
      * and a lost pod that came back with stale data is no member. NULL = not known. */
     const char *const *members;
     size_t nmembers;
+    /* vc's pods were listed just now (discovery): the next ops_read does not
+     * list them again; it clears the flag. */
+    int pods_fresh;
 };
 
 /* One line of progress through o->report (nothing when it is NULL). */

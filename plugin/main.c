@@ -26,6 +26,7 @@
 #include "secret.h"
 #include "text.h"
 #include "vault.h"
+#include "vaultread.h"
 #include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
@@ -73,6 +74,9 @@ const struct cmd_option global_option_table[] = {
      NULL},
     {"no-color", 0, OPT_FLAG, NULL, "no colour (also NO_COLOR=1)", NULL},
     {"verbose", 'v', OPT_FLAG, NULL, "trace API requests on stderr (secrets redacted)", NULL},
+    {"read-via", 0, OPT_STRING, "HOW",
+     "how Vault is read: auto (pods/proxy when RBAC allows it, else exec), proxy or exec",
+     "auto|proxy|exec"},
     {"help", 'h', OPT_FLAG, NULL, "show help", NULL},
     {0},
 };
@@ -81,7 +85,7 @@ static const char *const global_short_help =
     "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
     "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
     "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
-    "--container, --no-color, -v, -h/--help\n";
+    "--container, --read-via, --no-color, -v, -h/--help\n";
 
 const struct cmd_entry *cmd_find(const char *name)
 {
@@ -531,6 +535,7 @@ int cmd_connect(struct cmd_context *ctx)
         .max_retries = -1,
         .trace = ctx->g->verbose ? trace_to_err : NULL,
         .trace_ctx = ctx,
+        .read_via = ctx->g->read_via,
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
@@ -623,6 +628,21 @@ int main(int argc, char **argv)
                     rt);
         return usage_exit(&p, token_copy);
     }
+    const char *rv = cmd_opt_str(g, "read-via");
+    go.read_via = KUBE_READ_AUTO;
+    if (rv != NULL) {
+        if (strcmp(rv, "proxy") == 0)
+            go.read_via = KUBE_READ_PROXY;
+        else if (strcmp(rv, "exec") == 0)
+            go.read_via = KUBE_READ_EXEC;
+        else if (strcmp(rv, "auto") != 0) {
+            usage_error(prog, p.cmd->name, "--read-via takes auto, proxy or exec, not \"%s\"", rv);
+            free(p.positional);
+            wipe_free_str(token_copy);
+            return EXIT_USAGE;
+        }
+    }
+    go.request_timeout_set = rt != NULL;
     go.wait_timeout_ms = 0;
     const char *wt = cmd_opt_str(g, "timeout");
     if (wt != NULL && ((go.wait_timeout_ms = cmd_parse_duration_ms(wt)) <= 0)) {
@@ -709,7 +729,7 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
         cluster_free(o->vc);
         return -1;
     }
-    vault_status_all(ctx->kube, o->vc, *views);
+    vaultread_status_all(ctx->kube, o->vc, *views);
     return 0;
 }
 

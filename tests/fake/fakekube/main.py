@@ -198,6 +198,8 @@ async def serve(opts):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if srv.proxy_session is not None:
+        await srv.proxy_session.close()
     await api_runner.cleanup()
     await control_runner.cleanup()
 
