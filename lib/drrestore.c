@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "init.h"
-#include "kube.h"
 #include "vault.h"
 #include "wait.h"
 
@@ -249,18 +248,6 @@ static int step_wait_apply(struct dr_state *s, struct error *err)
     return wait_for(&w, "Vault to apply the snapshot", apply_poll, s, NULL, 0, err) < 0 ? -1 : 0;
 }
 
-static int delete_pod(struct ops *o, const char *pod, struct error *err)
-{
-    char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
-    char path[1024];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
-    free(ns);
-    free(name);
-    if (kube_delete(o->kube, path, NULL, err) < 0)
-        return error_wrap(err, "deleting pod %s", pod);
-    return 0;
-}
-
 static int step_restart(struct dr_state *s, struct error *err)
 {
     struct ops *o = s->r->o;
@@ -284,7 +271,7 @@ static int step_restart(struct dr_state *s, struct error *err)
         }
         ops_report(o, "Deleting %s so that it starts with the restored seal configuration.",
                    names[i]);
-        if (delete_pod(o, names[i], err) < 0)
+        if (ops_delete_pod(o, names[i], err) < 0)
             goto out;
     }
     for (size_t i = 0; i < n; i++)
