@@ -169,6 +169,15 @@ static int step_check(struct dr_state *s, struct error *err)
     return 0;
 }
 
+int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct error *err)
+{
+    struct dr_run r = {.o = o, .meta = meta};
+    struct dr_state s = {.r = &r};
+    int rc = step_check(&s, err);
+    views_free(&s);
+    return rc;
+}
+
 static int step_init(struct dr_state *s, struct error *err)
 {
     struct ops *o = s->r->o;

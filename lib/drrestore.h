@@ -92,6 +92,10 @@ struct dr_run {
     char cluster_id[64]; /* what the pods report at the end */
 };
 
+/* Step 1 alone (it only reads): every pod of the StatefulSet runs and is
+ * uninitialized, and the metadata (NULL: none) allows a restore into it. */
+int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct error *err);
+
 /* Runs the plan (all of it, or from DR_WAIT_APPLY when !plan->from_check).
  * Each step begins with a report line "Step N/M: ...". Returns 0, or -1 with
  * err and r->failed_step set. */

@@ -204,6 +204,12 @@ int snapmeta_write(const char *path, const struct snapmeta *m, struct error *err
     char *text = snapmeta_encode(m, err);
     if (text == NULL)
         return -1;
+    /* What the pod reported is hostile too: write only what a reader accepts. */
+    struct snapmeta check;
+    if (snapmeta_parse(path, text, strlen(text), &check, err) < 0) {
+        free(text);
+        return -1;
+    }
     int fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, 0600 */
     if (fd < 0) {
         error_set(err, ERR_CONFIG, "cannot create a temporary file beside %s: %s", path,

@@ -48,8 +48,8 @@ char *snapmeta_encode(const struct snapmeta *m, struct error *err);
 int snapmeta_parse(const char *name, const char *text, size_t len, struct snapmeta *m,
                    struct error *err);
 
-/* Writes m to path atomically: a 0600 temporary file beside it, written,
- * fsync'd and renamed over path, then the directory fsync'd. */
+/* Checks m as snapmeta_parse would read it back, then writes it to path atomically: a 0600
+ * temporary file beside it, written, fsync'd and renamed over path, then the directory fsync'd. */
 int snapmeta_write(const char *path, const struct snapmeta *m, struct error *err);
 
 /* Reads path: 0 when read and valid, 1 when there is no such file, -1 with err

@@ -42,6 +42,7 @@
 #include "ops.h"
 #include "output.h"
 #include "secret.h"
+#include "snapshot-dr.h"
 #include "snapshot.h"
 #include "vault.h"
 #include "wait.h"
@@ -358,6 +359,7 @@ struct save_sink {
     unsigned long long written_back; /* bytes handed to writeback so far */
     const char *shown;               /* "stdout" or the file name, for messages */
     struct snapshot_verifier *v;
+    struct snapmeta_hash *hash; /* of the file, for its metadata */
     unsigned long long bytes;
     struct progress *prog;
     int failed; /* our own error ended the stream: see why */
@@ -385,6 +387,8 @@ static int save_write(void *ctx, const void *data, size_t len, struct error *err
                    s->bytes);
         goto failed;
     }
+    if (s->hash != NULL)
+        snapmeta_hash_update(s->hash, data, len);
     progress_update(s->prog, s->bytes, 0);
     return 0;
 failed:
@@ -500,6 +504,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     int rc = EXIT_ERROR;
     struct secret token = {0}, line = {0};
     struct snapshot_verifier *v = NULL;
+    struct snapmeta_hash *hash = NULL;
     struct snapshot_info *info = calloc(1, sizeof *info);
     struct pod_stderr *pe = calloc(1, sizeof *pe);
     char tmp[4096] = "";
@@ -571,13 +576,19 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     const char *argv[] = {"sh",   "-c",       script, o.vc->cli,     "operator",
                           "raft", "snapshot", "save", "/dev/stdout", NULL};
     int attempts = 0;
-stream:;
+stream:
+    snapmeta_hash_free(hash);
+    if ((hash = snapmeta_hash_new(&err)) == NULL) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
     struct progress prog;
     progress_init(&prog, ctx->err_raw, "Saving snapshot:", 0);
     struct save_sink sink = {.fd = fd,
                              .writeback = !to_stdout,
                              .shown = to_stdout ? "stdout" : tmp,
                              .v = v,
+                             .hash = hash,
                              .prog = &prog};
     filesink_open(&sink.file, fd, 1); /* stdout too: a redirect to a file gains */
     struct kexec_request req = {
@@ -699,6 +710,10 @@ stream:;
         have_tmp = 0;
         if (filesink_fsync_dir(file, &err) < 0)
             fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, err.msg);
+        char sha[65];
+        snapmeta_hash_final(hash, sha);
+        hash = NULL;
+        snapdr_save_meta(ctx, file, o.vc, pod, &views[pi], info, sha, sink.bytes);
     }
     print_save_report(ctx, file, pod, info, secs);
     rc = EXIT_OK;
@@ -712,6 +727,7 @@ out:
     secret_free(&line);
     secret_free(&token);
     snapshot_verifier_free(v);
+    snapmeta_hash_free(hash);
     free(info);
     free(pe);
     cmd_close_cluster(&o, views);
@@ -763,15 +779,28 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
     return 0;
 }
 
+int snapshot_verify_local(struct cmd_context *ctx, const char *path, struct snapshot_info *info,
+                          int *fdp)
+{
+    return verify_local(ctx, path, info, fdp);
+}
+
 static int snapshot_verify(struct cmd_context *ctx, const char *file)
 {
     struct snapshot_info *info = calloc(1, sizeof *info);
+    int fd = -1, have_meta = 0;
+    struct snapmeta sm;
     if (info == NULL)
         return EXIT_ERROR;
-    if (verify_local(ctx, file, info, NULL) < 0) {
+    if (verify_local(ctx, file, info, strcmp(file, "-") == 0 ? NULL : &fd) < 0 ||
+        (fd >= 0 && (have_meta = snapdr_load_meta(ctx, file, fd, &sm)) < 0)) {
+        if (fd >= 0)
+            close(fd);
         free(info);
         return EXIT_ERROR;
     }
+    if (fd >= 0)
+        close(fd);
     json_t *meta = json_loadb(info->meta_json, info->meta_json_len, 0, NULL);
     if (meta == NULL)
         meta = json_object();
@@ -787,6 +816,8 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
             "SHA256SUMS.sealed", "bytes", (json_int_t)info->member_size[SNAPSHOT_SEALED],
             "verified", 0, "note", "needs the cluster's unseal keys; Vault checks it on restore",
             "meta", meta);
+        if (have_meta)
+            json_object_set_new(doc, "metadata", snapdr_meta_json(&sm));
         struct error err = {0};
         char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
         if (s != NULL)
@@ -813,6 +844,10 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
         if (s != NULL)
             fprintf(ctx->out, "meta.json:\n%s", s);
         free(s);
+        if (have_meta)
+            snapdr_print_meta(ctx, file, &sm);
+        else if (strcmp(file, "-") != 0)
+            fprintf(ctx->out, "metadata: none (%s.json is missing)\n", file);
     }
     json_decref(meta);
     free(info);
@@ -1026,6 +1061,41 @@ static int run_restore(struct cmd_context *ctx, struct ops *o, const char *pod, 
     }
     *exit_code = res.exit_code;
     return 0;
+}
+
+int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int force, int fd,
+                  unsigned long long size, const struct secret *token, struct error *err)
+{
+    struct pod_stderr *pe = calloc(1, sizeof *pe);
+    struct secret line = {0};
+    const char *proto = NULL;
+    int rc = -1, exit_code = -1, fell_back = 0;
+    if (pe == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    if (preflight(ctx, o, pod, &proto) < 0) {
+        error_set(err, ERR_REMOTE, "%s cannot take the restore (see above)", pod);
+        goto out;
+    }
+    int v4 = proto == NULL || strcmp(proto, KEXEC_PROTO_V5) != 0;
+    if (token_line(token, &line, err) < 0)
+        goto out;
+    if (run_restore(ctx, o, pod, v4, force, fd, size, &line, pe, &exit_code, &fell_back) < 0) {
+        error_set(err, interrupted ? ERR_INTERRUPTED : ERR_GENERIC,
+                  "the snapshot did not reach %s (see above)", pod);
+        goto out;
+    }
+    if (exit_code != 0) {
+        char why[1024];
+        pod_why(pe, why, sizeof why);
+        error_set(err, ERR_REMOTE, "snapshot restore on %s failed (exit %d): %s", pod, exit_code,
+                  why);
+        goto out;
+    }
+    rc = 0;
+out:
+    secret_free(&line);
+    free(pe);
+    return rc;
 }
 
 /* Raft membership from list-peers on the active pod: member[i] for each pod;
@@ -1267,6 +1337,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     struct pod_view *views = NULL;
     struct secret token = {0}, line = {0};
     struct signals sig;
+    struct snapdr_plain pl = {0};
     if (info == NULL || pe == NULL)
         goto out;
     if (verify_local(ctx, file, info, &fd) < 0)
@@ -1292,6 +1363,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         rc = -got;
         goto out;
     }
+    if ((rc = snapdr_plain_check(ctx, args, file, fd, &o, &views[pi], &pl)) != 0)
+        goto out;
+    rc = EXIT_ERROR;
     if (force)
         fprintf(ctx->err,
                 "warning: --force skips Vault's check that the snapshot was sealed with this "
@@ -1303,7 +1377,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
              "Restore %s (raft index %llu, term %llu) into Vault cluster %s/%s (StatefulSet %s, "
              "through active pod %s)? This replaces ALL of the cluster's data",
              file, info->index, info->term, o.vc->namespace, o.vc->name, o.vc->name, pod);
-    if (!cmd_confirm(ctx, args, question)) {
+    if (pl.keys.n == 0 && !cmd_confirm(ctx, args, question)) { /* else confirmed by typing */
         fprintf(ctx->err, "Not restored.\n");
         goto out;
     }
@@ -1343,11 +1417,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
                     "was restored\n",
                     ctx->prog, pod, pe->received, size);
         else if (strstr(why, "could not verify hash file") != NULL)
-            fprintf(ctx->err,
-                    "%s: Vault refused the snapshot: %s. It was sealed with other unseal keys "
-                    "(another cluster?). Use --force only if you mean to replace this cluster's "
-                    "data, keys and root token with the snapshot's.\n",
-                    ctx->prog, why);
+            snapdr_other_cluster(ctx, file, why);
         else if (strstr(why, "permission denied") != NULL)
             fprintf(ctx->err,
                     "%s: snapshot restore on %s failed: %s (the token is wrong or lacks update "
@@ -1361,6 +1431,12 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     char el[32];
     snprintf(el, sizeof el, "%.1fs", wait_now_s() - t0);
     fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);
+    if (pl.keys.n > 0) {
+        /* Another cluster's snapshot: the old token is dead, the source's keys open it. */
+        secret_free(&token);
+        rc = snapdr_finish_forced(ctx, args, &o, file, &pl, views[pi].st.n, views[pi].st.t);
+        goto out;
+    }
     int need = wait_after_restore(ctx, &o, &token, index_before, force);
     if (need < 0) {
         rc = EXIT_INTERRUPTED;
@@ -1392,6 +1468,7 @@ out:
     secret_free(&token);
     if (o.vc != NULL)
         cmd_close_cluster(&o, views);
+    snapdr_plain_clear(&pl);
     free(info);
     free(pe);
     return rc;
@@ -1415,6 +1492,8 @@ static int cmd_snapshot_exec(struct cmd_context *ctx, const struct cmd_args *arg
         return snapshot_verify(ctx, file);
     if (strcmp(sub, "save") == 0)
         return snapshot_save(ctx, args, file);
+    if (cmd_opt_flag(args, "new-cluster"))
+        return snapdr_new_cluster(ctx, args, file);
     return snapshot_restore(ctx, args, file);
 }
 
@@ -1426,34 +1505,56 @@ static const struct cmd_option snapshot_options[] = {
     {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
     {"yes", 0, OPT_FLAG, NULL, "restore: do not ask for confirmation", NULL},
     {"force", 0, OPT_FLAG, NULL,
-     "restore: accept a snapshot sealed with other keys (the cluster then uses the snapshot's "
-     "unseal keys and root token)",
+     "restore: accept another cluster's snapshot over this one (asks to type the StatefulSet's "
+     "name; needs --keys-file: the cluster then uses the source's unseal keys and root token)",
      NULL},
+    {"new-cluster", 0, OPT_FLAG, NULL,
+     "restore: into a freshly installed, uninitialized cluster (init, join, restore, unseal "
+     "with --keys-file)",
+     NULL},
+    {"keys-file", 0, OPT_STRING, "FILE",
+     "restore --new-cluster or --force: the unseal keys of the cluster the snapshot comes from",
+     "@files"},
+    {"dry-run", 0, OPT_FLAG, NULL,
+     "restore --new-cluster: check and print the plan, change nothing", NULL},
     {0},
 };
 
 const struct cmd_entry cmd_snapshot_entry = {
     .name = "snapshot",
     .summary = "Save, verify and restore Raft snapshots, streamed and verified",
-    .usage = "save FILE|- | verify FILE | restore FILE [--yes] [--force]",
+    .usage = "save FILE|- | verify FILE | restore FILE [--yes] [--force --keys-file F] | restore "
+             "FILE --new-cluster --keys-file F [--dry-run]",
     .help = "save: streams `vault operator raft snapshot save` from the active pod (or --pod)\n"
             "into a temporary file beside FILE (mode 0600), checks that every byte the pod sent\n"
             "arrived (the pod counts what it sends), verifies the archive (gzip, tar\n"
             "members, SHA256SUMS), then fsyncs and renames it into place. On any failure or\n"
             "Ctrl-C the temporary file is removed and an existing FILE is left as it was.\n"
-            "`-` writes to stdout. Progress on a terminal.\n"
-            "verify: the same archive checks on a local file, offline; shows meta.json.\n"
+            "`-` writes to stdout. Progress on a terminal. FILE.json is written beside it (0600,\n"
+            "atomically): the source's cluster_id, version, seal type, shares, threshold, raft\n"
+            "index and term, the time and the file's SHA-256.\n"
+            "verify: the same archive checks on a local file, offline; shows meta.json, and\n"
+            "FILE.json when present (checked to describe this very file).\n"
             "SHA256SUMS.sealed cannot be checked without the cluster's unseal keys.\n"
             "restore: verifies FILE, asks for confirmation (--yes to skip), streams it to the\n"
             "active pod's `snapshot restore`, then waits until every pod is unsealed and a raft\n"
-            "member, says what to do for those that are not, and shows the status.\n"
+            "member, says what to do for those that are not, and shows the status. With FILE.json\n"
+            "it refuses an older Vault, the other seal kind, and another cluster's snapshot\n"
+            "(then --force --keys-file SOURCE_KEYS, or --new-cluster).\n"
+            "restore --new-cluster: into a fresh install: every pod must be uninitialized; init\n"
+            "with the source's shares/threshold (temporary keys and token in locked memory\n"
+            "only), unseal and join, restore -force on the active pod, wait for the apply,\n"
+            "restart the pods when needed, unseal with the source's keys, check cluster_id.\n"
+            "--dry-run prints the plan.\n"
             "Needs a Vault token (VAULT_TOKEN, --token-file, or asked); it goes to the pod on\n"
             "stdin, never on a command line.\n"
             "\nExamples:\n"
             "  kubectl vault-ha snapshot save backup.snap\n"
             "  kubectl vault-ha snapshot save - | gzip -t\n"
             "  kubectl vault-ha snapshot verify backup.snap\n"
-            "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n",
+            "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n"
+            "  kubectl vault-ha -n dr snapshot restore backup.snap --new-cluster --keys-file "
+            "prod-keys.json\n",
     .options = snapshot_options,
     .subcommands = snapshot_subcommands,
     .args_complete = "@files",
