@@ -144,6 +144,12 @@ static int step_check(struct dr_state *s, struct error *err)
     for (size_t i = 0; i < (size_t)vc->replicas && i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &s->views[i];
+        /* OrderedReady (the OpenBao chart) creates the next pod only once the one
+         * before is Ready: on a fresh install only the first exists. The bring-up
+         * joins the others as they come. */
+        if (!p->exists && i > 0 && vc->pod_management_policy != NULL &&
+            strcmp(vc->pod_management_policy, "OrderedReady") == 0)
+            continue;
         if (!p->running)
             return error_set(err, ERR_GENERIC, "%s is not running (%s%s%s): every pod must run",
                              p->name, p->phase, p->reason ? ": " : "", p->reason ? p->reason : "");

@@ -99,6 +99,11 @@ static void test_round_trip_and_atomic_write(void **state)
     assert_int_equal(snapmeta_parse("x", text, strlen(text), &back, &err), 0);
     assert_memory_equal(&m, &back, sizeof m);
     free(text);
+    /* A field a reader would refuse (a pod's hostile version text) is not written. */
+    strcpy(m.version, "1.21.2\033[2J");
+    assert_int_equal(snapmeta_write(path, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "\"version\" holds a character not allowed there"));
+    strcpy(m.version, "1.21.2");
     /* Overwrite keeps 0600 and replaces the content. */
     m.raft_index = 99;
     assert_int_equal(snapmeta_write(path, &m, &err), 0);
