@@ -156,12 +156,16 @@ static int send_force(void *c, struct ops *o, const char *pod, const struct secr
     return snapshot_send(s->ctx, o, pod, 1, s->fd, s->size, token, err);
 }
 
+/* source_token: VAULT_TOKEN or --token-file is the source's root token (a new
+ * cluster: with it the end waits for voters); 0 when it is the old cluster's,
+ * which the restore just made worthless (--force). */
 static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
                     const struct dr_plan *plan, const struct snapmeta *meta,
-                    const struct secret_list *keys, struct send_ctx *sc, const char *file)
+                    const struct secret_list *keys, struct send_ctx *sc, const char *file,
+                    int source_token)
 {
     struct secret token = {0};
-    int got = cmd_get_token(ctx, args, o->vc, 0, 0, &token);
+    int got = source_token ? cmd_get_token(ctx, args, o->vc, 0, 0, &token) : 0;
     if (got < 0)
         return -got;
     struct dr_run r = {.o = o,
@@ -277,7 +281,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
         goto out;
     }
     struct send_ctx sc = {.ctx = ctx, .fd = fd, .size = info->compressed_bytes};
-    rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file);
+    rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file, 1);
 out:
     secret_list_free(&keys);
     if (fd >= 0)
@@ -397,5 +401,5 @@ int snapdr_finish_forced(struct cmd_context *ctx, const struct cmd_args *args, s
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
-    return run_plan(ctx, args, o, &plan, in.meta, &pl->keys, NULL, file);
+    return run_plan(ctx, args, o, &plan, in.meta, &pl->keys, NULL, file, 0);
 }
