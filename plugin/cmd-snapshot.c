@@ -1530,17 +1530,17 @@ const struct cmd_entry cmd_snapshot_entry = {
             "arrived (the pod counts what it sends), verifies the archive (gzip, tar\n"
             "members, SHA256SUMS), then fsyncs and renames it into place. On any failure or\n"
             "Ctrl-C the temporary file is removed and an existing FILE is left as it was.\n"
-            "`-` writes to stdout. Progress on a terminal. FILE.json is written beside it (0600,\n"
-            "atomically): the source's cluster_id, version, seal type, shares, threshold, raft\n"
-            "index and term, the time and the file's SHA-256.\n"
+            "`-` writes to stdout. Progress on a terminal. FILE.json is written beside it\n"
+            "(0600, atomically): the source's cluster_id, version, seal type, shares,\n"
+            "threshold, raft index and term, the time and the file's SHA-256.\n"
             "verify: the same archive checks on a local file, offline; shows meta.json, and\n"
             "FILE.json when present (checked to describe this very file).\n"
             "SHA256SUMS.sealed cannot be checked without the cluster's unseal keys.\n"
             "restore: verifies FILE, asks for confirmation (--yes to skip), streams it to the\n"
             "active pod's `snapshot restore`, then waits until every pod is unsealed and a raft\n"
-            "member, says what to do for those that are not, and shows the status. With FILE.json\n"
-            "it refuses an older Vault, the other seal kind, and another cluster's snapshot\n"
-            "(then --force --keys-file SOURCE_KEYS, or --new-cluster).\n"
+            "member, says what to do for those that are not, and shows the status. With\n"
+            "FILE.json it refuses an older Vault, the other seal kind, and another cluster's\n"
+            "snapshot (then --force --keys-file SOURCE_KEYS, or --new-cluster).\n"
             "restore --new-cluster: into a fresh install: every pod must be uninitialized; init\n"
             "with the source's shares/threshold (temporary keys and token in locked memory\n"
             "only), unseal and join, restore -force on the active pod, wait for the apply,\n"
@@ -1553,8 +1553,8 @@ const struct cmd_entry cmd_snapshot_entry = {
             "  kubectl vault-ha snapshot save - | gzip -t\n"
             "  kubectl vault-ha snapshot verify backup.snap\n"
             "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n"
-            "  kubectl vault-ha -n dr snapshot restore backup.snap --new-cluster --keys-file "
-            "prod-keys.json\n",
+            "  kubectl vault-ha -n dr snapshot restore backup.snap --new-cluster \\\n"
+            "      --keys-file prod-keys.json --dry-run\n",
     .options = snapshot_options,
     .subcommands = snapshot_subcommands,
     .args_complete = "@files",
