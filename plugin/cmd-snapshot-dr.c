@@ -377,6 +377,10 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
+    char warn[400];
+    dr_keys_warning(&in, warn, sizeof warn);
+    if (warn[0])
+        fprintf(ctx->err, "warning: %s\n", warn);
     char what[600];
     snprintf(what, sizeof what,
              "Restoring %s over %s/%s replaces its data, unseal keys and root token with the "

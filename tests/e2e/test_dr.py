@@ -253,6 +253,13 @@ def test_metadata_is_enforced(src, tmp_path):
     assert r.returncode == 1
     assert ("%s: the keys file holds 2 unseal keys but the source needs 3: after the restore only "
             "the source's keys unseal the cluster\n" % P) in r.stderr
+    four = tmp_path / "four-keys"
+    four.write_text("\n".join(src.keys["unseal_keys_b64"][:4]) + "\n")
+    os.chmod(four, 0o600)
+    r = restore_new(src.fake, "drill", src.snap, str(four), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert ("warning: the keys file holds 4 keys, the snapshot's cluster had 5 shares (threshold "
+            "3)\n") in r.stderr
     assert cluster_ids(src.fake, "drill") == {""}
 
 
