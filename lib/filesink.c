@@ -177,3 +177,54 @@ int filesink_fsync_dir(const char *path, struct error *err)
         return error_set(err, ERR_CONFIG, "fsync of the directory %s: %s", dir, strerror(e));
     return 0;
 }
+
+int filesink_temp_open(struct filesink_temp *t, const char *path, struct error *err)
+{
+    t->fd = -1;
+    t->path[0] = '\0';
+    const char *slash = strrchr(path, '/');
+    int n;
+    if (slash == NULL)
+        n = snprintf(t->path, sizeof t->path, ".%s.vault-ha-XXXXXX", path);
+    else
+        n = snprintf(t->path, sizeof t->path, "%.*s/.%s.vault-ha-XXXXXX", (int)(slash - path), path,
+                     slash + 1);
+    if (n < 0 || (size_t)n >= sizeof t->path) {
+        t->path[0] = '\0';
+        return error_set(err, ERR_CONFIG, "file name too long: %s", path);
+    }
+    t->fd = mkostemp(t->path, O_CLOEXEC); /* O_CREAT|O_EXCL, mode 0600 */
+    if (t->fd < 0) {
+        int e = errno;
+        t->path[0] = '\0';
+        return error_set(err, ERR_CONFIG, "cannot create a temporary file beside %s: %s", path,
+                         strerror(e));
+    }
+    fchmod(t->fd, 0600); /* whatever the umask */
+    return 0;
+}
+
+int filesink_temp_commit(struct filesink_temp *t, const char *path, struct error *err)
+{
+    if (fsync(t->fd) < 0)
+        return error_set(err, ERR_CONFIG, "fsync %s: %s", t->path, strerror(errno));
+    int rc = close(t->fd);
+    t->fd = -1;
+    if (rc < 0)
+        return error_set(err, ERR_CONFIG, "writing %s: %s", t->path, strerror(errno));
+    if (rename(t->path, path) < 0)
+        return error_set(err, ERR_CONFIG, "cannot rename %s to %s: %s", t->path, path,
+                         strerror(errno));
+    t->path[0] = '\0';
+    return filesink_fsync_dir(path, err) < 0 ? 1 : 0;
+}
+
+void filesink_temp_discard(struct filesink_temp *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+    if (t->path[0] != '\0')
+        unlink(t->path);
+    t->path[0] = '\0';
+}

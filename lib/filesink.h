@@ -44,6 +44,27 @@ void filesink_close(struct filesink *s);
  * non-blocking pipe is full); err says why not. */
 int filesink_write_all(int fd, const void *data, size_t len, struct error *err);
 
+/* A file that replaces path only once it is written in full: a temporary file
+ * beside it (".NAME.vault-ha-XXXXXX", O_EXCL, mode 0600), then fsync, rename
+ * over path and fsync of the directory. Until the rename path stays as it was;
+ * filesink_temp_discard removes the temporary file on every other path. */
+struct filesink_temp {
+    int fd;          /* -1 once closed */
+    char path[4096]; /* the temporary file, "" when there is none */
+};
+
+/* Creates the temporary file beside path; err says why not. */
+int filesink_temp_open(struct filesink_temp *t, const char *path, struct error *err);
+
+/* fsyncs and closes the temporary file and renames it over path. Returns 0, or
+ * -1 with err (the temporary file is left for filesink_temp_discard). When
+ * only the directory's fsync fails it returns 1 with err saying so: the file
+ * is in place, but may not survive a crash. */
+int filesink_temp_commit(struct filesink_temp *t, const char *path, struct error *err);
+
+/* Closes and removes the temporary file, if any. */
+void filesink_temp_discard(struct filesink_temp *t);
+
 /* fsyncs the directory that holds path, so that a file just created or renamed
  * there survives a crash; err names the directory. */
 int filesink_fsync_dir(const char *path, struct error *err);

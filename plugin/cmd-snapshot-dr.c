@@ -307,12 +307,8 @@ static void other_cluster_lines(struct cmd_context *ctx, const char *file)
             ctx->prog, file, ctx->prog, file);
 }
 
-void snapdr_other_cluster(struct cmd_context *ctx, const char *file, const char *vault_says)
+void snapdr_other_cluster(struct cmd_context *ctx, const char *file)
 {
-    fprintf(ctx->err,
-            "%s: the snapshot comes from another cluster: Vault refused it (%s): it was sealed "
-            "with other unseal keys.\n",
-            ctx->prog, vault_says);
     other_cluster_lines(ctx, file);
 }
 

@@ -61,9 +61,9 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
                        int fd, struct ops *o, const struct pod_view *target,
                        struct snapdr_plain *pl);
 
-/* Vault refused the snapshot as another cluster's (its 400): the message that
- * names --new-cluster and --force. */
-void snapdr_other_cluster(struct cmd_context *ctx, const char *file, const char *vault_says);
+/* After Vault refused the snapshot as another cluster's (its 400): what a
+ * restore would replace, and the two ways on (--new-cluster, --force). */
+void snapdr_other_cluster(struct cmd_context *ctx, const char *file);
 
 /* --force over another cluster, after Vault accepted the snapshot: waits for
  * the apply, restarts where needed, unseals with the source's keys, checks

@@ -229,6 +229,65 @@ static void test_write_all_and_fsync_dir(void **state)
                         "cannot open the directory /nonexistent-dir: No such file or directory");
 }
 
+/* The temporary file beside a path: 0600 whatever the umask, the old file kept
+ * until the rename, nothing left behind on either path. */
+static void test_temp_file_replaces_only_when_committed(void **state)
+{
+    (void)state;
+    const char *target = "filesink-temp-target";
+    unlink(target);
+    int fd = open(target, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "old", 3), 3);
+    close(fd);
+    mode_t old_umask = umask(0);
+    struct filesink_temp t;
+    struct error err = {0};
+    assert_int_equal(filesink_temp_open(&t, target, &err), 0);
+    umask(old_umask);
+    assert_true(strncmp(t.path, ".filesink-temp-target.vault-ha-", 31) == 0);
+    struct stat st;
+    assert_int_equal(fstat(t.fd, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(write(t.fd, "new contents", 12), 12);
+    char kept[sizeof t.path];
+    snprintf(kept, sizeof kept, "%s", t.path);
+    filesink_temp_discard(&t); /* a failure: the old file stays, the temporary one goes */
+    assert_int_equal(access(kept, F_OK), -1);
+    char buf[32] = "";
+    fd = open(target, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 3);
+    close(fd);
+    assert_memory_equal(buf, "old", 3);
+
+    assert_int_equal(filesink_temp_open(&t, target, &err), 0);
+    assert_int_equal(write(t.fd, "new contents", 12), 12);
+    snprintf(kept, sizeof kept, "%s", t.path);
+    assert_int_equal(filesink_temp_commit(&t, target, &err), 0);
+    filesink_temp_discard(&t); /* after a commit: nothing to do */
+    assert_int_equal(access(kept, F_OK), -1);
+    fd = open(target, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 12);
+    assert_int_equal(fstat(fd, &st), 0);
+    close(fd);
+    assert_memory_equal(buf, "new contents", 12);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    unlink(target);
+
+    assert_int_equal(filesink_temp_open(&t, "/nonexistent-dir/x.snap", &err), -1);
+    assert_string_equal(err.msg, "cannot create a temporary file beside /nonexistent-dir/x.snap: "
+                                 "No such file or directory");
+    filesink_temp_discard(&t);
+    char *long_name = malloc(5000);
+    assert_non_null(long_name);
+    memset(long_name, 'n', 4999);
+    long_name[4999] = '\0';
+    assert_int_equal(filesink_temp_open(&t, long_name, &err), -1);
+    assert_true(strncmp(err.msg, "file name too long: nnn", 23) == 0);
+    filesink_temp_discard(&t);
+    free(long_name);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -238,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_unaligned_start_and_a_second_writer),
         cmocka_unit_test(test_write_error_is_reported),
         cmocka_unit_test(test_write_all_and_fsync_dir),
+        cmocka_unit_test(test_temp_file_replaces_only_when_committed),
     };
     return cmocka_run_group_tests_name("filesink", tests, NULL, NULL);
 }
