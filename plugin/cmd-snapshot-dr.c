@@ -153,7 +153,7 @@ static int send_force(void *c, struct ops *o, const char *pod, const struct secr
                       struct error *err)
 {
     struct send_ctx *s = c;
-    return snapshot_send(s->ctx, o, pod, 1, s->fd, s->size, token, err);
+    return snapshot_send(s->ctx, o, pod, 1, s->fd, s->size, token, NULL, err);
 }
 
 /* source_token: VAULT_TOKEN or --token-file is the source's root token (a new

@@ -569,7 +569,8 @@ static int show_status(struct cmd_context *ctx, const struct cmd_args *args)
 }
 
 int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int force, int fd,
-                  unsigned long long size, const struct secret *token, struct error *err)
+                  unsigned long long size, const struct secret *token, double *seconds,
+                  struct error *err)
 {
     struct progress prog = {.f = ctx->err_raw};
     struct snapstream_restore r = {
@@ -582,7 +583,10 @@ int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int f
         .progress = on_stream_progress,
         .progress_ctx = &prog,
     };
-    return snapstream_restore(o, &r, err);
+    int rc = snapstream_restore(o, &r, err);
+    if (seconds != NULL)
+        *seconds = r.seconds;
+    return rc;
 }
 
 static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
@@ -647,18 +651,8 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     }
     signals_catch(&sig);
     caught = 1;
-    struct progress prog = {.f = ctx->err_raw};
-    struct snapstream_restore r = {
-        .pod = pod,
-        .token = &token,
-        .fd = fd,
-        .size = size,
-        .force = force,
-        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
-        .progress = on_stream_progress,
-        .progress_ctx = &prog,
-    };
-    if (snapstream_restore(&o, &r, &err) < 0) {
+    double sent_s = 0;
+    if (snapshot_send(ctx, &o, pod, force, fd, size, &token, &sent_s, &err) < 0) {
         cmd_report(ctx, &err);
         if (strstr(err.msg, "could not verify hash file") != NULL)
             snapdr_other_cluster(ctx, file);
@@ -666,7 +660,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     char el[32];
-    snprintf(el, sizeof el, "%.1fs", r.seconds);
+    snprintf(el, sizeof el, "%.1fs", sent_s);
     fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);
     if (pl.keys.n > 0) {
         /* Another cluster's snapshot: the old token is dead, the source's keys open it. */

@@ -20,10 +20,11 @@ int snapshot_verify_local(struct cmd_context *ctx, const char *path, struct snap
                           int *fdp);
 
 /* Sends the snapshot at fd (size bytes) to pod's `snapshot restore` (-force
- * when force), the token on stdin: 0 when Vault accepted it, -1 with err
- * (Vault's words when it refused; progress and transport failures reported). */
+ * when force) through lib/snapstream, the token on stdin, the time it took in
+ * *seconds (optional): 0 when Vault accepted it, -1 with err. */
 int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int force, int fd,
-                  unsigned long long size, const struct secret *token, struct error *err);
+                  unsigned long long size, const struct secret *token, double *seconds,
+                  struct error *err);
 
 /* --- cmd-snapshot-dr.c --- */
 
