@@ -1333,3 +1333,15 @@ out:
     free(views);
     return rc;
 }
+
+int ops_delete_pod(struct ops *o, const char *pod, struct error *err)
+{
+    char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
+    char path[1024];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns ? ns : "", name ? name : "");
+    free(ns);
+    free(name);
+    if (kube_delete(o->kube, path, NULL, err) < 0)
+        return error_wrap(err, "deleting pod %s", pod);
+    return 0;
+}

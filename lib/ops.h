@@ -122,6 +122,9 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
  * StatefulSet, or a pod the StatefulSet recreates after a delete. */
 int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err);
 
+/* Deletes the pod (the StatefulSet creates it again); err names the pod. */
+int ops_delete_pod(struct ops *o, const char *pod, struct error *err);
+
 /* Waits until the StatefulSet has created the pod again after a delete: a pod
  * whose uid is not old_uid, running, not terminating, on revision (NULL: any).
  * Fails at once when it comes back on another revision (the StatefulSet's

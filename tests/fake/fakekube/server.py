@@ -1443,6 +1443,10 @@ class Server:
                 r.broken_images.pop(body["image"], None)
             else:
                 r.broken_images[body["image"]] = body["reason"]
+        elif action == "cluster-ids":
+            # Each pod's cluster_id (the raft cluster whose data it holds; "" uninitialized).
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            return json_response({"cluster_ids": {p: r.cluster.cluster_id(p) for p in r.pods}})
         elif action == "leaders":
             # Every leader election of the release's Vault, oldest first.
             r = self.find_release_of(body["namespace"], body.get("release"))

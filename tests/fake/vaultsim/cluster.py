@@ -217,6 +217,13 @@ class VaultCluster:
     def clear_faults(self) -> None:
         self.faults = []
 
+    def cluster_id(self, pod: str) -> str:
+        """The cluster_id of the raft cluster whose data the pod holds ("" when uninitialized),
+        readable also while it is sealed (status shows it only unsealed)."""
+        n = self.model.node(pod)
+        rc = n.rc or n.pending
+        return rc.cluster_id if rc is not None else ""
+
     def node_id(self, pod: str) -> str:
         return self.model.node(pod).node_id
 
@@ -530,11 +537,20 @@ class VaultCluster:
             raise SimError(403, "permission denied")
         return tok
 
+    async def _wait_restore_lock(self, node):
+        """Core.Leader() takes the state lock that a restore's apply holds on the active node
+        (disaster-recovery facts §1.3): /sys/leader, so `vault status`, waits for the apply."""
+        m = self.model
+        while m.restoring(node):
+            await asyncio.sleep(0.05)
+            m.advance()
+
     # -- unauthenticated sys endpoints
     async def _seal_status(self, request, node, now):
         return _json_response(200, self.model.seal_status(node))
 
     async def _leader(self, request, node, now):
+        await self._wait_restore_lock(node)
         if node.sealed:
             raise SimError(503, "Vault is sealed")
         d = self.model.leader_status(node)
@@ -646,13 +662,13 @@ class VaultCluster:
         if not node.parts:
             node.nonce = str(uuid.uuid4())
         node.parts.append(raw)
-        rc = node.rc or node.pending
-        if len(node.parts) < rc.threshold:
+        threshold = m.seal_config(node)[1]
+        if len(node.parts) < threshold:
             return _json_response(200, m.seal_status(node))
         parts = node.parts
         node.parts = []
         node.nonce = ""
-        if rc.threshold == 1:
+        if threshold == 1:
             combined = parts[0]
         else:
             try:
@@ -816,6 +832,8 @@ class VaultCluster:
         meta = raft_meta(rc.index, rc.term, servers, rc.config_index)
         state_bytes = int(m.opt["snapshot_state_bytes"])
         level = int(m.opt["snapshot_gzip_level"])
+        if level < 0 and m.openbao and m.vtuple >= (2, 6, 0):
+            level = 0   # OpenBao 2.6: gzip.NoCompression inside the gzip frame (DR facts §3.4)
         if level < 0:
             level = 6 if state_bytes <= 0 else (1 if state_bytes <= 64 << 20 else 0)
         writer = SnapshotWriter(meta, m.records(rc), m.snapshot_seal(rc), state_bytes=state_bytes, level=level,
@@ -859,8 +877,11 @@ class VaultCluster:
             if not force:
                 opened = m.snapshot_unseal(rc, bytes(reader.sealed))
                 if opened is None or opened != bytes(reader.sums):
-                    raise SimError(400, "could not verify hash file, possibly the snapshot is using a different "
-                                        "set of unseal keys; use the snapshot-force API to bypass this check")
+                    # disaster-recovery facts §1.2: the wording follows this cluster's seal
+                    what = ("set of unseal keys" if m.opt["seal_type"] == "shamir"
+                            else "autoseal key")
+                    raise SimError(400, "could not verify hash file, possibly the snapshot is using a "
+                                        "different %s; use the snapshot-force API to bypass this check" % what)
             reader.verify_sums()
         except SnapshotError as e:
             await _drain(request)
@@ -868,7 +889,7 @@ class VaultCluster:
         except SimError:
             await _drain(request)
             raise
-        rc.restore_due = (m.now() + float(m.opt["restore_apply_seconds"]), reader)
+        rc.restore_due = (m.now() + m.restore_apply_delay(reader.total_in), reader)
         return web.Response(status=204)
 
     async def _cubbyhole(self, request, node, now, path):

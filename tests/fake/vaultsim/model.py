@@ -45,8 +45,12 @@ DEFAULT_OPTIONS = {
     "stepdown_sleep_seconds": 10.0,
     # the threshold key on a joining node returns before the node is unsealed (docs/vault-cli.md §3)
     "join_unseal_seconds": 0.3,
-    # snapshot restore: the response comes first, the apply runs asynchronously (docs/vault-cli.md §5)
-    "restore_apply_seconds": 0.3,
+    # snapshot restore: the response comes first, the apply runs asynchronously (docs/vault-cli.md §5):
+    # raft's fixed restoreOpDelayDuration of 5 s (docs/disaster-recovery.md §1.3) plus the time
+    # the install takes, which grows with the uploaded size (bytes per second; 0 = instant).
+    # Tests that are not about this wait pass a short delay.
+    "restore_apply_seconds": 5.0,
+    "restore_apply_bytes_per_second": 64 << 20,
     # -retry join loop interval
     "retry_join_seconds": 2.0,
     # state.bin is padded to at least this many bytes (benchmarks); 0 = natural size
@@ -207,6 +211,10 @@ class Node:
         self.down_index = None      # the commit index when the pod went down (restart)
         self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
         self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
+        # (shares, threshold) a sealed node still holds in memory after a restore brought
+        # another cluster's seal configuration (disaster-recovery facts §1.4): used for the
+        # unseal until the process restarts or an unseal succeeds. None = the cluster's.
+        self.seal_cache = None
         self.join_non_voter = False
         self.cert_names = None      # (dns, ips) of a reissued certificate, None = the modelled
         self.cert_foreign = False   # reissued by another CA
@@ -683,6 +691,14 @@ class Model:
     def build_date(self) -> str:
         return BUILD_DATES.get(self.version, "2025-01-01T00:00:00Z")
 
+    def seal_config(self, n: Node):
+        """(shares, threshold) the node's unseal uses: its cached configuration after a
+        restore, else its cluster's (Shamir defaultSeal.BarrierConfig, facts §1.4)."""
+        if n.seal_cache is not None:
+            return n.seal_cache
+        rc = n.rc or n.pending
+        return (rc.shares, rc.threshold) if rc else (0, 0)
+
     def seal_status(self, n: Node) -> dict:
         """The server's /v1/sys/seal-status body, in Go field order (docs/vault-cli.md §1, §8)."""
         rc = n.rc or n.pending
@@ -691,8 +707,8 @@ class Model:
             "type": self.opt["seal_type"],
             "initialized": self.initialized(n),
             "sealed": n.sealed,
-            "t": rc.threshold if rc else 0,
-            "n": rc.shares if rc else 0,
+            "t": self.seal_config(n)[1] if rc else 0,
+            "n": self.seal_config(n)[0] if rc else 0,
             "progress": len(n.parts),
             "nonce": n.nonce,
             "version": self.pod_version(n.pod),
@@ -813,6 +829,7 @@ class Model:
         n.down_since = t
         n.down_index = rc.index if rc is not None else None
         n.catchup = None
+        n.seal_cache = None         # a new process reads the seal configuration from storage
         n.log = []
         self.log(n, "INFO", "proxy environment: http_proxy=\"\" https_proxy=\"\" no_proxy=\"\"", t)
         self.log(n, "INFO", "core: Initializing version history cache for core", t)
@@ -924,6 +941,7 @@ class Model:
         self._hold_raft_data(n)
         self.raft_start(n, t)       # may raise (peers.json): the node stays sealed
         n.sealed = False
+        n.seal_cache = None         # postUnseal clears the cached seal configuration
         n.unsealed_at = t
         n.down_since = None
         self.start_catchup(n, rc, t)
@@ -1101,7 +1119,7 @@ class Model:
         """state.bin content: the cluster's replicated state as storage entries (values barrier-encrypted)."""
         enc = lambda obj: b"\x01" + seal_blob(rc.barrier_key, json.dumps(obj, sort_keys=True).encode())
         recs = [
-            ("core/seal-config", json.dumps({"type": "shamir", "secret_shares": rc.shares,
+            ("core/seal-config", json.dumps({"type": self.opt["seal_type"], "secret_shares": rc.shares,
                                              "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
             ("core/keyring", rc.keyring_blob),
             ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
@@ -1154,6 +1172,9 @@ class Model:
         # Keys from another cluster (only reachable with -force): the keyring cannot be opened,
         # so every node seals itself (vault/raft.go raftSnapshotRestoreCallback, Shamir case). The
         # cluster now needs the snapshot's unseal keys.
+        for n in self.nodes.values():
+            if n.rc is rc:
+                n.seal_cache = (rc.shares, rc.threshold)
         rc.keyring_blob = keyring
         rc.shares = int(cfg.get("secret_shares", rc.shares))
         rc.threshold = int(cfg.get("secret_threshold", rc.threshold))
@@ -1171,6 +1192,18 @@ class Model:
                 n.unsealed_at = None
                 n.active_since_ns = None
         self.reconcile(rc, t)
+
+    def restore_apply_delay(self, uploaded_bytes: int) -> float:
+        """How long after the restore's response the apply ends: the fixed delay plus the
+        install time of this many bytes (disaster-recovery facts §1.3)."""
+        rate = float(self.opt["restore_apply_bytes_per_second"])
+        extra = uploaded_bytes / rate if rate > 0 else 0.0
+        return float(self.opt["restore_apply_seconds"]) + extra
+
+    def restoring(self, n: Node) -> bool:
+        """The node runs a restore's apply and holds its state lock (facts §1.3)."""
+        rc = n.rc
+        return rc is not None and rc.restore_due is not None and rc.leader == n.node_id
 
     def snapshot_seal(self, rc: RaftCluster):
         key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
