@@ -433,12 +433,22 @@ int kube_error_from_response(struct kube_client *c, const char *method, const ch
 {
     const struct rest_config *cfg = c->cfg;
     char message[1024] = "";
+    char causes[512] = ""; /* details.causes: why an eviction was refused */
     json_t *root = NULL;
     if (body != NULL && body_len > 0) {
         root = json_loadb(body, body_len, 0, NULL);
         if (root != NULL && json_is_object(root) && json_object_get(root, "message") != NULL) {
             const char *m = json_string_value(json_object_get(root, "message"));
             snprintf(message, sizeof message, "%s", m ? m : "");
+            size_t i, len = 0;
+            json_t *cause;
+            json_array_foreach(json_object_get(json_object_get(root, "details"), "causes"), i,
+                               cause)
+            {
+                const char *cm = json_string_value(json_object_get(cause, "message"));
+                if (cm != NULL)
+                    text_appendf(causes, sizeof causes, &len, " %s", cm);
+            }
         } else {
             /* Plain text (404 page not found, priority-and-fairness 429): first line. */
             size_t l = body_len < sizeof message - 1 ? body_len : sizeof message - 1;
@@ -482,6 +492,16 @@ int kube_error_from_response(struct kube_client *c, const char *method, const ch
     }
     case 404:
         rc = error_set(err, ERR_NOT_FOUND, "%s", message[0] ? message : "not found");
+        break;
+    case 429:
+        if (causes[0] != '\0') {
+            /* A refusal with its reasons (an eviction the PodDisruptionBudget does
+             * not allow), not the server being busy. */
+            rc = error_set(err, ERR_REMOTE, "%s%s", message, causes);
+            break;
+        }
+        rc = error_set(err, ERR_REMOTE, "the API server answered %ld to %s %s%s%s", status, method,
+                       path, message[0] ? ": " : "", message);
         break;
     default:
         rc = error_set(err, status == 429 || status >= 500 ? ERR_REMOTE : ERR_REMOTE,
@@ -676,4 +696,11 @@ int kube_patch(struct kube_client *c, const char *path, const char *content_type
 {
     struct request_body send = {.content_type = content_type, .data = body};
     return request(c, "PATCH", path, &send, out, NULL, err);
+}
+
+int kube_send(struct kube_client *c, const char *method, const char *path, const char *body,
+              json_t **out, struct error *err)
+{
+    struct request_body send = {.content_type = "application/json", .data = body};
+    return request(c, method, path, body != NULL ? &send : NULL, out, NULL, err);
 }

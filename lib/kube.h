@@ -49,6 +49,13 @@ int kube_delete(struct kube_client *c, const char *path, json_t **out, struct er
 int kube_patch(struct kube_client *c, const char *path, const char *content_type, const char *body,
                json_t **out, struct error *err);
 
+/* method (POST, PUT, DELETE) path with a JSON body (may be NULL for DELETE);
+ * *out (may be NULL) receives the answer. Not retried: a create or an update
+ * with a resourceVersion must not be sent twice. A 409 keeps err->http_status
+ * so that callers can tell "someone else won" from other failures. */
+int kube_send(struct kube_client *c, const char *method, const char *path, const char *body,
+              json_t **out, struct error *err);
+
 /* Prepares a fresh easy handle for a request to path on this API server with
  * the client's TLS, proxy and credentials: sets URL, TLS options, proxy,
  * timeouts, and appends the Authorization header (if any) to *headers. When

@@ -6,11 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "wait.h"
 
 static const char *prog(const struct ops *o)
 {
     return o->prog ? o->prog : "kubectl vault-ha";
+}
+
+/* Text from the API server and the pods goes into fixed fields: formatted whole
+ * first, then sanitized into the field, which cuts only between characters, so
+ * that every field is valid UTF-8 (a plan step whose text is not would be lost
+ * from -o json). */
+static void fit(char *dst, size_t cap, const char *text)
+{
+    text_sanitize(dst, cap, text, strlen(text));
+}
+
+static void fitf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fitf(char *dst, size_t cap, const char *fmt, ...)
+{
+    char whole[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(whole, sizeof whole, fmt, ap);
+    va_end(ap);
+    fit(dst, cap, whole);
 }
 
 /* --- versions ------------------------------------------------------------------------------ */
@@ -126,9 +147,11 @@ static int pod_active(const struct vault_pod *p, const struct pod_view *v)
 }
 
 /* The pod's state in words, for the plan. */
-static void describe(const struct vault_pod *p, const struct pod_view *v, int active, char *buf,
-                     size_t cap)
+static void describe(const struct vault_pod *p, const struct pod_view *v, int active, char *out,
+                     size_t out_cap)
 {
+    char buf[1024];
+    size_t cap = sizeof buf;
     if (!p->exists)
         snprintf(buf, cap, "no pod%s%s", p->reason ? ": " : "", p->reason ? p->reason : "");
     else if (p->terminating)
@@ -149,6 +172,7 @@ static void describe(const struct vault_pod *p, const struct pod_view *v, int ac
     const char *ver = pod_version(p, v);
     if (ver != NULL)
         ops_append(buf, cap, ", version %s", ver);
+    fit(out, out_cap, buf);
 }
 
 static struct upgrade_step *add_step(struct upgrade_plan *plan, enum upgrade_action a,
@@ -158,33 +182,32 @@ static struct upgrade_step *add_step(struct upgrade_plan *plan, enum upgrade_act
     struct upgrade_step *s = &plan->steps[plan->n++];
     memset(s, 0, sizeof *s);
     s->action = a;
-    snprintf(s->pod, sizeof s->pod, "%s", p->name);
+    fit(s->pod, sizeof s->pod, p->name);
     describe(p, v, active, s->state, sizeof s->state);
     const char *rev = plan->revision[0] ? plan->revision : "the new revision";
     switch (a) {
     case UPGRADE_BRING_BACK:
-        snprintf(s->precondition, sizeof s->precondition,
-                 "an active node, and a quorum of voters without %s", p->name);
-        snprintf(s->done, sizeof s->done,
-                 "%s runs, unsealed, a healthy raft voter caught up with the leader", p->name);
+        fitf(s->precondition, sizeof s->precondition,
+             "an active node, and a quorum of voters without %s", p->name);
+        fitf(s->done, sizeof s->done,
+             "%s runs, unsealed, a healthy raft voter caught up with the leader", p->name);
         break;
     case UPGRADE_RESTART:
         if (!p->running)
-            snprintf(s->precondition, sizeof s->precondition,
-                     "%s is down already: the other voters hold a quorum without it", p->name);
+            fitf(s->precondition, sizeof s->precondition,
+                 "%s is down already: the other voters hold a quorum without it", p->name);
         else
-            snprintf(s->precondition, sizeof s->precondition,
-                     "%s is not the active node; every other pod is a healthy voter, caught "
-                     "up; without %s the voters keep a quorum (failure tolerance >= 1)",
-                     p->name, p->name);
-        snprintf(s->done, sizeof s->done,
-                 "%s runs %s, unsealed, a healthy raft voter caught up with the leader", p->name,
-                 rev);
+            fitf(s->precondition, sizeof s->precondition,
+                 "%s is not the active node; every other pod is a healthy voter, caught "
+                 "up; without %s the voters keep a quorum (failure tolerance >= 1)",
+                 p->name, p->name);
+        fitf(s->done, sizeof s->done,
+             "%s runs %s, unsealed, a healthy raft voter caught up with the leader", p->name, rev);
         break;
     case UPGRADE_STEP_DOWN:
-        snprintf(s->precondition, sizeof s->precondition,
-                 "%s is the active node; an upgraded standby is a healthy voter", p->name);
-        snprintf(s->done, sizeof s->done, "the active node runs %s", rev);
+        fitf(s->precondition, sizeof s->precondition,
+             "%s is the active node; an upgraded standby is a healthy voter", p->name);
+        fitf(s->done, sizeof s->done, "the active node runs %s", rev);
         break;
     }
     return s;
@@ -224,10 +247,10 @@ int upgrade_plan_build(const struct upgrade_facts *f, struct upgrade_plan *plan,
                          "StatefulSet %s/%s reports no updateRevision: nothing to roll to (is "
                          "the StatefulSet controller running?)",
                          vc->namespace, vc->name);
-    snprintf(plan->revision, sizeof plan->revision, "%s", rev);
-    snprintf(plan->image, sizeof plan->image, "%s", image ? image : "");
+    fit(plan->revision, sizeof plan->revision, rev);
+    fit(plan->image, sizeof plan->image, image ? image : "");
     char *tag = cluster_image_tag(image);
-    snprintf(plan->version, sizeof plan->version, "%s", tag ? tag : "");
+    fit(plan->version, sizeof plan->version, tag ? tag : "");
     free(tag);
     /* Bring-back, restart of a down pod, restart of each standby, step-down + restart. */
     plan->steps = calloc(3 * vc->npods + 2, sizeof *plan->steps);
@@ -238,7 +261,7 @@ int upgrade_plan_build(const struct upgrade_facts *f, struct upgrade_plan *plan,
         if (pod_active(&vc->pods[i], &f->views[i]) && active < 0)
             active = (int)i;
     if (active >= 0)
-        snprintf(plan->active, sizeof plan->active, "%s", vc->pods[active].name);
+        fit(plan->active, sizeof plan->active, vc->pods[active].name);
     /* 1. What a stopped run (or anyone) left down or sealed, so that every later
      * deletion starts from a full cluster. A pod down on an old revision is simply
      * deleted: it holds no vote now, and comes back on the new revision. */
@@ -274,16 +297,17 @@ int upgrade_plan_build(const struct upgrade_facts *f, struct upgrade_plan *plan,
         plan->leader_changes = 1;
     }
     /* What is there already, and what the pods to restart run now. */
+    char upgraded[4096] = "", from[4096] = "";
     for (size_t i = 0; i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const char *ver = pod_version(p, &f->views[i]);
         if (on_revision(p, rev) && pod_ok(p, &f->views[i]))
-            ops_append(plan->upgraded, sizeof plan->upgraded, "%s%s", plan->upgraded[0] ? ", " : "",
-                       p->name);
-        else if (ver != NULL && planned(plan, UPGRADE_RESTART, p->name) &&
-                 !in_list(plan->from, ver))
-            ops_append(plan->from, sizeof plan->from, "%s%s", plan->from[0] ? ", " : "", ver);
+            ops_append(upgraded, sizeof upgraded, "%s%s", upgraded[0] ? ", " : "", p->name);
+        else if (ver != NULL && planned(plan, UPGRADE_RESTART, p->name) && !in_list(from, ver))
+            ops_append(from, sizeof from, "%s%s", from[0] ? ", " : "", ver);
     }
+    fit(plan->upgraded, sizeof plan->upgraded, upgraded);
+    fit(plan->from, sizeof plan->from, from);
     return 0;
 }
 
@@ -295,20 +319,29 @@ void upgrade_plan_free(struct upgrade_plan *plan)
 
 json_t *upgrade_plan_json(const struct upgrade_plan *plan)
 {
-    json_t *steps = json_array();
-    for (size_t i = 0; i < plan->n; i++) {
+    /* Every field is valid UTF-8 (fit), so a pack fails only when memory is short:
+     * then there is no document rather than one without some of its steps. */
+    json_t *steps = json_array(), *upgraded = json_array();
+    int ok = steps != NULL && upgraded != NULL;
+    for (size_t i = 0; ok && i < plan->n; i++) {
         const struct upgrade_step *s = &plan->steps[i];
-        json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:s, s:s}", "pod", s->pod, "action",
-                                               upgrade_action_name(s->action), "state", s->state,
-                                               "precondition", s->precondition, "done", s->done));
+        json_t *step = json_pack("{s:s, s:s, s:s, s:s, s:s}", "pod", s->pod, "action",
+                                 upgrade_action_name(s->action), "state", s->state, "precondition",
+                                 s->precondition, "done", s->done);
+        ok = step != NULL && json_array_append_new(steps, step) == 0;
     }
-    json_t *upgraded = json_array();
-    for (const char *p = plan->upgraded; *p;) {
+    for (const char *p = plan->upgraded; ok && *p;) {
         size_t n = strcspn(p, ",");
-        json_array_append_new(upgraded, json_stringn(p, n));
+        json_t *pod = json_stringn(p, n);
+        ok = pod != NULL && json_array_append_new(upgraded, pod) == 0;
         p += n;
         while (*p == ',' || *p == ' ')
             p++;
+    }
+    if (!ok) {
+        json_decref(steps);
+        json_decref(upgraded);
+        return NULL;
     }
     return json_pack("{s:s?, s:s, s:s, s:s, s:o, s:i, s:s?, s:o}", "revision",
                      plan->revision[0] ? plan->revision : NULL, "image", plan->image, "version",
@@ -435,13 +468,20 @@ static enum wait_poll check_guard(void *ctx, char *text, size_t cap, struct erro
     return WAIT_DONE;
 }
 
+/* The waits before a deletion: polled each second, within the guard's limit. */
+static struct waiter guard_waiter(const struct ops *o, const struct upgrade_run *run)
+{
+    struct waiter w = ops_waiter(o, 1000);
+    if (run->guard_timeout_ms > 0 && run->guard_timeout_ms < w.timeout_ms)
+        w.timeout_ms = run->guard_timeout_ms;
+    return w;
+}
+
 static int guard_deletion(struct ops *o, const struct upgrade_run *run, const char *pod,
                           struct error *err)
 {
     struct guard g = {.o = o, .run = run, .pod = pod};
-    struct waiter w = ops_waiter(o, 1000);
-    if (run->guard_timeout_ms > 0 && run->guard_timeout_ms < w.timeout_ms)
-        w.timeout_ms = run->guard_timeout_ms;
+    struct waiter w = guard_waiter(o, run);
     char what[300];
     snprintf(what, sizeof what, "the cluster to be able to lose %s", pod);
     int rc = wait_for(&w, what, check_guard, &g, NULL, 0, err);
@@ -468,16 +508,124 @@ static int guard_deletion(struct ops *o, const struct upgrade_run *run, const ch
     return rc < 0 ? -1 : 0;
 }
 
-static int delete_pod(struct ops *o, const char *pod, struct error *err)
+/* POST pods/eviction: a deletion the PodDisruptionBudget may refuse (429). */
+static int evict_pod(struct ops *o, const char *pod, struct error *err)
 {
     char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
     char path[1024];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/eviction", ns ? ns : "",
+             name ? name : "");
     free(ns);
     free(name);
-    if (kube_delete(o->kube, path, NULL, err) < 0)
-        return error_wrap(err, "deleting pod %s", pod);
-    return 0;
+    json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "policy/v1", "kind",
+                           "Eviction", "metadata", "name", pod, "namespace", o->vc->namespace);
+    char *body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (body == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    int rc = kube_send(o->kube, "POST", path, body, NULL, err);
+    free(body);
+    if (rc < 0 && err->http_status != 429)
+        return error_wrap(err, "evicting pod %s", pod);
+    return rc;
+}
+
+/* A planned standby made active by a leader change is stepped down this many
+ * times at most before the upgrade gives up (the cluster keeps electing it). */
+#define STEP_DOWNS_MAX 3
+
+/* Right before the deletion, polled until it is done: the pod is not the
+ * active node (a leader change during the guard's wait may have made it so:
+ * it steps down first), the cluster can still lose it, the lock is ours, and
+ * the PodDisruptionBudget lets it go. */
+struct removal {
+    struct ops *o;
+    const struct upgrade_run *run;
+    const char *pod;
+    int step_downs;
+    char refused[ERROR_MSG_MAX]; /* the budget's last refusal, or "" */
+};
+
+static enum wait_poll check_removal(void *ctx, char *text, size_t cap, struct error *err)
+{
+    struct removal *m = ctx;
+    struct ops *o = m->o;
+    struct ops_reading r = {0};
+    enum wait_poll res = WAIT_FAILED;
+    if (ops_read(o, m->run->token, &r, err) < 0)
+        goto out;
+    const struct pod_view *v = NULL;
+    struct vault_pod *p = find(o, m->pod, &v, &r);
+    if (p == NULL) {
+        error_set(err, ERR_REMOTE, "no pod %s in StatefulSet %s/%s", m->pod, o->vc->namespace,
+                  o->vc->name);
+        goto out;
+    }
+    if (pod_active(p, v)) {
+        if (m->run->token == NULL) {
+            error_set(err, ERR_USAGE,
+                      "%s became the active node (a leader change) and a Vault token is needed to "
+                      "step it down",
+                      m->pod);
+            goto out;
+        }
+        if (m->step_downs >= STEP_DOWNS_MAX) {
+            error_set(err, ERR_REMOTE,
+                      "%s is the active node again after %d step-downs: not deleting it; run `%s "
+                      "upgrade` again to plan from the cluster as it is",
+                      m->pod, m->step_downs, prog(o));
+            goto out;
+        }
+        if (lease_check(m->run->lock, err) < 0 || ops_step_down(o, m->run->token, m->pod, err) < 0)
+            goto out;
+        m->step_downs++;
+        ops_report(o,
+                   "%s: became the active node during the wait (a leader change); stepped it "
+                   "down before its restart",
+                   m->pod);
+        snprintf(text, cap, "%s stepped down, another node to become active", m->pod);
+        res = WAIT_PENDING;
+        goto out;
+    }
+    if (upgrade_judge(o->vc, &r, m->pod, text, cap) < 0) {
+        res = WAIT_PENDING;
+        goto out;
+    }
+    if (lease_check(m->run->lock, err) < 0)
+        goto out;
+    if (evict_pod(o, m->pod, err) == 0) {
+        m->refused[0] = '\0';
+        snprintf(text, cap, "%s evicted", m->pod);
+        res = WAIT_DONE;
+    } else if (err->http_status == 429) {
+        snprintf(m->refused, sizeof m->refused, "%s", err->msg);
+        snprintf(text, cap, "the PodDisruptionBudget refuses: %s", err->msg);
+        error_clear(err);
+        res = WAIT_PENDING;
+    }
+out:
+    ops_reading_clear(o, &r);
+    return res;
+}
+
+static int remove_pod(struct ops *o, const struct upgrade_run *run, const char *pod,
+                      struct error *err)
+{
+    struct removal m = {.o = o, .run = run, .pod = pod};
+    struct waiter w = guard_waiter(o, run);
+    char what[300];
+    snprintf(what, sizeof what, "%s to be evicted", pod);
+    int rc = wait_for(&w, what, check_removal, &m, NULL, 0, err);
+    if (rc < 0 && err->kind == ERR_TIMEOUT && m.refused[0] != '\0') {
+        char refused[ERROR_MSG_MAX];
+        snprintf(refused, sizeof refused, "%s", m.refused);
+        error_set(err, ERR_REMOTE,
+                  "the PodDisruptionBudget does not let %s go: the API server refused its eviction "
+                  "until the wait ended (%s). The upgrade keeps to the budget: see `kubectl get "
+                  "pdb -n %s`, then run `%s upgrade` again",
+                  pod, refused, o->vc->namespace, prog(o));
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 static int run_restart(struct ops *o, const struct upgrade_run *run, const char *pod,
@@ -520,7 +668,7 @@ static int run_restart(struct ops *o, const struct upgrade_run *run, const char 
         goto out;
     }
     double t0 = wait_now_s();
-    if (delete_pod(o, pod, err) < 0)
+    if (remove_pod(o, run, pod, err) < 0)
         goto out;
     /* "Healthy again within --timeout" counts from the deletion: the reads and the
      * quorum guard before it have limits of their own, and on a busy machine they
@@ -593,6 +741,8 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
         error_set(err, ERR_INTERRUPTED, "interrupted before stepping %s down", pod);
         goto out;
     }
+    if (lease_check(run->lock, err) < 0)
+        goto out;
     double t0 = wait_now_s();
     if (ops_step_down(o, run->token, pod, err) < 0)
         goto out;

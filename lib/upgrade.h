@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "error.h"
 #include "health.h"
+#include "lease.h"
 #include "ops.h"
 #include "secret.h"
 #include "vault.h"
@@ -90,12 +91,17 @@ struct upgrade_run {
     int self_unseal;                /* auto-unseal: restarted pods unseal themselves */
     const char *revision;           /* the target revision */
     long pod_timeout_ms;            /* how long one pod may take to be healthy again */
-    long guard_timeout_ms; /* how long a deletion waits for the cluster to be healthy first */
+    long guard_timeout_ms;   /* how long a deletion waits for the cluster to be healthy first */
+    struct lease_lock *lock; /* checked right before each change (NULL: none) */
 };
 
 /* Runs one step: its done state first (nothing left to do: 0, reported), then
  * its precondition, then its action and waits, all within run->pod_timeout_ms
- * (for a restart: from the pod's deletion on).
+ * (for a restart: from the pod's deletion on). A restart evicts the pod
+ * (pods/eviction: the PodDisruptionBudget applies; a refusal is waited on, then
+ * reported) after checking, right before, that it is not the active node: a
+ * leader change during the quorum guard's wait made it so, and it is stepped
+ * down first.
  * Returns 0, or -1 with err (ERR_INTERRUPTED after Ctrl-C, ERR_TIMEOUT when
  * the pod was not healthy in time). */
 int upgrade_run_step(struct ops *o, const struct upgrade_run *run, const struct upgrade_step *s,

@@ -331,7 +331,10 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     struct recover_plan *plan = calloc(1, sizeof *plan);
     struct error err = {0};
     int rc = EXIT_ERROR;
+    struct lease_lock *lock = NULL;
     if (facts == NULL || plan == NULL)
+        goto out;
+    if (!cmd_opt_flag(args, "dry-run") && cmd_lock(ctx, args, vc, "recover", &lock) != 0)
         goto out;
     if (recover_gather(ctx->kube, vc, facts, &err) < 0) {
         cmd_report(ctx, &err);
@@ -361,6 +364,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     rc = apply(ctx, &o, args, plan, &views);
 out:
+    cmd_unlock(ctx, lock);
     if (facts != NULL)
         recover_facts_clear(facts, vc->npods);
     free(facts);
@@ -378,13 +382,14 @@ static const struct cmd_option recover_options[] = {
      "@files"},
     {"token-file", 0, OPT_STRING, "FILE",
      "Vault token to check the recovered raft (else VAULT_TOKEN, else asked)", "@files"},
+    CMD_FORCE_UNLOCK_OPTION,
     {0},
 };
 
 const struct cmd_entry cmd_recover_entry = {
     .name = "recover",
     .summary = "Bring a cluster that lost quorum back, from its surviving pods (peers.json)",
-    .usage = "[--dry-run] [--yes] [--keys-file FILE|-] [--token-file FILE]",
+    .usage = "[--dry-run] [--yes] [--keys-file FILE|-] [--token-file FILE] [--force-unlock]",
     .help = "When most raft voters are gone (their pods, nodes or volumes lost), no leader can\n"
             "be elected, whatever is unsealed. recover shows the last raft configuration, which\n"
             "voters survive (a running pod with its data) and which are gone, each survivor's\n"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "lease.h"
 #include "ops.h"
 #include "secret.h"
 #include "upgrade.h"
@@ -94,6 +95,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     struct upgrade_plan plan = {0};
     struct secret token = {0};
     struct secret_list keys = {0};
+    struct lease_lock *lock = NULL;
     struct error err = {0};
     int rc = EXIT_ERROR;
     if (cmd_open_cluster(ctx, &o, &views) < 0)
@@ -117,6 +119,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
                 vc->name);
         goto out;
     }
+    /* One destructive run at a time: the plan is made and carried out under the lock. */
+    if (!dry && cmd_lock(ctx, args, vc, "upgrade", &lock) != 0)
+        goto out;
     /* The update revision must be the template's as it is now (right after a helm
      * upgrade the controller may not have seen it yet). */
     if (vc->observed_generation < vc->generation &&
@@ -177,6 +182,10 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     if (dry) {
         if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
             json_t *doc = upgrade_plan_json(&plan);
+            if (doc == NULL) {
+                fprintf(ctx->err, "%s: out of memory\n", ctx->prog);
+                goto out;
+            }
             json_object_set_new(doc, "statefulset", json_sprintf("%s/%s", vc->namespace, vc->name));
             json_object_set_new(doc, "ready", json_boolean(judged == 0));
             if (judged < 0)
@@ -207,6 +216,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     /* The plan before anything is asked or changed. */
     print_plan(ctx, vc, &plan, new_image ? vc->image : NULL);
     fflush(ctx->out);
+    /* ctx->out writes through to stdout, which a pipe buffers: the plan must be
+     * out before the keys are read (--keys-file - from a script that reads it). */
+    fflush(stdout);
 
     /* 5. Unseal keys, once, for every pod that restarts (none with auto-unseal). */
     int threshold = 0;
@@ -233,7 +245,8 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     /* 6. A new image: the one change to the StatefulSet, then the plan of its revision. */
     if (new_image) {
         char old[512] = "";
-        if (upgrade_set_image(&o, image, old, sizeof old, &err) < 0) {
+        if (lease_check(lock, &err) < 0 ||
+            upgrade_set_image(&o, image, old, sizeof old, &err) < 0) {
             cmd_report(ctx, &err);
             rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
             goto out;
@@ -276,7 +289,8 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
                               .self_unseal = self_unseal,
                               .revision = plan.revision,
                               .pod_timeout_ms = pod_timeout,
-                              .guard_timeout_ms = UPGRADE_GUARD_MS};
+                              .guard_timeout_ms = UPGRADE_GUARD_MS,
+                              .lock = lock};
     for (size_t i = 0; i < plan.n; i++) {
         const struct upgrade_step *s = &plan.steps[i];
         if (cmd_interrupted) {
@@ -323,6 +337,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         fprintf(ctx->out, " Active: %s.\n", r.h.active_pod ? r.h.active_pod : "none");
     rc = EXIT_OK;
 out:
+    cmd_unlock(ctx, lock);
     upgrade_plan_free(&plan);
     ops_reading_clear(&o, &r);
     secret_list_free(&keys);
@@ -342,13 +357,15 @@ static const struct cmd_option upgrade_options[] = {
     {"keys-file", 0, OPT_STRING, "FILE",
      "unseal keys for the restarted pods (Shamir); - = standard input; else asked once", "@files"},
     {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
+    CMD_FORCE_UNLOCK_OPTION,
     {0},
 };
 
 const struct cmd_entry cmd_upgrade_entry = {
     .name = "upgrade",
     .summary = "Roll the pods onto the StatefulSet's new revision, standbys first, no quorum lost",
-    .usage = "[--image IMAGE] [--dry-run] [--yes] [--allow-downgrade] [--keys-file FILE]",
+    .usage = "[--image IMAGE] [--dry-run] [--yes] [--allow-downgrade] [--keys-file FILE] "
+             "[--force-unlock]",
     .help =
         "After `helm upgrade` (or with --image, which patches the StatefulSet first), restarts\n"
         "every pod whose controller-revision-hash is not the StatefulSet's updateRevision,\n"
@@ -356,13 +373,18 @@ const struct cmd_entry cmd_upgrade_entry = {
         "steps down and is restarted last, so there is exactly one planned leader change.\n"
         "Each restart deletes the pod, waits until it runs on the new revision, unseals it\n"
         "and waits until it is a healthy raft voter caught up with the leader. Before each\n"
-        "deletion it checks that losing the pod keeps quorum. It refuses an updateStrategy\n"
+        "deletion it checks that losing the pod keeps quorum, and that the pod did not become\n"
+        "the active node meanwhile (then it steps down first); the pod is evicted, so the\n"
+        "PodDisruptionBudget applies. It refuses an updateStrategy\n"
         "other than OnDelete, a degraded cluster, a failure tolerance of 0 and a downgrade\n"
         "(--allow-downgrade). The unseal keys (Shamir) are asked once at the start, or read\n"
         "from --keys-file; the token comes from VAULT_TOKEN, --token-file or the prompt.\n"
         "--timeout (default 10m) is how long each pod may take to be healthy again. Ctrl-C\n"
         "stops it; running it again continues: upgraded pods are skipped, a pod left down\n"
         "or sealed is brought back first. --dry-run prints the plan (-o json|yaml too).\n"
+        "One run at a time: it holds a lock (the Lease <statefulset>-vault-ha-lock) while it\n"
+        "runs; a second run (upgrade or recover) names the holder and stops. A run that died\n"
+        "leaves its lock to expire in 30 s; --force-unlock takes over such a stale lock.\n"
         "\nExamples:\n"
         "  helm upgrade vault hashicorp/vault -n vault -f values.yaml\n"
         "  kubectl vault-ha upgrade --dry-run\n"

@@ -192,6 +192,24 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struc
  * (cmd-completion.c). Prints candidates and the directive; returns 0. */
 int cmd_complete_words(int n, char **words);
 
+struct lease_lock;
+/* The --force-unlock option of every command that takes the lock. */
+#define CMD_FORCE_UNLOCK_OPTION                                                                    \
+    {                                                                                              \
+        "force-unlock", 0, OPT_FLAG, NULL,                                                         \
+            "take over the lock of a run that stopped renewing it (it ended without releasing "    \
+            "it)",                                                                                 \
+            NULL                                                                                   \
+    }
+/* Takes the lock of the StatefulSet for command (lib/lease; --force-unlock),
+ * renewed until cmd_unlock, and from then on lets Ctrl-C end the run between
+ * two steps (so that the lock is released) instead of at once. Returns 0, or
+ * an exit code after saying who holds the lock and since when. */
+int cmd_lock(struct cmd_context *ctx, const struct cmd_args *args, const struct vault_cluster *vc,
+             const char *command, struct lease_lock **lock);
+/* Releases it (NULL: nothing); a failure is reported, not fatal. */
+void cmd_unlock(struct cmd_context *ctx, struct lease_lock *lock);
+
 /* "30s", "2m", "1h", "500ms", "0", "45" (seconds) → milliseconds; -1 when malformed. */
 long cmd_parse_duration_ms(const char *s);
 

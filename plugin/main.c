@@ -20,6 +20,7 @@
 #include "filesink.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "lease.h"
 #include "ops.h"
 #include "output.h"
 #include "secret.h"
@@ -213,6 +214,31 @@ void cmd_ops_init(struct cmd_context *ctx, struct ops *o)
     o->cancel = &cmd_interrupted;
     o->prog = ctx->prog;
     cmd_catch_interrupt();
+}
+
+int cmd_lock(struct cmd_context *ctx, const struct cmd_args *args, const struct vault_cluster *vc,
+             const char *command, struct lease_lock **lock)
+{
+    struct error err = {0};
+    struct lease_options lo = {.command = command,
+                               .force_unlock = cmd_opt_flag(args, "force-unlock")};
+    if (lease_acquire(ctx->kube, vc->namespace, vc->name, &lo, lock, &err) < 0) {
+        fprintf(ctx->err, "%s: not starting %s of %s/%s: %s\n", ctx->prog, command, vc->namespace,
+                vc->name, err.msg);
+        return EXIT_ERROR;
+    }
+    if (lease_taken_from(*lock)[0] != '\0')
+        fprintf(ctx->err, "Took over the stale lock (Lease %s) of \"%s\" as \"%s\".\n",
+                lease_name(*lock), lease_taken_from(*lock), lease_holder(*lock));
+    cmd_watch_interrupts();
+    return 0;
+}
+
+void cmd_unlock(struct cmd_context *ctx, struct lease_lock *lock)
+{
+    struct error err = {0};
+    if (lease_release(lock, &err) < 0)
+        cmd_report(ctx, &err);
 }
 
 void cmd_catch_interrupt(void)

@@ -49,8 +49,16 @@ def leaders(fake, ns="vault"):
 
 
 def changes(fake):
-    """The requests that change something: PATCH and DELETE, in order."""
-    return [(e["method"], e["uri"]) for e in fake.audit_log() if e["method"] in ("PATCH", "DELETE")]
+    """The requests that change the cluster, in order: PATCH, DELETE of a pod, and evictions
+    (POST pods/NAME/eviction, granted) as ("EVICT", the pod's path); the lock's Lease is not
+    one."""
+    out = []
+    for e in fake.audit_log():
+        if e["method"] == "POST" and e["uri"].endswith("/eviction") and e["status"] == 201:
+            out.append(("EVICT", e["uri"][:-len("/eviction")]))
+        elif e["method"] in ("PATCH", "DELETE") and "/leases/" not in e["uri"]:
+            out.append((e["method"], e["uri"]))
+    return out
 
 
 def milestones(stderr):
@@ -178,9 +186,9 @@ def test_three_pod_roll_with_keys_file_one_leader_change(make_fake):
     # One patch, then the deletions in the safe order.
     assert changes(fake) == [
         ("PATCH", "/apis/apps/v1/namespaces/vault/statefulsets/vault"),
-        ("DELETE", "/api/v1/namespaces/vault/pods/vault-2"),
-        ("DELETE", "/api/v1/namespaces/vault/pods/vault-1"),
-        ("DELETE", "/api/v1/namespaces/vault/pods/vault-0")]
+        ("EVICT", "/api/v1/namespaces/vault/pods/vault-2"),
+        ("EVICT", "/api/v1/namespaces/vault/pods/vault-1"),
+        ("EVICT", "/api/v1/namespaces/vault/pods/vault-0")]
     rc, doc = status_json(fake, keys)
     assert rc == 0, doc["verdict"]
     assert {p["name"]: p["vault"]["version"] for p in doc["pods"]} == {
@@ -203,7 +211,7 @@ def test_five_pod_roll_after_helm_upgrade(make_fake):
     assert order == ["[1/6] restart vault-4", "[2/6] restart vault-3", "[3/6] restart vault-2",
                      "[4/6] restart vault-1", "[5/6] step down vault-0", "[6/6] restart vault-0"]
     assert len(leaders(fake)) == 2
-    assert [u for m, u in changes(fake) if m == "DELETE"] == [
+    assert [u for m, u in changes(fake) if m == "EVICT"] == [
         "/api/v1/namespaces/vault/pods/vault-%d" % i for i in (4, 3, 2, 1, 0)]
     rc, doc = status_json(fake, keys)
     assert rc == 0 and {p["vault"]["version"] for p in doc["pods"]} == {"1.22.0"}
@@ -241,7 +249,7 @@ def test_interrupted_roll_resumes(make_fake):
     assert re.search(r"kubectl vault-ha: the upgrade stopped at step 2 of 4 \(restart vault-1\)"
                      r"\. Now: vault-0: active; vault-1: [^;]+; vault-2: unsealed standby; "
                      r"`kubectl vault-ha upgrade` again continues where it stopped\n", err), err
-    assert [u for m, u in changes(fake) if m == "DELETE"] == [
+    assert [u for m, u in changes(fake) if m == "EVICT"] == [
         "/api/v1/namespaces/vault/pods/vault-2", "/api/v1/namespaces/vault/pods/vault-1"]
     r = upgrade(fake, keys, "--keys-file", keys["_path"], "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -252,7 +260,7 @@ def test_interrupted_roll_resumes(make_fake):
                      "[3/3] restart vault-0"]
     assert "vault-1: unsealed" in r.stderr
     assert len(leaders(fake)) == 2
-    assert [u for m, u in changes(fake) if m == "DELETE"][2:] == [
+    assert [u for m, u in changes(fake) if m == "EVICT"][2:] == [
         "/api/v1/namespaces/vault/pods/vault-0"]
     rc, doc = status_json(fake, keys)
     assert rc == 0 and {p["vault"]["version"] for p in doc["pods"]} == {"1.21.3"}
@@ -290,7 +298,8 @@ def test_refusals_change_nothing(make_fake, tmp_path):
     # RBAC without patch on statefulsets: named before anything is deleted.
     fake.control("rbac", {"user": "token-user", "rules": [
         {"verbs": ["get", "list"], "resources": ["*"]},
-        {"verbs": ["get", "create"], "resources": ["pods/exec"]}]})
+        {"verbs": ["get", "create"], "resources": ["pods/exec"]},
+        {"verbs": ["get", "create", "update", "delete"], "resources": ["leases"]}]})
     r = run_plugin(["--context", "fake-token", "upgrade", "--image", "hashicorp/vault:1.21.3",
                     "--keys-file", keys["_path"], "--yes"], kubeconfig=fake.kubeconfig,
                    env={"VAULT_TOKEN": keys["root_token"]})
@@ -337,7 +346,7 @@ def test_a_pod_that_never_comes_back_stops_the_upgrade(make_fake):
             "ImagePullBackOff); see `kubectl vault-ha status`; once it is fixed, `kubectl "
             "vault-ha upgrade` again continues where it stopped\n") in r.stderr
     # Only the first standby was touched: the others still hold the quorum.
-    assert [u for m, u in changes(fake) if m == "DELETE"] == [
+    assert [u for m, u in changes(fake) if m == "EVICT"] == [
         "/api/v1/namespaces/vault/pods/vault-2"]
     assert leaders(fake) == ["vault-0"]
     rc, doc = status_json(fake, keys)

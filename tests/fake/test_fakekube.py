@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import ssl
+import time
 import urllib.parse
 
 import pytest
@@ -304,3 +305,107 @@ def test_hostile_peers_as_a_real_kubectl_sees_them(tmp_path):
         f.control("settings", {"hostile": ""})
         r = f.kubectl("exec", "-n", "vault", "vault-0", "--", "true")
         assert r.returncode == 0, r.stderr
+
+
+LEASE_YAML = """apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: vault-vault-ha-lock, namespace: vault%s}
+spec: {holderIdentity: "%s", leaseDurationSeconds: 30,
+       acquireTime: "2026-05-01T10:00:00.000000Z", renewTime: "2026-05-01T10:00:10.000000Z"}
+"""
+
+
+def test_leases_with_kubectl(fake):
+    """The lock's Lease as the real kubectl sees it: create, get, the 409s of a second
+    create and of a stale resourceVersion, an update on the current one, delete, RBAC."""
+    r = fake.kubectl("create", "--validate=false", "-f", "-", input=LEASE_YAML % ("", "a"))
+    assert (r.returncode, r.stdout) == (0, "lease.coordination.k8s.io/vault-vault-ha-lock "
+                                           "created\n"), r.stderr
+    r = fake.kubectl("get", "lease", "-n", "vault", "-o", "custom-columns=NAME:.metadata.name,"
+                     "HOLDER:.spec.holderIdentity,DURATION:.spec.leaseDurationSeconds")
+    assert r.stdout.split() == ["NAME", "HOLDER", "DURATION", "vault-vault-ha-lock", "a", "30"]
+    lease = json.loads(fake.kubectl("get", "lease", "vault-vault-ha-lock", "-n", "vault", "-o",
+                                    "json").stdout)
+    rv = lease["metadata"]["resourceVersion"]
+    assert lease["spec"]["renewTime"] == "2026-05-01T10:00:10.000000Z"
+    r = fake.kubectl("create", "--validate=false", "-f", "-", input=LEASE_YAML % ("", "b"))
+    assert r.returncode == 1
+    assert r.stderr == ('Error from server (AlreadyExists): error when creating "STDIN": '
+                        'leases.coordination.k8s.io "vault-vault-ha-lock" already exists\n')
+    stale = LEASE_YAML % (", resourceVersion: '%d'" % (int(rv) - 1), "b")
+    r = fake.kubectl("replace", "--validate=false", "-f", "-", input=stale)
+    assert r.returncode == 1
+    assert r.stderr == ('Error from server (Conflict): error when replacing "STDIN": Operation '
+                        'cannot be fulfilled on leases.coordination.k8s.io "vault-vault-ha-lock": '
+                        'the object has been modified; please apply your changes to the latest '
+                        'version and try again\n')
+    r = fake.kubectl("replace", "--validate=false", "-f", "-",
+                     input=LEASE_YAML % (", resourceVersion: '%s'" % rv, "b"))
+    assert r.returncode == 0, r.stderr
+    lease = json.loads(fake.kubectl("get", "lease", "vault-vault-ha-lock", "-n", "vault", "-o",
+                                    "json").stdout)
+    assert lease["spec"]["holderIdentity"] == "b" and int(lease["metadata"]["resourceVersion"]) > \
+        int(rv)
+    r = fake.kubectl("--context", "fake-limited", "get", "lease", "-n", "vault")
+    assert r.returncode == 1
+    assert ('leases.coordination.k8s.io is forbidden: User "limited" cannot list resource '
+            '"leases" in API group "coordination.k8s.io" in the namespace "vault"') in r.stderr
+    r = fake.kubectl("delete", "lease", "vault-vault-ha-lock", "-n", "vault")
+    assert (r.returncode, r.stdout) == (0, 'lease.coordination.k8s.io "vault-vault-ha-lock" '
+                                           'deleted\n'), r.stderr
+    r = fake.kubectl("get", "lease", "vault-vault-ha-lock", "-n", "vault")
+    assert r.stderr == ('Error from server (NotFound): leases.coordination.k8s.io '
+                        '"vault-vault-ha-lock" not found\n')
+
+
+def test_lease_delete_precondition_and_eviction_with_python_client(tmp_path):
+    """Debian's python3-kubernetes: a delete whose resourceVersion precondition is stale is a
+    409; the eviction subresource answers 201, and 429 with the budget's cause once the
+    PodDisruptionBudget allows no more disruption."""
+    from kubernetes import client, config
+    with FakeCluster(tmp_path / "f", "--vault-opt", "preset=ha") as fake:
+        lease_and_eviction(fake, client, config)
+
+
+def lease_and_eviction(fake, client, config):
+    api_client = config.new_client_from_config(config_file=fake.kubeconfig)
+    coord = client.CoordinationV1Api(api_client)
+    core = client.CoreV1Api(api_client)
+    body = client.V1Lease(metadata=client.V1ObjectMeta(name="l"),
+                          spec=client.V1LeaseSpec(holder_identity="x",
+                                                   lease_duration_seconds=30))
+    created = coord.create_namespaced_lease("vault", body)
+    rv = created.metadata.resource_version
+    with pytest.raises(client.ApiException) as e:
+        coord.delete_namespaced_lease("l", "vault", body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=str(int(rv) + 5))))
+    assert e.value.status == 409
+    assert json.loads(e.value.body)["message"] == (
+        'Operation cannot be fulfilled on leases.coordination.k8s.io "l": StorageError: invalid '
+        'object, Code: 4, Key: /registry/leases/vault/l, ResourceVersion: 0, AdditionalErrorMsg: '
+        'Precondition failed: ResourceVersion in precondition: %d, ResourceVersion in object '
+        'meta: %s' % (int(rv) + 5, rv))
+    coord.delete_namespaced_lease("l", "vault", body=client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(resource_version=rv)))
+    assert coord.list_namespaced_lease("vault").items == []
+    # Eviction: the chart's budget (maxUnavailable 1 of 3) lets one pod go; with vault-2
+    # restarting (not ready), it refuses vault-1.
+    policy = client.PolicyV1Api(api_client)
+    deadline = time.time() + 60
+    while policy.read_namespaced_pod_disruption_budget("vault", "vault").status \
+            .disruptions_allowed != 1 and time.time() < deadline:
+        time.sleep(0.2)
+    ev = client.V1Eviction(metadata=client.V1ObjectMeta(name="vault-2", namespace="vault"))
+    core.create_namespaced_pod_eviction("vault-2", "vault", ev)
+    ev = client.V1Eviction(metadata=client.V1ObjectMeta(name="vault-1", namespace="vault"))
+    with pytest.raises(client.ApiException) as e:
+        core.create_namespaced_pod_eviction("vault-1", "vault", ev)
+    assert e.value.status == 429
+    status = json.loads(e.value.body)
+    assert status["reason"] == "TooManyRequests"
+    assert status["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert status["details"]["causes"] == [{
+        "reason": "DisruptionBudget",
+        "message": "The disruption budget vault needs 2 healthy pods and has 2 currently"}]
+    evictions = [e["status"] for e in fake.audit_log() if e["uri"].endswith("/eviction")]
+    assert evictions == [201, 429]

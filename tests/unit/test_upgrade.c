@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "text.h"
 #include "upgrade.h"
 
 #define OLD "vault-5d8c7b9f6"
@@ -343,6 +344,43 @@ static void test_judge(void **state)
     scene_free(&s);
 }
 
+/* A version with multi-byte characters where the 200-byte state field ends: the
+ * field is cut between characters, and -o json keeps every step (a cut inside a
+ * character made json_pack fail and the step vanish). */
+static void test_plan_json_keeps_steps_cut_in_a_character(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_init(&s, 3, "ooo", "ASS");
+    /* "standby, revision vault-5d8c7b9f6, version " is 43 bytes, "1.21.2-" 7: the
+     * 2-byte characters from byte 50 on reach the 199th byte in the middle of one. */
+    char version[400] = "1.21.2-";
+    for (int i = 0; i < 150; i++)
+        strcat(version, "\xc3\xa9"); /* é */
+    s.views[1].st.version = version;
+    s.views[2].st.version = version;
+    struct upgrade_plan plan;
+    plan_of(&s, &plan);
+    assert_int_equal(plan.n, 4);
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct upgrade_step *st = &plan.steps[i];
+        assert_true(text_is_utf8(st->state, strlen(st->state)));
+        assert_true(text_is_utf8(st->precondition, strlen(st->precondition)));
+        assert_true(text_is_utf8(st->done, strlen(st->done)));
+    }
+    assert_true(strlen(plan.steps[0].state) > 150); /* cut, not emptied */
+    assert_true(text_is_utf8(plan.from, strlen(plan.from)));
+    json_t *doc = upgrade_plan_json(&plan);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "steps")), 4);
+    const char *state0 = json_string_value(
+        json_object_get(json_array_get(json_object_get(doc, "steps"), 0), "state"));
+    assert_string_equal(state0, plan.steps[0].state);
+    json_decref(doc);
+    upgrade_plan_free(&plan);
+    scene_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_plan_repairs_first),
         cmocka_unit_test(test_plan_needs_a_revision),
         cmocka_unit_test(test_judge),
+        cmocka_unit_test(test_plan_json_keeps_steps_cut_in_a_character),
     };
     return cmocka_run_group_tests_name("upgrade", tests, NULL, NULL);
 }

@@ -653,9 +653,16 @@ class Release:
     def pdb_object(self):
         """The chart's PodDisruptionBudget: maxUnavailable floor((n-1)/2) (vault.pdb.maxUnavailable)."""
         max_unavailable = 0 if self.replicas == 1 else (self.replicas - 1) // 2
+        # The status follows the spec as a test patched it (the disruption controller's
+        # arithmetic), so that a stricter budget refuses evictions as a real one does.
+        key = ("PodDisruptionBudget", self.fullname)
+        spec_patch = (self.patches.get(key) or {}).get("spec") or {}
         healthy = sum(1 for p in self.existing_pods() if self.ready(p))
         expected = len(self.existing_pods())
-        desired = max(0, expected - max_unavailable)
+        if isinstance(spec_patch.get("minAvailable"), int):
+            desired = spec_patch["minAvailable"]
+        else:
+            desired = max(0, expected - spec_patch.get("maxUnavailable", max_unavailable))
         obj = {"kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
                "metadata": {**self._meta(self.fullname, self.chart_labels(),
                                          "PodDisruptionBudget"), "generation": 1},

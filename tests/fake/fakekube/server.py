@@ -12,6 +12,7 @@ import shutil
 import signal
 import time
 import urllib.parse
+import uuid
 
 from aiohttp import WSMsgType, web
 
@@ -78,7 +79,8 @@ def taint_object(doc):
 
 def plural_group(resource):
     return {"statefulsets": "apps", "endpointslices": "discovery.k8s.io",
-            "poddisruptionbudgets": "policy"}.get(resource.split("/")[0], "")
+            "poddisruptionbudgets": "policy",
+            "leases": "coordination.k8s.io"}.get(resource.split("/")[0], "")
 
 BIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin")
 # The Endpoints API's deprecation warning (facts/kubernetes.md §2.1), on every Endpoints answer.
@@ -113,6 +115,8 @@ class Server:
         self.audit_log = open(os.path.join(state_dir, "audit.log"), "a", buffering=1)
         self.hostile_log = open(os.path.join(state_dir, "hostile.log"), "a", buffering=1)
         self.procs = set()
+        self.leases = {}             # (namespace, name) -> Lease object
+        self.resource_version = 1000  # etcd's revision: every write of a Lease takes the next
 
     # --- model ---------------------------------------------------------------------------------
     def namespaces(self):
@@ -312,7 +316,8 @@ class Server:
             resp.body = json.dumps(taint_object(json.loads(resp.body))).encode()
         status = getattr(resp, "status", 101)
         self.audit_log.write(json.dumps({"method": request.method, "uri": request.path_qs,
-                                         "user": user, "status": status}) + "\n")
+                                         "user": user, "status": status,
+                                         "ns": time.time_ns()}) + "\n")
         return resp
 
     # --- discovery -----------------------------------------------------------------------------
@@ -332,7 +337,8 @@ class Server:
             gv = {"groupVersion": "%s/%s" % (name, version), "version": version}
             return {"name": name, "versions": [gv], "preferredVersion": gv}
         return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-            group("apps", "v1"), group("discovery.k8s.io", "v1"), group("policy", "v1")]})
+            group("apps", "v1"), group("discovery.k8s.io", "v1"), group("policy", "v1"),
+            group("coordination.k8s.io", "v1")]})
 
     async def api_v1(self, request):
         def res(name, kind, namespaced=True, verbs=("get", "list"), short=None):
@@ -346,6 +352,8 @@ class Server:
             res("pods", "Pod", verbs=("get", "list", "delete"), short=["po"]),
             {"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
              "verbs": ["create", "get"]},
+            {"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+             "version": "v1", "kind": "Eviction", "verbs": ["create"]},
             res("services", "Service", short=["svc"]),
             res("endpoints", "Endpoints", short=["ep"]),
             res("persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"]),
@@ -367,6 +375,13 @@ class Server:
                                   {"name": "poddisruptionbudgets", "singularName": "",
                                    "namespaced": True, "kind": "PodDisruptionBudget",
                                    "verbs": ["get", "list"], "shortNames": ["pdb"]}]})
+
+    async def apis_coordination_v1(self, request):
+        return json_response({"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": "coordination.k8s.io/v1", "resources": [
+                                  {"name": "leases", "singularName": "lease", "namespaced": True,
+                                   "kind": "Lease",
+                                   "verbs": ["create", "delete", "get", "list", "update"]}]})
 
     async def apis_discovery_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -467,16 +482,186 @@ class Server:
         r, name, error = self.pod_of(request, "delete")
         if error is not None:
             return error
+        return json_response(self.evict_or_delete(r, name))
+
+    def evict_or_delete(self, r, name):
+        """A pod deleted (directly or by an eviction): the same terminating object."""
         obj = r.pod_object(name)
         if r.state(name) == "Terminating":
-            return json_response(obj)  # deleted already: the same terminating object
+            return obj  # deleted already
         obj["metadata"]["deletionTimestamp"] = obj["metadata"]["creationTimestamp"]
         obj["metadata"]["deletionGracePeriodSeconds"] = 30
         # The StatefulSet controller recreates it (after restart_seconds) from its update
         # revision; the Vault process restarts sealed.
         r.restart(name)
         r.cluster.pod_deleted(name)
-        return json_response(obj)
+        return obj
+
+    async def evict_pod(self, request):
+        """POST pods/NAME/eviction (policy/v1 Eviction), as the API server's EvictionREST
+        (pkg/registry/core/pod/storage/eviction.go) judges it against the pod's
+        PodDisruptionBudget."""
+        r, name, error = self.pod_of(request, "create", "pods/eviction")
+        if error is not None:
+            return error
+        try:
+            body = await request.json()
+        except ValueError:
+            return status_body(400, "BadRequest", "the body of the request was in an unknown "
+                               "format - accepted media types include: application/json, "
+                               "application/yaml, application/vnd.kubernetes.protobuf")
+        if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
+            return status_body(400, "BadRequest", "not a Eviction object: %s" % type(body))
+        if (body.get("metadata") or {}).get("name") != name:
+            return status_body(400, "BadRequest",
+                               "name in URL does not match name in Eviction object")
+        success = json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                 "status": "Success", "code": 201}, status=201)
+        # A pod that is not running (Pending, terminating) goes without the budget.
+        state = r.state(name)
+        if state in ("Terminating", "ContainerCreating", "BrokenImage") or \
+                state.startswith("Pending"):
+            self.evict_or_delete(r, name)
+            return success
+        pdb = r.pdb_object()
+        if pdb is not None and selector_matches(
+                ",".join("%s=%s" % kv for kv in pdb["spec"]["selector"]["matchLabels"].items()),
+                r.labels(name)):
+            st = pdb["status"]
+            unready_spare = not r.ready(name) and st["currentHealthy"] >= st["desiredHealthy"] \
+                and st["desiredHealthy"] > 0
+            if not unready_spare and st["disruptionsAllowed"] <= 0:
+                return status_body(429, "TooManyRequests", "Cannot evict pod as it would violate "
+                                   "the pod's disruption budget.",
+                                   {"causes": [{"reason": "DisruptionBudget",
+                                                "message": "The disruption budget %s needs %d "
+                                                "healthy pods and has %d currently" % (
+                                                    pdb["metadata"]["name"],
+                                                    st["desiredHealthy"],
+                                                    st["currentHealthy"])}]})
+        self.evict_or_delete(r, name)
+        return success
+
+    # --- coordination.k8s.io/v1 Leases (optimistic concurrency on resourceVersion) ------------
+    def lease_conflict(self, name, why):
+        return status_body(409, "Conflict", 'Operation cannot be fulfilled on '
+                           'leases.coordination.k8s.io "%s": %s' % (name, why),
+                           {"name": name, "group": "coordination.k8s.io", "kind": "leases"})
+
+    async def lease_write(self, request, verb):
+        """RBAC and the Lease sent: (namespace, name from the URL or None, body, error)."""
+        ns, name = request.match_info["ns"], request.match_info.get("name")
+        denied = self.check(request, verb, "leases", ns, name)
+        if denied is not None:
+            return ns, name, None, denied
+        body, error = await self.lease_body(request)
+        if error is None:
+            body.setdefault("metadata", {})
+        return ns, name, body, error
+
+    async def lease_body(self, request):
+        try:
+            body = await request.json()
+        except ValueError:
+            return None, status_body(400, "BadRequest", "the body of the request was in an "
+                                     "unknown format")
+        # The server takes the kind and version from the URL when the body has none.
+        if not isinstance(body, dict) or body.get("kind", "Lease") != "Lease" or \
+                body.get("apiVersion", "coordination.k8s.io/v1") != "coordination.k8s.io/v1":
+            return None, status_body(400, "BadRequest", "the API version in the data (%s) does "
+                                     "not match the expected API version (coordination.k8s.io/v1)"
+                                     % (body.get("apiVersion") if isinstance(body, dict) else ""))
+        spec = body.get("spec") or {}
+        d = spec.get("leaseDurationSeconds")
+        if d is not None and (not isinstance(d, int) or d <= 0):
+            return None, status_body(422, "Invalid", 'Lease.coordination.k8s.io "%s" is invalid: '
+                                     'spec.leaseDurationSeconds: Invalid value: %s: must be '
+                                     'greater than 0' % ((body.get("metadata") or {}).get("name"),
+                                                         d))
+        return body, None
+
+    async def list_leases(self, request):
+        ns = request.match_info["ns"]
+        objs = [json.loads(json.dumps(o)) for (n, _), o in sorted(self.leases.items())
+                if n == ns]
+        verb = "get" if "name" in request.match_info else "list"
+        return self.answer(request, verb, "leases", objs, "LeaseList", "coordination.k8s.io/v1",
+                           "coordination.k8s.io")
+
+    async def create_lease(self, request):
+        ns, _, body, error = await self.lease_write(request, "create")
+        if error is not None:
+            return error
+        meta = body["metadata"]
+        name = meta.get("name")
+        if not name:
+            return status_body(422, "Invalid", 'Lease.coordination.k8s.io "" is invalid: '
+                               'metadata.name: Required value: name or generateName is required')
+        if meta.get("namespace", ns) != ns:
+            return status_body(400, "BadRequest", "the namespace of the provided object does not "
+                               "match the namespace sent on the request")
+        if (ns, name) in self.leases:
+            return status_body(409, "AlreadyExists", 'leases.coordination.k8s.io "%s" already '
+                               'exists' % name, {"name": name, "group": "coordination.k8s.io",
+                                                 "kind": "leases"})
+        self.resource_version += 1
+        meta.update({"namespace": ns, "uid": str(uuid.uuid4()),
+                     "resourceVersion": str(self.resource_version),
+                     "creationTimestamp": now_rfc3339()})
+        self.leases[(ns, name)] = body
+        return json_response(body, status=201)
+
+    async def update_lease(self, request):
+        ns, name, body, error = await self.lease_write(request, "update")
+        if error is not None:
+            return error
+        meta = body["metadata"]
+        if meta.get("name") != name:
+            return status_body(400, "BadRequest", "the name of the object (%s) does not match "
+                               "the name on the URL (%s)" % (meta.get("name"), name))
+        old = self.leases.get((ns, name))
+        if old is None:
+            return self.not_found("leases", name, "coordination.k8s.io")
+        # Leases allow an unconditional update (no resourceVersion); a stale one conflicts.
+        if meta.get("resourceVersion") not in (None, "", old["metadata"]["resourceVersion"]):
+            return self.lease_conflict(name, "the object has been modified; please apply your "
+                                       "changes to the latest version and try again")
+        self.resource_version += 1
+        for k in ("uid", "creationTimestamp"):
+            meta[k] = old["metadata"][k]
+        meta.update({"namespace": ns, "resourceVersion": str(self.resource_version)})
+        self.leases[(ns, name)] = body
+        return json_response(body)
+
+    async def delete_lease(self, request):
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        denied = self.check(request, "delete", "leases", ns, name)
+        if denied is not None:
+            return denied
+        old = self.leases.get((ns, name))
+        if old is None:
+            return self.not_found("leases", name, "coordination.k8s.io")
+        opts = {}
+        if request.can_read_body:
+            try:
+                opts = await request.json() or {}
+            except ValueError:
+                return status_body(400, "BadRequest", "the body of the request was in an "
+                                   "unknown format")
+        want = (opts.get("preconditions") or {}).get("resourceVersion")
+        have = old["metadata"]["resourceVersion"]
+        if want is not None and want != have:
+            # storage.Preconditions.Check: an invalid-object StorageError, made a Conflict.
+            return self.lease_conflict(name, "StorageError: invalid object, Code: 4, Key: "
+                                       "/registry/leases/%s/%s, ResourceVersion: 0, "
+                                       "AdditionalErrorMsg: Precondition failed: ResourceVersion "
+                                       "in precondition: %s, ResourceVersion in object meta: %s"
+                                       % (ns, name, want, have))
+        del self.leases[(ns, name)]
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success",
+                              "details": {"name": name, "group": "coordination.k8s.io",
+                                          "kind": "leases", "uid": old["metadata"]["uid"]}})
 
     async def pod_log(self, request):
         r, name, error = self.pod_of(request, "get", "pods/log")
@@ -1183,6 +1368,7 @@ class Server:
             web.get(ns + "/pods/{name}", self.get_pod),
             web.delete(ns + "/pods/{name}", self.delete_pod),
             web.route("*", ns + "/pods/{name}/exec", self.exec_pod),
+            web.post(ns + "/pods/{name}/eviction", self.evict_pod),
             web.get(ns + "/pods/{name}/log", self.pod_log),
             web.get(ns + "/services", self.list_services),
             web.get(ns + "/services/{name}", self.get_service),
@@ -1193,6 +1379,15 @@ class Server:
             web.get("/api/v1/nodes", self.list_nodes),
             web.get("/api/v1/nodes/{name}", self.list_nodes),
             web.get("/apis/policy/v1", self.apis_policy_v1),
+            web.get("/apis/coordination.k8s.io/v1", self.apis_coordination_v1),
+            web.get("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", self.list_leases),
+            web.post("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", self.create_lease),
+            web.get("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}",
+                    self.list_leases),
+            web.put("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}",
+                    self.update_lease),
+            web.delete("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}",
+                       self.delete_lease),
             web.get("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", self.list_pdbs),
             web.get("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}",
                     self.list_pdbs),
