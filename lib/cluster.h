@@ -2,7 +2,7 @@
  * StatefulSets labelled app.kubernetes.io/name=vault|openbao in the namespace,
  * pods by the StatefulSet's own selector, ordered by ordinal, with the
  * service_registration labels (vault-sealed, vault-active, ...) read as the
- * fast, possibly stale view (facts/vault.md §7). Replicas that have no pod get
+ * fast, possibly stale view (docs/vault-cli.md §7.7). Replicas that have no pod get
  * a placeholder saying why. Also maps raft peer addresses to pods. */
 #ifndef VH_CLUSTER_H
 #define VH_CLUSTER_H

@@ -1,5 +1,5 @@
 /* Exec credential plugins (client.authentication.k8s.io v1 / v1beta1),
- * facts/kubernetes.md §3.4. Runs the plugin without a shell, passes
+ * docs/kubernetes.md §3.4. Runs the plugin without a shell, passes
  * KUBERNETES_EXEC_INFO, parses the ExecCredential and caches it in-process
  * until its expirationTimestamp. */
 #ifndef VH_CREDENTIALS_H

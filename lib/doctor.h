@@ -1,5 +1,5 @@
 /* doctor: what is wrong around a Vault HA cluster, and the fix. Two halves
- * (DESIGN.md "Gather once, judge purely"):
+ * (docs/design.md §4.1 "Gather once, judge purely"):
  *
  * Gathering (doctor_gather, the only I/O): one parallel pass collects the
  * facts. The API lists (Services, Endpoints, EndpointSlices, PVCs, Nodes,

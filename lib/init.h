@@ -1,6 +1,6 @@
 /* `vault operator init` in one pod: the request checked, local PGP public key
  * files copied into the pod's /tmp (the CLI reads them from files there,
- * facts/vault.md §2) and removed afterwards, the keys parsed straight into
+ * docs/vault-cli.md §2.1) and removed afterwards, the keys parsed straight into
  * locked memory. Nothing is printed: bootstrap and init show or write the
  * result themselves. */
 #ifndef VH_INIT_H

@@ -1,5 +1,5 @@
 /* Commands in pods over the Kubernetes exec WebSocket protocols
- * v5.channel.k8s.io (preferred) and v4.channel.k8s.io (facts/kubernetes.md §1):
+ * v5.channel.k8s.io (preferred) and v4.channel.k8s.io (docs/kubernetes.md §1):
  * stdin, stdout and stderr streams, the command's exit code, one pod or many at
  * once. Never a tty (a pty would echo stdin, secrets included, and rewrite
  * bytes); the URL (every argv element) lands in the API server's audit log, so

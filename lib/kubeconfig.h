@@ -1,4 +1,4 @@
-/* Kubeconfig loading with client-go's semantics (facts/kubernetes.md §3):
+/* Kubeconfig loading with client-go's semantics (docs/kubernetes.md §3):
  * KUBECONFIG list merged (first file to set a value wins, named entries win as
  * a whole), --kubeconfig loads only that file, flag overrides, relative paths
  * resolved against the file that defined them, *-data base64, in-cluster

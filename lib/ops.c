@@ -147,7 +147,7 @@ static enum wait_poll check_unsealed(void *ctx, char *text, size_t cap, struct e
 }
 
 /* Waits until pod is unsealed by something else than us: the end of its raft
- * join (facts §3 "Raft join + Shamir"), or its auto-unseal seal. */
+ * join (docs/vault-cli.md §3.3), or its auto-unseal seal. */
 static int wait_pod_unsealed(struct ops *o, const char *pod, const char *how, struct error *err)
 {
     struct waiter w = ops_waiter(o, 500);
@@ -197,7 +197,7 @@ static void classify_unseal_error(struct ops *o, const char *pod, const char *er
         strstr(why, "message authentication failed") != NULL ||
         strstr(why, "error decrypting") != NULL) {
         /* A wrong share is only detected at the threshold, and Vault then starts the
-         * round again (facts §3): every key of the round must be given again. */
+         * round again (docs/vault-cli.md §3.4): every key of the round must be given again. */
         ops_report(
             o,
             "%s: the keys of this round did not unseal it: one of them is wrong or from "
@@ -236,7 +236,7 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
     read_progress(o, targets, ntargets, progress, threshold);
     for (size_t k = 0; k < keys->n; k++) {
         /* {"key":"..."} on stdin: `vault write sys/unseal -` returns as soon as the
-         * object closes, so neither a shell nor stdin EOF is needed (facts §3). */
+         * object closes, so neither a shell nor stdin EOF is needed (docs/vault-cli.md §3.5). */
         struct secret body = {0};
         if (secret_alloc(&body, keys->items[k].len + 16, err) < 0)
             break;
@@ -394,7 +394,7 @@ static char *json_quote(const char *s)
 
 /* Vault answers a failed join with "failed to get raft challenge" only; the
  * reason (an x509 error, a refused connection) is in the joining pod's log
- * (facts/vault.md addendum). Fills why with the last such line's detail, or a
+ * (docs/vault-cli.md §10.4). Fills why with the last such line's detail, or a
  * note saying why the log could not be read. Returns 1 for an x509 reason. */
 static int join_reason_from_log(struct ops *o, const char *pod, char *why, size_t cap)
 {
@@ -453,7 +453,7 @@ static int join_targets(struct ops *o, const size_t *targets, size_t ntargets,
     if (calls == NULL)
         return error_set(err, ERR_GENERIC, "out of memory");
     if (jo->tls_server_name != NULL) {
-        /* The CLI has no flag for leader_tls_servername (facts §4): write the join
+        /* The CLI has no flag for leader_tls_servername (docs/vault-cli.md §4.3): write the join
          * request itself, as JSON on stdin. */
         char *addr = json_quote(jo->leader_addr), *name = json_quote(jo->tls_server_name);
         char *ca = jo->leader_ca_pem ? json_quote(jo->leader_ca_pem) : NULL;
@@ -943,7 +943,7 @@ int ops_wait_pod_recreated(struct ops *o, const char *pod, const char *old_uid,
 
 int ops_step_down(struct ops *o, const struct secret *token, const char *pod, struct error *err)
 {
-    /* No -format here: step-down rejects it (facts §0). */
+    /* No -format here: step-down rejects it (docs/vault-cli.md §0.3). */
     const char *args[] = {o->vc->cli, "operator", "step-down", NULL};
     struct vault_call c = {.pod = pod};
     struct secret buf = {0};

@@ -1,4 +1,4 @@
-/* Lost-quorum recovery with peers.json (facts/vault.md addendum "Lost-quorum
+/* Lost-quorum recovery with peers.json (docs/vault-cli.md §10.9 "Lost-quorum
  * recovery"): when most voters of the raft configuration are gone, raft cannot
  * elect a leader, whatever is unsealed. Vault then recovers at raft start (the
  * next unseal) from <storage path>/raft/peers.json: the configuration becomes

@@ -48,7 +48,7 @@ void secret_list_free(struct secret_list *l);
 /* Wipes the entries after the first n. */
 void secret_list_truncate(struct secret_list *l, size_t n);
 
-/* Checks an unseal key the way Vault decodes it (facts/vault.md §3): hex first,
+/* Checks an unseal key the way Vault decodes it (docs/vault-cli.md §3.4): hex first,
  * then standard base64; the decoded key must be 16..33 bytes. Leading and
  * trailing spaces must already be trimmed. The message never contains the key. */
 int secret_check_unseal_key(const char *key, size_t len, struct error *err);

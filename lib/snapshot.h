@@ -1,4 +1,4 @@
-/* Raft snapshot archives (facts/vault.md §5): a streaming verifier fed chunk
+/* Raft snapshot archives (docs/vault-cli.md §5.3): a streaming verifier fed chunk
  * by chunk as the bytes arrive, in constant memory whatever the snapshot's
  * size, so `snapshot save` verifies while it writes.
  *

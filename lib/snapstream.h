@@ -1,6 +1,6 @@
 /* The snapshot stream protocol: Raft snapshots streamed over exec, never
- * through a file in the pod on the save side (facts/vault.md §5,
- * facts/kubernetes.md §1.5). Nothing is printed here: progress goes to a
+ * through a file in the pod on the save side (docs/vault-cli.md §5,
+ * docs/kubernetes.md §1.5). Nothing is printed here: progress goes to a
  * callback, steps to o->report, failures come back as struct error whose
  * message names what failed, where it stands and what to do.
  *

@@ -1,5 +1,5 @@
 /* upgrade: rolls a Vault (or OpenBao) StatefulSet onto its update revision
- * without losing quorum, as a plan of steps (DESIGN.md "Plan, then apply").
+ * without losing quorum, as a plan of steps (docs/design.md §4.2).
  *
  * The plan is pure: from the cluster as read (each pod's revision and vault
  * status) it orders the steps. Pods found down or sealed are brought back

@@ -1,6 +1,6 @@
 /* Vault operations inside the pods, over lib/kexec: the argv to run (never a
  * secret in it), what goes on stdin, and typed results parsed from the CLI's
- * -format=json output (facts/vault.md §1-§5; OpenBao §8). Parsers are pure so
+ * -format=json output (docs/vault-cli.md §1-§5; OpenBao §8). Parsers are pure so
  * the exact shapes are unit-tested; the run_* functions exec in pods. */
 #ifndef VH_VAULT_H
 #define VH_VAULT_H

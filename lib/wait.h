@@ -1,4 +1,4 @@
-/* Waits are first-class (DESIGN.md): every wait of the tool (an election, a
+/* Waits are first-class (docs/design.md §4.4): every wait of the tool (an election, a
  * pod start, a promotion, a catch-up) goes through wait_for(), which holds a
  * wall-clock deadline, reports progress (a begin line, each change of state,
  * an end line with the time taken) and, when it gives up, says what it waited

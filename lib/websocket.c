@@ -941,7 +941,7 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
     join_protocols(p->protocols, offered, sizeof offered);
     if (r.status == 403 && body_len == 0 && !r.has_content_type) {
         /* golang.org/x/net/websocket's answer when no offered subprotocol is
-         * supported: a bare 403 (facts/kubernetes.md §1.1), not RBAC. */
+         * supported: a bare 403 (docs/kubernetes.md §1.1), not RBAC. */
         error_set(err, ERR_PROTOCOL,
                   "the API server does not speak the exec protocol offered (%s); Kubernetes "
                   ">= 1.30 (v5.channel.k8s.io) or a server speaking v4.channel.k8s.io is "

@@ -1,5 +1,5 @@
 /* RFC 6455 WebSocket client on a libcurl CURLOPT_CONNECT_ONLY connection,
- * forced to HTTP/1.1 (facts/kubernetes.md §1.1, §1.3).
+ * forced to HTTP/1.1 (docs/kubernetes.md §1.1, §1.3).
  *
  * Two layers:
  *  - pure framing, no I/O: the frame encoder, an incremental parser fed with

@@ -1,5 +1,5 @@
 /* completion: shell completion scripts (bash, zsh, fish) and kubectl's plugin
- * completion (kubectl >= 1.26 runs kubectl_complete-vault_ha, facts §4.3).
+ * completion (kubectl >= 1.26 runs kubectl_complete-vault_ha, docs/kubernetes.md §4.3).
  * All of them call the hidden `__complete` command, which speaks Cobra's
  * protocol: one candidate per line ("value\tdescription"), then ":N" with the
  * ShellCompDirective. Candidates come from the same option tables that drive

@@ -1,5 +1,5 @@
 /* peers (alias list-peers): the raft peers, mapped to pods by address (node
- * ids are UUIDs with the chart's defaults, facts §4). Also step-down and
+ * ids are UUIDs with the chart's defaults, docs/vault-cli.md §4.1). Also step-down and
  * remove-peer, the runbook's leader-loss verbs, which need the same token and
  * peer lookup. */
 #include <stdio.h>
@@ -181,7 +181,7 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
             target = p;
     }
     if (target == NULL) {
-        /* Vault itself would "succeed" silently for an unknown id (facts §4). */
+        /* Vault itself would "succeed" silently for an unknown id (docs/vault-cli.md §4.4). */
         fprintf(ctx->err, "%s: \"%s\" is not a raft peer; peers:", ctx->prog, want);
         for (size_t i = 0; i < peers.n; i++) {
             struct vault_pod *pp = cluster_pod_for_address(o.vc, peers.items[i].address);

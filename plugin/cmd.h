@@ -220,7 +220,7 @@ long cmd_parse_duration_ms(const char *s);
 char *cmd_read_file(const char *path, size_t *len, struct error *err);
 
 /* Reads a PEM certificate file (--leader-ca-cert: sent as content, since the CLI
- * would take a bare path as PEM text and fail later, facts addendum). */
+ * would take a bare path as PEM text and fail later, docs/vault-cli.md §10.4). */
 char *cmd_read_pem(const char *path, struct error *err);
 
 /* Prints doc as JSON or YAML (-o json|yaml) on ctx->out; returns 0, or -1 after

@@ -1,6 +1,6 @@
 /* kubectl-vault_ha: global options, the command table, dispatch and help.
  * kubectl passes everything after "vault-ha" through verbatim and parses no
- * global flag for plugins (facts/kubernetes.md §4.1), so we parse --context,
+ * global flag for plugins (docs/kubernetes.md §4.1), so we parse --context,
  * -n and friends ourselves, before or after the command name. */
 #include <errno.h>
 #include <fcntl.h>
@@ -858,7 +858,7 @@ char *cmd_read_file(const char *path, size_t *len, struct error *err)
 }
 
 /* Reads a PEM file for --leader-ca-cert (sent as content: the CLI would take a
- * bare path as PEM text and fail later, facts addendum). */
+ * bare path as PEM text and fail later, docs/vault-cli.md §10.4). */
 char *cmd_read_pem(const char *path, struct error *err)
 {
     char *buf = cmd_read_file(path, NULL, err);

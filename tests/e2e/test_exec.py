@@ -1,5 +1,5 @@
 """`exec` end to end: the built plugin against the fake API server, whose exec
-runs real processes behind WebSocket v5/v4 (facts/kubernetes.md §1)."""
+runs real processes behind WebSocket v5/v4 (docs/kubernetes.md §1)."""
 import hashlib
 import os
 import signal

@@ -1,5 +1,5 @@
 """The hidden prompt, driven through a real terminal (tmux): keys are never on
-screen, and after Ctrl-C the terminal echoes again (DESIGN.md security model)."""
+screen, and after Ctrl-C the terminal echoes again (docs/design.md §5, the security model)."""
 import json
 import os
 import shlex

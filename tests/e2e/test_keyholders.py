@@ -1,6 +1,6 @@
 """Key holders (issue 11): Shamir's point is that no one person holds the threshold. Each key
 holder runs `unseal` with the one share they hold; every sealed pod keeps its own round
-(progress and nonce live in each node, facts/vault.md addendum "Key holders"); a share already
+(progress and nonce live in each node, docs/vault-cli.md §10.8 "Key holders"); a share already
 given is ignored; a wrong share is only found at the threshold and the round starts again;
 `unseal --reset` discards a round."""
 import json

@@ -1,4 +1,4 @@
-"""The runbook through the plugin against the fake (DESIGN.md, facts/vault.md):
+"""The runbook through the plugin against the fake (docs/design.md, docs/vault-cli.md):
 bootstrap, leader loss and unseal, init/unseal/join failure paths, peers,
 step-down, remove-peer, 5 replicas, and secret hygiene: no key or token ever
 in an exec argv (the API server's audit log) or in -v output."""
@@ -371,7 +371,7 @@ def test_secrets_not_in_verbose_trace(fake, tmp_path):
 
 
 def test_openbao(make_fake, tmp_path):
-    """facts/vault.md §8: the bao CLI, BAO_TOKEN, openbao-* labels, container openbao, and the
+    """docs/vault-cli.md §8: the bao CLI, BAO_TOKEN, openbao-* labels, container openbao, and the
     chart's OrderedReady StatefulSet: only openbao-0 exists until it is Ready (unsealed), so
     bootstrap waits for each next pod, joins and unseals it, pod by pod."""
     fake = make_fake("--openbao", "--release", "openbao")
@@ -403,7 +403,7 @@ def test_openbao(make_fake, tmp_path):
 
 
 def test_tls_join_causes_from_the_pod_log(make_fake, tmp_path):
-    """facts/vault.md addendum: a failed join answers only "failed to get raft challenge";
+    """docs/vault-cli.md §10.4: a failed join answers only "failed to get raft challenge";
     the x509 reason is in the joining pod's log, read through pods/log."""
     fake = make_fake("--tls")
     keys_path = tmp_path / "keys.json"

@@ -1,6 +1,6 @@
 """kubectl plugin integration: discovery, plugin completion through the real
-kubectl (facts/kubernetes.md §4), shell completion scripts, man page, install,
-and the krew archive and manifest (facts §5)."""
+kubectl (docs/kubernetes.md §4), shell completion scripts, man page, install,
+and the krew archive and manifest (docs/kubernetes.md §5)."""
 import hashlib
 import os
 import re
@@ -196,7 +196,7 @@ SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+
 
 def validate_manifest(path):
     """krew's validation (internal/index/validation/validate.go and
-    cmd/validate-krew-manifest), facts §5.2. Returns (problems, manifest)."""
+    cmd/validate-krew-manifest), docs/kubernetes.md §5.2. Returns (problems, manifest)."""
     problems = []
     name = os.path.basename(path)
     if not name.endswith(".yaml"):

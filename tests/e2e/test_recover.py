@@ -1,5 +1,5 @@
 """recover (issue 15) against the fake: a cluster that lost quorum back to a working one with
-peers.json (facts/vault.md addendum "Lost-quorum recovery"). The simulator reads peers.json at
+peers.json (docs/vault-cli.md §10.9 "Lost-quorum recovery"). The simulator reads peers.json at
 raft start with Vault's rules, and a lost pod is Pending (its node gone) or has a Lost PVC."""
 import json
 import os

@@ -1,6 +1,6 @@
 """The runbook as people type it (issue 11): separate commands, no sleeps in between, against a
 fake whose leader elections take seconds, as Vault's do with its default performance_multiplier
-(facts/vault.md addendum "Leader election takes seconds"). Also a leader loss with step-down and
+(docs/vault-cli.md §10.7 "Leader election takes seconds"). Also a leader loss with step-down and
 snapshot save started at once, while raft elects the next leader."""
 import json
 import os

@@ -1,6 +1,6 @@
 """`snapshot save|verify|restore` end to end (issue 6): the built plugin against the fake API
 server and the simulated Vault, whose snapshots are real gzip tar archives carrying the
-cluster's small key/value state (cubbyhole entries) in state.bin (facts/vault.md §5).
+cluster's small key/value state (cubbyhole entries) in state.bin (docs/vault-cli.md §5).
 
 The cluster is brought up by the plugin itself (`bootstrap --output FILE`). Sizes stay small in
 the default suite (64 MiB for the large snapshot); tests/bench/snapshot does 1 GiB."""
@@ -519,7 +519,7 @@ def test_restore_from_another_cluster_needs_force_and_its_keys(make_fake, tmp_pa
 
 def test_standby_under_tls_says_why(make_fake, tmp_path):
     """With the chart's TLS example the standby's 307 goes to the active pod's IP, which its
-    certificate does not name (facts addendum): the save fails and says what to do. (The
+    certificate does not name (docs/vault-cli.md §10.5): the save fails and says what to do. (The
     simulator brings this cluster up itself: bootstrap has no option for the leader's CA that
     raft join under TLS needs.)"""
     c = start(make_fake, tmp_path, "--tls", "--vault-opt", "preset=ha", preset=True)

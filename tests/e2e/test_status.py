@@ -1,5 +1,5 @@
 """status against the fake cluster: every authentication kind, the API's
-errors (facts/kubernetes.md §2), discovery of the StatefulSet, the table, json
+errors (docs/kubernetes.md §2), discovery of the StatefulSet, the table, json
 and yaml documents, and the verdict's exit codes."""
 import json
 import os

@@ -4,7 +4,7 @@ controller observing a template change a moment later (observedGeneration, updat
 OnDelete (pods keep their template until deleted, then come back from the new revision, and
 `vault status` reports the image's version), a deleted pod that terminates and is created
 again over --restart-seconds, the raft catch-up of a restarted node, and the leader history
-(facts/kubernetes.md addendum "StatefulSet revisions")."""
+(docs/kubernetes.md §7 "StatefulSet revisions")."""
 import json
 import os
 import ssl

@@ -1,7 +1,7 @@
 """The fake API server checked against independent, real clients: kubectl
 (1.33 and 1.30, WebSocket exec v5) and Debian's python3-kubernetes (exec over
 v4), plus raw WebSocket handshakes for what no client shows
-(facts/kubernetes.md §1-§2)."""
+(docs/kubernetes.md §1-§2)."""
 import base64
 import hashlib
 import json
@@ -43,7 +43,7 @@ def test_kubectl_get(fake, version):
     assert r.stdout.split() == ["pod/vault-1"]
     r = fake.kubectl("get", "sts", "vault", "-n", "vault", "-o", "json")
     sts = json.loads(r.stdout)
-    # The chart's StatefulSet (facts/vault.md §7).
+    # The chart's StatefulSet (docs/vault-cli.md §7).
     assert sts["metadata"]["labels"] == {"app.kubernetes.io/name": "vault",
                                          "app.kubernetes.io/instance": "vault",
                                          "app.kubernetes.io/managed-by": "Helm"}
@@ -187,7 +187,7 @@ def test_kubectl_get_what_doctor_reads(fake, version):
         assert n in names
     assert sum(1 for n in names if n.startswith("endpointslice.discovery.k8s.io/")) == 4
     # Endpoints are deprecated in 1.33: the API server says so in a Warning header, which
-    # kubectl prints (facts/kubernetes.md §2.1).
+    # kubectl prints (docs/kubernetes.md §2.1).
     r = fake.kubectl("get", "endpoints", "vault-internal", "-n", "vault", version=version)
     assert r.stderr == ("Warning: v1 Endpoints is deprecated in v1.33+; use "
                         "discovery.k8s.io/v1 EndpointSlice\n")

@@ -1,6 +1,6 @@
-"""Self-test of the fake cluster with the REAL kubectl: the manual runbook of shared/DESIGN.md,
+"""Self-test of the fake cluster with the REAL kubectl: the manual runbook of docs/design.md §1,
 done the way an operator does it by hand, through the fake Kubernetes API server and the
-simulated Vault. Every output is checked against shared/facts/vault.md.
+simulated Vault. Every output is checked against docs/vault-cli.md.
 
 Uses tests/fake/harness.py's FakeCluster (context manager with .kubeconfig). kubectl is run with
 that kubeconfig directly so that binary stdout (the snapshot) stays bytes."""
@@ -41,7 +41,7 @@ class Kubectl:
         return self("exec", *flags, pod, "-n", NS, "--", "vault", *args, input=input)
 
     def with_token(self, pod, token, command):
-        """DESIGN.md token passing: a stdin line read by sh into VAULT_TOKEN, then exec vault."""
+        """docs/vault-cli.md §6.2 token passing: a stdin line read by sh into VAULT_TOKEN, then exec vault."""
         script = "IFS= read -r VAULT_TOKEN && export VAULT_TOKEN && exec vault " + command
         return self("exec", "-i", pod, "-n", NS, "--", "sh", "-c", script, input=(token + "\n").encode())
 
@@ -67,7 +67,7 @@ def test_runbook_with_real_kubectl(tmp_path):
     with open_cluster(tmp_path) as fc:
         k = Kubectl(fc.kubeconfig)
 
-        # 2. init (facts §2): machineInit JSON, 5 shares of 44/66 chars, hvs. token, still sealed.
+        # 2. init (docs/vault-cli.md §2): machineInit JSON, 5 shares of 44/66 chars, hvs. token, still sealed.
         r = k.vault("vault-0", "operator", "init", "-format=json")
         assert r.returncode == 0, r.stderr
         init = json.loads(r.stdout)
@@ -77,16 +77,16 @@ def test_runbook_with_real_kubectl(tmp_path):
         st = status(k, "vault-0")
         assert st["initialized"] and st["sealed"]
         r = k.vault("vault-0", "status")
-        assert r.returncode == 2                          # facts §1: sealed -> exit 2 through kubectl exec
+        assert r.returncode == 2                          # docs/vault-cli.md §1: sealed -> exit 2 through kubectl exec
 
-        # 3. unseal vault-0 with 3 of the 5 keys (facts §3: exit 0 while still sealed).
+        # 3. unseal vault-0 with 3 of the 5 keys (docs/vault-cli.md §3: exit 0 while still sealed).
         for n, key in enumerate(init["unseal_keys_b64"][1:4]):
             r = k.vault("vault-0", "operator", "unseal", "-format=json", key)
             assert r.returncode == 0, r.stderr
             assert json.loads(r.stdout)["sealed"] is (n < 2)
         wait_for(lambda: status(k, "vault-0").get("is_self"), what="vault-0 active")
 
-        # 4. join vault-1 and vault-2 and unseal them (facts §4 join; §3 raft join + Shamir).
+        # 4. join vault-1 and vault-2 and unseal them (docs/vault-cli.md §4 join; §3 raft join + Shamir).
         for pod in ("vault-1", "vault-2"):
             r = k.vault(pod, "operator", "raft", "join", "http://vault-0.vault-internal:8200")
             assert r.returncode == 0, r.stderr
@@ -97,7 +97,7 @@ def test_runbook_with_real_kubectl(tmp_path):
                 assert k.vault(pod, "operator", "unseal", key).returncode == 0
             wait_for(lambda: not status(k, pod)["sealed"], what="%s unsealed" % pod)
 
-        # 5. list-peers: one leader, two followers, all voters after stabilization (facts §4 + addendum).
+        # 5. list-peers: one leader, two followers, all voters after stabilization (docs/vault-cli.md §4.1 + §10.1).
         def peers():
             r = k.with_token("vault-0", init["root_token"], "operator raft list-peers -format=json")
             assert r.returncode == 0, r.stderr
@@ -110,7 +110,7 @@ def test_runbook_with_real_kubectl(tmp_path):
         assert table.split("\n")[0].split() == ["Node", "Address", "State", "Voter"]
         assert table.count("follower") == 2 and table.count("leader") == 1
 
-        # 6. snapshot save to /dev/stdout over exec (facts §5): a gzip tar with valid SHA256SUMS.
+        # 6. snapshot save to /dev/stdout over exec (docs/vault-cli.md §5): a gzip tar with valid SHA256SUMS.
         r = k.with_token("vault-0", init["root_token"], "operator raft snapshot save /dev/stdout")
         assert r.returncode == 0, r.stderr
         backup = tmp_path / "backup.snap"
@@ -124,7 +124,7 @@ def test_runbook_with_real_kubectl(tmp_path):
         for name in ("meta.json", "state.bin"):
             assert hashlib.sha256(tf.extractfile(name).read()).hexdigest() == sums[name]
 
-        # 8. leader loss: delete the leader pod, another pod reports is_self (facts §1).
+        # 8. leader loss: delete the leader pod, another pod reports is_self (docs/vault-cli.md §1).
         leader = next(x for x in servers if x["leader"])["address"].split(".")[0]
         r = k("delete", "pod", leader, "-n", NS)
         assert r.returncode == 0, r.stderr

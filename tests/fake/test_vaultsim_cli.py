@@ -1,7 +1,7 @@
 """The simulated `vault` CLI, run as a real process against a served VaultCluster:
 status, init, unseal (argument, TTY prompt, `write sys/unseal`), tokens, formats, errors.
 
-Each test names the section of shared/facts/vault.md it checks."""
+Each test names the section of docs/vault-cli.md it checks."""
 import base64
 import json
 import os
@@ -35,7 +35,7 @@ def init(s, pod="vault-0", *flags):
     return jout(r)
 
 
-# ---------------------------------------------------------------- status (facts §1)
+# ---------------------------------------------------------------- status (docs/vault-cli.md §1)
 def test_status_uninitialized_json_shape_and_exit_2(sim):
     """§1 'When Vault is not initialized': sealed, t/n 0, no cluster fields, ha_enabled masked, zero active_time, exit 2."""
     r = sim.vault("vault-0", "status", "-format=json")
@@ -94,7 +94,7 @@ def test_status_connection_refused_exit_1(sim):
                                  "dial tcp 127.0.0.1:8300: connect: connection refused\n")
 
 
-# ---------------------------------------------------------------- init (facts §2)
+# ---------------------------------------------------------------- init (docs/vault-cli.md §2)
 def test_init_json_machine_init_fields(sim):
     """§2: machineInit field names/order, 44/66-char shares, hvs. root token, node stays sealed."""
     out = init(sim)
@@ -161,7 +161,7 @@ def test_init_table_output(sim):
     assert "Vault initialized with 2 key shares and a key threshold of 2." in " ".join(lines)
 
 
-# ---------------------------------------------------------------- unseal (facts §3)
+# ---------------------------------------------------------------- unseal (docs/vault-cli.md §3)
 def test_unseal_any_three_of_five_hex_or_base64_exit_0_while_sealed(sim):
     """§3: any threshold subset unseals; exit 0 even while still sealed; progress/nonce; hex or base64."""
     out = init(sim)
@@ -178,7 +178,7 @@ def test_unseal_any_three_of_five_hex_or_base64_exit_0_while_sealed(sim):
         else:
             assert not st["sealed"] and st["progress"] == 0 and st["nonce"] == ""
             assert st["cluster_name"] and st["cluster_id"]
-    # Another subset after a restart (the pod comes back sealed, facts §1 readiness / pod restart).
+    # Another subset after a restart (the pod comes back sealed, docs/vault-cli.md §1 readiness / pod restart).
     sim.delete_pod("vault-0")
     for idx in (0, 3, 2):
         r = sim.vault("vault-0", "operator", "unseal", out["unseal_keys_b64"][idx])
@@ -365,7 +365,7 @@ def test_write_argument_errors(sim):
     assert r.stderr == b"Failed to parse K=V data: format must be key=value\n"
 
 
-# ---------------------------------------------------------------- tokens and formats (facts §4, §6, §0)
+# ---------------------------------------------------------------- tokens and formats (docs/vault-cli.md §4, §6, §0)
 def test_tokens_from_env_and_token_file(tmp_path):
     """§6 token resolution: VAULT_TOKEN, else $HOME/.vault-token; §4: no/invalid token -> 403 permission denied."""
     with SimServer(tmp_path, replicas=1, options={"preset": "unsealed"}) as s:
@@ -412,7 +412,7 @@ def test_format_after_positional_is_extra_argument(sim):
 
 
 def test_cubbyhole_data_round_trip(tmp_path):
-    """Data that snapshots carry (facts §5): cubbyhole/ write, read (api.Secret), missing key, delete."""
+    """Data that snapshots carry (docs/vault-cli.md §5): cubbyhole/ write, read (api.Secret), missing key, delete."""
     with SimServer(tmp_path, replicas=1, options={"preset": "unsealed"}) as s:
         s.write_token("vault-0", s.vc.init_result["root_token"])
         r = s.vault("vault-0", "write", "cubbyhole/app", "password=s3cr3t")
@@ -438,7 +438,7 @@ def test_help_and_unknown_commands(sim):
 
 
 def test_bootstrap_helper_full_runbook(sim):
-    """The DESIGN.md runbook through the CLI: init, unseal 3 pods, join 2, all voters (facts §2-§4)."""
+    """The docs/design.md §1 runbook through the CLI: init, unseal 3 pods, join 2, all voters (docs/vault-cli.md §2-§4)."""
     out = bootstrap(sim)
     peers = jout(sim.vault("vault-0", "operator", "raft", "list-peers", "-format=json"))["data"]["config"]["servers"]
     assert [p["address"] for p in peers] == ["vault-%d.vault-internal:8201" % i for i in range(3)]
@@ -472,7 +472,7 @@ def test_token_bearing_commands_need_a_token_and_an_unsealed_node(tmp_path, args
 
 
 def test_token_and_key_over_stdin_with_sh(tmp_path):
-    """DESIGN.md/§6: `sh -c 'IFS= read -r VAULT_TOKEN && export VAULT_TOKEN && exec vault ...'`;
+    """docs/vault-cli.md §6.2: `sh -c 'IFS= read -r VAULT_TOKEN && export VAULT_TOKEN && exec vault ...'`;
     §3 option 2: `sh -c 'IFS= read -r k; printf %s "$k" | vault write -format=json sys/unseal key=-'`."""
     with SimServer(tmp_path, replicas=2, options={"preset": "ha"}) as s:
         root = s.vc.init_result["root_token"]

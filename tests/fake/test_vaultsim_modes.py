@@ -1,7 +1,7 @@
 """Simulator options: the chart's container env and labels, readiness, naming, TLS, OpenBao,
 Vault versions, PGP-encrypted init, presets, several releases behind one server.
 
-Each test names the section of shared/facts/vault.md it checks."""
+Each test names the section of docs/vault-cli.md it checks."""
 import asyncio
 import base64
 import json
@@ -15,7 +15,7 @@ from vaultsim import VaultCluster, pgp
 from vaultsim.testing import SimServer, jout, status, wait_for
 
 
-# ---------------------------------------------------------------- env, labels, readiness (facts §7, §8)
+# ---------------------------------------------------------------- env, labels, readiness (docs/vault-cli.md §7, §8)
 def test_container_env_matches_the_vault_chart(tmp_path):
     """§7 Environment table (HTTP, setNodeId), plus FAKE_VAULT_ENDPOINT."""
     vc = VaultCluster(namespace="ns1", release="prod", fullname="prod-vault", replicas=3, workdir=str(tmp_path),
@@ -107,7 +107,7 @@ def test_pod_ip_change_after_restart_moves_leader_address(tmp_path):
         assert status(s, "vault-1")["leader_address"] == "http://10.244.9.9:8200"
 
 
-# ---------------------------------------------------------------- TLS (facts §7, §4 join, §5, addendum)
+# ---------------------------------------------------------------- TLS (docs/vault-cli.md §7, §4.3, §5, §10.4)
 def test_tls_cluster(tmp_path):
     """§7 TLS: VAULT_ADDR https; the CA must be trusted (VAULT_CACERT / -ca-cert / -tls-skip-verify);
     §4 join under TLS needs an https leader address and -leader-ca-cert (PEM or @file) and a name the
@@ -135,7 +135,7 @@ def test_tls_cluster(tmp_path):
                      ["-leader-ca-cert=@" + ca, "https://10.244.1.17:8200"]):               # IP not in the cert
             r = s.vault("vault-1", "operator", "raft", "join", *args)
             assert r.returncode == 2 and r.stderr.endswith(failed), args
-        # The x509 reason is only in the joining pod's log (facts addendum).
+        # The x509 reason is only in the joining pod's log (docs/vault-cli.md §10.4).
         log = s.call(s.vc.logs, "vault-1")
         assert "core: failed to get raft challenge: leader_addr=https://10.244.1.17:8200" in log
         assert "tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, not 10.244.1.17" in log
@@ -164,7 +164,7 @@ def test_tls_cluster(tmp_path):
         assert s.vault("vault-1", "operator", "raft", "snapshot", "save", "/dev/stdout").returncode == 0
 
 
-# ---------------------------------------------------------------- OpenBao (facts §8)
+# ---------------------------------------------------------------- OpenBao (docs/vault-cli.md §8)
 def test_openbao_mode(tmp_path):
     """§8: `bao` binary (+ `vault` symlink), BAO_* with VAULT_* fallback and BAO_ADDR precedence (even
     empty), `s.` root tokens, status without removed_from_cluster, with commit_date, active_time
@@ -220,7 +220,7 @@ def test_openbao_allows_permanent_non_voters(tmp_path):
         assert [p["voter"] for p in jout(r)["data"]["config"]["servers"]] == [True, False]
 
 
-# ---------------------------------------------------------------- versions (facts §1, §3)
+# ---------------------------------------------------------------- versions (docs/vault-cli.md §1, §3)
 def test_version_dependent_fields(tmp_path):
     """§1: removed_from_cluster only from 1.19; §3: write sys/unseal wraps the body in .data only since 1.13;
     hvs. tokens since 1.10 (s. before)."""
@@ -236,7 +236,7 @@ def test_version_dependent_fields(tmp_path):
         assert s.vc.init_result["root_token"].startswith("s.")
 
 
-# ---------------------------------------------------------------- PGP init (facts §2)
+# ---------------------------------------------------------------- PGP init (docs/vault-cli.md §2)
 def test_init_with_pgp_keys_encrypts_shares_and_root_token(tmp_path):
     """§2: -pgp-keys are file paths on the pod, their count must equal -key-shares, the shares come back
     as base64 PGP ciphertext that decrypts to working unseal keys; -root-token-pgp-key likewise."""

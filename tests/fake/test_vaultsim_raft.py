@@ -2,7 +2,7 @@
 autopilot promotion, list-peers/autopilot shapes, leader loss and elections, quorum, step-down,
 remove-peer, node ids, second clusters.
 
-Each test names the section of shared/facts/vault.md it checks."""
+Each test names the section of docs/vault-cli.md it checks."""
 import re
 import time
 

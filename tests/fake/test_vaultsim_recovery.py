@@ -1,4 +1,4 @@
-"""Lost-quorum recovery in the simulator (shared/facts/vault.md addendum "Lost-quorum recovery";
+"""Lost-quorum recovery in the simulator (docs/vault-cli.md §10.9 "Lost-quorum recovery";
 physical/raft/raft.go SetupCluster): node-id in the data folder, peers.json read when raft starts
 at unseal, Vault's parse rules and texts, the file deleted afterwards, the raft library's
 configuration lines in the server log, data and index kept."""

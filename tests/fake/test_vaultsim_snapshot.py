@@ -1,4 +1,4 @@
-"""Raft snapshots through the simulated CLI (facts §5): the archive format, where the bytes go
+"""Raft snapshots through the simulated CLI (docs/vault-cli.md §5): the archive format, where the bytes go
 (lazy 0600 file, /dev/stdout, a file named "-"), standby redirects, restore semantics
 (asynchronous apply, other-cluster check, -force, /dev/stdin, corrupt archives) and streaming of
 large snapshots in bounded memory."""

@@ -1,6 +1,6 @@
 """Unit tests of the Vault simulator's building blocks (no processes, no server).
 
-Each test names the section of shared/facts/vault.md whose behaviour it pins down."""
+Each test names the section of docs/vault-cli.md whose behaviour it pins down."""
 import base64
 import hashlib
 import io
@@ -16,7 +16,7 @@ from vaultsim import cli, goish, pgp, shamir
 from vaultsim import snapshot as S
 
 
-# ---------------------------------------------------------------- Shamir (facts §2, §3)
+# ---------------------------------------------------------------- Shamir (docs/vault-cli.md §2, §3)
 def test_shamir_shares_are_33_bytes_and_any_threshold_subset_recovers():
     """§2: Shamir unseal shares are 33 bytes (44 base64 / 66 hex characters); §3: any threshold subset."""
     secret = os.urandom(32)
@@ -41,7 +41,7 @@ def test_shamir_combine_errors_match_vault():
         shamir.combine([parts[0]])
 
 
-# ---------------------------------------------------------------- Go formatting (facts §0, §3)
+# ---------------------------------------------------------------- Go formatting (docs/vault-cli.md §0, §3)
 def test_go_json_is_marshalindent_with_html_escaping():
     """§0: JSON output is json.MarshalIndent(data, "", "  ") (Go escapes <, >, &)."""
     assert goish.go_json({"a": [], "b": {}, "c": "<x&y>", "d": None}) == \
@@ -84,7 +84,7 @@ def test_wrap_at_length_minimum_raggedness():
     assert text.split() == ["word"] * 40
 
 
-# ---------------------------------------------------------------- Go flag parsing (facts §0)
+# ---------------------------------------------------------------- Go flag parsing (docs/vault-cli.md §0)
 def _flags():
     fs = cli.FlagSet()
     fs.add("format", "string", "table")
@@ -128,7 +128,7 @@ def test_global_format_preparse_sees_format_after_positionals():
     assert cli._global_format(["status", "--", "-format=json"], env) == "table"
 
 
-# ---------------------------------------------------------------- snapshot archives (facts §5)
+# ---------------------------------------------------------------- snapshot archives (docs/vault-cli.md §5)
 def _archive(state_bytes=0, records=(("core/x", b"hello"),), seal=lambda s: b"sealed:" + s):
     meta = S.raft_meta(42, 3, [{"ID": "n1", "Address": "vault-0.vault-internal:8201"}], 40)
     w = S.SnapshotWriter(meta, list(records), seal, state_bytes=state_bytes)
@@ -210,7 +210,7 @@ def test_snapshot_reader_rejects_bad_archives_with_vault_texts():
         read(b"")
 
 
-# ---------------------------------------------------------------- PGP (facts §2)
+# ---------------------------------------------------------------- PGP (docs/vault-cli.md §2)
 def test_pgp_encrypts_to_rsa_keys_and_validates_like_x_crypto_openpgp():
     """§2: with -pgp-keys the shares are PGP ciphertext; invalid keys fail parsing."""
     public, private = pgp.make_test_key()

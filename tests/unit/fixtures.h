@@ -1,4 +1,4 @@
-/* Kubernetes objects shaped like the Vault Helm chart's (facts/vault.md §7),
+/* Kubernetes objects shaped like the Vault Helm chart's (docs/vault-cli.md §7),
  * shared by the unit tests of lib/cluster and lib/health. */
 #ifndef VH_TEST_FIXTURES_H
 #define VH_TEST_FIXTURES_H

@@ -1,5 +1,5 @@
 /* lib/cluster: StatefulSet and pod objects as the Vault Helm chart creates
- * them (facts/vault.md §7) turned into the cluster model. */
+ * them (docs/vault-cli.md §7) turned into the cluster model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* lib/credentials: exec credential plugins (facts/kubernetes.md §3.4), with a
+/* lib/credentials: exec credential plugins (docs/kubernetes.md §3.4), with a
  * shell-script plugin written by each test that records its runs. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* lib/kube: URL encoding and the errors made from API answers (facts/kubernetes.md §2.2). */
+/* lib/kube: URL encoding and the errors made from API answers (docs/kubernetes.md §2.2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* lib/kubeconfig: client-go's loading rules (facts/kubernetes.md §3). Every
+/* lib/kubeconfig: client-go's loading rules (docs/kubernetes.md §3). Every
  * test writes its kubeconfigs into a fresh directory. */
 #include <setjmp.h>
 #include <stdarg.h>

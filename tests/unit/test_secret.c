@@ -1,5 +1,5 @@
 /* lib/secret: locked buffers, core dumps off while secrets live, unseal key
- * checks as Vault decodes keys (facts/vault.md §3), keys and token files. */
+ * checks as Vault decodes keys (docs/vault-cli.md §3.4), keys and token files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* lib/vault parsers against the exact CLI outputs of facts/vault.md. */
+/* lib/vault parsers against the exact CLI outputs of docs/vault-cli.md. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

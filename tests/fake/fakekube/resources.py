@@ -1,4 +1,4 @@
-"""Kubernetes objects as the Vault Helm chart creates them (facts/vault.md §7,
+"""Kubernetes objects as the Vault Helm chart creates them (docs/vault-cli.md §7,
 §8 for OpenBao), kept in step with the simulated Vault nodes."""
 import copy
 import datetime
@@ -13,7 +13,7 @@ import uuid
 ORDERED_CREATE_SECONDS = 1.0
 # The StatefulSet controller observes a spec change (status.observedGeneration, updateRevision)
 # a moment after the API server stored it: clients that read status right after a PATCH see
-# the old revision (facts/kubernetes.md addendum).
+# the old revision (docs/kubernetes.md §7).
 CONTROLLER_SECONDS = 0.5
 # rand.SafeEncodeString's alphabet (apimachinery), used for controller-revision-hash.
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -77,7 +77,7 @@ def selects(selector, labels):
 
 
 ZONES = ("zone-a", "zone-b", "zone-c")
-# The chart's dataStorage.size (and auditStorage.size) default (facts/vault.md §7).
+# The chart's dataStorage.size (and auditStorage.size) default (docs/vault-cli.md §7.8).
 PVC_SIZE = "10Gi"
 PVC_KIB = 10 * 1024 * 1024
 
@@ -100,7 +100,7 @@ class Release:
         self.created = now_rfc3339()
         self.label_overrides = {}       # pod -> {label: value or None}
         self.pod_states = dict(pod_states)  # pod -> state string
-        # OpenBao's chart is OrderedReady (facts/vault.md §8): pod N is created only once
+        # OpenBao's chart is OrderedReady (docs/vault-cli.md §8): pod N is created only once
         # pods 0..N-1 are Ready (unsealed); once created it stays. Vault's is Parallel.
         self.ordered = openbao
         self.created_pods = set()
@@ -486,7 +486,7 @@ class Release:
                      "selector": {"matchLabels": self.selector_labels()},
                      "template": copy.deepcopy(self.template),
                      "volumeClaimTemplates": claims},
-            # OnDelete: currentRevision is never promoted (facts/kubernetes.md, addendum).
+            # OnDelete: currentRevision is never promoted (docs/kubernetes.md §7).
             "status": {"observedGeneration": self.observed_generation, "replicas": existing,
                        "readyReplicas": ready,
                        "currentReplicas": current, "updatedReplicas": updated,
@@ -507,7 +507,7 @@ class Release:
                 "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": self.chart}
 
     def services(self):
-        """The chart's Services (facts/vault.md §7) with the runbook's values: only the headless
+        """The chart's Services (docs/vault-cli.md §7) with the runbook's values: only the headless
         <fullname>-internal publishes not-ready addresses (always, vault-helm#902); the client
         Services do not (server.service.publishNotReadyAddresses: false in
         examples/vault-ha-values.yaml, hashicorp/vault-helm#817)."""

@@ -1,7 +1,7 @@
 """The fake Kubernetes API server: HTTPS with client-certificate and bearer
 token authentication, RBAC, the Helm chart's objects, the real server's error
-bodies (facts/kubernetes.md §2), and exec over WebSocket v5/v4 running real
-processes (facts §1). A plain-HTTP control port on loopback serves the Vault
+bodies (docs/kubernetes.md §2), and exec over WebSocket v5/v4 running real
+processes (docs/kubernetes.md §1). A plain-HTTP control port on loopback serves the Vault
 simulator's HTTP API and a control API for tests."""
 import asyncio
 import base64
@@ -83,7 +83,7 @@ def plural_group(resource):
             "leases": "coordination.k8s.io"}.get(resource.split("/")[0], "")
 
 BIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin")
-# The Endpoints API's deprecation warning (facts/kubernetes.md §2.1), on every Endpoints answer.
+# The Endpoints API's deprecation warning (docs/kubernetes.md §2.1), on every Endpoints answer.
 ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 ' \
     'EndpointSlice"'
 # What df reports as used when no test set a fill level.
@@ -1054,7 +1054,7 @@ class Server:
                        escape=False):
         if self.exec_start_ms:
             await asyncio.sleep(self.exec_start_ms / 1000.0)
-        # Exactly one empty initial frame on the lowest writable channel (facts §1.3).
+        # Exactly one empty initial frame on the lowest writable channel (docs/kubernetes.md §1.3).
         first = 1 if want_out else 2 if want_err else 3
         await ws.send_bytes(bytes([first]))
         if r.state(pod) in ("CrashLoopBackOff", "ContainerCreating", "BrokenImage") or \

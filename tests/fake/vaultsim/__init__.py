@@ -1,5 +1,5 @@
 """Simulated HashiCorp Vault / OpenBao HA cluster (Raft storage, Helm chart) for the fake
-Kubernetes API server. See cluster.py for the contract and shared/facts/vault.md for the facts
+Kubernetes API server. See cluster.py for the contract and docs/vault-cli.md for the facts
 it reproduces.
 
 VaultCluster is imported lazily: the simulated `vault` executable imports vaultsim.cli on every

@@ -4,7 +4,7 @@ It parses argv like the Go CLI (mitchellh/cli nested commands, Go `flag` semanti
 global -format pre-parse), reads the same environment (VAULT_*, BAO_* with VAULT_* fallback
 in OpenBao mode), talks HTTP to its node the way the api package does (X-Vault-Token,
 X-Vault-Request, one followed redirect) and prints results and errors with the real texts,
-streams and exit codes. Sources: shared/facts/vault.md, sections cited per command.
+streams and exit codes. Sources: docs/vault-cli.md, sections cited per command.
 
 Transport: requests go to $FAKE_VAULT_ENDPOINT (the fake API server) carrying the address the
 real client would dial in X-Fake-Vault-Addr; see vaultsim/cluster.py. Error texts always show
@@ -60,7 +60,7 @@ class Exit(Exception):
 
 # ============================================================ environment
 class Env:
-    """VAULT_* variables; OpenBao reads BAO_<X> first and falls back to VAULT_<X> (facts §8:
+    """VAULT_* variables; OpenBao reads BAO_<X> first and falls back to VAULT_<X> (docs/vault-cli.md §8:
     api/env.go ReadBaoVariable; BAO_ADDR wins even when set to an empty string)."""
 
     def __init__(self, flavor: str):
@@ -488,7 +488,7 @@ def _fmt_v(v) -> str:
 
 def secret_struct(obj: dict, since_113: bool = True) -> dict:
     """api.ParseSecret then json.Marshal(api.Secret) (field order; data map keys sorted).
-    Since Vault 1.13 a body without a "data" field is put into .data whole (facts §3)."""
+    Since Vault 1.13 a body without a "data" field is put into .data whole (docs/vault-cli.md §3)."""
     obj = obj or {}
     if "data" in obj or any(k in obj for k in ("request_id", "lease_id", "auth")):
         data = obj.get("data")
@@ -585,7 +585,7 @@ def _human_duration(v) -> str:
     return go_duration(n * 1_000_000_000)
 
 
-# ============================================================ seal status output (facts §1, §8)
+# ============================================================ seal status output (docs/vault-cli.md §1, §8)
 def seal_status_output(ctx, status: dict, leader: dict) -> dict:
     """command/format.go SealStatusOutput, json.Marshal order and omitempty rules."""
     o = {}
@@ -763,7 +763,7 @@ def cmd_status(ctx, args):
     return code
 
 
-# ---------------------------------------------------------------- operator init (facts §2)
+# ---------------------------------------------------------------- operator init (docs/vault-cli.md §2)
 def cmd_init(ctx, args):
     fs = FlagSet()
     http_flags(ctx, fs)
@@ -855,7 +855,7 @@ def cmd_init(ctx, args):
     return 0
 
 
-# ---------------------------------------------------------------- operator unseal (facts §3)
+# ---------------------------------------------------------------- operator unseal (docs/vault-cli.md §3)
 def _password_read():
     """go-secure-stdlib password.Read(os.Stdin) on Unix."""
     fd = 0
@@ -934,7 +934,7 @@ def cmd_unseal(ctx, args):
     return output_seal_status(ctx, client, status)
 
 
-# ---------------------------------------------------------------- operator step-down (facts §4)
+# ---------------------------------------------------------------- operator step-down (docs/vault-cli.md §4)
 def cmd_step_down(ctx, args):
     fs = FlagSet()
     http_flags(ctx, fs)                      # no FlagSetOutputFormat: -format is not defined
@@ -952,7 +952,7 @@ def cmd_step_down(ctx, args):
     return 0
 
 
-# ---------------------------------------------------------------- operator raft join (facts §4)
+# ---------------------------------------------------------------- operator raft join (docs/vault-cli.md §4)
 def _flag_file(raw: str) -> str:
     if raw.startswith("@"):
         try:
@@ -1014,7 +1014,7 @@ def cmd_raft_join(ctx, args):
                        table=lambda: table_output(["Key | Value", "Joined | %s" % ("true" if joined else "false")]))
 
 
-# ---------------------------------------------------------------- list-peers (facts §4)
+# ---------------------------------------------------------------- list-peers (docs/vault-cli.md §4)
 def cmd_list_peers(ctx, args):
     fs = FlagSet()
     http_flags(ctx, fs)
@@ -1062,7 +1062,7 @@ def _sort_maps(v):
     return v
 
 
-# ---------------------------------------------------------------- autopilot state (facts §4)
+# ---------------------------------------------------------------- autopilot state (docs/vault-cli.md §4)
 def cmd_autopilot_state(ctx, args):
     fs = FlagSet()
     http_flags(ctx, fs)
@@ -1190,7 +1190,7 @@ def cmd_autopilot_get_config(ctx, args):
     return output_data(ctx, conf, table=lambda: table_output(rows))
 
 
-# ---------------------------------------------------------------- remove-peer (facts §4)
+# ---------------------------------------------------------------- remove-peer (docs/vault-cli.md §4)
 def cmd_remove_peer(ctx, args):
     fs = FlagSet()
     http_flags(ctx, fs)
@@ -1215,7 +1215,7 @@ def cmd_remove_peer(ctx, args):
     return 0
 
 
-# ---------------------------------------------------------------- snapshots (facts §5)
+# ---------------------------------------------------------------- snapshots (docs/vault-cli.md §5)
 class _LazyWriter:
     """lazyOpenWriter: os.OpenFile(path, O_CREATE|O_WRONLY|O_TRUNC, 0600) on the first byte."""
 
@@ -1302,12 +1302,12 @@ def cmd_snapshot_restore(ctx, args):
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as e:
-        ctx.ui.error("Error opening policy file: open %s: %s" % (path, _errno_text(e)))   # sic (facts §5)
+        ctx.ui.error("Error opening policy file: open %s: %s" % (path, _errno_text(e)))   # sic (docs/vault-cli.md §5)
         return 2
     api_path = "sys/storage/raft/snapshot-force" if fs["force"] else "sys/storage/raft/snapshot"
     try:
         # The body is the open file, read to EOF; a followed redirect re-sends the same, already
-        # consumed reader (ResetJSONBody only resets JSON bodies): facts §5.
+        # consumed reader (ResetJSONBody only resets JSON bodies): docs/vault-cli.md §5.
         resp = client._open("POST", client.url(api_path), None, lambda: os.read(fd, 1 << 20), None,
                             redirect_prefix=True)
         resp.body = resp.raw.read()
@@ -1326,7 +1326,7 @@ def cmd_snapshot_restore(ctx, args):
 # ---------------------------------------------------------------- read / write / delete
 def _read_json_value(fd=0):
     """json.NewDecoder(stdin).Decode(&map): returns as soon as the top-level value is complete,
-    without waiting for EOF (facts §3)."""
+    without waiting for EOF (docs/vault-cli.md §3)."""
     buf = bytearray()
     depth = 0
     in_str = False

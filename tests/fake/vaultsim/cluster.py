@@ -15,7 +15,7 @@ Contract with the fake Kubernetes API server (tests/fake/fakekube):
 http://127.0.0.1:PORT/_vault/vault/vault-0 (a bare http(s)://host:port is completed with
 /_vault/<namespace>/<pod>). The CLI sends every request there, with the address the real CLI
 would have dialled (VAULT_ADDR, or a redirect's Location) in X-Fake-Vault-Addr and its TLS
-client settings in X-Fake-Vault-Tls; the server then decides, per facts/vault.md, what that
+client settings in X-Fake-Vault-Tls; the server then decides, per docs/vault-cli.md, what that
 connection would have reached (this pod, another pod by IP or DNS name, nothing) and whether
 TLS would have verified. A failed dial or handshake is answered with 502 and the Go error text
 in X-Fake-Vault-Transport-Error, which the CLI prints as Go's url.Error.
@@ -110,7 +110,7 @@ class VaultCluster:
             self.image = "%s:%s" % (repo, version)
         else:
             self.image = "hashicorp/vault:%s" % version
-        # facts §8: the distroless image has no /bin/sh; the server may honour this attribute.
+        # docs/vault-cli.md §8: the distroless image has no /bin/sh; the server may honour this attribute.
         self.has_shell = not (openbao and opts["distroless"])
         self.model = Model(namespace=namespace, fullname=fullname, replicas=replicas, workdir=self.workdir,
                            version=version, tls=tls, set_node_id=set_node_id, openbao=openbao, options=opts)
@@ -138,7 +138,7 @@ class VaultCluster:
         return self._bin
 
     def container_env(self, pod: str, pod_ip: str, host_ip: str, endpoint: str) -> dict:
-        """The chart's container env for the pod (facts §7 table; BAO_* names for OpenBao, §8)."""
+        """The chart's container env for the pod (docs/vault-cli.md §7 table; BAO_* names for OpenBao, §8)."""
         n = self.model.node(pod)
         n.pod_ip = pod_ip
         n.host_ip = host_ip
@@ -204,7 +204,7 @@ class VaultCluster:
 
     def logs(self, pod: str) -> str:
         """The pod's Vault server log (for the API server's pods/log): lifecycle lines and the
-        reasons of failed raft joins, which Vault only logs (facts addendum)."""
+        reasons of failed raft joins, which Vault only logs (docs/vault-cli.md §10.4)."""
         self.model.advance()
         return "".join(line + "\n" for line in self.model.node(pod).log)
 
@@ -324,7 +324,7 @@ class VaultCluster:
             f.write(text)
         os.chmod(path, 0o755)
         if self.openbao and not self.options["distroless"]:
-            # The Alpine/UBI images: /usr/bin/vault -> /usr/bin/bao (facts §8)
+            # The Alpine/UBI images: /usr/bin/vault -> /usr/bin/bao (docs/vault-cli.md §8)
             link = os.path.join(self._bin, "vault")
             if os.path.lexists(link):
                 os.unlink(link)
@@ -613,7 +613,7 @@ class VaultCluster:
         if req.get("recovery_pgp_keys"):
             rec.append("recovery_pgp_keys")
         if rec:
-            # facts §2: http/sys_init.go validateInitParameters
+            # docs/vault-cli.md §2: http/sys_init.go validateInitParameters
             raise SimError(400, "parameters %s not applicable to seal type shamir" % ",".join(rec))
         shares = int(req.get("secret_shares") or 0)
         threshold = int(req.get("secret_threshold") or 0)
@@ -657,7 +657,7 @@ class VaultCluster:
             node.parts = []
             node.nonce = ""
             return _json_response(200, m.seal_status(node))
-        # facts §3: hex first (and only within [16, 33] bytes), then base64.StdEncoding
+        # docs/vault-cli.md §3: hex first (and only within [16, 33] bytes), then base64.StdEncoding
         from .goish import go_b64_std_decode, go_hex_decode
         raw = go_hex_decode(key)
         if raw is None or not (16 <= len(raw) <= 33):
@@ -817,7 +817,7 @@ class VaultCluster:
             raise SimError(400, "no server id provided")
         mem = rc.members.pop(sid, None)
         if mem is None:
-            return web.Response(status=204)     # facts §4: unknown id is a silent success
+            return web.Response(status=204)     # docs/vault-cli.md §4: unknown id is a silent success
         rc.config_index = rc.bump()
         m.log_updating_configuration(rc, "RemoveServer", mem, now)
         gone = m.nodes.get(mem.pod)
@@ -839,14 +839,14 @@ class VaultCluster:
         leader = self._active(node)
         rc = leader.rc
         self._token(request, rc, root=True)
-        # facts §4: asynchronous; the old active node sleeps before competing again.
+        # docs/vault-cli.md §4: asynchronous; the old active node sleeps before competing again.
         leader.stepdown_until = now + float(m.opt["stepdown_sleep_seconds"])
         m._lose_leader(rc, now)
         m.reconcile(rc, now)
         return web.Response(status=204)
 
     def _redirect_or_active(self, node):
-        """alwaysRedirectPaths (facts §5): a standby answers 307 to the active node's api_addr."""
+        """alwaysRedirectPaths (docs/vault-cli.md §5): a standby answers 307 to the active node's api_addr."""
         m = self.model
         if node.sealed:
             raise SimError(503, "Vault is sealed")
@@ -965,7 +965,7 @@ async def _drain(request):
 
 
 def _validate_seal_config(shares, threshold, pgp_keys):
-    """vault.SealConfig.Validate (facts §2; texts from vault/seal.go)."""
+    """vault.SealConfig.Validate (docs/vault-cli.md §2; texts from vault/seal.go)."""
     if shares < 1:
         return "shares must be at least one"
     if threshold < 1:

@@ -3,7 +3,7 @@
 Only the standard library is imported here: the `vault` executable imports this
 module on every invocation and must start fast.
 
-What is reproduced, and from where (facts/vault.md §0 and the Vault sources named there):
+What is reproduced, and from where (docs/vault-cli.md §0 and the Vault sources named there):
 - json.MarshalIndent(v, "", "  ") + "\n"  (command/format.go JsonFormatter), including Go's
   HTML-safe escaping of <, >, & and U+2028/U+2029 and its short escapes.
 - Vault's tableOutput/columnOutput on ryanuber/columnize (Glue "    ", Empty "n/a",

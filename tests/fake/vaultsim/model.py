@@ -7,7 +7,7 @@ sleep after step-down, snapshot restore apply, join -retry) is kept as due times
 the model. A timer only wakes the model up to tell the API server that labels or readiness
 changed; it never decides anything, so outcomes do not depend on scheduling.
 
-Facts: shared/facts/vault.md (section numbers are cited at each behaviour).
+Facts: docs/vault-cli.md (section numbers are cited at each behaviour).
 """
 import hashlib
 import json
@@ -28,25 +28,25 @@ from . import shamir
 from .goish import pem_fingerprints
 
 BUILD_DATES = {
-    "1.21.2": "2025-12-18T15:41:11Z",   # facts §1 example
+    "1.21.2": "2025-12-18T15:41:11Z",   # docs/vault-cli.md §1 example
     "2.0.4": "2026-06-02T10:21:37Z",
     "2.6.2": "2026-08-11T08:02:19Z",
 }
 
 DEFAULT_OPTIONS = {
-    # autopilot server_stabilization_time (real default 10 s; facts addendum)
+    # autopilot server_stabilization_time (real default 10 s; docs/vault-cli.md §10.1)
     "stabilization_seconds": 2.0,
     # raft election after losing the leader / after a quorum is unsealed, and the leader lease
     # without quorum: "LO-HI" draws uniformly from that range for each election (or one number).
     # Vault scales raft's timeouts by performance_multiplier (5 by default): heartbeat and
-    # election timeouts of ~5 s, randomised by raft (facts addendum "Leader election takes
+    # election timeouts of ~5 s, randomised by raft (docs/vault-cli.md §10.7 "Leader election takes
     # seconds"). Tests that are not about elections pass a short range.
     "election_seconds": "2-6",
-    # manualStepDownSleepPeriod (facts §4 step-down): 10 s in Vault
+    # manualStepDownSleepPeriod (docs/vault-cli.md §4 step-down): 10 s in Vault
     "stepdown_sleep_seconds": 10.0,
-    # the threshold key on a joining node returns before the node is unsealed (facts §3)
+    # the threshold key on a joining node returns before the node is unsealed (docs/vault-cli.md §3)
     "join_unseal_seconds": 0.3,
-    # snapshot restore: the response comes first, the apply runs asynchronously (facts §5)
+    # snapshot restore: the response comes first, the apply runs asynchronously (docs/vault-cli.md §5)
     "restore_apply_seconds": 0.3,
     # -retry join loop interval
     "retry_join_seconds": 2.0,
@@ -61,14 +61,14 @@ DEFAULT_OPTIONS = {
     # TLS: put VAULT_CACERT (BAO_CACERT) into the container env, as the chart's TLS example does
     # through extraEnvironmentVars
     "tls_cacert_env": True,
-    # OpenBao distroless image: only `bao`, no `vault` symlink, no shell (facts §8)
+    # OpenBao distroless image: only `bao`, no `vault` symlink, no shell (docs/vault-cli.md §8)
     "distroless": False,
     # start state: "" | initialized | unsealed | ha | sealed-ha  (keys written to <workdir>/vault-init.json)
     "preset": "",
     "preset_shares": 5,
     "preset_threshold": 3,
     # fault injection: "pod:path:status[:message]" entries separated by ";" (pod may be "*"),
-    # e.g. "vault-1:sys/leader:500:internal error" (facts §1: sealed + /sys/leader failing)
+    # e.g. "vault-1:sys/leader:500:internal error" (docs/vault-cli.md §1: sealed + /sys/leader failing)
     "faults": "",
     # seal: "shamir", or an auto-unseal type ("transit", "awskms", ...) whose nodes unseal
     # themselves at start while the seal is reachable (presets only: init stays Shamir)
@@ -135,7 +135,7 @@ class Member:
 
 
 class RaftCluster:
-    """One raft cluster: what `vault operator init` creates (facts §2: init on a fresh pod while
+    """One raft cluster: what `vault operator init` creates (docs/vault-cli.md §2: init on a fresh pod while
     another cluster exists creates a second, independent one)."""
 
     def __init__(self, shares: int, threshold: int, openbao: bool, legacy_tokens: bool):
@@ -288,7 +288,7 @@ class Model:
 
     def _node_id(self, pod: str) -> str:
         if self.set_node_id:
-            return pod          # VAULT_RAFT_NODE_ID = metadata.name (facts §4, §7): no node-id file
+            return pod          # VAULT_RAFT_NODE_ID = metadata.name (docs/vault-cli.md §4, §7): no node-id file
         # physical/raft: no id configured, so <storage path>/node-id, written once (a UUID)
         p = os.path.join(self.data_path(pod), "node-id")
         if os.path.exists(p):
@@ -341,7 +341,7 @@ class Model:
                                                  self.servers_text(rc.members.values())), t)
 
     def raft_start(self, n: Node, t: float):
-        """physical/raft SetupCluster, run when raft starts at unseal (facts addendum "Lost-quorum
+        """physical/raft SetupCluster, run when raft starts at unseal (docs/vault-cli.md §10.9 "Lost-quorum
         recovery"): a <storage path>/raft/peers.json replaces the configuration with exactly its
         list, and is then deleted. Raises SimError when it cannot be used (the unseal fails)."""
         rc = n.rc
@@ -480,7 +480,7 @@ class Model:
         return (not n.sealed and n.rc is not None and n.rc.leader == n.node_id and not n.removed)
 
     def initialized(self, n: Node) -> bool:
-        # facts §2: Initialized() is true when the barrier exists or a raft join is pending.
+        # docs/vault-cli.md §2: Initialized() is true when the barrier exists or a raft join is pending.
         return n.rc is not None or n.pending is not None
 
     # ------------------------------------------------------------ lazy time
@@ -718,7 +718,7 @@ class Model:
         return BUILD_DATES.get(self.version, "2025-01-01T00:00:00Z")
 
     def seal_status(self, n: Node) -> dict:
-        """The server's /v1/sys/seal-status body, in Go field order (facts §1, §8)."""
+        """The server's /v1/sys/seal-status body, in Go field order (docs/vault-cli.md §1, §8)."""
         rc = n.rc or n.pending
         auto = sealcfg.is_auto(n.seal.barrier)
         d = {
@@ -814,7 +814,7 @@ class Model:
         return 0
 
     def labels(self, pod: str) -> dict:
-        """service_registration "kubernetes" labels (facts §7; openbao-* in OpenBao mode, §8)."""
+        """service_registration "kubernetes" labels (docs/vault-cli.md §7; openbao-* in OpenBao mode, §8)."""
         n = self.node(pod)
         p = "openbao-" if self.openbao else "vault-"
         return {
@@ -826,7 +826,7 @@ class Model:
         }
 
     def ready(self, pod: str) -> bool:
-        # readiness probe: `vault status -tls-skip-verify` exits 0 only when unsealed (facts §1, §7)
+        # readiness probe: `vault status -tls-skip-verify` exits 0 only when unsealed (docs/vault-cli.md §1, §7)
         n = self.node(pod)
         return n.rc is not None and not n.sealed
 
@@ -975,7 +975,7 @@ class Model:
             if leader is None:
                 raise SimError(500, "error during raft join: no leader is available to receive the answer")
             # The leader adds the node as a non-voter right away (autopilot stabilization,
-            # facts addendum); the node unseals asynchronously (facts §3 "Raft join + Shamir").
+            # docs/vault-cli.md §10.1); the node unseals asynchronously (docs/vault-cli.md §3.3 "Raft join + Shamir").
             if n.node_id not in rc.members:
                 rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), False, t)
                 rc.members[n.node_id].non_voter = bool(n.join_non_voter)
@@ -986,7 +986,7 @@ class Model:
         rc = n.rc
         barrier = open_blob(combined, rc.keyring_blob)
         if barrier is None:
-            # facts §3: wrong key material is only detected at the threshold
+            # docs/vault-cli.md §3: wrong key material is only detected at the threshold
             raise SimError(400, "unable to retrieve stored keys: invalid key: failed to decrypt keys "
                                 "from storage: cipher: message authentication failed")
         rc.unseal_key = combined
@@ -1122,7 +1122,7 @@ class Model:
         return None
 
     def cert_names(self, target: Node | None = None):
-        """SANs of the node certificates under TLS (the chart's TLS example, facts §7), or
+        """SANs of the node certificates under TLS (the chart's TLS example, docs/vault-cli.md §7), or
         those of a certificate a test reissued for that node."""
         if target is not None and target.cert_names is not None:
             return target.cert_names
@@ -1209,7 +1209,7 @@ class Model:
         rc.cubby = cubby
 
     def apply_restore(self, rc: RaftCluster, parsed, t: float):
-        """The asynchronous part of a restore (facts §5): replace the cluster's data."""
+        """The asynchronous part of a restore (docs/vault-cli.md §5): replace the cluster's data."""
         recs = parsed.records
         keyring = recs.get("core/keyring", b"")
         barrier = open_blob(rc.unseal_key, keyring) if rc.unseal_key else None

@@ -1,7 +1,7 @@
 """Minimal OpenPGP (RFC 4880) for `vault operator init -pgp-keys / -root-token-pgp-key`.
 
 Vault encrypts each unseal share (and the root token) to the given public keys with
-golang.org/x/crypto/openpgp and returns the ciphertext hex/base64-encoded (facts §2: "With PGP
+golang.org/x/crypto/openpgp and returns the ciphertext hex/base64-encoded (docs/vault-cli.md §2: "With PGP
 keys, the *_b64 values are base64 PGP ciphertext"). This module does the same for RSA keys:
 a Public-Key Encrypted Session Key packet (v3, RSA PKCS#1 v1.5) followed by a Symmetrically
 Encrypted Integrity Protected Data packet (AES-128 CFB, MDC) holding a binary literal packet, so

@@ -1,6 +1,6 @@
 """Shamir secret sharing over GF(2^8), as hashicorp/vault `shamir/shamir.go` does it.
 
-facts/vault.md §2/§3: a share is the secret's length in y-bytes followed by ONE x-coordinate
+docs/vault-cli.md §2/§3: a share is the secret's length in y-bytes followed by ONE x-coordinate
 byte (33 bytes for Vault's 32-byte key, i.e. 44 base64 / 66 hex characters). x-coordinates are
 distinct random values in 1..255; each secret byte gets its own random polynomial of degree
 threshold-1 whose constant term is that byte. Field arithmetic uses the AES polynomial

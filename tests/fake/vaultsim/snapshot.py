@@ -1,4 +1,4 @@
-"""Raft snapshot archives (facts/vault.md §5 "Snapshot file format").
+"""Raft snapshot archives (docs/vault-cli.md §5.3, the snapshot file).
 
 A snapshot is a gzip-compressed tar with exactly these members, in this order:
   1. meta.json          raft.SnapshotMeta as compact JSON (json.Marshal)
@@ -23,7 +23,7 @@ import zlib
 
 FILLER_PREFIX = "sys/sim/filler/"
 MEMBERS = ("meta.json", "state.bin", "SHA256SUMS", "SHA256SUMS.sealed")
-META_LIMIT = 8 * 1024          # facts §5: meta and hash files are limited to 8 KiB each
+META_LIMIT = 8 * 1024          # docs/vault-cli.md §5: meta and hash files are limited to 8 KiB each
 CHUNK = 1 << 20
 _FILLER_KEY_LEN = len(FILLER_PREFIX) + 8
 
