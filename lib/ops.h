@@ -37,6 +37,7 @@ struct ops {
      * and a lost pod that came back with stale data is no member. NULL = not known. */
     const char *const *members;
     size_t nmembers;
+    int unseal_migrate; /* keys go with "migrate": true (a seal migration's old keys) */
 };
 
 /* One line of progress through o->report (nothing when it is NULL). */

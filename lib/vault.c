@@ -76,6 +76,7 @@ void vault_status_clear(struct vault_status *st)
     free(st->cluster_name);
     free(st->cluster_id);
     free(st->storage_type);
+    free(st->recovery_seal_type);
     free(st->leader_address);
     free(st->leader_cluster_address);
     memset(st, 0, sizeof *st);
@@ -113,6 +114,8 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     st->cluster_id = dup_str(root, "cluster_id");
     st->storage_type = dup_str(root, "storage_type");
     st->recovery_seal = get_bool(root, "recovery_seal");
+    st->recovery_seal_type = dup_str(root, "recovery_seal_type");
+    st->migration = get_bool(root, "migration");
     json_t *removed = json_object_get(root, "removed_from_cluster");
     st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
                                : json_is_true(removed) ? TRI_TRUE

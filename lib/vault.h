@@ -23,6 +23,9 @@ struct vault_status {
     char *cluster_id;
     char *storage_type;
     int recovery_seal;
+    char *recovery_seal_type; /* "shamir" for auto seals (1.16+), NULL otherwise */
+    int migration;            /* started in seal migration mode and not migrated yet (facts:
+                                 seal-migration §1.4: false alone does not mean done) */
     enum tristate removed_from_cluster; /* 1.19+ only */
     int ha_enabled;
     int is_self; /* absent on standbys: 0 */

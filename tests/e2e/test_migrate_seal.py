@@ -1,0 +1,152 @@
+"""migrate-seal (issue 21): Shamir <-> transit pod by pod against the fake, whose pods read the
+chart's ConfigMap when they start and whose Vault models migration mode, `unseal -migrate` and
+the migration on the node that becomes active (tests/fake/test_vaultsim_seal.py). Standbys
+first, one step-down, the old active pod last; refusals before any change; resumable."""
+import json
+import re
+
+import pytest
+
+from conftest import run_plugin
+from test_upgrade import QUICK, changes, leaders
+
+CM_KEY = "extraconfig-from-values.hcl"
+
+
+def start(make_fake, *extra, ns="vault", name="fake"):
+    fake = make_fake(*(QUICK + extra), name=name)
+    flavor = "openbao" if "--openbao" in extra else "vault"
+    release = "openbao" if "--openbao" in extra else "vault"
+    path = "%s/vault/%s/%s/vault-init.json" % (fake.state_dir, ns, release)
+    import os
+    os.chmod(path, 0o600)
+    keys = json.load(open(path))
+    keys["_path"] = path
+    keys["_ns"] = ns
+    keys["_sts"] = release
+    keys["_cli"] = "bao" if flavor == "openbao" else "vault"
+    r = run_plugin(["-n", ns, "status", "--wait-for", "healthy", "--timeout", "60s"],
+                   kubeconfig=fake.kubeconfig, env={"VAULT_TOKEN": keys["root_token"]})
+    assert r.returncode == 0, r.stdout + r.stderr
+    return fake, keys
+
+
+def set_config(fake, keys, text):
+    fake.control("configmap", {"namespace": keys["_ns"], "data": {CM_KEY: text}})
+
+
+def base_config(fake, keys):
+    r = fake.kubectl("get", "configmap", "%s-config" % keys["_sts"], "-n", keys["_ns"], "-o",
+                     "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["data"][CM_KEY]
+
+
+def transit(tr, disabled=False, token=True):
+    return ('seal "transit" {\n  address = "%s"\n%s  key_name = "%s"\n  mount_path = "%s/"\n%s}\n'
+            % (tr["address"], '  token = "%s"\n' % tr["token"] if token else "", tr["key"],
+               tr["mount"], '  disabled = "true"\n' if disabled else ""))
+
+
+def migrate(fake, keys, *args, input=None, timeout=400):
+    return run_plugin(["-n", keys["_ns"], "migrate-seal"] + list(args),
+                      kubeconfig=fake.kubeconfig, env={"VAULT_TOKEN": keys["root_token"]},
+                      input=input, timeout=timeout)
+
+
+def seals(fake, keys):
+    out = {}
+    r = run_plugin(["-n", keys["_ns"], "status", "-o", "json"], kubeconfig=fake.kubeconfig,
+                   env={"VAULT_TOKEN": keys["root_token"]})
+    for p in json.loads(r.stdout)["pods"]:
+        out[p["name"]] = (p.get("sealType"), p.get("sealed"))
+    return out
+
+
+def keys_file(tmp_path, keys):
+    import os
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"unseal_keys_b64": keys["unseal_keys_b64"]}))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def steps(stderr):
+    return [l for l in stderr.splitlines() if re.match(r"^\[\d+/\d+\] ", l)]
+
+
+@pytest.mark.parametrize("replicas", [3, 5])
+def test_shamir_to_transit_with_keys_file(make_fake, tmp_path, replicas):
+    fake, keys = start(make_fake, "--replicas", str(replicas))
+    tr = fake.control("transit", {"namespace": "vault"})
+    base = base_config(fake, keys)
+    set_config(fake, keys, base + transit(tr))
+    before = leaders(fake)
+    old = before[-1]
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Seal migration: Shamir -> transit" in r.stderr
+    assert "Seal transit: %s answers from %s" % (tr["address"], old) in r.stderr
+    standbys = ["vault-%d" % i for i in reversed(range(replicas)) if "vault-%d" % i != old]
+    assert steps(r.stderr) == (
+        ["[%d/%d] restart %s" % (i + 1, replicas + 1, p) for i, p in enumerate(standbys)] +
+        ["[%d/%d] step down %s" % (replicas, replicas + 1, old),
+         "[%d/%d] restart %s" % (replicas + 1, replicas + 1, old)])
+    # each step says what it waited for and how long
+    assert re.search(r"%s: back, seal transit, in \d+\.\d s" % standbys[0], r.stderr)
+    assert re.search(r": migrated: seal transit, recovery seal shamir, migration done", r.stderr)
+    assert "Seal migration complete: every pod of vault/vault runs seal transit." in r.stdout
+    assert "%s came back unsealed by itself (seal transit)." % old in r.stdout
+    assert "are now the recovery keys" in r.stdout
+    # exactly one leader change, to a migrated standby
+    after = leaders(fake)[len(before):]
+    assert len(after) == 1 and after[0] != old
+    # the pods were deleted (evicted) one at a time, standbys first, the old active last
+    deleted = [c[1].rsplit("/", 1)[-1] for c in changes(fake) if "/pods/" in c[1]]
+    assert deleted == standbys + [old]
+    # the keys never went into an argv
+    for e in fake.exec_log():
+        for s in keys["unseal_keys_b64"] + [keys["root_token"]]:
+            assert s not in json.dumps(e)
+    # run again: nothing to do
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0 and "No seal migration: every pod of vault/vault runs seal transit" \
+        in r.stdout, r.stdout + r.stderr
+
+
+def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    base = base_config(fake, keys)
+    set_config(fake, keys, base + transit(tr))
+    old = leaders(fake)[-1]
+    r = migrate(fake, keys, "--dry-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Seal migration plan for vault/vault: Shamir -> transit" in r.stdout
+    assert "Leader changes: 1 (%s steps down)" % old in r.stdout
+    assert "Dry run: nothing was changed." in r.stdout
+    assert changes(fake) == []
+    # -o json
+    r = migrate(fake, keys, "--dry-run", "-o", "json")
+    doc = json.loads(r.stdout)
+    assert doc["from"] == "shamir" and doc["to"] == "transit" and doc["leaderChanges"] == 1
+
+    # two enabled seals
+    set_config(fake, keys, base + transit(tr) + 'seal "awskms" {\n  kms_key_id = "k"\n}\n')
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1
+    assert 'has 2 enabled seal stanzas ("transit" and "awskms")' in r.stderr
+    # unreachable transit
+    set_config(fake, keys, base + transit(tr))
+    fake.control("transit", {"namespace": "vault", "available": False})
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1
+    assert "the transit seal at %s (mount transit/) cannot be reached from %s" % (
+        tr["address"], old) in r.stderr and "connection refused" in r.stderr
+    fake.control("transit", {"namespace": "vault", "available": True})
+    # degraded cluster: a standby sealed
+    standby = next(p for p in ("vault-2", "vault-1") if p != old)
+    fake.kubectl("delete", "pod", standby, "-n", "vault")
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
+    assert [c for c in changes(fake) if c[0] != "DELETE"] == []
