@@ -146,7 +146,7 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     fake.control("transit", {"namespace": "vault", "available": True})
     # degraded cluster: a standby sealed
     standby = next(p for p in ("vault-2", "vault-1") if p != old)
-    fake.kubectl("delete", "pod", standby, "-n", "vault")
+    fake.kubectl("delete", "pod", standby, "-n", "vault", "--wait=false")
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
     assert [c for c in changes(fake) if c[0] != "DELETE"] == []
