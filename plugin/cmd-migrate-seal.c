@@ -4,6 +4,7 @@
  * seal's keys, one step-down to a migrated standby (the migration happens
  * there), the old active pod last. A roll of lib/upgrade with lib/sealmig's
  * per-pod step and done test; plan, then apply; running it again resumes. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,45 @@ static json_t *plan_json(const struct vault_cluster *vc, const struct upgrade_pl
     if (blocker != NULL)
         json_object_set_new(doc, "blocker", json_string(blocker));
     return doc;
+}
+
+/* A restarted pod that does not come back: Vault exits at start on a bad seal
+ * config and says why only in its log (facts: seal-migration §4.2). */
+static void say_pod_log(struct cmd_context *ctx, struct ops *o, const char *pod)
+{
+    const struct vault_pod *p = cluster_find_pod(o->vc, pod);
+    if (p == NULL || p->running)
+        return;
+    char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
+    char path[1024];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/log?container=%s&tailLines=20",
+             ns ? ns : "", name ? name : "", o->vc->container);
+    free(ns);
+    free(name);
+    char *text = NULL;
+    struct error err = {0};
+    if (kube_get_text(o->kube, path, &text, &err) < 0 || text == NULL) {
+        free(text);
+        return;
+    }
+    /* What follows the last log line (hclog lines start with their date) is what
+     * the server printed as it exited, maybe over several lines: one line here. */
+    char fatal[1024] = "";
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        int stamped = strlen(line) > 5 && isdigit((unsigned char)line[0]) &&
+                      isdigit((unsigned char)line[3]) && line[4] == '-';
+        if (stamped)
+            fatal[0] = '\0';
+        else if (line[0] != '\0')
+            ops_append(fatal, sizeof fatal, "%s%s", fatal[0] ? " " : "", line);
+    }
+    if (fatal[0] != '\0') {
+        char clean[1024];
+        text_sanitize(clean, sizeof clean, fatal, strlen(fatal));
+        fprintf(ctx->err, "%s does not start (%s); its log ends with: %s\n", pod,
+                p->reason ? p->reason : "not running", clean);
+    }
+    free(text);
 }
 
 /* Before the step-down nothing is written: say how to roll back. */
@@ -402,6 +442,12 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
             fprintf(ctx->err, "%s: the migration stopped at step %zu of %zu (%s %s)\n", ctx->prog,
                     i + 1, plan.n, upgrade_action_name(s->action), s->pod);
+            struct error e2 = {0};
+            if (s->action == UPGRADE_RESTART) {
+                ops_append(restarted, sizeof restarted, "%s%s", restarted[0] ? ", " : "", s->pod);
+                if (cluster_refresh_pods(o.kube, o.vc, &e2) == 0)
+                    say_pod_log(ctx, &o, s->pod);
+            }
             if (!stepped_down)
                 say_rollback(ctx, cm, restarted);
             else

@@ -150,3 +150,110 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
     assert [c for c in changes(fake) if c[0] != "DELETE"] == []
+
+
+def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
+    fake, keys = start(make_fake, "--vault-opt", "seal_type=transit")
+    tr = fake.control("transit", {"namespace": "vault"})
+    text = base_config(fake, keys)
+    base = text[:text.index('seal "transit"')]
+    # the stanza removed instead of disabled: refused, naming the missing line
+    set_config(fake, keys, base)
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1
+    assert 'leaving the transit seal needs its stanza kept with `disabled = "true"`' in r.stderr
+    assert changes(fake) == []
+    set_config(fake, keys, base + transit(tr, disabled=True))
+    before = leaders(fake)
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Seal migration: transit -> Shamir" in r.stderr
+    assert "The old seal's keys: its recovery keys (3 of 5)." in r.stderr
+    assert re.search(r": migrated: seal shamir, recovery seal none, migration done", r.stderr)
+    assert "The recovery key shares (3 of 5) are now the unseal keys" in r.stdout
+    assert 'Remove the disabled seal "transit" stanza in a follow-up helm upgrade' in r.stdout
+    assert len(leaders(fake)) == len(before) + 1
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0 and 'still has the disabled seal "transit" stanza' in r.stdout
+
+
+def test_interrupted_and_resumed(make_fake, tmp_path):
+    import os
+    import signal
+    import subprocess
+    from conftest import BIN
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    before = leaders(fake)
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG",)}
+    env.update({"KUBECONFIG": fake.kubeconfig, "VAULT_TOKEN": keys["root_token"],
+                "HOME": "/nonexistent"})
+    p = subprocess.Popen([BIN, "migrate-seal", "--yes", "--keys-file", keys_file(tmp_path, keys)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith("[2/4] "):
+            p.send_signal(signal.SIGINT)
+            break
+    out, err = p.communicate(timeout=300)
+    err = "".join(seen) + err
+    assert p.returncode == 130, err
+    assert "Nothing was written to storage yet" in err and "To roll back: put the old seal" in err
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the pod migrated before the interruption is not restarted again
+    assert re.search(r"Already on the new seal: vault-\d$", r.stdout, re.M), r.stdout
+    assert steps(r.stderr)[0].startswith("[1/3] ")
+    assert "Seal migration complete" in r.stdout
+    assert len(leaders(fake)) == len(before) + 1
+
+
+def test_transit_token_in_the_pods_env(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    fake.control("secret", {"namespace": "vault", "name": "transit-token",
+                            "data": {"token": tr["token"]}})
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "vault", "env": [
+        {"name": "VAULT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "transit-token",
+                                                               "key": "token"}}}]}]}}}}
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "--type", "strategic",
+                     "-p", json.dumps(patch))
+    assert r.returncode == 0, r.stderr
+    set_config(fake, keys, base_config(fake, keys) + transit(tr, token=False))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys), timeout=500)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Note: the pods get VAULT_TOKEN from Secret transit-token" in r.stderr
+    runs = [e["command"] for e in fake.exec_log() if "vault" in e["command"]]
+    assert runs and all(c[0] in ("env", "sh") for c in runs[-5:]), runs[-5:]
+    assert ["env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN", "vault", "status",
+            "-format=json"] in runs
+
+
+def test_a_pod_that_crashes_is_named_with_its_log_line(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    bad = dict(tr, token="hvs.revoked")
+    set_config(fake, keys, base_config(fake, keys) + transit(bad))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys), "--timeout", "8s")
+    assert r.returncode == 1
+    assert re.search(r"vault-\d does not start \(CrashLoopBackOff\); its log ends with: "
+                     r"error parsing Seal configuration: Error making API request\. URL: PUT "
+                     r"http://vault-transit\.vault-transit\.svc:8200/v1/transit/encrypt/autounseal "
+                     r"Code: 403\. Errors: \* permission denied$", r.stderr, re.M), r.stderr
+    assert "To roll back: put the old seal stanza back" in r.stderr
+
+
+def test_openbao(make_fake, tmp_path):
+    fake, keys = start(make_fake, "--openbao", "--namespace", "openbao", "--release", "openbao",
+                       ns="openbao")
+    tr = fake.control("transit", {"namespace": "openbao"})
+    base = base_config(fake, keys)
+    set_config(fake, keys, base + transit(tr) + transit(tr))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1 and "OpenBao refuses to start with them" in r.stderr
+    set_config(fake, keys, base + transit(tr))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Seal migration complete: every pod of openbao/openbao runs seal transit." in r.stdout
