@@ -42,6 +42,13 @@ static json_t *pod_document(const struct vault_pod *p, const struct pod_view *v,
                           v->st.version, "role", hp->role, "raft", hp->raft, "nodeId", hp->node_id,
                           "committedIndex", (json_int_t)v->st.raft_committed_index, "appliedIndex",
                           (json_int_t)v->st.raft_applied_index, "clusterId", v->st.cluster_id);
+        json_t *seal = json_pack("{s:s?, s:b, s:s?, s:b}", "type", v->st.type, "recoverySeal",
+                                 v->st.recovery_seal, "recoverySealType", v->st.recovery_seal_type,
+                                 "migration", v->st.migration);
+        if (vault != NULL && seal != NULL)
+            json_object_set_new(vault, "seal", seal);
+        else
+            json_decref(seal);
     } else {
         vault = json_pack("{s:s, s:s?}", "role", hp->role ? hp->role : "unknown", "error",
                           v->status_error);
@@ -103,22 +110,31 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
     fprintf(o, "StatefulSet %s/%s (release %s, %s): %d/%d ready\n\n", vc->namespace, vc->name,
             vc->release ? vc->release : "-", vc->image ? vc->image : "-", vc->ready_replicas,
             vc->replicas);
-    const char *headers[] = {"POD",      "PHASE", "READY",   "INITIALIZED", "SEALED",
-                             "ROLE",     "RAFT",  "INDEX",   "VERSION",     "AGE",
-                             "RESTARTS", "NODE",  "NODE ID", "IP",          "IMAGE"};
-    size_t ncols = wide ? 15 : 12;
+    const char *headers[] = {"POD",     "PHASE", "READY",   "INITIALIZED", "SEALED",   "ROLE",
+                             "RAFT",    "INDEX", "VERSION", "AGE",         "RESTARTS", "NODE",
+                             "NODE ID", "IP",    "IMAGE",   "SEAL"};
+    size_t ncols = wide ? 16 : 12;
     struct table *t = table_new(ncols, headers);
     for (size_t i = 0; i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
         const struct health_pod *hp = &h->pods[i];
-        char age[32], restarts[16], sealed[32], index[48];
+        char age[32], restarts[16], sealed[32], index[48], seal[96];
         output_age(age, sizeof age, now, p->created);
         snprintf(restarts, sizeof restarts, "%d", p->restarts);
         const char *init = "-", *version = p->label_version;
         snprintf(sealed, sizeof sealed, "-");
         snprintf(index, sizeof index, "-");
+        snprintf(seal, sizeof seal, "-");
         if (v->have_status) {
+            /* the configured seal (not the stored one), its recovery seal, and whether the
+             * pod was started in migration mode and still migrates (docs/seal-migration.md) */
+            snprintf(seal, sizeof seal, "%s%s%s%s", v->st.type ? v->st.type : "?",
+                     v->st.recovery_seal ? ", recovery " : "",
+                     v->st.recovery_seal
+                         ? (v->st.recovery_seal_type ? v->st.recovery_seal_type : "shamir")
+                         : "",
+                     v->st.migration ? ", migration" : "");
             init = v->st.initialized ? "true" : "false";
             if (v->st.sealed && v->st.initialized)
                 snprintf(sealed, sizeof sealed, "true %d/%d", v->st.progress, v->st.t);
@@ -144,7 +160,8 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
                                p->node,
                                hp->node_id,
                                p->pod_ip,
-                               p->image};
+                               p->image,
+                               seal};
         int row = table_add_row(t, cells);
         if (row < 0)
             continue;

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+
 from conftest import run_plugin
 from test_upgrade import QUICK, changes, leaders
 
@@ -257,3 +258,28 @@ def test_openbao(make_fake, tmp_path):
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Seal migration complete: every pod of openbao/openbao runs seal transit." in r.stdout
+
+
+def test_status_shows_the_seal_and_unseal_says_auto_seals_unseal_themselves(make_fake, tmp_path):
+    fake, keys = start(make_fake, "--vault-opt", "seal_type=transit")
+    r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig,
+                   env={"VAULT_TOKEN": keys["root_token"]})
+    pods = json.loads(r.stdout)["pods"]
+    assert all(p["vault"]["seal"] == {"type": "transit", "recoverySeal": True,
+                                      "recoverySealType": "shamir", "migration": False}
+               for p in pods), pods
+    r = run_plugin(["status", "-o", "wide"], kubeconfig=fake.kubeconfig,
+                   env={"VAULT_TOKEN": keys["root_token"]})
+    assert "SEAL" in r.stdout.splitlines()[2] and "transit, recovery shamir" in r.stdout
+    r = run_plugin(["status"], kubeconfig=fake.kubeconfig, env={"VAULT_TOKEN": keys["root_token"]})
+    assert "transit" not in r.stdout.splitlines()[2]  # the default table stays narrow
+    # a pod whose seal is unreachable stays sealed: keys would not help
+    fake.control("seal", {"namespace": "vault", "available": False})
+    fake.kubectl("delete", "pod", "vault-2", "-n", "vault", "--wait=false")
+    r = run_plugin(["unseal", "--keys-file", keys_file(tmp_path, keys)],
+                   kubeconfig=fake.kubeconfig, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("vault-2: seal transit: the pod unseals itself; recovery keys do not unseal it. If "
+            "it stays sealed, its log says why (kubectl logs -n vault vault-2): the seal may be "
+            "unreachable") in r.stderr
+    assert "No sealed pod to unseal." not in r.stdout
