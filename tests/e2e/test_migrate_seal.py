@@ -145,9 +145,11 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     assert "the transit seal at %s (mount transit/) cannot be reached from %s" % (
         tr["address"], old) in r.stderr and "connection refused" in r.stderr
     fake.control("transit", {"namespace": "vault", "available": True})
-    # degraded cluster: a standby sealed
+    # degraded cluster: a standby sealed (restarted before the seal change: Shamir, sealed)
+    set_config(fake, keys, base)
     standby = next(p for p in ("vault-2", "vault-1") if p != old)
     fake.kubectl("delete", "pod", standby, "-n", "vault", "--wait=false")
+    set_config(fake, keys, base + transit(tr))
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
     assert [c for c in changes(fake) if c[0] != "DELETE"] == []
