@@ -87,8 +87,8 @@ void doctor_check_seal_config(const struct doctor_facts *f, struct doctor_report
                      "runs seal %s: restarted pods come up sealed and need the keys, and the old "
                      "seal stays a start-up dependency",
                      disabled_type, enabled_type),
-                xfmt("remove the disabled seal \"%s\" stanza (helm upgrade), then restart the "
-                     "pods (kubectl vault-ha upgrade)",
+                xfmt("remove the disabled seal \"%s\" stanza (helm upgrade); the pods read "
+                     "it when they next start",
                      disabled_type));
         }
     }

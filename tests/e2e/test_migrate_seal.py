@@ -285,3 +285,37 @@ def test_status_shows_the_seal_and_unseal_says_auto_seals_unseal_themselves(make
             "it stays sealed, its log says why (kubectl logs -n vault vault-2): the seal may be "
             "unreachable") in r.stderr
     assert "No sealed pod to unseal." not in r.stdout
+
+
+def test_keys_from_the_prompt(make_fake, tmp_path):
+    """On a terminal: the plan, the old keys asked once (hidden), the confirmation, then the
+    migration; no key on the screen."""
+    import os
+    from test_interactive import Tmux, command_line
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    token_file = tmp_path / "token"
+    token_file.write_text(keys["root_token"] + "\n")
+    os.chmod(token_file, 0o600)
+    cmd = command_line(fake, ["migrate-seal", "--token-file", str(token_file)])
+    t = Tmux(tmp_path, cmd + "; echo EXIT=$?; sleep 120")
+    try:
+        t.wait_for("The old seal's keys: the unseal keys (3 of 5).")
+        for i in range(3):
+            t.wait_for("Unseal key %d of 3 (will be hidden):" % (i + 1))
+            t.send("-l", keys["unseal_keys_b64"][i])
+            t.send("Enter")
+        t.wait_for("Migrate the seal of vault/vault (Shamir -> transit): 4 steps, 1 leader "
+                   "change? [y/N]")
+        t.send("y", "Enter")
+        screen = t.wait_for("EXIT=", timeout=300)
+        assert "EXIT=0" in screen, screen
+        assert "Seal migration complete: every pod of vault/vault runs seal transit." in screen
+        for k in keys["unseal_keys_b64"] + keys["unseal_keys_hex"]:
+            assert k[:12] not in screen
+    finally:
+        t.close()
+    for e in fake.exec_log():
+        for s in keys["unseal_keys_b64"] + [keys["root_token"]]:
+            assert s not in json.dumps(e)
