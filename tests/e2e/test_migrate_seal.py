@@ -319,3 +319,28 @@ def test_keys_from_the_prompt(make_fake, tmp_path):
     for e in fake.exec_log():
         for s in keys["unseal_keys_b64"] + [keys["root_token"]]:
             assert s not in json.dumps(e)
+
+
+def test_doctor_checks_the_seal_config(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    fake.control("secret", {"namespace": "vault", "name": "transit-token",
+                            "data": {"token": tr["token"]}})
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "vault", "env": [
+        {"name": "VAULT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "transit-token",
+                                                               "key": "token"}}},
+        {"name": "VAULT_SEAL_TYPE", "value": "awskms"}]}]}}}}
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "--type", "strategic",
+                     "-p", json.dumps(patch))
+    assert r.returncode == 0, r.stderr
+    r = run_plugin(["doctor", "-o", "json", "--check", "VHA-VER-004"],
+                   kubeconfig=fake.kubeconfig, timeout=120)
+    found = {(f["level"], f["message"], f.get("fix")) for f in json.loads(r.stdout)["findings"]}
+    assert ("warn", "the pods get VAULT_TOKEN from Secret transit-token: every vault command run "
+            "in them inherits it (a privileged one without its own token gets 403)",
+            "put the seal stanza with its token in a Secret mounted as an extra config file "
+            "(server.volumes, server.volumeMounts, server.extraArgs "
+            "-config=/vault/userconfig/<name>/seal.hcl) instead of VAULT_TOKEN") in found, found
+    assert ("warn", "the StatefulSet sets VAULT_SEAL_TYPE=awskms: it overrides the seal "
+            "stanza's type (shamir)",
+            "remove VAULT_SEAL_TYPE from the pod env (server.extraEnvironmentVars)") in found
