@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "text.h"
 
 #define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
 
@@ -14,6 +15,8 @@
  * kubernetes.io/docs/setup/best-practices/cluster-large): no StatefulSet has
  * more replicas, and no pod a higher ordinal. */
 #define REPLICAS_MAX 150000
+/* The longest data or config folder we take (Linux's PATH_MAX is 4096; the chart's are short). */
+#define LAYOUT_PATH_MAX 256
 
 static char *dup_or_null(const char *s)
 {
@@ -141,6 +144,8 @@ void cluster_free(struct vault_cluster *vc)
     free(vc->flavor);
     free(vc->container);
     free(vc->cli);
+    free(vc->data_dir);
+    free(vc->config_path);
     free(vc->service_name);
     free(vc->pod_management_policy);
     free(vc->image);
@@ -212,9 +217,9 @@ static void fill_pod(struct vault_cluster *vc, struct vault_pod *p, json_t *pod)
             p->ready = strcmp(st, "True") == 0;
         if (strcmp(type, "PodScheduled") == 0 && strcmp(st, "False") == 0 && p->reason == NULL) {
             const char *r = jstr(cond, "reason"), *m = jstr(cond, "message");
-            char buf[512];
-            snprintf(buf, sizeof buf, "%s%s%s", r ? r : "NotScheduled", m ? ": " : "", m ? m : "");
-            p->reason = strdup(buf);
+            /* The scheduler's message whole: the findings show it (status's table
+             * shows only the reason). */
+            p->reason = text_printf("%s%s%s", r ? r : "NotScheduled", m ? ": " : "", m ? m : "");
         }
     }
     json_t *cs = find_container(json_object_get(status, "containerStatuses"), vc->container);
@@ -335,6 +340,199 @@ int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, str
     return rc;
 }
 
+/* A folder we may pass to a pod's tools and show: absolute, no "..", only the
+ * bytes of ordinary paths; a trailing slash is dropped. */
+static int sane_dir(const char *s, size_t len, char *out, size_t cap)
+{
+    while (len > 1 && s[len - 1] == '/')
+        len--;
+    if (len < 2 || len >= cap || len >= LAYOUT_PATH_MAX || s[0] != '/')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '/' && ch != '.' && ch != '-' && ch != '_' && ch != '+' &&
+            ch != '@')
+            return 0;
+        if (ch == '.' && s[i - 1] == '/' && i + 1 < len && s[i + 1] == '.' &&
+            (i + 2 == len || s[i + 2] == '/'))
+            return 0;
+    }
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return 1;
+}
+
+/* The mountPath of the container's volume called name, NULL when none is sane. */
+static char *volume_mount(json_t *container, const char *name)
+{
+    size_t i;
+    json_t *m;
+    char path[LAYOUT_PATH_MAX];
+    json_array_foreach(json_object_get(container, "volumeMounts"), i, m)
+    {
+        const char *mn = jstr(m, "name"), *mp = jstr(m, "mountPath");
+        if (mn != NULL && mp != NULL && strcmp(mn, name) == 0 &&
+            sane_dir(mp, strlen(mp), path, sizeof path))
+            return strdup(path);
+    }
+    return NULL;
+}
+
+/* The chart's layout from the server container (the config may refine it later). */
+static void set_layout(struct vault_cluster *vc, json_t *container)
+{
+    const char *base = vc->product == PRODUCT_OPENBAO ? "/openbao" : "/vault";
+    vc->data_dir = volume_mount(container, "data");
+    vc->data_dir_from = vc->data_dir != NULL ? LAYOUT_MOUNT : LAYOUT_DEFAULT;
+    if (vc->data_dir == NULL && asprintf(&vc->data_dir, "%s/data", base) < 0)
+        vc->data_dir = NULL;
+    char *conf = volume_mount(container, "config");
+    if (asprintf(&vc->config_path, "%s/extraconfig-from-values.hcl", conf ? conf : "") < 0)
+        vc->config_path = NULL;
+    if (conf == NULL) {
+        free(vc->config_path);
+        if (asprintf(&vc->config_path, "%s/config/extraconfig-from-values.hcl", base) < 0)
+            vc->config_path = NULL;
+    }
+    free(conf);
+}
+
+/* --- the server config: a small HCL/JSON tokenizer, enough to find storage "raft" { path } */
+
+enum conf_token { CT_END, CT_WORD, CT_STRING, CT_OPEN, CT_CLOSE, CT_ASSIGN, CT_OTHER };
+
+struct conf_lexer {
+    const char *s;
+    size_t len, pos;
+    const char *text; /* the token's word or string content */
+    size_t tlen;
+};
+
+static void skip_space_and_comments(struct conf_lexer *lx)
+{
+    while (lx->pos < lx->len) {
+        const char *p = lx->s + lx->pos;
+        size_t left = lx->len - lx->pos;
+        if (isspace((unsigned char)*p) || *p == ',') {
+            lx->pos++;
+        } else if (*p == '#' || (left > 1 && p[0] == '/' && p[1] == '/')) {
+            const char *nl = memchr(p, '\n', left);
+            lx->pos = nl ? (size_t)(nl - lx->s) + 1 : lx->len;
+        } else if (left > 1 && p[0] == '/' && p[1] == '*') {
+            const char *q = p + 2;
+            while (q + 1 < lx->s + lx->len && !(q[0] == '*' && q[1] == '/'))
+                q++;
+            lx->pos = q + 1 < lx->s + lx->len ? (size_t)(q - lx->s) + 2 : lx->len;
+        } else {
+            return;
+        }
+    }
+}
+
+static enum conf_token next_token(struct conf_lexer *lx)
+{
+    skip_space_and_comments(lx);
+    if (lx->pos >= lx->len)
+        return CT_END;
+    const char *p = lx->s + lx->pos;
+    lx->pos++;
+    switch (*p) {
+    case '{':
+        return CT_OPEN;
+    case '}':
+        return CT_CLOSE;
+    case '=':
+    case ':':
+        return CT_ASSIGN;
+    case '"': {
+        size_t i = lx->pos;
+        while (i < lx->len && lx->s[i] != '"' && lx->s[i] != '\n')
+            i += lx->s[i] == '\\' ? 2 : 1;
+        if (i >= lx->len || lx->s[i] != '"') {
+            lx->pos = lx->len;
+            return CT_END; /* unterminated: nothing after it can be trusted */
+        }
+        lx->text = p + 1;
+        lx->tlen = i - lx->pos;
+        lx->pos = i + 1;
+        return CT_STRING;
+    }
+    default:
+        if (isalnum((unsigned char)*p) || *p == '_') {
+            while (lx->pos < lx->len && (isalnum((unsigned char)lx->s[lx->pos]) ||
+                                         lx->s[lx->pos] == '_' || lx->s[lx->pos] == '-'))
+                lx->pos++;
+            lx->text = p;
+            lx->tlen = (size_t)(lx->s + lx->pos - p);
+            return CT_WORD;
+        }
+        return CT_OTHER;
+    }
+}
+
+static int is_key(enum conf_token t, const struct conf_lexer *lx, const char *word)
+{
+    return (t == CT_WORD || t == CT_STRING) && lx->tlen == strlen(word) &&
+           memcmp(lx->text, word, lx->tlen) == 0;
+}
+
+int cluster_config_raft_path(const char *config, size_t len, char *out, size_t cap)
+{
+    struct conf_lexer lx = {.s = config, .len = config ? len : 0};
+    /* storage "raft" { ... }, storage = { raft = { ... } }, {"storage": {"raft": {...}}} */
+    enum { SEEK, AFTER_STORAGE, AFTER_RAFT, IN_RAFT } stage = SEEK;
+    int depth = 0, raft_depth = -1, path_key = 0, path_assign = 0;
+    for (enum conf_token t; (t = next_token(&lx)) != CT_END;) {
+        int key_path = 0;
+        switch (stage) {
+        case SEEK:
+            if (depth <= 1 && is_key(t, &lx, "storage"))
+                stage = AFTER_STORAGE;
+            break;
+        case AFTER_STORAGE:
+            if (is_key(t, &lx, "raft"))
+                stage = AFTER_RAFT;
+            else if (t != CT_ASSIGN && t != CT_OPEN)
+                stage = SEEK;
+            break;
+        case AFTER_RAFT:
+            if (t == CT_OPEN) {
+                stage = IN_RAFT;
+                raft_depth = depth + 1;
+            } else if (t != CT_ASSIGN) {
+                stage = SEEK;
+            }
+            break;
+        case IN_RAFT:
+            if (path_assign && t == CT_STRING && depth == raft_depth)
+                return sane_dir(lx.text, lx.tlen, out, cap);
+            key_path = depth == raft_depth && is_key(t, &lx, "path");
+            path_assign = path_key && t == CT_ASSIGN;
+            break;
+        }
+        path_key = key_path;
+        if (t == CT_OPEN)
+            depth++;
+        else if (t == CT_CLOSE && --depth < raft_depth && stage == IN_RAFT)
+            return 0; /* the raft block ended without a path: Vault refuses that */
+        if (depth < 0 || depth > 64)
+            return 0;
+    }
+    return 0;
+}
+
+int cluster_use_server_config(struct vault_cluster *vc, const char *config, size_t len)
+{
+    char path[LAYOUT_PATH_MAX];
+    char *copy = NULL;
+    if (!cluster_config_raft_path(config, len, path, sizeof path) || (copy = strdup(path)) == NULL)
+        return 0;
+    free(vc->data_dir);
+    vc->data_dir = copy;
+    vc->data_dir_from = LAYOUT_CONFIG;
+    return 1;
+}
+
 static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct cluster_query *q,
                             struct error *err)
 {
@@ -347,8 +545,13 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
         vc->namespace = strdup(q->namespace);
     vc->release = dup_or_null(jstr(labels, "app.kubernetes.io/instance"));
     const char *flavor = jstr(labels, "app.kubernetes.io/name");
-    vc->flavor = strdup(flavor != NULL && strcmp(flavor, "openbao") == 0 ? "openbao" : "vault");
-    vc->cli = strdup(strcmp(vc->flavor, "openbao") == 0 ? "bao" : "vault");
+    vc->product =
+        flavor != NULL && strcmp(flavor, "openbao") == 0 ? PRODUCT_OPENBAO : PRODUCT_VAULT;
+    int bao = vc->product == PRODUCT_OPENBAO;
+    vc->flavor = strdup(bao ? "openbao" : "vault");
+    vc->cli = strdup(bao ? "bao" : "vault");
+    vc->token_env = bao ? "BAO_TOKEN" : "VAULT_TOKEN";
+    vc->node_id_env = bao ? "BAO_RAFT_NODE_ID" : "VAULT_RAFT_NODE_ID";
     vc->service_name = dup_or_null(jstr(spec, "serviceName"));
     vc->pod_management_policy = dup_or_null(jstr(spec, "podManagementPolicy"));
     if (vc->name == NULL)
@@ -409,6 +612,7 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
                              vc->namespace, vc->name, vc->flavor);
     }
     vc->container = dup_or_null(jstr(c, "name"));
+    set_layout(vc, c);
     /* The chart sets VAULT_ADDR to http(s)://127.0.0.1:8200 from global.tlsDisable. */
     vc->api_scheme = strdup("http");
     size_t ei;

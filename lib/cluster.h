@@ -15,6 +15,16 @@
 
 enum tristate { TRI_UNKNOWN = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
 
+/* Which product the chart installs (app.kubernetes.io/name). */
+enum vault_product { PRODUCT_VAULT, PRODUCT_OPENBAO };
+
+/* Where the data folder (vc->data_dir) was taken from. */
+enum layout_source {
+    LAYOUT_DEFAULT, /* the chart's default: /vault/data, /openbao/data */
+    LAYOUT_MOUNT,   /* the mountPath of the container's "data" volume in the StatefulSet */
+    LAYOUT_CONFIG,  /* the `path` of storage "raft" in the server config */
+};
+
 struct vault_pod {
     char *name;
     int ordinal;
@@ -41,11 +51,19 @@ struct vault_pod {
 
 struct vault_cluster {
     char *namespace;
-    char *name;         /* StatefulSet name = chart fullname */
-    char *release;      /* app.kubernetes.io/instance */
-    char *flavor;       /* "vault" or "openbao" (app.kubernetes.io/name) */
-    char *container;    /* container that runs the server: vault / openbao */
-    char *cli;          /* CLI in that container: vault / bao */
+    char *name;      /* StatefulSet name = chart fullname */
+    char *release;   /* app.kubernetes.io/instance */
+    char *flavor;    /* "vault" or "openbao" (app.kubernetes.io/name) */
+    char *container; /* container that runs the server: vault / openbao */
+    char *cli;       /* CLI in that container: vault / bao */
+    /* The chart's layout, derived once from the StatefulSet (cluster_from_statefulset)
+     * and the server config (cluster_use_server_config): */
+    enum vault_product product;
+    const char *token_env;   /* the CLI's token variable: VAULT_TOKEN / BAO_TOKEN */
+    const char *node_id_env; /* the raft node id variable: VAULT_RAFT_NODE_ID / BAO_... */
+    char *data_dir;          /* the raft storage folder (node-id, raft/peers.json) */
+    enum layout_source data_dir_from;
+    char *config_path;  /* the server config in the pod (<config mount>/extraconfig-...) */
     char *service_name; /* spec.serviceName, the headless <fullname>-internal */
     char *pod_management_policy;
     char *image;            /* pod template image */
@@ -101,6 +119,16 @@ int cluster_discover_objects(struct kube_client *kube, const struct cluster_quer
 int cluster_from_statefulset(json_t *sts, const struct cluster_query *q, struct vault_cluster **out,
                              struct error *err);
 int cluster_set_pods(struct vault_cluster *vc, json_t *pod_list, struct error *err);
+
+/* The raft storage folder in a Vault server config, HCL or JSON: the `path`
+ * of the storage "raft" block. Returns 1 with out filled when it is a sane
+ * absolute path (no "..", no quotes, spaces or control bytes), else 0. Bounded
+ * by len; the config is hostile input (it comes from a pod). */
+int cluster_config_raft_path(const char *config, size_t len, char *out, size_t cap);
+
+/* Takes the data folder from the server config read from a pod: its raft path
+ * wins over the volume's mount. Returns 1 when the config named one. */
+int cluster_use_server_config(struct vault_cluster *vc, const char *config, size_t len);
 
 /* Re-reads the pods (after a change such as a pod deletion). */
 int cluster_refresh_pods(struct kube_client *kube, struct vault_cluster *vc, struct error *err);

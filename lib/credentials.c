@@ -105,8 +105,9 @@ int credentials_parse(const char *api_version, const char *text, size_t len, str
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
     if (root == NULL)
-        return error_set(err, ERR_CONFIG, "the credential plugin printed invalid JSON: %s",
-                         je.text);
+        return error_set(err, ERR_CONFIG,
+                         "the credential plugin printed invalid JSON: %s at line %d, column %d",
+                         secret_json_fault(&je), je.line, je.column);
     int rc = 0;
     const char *av = json_string_value(json_object_get(root, "apiVersion"));
     const char *kind = json_string_value(json_object_get(root, "kind"));

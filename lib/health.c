@@ -5,20 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 /* Appends a message unless it is there already; returns 1 when it was added. */
 static int add(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int add(json_t *arr, const char *fmt, ...)
 {
-    char buf[1024];
+    /* Whole, not cut to a buffer: a scheduler message can be long, and the
+     * findings are where status shows it. */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *text = text_vprintf(fmt, ap);
     va_end(ap);
+    if (text == NULL)
+        return 0;
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), buf) == 0) return 0;
-    json_array_append_new(arr, json_string(buf));
-    return 1;
+    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), text) == 0)
+    {
+        free(text);
+        return 0;
+    }
+    json_t *s = json_string(text);
+    if (s == NULL) { /* not UTF-8: kept, escaped, rather than dropped */
+        char *safe = text_sanitize_dup(text);
+        s = safe ? json_string(safe) : NULL;
+        free(safe);
+    }
+    free(text);
+    return json_array_append_new(arr, s) == 0;
 }
 
 /* Records the kind of the problem just added (added: add()'s answer) and counts it. */

@@ -38,6 +38,9 @@ struct ops {
     const char *const *members;
     size_t nmembers;
     int unseal_migrate; /* keys go with "migrate": true (a seal migration's old keys) */
+    /* vc's pods were listed just now (discovery): the next ops_read does not
+     * list them again; it clears the flag. */
+    int pods_fresh;
 };
 
 /* One line of progress through o->report (nothing when it is NULL). */

@@ -14,6 +14,7 @@ struct table {
     size_t cap;
     char **cells;       /* nrows * ncols */
     enum color *colors; /* nrows * ncols */
+    size_t *max_width;  /* per column, 0 = no bound */
 };
 
 struct table *table_new(size_t ncols, const char *const *headers)
@@ -22,7 +23,8 @@ struct table *table_new(size_t ncols, const char *const *headers)
     if (t == NULL)
         return NULL;
     t->ncols = ncols;
-    if (table_add_row(t, headers) < -1) {
+    t->max_width = calloc(ncols + 1, sizeof *t->max_width);
+    if (t->max_width == NULL || table_add_row(t, headers) < -1) {
         table_free(t);
         return NULL;
     }
@@ -57,6 +59,12 @@ void table_set_color(struct table *t, size_t row, size_t col, enum color c)
 {
     if (row + 1 < t->nrows && col < t->ncols)
         t->colors[(row + 1) * t->ncols + col] = c;
+}
+
+void table_set_max_width(struct table *t, size_t col, size_t max)
+{
+    if (col < t->ncols && max >= 4)
+        t->max_width[col] = max;
 }
 
 static const char *ansi(enum color c)
@@ -101,6 +109,25 @@ static size_t text_width(const char *s)
     return w;
 }
 
+/* The bytes of cell shown in a column bounded to max characters (0: no bound),
+ * its display width in *width and whether it was cut. Cuts fall between
+ * characters: the cell is sanitized UTF-8. */
+static size_t shown_bytes(const char *cell, size_t max, size_t *width, int *cut)
+{
+    size_t w = text_width(cell);
+    *cut = max > 0 && w > max;
+    if (!*cut) {
+        *width = w;
+        return strlen(cell);
+    }
+    size_t keep = max - 3, n = 0, chars = 0;
+    for (; cell[n] != '\0'; n++)
+        if (((unsigned char)cell[n] & 0xC0) != 0x80 && chars++ == keep)
+            break;
+    *width = max;
+    return n;
+}
+
 char *table_render(const struct table *t, int color)
 {
     size_t *width = calloc(t->ncols, sizeof *width);
@@ -108,7 +135,9 @@ char *table_render(const struct table *t, int color)
         return NULL;
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < t->ncols; c++) {
-            size_t w = text_width(t->cells[r * t->ncols + c]);
+            size_t w;
+            int cut;
+            shown_bytes(t->cells[r * t->ncols + c], t->max_width[c], &w, &cut);
             if (w > width[c])
                 width[c] = w;
         }
@@ -123,13 +152,17 @@ char *table_render(const struct table *t, int color)
         for (size_t c = 0; c < t->ncols; c++) {
             const char *cell = t->cells[r * t->ncols + c];
             enum color k = r == 0 ? COLOR_BOLD : t->colors[r * t->ncols + c];
-            int last = c + 1 == t->ncols;
+            int last = c + 1 == t->ncols, cut;
+            size_t w, n = shown_bytes(cell, t->max_width[c], &w, &cut);
             if (color && k != COLOR_NONE)
-                fprintf(f, "%s%s\033[0m", ansi(k), cell);
-            else
-                fputs(cell, f);
+                fputs(ansi(k), f);
+            fwrite(cell, 1, n, f);
+            if (cut)
+                fputs("...", f);
+            if (color && k != COLOR_NONE)
+                fputs("\033[0m", f);
             if (!last)
-                fprintf(f, "%*s", (int)(width[c] - text_width(cell) + 3), "");
+                fprintf(f, "%*s", (int)(width[c] - w + 3), "");
         }
         fputc('\n', f);
     }
@@ -146,6 +179,7 @@ void table_free(struct table *t)
         free(t->cells[i]);
     free(t->cells);
     free(t->colors);
+    free(t->max_width);
     free(t);
 }
 

@@ -31,6 +31,9 @@ struct table *table_new(size_t ncols, const char *const *headers);
  * index (0 for the first row after the header), or -2 when out of memory. */
 int table_add_row(struct table *t, const char *const *cells);
 void table_set_color(struct table *t, size_t row, size_t col, enum color c);
+/* Cells of column col wider than max characters (max >= 4) are shown cut to
+ * max - 3 characters and "...", so that no remote text sets a line's length. */
+void table_set_max_width(struct table *t, size_t col, size_t max);
 /* Columns separated by 3 spaces like kubectl; headers in bold when color. */
 char *table_render(const struct table *t, int color);
 void table_free(struct table *t);

@@ -15,6 +15,10 @@
 /* The server log read at most: the start of the container's log (where raft
  * prints its initial configuration) and typically all of it. */
 #define LOG_READ_MAX (16L * 1024 * 1024)
+/* A file under the data folder (the folder is at most 255 bytes: lib/cluster). */
+#define LAYOUT_FILE_MAX 320
+/* The state of a survivor that this run restarted (recover_mark_restarted). */
+#define RESTARTED_STATE "survivor: restarted by this recover"
 
 /* Text from a pod for a message: one line, control bytes as '?', bounded. */
 static void clean_copy(char *out, size_t cap, const char *in, size_t len)
@@ -189,7 +193,8 @@ int recover_config_from_log(const char *log, size_t len, struct raft_config *cfg
             field_value(msg, ll - (size_t)(msg - line), key, value, RECOVER_SERVERS_MAX * 512) &&
             parse_servers(value, plain, tmp)) {
             /* hclog: "2026-01-05T09:12:44.512Z [INFO]  ..." */
-            size_t sl = strcspn(line, " ");
+            const char *space = memchr(line, ' ', ll);
+            size_t sl = space ? (size_t)(space - line) : ll;
             tmp->stamp[0] = '\0';
             if (sl < ll && sl < sizeof tmp->stamp && isdigit((unsigned char)line[0]))
                 snprintf(tmp->stamp, sizeof tmp->stamp, "%.*s", (int)sl, line);
@@ -205,9 +210,36 @@ int recover_config_from_log(const char *log, size_t len, struct raft_config *cfg
 
 /* --- gathering ----------------------------------------------------------------------------- */
 
-const char *recover_data_dir(const struct vault_cluster *vc)
+/* A server config is a few kilobytes; the chart's ConfigMap holds at most 1 MiB. */
+#define CONFIG_READ_MAX (1024 * 1024)
+
+int recover_read_server_config(struct kube_client *kube, struct vault_cluster *vc)
 {
-    return strcmp(vc->flavor, "openbao") == 0 ? "/openbao/data" : "/vault/data";
+    struct vault_call *calls = calloc(vc->npods + 1, sizeof *calls);
+    if (calls == NULL || vc->config_path == NULL) {
+        free(calls);
+        return 0;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        if (!vc->pods[i].exists || !vc->pods[i].running)
+            continue;
+        calls[n].pod = vc->pods[i].name;
+        calls[n].argv[0] = "cat";
+        calls[n].argv[1] = vc->config_path;
+        n++;
+    }
+    vault_call_run(kube, vc, calls, n);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct vault_call *c = &calls[i];
+        if (!found && c->ran && c->exit_code == 0 && c->out != NULL)
+            found = cluster_use_server_config(
+                vc, c->out, c->out_len < CONFIG_READ_MAX ? c->out_len : CONFIG_READ_MAX);
+        vault_call_clear(c);
+    }
+    free(calls);
+    return found;
 }
 
 void recover_facts_clear(struct recover_facts *facts, size_t n)
@@ -229,14 +261,14 @@ int recover_gather(struct kube_client *kube, const struct vault_cluster *vc,
 {
     size_t np = vc->npods;
     struct vault_call *calls = calloc(np * 3 + 1, sizeof *calls);
-    char(*paths)[2][128] = calloc(np + 1, sizeof *paths);
+    char(*paths)[2][LAYOUT_FILE_MAX] = calloc(np + 1, sizeof *paths);
     if (calls == NULL || paths == NULL) {
         free(calls);
         free(paths);
         return error_set(err, ERR_GENERIC, "out of memory");
     }
-    int openbao = strcmp(vc->flavor, "openbao") == 0;
-    const char *dir = recover_data_dir(vc);
+    int openbao = vc->product == PRODUCT_OPENBAO;
+    const char *dir = vc->data_dir;
     size_t n = 0;
     for (size_t i = 0; i < np; i++) {
         memset(&facts[i], 0, sizeof facts[i]);
@@ -249,8 +281,8 @@ int recover_gather(struct kube_client *kube, const struct vault_cluster *vc,
         struct vault_call *c = &calls[n++];
         c->pod = vc->pods[i].name;
         c->argv[0] = "printenv";
-        c->argv[1] = openbao ? "BAO_RAFT_NODE_ID" : "VAULT_RAFT_NODE_ID";
-        c->argv[2] = openbao ? "VAULT_RAFT_NODE_ID" : NULL;
+        c->argv[1] = vc->node_id_env;
+        c->argv[2] = openbao ? "VAULT_RAFT_NODE_ID" : NULL; /* OpenBao falls back to it */
         for (int k = 0; k < 2; k++) {
             c = &calls[n++];
             c->pod = vc->pods[i].name;
@@ -393,6 +425,34 @@ static void gone_reason(const struct vault_cluster *vc, const struct recover_fac
         ops_append(buf, cap, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
 }
 
+/* The pod's node id as Vault takes it: the environment, else the node-id file. */
+static const char *pod_node_id(const struct recover_facts *facts, int pod)
+{
+    return facts[pod].env_id[0] ? facts[pod].env_id : facts[pod].file_id;
+}
+
+/* Of the members whose address names pod, the one that is that pod: the one
+ * with the pod's node id, else the one that names it by its DNS name, else the first. */
+static int pod_owner(const struct vault_cluster *vc, const struct recover_facts *facts,
+                     const struct recover_plan *plan, int pod)
+{
+    const char *id = pod_node_id(facts, pod), *name = vc->pods[pod].name;
+    int by_name = -1, first = -1;
+    for (size_t m = 0; m < plan->n; m++) {
+        const struct raft_server *s = &plan->members[m].server;
+        if (plan->members[m].pod != pod)
+            continue;
+        if (id[0] != '\0' && strcmp(s->id, id) == 0)
+            return (int)m;
+        if (by_name < 0 && strncmp(s->address, name, strlen(name)) == 0 &&
+            s->address[strlen(name)] == '.')
+            by_name = (int)m;
+        if (first < 0)
+            first = (int)m;
+    }
+    return by_name >= 0 ? by_name : first;
+}
+
 void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                    const struct recover_facts *facts, const char *prog, struct recover_plan *plan)
 {
@@ -415,6 +475,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
             from = (int)i;
     if (from >= 0) {
         const struct raft_config *c = &facts[from].log_config;
+        plan->config = *c;
+        snprintf(plan->from_pod, sizeof plan->from_pod, "%s", vc->pods[from].name);
         for (size_t k = 0; k < c->n && plan->n < RECOVER_SERVERS_MAX; k++)
             plan->members[plan->n++].server = c->servers[k];
         snprintf(plan->source, sizeof plan->source, "from %s's server log%s%s", vc->pods[from].name,
@@ -432,14 +494,46 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         snprintf(plan->source, sizeof plan->source,
                  "assumed from the StatefulSet: no pod's server log shows it");
     }
-    /* 3. What became of each server. */
+    /* 3. What became of each server: one member per pod. */
+    for (size_t m = 0; m < plan->n; m++) {
+        plan->members[m].pod = pod_of_address(vc, plan->members[m].server.address);
+        plan->members[m].same_pod_as = -1;
+    }
+    for (size_t m = 0; m < plan->n; m++) {
+        struct recover_member *mb = &plan->members[m];
+        if (mb->pod < 0)
+            continue;
+        int owner = pod_owner(vc, facts, plan, mb->pod);
+        if (owner == (int)m)
+            continue;
+        /* raft refuses a peers.json that lists a node twice, and the survivor then
+         * cannot start: the other entry is an old one (another id, an old IP). */
+        mb->same_pod_as = owner;
+        snprintf(mb->state, sizeof mb->state, "lost: an old entry: %s is %s in this configuration",
+                 vc->pods[mb->pod].name, plan->members[owner].server.address);
+        mb->pod = -1;
+    }
     int unknown = 0, running_voters = 0, unsealed_voters = 0;
     char unreadable[300] = "";
     for (size_t m = 0; m < plan->n; m++) {
         struct recover_member *mb = &plan->members[m];
         mb->index = -1;
-        mb->pod = pod_of_address(vc, mb->server.address);
         plan->voters += mb->server.voter;
+        if (mb->same_pod_as >= 0)
+            continue;
+        if (mb->pod >= 0)
+            snprintf(mb->name, sizeof mb->name, "%s", vc->pods[mb->pod].name);
+        if (mb->pod >= 0 && facts[mb->pod].restarted) {
+            /* Down or sealed because we restarted it: it reads peers.json at its unseal. */
+            snprintf(mb->local_id, sizeof mb->local_id, "%s", pod_node_id(facts, mb->pod));
+            if (mb->server.id[0] == '\0')
+                snprintf(mb->server.id, sizeof mb->server.id, "%s", mb->local_id);
+            mb->survivor = 1;
+            running_voters += mb->server.voter;
+            plan->survivors++;
+            snprintf(mb->state, sizeof mb->state, "%s", RESTARTED_STATE);
+            continue;
+        }
         char gone[200];
         gone_reason(vc, facts, mb->pod, gone, sizeof gone);
         if (gone[0] != '\0') {
@@ -459,7 +553,7 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
             snprintf(mb->state, sizeof mb->state, "lost: running with empty storage");
             continue;
         }
-        const char *id = f->env_id[0] ? f->env_id : f->file_id;
+        const char *id = pod_node_id(facts, mb->pod);
         if (id[0] == '\0') {
             unknown++;
             ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
@@ -526,6 +620,45 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                  prog, prog);
         return;
     }
+    /* No log showed the configuration: its voters and addresses are a guess
+     * (another service name, an IP, an old member), and a wrong peers.json
+     * leaves a cluster that cannot start. Raft prints the configuration at start. */
+    if (plan->assumed) {
+        char sealed[300] = "", unsealed[300] = "", how[700];
+        for (size_t m = 0; m < plan->n; m++) {
+            char *list = plan->members[m].unsealed ? unsealed : sealed;
+            if (plan->members[m].survivor)
+                ops_append(list, sizeof sealed, "%s%s", list[0] ? " " : "", plan->members[m].name);
+        }
+        if (sealed[0] != '\0')
+            snprintf(how, sizeof how, "unseal %s (`%s unseal`)", sealed, prog);
+        else
+            snprintf(how, sizeof how,
+                     "restart an unsealed survivor (`kubectl -n %s delete pod %.*s`) and unseal "
+                     "it (`%s unseal`)",
+                     vc->namespace, (int)strcspn(unsealed, " "), unsealed, prog);
+        plan->verdict = RECOVER_UNCONFIRMED;
+        snprintf(plan->why, sizeof plan->why,
+                 "no pod's server log shows the raft configuration, so its members and addresses "
+                 "cannot be confirmed (recover does not assume <pod>.%s:8201): raft prints it "
+                 "when it starts: %s, then run `%s recover` again",
+                 vc->service_name ? vc->service_name : "<service>", how, prog);
+        return;
+    }
+    /* Two pods with one node id (a copied volume): raft would refuse the list. */
+    for (size_t m = 0; m < plan->n; m++)
+        for (size_t k = m + 1; plan->members[m].survivor && k < plan->n; k++)
+            if (plan->members[k].survivor &&
+                strcmp(plan->members[m].local_id, plan->members[k].local_id) == 0) {
+                plan->verdict = RECOVER_UNKNOWN;
+                snprintf(plan->why, sizeof plan->why,
+                         "%s and %s both use the node id %s: raft refuses a configuration that "
+                         "lists an id twice; find out which pod's data is the right one (`%s "
+                         "status`) before recovering",
+                         vc->pods[plan->members[m].pod].name, vc->pods[plan->members[k].pod].name,
+                         plan->members[m].local_id, prog);
+                return;
+            }
     /* 4. peers.json: the survivors, all voters. */
     struct raft_server list[RECOVER_SERVERS_MAX];
     size_t nl = 0;
@@ -547,6 +680,84 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                     : 1;
     }
     plan->verdict = plan->peers_json ? RECOVER_GO : RECOVER_UNKNOWN;
+}
+
+void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts *facts,
+                            const struct recover_plan *was, const char *const *names, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < vc->npods; i++) {
+            if (strcmp(vc->pods[i].name, names[k]) != 0)
+                continue;
+            facts[i].restarted = 1;
+            if (was->config.n > 0 && strcmp(was->from_pod, names[k]) == 0 &&
+                (!facts[i].have_log_config ||
+                 strcmp(facts[i].log_config.stamp, was->config.stamp) < 0)) {
+                facts[i].log_config = was->config;
+                facts[i].have_log_config = 1;
+            }
+            for (size_t m = 0; m < was->n; m++)
+                if (was->members[m].survivor && strcmp(was->members[m].name, names[k]) == 0) {
+                    /* the id it had: the pod may not run yet to show it */
+                    snprintf(facts[i].env_id, sizeof facts[i].env_id, "%s",
+                             was->members[m].local_id);
+                    facts[i].file_id[0] = '\0';
+                }
+        }
+}
+
+/* "vault-0 (node id x), vault-1 (node id y)": the survivors of a plan. */
+static void survivor_list(const struct recover_plan *p, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t m = 0; m < p->n; m++)
+        if (p->members[m].survivor)
+            ops_append(buf, cap, "%s%s (node id %s)", buf[0] ? ", " : "", p->members[m].name,
+                       p->members[m].local_id);
+    if (buf[0] == '\0')
+        snprintf(buf, cap, "none");
+}
+
+static const struct recover_member *survivor_named(const struct recover_plan *p, const char *name)
+{
+    for (size_t m = 0; m < p->n; m++)
+        if (p->members[m].survivor && strcmp(p->members[m].name, name) == 0)
+            return &p->members[m];
+    return NULL;
+}
+
+int recover_plan_changed(const struct recover_plan *was, const struct recover_plan *now, char *what,
+                         size_t cap)
+{
+    what[0] = '\0';
+    if (now->verdict != RECOVER_GO) {
+        snprintf(what, cap, "%s", now->why);
+        return 1;
+    }
+    char a[600], b[600];
+    survivor_list(was, a, sizeof a);
+    survivor_list(now, b, sizeof b);
+    if (strcmp(a, b) != 0) {
+        snprintf(what, cap, "the survivors were %s; they are %s now", a, b);
+        return 1;
+    }
+    for (size_t m = 0; m < now->n; m++) {
+        const struct recover_member *n = &now->members[m];
+        const struct recover_member *w = n->survivor ? survivor_named(was, n->name) : NULL;
+        /* a survivor restarted by this run is down or sealed on purpose */
+        if (w != NULL && strcmp(n->state, RESTARTED_STATE) != 0 && w->unsealed != n->unsealed) {
+            snprintf(what, cap, "%s was %s; it is %s now", n->name,
+                     w->unsealed ? "unsealed" : "sealed", n->unsealed ? "unsealed" : "sealed");
+            return 1;
+        }
+    }
+    if (was->peers_json == NULL || now->peers_json == NULL ||
+        strcmp(was->peers_json, now->peers_json) != 0) {
+        snprintf(what, cap, "the raft configuration changed (now %s): peers.json would differ",
+                 now->source);
+        return 1;
+    }
+    return 0;
 }
 
 /* --- apply steps --------------------------------------------------------------------------- */
@@ -597,7 +808,7 @@ void recover_write_peers(struct kube_client *kube, const struct vault_cluster *v
         c->argv[0] = "sh";
         c->argv[1] = "-c";
         c->argv[2] = write_script;
-        c->argv[3] = recover_data_dir(vc);
+        c->argv[3] = vc->data_dir;
         c->argv[4] = count;
         c->input = content;
         c->input_len = strlen(content);
@@ -627,8 +838,8 @@ static void run_on_file(struct kube_client *kube, const struct vault_cluster *vc
                         struct recover_step *steps, size_t n, int gone_check)
 {
     struct vault_call *calls = calloc(n + 1, sizeof *calls);
-    char path[128];
-    snprintf(path, sizeof path, "%s/raft/peers.json", recover_data_dir(vc));
+    char path[LAYOUT_FILE_MAX];
+    snprintf(path, sizeof path, "%s/raft/peers.json", vc->data_dir);
     if (calls == NULL)
         return;
     for (size_t i = 0; i < n; i++) {

@@ -18,9 +18,9 @@
  * line of any pod is the last configuration that pod saw. It is exact for a
  * pod whose raft started (unsealed) after the last membership change, or that
  * was the leader then; a follower that never restarted since it joined
- * printed only `servers=[]`. Without such a line the configuration is taken
- * from the StatefulSet (pods 0..replicas-1 at <pod>.<service>:8201, the
- * chart's cluster address), and the output says it was assumed.
+ * printed only `servers=[]`. Without such a line the pods of the StatefulSet
+ * are shown (at <pod>.<service>:8201, the chart's cluster address), but the
+ * judgement refuses: those addresses cannot be confirmed.
  *
  * Each survivor's node id is its VAULT_RAFT_NODE_ID (BAO_RAFT_NODE_ID) when
  * set (the chart's setNodeId), else its <storage path>/node-id file, the order
@@ -78,12 +78,17 @@ struct recover_facts {
     struct raft_config log_config;
     char log_error[256]; /* why the log was not read (RBAC), "" */
     char pvc_phase[32];  /* data-<pod>: Bound, Pending, Lost, "missing" (404), "" unknown */
+    int restarted;       /* this run deleted the pod after writing its peers.json */
 };
 
-/* The data folder of the chart's raft storage: /vault/data, /openbao/data. */
-const char *recover_data_dir(const struct vault_cluster *vc);
+/* Reads the server config (vc->config_path) in the running pods and takes
+ * the raft storage folder from it (cluster_use_server_config); without it,
+ * vc->data_dir stays the data volume's mount. Returns 1 when the config named
+ * the folder, else 0. */
+int recover_read_server_config(struct kube_client *kube, struct vault_cluster *vc);
 
-/* Reads, for every pod: its node id (environment and node-id file) and any
+/* Reads, for every pod (files under vc->data_dir): its node id (environment
+ * and node-id file) and any
  * peers.json (one exec per running pod and file, all at once), its server log
  * (pods/log) and its data PVC. facts has vc->npods entries. Fails only when
  * nothing could be asked at all. */
@@ -97,15 +102,18 @@ enum recover_verdict {
     RECOVER_QUORUM,      /* a quorum of voters runs with its data: unseal, do not recover */
     RECOVER_NO_SURVIVOR, /* no pod holds raft data */
     RECOVER_UNKNOWN,     /* a pod could not be read: cannot tell */
+    RECOVER_UNCONFIRMED, /* no log shows the configuration: addresses not confirmed */
 };
 
 /* One server of the last configuration, and what became of it. */
 struct recover_member {
-    struct raft_server server;     /* from the configuration (id "" when not known) */
-    int pod;                       /* index into vc->pods, -1 when the address names no pod */
-    int survivor;                  /* its pod runs with raft data: it goes into peers.json */
-    int unsealed;                  /* survivor whose raft runs: must restart to read peers.json */
-    long long index;               /* last raft index (unsealed survivors), -1 unknown */
+    struct raft_server server; /* from the configuration (id "" when not known) */
+    char name[254];            /* its pod's name, "" when the address names no pod */
+    int pod;                   /* index into vc->pods, -1 when the address names no pod */
+    int same_pod_as; /* another member names the same pod (and owns it): its index, else -1 */
+    int survivor;    /* its pod runs with raft data: it goes into peers.json */
+    int unsealed;    /* survivor whose raft runs: must restart to read peers.json */
+    long long index; /* last raft index (unsealed survivors), -1 unknown */
     char local_id[RECOVER_ID_MAX]; /* survivors: the id the pod uses (env, else node-id) */
     int peers_state; /* survivors: 2 peers.json holds the plan, 1 other content, 0 none */
     char state[320]; /* "survivor: unsealed standby", "lost: Pending (Unschedulable)" */
@@ -113,9 +121,11 @@ struct recover_member {
 
 struct recover_plan {
     enum recover_verdict verdict;
-    char why[1024];   /* the refusal, when verdict != RECOVER_GO */
-    char source[200]; /* where the configuration came from */
-    int assumed;      /* taken from the StatefulSet (no log showed it) */
+    char why[1024];            /* the refusal, when verdict != RECOVER_GO */
+    char source[200];          /* where the configuration came from */
+    int assumed;               /* taken from the StatefulSet (no log showed it) */
+    struct raft_config config; /* the configuration judged by (from_pod's log), n 0 when assumed */
+    char from_pod[254];
     struct recover_member members[RECOVER_SERVERS_MAX];
     size_t n;
     int voters, quorum; /* of the last configuration */
@@ -131,6 +141,22 @@ struct recover_plan {
 void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
                    const struct recover_facts *facts, const char *prog, struct recover_plan *plan);
 void recover_plan_clear(struct recover_plan *plan);
+
+/* Marks the pods called names[0..n-1], which this run deleted after writing
+ * their peers.json, so that judging again counts each as the survivor it was
+ * in plan `was` (with its node id), whether or not it runs again yet; the one
+ * whose log showed was's configuration still counts as showing it (a new
+ * container starts a new log). */
+void recover_mark_restarted(const struct vault_cluster *vc, struct recover_facts *facts,
+                            const struct recover_plan *was, const char *const *names, size_t n);
+
+/* Is `now`, a judgement made again, still the plan `was` that the user
+ * confirmed? Unchanged means: the verdict is RECOVER_GO, the survivors are the
+ * same pods with the same node ids, each one that was not restarted in
+ * between is still sealed or unsealed as it was, and peers.json is the same
+ * text. Returns 0 when unchanged, else 1 with what changed in what. */
+int recover_plan_changed(const struct recover_plan *was, const struct recover_plan *now, char *what,
+                         size_t cap);
 
 /* The peers.json of the given members (id, address, non_voter false), as
  * Vault's documentation writes it. malloc'd. */

@@ -350,6 +350,43 @@ void secret_wipe_json(json_t *v)
     }
 }
 
+const char *secret_json_fault(const json_error_t *je)
+{
+    switch (json_error_code(je)) {
+    case json_error_invalid_utf8:
+        return "not UTF-8";
+    case json_error_premature_end_of_input:
+        return "it ends too early";
+    case json_error_end_of_input_expected:
+        return "text after the end of the document";
+    case json_error_null_character:
+        return "a NUL byte";
+    case json_error_invalid_syntax:
+        /* A fixed prefix of jansson's text, never what follows it. */
+        if (strncmp(je->text, "control character", 17) == 0)
+            return "a control character";
+        return "invalid syntax";
+    default:
+        return "invalid JSON";
+    }
+}
+
+/* Line and column of a JSON fault in text, whose parse started at p (after
+ * leading whitespace): jansson counts from p. */
+static void json_fault_place(const char *text, const char *p, const json_error_t *je, int *line,
+                             int *column)
+{
+    int lines_before = 0;
+    const char *line_start = text;
+    for (const char *c = text; c < p; c++)
+        if (*c == '\n') {
+            lines_before++;
+            line_start = c + 1;
+        }
+    *line = je->line + lines_before;
+    *column = je->line == 1 ? je->column + (int)(p - line_start) : je->column;
+}
+
 int secret_parse_keys(const char *name, const char *text, size_t text_len, struct secret_list *out,
                       struct error *err)
 {
@@ -361,7 +398,10 @@ int secret_parse_keys(const char *name, const char *text, size_t text_len, struc
         json_error_t je;
         json_t *root = json_loadb(p, len, 0, &je);
         if (root == NULL) {
-            rc = error_set(err, ERR_CONFIG, "%s:%d: not valid JSON: %s", name, je.line, je.text);
+            int line, column;
+            json_fault_place(text, p, &je, &line, &column);
+            rc = error_set(err, ERR_CONFIG, "%s:%d:%d: not valid JSON: %s", name, line, column,
+                           secret_json_fault(&je));
         } else {
             rc = keys_from_json(name, root, out, err);
             secret_wipe_json(root);

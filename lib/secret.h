@@ -65,6 +65,12 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
 int secret_parse_keys(const char *name, const char *text, size_t len, struct secret_list *out,
                       struct error *err);
 
+/* What is wrong with JSON that failed to parse, in words that hold none of
+ * its content ("a control character", "not UTF-8", ...): jansson's own text
+ * quotes up to 16 characters near the fault, a piece of a key or token when
+ * the input holds secrets. Callers add the place: file, line and column. */
+const char *secret_json_fault(const json_error_t *je);
+
 /* Overwrites every string inside v (jansson keeps its own copies of parsed
  * text): call before json_decref on a document that held secrets. */
 void secret_wipe_json(json_t *v);

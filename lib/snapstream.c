@@ -138,7 +138,7 @@ int snapstream_lost_leadership(const char *why)
 
 static const char *token_var(const struct vault_cluster *vc)
 {
-    return strcmp(vc->cli, "bao") == 0 ? "BAO_TOKEN" : "VAULT_TOKEN";
+    return vc->token_env;
 }
 
 void snapstream_save_argv(const char *cli, const char *var, char *script,

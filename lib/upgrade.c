@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "text.h"
+#include "version.h"
 #include "wait.h"
 
 static const char *prog(const struct ops *o)
@@ -36,54 +37,6 @@ static void fitf(char *dst, size_t cap, const char *fmt, ...)
 
 /* --- versions ------------------------------------------------------------------------------ */
 
-/* "1.21.2", "v2.6.2", "1.17.0+ent", "1.21.0-beta1": the three numbers and the
- * pre-release ("" for a release); build metadata (+ent) is ignored. */
-static int parse_version(const char *s, long num[3], const char **pre)
-{
-    if (s == NULL)
-        return -1;
-    if (*s == 'v')
-        s++;
-    for (int i = 0; i < 3; i++) {
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        char *end;
-        num[i] = strtol(s, &end, 10);
-        if (num[i] < 0 || num[i] > 1000000)
-            return -1;
-        s = end;
-        if (i < 2) {
-            if (*s != '.')
-                return -1;
-            s++;
-        }
-    }
-    if (*s != '\0' && *s != '-' && *s != '+')
-        return -1;
-    *pre = *s == '-' ? s + 1 : "";
-    return 0;
-}
-
-int upgrade_version_compare(const char *a, const char *b)
-{
-    long x[3], y[3];
-    const char *pa, *pb;
-    if (parse_version(a, x, &pa) < 0 || parse_version(b, y, &pb) < 0)
-        return -2;
-    for (int i = 0; i < 3; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    /* A pre-release comes before its release; two pre-releases compare as text
-     * up to any build metadata. */
-    size_t la = strcspn(pa, "+"), lb = strcspn(pb, "+");
-    if (la == 0 || lb == 0)
-        return la == lb ? 0 : la == 0 ? 1 : -1;
-    int c = strncmp(pa, pb, la < lb ? la : lb);
-    if (c == 0)
-        c = la == lb ? 0 : la < lb ? -1 : 1;
-    return c < 0 ? -1 : c > 0;
-}
-
 /* The version a pod runs: its own vault status, else its vault-version label. */
 static const char *pod_version(const struct vault_pod *p, const struct pod_view *v)
 {
@@ -100,7 +53,7 @@ int upgrade_is_downgrade(const struct vault_cluster *vc, const struct pod_view *
         const char *have = pod_version(&vc->pods[i], &views[i]);
         if (have == NULL)
             continue;
-        int c = upgrade_version_compare(version, have);
+        int c = version_compare(version, have);
         if (c == -2) {
             snprintf(why, cap, "%s is not a version that can be compared with %s's %s",
                      version ? version : "(no tag)", vc->pods[i].name, have);

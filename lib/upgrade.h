@@ -74,11 +74,6 @@ json_t *upgrade_plan_json(const struct upgrade_plan *plan);
 /* "restart", "step down", "bring back". */
 const char *upgrade_action_name(enum upgrade_action a);
 
-/* Compares two versions as Vault and OpenBao number them ("1.21.2",
- * "v2.6.2", "1.17.0+ent", "1.21.0-beta1" < "1.21.0"): -1, 0 or 1, or -2 when
- * either is not a version (a tag like "latest"). */
-int upgrade_version_compare(const char *a, const char *b);
-
 /* Would rolling to version be a downgrade of a pod? Names the first pod that
  * runs a newer version in why, and returns 1; 0 when not; -1 when it cannot
  * be told (a version that is not one: why says which). */

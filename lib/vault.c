@@ -24,7 +24,7 @@ static long long get_int(json_t *obj, const char *key)
 
 /* Loads JSON from CLI output; tolerates text before the first '{' (a TTY
  * prompt) but not a missing document. */
-static json_t *load_output(const char *out, size_t len, const char *what, struct error *err)
+json_t *vault_load_output(const char *out, size_t len, const char *what, struct error *err)
 {
     const char *brace = out ? memchr(out, '{', len) : NULL;
     if (brace == NULL) {
@@ -33,12 +33,11 @@ static json_t *load_output(const char *out, size_t len, const char *what, struct
     }
     json_error_t je;
     json_t *root = json_loadb(brace, len - (size_t)(brace - out), JSON_DISABLE_EOF_CHECK, &je);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
-        error_set(err, ERR_PROTOCOL, "%s printed JSON that cannot be read: %s", what, je.text);
-        return NULL;
-    }
-    return root;
+    if (root == NULL) /* the place only: init's output holds the keys and the root token */
+        error_set(err, ERR_PROTOCOL,
+                  "%s printed JSON that cannot be read: %s at line %d, column %d of the document",
+                  what, secret_json_fault(&je), je.line, je.column);
+    return root; /* an object: it starts with '{' */
 }
 
 void vault_error_summary(const char *text, char *buf, size_t cap)
@@ -82,26 +81,10 @@ void vault_status_clear(struct vault_status *st)
     memset(st, 0, sizeof *st);
 }
 
-int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
-                       struct vault_status *st, struct error *err)
+/* The fields of `vault status -format=json`; the HTTP sys/seal-status answer
+ * has the first half of them (the leader fields stay zero). */
+static void status_fields(json_t *root, struct vault_status *st)
 {
-    memset(st, 0, sizeof *st);
-    char why[512];
-    vault_error_summary(stderr_text, why, sizeof why);
-    if (exit_code == 1 || (exit_code == 2 && (out == NULL || memchr(out, '{', len) == NULL)))
-        return error_set(err, ERR_REMOTE, "vault status failed (exit %d)%s%s", exit_code,
-                         why[0] ? ": " : "", why);
-    if (exit_code != 0 && exit_code != 2)
-        return error_set(err, ERR_REMOTE, "vault status exited %d%s%s", exit_code,
-                         why[0] ? ": " : "", why);
-    json_t *root = load_output(out, len, "vault status", err);
-    if (root == NULL)
-        return -1;
-    if (json_object_get(root, "sealed") == NULL || json_object_get(root, "initialized") == NULL) {
-        json_decref(root);
-        return error_set(err, ERR_PROTOCOL,
-                         "vault status printed JSON without \"sealed\"/\"initialized\"");
-    }
     st->type = dup_str(root, "type");
     st->initialized = get_bool(root, "initialized");
     st->sealed = get_bool(root, "sealed");
@@ -126,6 +109,29 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
     st->leader_cluster_address = dup_str(root, "leader_cluster_address");
     st->raft_committed_index = get_int(root, "raft_committed_index");
     st->raft_applied_index = get_int(root, "raft_applied_index");
+}
+
+int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
+                       struct vault_status *st, struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    char why[512];
+    vault_error_summary(stderr_text, why, sizeof why);
+    if (exit_code == 1 || (exit_code == 2 && (out == NULL || memchr(out, '{', len) == NULL)))
+        return error_set(err, ERR_REMOTE, "vault status failed (exit %d)%s%s", exit_code,
+                         why[0] ? ": " : "", why);
+    if (exit_code != 0 && exit_code != 2)
+        return error_set(err, ERR_REMOTE, "vault status exited %d%s%s", exit_code,
+                         why[0] ? ": " : "", why);
+    json_t *root = vault_load_output(out, len, "vault status", err);
+    if (root == NULL)
+        return -1;
+    if (json_object_get(root, "sealed") == NULL || json_object_get(root, "initialized") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL,
+                         "vault status printed JSON without \"sealed\"/\"initialized\"");
+    }
+    status_fields(root, st);
     json_decref(root);
     /* Exit code and JSON must agree: 2 ⇔ sealed. */
     if ((exit_code == 2) != (st->sealed != 0)) {
@@ -175,7 +181,7 @@ static int copy_key_list(json_t *root, const char *field, struct secret_list *l,
 int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, struct error *err)
 {
     memset(r, 0, sizeof *r);
-    json_t *root = load_output(out, len, "vault operator init", err);
+    json_t *root = vault_load_output(out, len, "vault operator init", err);
     if (root == NULL)
         return -1;
     const char *token = json_string_value(json_object_get(root, "root_token"));
@@ -286,7 +292,7 @@ int vault_parse_unseal(const char *out, size_t len, struct vault_unseal_progress
                        struct error *err)
 {
     memset(p, 0, sizeof *p);
-    json_t *root = load_output(out, len, "vault write sys/unseal", err);
+    json_t *root = vault_load_output(out, len, "vault write sys/unseal", err);
     if (root == NULL)
         return -1;
     /* Since Vault 1.13 the raw seal status is wrapped in an api.Secret's .data. */
@@ -318,7 +324,7 @@ void vault_peers_clear(struct vault_peers *peers)
 int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, struct error *err)
 {
     memset(peers, 0, sizeof *peers);
-    json_t *root = load_output(out, len, "vault operator raft list-peers", err);
+    json_t *root = vault_load_output(out, len, "vault operator raft list-peers", err);
     if (root == NULL)
         return -1;
     json_t *config = json_object_get(json_object_get(root, "data"), "config");
@@ -359,39 +365,180 @@ void vault_autopilot_clear(struct vault_autopilot *ap)
     memset(ap, 0, sizeof *ap);
 }
 
-int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
-                          struct error *err)
+/* The names autopilot's fields go by: Go's CamelCase in the CLI's JSON (no json
+ * tags, facts/vault.md §4), snake_case in the HTTP answer's data. */
+struct autopilot_keys {
+    const char *healthy, *failure_tolerance, *leader, *servers;
+    const char *id, *name, *address, *node_status, *status, *last_index, *stable_since;
+};
+static const struct autopilot_keys CLI_AUTOPILOT = {
+    "Healthy", "FailureTolerance", "Leader", "Servers",   "ID",         "Name",
+    "Address", "NodeStatus",       "Status", "LastIndex", "StableSince"};
+static const struct autopilot_keys HTTP_AUTOPILOT = {
+    "healthy", "failure_tolerance", "leader", "servers",    "id",          "name",
+    "address", "node_status",       "status", "last_index", "stable_since"};
+
+static int autopilot_from(json_t *doc, const struct autopilot_keys *k, struct vault_autopilot *ap,
+                          const char *missing, struct error *err)
 {
-    memset(ap, 0, sizeof *ap);
-    json_t *root = load_output(out, len, "vault operator raft autopilot state", err);
-    if (root == NULL)
-        return -1;
-    json_t *servers = json_object_get(root, "Servers");
-    if (json_object_get(root, "Healthy") == NULL || !json_is_object(servers)) {
-        json_decref(root);
-        return error_set(err, ERR_PROTOCOL,
-                         "autopilot state printed JSON without Healthy/Servers (CamelCase)");
-    }
-    ap->healthy = get_bool(root, "Healthy");
-    ap->failure_tolerance = (int)get_int(root, "FailureTolerance");
-    ap->leader = dup_str(root, "Leader");
+    json_t *servers = json_object_get(doc, k->servers);
+    if (json_object_get(doc, k->healthy) == NULL || !json_is_object(servers))
+        return error_set(err, ERR_PROTOCOL, "%s", missing);
+    ap->healthy = get_bool(doc, k->healthy);
+    ap->failure_tolerance = (int)get_int(doc, k->failure_tolerance);
+    ap->leader = dup_str(doc, k->leader);
     ap->servers = calloc(json_object_size(servers) + 1, sizeof *ap->servers);
+    if (ap->servers == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
     const char *key;
     json_t *s;
     json_object_foreach(servers, key, s)
     {
         struct vault_autopilot_server *x = &ap->servers[ap->n++];
-        x->id = dup_str(s, "ID");
-        x->name = dup_str(s, "Name");
-        x->address = dup_str(s, "Address");
-        x->node_status = dup_str(s, "NodeStatus");
-        x->status = dup_str(s, "Status");
-        x->healthy = get_bool(s, "Healthy");
-        x->last_index = get_int(s, "LastIndex");
-        x->stable_since = dup_str(s, "StableSince");
+        x->id = dup_str(s, k->id);
+        x->name = dup_str(s, k->name);
+        x->address = dup_str(s, k->address);
+        x->node_status = dup_str(s, k->node_status);
+        x->status = dup_str(s, k->status);
+        x->healthy = get_bool(s, k->healthy);
+        x->last_index = get_int(s, k->last_index);
+        x->stable_since = dup_str(s, k->stable_since);
+    }
+    return 0;
+}
+
+int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
+                          struct error *err)
+{
+    memset(ap, 0, sizeof *ap);
+    json_t *root = vault_load_output(out, len, "vault operator raft autopilot state", err);
+    if (root == NULL)
+        return -1;
+    int rc =
+        autopilot_from(root, &CLI_AUTOPILOT, ap,
+                       "autopilot state printed JSON without Healthy/Servers (CamelCase)", err);
+    json_decref(root);
+    if (rc < 0)
+        vault_autopilot_clear(ap);
+    return rc;
+}
+
+/* --- Vault's HTTP answers (through pods/proxy) ---------------------------------------------- */
+
+/* The whole body must be one JSON object: no prompt or other text around it. */
+static json_t *load_http(const char *body, size_t len, const char *what, struct error *err)
+{
+    json_error_t je;
+    json_t *root = body != NULL ? json_loadb(body, len, 0, &je) : NULL;
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        error_set(err, ERR_PROTOCOL, "%s: the answer is not a JSON object%s%s", what,
+                  root == NULL && body != NULL ? ": " : "", root == NULL && body ? je.text : "");
+        return NULL;
+    }
+    return root;
+}
+
+void vault_http_error_summary(const char *body, size_t len, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    json_t *root = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *errors = json_object_get(root, "errors");
+    if (json_is_array(errors)) {
+        size_t used = 0, i;
+        json_t *e;
+        json_array_foreach(errors, i, e)
+        {
+            const char *m = json_string_value(e);
+            if (m == NULL || used + 1 >= cap)
+                continue;
+            int w = snprintf(buf + used, cap - used, "%s%s", used ? "; " : "", m);
+            used = w < 0 ? used : (size_t)w >= cap - used ? cap - 1 : used + (size_t)w;
+        }
+    } else if (root == NULL && body != NULL) {
+        size_t l = 0; /* plain text: its first line (the body need not end in a NUL) */
+        while (l < len && l < cap - 1 && body[l] != '\r' && body[l] != '\n' && body[l] != '\0')
+            l++;
+        snprintf(buf, cap, "%.*s", (int)l, body);
     }
     json_decref(root);
+}
+
+int vault_parse_http_seal_status(const char *body, size_t len, struct vault_status *st,
+                                 struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = load_http(body, len, "sys/seal-status", err);
+    if (root == NULL)
+        return -1;
+    if (!json_is_boolean(json_object_get(root, "sealed")) ||
+        !json_is_boolean(json_object_get(root, "initialized"))) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL,
+                         "sys/seal-status answered JSON without \"sealed\"/\"initialized\"");
+    }
+    status_fields(root, st);
+    json_decref(root);
     return 0;
+}
+
+int vault_merge_http_leader(long http_status, const char *body, size_t len, struct vault_status *st,
+                            struct error *err)
+{
+    if (http_status != 200) {
+        char why[512];
+        vault_http_error_summary(body, len, why, sizeof why);
+        /* The CLI masks a sealed node's failing leader call (facts/vault.md §1). */
+        if (st->sealed && strstr(why, "Vault is sealed") != NULL) {
+            st->ha_enabled = 1;
+            return 0;
+        }
+        return error_set(err, ERR_REMOTE, "sys/leader answered %ld%s%s", http_status,
+                         why[0] ? ": " : "", why);
+    }
+    json_t *root = load_http(body, len, "sys/leader", err);
+    if (root == NULL)
+        return -1;
+    st->ha_enabled = get_bool(root, "ha_enabled");
+    st->is_self = get_bool(root, "is_self");
+    free(st->leader_address);
+    free(st->leader_cluster_address);
+    st->leader_address = dup_str(root, "leader_address");
+    st->leader_cluster_address = dup_str(root, "leader_cluster_address");
+    st->raft_committed_index = get_int(root, "raft_committed_index");
+    st->raft_applied_index = get_int(root, "raft_applied_index");
+    json_decref(root);
+    return 0;
+}
+
+int vault_parse_http_peers(const char *body, size_t len, struct vault_peers *peers,
+                           struct error *err)
+{
+    memset(peers, 0, sizeof *peers);
+    json_t *root = load_http(body, len, "sys/storage/raft/configuration", err);
+    if (root == NULL)
+        return -1;
+    json_decref(root);
+    /* The same document as `list-peers -format=json` prints (the whole api.Secret). */
+    return vault_parse_peers(body, len, peers, err);
+}
+
+int vault_parse_http_autopilot(const char *body, size_t len, struct vault_autopilot *ap,
+                               struct error *err)
+{
+    memset(ap, 0, sizeof *ap);
+    json_t *root = load_http(body, len, "sys/storage/raft/autopilot/state", err);
+    if (root == NULL)
+        return -1;
+    json_t *data = json_object_get(root, "data");
+    int rc = autopilot_from(json_is_object(data) ? data : root, &HTTP_AUTOPILOT, ap,
+                            "sys/storage/raft/autopilot/state answered without "
+                            "data.healthy/data.servers",
+                            err);
+    json_decref(root);
+    if (rc < 0)
+        vault_autopilot_clear(ap);
+    return rc;
 }
 
 /* --- running the CLI in pods ------------------------------------------------------------- */

@@ -5,11 +5,16 @@
 #ifndef VH_VAULT_H
 #define VH_VAULT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "cluster.h"
 #include "error.h"
 #include "secret.h"
+
+/* The JSON object a CLI printed (after any prompt text before its '{'); NULL
+ * with err naming what. */
+json_t *vault_load_output(const char *out, size_t len, const char *what, struct error *err);
 
 /* `vault status -format=json` of one node. */
 struct vault_status {
@@ -103,6 +108,29 @@ struct vault_autopilot {
 int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
                           struct error *err);
 void vault_autopilot_clear(struct vault_autopilot *ap);
+
+/* --- Vault's HTTP answers (read through pods/proxy, lib/vaultread) ---------------------------
+ * The HTTP JSON differs from the CLI's: the CLI merges sys/seal-status and
+ * sys/leader into one document and masks a sealed node's failing leader call;
+ * autopilot's fields are snake_case under "data" (facts/vault.md §1, §4;
+ * hashicorp/vault api/sys_seal.go, api/sys_leader.go). Pure and bounded. */
+
+/* sys/seal-status (200) into st; the leader fields are zero until merged. */
+int vault_parse_http_seal_status(const char *body, size_t len, struct vault_status *st,
+                                 struct error *err);
+/* sys/leader's answer (status and body) merged into st as the CLI does: a
+ * sealed node's "Vault is sealed" gives ha_enabled true; any other failure is
+ * an error (st is left as it was). */
+int vault_merge_http_leader(long http_status, const char *body, size_t len, struct vault_status *st,
+                            struct error *err);
+/* sys/storage/raft/configuration: the document list-peers prints. */
+int vault_parse_http_peers(const char *body, size_t len, struct vault_peers *peers,
+                           struct error *err);
+/* sys/storage/raft/autopilot/state (snake_case under data). */
+int vault_parse_http_autopilot(const char *body, size_t len, struct vault_autopilot *ap,
+                               struct error *err);
+/* Vault's {"errors":[...]} joined with "; ", else the first line of a text body. */
+void vault_http_error_summary(const char *body, size_t len, char *buf, size_t cap);
 
 /* --- running the CLI in pods ------------------------------------------------------------- */
 

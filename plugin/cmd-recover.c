@@ -8,16 +8,20 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "lease.h"
 #include "ops.h"
 #include "recover.h"
 #include "secret.h"
+#include "text.h"
 
 static const char *member_name(const struct vault_cluster *vc, const struct recover_member *m,
                                char *buf, size_t cap)
 {
     if (m->pod >= 0)
         return vc->pods[m->pod].name;
-    snprintf(buf, cap, "%.*s", (int)strcspn(m->server.address, ".:"), m->server.address);
+    /* An old entry of a pod listed under another address: its whole host tells them apart. */
+    snprintf(buf, cap, "%.*s", (int)strcspn(m->server.address, m->same_pod_as >= 0 ? ":" : ".:"),
+             m->server.address);
     return buf;
 }
 
@@ -79,7 +83,7 @@ static void print_plan(struct cmd_context *ctx, const struct vault_cluster *vc,
             in_place = 0;
     fprintf(o, "\nPlan: recover the raft configuration to the survivor%s %s.\n",
             p->survivors == 1 ? "" : "s", surv);
-    fprintf(o, "peers.json for %s/raft/peers.json:\n%s", recover_data_dir(vc), p->peers_json);
+    fprintf(o, "peers.json for %s/raft/peers.json:\n%s", vc->data_dir, p->peers_json);
     fprintf(o, "Steps:\n");
     fprintf(o,
             "  1. write peers.json on %s (through exec stdin, a temp file renamed into place, as "
@@ -120,6 +124,13 @@ static void print_lost(struct cmd_context *ctx, const struct vault_cluster *vc,
         char nb[64];
         const char *name = member_name(vc, m, nb, sizeof nb);
         const char *ns = vc->namespace;
+        if (m->same_pod_as >= 0) {
+            fprintf(o,
+                    "  %s: an old entry of %s: nothing to do, it is out of the raft "
+                    "configuration now\n",
+                    name, vc->pods[p->members[m->same_pod_as].pod].name);
+            continue;
+        }
         if (m->pod < 0 || vc->pods[m->pod].ordinal >= vc->replicas) {
             fprintf(o,
                     "  %s: not a pod of StatefulSet %s: nothing to do, it is out of the raft "
@@ -184,9 +195,82 @@ static void print_states(struct cmd_context *ctx, const struct vault_cluster *vc
     }
 }
 
-static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
-                 struct recover_plan *p, struct pod_view **views)
+/* Reads the cluster again and judges it, the pods in restarted counting as
+ * the survivors they were. 0 when the plan still holds (*plan is then the new
+ * judgement, indexed like the new reading), else -1 with what changed in what. */
+static int judge_again(struct cmd_context *ctx, struct ops *o, struct pod_view **views,
+                       struct recover_plan *plan, const char *const *restarted, size_t nr,
+                       char *what, size_t cap)
 {
+    struct error err = {0};
+    struct recover_facts *facts = NULL;
+    struct recover_plan *now = calloc(1, sizeof *now);
+    int rc = -1;
+    if (now == NULL || ops_refresh(o, views, &err) < 0 ||
+        (facts = calloc(o->vc->npods + 1, sizeof *facts)) == NULL ||
+        recover_gather(ctx->kube, o->vc, facts, &err) < 0) {
+        snprintf(what, cap, "the cluster could not be read again: %s",
+                 err.msg[0] ? err.msg : "out of memory");
+        goto out;
+    }
+    recover_mark_restarted(o->vc, facts, plan, restarted, nr);
+    recover_judge(o->vc, *views, facts, ctx->prog, now);
+    if (recover_plan_changed(plan, now, what, cap) == 0) {
+        recover_plan_clear(plan);
+        *plan = *now;
+        now->peers_json = NULL; /* moved into plan */
+        rc = 0;
+    }
+out:
+    if (facts != NULL)
+        recover_facts_clear(facts, o->vc->npods);
+    free(facts);
+    if (now != NULL)
+        recover_plan_clear(now);
+    free(now);
+    return rc;
+}
+
+static void report_change(struct cmd_context *ctx, const char *when, const char *what)
+{
+    char clean[ERROR_MSG_MAX + 64];
+    text_sanitize(clean, sizeof clean, what, strlen(what));
+    fprintf(ctx->err, "%s: the cluster changed %s: %s\n", ctx->prog, when, clean);
+}
+
+/* A change seen after peers.json was written: take it back from every
+ * survivor (a restarted one too: it has not read it while sealed), and say
+ * where things stand. */
+static void undo_after_change(struct cmd_context *ctx, const struct vault_cluster *vc,
+                              const struct recover_step *steps, size_t ns,
+                              const char *const *restarted, size_t nr)
+{
+    struct recover_step undo[RECOVER_SERVERS_MAX];
+    memcpy(undo, steps, ns * sizeof *undo);
+    recover_remove_peers(ctx->kube, vc, undo, ns);
+    char done[512] = "";
+    for (size_t i = 0; i < nr; i++)
+        ops_append(done, sizeof done, "%s%s", i ? ", " : "", restarted[i]);
+    fprintf(ctx->err, "Done so far: peers.json was written on %zu pod%s; restarted: %s.\n", ns,
+            ns == 1 ? "" : "s", nr ? done : "none");
+    for (size_t i = 0; i < ns; i++)
+        if (undo[i].ok)
+            fprintf(ctx->err, "  %s: peers.json removed again\n", undo[i].pod);
+        else
+            fprintf(ctx->err,
+                    "  %s: peers.json IS IN PLACE and could not be removed (%s): remove %s/raft/"
+                    "peers.json before this pod is unsealed\n",
+                    undo[i].pod, undo[i].detail, vc->data_dir);
+    fprintf(ctx->err,
+            "%s: recover stopped: run `%s recover --dry-run` for the new diagnosis%s%s%s\n",
+            ctx->prog, ctx->prog, nr ? "; the restarted pods come back sealed: `" : "",
+            nr ? ctx->prog : "", nr ? " unseal` unseals them" : "");
+}
+
+static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
+                 struct recover_plan *p, struct pod_view **views, struct lease_lock *lock)
+{
+    struct error lock_err = {0};
     struct vault_cluster *vc = o->vc;
     struct secret_list keys = {0};
     struct secret token = {0};
@@ -217,6 +301,24 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         goto out;
     }
     rc = EXIT_ERROR;
+    /* The prompts can wait for hours: lost voters may be back, and a quorum of
+     * the old configuration with them. Judge again before the first change. */
+    char what[ERROR_MSG_MAX + 64];
+    /* The lock too may have been taken over meanwhile (--force-unlock after a long stop). */
+    if (lease_check(lock, &lock_err) < 0) {
+        cmd_report(ctx, &lock_err);
+        fprintf(ctx->err, "%s: nothing was written\n", ctx->prog);
+        goto out;
+    }
+    if (judge_again(ctx, o, views, p, NULL, 0, what, sizeof what) < 0) {
+        report_change(ctx, "while recover waited", what);
+        fprintf(ctx->err,
+                "%s: nothing was written: run `%s recover --dry-run` for the new "
+                "diagnosis\n",
+                ctx->prog, ctx->prog);
+        goto out;
+    }
+    vc = o->vc;
     /* 1. peers.json on every survivor, or on none. */
     recover_write_peers(ctx->kube, vc, p->peers_json, steps, ns);
     size_t failed = 0;
@@ -224,7 +326,7 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         if (steps[i].ok)
             fprintf(ctx->err, "%s: peers.json written and read back\n", steps[i].pod);
         else
-            fprintf(ctx->err, "%s: %s/raft/peers.json: %s\n", steps[i].pod, recover_data_dir(vc),
+            fprintf(ctx->err, "%s: %s/raft/peers.json: %s\n", steps[i].pod, vc->data_dir,
                     steps[i].detail);
         failed += !steps[i].ok;
     }
@@ -256,8 +358,22 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
                 del[nd++] = steps[k];
             k++;
         }
-    recover_delete_pods(ctx->kube, vc, del, nd);
+    const char *restarted[RECOVER_SERVERS_MAX];
     for (size_t i = 0; i < nd; i++) {
+        /* Each deletion is a change of its own: the lock and the judgement again. */
+        if (lease_check(lock, &lock_err) < 0) {
+            cmd_report(ctx, &lock_err);
+            undo_after_change(ctx, o->vc, steps, ns, restarted, i);
+            goto out;
+        }
+        if (judge_again(ctx, o, views, p, restarted, i, what, sizeof what) < 0) {
+            char when[300];
+            snprintf(when, sizeof when, "before %s was restarted", del[i].pod);
+            report_change(ctx, when, what);
+            undo_after_change(ctx, o->vc, steps, ns, restarted, i);
+            goto out;
+        }
+        recover_delete_pods(ctx->kube, o->vc, &del[i], 1);
         if (!del[i].ok) {
             fprintf(ctx->err,
                     "%s: %s: could not delete the pod (%s): peers.json is in place and takes "
@@ -266,7 +382,9 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
             goto out;
         }
         fprintf(ctx->err, "%s: deleted, the StatefulSet recreates it\n", del[i].pod);
+        restarted[i] = del[i].pod;
     }
+    vc = o->vc;
     /* 3. and 4. Running, unsealed (Vault recovers), a leader, healthy voters. */
     o->members = (const char *const *)names;
     o->nmembers = ns;
@@ -336,6 +454,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     if (!cmd_opt_flag(args, "dry-run") && cmd_lock(ctx, args, vc, "recover", &lock) != 0)
         goto out;
+    recover_read_server_config(ctx->kube, vc);
     if (recover_gather(ctx->kube, vc, facts, &err) < 0) {
         cmd_report(ctx, &err);
         goto out;
@@ -362,7 +481,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     snprintf(what, sizeof what, "Writing the raft configuration of %s/%s", vc->namespace, vc->name);
     if (!cmd_confirm_typed(ctx, args, what, vc->name))
         goto out;
-    rc = apply(ctx, &o, args, plan, &views);
+    rc = apply(ctx, &o, args, plan, &views, lock);
 out:
     cmd_unlock(ctx, lock);
     if (facts != NULL)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "ceremony.h"
 #include "error.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -59,6 +60,8 @@ struct global_options {
     const char *container; /* NULL = from the chart (vault / openbao) */
     int no_color;
     int verbose;
+    enum kube_read_via read_via; /* --read-via */
+    int request_timeout_set;     /* --request-timeout was given */
 };
 
 struct cmd_context {
@@ -187,6 +190,43 @@ struct vault_init_result;
  * never overwritten, fsynced) or prints them once (main.c; init and bootstrap). */
 int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
                  struct vault_init_result *result);
+
+/* --- key ceremonies (plugin/ceremony.c; rekey, generate-root, rotate) --- */
+struct cmd_ceremony {
+    struct ops o;
+    struct pod_view *views;
+    char active[256]; /* the active pod, where every call runs */
+    char version[64]; /* its Vault version */
+    struct secret token;
+    struct ceremony c; /* token, flavor and --target filled in */
+};
+/* Opens the cluster, finds the active pod (waiting for an election), reads the
+ * token (--token-file, VAULT_TOKEN, prompt) and says so when the version needs
+ * one and there is none. Returns 0 or an exit code after reporting. */
+int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args,
+                      struct cmd_ceremony *cc);
+void cmd_ceremony_close(struct cmd_ceremony *cc);
+/* Reports a failed call, then what it means for a key holder (a refused
+ * token, progress back to 0, a share given twice). kind: "rekey", "root
+ * generation". */
+void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const struct error *err,
+                         const char *kind);
+/* The ceremony of kind with nonce (NULL: the last one started) is gone: says
+ * when it started (the Vault log), where, and why it was lost (returns 1), or
+ * that it ended on the active node itself (2); 0 when nothing was found. */
+int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *kind,
+                              const char *nonce);
+/* A new secret file: 0600, O_EXCL, O_NOFOLLOW; -1 after reporting. */
+int cmd_ceremony_file(struct cmd_context *ctx, const char *path);
+/* Writes text, fsyncs the file and its directory, closes fd; -1 after reporting. */
+int cmd_ceremony_file_write(struct cmd_context *ctx, int fd, const char *path,
+                            const struct secret *text);
+/* Shows a secret once on standard output, straight from locked memory. */
+void cmd_ceremony_show_secret(struct cmd_context *ctx, const struct secret *text);
+
+/* status --all-contexts / --contexts (status-contexts.c): list NULL = every
+ * context of the kubeconfig, else "a,b,c". Returns the exit code. */
+int cmd_status_contexts(struct cmd_context *ctx, const char *list, int watch, long interval_ms);
 
 /* Shell completion: words typed after the plugin name, the last being completed
  * (cmd-completion.c). Prints candidates and the directive; returns 0. */

@@ -26,36 +26,30 @@
 #include "secret.h"
 #include "text.h"
 #include "vault.h"
+#include "vaultread.h"
 #include "wipe.h"
 
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_doctor_entry, cmd_upgrade_entry, cmd_recover_entry;
 extern const struct cmd_entry cmd_migrate_seal_entry;
+extern const struct cmd_entry cmd_rekey_entry, cmd_generate_root_entry, cmd_rotate_entry;
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
     cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry,
     cmd_snapshot_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,
-    &cmd_doctor_entry,
-    &cmd_init_entry,
-    &cmd_unseal_entry,
-    &cmd_join_entry,
-    &cmd_bootstrap_entry,
-    &cmd_peers_entry,
-    &cmd_step_down_entry,
-    &cmd_remove_peer_entry,
-    &cmd_snapshot_entry,
-    &cmd_upgrade_entry,
-    &cmd_migrate_seal_entry,
-    &cmd_recover_entry,
-    &cmd_exec_entry,
-    &cmd_completion_entry,
-    &cmd_version_entry,
-    &cmd_complete_entry,
-    &cmd_man_entry,
-    NULL,
+    &cmd_status_entry,        &cmd_doctor_entry,
+    &cmd_init_entry,          &cmd_unseal_entry,
+    &cmd_join_entry,          &cmd_bootstrap_entry,
+    &cmd_peers_entry,         &cmd_step_down_entry,
+    &cmd_remove_peer_entry,   &cmd_snapshot_entry,
+    &cmd_upgrade_entry,       &cmd_migrate_seal_entry,
+    &cmd_recover_entry,       &cmd_rekey_entry,
+    &cmd_generate_root_entry, &cmd_rotate_entry,
+    &cmd_exec_entry,          &cmd_completion_entry,
+    &cmd_version_entry,       &cmd_complete_entry,
+    &cmd_man_entry,           NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -85,6 +79,9 @@ const struct cmd_option global_option_table[] = {
      NULL},
     {"no-color", 0, OPT_FLAG, NULL, "no colour (also NO_COLOR=1)", NULL},
     {"verbose", 'v', OPT_FLAG, NULL, "trace API requests on stderr (secrets redacted)", NULL},
+    {"read-via", 0, OPT_STRING, "HOW",
+     "how Vault is read: auto (pods/proxy when RBAC allows it, else exec), proxy or exec",
+     "auto|proxy|exec"},
     {"help", 'h', OPT_FLAG, NULL, "show help", NULL},
     {0},
 };
@@ -93,7 +90,7 @@ static const char *const global_short_help =
     "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
     "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
     "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
-    "--container, --no-color, -v, -h/--help\n";
+    "--container, --read-via, --no-color, -v, -h/--help\n";
 
 const struct cmd_entry *cmd_find(const char *name)
 {
@@ -341,6 +338,15 @@ static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     fprintf(safe_err, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
+/* Ends the run after a usage error in the options, once the --token copy
+ * exists: the one way out, so that no such exit frees the copy unwiped. */
+static int usage_exit(struct parsed *p, char *token_copy)
+{
+    free(p->positional);
+    wipe_free_str(token_copy);
+    return EXIT_USAGE;
+}
+
 /* Stores one option value; returns 0, or -1 after reporting a usage error. */
 static int store_option(const char *prog, const struct parsed *p, struct cmd_args *target, int idx,
                         const char *spelled, const char *inline_value, int *i, int argc,
@@ -534,6 +540,7 @@ int cmd_connect(struct cmd_context *ctx)
         .max_retries = -1,
         .trace = ctx->g->verbose ? trace_to_err : NULL,
         .trace_ctx = ctx,
+        .read_via = ctx->g->read_via,
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
@@ -624,24 +631,33 @@ int main(int argc, char **argv)
                     "--request-timeout wants a duration like 30s or 2m, not "
                     "\"%s\"",
                     rt);
-        free(p.positional);
-        wipe_free_str(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
+    const char *rv = cmd_opt_str(g, "read-via");
+    go.read_via = KUBE_READ_AUTO;
+    if (rv != NULL) {
+        if (strcmp(rv, "proxy") == 0)
+            go.read_via = KUBE_READ_PROXY;
+        else if (strcmp(rv, "exec") == 0)
+            go.read_via = KUBE_READ_EXEC;
+        else if (strcmp(rv, "auto") != 0) {
+            usage_error(prog, p.cmd->name, "--read-via takes auto, proxy or exec, not \"%s\"", rv);
+            free(p.positional);
+            wipe_free_str(token_copy);
+            return EXIT_USAGE;
+        }
+    }
+    go.request_timeout_set = rt != NULL;
     go.wait_timeout_ms = 0;
     const char *wt = cmd_opt_str(g, "timeout");
     if (wt != NULL && ((go.wait_timeout_ms = cmd_parse_duration_ms(wt)) <= 0)) {
         usage_error(prog, p.cmd->name, "--timeout wants a duration like 90s or 5m, not \"%s\"", wt);
-        free(p.positional);
-        free(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
     if ((p.cmd->flags & CMD_NO_ARGS) && p.local.argc > 0) {
         usage_error(prog, p.cmd->name, "%s takes no arguments (got \"%s\")", p.cmd->name,
                     p.local.argv[0]);
-        free(p.positional);
-        wipe_free_str(token_copy);
-        return EXIT_USAGE;
+        return usage_exit(&p, token_copy);
     }
     const char *of = cmd_opt_str(g, "output");
     go.output = OUTPUT_TABLE;
@@ -657,9 +673,7 @@ int main(int argc, char **argv)
         else {
             usage_error(prog, p.cmd->name,
                         "unknown output format \"%s\" (table, wide, json or yaml)", of);
-            free(p.positional);
-            wipe_free_str(token_copy);
-            return EXIT_USAGE;
+            return usage_exit(&p, token_copy);
         }
     }
 
@@ -720,7 +734,7 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
         cluster_free(o->vc);
         return -1;
     }
-    vault_status_all(ctx->kube, o->vc, *views);
+    vaultread_status_all(ctx->kube, o->vc, *views);
     return 0;
 }
 

@@ -133,6 +133,7 @@ def test_init_with_pgp_keys(fake, tmp_path):
     assert r.returncode == 1
     assert "cannot open %s: No such file or directory" % (tmp_path / "nope.pub") in r.stderr
     assert not (tmp_path / "k0.json").exists()
+    assert pod_temp_dirs([e["command"] for e in fake.exec_log()]) == []  # nothing copied
 
     out = tmp_path / "k.json"
     r = run_plugin(["init", "--key-shares", "3", "--key-threshold", "2", "--pgp-keys",
@@ -146,10 +147,12 @@ def test_init_with_pgp_keys(fake, tmp_path):
     assert root.startswith("hvs.") or root.startswith("s."), root
     cmds = [e["command"] for e in fake.exec_log()]
     init = [c for c in cmds if c[:3] == ["vault", "operator", "init"]][0]
-    remote = ["/tmp/vault-ha-pgp-%d.key" % i for i in range(3)]
+    (d,) = pod_temp_dirs(cmds)
+    remote = ["%s/pgp-%d.key" % (d, i) for i in range(3)]
     assert "-pgp-keys=%s" % ",".join(remote) in init
-    assert "-root-token-pgp-key=/tmp/vault-ha-root-3.key" in init
-    assert ["rm", "-f"] + remote + ["/tmp/vault-ha-root-3.key"] in cmds
+    assert "-root-token-pgp-key=%s/root-0.key" % d in init
+    assert ["rm", "-rf", "--", d] in cmds
+    assert os.listdir(pod_tmp(fake, "vault-0")) == []
     # the decrypted shares unseal vault-0 (base64 shares, two of three)
     keys = tmp_path / "plain.json"
     write_private(keys, json.dumps({"unseal_keys_b64": [base64.b64encode(k).decode()
@@ -157,6 +160,66 @@ def test_init_with_pgp_keys(fake, tmp_path):
     r = run_plugin(["unseal", "vault-0", "--keys-file", str(keys)], kubeconfig=fake.kubeconfig)
     assert r.returncode == 0, r.stderr
     assert "vault-0: unsealed" in r.stderr + r.stdout
+
+
+def pod_temp_dirs(cmds):
+    """The private directories init's runs made in a pod (the ones they removed)."""
+    dirs = [c[3] for c in cmds if c[:3] == ["rm", "-rf", "--"]]
+    assert all(re.fullmatch(r"/tmp/vault-ha-init\.\w{6}", d) for d in dirs), dirs
+    return dirs
+
+
+def pod_tmp(fake, pod):
+    return os.path.join(fake.state_dir, "pods", "vault", pod, "fs", "tmp")
+
+
+def test_init_key_copies_private_and_checked(fake, tmp_path):
+    """--pgp-keys: each init copies the keys into its own `mktemp -d` directory, reads them
+    back (sha256sum) before `operator init`, and removes the directory on every path. A copy
+    changed in the pod (here: an image whose `head` alters what it writes, as anyone with exec
+    into the pod could) is refused before init, so no share is encrypted to another key."""
+    import shutil
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "fake"))
+    from vaultsim import pgp
+    files = []
+    for i in range(3):
+        f = tmp_path / ("u%d.pub" % i)
+        f.write_bytes(pgp.make_test_key("u%d <u%d@example.invalid>" % (i, i))[0])
+        files.append(str(f))
+    args = ["init", "--key-shares", "3", "--key-threshold", "2", "--pgp-keys", ",".join(files),
+            "--output", str(tmp_path / "k.json")]
+    tool = os.path.join(fake.state_dir, "image-bin", "head")
+    os.makedirs(os.path.dirname(tool))
+    with open(tool, "w") as f:
+        f.write("#!/bin/sh\n%s \"$@\" | tr 'A-Za-z' 'N-ZA-Mn-za-m'\n" % shutil.which("head"))
+    os.chmod(tool, 0o755)
+    r = run_plugin(args, kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == ("kubectl vault-ha: the copy of %s in vault-0 is not the file that was "
+                        "sent (its SHA-256 differs): someone changed it; init refused, so that no "
+                        "share is encrypted to another key\n" % files[0]), r.stderr
+    cmds = [e["command"] for e in fake.exec_log()]
+    assert not any(c[:3] == ["vault", "operator", "init"] for c in cmds)
+    (first,) = pod_temp_dirs(cmds)
+    assert os.listdir(pod_tmp(fake, "vault-0")) == []
+    assert not (tmp_path / "k.json").exists()
+
+    os.remove(tool)
+    before = len(cmds)
+    r = run_plugin(args, kubeconfig=fake.kubeconfig)
+    assert r.returncode == 0, r.stderr
+    cmds = [e["command"] for e in fake.exec_log()][before:]
+    (second,) = pod_temp_dirs(cmds)
+    assert second != first  # two runs never share a directory
+    # In order: the directory, the copies, the check, init, the removal.
+    steps = [i for i, c in enumerate(cmds) if c[:2] == ["sh", "-c"] and second in c[3] or
+             c[:3] == ["vault", "operator", "init"] or c[:2] == ["rm", "-rf"]]
+    kinds = [cmds[i][2].split()[0] if cmds[i][0] == "sh" else cmds[i][0] for i in steps]
+    assert kinds == ["head", "head", "head", "cd", "vault", "rm"], [cmds[i] for i in steps]
+    assert any(c[:3] == ["sh", "-c", 'cd "$0" && exec mktemp -d vault-ha-init.XXXXXX']
+               for c in cmds[:steps[0]])
+    assert os.listdir(pod_tmp(fake, "vault-0")) == []
 
 
 def test_init_prints_keys_once(fake):
@@ -177,6 +240,17 @@ def test_unseal_failure_paths(fake, tmp_path):
     r = run_plugin(["unseal", "--keys-file", bad], kubeconfig=fake.kubeconfig)
     assert r.returncode == 1
     assert "%s:1: not an unseal key: it must be hex or base64" % bad in r.stderr
+    assert not any("sys/unseal" in e["command"] for e in fake.exec_log()[before:])
+    # A stray control character in a JSON keys file: the file, line and column, never a
+    # piece of the key (jansson's own message quotes 16 characters of it, into CI logs).
+    key = keys["unseal_keys_b64"][0]
+    ctl = write_private(tmp_path / "ctl.json", '{"unseal_keys_b64": [\n  "%s\x01%s"]}\n'
+                        % (key[:16], key[16:]))
+    r = run_plugin(["unseal", "--keys-file", ctl], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: %s:2:%d: not valid JSON: a control character\n"
+                        % (ctl, 3 + 16))
+    assert not any(key[i:i + 8] in r.stderr for i in range(len(key) - 7)), r.stderr
     assert not any("sys/unseal" in e["command"] for e in fake.exec_log()[before:])
     # Well-formed but wrong: accepted until the threshold, then Vault's error.
     wrong = write_private(tmp_path / "wrong", "\n".join([B64_KEY] * 1 + [

@@ -132,9 +132,9 @@ def test_three_voters_two_lost_recover_one_then_join_two(make_fake, tmp_path):
 
 def test_five_voters_three_lost_recover_from_two(make_fake, tmp_path):
     """The leader is among the lost: the followers' logs show no configuration (a follower that
-    joined and never restarted printed servers=[]), so it is assumed from the StatefulSet. One
-    survivor is sealed: it reads peers.json at its unseal, no restart. Node ids from
-    VAULT_RAFT_NODE_ID (setNodeId): no node-id file."""
+    joined and never restarted printed servers=[]), so recover refuses to assume it from the
+    StatefulSet (issue 18 defect 7) and says how to get it: unseal the sealed survivor, whose raft
+    prints it when it starts. Node ids from VAULT_RAFT_NODE_ID (setNodeId): no node-id file."""
     fake = make_fake(*FAST, "--replicas", "5", "--set-node-id")
     c = Lost(fake, tmp_path)
     assert c.api("vault-3", "cubbyhole/app", "PUT", {"v": "five"}) == {}
@@ -142,7 +142,7 @@ def test_five_voters_three_lost_recover_from_two(make_fake, tmp_path):
     assert fake.kubectl("delete", "pod", "vault-4", "-n", "vault").returncode == 0
     c.wait_no_leader("vault-3")
     r = c.recover("--dry-run")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr
     out = r.stdout.splitlines()
     assert out[0] == ("Raft configuration (assumed from the StatefulSet: no pod's server log shows it): "
                       "5 voters, a quorum needs 3")
@@ -150,15 +150,32 @@ def test_five_voters_three_lost_recover_from_two(make_fake, tmp_path):
                         row("vault-3", "vault-3", "survivor: unsealed standby",
                             ", raft index %d" % c.api("vault-3", "sys/leader")["raft_committed_index"]),
                         row("vault-4", "vault-4", "survivor: sealed", ", raft index unknown until unsealed")]
+    assert "Plan:" not in r.stdout
+    assert r.stderr == ("kubectl vault-ha: no pod's server log shows the raft configuration, so its members "
+                        "and addresses cannot be confirmed (recover does not assume "
+                        "<pod>.vault-internal:8201): raft prints it when it starts: unseal vault-4 "
+                        "(`kubectl vault-ha unseal`), then run `kubectl vault-ha recover` again\n")
+    assert not [e for e in fake.exec_log() if e["command"][:1] in (["sh"], ["rm"])]
+    # As told: vault-4's raft starts at its unseal and logs the configuration. (Through its API:
+    # `unseal` would then wait for a leader that cannot come without the lost voters.)
+    with open(c.keys) as f:
+        keys = json.load(f)
+    for k in keys["unseal_keys_b64"][:keys["unseal_threshold"]]:
+        c.api("vault-4", "sys/unseal", "PUT", {"key": k})
+    assert c.api("vault-4", "sys/seal-status")["sealed"] is False
+    r = c.recover("--dry-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].startswith("Raft configuration (from vault-4's server log, 20"), out[0]
     assert "Quorum is lost: 2 of 5 voters survive." in out
-    assert ("  2. restart vault-3 (delete the pod; the StatefulSet recreates it on the same volume): raft "
-            "reads peers.json only when it starts") in out
+    assert ("  2. restart vault-3, vault-4 (delete the pods; the StatefulSet recreates it on the same "
+            "volume): raft reads peers.json only when it starts") in out
     assert peers_json([("vault-3", "vault-3.vault-internal:8201"),
                        ("vault-4", "vault-4.vault-internal:8201")]) in r.stdout
     r = c.recover("--yes", "--keys-file", c.keys)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "vault-3: deleted, the StatefulSet recreates it" in r.stderr
-    assert "vault-4: deleted" not in r.stderr
+    assert "vault-4: deleted, the StatefulSet recreates it" in r.stderr
     assert "Recovered: " in r.stdout and "the raft configuration is vault-3, vault-4." in r.stdout
     peers = c.api("vault-3", "sys/storage/raft/configuration")["data"]["config"]["servers"]
     assert sorted((p["node_id"], p["voter"]) for p in peers) == [("vault-3", True), ("vault-4", True)]
@@ -236,6 +253,26 @@ def test_a_failed_write_stops_before_any_restart(make_fake, tmp_path):
     assert "the raft configuration is vault-0, vault-1." in r.stdout
 
 
+def test_custom_data_path(make_fake, tmp_path):
+    """Issue 18 defect 7: server.dataStorage.mountPath elsewhere (the raft path in the server
+    config follows it): node-id is read, and peers.json written, where Vault has them."""
+    fake = make_fake(*FAST, "--data-path", "/srv/vault-store")
+    c = Lost(fake, tmp_path)
+    c.lose("vault-1", "vault-2")
+    c.wait_no_leader("vault-0")
+    nid = c.node_id("vault-0")
+    r = c.recover("--yes", "--keys-file", c.keys)
+    assert r.returncode == 0, r.stdout + r.stderr
+    content = peers_json([(nid, "vault-0.vault-internal:8201")])
+    assert ("peers.json for /srv/vault-store/raft/peers.json:\n" + content) in r.stdout
+    assert "vault-0: peers.json is gone (Vault recovered from it)" in r.stderr
+    log = fake.exec_log()
+    assert ["cat", "/srv/vault-store/node-id"] in [e["command"] for e in log]
+    writes = [e["command"][3:] for e in log if e["command"][:2] == ["sh", "-c"] and "peers.json" in e["command"][2]]
+    assert writes == [["/srv/vault-store", str(len(content))]]
+    assert not any("/vault/data" in json.dumps(e["command"]) for e in log)
+
+
 def test_openbao(make_fake, tmp_path):
     fake = make_fake(*FAST, "--openbao", "--release", "openbao")
     c = Lost(fake, tmp_path, openbao=True)
@@ -257,15 +294,15 @@ def test_openbao(make_fake, tmp_path):
     assert any(e["command"][:1] == ["bao"] for e in fake.exec_log())
 
 
-def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
-    """Without --yes, the StatefulSet's name must be typed: anything else changes nothing."""
+def terminal_recover(make_fake, tmp_path):
+    """A cluster with vault-1 and vault-2 lost, and the shell line that runs recover on a
+    terminal (tmux) with the keys and the token from files."""
     import shlex
     import shutil as sh
     import pytest
     if sh.which("tmux") is None:
         pytest.skip("tmux is installed by make deps")
     from conftest import BIN
-    from test_interactive import Tmux
     fake = make_fake(*FAST)
     c = Lost(fake, tmp_path)
     c.lose("vault-1", "vault-2")
@@ -277,9 +314,16 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
     line = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s recover --keys-file %s " \
            "--token-file %s" % (shlex.quote(fake.kubeconfig), shlex.quote(BIN),
                                 shlex.quote(c.keys), shlex.quote(str(token_file)))
+    return fake, c, line + "; echo EXIT=$?; sleep 60"
+
+
+def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
+    """Without --yes, the StatefulSet's name must be typed: anything else changes nothing."""
+    from test_interactive import Tmux
+    fake, c, line = terminal_recover(make_fake, tmp_path)
     prompt = ("Writing the raft configuration of vault/vault cannot be undone. Type the StatefulSet's "
               "name (vault) to go on:")
-    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    t = Tmux(tmp_path, line)
     try:
         t.wait_for(prompt)
         t.send("-l", "vaulx")
@@ -290,7 +334,7 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
         t.close()
     assert not os.path.exists(c.peers_file("vault-0"))
     assert not [e for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]
-    t = Tmux(tmp_path, line + "; echo EXIT=$?; sleep 60")
+    t = Tmux(tmp_path, line)
     try:
         t.wait_for(prompt)
         t.send("-l", "vault")
@@ -299,3 +343,36 @@ def test_typed_confirmation_on_a_terminal(make_fake, tmp_path):
         assert "EXIT=0" in screen and "Recovered: vault-0 is active" in screen, screen
     finally:
         t.close()
+
+
+def test_a_lost_pod_back_during_the_prompt_stops_recover(make_fake, tmp_path):
+    """Issue 18 defect 2: the judgement is made again after the prompts. vault-1 comes back with
+    its data while recover waits for the StatefulSet's name: with vault-0 it is a quorum of the
+    old configuration again, so forcing a new one would make two clusters. Nothing is written."""
+    from test_interactive import Tmux
+    fake, c, line = terminal_recover(make_fake, tmp_path)
+    t = Tmux(tmp_path, line)
+    try:
+        t.wait_for("Type the StatefulSet's name (vault) to go on:")
+        # The node comes back: vault-1 runs again, sealed, with the old configuration's data.
+        fake.control("pod-state", {"namespace": "vault", "pod": "vault-1", "state": "Running"})
+        deadline = time.time() + 60
+        while c.api("vault-1", "sys/seal-status").get("initialized") is not True and \
+                time.time() < deadline:
+            time.sleep(0.2)
+        t.send("-l", "vault")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=", timeout=120)
+    finally:
+        t.close()
+    # tmux wraps long lines at the pane's width: compare without any white space
+    text = "".join(screen.split())
+    assert "EXIT=1" in screen, screen
+    assert "".join("kubectl vault-ha: the cluster changed while recover waited: quorum is not lost: 2 of 3 "
+            "voters are running with their data, 1 of them sealed: unseal them with `kubectl vault-ha "
+            "unseal`; see `kubectl vault-ha status` or `kubectl vault-ha doctor` kubectl vault-ha: "
+            "nothing was written: run `kubectl vault-ha recover --dry-run` for the new diagnosis".split()) in text, \
+        screen
+    assert not os.path.exists(c.peers_file("vault-0")) and not os.path.exists(c.peers_file("vault-1"))
+    assert not [e for e in fake.exec_log() if e["command"][:2] == ["sh", "-c"]]
+    assert not [e for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]

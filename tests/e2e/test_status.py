@@ -166,10 +166,42 @@ def test_pods_not_running(make_fake):
                      "--pod-state", "vault-1=CrashLoopBackOff")
     r = run_plugin(["status"], kubeconfig=fake.kubeconfig)
     assert r.returncode == 3
-    assert re.search(r"vault-1 +CrashLoopBackOff +false +- +- +down", r.stdout), r.stdout
-    assert re.search(r"vault-2 +Unschedulable: 0/3 nodes are available", r.stdout), r.stdout
+    assert re.search(r"vault-1 +Running \(CrashLoopBackOff\) +false +- +- +down", r.stdout), r.stdout
+    assert re.search(r"vault-2 +Pending \(Unschedulable\) +false +- +- +down", r.stdout), r.stdout
     assert "  - vault-1 is not running: Running (CrashLoopBackOff)" in r.stdout
     assert "  - vault-2 is not running: Pending (Unschedulable: 0/3 nodes are available" in r.stdout
+
+
+def test_long_messages_keep_the_table_narrow(make_fake):
+    """A scheduler message of any length stays out of the table (its reason stays in),
+    and the findings under the table give it whole; names, images and versions from the
+    API server or a pod are cut to a bound, -o wide included."""
+    fake = make_fake("--pod-state", "vault-2=Pending:Unschedulable")
+    message = "0/300 nodes are available: " + ", ".join(
+        "1 node(s) had volume node affinity conflict on zone-%d" % i for i in range(60))
+    fake.control("patch", {"namespace": "vault", "kind": "Pod", "name": "vault-2", "patch": {
+        "status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                                   "reason": "Unschedulable", "message": message}]}}})
+    fake.control("patch", {"namespace": "vault", "kind": "Pod", "name": "vault-0", "patch": {
+        "spec": {"nodeName": "node-" + "n" * 240,
+                 "containers": [{"name": "vault", "image": "registry.example/" + "i" * 300}]}}})
+    r = run_plugin(["status"], kubeconfig=fake.kubeconfig)
+    assert r.returncode == 3, r.stderr
+    lines = r.stdout.splitlines()
+    table = lines[2:lines.index("", 2)]
+    assert re.fullmatch(r"vault-2 +Pending \(Unschedulable\) +false +- +- +down +- +- +- +\d+s"
+                        r" +0 +- *", table[3]), table[3]
+    assert ("  - vault-2 is not running: Pending (Unschedulable: %s)" % message) in lines
+    assert re.search(r"vault-0 .* node-n{32}\.\.\.$", table[1]), table[1]
+    assert max(map(len, table)) < 200, table
+    wide = run_plugin(["status", "-o", "wide"], kubeconfig=fake.kubeconfig)
+    lines = wide.stdout.splitlines()
+    table = lines[2:lines.index("", 2)]
+    assert table[0].split()[-3:] == ["ID", "IP", "IMAGE"]
+    assert table[1].endswith("registry.example/" + "i" * 44 + "..."), table[1]
+    assert re.search(r"vault-2 +Pending \(Unschedulable\) ", table[3]), table[3]
+    assert max(map(len, table)) < 300, table
+    assert ("  - vault-2 is not running: Pending (Unschedulable: %s)" % message) in lines
 
 
 def test_missing_replica_ordered_ready(make_fake):

@@ -158,6 +158,18 @@ static void test_pending_pod_reason(void **state)
     cluster_free(vc);
 }
 
+static void assert_layout(const struct vault_cluster *vc, enum vault_product product,
+                          const char *data_dir, enum layout_source from, const char *config_path)
+{
+    int bao = product == PRODUCT_OPENBAO;
+    assert_int_equal(vc->product, product);
+    assert_string_equal(vc->cli, bao ? "bao" : "vault");
+    assert_string_equal(vc->token_env, bao ? "BAO_TOKEN" : "VAULT_TOKEN");
+    assert_string_equal(vc->data_dir, data_dir);
+    assert_int_equal(vc->data_dir_from, from);
+    assert_string_equal(vc->config_path, config_path);
+}
+
 static void test_openbao_flavor(void **state)
 {
     (void)state;
@@ -175,6 +187,10 @@ static void test_openbao_flavor(void **state)
     assert_string_equal(vc->cli, "bao");
     assert_string_equal(vc->version, "2.6.2");
     assert_string_equal(vc->namespace, "bao");
+    /* the layout of OpenBao's chart without mounts in the template: its defaults */
+    assert_layout(vc, PRODUCT_OPENBAO, "/openbao/data", LAYOUT_DEFAULT,
+                  "/openbao/config/extraconfig-from-values.hcl");
+    assert_string_equal(vc->node_id_env, "BAO_RAFT_NODE_ID");
     cluster_free(vc);
     /* A container named on the command line that does not exist is refused. */
     q.container = "vault";
@@ -182,6 +198,85 @@ static void test_openbao_flavor(void **state)
     assert_string_equal(err.msg,
                         "StatefulSet bao/openbao has no container \"vault\" (--container)");
     json_decref(sts);
+}
+
+/* Issue 18 defect 7: a custom server.dataStorage.mountPath, the raft path in the config. */
+static void test_layout(void **state)
+{
+    (void)state;
+    json_t *sts = json_loads(FIXTURE_STS, 0, NULL);
+    json_t *c = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "spec"),
+            "containers"),
+        0);
+    json_object_set_new(c, "volumeMounts",
+                        json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "data",
+                                  "mountPath", "/srv/vault-store/", "name", "config", "mountPath",
+                                  "/etc/vault", "name", "home", "mountPath", "/home/vault"));
+    struct cluster_query q = {.namespace = "vault"};
+    struct vault_cluster *vc = NULL;
+    struct error err = {0};
+    assert_int_equal(cluster_from_statefulset(sts, &q, &vc, &err), 0);
+    assert_layout(vc, PRODUCT_VAULT, "/srv/vault-store", LAYOUT_MOUNT,
+                  "/etc/vault/extraconfig-from-values.hcl");
+    /* the raft path in the server config wins over the mount */
+    const char *hcl = "ui = true\nlistener \"tcp\" {\n  address = \"[::]:8200\"\n}\n"
+                      "storage \"raft\" {\n  path = \"/srv/vault-store/raft-db\"\n"
+                      "  retry_join {\n    path = \"/nope\"\n  }\n}\n";
+    assert_int_equal(cluster_use_server_config(vc, hcl, strlen(hcl)), 1);
+    assert_string_equal(vc->data_dir, "/srv/vault-store/raft-db");
+    assert_int_equal(vc->data_dir_from, LAYOUT_CONFIG);
+    /* a config without one keeps the mount */
+    assert_int_equal(cluster_use_server_config(vc, "ui = true\n", 10), 0);
+    assert_string_equal(vc->data_dir, "/srv/vault-store/raft-db");
+    cluster_free(vc);
+    /* a hostile mountPath is not taken */
+    json_object_set_new(c, "volumeMounts",
+                        json_pack("[{s:s, s:s}]", "name", "data", "mountPath", "/x/../etc"));
+    assert_int_equal(cluster_from_statefulset(sts, &q, &vc, &err), 0);
+    assert_layout(vc, PRODUCT_VAULT, "/vault/data", LAYOUT_DEFAULT,
+                  "/vault/config/extraconfig-from-values.hcl");
+    cluster_free(vc);
+    json_decref(sts);
+}
+
+static void test_config_raft_path(void **state)
+{
+    (void)state;
+    char out[256];
+    struct {
+        const char *config, *want; /* want NULL: none found */
+    } cases[] = {
+        {"storage \"raft\" {\n  path = \"/vault/data\"\n}\n", "/vault/data"},
+        {"# storage \"raft\" { path = \"/commented\" }\n/* storage \"raft\" { path = \"/c\" } */\n"
+         "storage \"raft\" { node_id = \"a\" // path = \"/no\"\n path = \"/yes\" }",
+         "/yes"},
+        {"{\"storage\": {\"raft\": {\"node_id\": \"x\", \"path\": \"/json/data\"}}}", "/json/data"},
+        {"storage = { raft = { path = \"/attr/data\" } }", "/attr/data"},
+        {"ha_storage \"raft\" { path = \"/ha\" }", NULL},
+        {"storage \"file\" { path = \"/file\" }", NULL},
+        {"storage \"raft\" { }\npath = \"/outside\"", NULL},
+        {"storage \"raft\" { path = \"relative/dir\" }", NULL},
+        {"storage \"raft\" { path = \"/a b\" }", NULL},
+        {"storage \"raft\" { path = \"/a\\\"b\" }", NULL},
+        {"storage \"raft\" { path = \"/a/../b\" }", NULL},
+        {"storage \"raft\" { path = \"/unterminated }", NULL},
+        {"storage \"raft\" { path = \"/x\x1b[2J\" }", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int got =
+            cluster_config_raft_path(cases[i].config, strlen(cases[i].config), out, sizeof out);
+        assert_int_equal(got, cases[i].want != NULL);
+        if (got)
+            assert_string_equal(out, cases[i].want);
+    }
+    /* bounded by len, not by a NUL; a path longer than the buffer is refused */
+    const char cut[] = "storage \"raft\" { path = \"/vault/data\" }";
+    assert_int_equal(cluster_config_raft_path(cut, strlen(cut) - 5, out, sizeof out), 0);
+    assert_int_equal(cluster_config_raft_path(cut, strlen(cut), out, 5), 0);
+    assert_int_equal(cluster_config_raft_path(NULL, 0, out, sizeof out), 0);
 }
 
 static void test_pod_for_address(void **state)
@@ -296,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_pending_pod_reason),
         cmocka_unit_test(test_openbao_flavor),
         cmocka_unit_test(test_pod_for_address),
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_config_raft_path),
     };
     return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
 }

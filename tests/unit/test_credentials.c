@@ -196,8 +196,14 @@ static void test_parse_errors(void **state)
                        "\"t\\r\\nImpersonate-User: admin\"}}",
                        "the credential plugin's token: the token holds a control character (0x0d "
                        "at byte 2); a token is one line of printable text");
-    expect_parse_error("nope", "the credential plugin printed invalid JSON: '[' or '{' expected "
-                               "near 'nope'");
+    expect_parse_error("nope", "the credential plugin printed invalid JSON: invalid syntax at "
+                               "line 1, column 4");
+    /* jansson's own text would quote the token up to there (20 characters at most). */
+    expect_parse_error("{\"kind\":\"ExecCredential\",\"apiVersion\":"
+                       "\"client.authentication.k8s.io/v1\",\"status\":{\"token\":"
+                       "\"sha256~SECRET\tTOKENVALUE\"}}",
+                       "the credential plugin printed invalid JSON: a control character at line "
+                       "1, column 104");
 }
 
 static void test_plugin_failures(void **state)

@@ -118,6 +118,33 @@ static void test_patch_errors(void **state)
     kube_client_free(c);
 }
 
+/* An eviction the PodDisruptionBudget refuses: the server's message and its cause, not
+ * "the API server answered 429" (which stays for a busy server's plain text). */
+static void test_eviction_refused(void **state)
+{
+    (void)state;
+    struct kube_client *c = client();
+    const char *body =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+        "\"message\":\"Cannot evict pod as it would violate the pod's disruption budget.\","
+        "\"reason\":\"TooManyRequests\",\"details\":{\"causes\":[{\"reason\":"
+        "\"DisruptionBudget\",\"message\":\"The disruption budget vault needs 2 healthy pods "
+        "and has 2 currently\"}]},\"code\":429}";
+    struct error err = {0};
+    const char *path = "/api/v1/namespaces/vault/pods/vault-2/eviction";
+    assert_int_equal(kube_error_from_response(c, "POST", path, 429, body, strlen(body), &err), -1);
+    assert_int_equal(err.http_status, 429);
+    assert_string_equal(err.msg, "Cannot evict pod as it would violate the pod's disruption "
+                                 "budget. The disruption budget vault needs 2 healthy pods and "
+                                 "has 2 currently");
+    const char *text = "Too many requests, please try again later.\n";
+    assert_int_equal(kube_error_from_response(c, "POST", path, 429, text, strlen(text), &err), -1);
+    assert_string_equal(err.msg, "the API server answered 429 to POST "
+                                 "/api/v1/namespaces/vault/pods/vault-2/eviction: Too many "
+                                 "requests, please try again later.");
+    kube_client_free(c);
+}
+
 static void test_unauthorized(void **state)
 {
     (void)state;
@@ -257,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_forbidden_list_names_verb_and_resource),
         cmocka_unit_test(test_forbidden_get_statefulset_and_exec),
         cmocka_unit_test(test_patch_errors),
+        cmocka_unit_test(test_eviction_refused),
         cmocka_unit_test(test_unauthorized),
         cmocka_unit_test(test_not_found_and_plain_text),
         cmocka_unit_test(test_curl_errors),

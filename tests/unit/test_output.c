@@ -32,6 +32,33 @@ static void test_table_alignment(void **state)
     table_free(t);
 }
 
+static void test_table_max_width(void **state)
+{
+    (void)state;
+    const char *h[] = {"POD", "PHASE", "NODE"};
+    struct table *t = table_new(3, h);
+    table_set_max_width(t, 1, 10);
+    table_set_max_width(t, 2, 8);
+    const char *r1[] = {"vault-0", "Unschedulable: 0/3 nodes", "nöde-ééééé-1"};
+    const char *r2[] = {"vault-1", "Running", "node-1"};
+    const char *r3[] = {"vault-2", "exactly-10", "12345678"};
+    assert_int_equal(table_add_row(t, r1), 0);
+    assert_int_equal(table_add_row(t, r2), 1);
+    assert_int_equal(table_add_row(t, r3), 2);
+    table_set_color(t, 0, 1, COLOR_RED);
+    char *s = table_render(t, 0);
+    /* Cut between characters (UTF-8 kept whole); a cell at the bound stays whole. */
+    assert_string_equal(s, "POD       PHASE        NODE\n"
+                           "vault-0   Unsched...   nöde-...\n"
+                           "vault-1   Running      node-1\n"
+                           "vault-2   exactly-10   12345678\n");
+    free(s);
+    s = table_render(t, 1); /* the colour closes after the ellipsis */
+    assert_non_null(strstr(s, "vault-0   \033[31mUnsched...\033[0m   nöde-..."));
+    free(s);
+    table_free(t);
+}
+
 static void test_colorize(void **state)
 {
     (void)state;
@@ -148,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_alignment),
+        cmocka_unit_test(test_table_max_width),
         cmocka_unit_test(test_colorize),
         cmocka_unit_test(test_remote_text_sanitized_before_colour),
         cmocka_unit_test(test_json_is_ascii_and_terminal_safe),

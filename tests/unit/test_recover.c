@@ -69,8 +69,8 @@ static void test_hostile_log_lines_are_skipped(void **state)
     struct raft_config cfg;
     const char *bad[] = {
         /* an escape sequence in an id */
-        "t [INFO]  storage.raft: initial configuration: index=1 servers=\"[{Suffrage:Voter "
-        "ID:a\x1b[2J Address:vault-0.vault-internal:8201}]\"",
+        ("t [INFO]  storage.raft: initial configuration: index=1 servers=\"[{Suffrage:Voter "
+         "ID:a\x1b[2J Address:vault-0.vault-internal:8201}]\""),
         /* a quote inside the id, unterminated value, a bad address, a bad suffrage */
         "t initial configuration: servers=\"[{Suffrage:Voter ID:a\\\"b Address:h:1}]\"",
         "t initial configuration: servers=\"[{Suffrage:Voter ID:a Address:h:1}]",
@@ -231,9 +231,17 @@ static void test_assumed_and_unknown(void **state)
 {
     (void)state;
     struct scene s;
-    /* no log line: the StatefulSet's pods at the chart's addresses; a sealed survivor */
+    /* no log line: the StatefulSet's pods at the chart's addresses are shown, but not
+     * confirmed: refused (issue 18 defect 7); a sealed survivor */
     scene(&s, "-s-", 0);
-    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.verdict, RECOVER_UNCONFIRMED);
+    assert_string_equal(s.plan.why,
+                        "no pod's server log shows the raft configuration, so its members and "
+                        "addresses cannot be confirmed (recover does not assume "
+                        "<pod>.vault-internal:8201): raft prints it when it starts: unseal "
+                        "vault-1 (`kubectl vault-ha unseal`), then run `kubectl vault-ha recover` "
+                        "again");
+    assert_null(s.plan.peers_json);
     assert_true(s.plan.assumed);
     assert_string_equal(s.plan.members[1].server.address, "vault-1.vault-internal:8201");
     assert_string_equal(s.plan.members[1].server.id, ID1);
@@ -241,6 +249,13 @@ static void test_assumed_and_unknown(void **state)
     assert_false(s.plan.members[1].unsealed);
     assert_int_equal(s.plan.members[1].index, -1);
     assert_int_equal(s.plan.best, -1);
+    scene_free(&s);
+    /* only unsealed survivors: one of them restarted prints it */
+    scene(&s, "S--", 0);
+    assert_int_equal(s.plan.verdict, RECOVER_UNCONFIRMED);
+    assert_non_null(strstr(s.plan.why, "raft prints it when it starts: restart an unsealed "
+                                       "survivor (`kubectl -n vault delete pod vault-0`) and "
+                                       "unseal it (`kubectl vault-ha unseal`), then run"));
     scene_free(&s);
     /* a running pod whose vault status cannot be read: cannot tell */
     scene(&s, "S-S", 1);
@@ -256,13 +271,151 @@ static void test_assumed_and_unknown(void **state)
                         "see `kubectl vault-ha status`");
     scene_free(&s);
     /* the environment's id wins over the node-id file, as in Vault */
-    scene(&s, "S--", 0);
+    scene(&s, "S--", 1);
     snprintf(s.facts[0].env_id, sizeof s.facts[0].env_id, "vault-0");
     recover_plan_clear(&s.plan);
     recover_judge(s.vc, s.views, s.facts, "kubectl vault-ha", &s.plan);
     assert_string_equal(s.plan.members[0].local_id, "vault-0");
     assert_true(strstr(s.plan.peers_json, "\"id\": \"vault-0\"") != NULL);
     scene_free(&s);
+}
+
+/* The scene's judgement again, with the configuration of one log line. */
+static void rejudge_with_servers(struct scene *s, const char *servers)
+{
+    char line[2048];
+    snprintf(line, sizeof line,
+             "2026-12-02T19:07:00.000Z [INFO]  storage.raft: initial configuration: index=9 "
+             "servers=\"[%s]\"\n",
+             servers);
+    assert_int_equal(recover_config_from_log(line, strlen(line), &s->facts[0].log_config), 1);
+    s->facts[0].have_log_config = 1;
+    recover_plan_clear(&s->plan);
+    recover_judge(s->vc, s->views, s->facts, "kubectl vault-ha", &s->plan);
+}
+
+static void test_one_member_per_pod(void **state)
+{
+    (void)state;
+    struct scene s;
+    /* vault-0 under its DNS name and, as an old node, under the IP it holds now */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(&s, "{Suffrage:Voter ID:old-node Address:10.0.0.1:8201} " SRV(
+                                 ID0, 0) " " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.voters, 4);
+    assert_int_equal(s.plan.survivors, 1);
+    assert_int_equal(s.plan.members[0].same_pod_as, 1);
+    assert_int_equal(s.plan.members[0].pod, -1);
+    assert_false(s.plan.members[0].survivor);
+    assert_string_equal(s.plan.members[0].state,
+                        "lost: an old entry: vault-0 is vault-0.vault-internal:8201 in this "
+                        "configuration");
+    assert_int_equal(s.plan.members[1].pod, 0);
+    assert_true(s.plan.members[1].survivor);
+    char *want = recover_peers_json(&s.plan.members[1].server, 1);
+    assert_string_equal(s.plan.peers_json, want);
+    free(want);
+    scene_free(&s);
+    /* two DNS forms: the one with the pod's node id is the pod, wherever it stands */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(
+        &s, "{Suffrage:Voter ID:" ID0 " Address:vault-0.vault-internal.vault.svc:8201} "
+            "{Suffrage:Voter ID:stale Address:vault-0.vault-internal:8201} " SRV(ID1, 1));
+    assert_int_equal(s.plan.verdict, RECOVER_GO);
+    assert_int_equal(s.plan.survivors, 1);
+    assert_int_equal(s.plan.members[1].same_pod_as, 0);
+    assert_true(strstr(s.plan.peers_json, "vault-0.vault-internal.vault.svc:8201") != NULL);
+    assert_null(strstr(s.plan.peers_json, "stale"));
+    assert_null(strstr(s.plan.peers_json, "\"vault-0.vault-internal:8201"));
+    scene_free(&s);
+    /* no id matches: the entry by the pod's name, not the one by IP */
+    scene(&s, "S--", 0);
+    rejudge_with_servers(&s,
+                         "{Suffrage:Voter ID:x Address:10.0.0.1:8201} "
+                         "{Suffrage:Voter ID:y Address:vault-0.vault-internal:8201} " SRV(ID1, 1));
+    assert_int_equal(s.plan.members[0].same_pod_as, 1);
+    assert_string_equal(s.plan.members[1].local_id, ID0);
+    assert_int_equal(s.plan.survivors, 1);
+    scene_free(&s);
+    /* two survivors with one node id: raft would refuse the list */
+    scene(&s, "SS-", 1);
+    snprintf(s.facts[1].file_id, sizeof s.facts[1].file_id, "%s", ID0);
+    s.views[1].have_status = 1;
+    s.views[0].st.sealed = s.views[1].st.sealed = 1;
+    rejudge_with_servers(&s,
+                         SRV(ID0, 0) " " SRV(ID1, 1) " " SRV(
+                             ID2, 2) " "
+                                     "{Suffrage:Voter ID:d Address:vault-3.vault-internal:8201} "
+                                     "{Suffrage:Voter ID:e Address:vault-4.vault-internal:8201}");
+    assert_int_equal(s.plan.verdict, RECOVER_UNKNOWN);
+    assert_string_equal(s.plan.why, "vault-0 and vault-1 both use the node id " ID0
+                                    ": raft refuses a configuration that lists an id twice; find "
+                                    "out which pod's data is the right one (`kubectl vault-ha "
+                                    "status`) before recovering");
+    scene_free(&s);
+}
+
+/* Issue 18 defect 2: what a second judgement must find to go on. */
+static void test_judged_again(void **state)
+{
+    (void)state;
+    struct scene was, now;
+    char what[1024];
+    scene(&was, "S--", 1);
+    assert_int_equal(was.plan.verdict, RECOVER_GO);
+    assert_string_equal(was.plan.members[0].name, "vault-0");
+    scene(&now, "S--", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 0);
+    assert_string_equal(what, "");
+    scene_free(&now);
+    /* a lost voter is back with its data: a quorum of the old configuration */
+    scene(&now, "Ss-", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "quorum is not lost: 2 of 3 voters are running with their data, 1 "
+                              "of them sealed: unseal them with `kubectl vault-ha unseal`; see "
+                              "`kubectl vault-ha status` or `kubectl vault-ha doctor`");
+    scene_free(&now);
+    /* someone unsealed a sealed survivor: it would need a restart the plan does not make */
+    scene_free(&was);
+    scene(&was, "s--", 1);
+    scene(&now, "S--", 1);
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "vault-0 was sealed; it is unsealed now");
+    scene_free(&now);
+    /* another survivor id (its data replaced) */
+    scene(&now, "s--", 0);
+    snprintf(now.facts[0].file_id, sizeof now.facts[0].file_id, "other");
+    rejudge_with_servers(&now, SRV(ID0, 0) " " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "the survivors were vault-0 (node id " ID0
+                              "); they are vault-0 (node id other) now");
+    scene_free(&now);
+    /* another configuration in the log: another peers.json */
+    scene(&now, "s--", 0);
+    rejudge_with_servers(&now, "{Suffrage:Voter ID:" ID0
+                               " Address:vault-0.other:8201} " SRV(ID1, 1) " " SRV(ID2, 2));
+    assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 1);
+    assert_string_equal(what, "the raft configuration changed (now from vault-0's server log, "
+                              "2026-12-02T19:07:00.000Z): peers.json would differ");
+    scene_free(&now);
+    scene_free(&was);
+    /* the pod this run restarted is down, or back sealed, its new log without the
+     * configuration: still the plan */
+    scene(&was, "S--", 1);
+    const char *restarted[] = {"vault-0"};
+    for (int back = 0; back < 2; back++) {
+        scene(&now, back ? "s--" : "---", 0);
+        recover_mark_restarted(now.vc, now.facts, &was.plan, restarted, 1);
+        recover_plan_clear(&now.plan);
+        recover_judge(now.vc, now.views, now.facts, "kubectl vault-ha", &now.plan);
+        assert_int_equal(now.plan.verdict, RECOVER_GO);
+        assert_string_equal(now.plan.members[0].state, "survivor: restarted by this recover");
+        assert_int_equal(recover_plan_changed(&was.plan, &now.plan, what, sizeof what), 0);
+        assert_string_equal(now.plan.source, was.plan.source);
+        scene_free(&now);
+    }
+    scene_free(&was);
 }
 
 int main(void)
@@ -275,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_one_survivor),
         cmocka_unit_test(test_assumed_and_unknown),
+        cmocka_unit_test(test_one_member_per_pod),
+        cmocka_unit_test(test_judged_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

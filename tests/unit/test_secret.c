@@ -187,7 +187,18 @@ static void test_parse_keys_text(void **state)
     assert_int_equal(l.n, 1);
     secret_list_free(&l);
     assert_int_equal(secret_parse_keys("k.json", json, sizeof json - 1, &l, &err), -1);
-    assert_non_null(strstr(err.msg, "k.json:1: not valid JSON"));
+    assert_string_equal(err.msg, "k.json:1:59: not valid JSON: text after the end of the document");
+    /* A stray control character in a key: jansson's text quotes 16 characters
+     * of the key; the message gives file, line and column only. Leading blank
+     * lines and spaces count in the place. */
+    static const char ctl[] =
+        "\n  {\"unseal_keys_b64\": [\n  \"IXyR0OJnSFobekZM\x02MCKCoVEpT7wI6l+USMzE3IcyDyoA\"]}\n";
+    assert_int_equal(secret_parse_keys("k.json", ctl, sizeof ctl - 1, &l, &err), -1);
+    assert_string_equal(err.msg, "k.json:3:19: not valid JSON: a control character");
+    assert_null(strstr(err.msg, "IXyR"));
+    static const char indented[] = "  {\"keys\": [\"" B64_44 "\"]}}";
+    assert_int_equal(secret_parse_keys("k.json", indented, sizeof indented - 1, &l, &err), -1);
+    assert_string_equal(err.msg, "k.json:1:61: not valid JSON: text after the end of the document");
     assert_int_equal(secret_parse_keys("empty", "", 0, &l, &err), -1);
     assert_string_equal(err.msg, "empty holds no unseal keys");
     assert_int_equal(secret_live_count(), 0);

@@ -123,22 +123,6 @@ static void assert_steps(const struct upgrade_plan *plan, const char *const *wan
     assert_int_equal(plan->n, n);
 }
 
-static void test_versions(void **state)
-{
-    (void)state;
-    assert_int_equal(upgrade_version_compare("1.21.2", "1.21.3"), -1);
-    assert_int_equal(upgrade_version_compare("1.21.10", "1.21.9"), 1);
-    assert_int_equal(upgrade_version_compare("2.0.4", "1.21.9"), 1);
-    assert_int_equal(upgrade_version_compare("v2.6.2", "2.6.2"), 0);
-    assert_int_equal(upgrade_version_compare("1.17.0+ent", "1.17.0"), 0);
-    assert_int_equal(upgrade_version_compare("1.21.0-beta1", "1.21.0"), -1);
-    assert_int_equal(upgrade_version_compare("1.21.0-rc1", "1.21.0-beta2"), 1);
-    assert_int_equal(upgrade_version_compare("latest", "1.21.0"), -2);
-    assert_int_equal(upgrade_version_compare("1.21", "1.21.0"), -2);
-    assert_int_equal(upgrade_version_compare(NULL, "1.21.0"), -2);
-    assert_int_equal(upgrade_version_compare("1.21.0x", "1.21.0"), -2);
-}
-
 static void test_downgrade(void **state)
 {
     (void)state;
@@ -384,7 +368,6 @@ static void test_plan_json_keeps_steps_cut_in_a_character(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_versions),
         cmocka_unit_test(test_downgrade),
         cmocka_unit_test(test_plan_standbys_first_active_last),
         cmocka_unit_test(test_plan_five_and_the_new_image),

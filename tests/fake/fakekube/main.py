@@ -51,6 +51,9 @@ def parse(argv):
     p.add_argument("--vault-opt", action="append", default=[], help="KEY=VALUE for the simulator")
     p.add_argument("--audit-storage", action="store_true",
                    help="the chart's auditStorage: audit-<sts>-N PVCs too")
+    p.add_argument("--data-path", default=None,
+                   help="the chart's server.dataStorage.mountPath, also the raft path in the "
+                        "server config (default /vault/data, /openbao/data)")
     p.add_argument("--patch", action="append", default=[],
                    help="KIND/NAME=JSON merge patch on an object of the first release "
                         "(null deletes it), e.g. Service/vault-internal='{\"spec\": ...}'")
@@ -94,6 +97,7 @@ async def serve(opts):
         r = Release(i, cluster, ns, rel, fullname, opts.replicas, opts.openbao,
                     states if i == 0 else {})
         r.audit_storage = opts.audit_storage
+        r.data_path = opts.data_path
         r.restart_seconds = opts.restart_seconds
         if i == 0:
             for spec in opts.patch:
@@ -196,6 +200,8 @@ async def serve(opts):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if srv.proxy_session is not None:
+        await srv.proxy_session.close()
     await api_runner.cleanup()
     await control_runner.cleanup()
 

@@ -107,6 +107,7 @@ class Release:
         self.creatable_since = {}  # pod -> when the pods before it were all first seen Ready
         self.patches = {}          # (kind, name) -> merge patch; shared with the server
         self.audit_storage = False  # the chart's auditStorage.enabled: audit-<sts>-N PVCs too
+        self.data_path = None  # server.dataStorage.mountPath (and the raft path), None: default
         # The StatefulSet's template and revisions: pods carry the revision they were created
         # from (controller-revision-hash) and its image until they are deleted (OnDelete).
         self.revision = "%s-5d8c7b9f6" % fullname   # updateRevision, as the controller saw it
@@ -247,6 +248,8 @@ class Release:
         return 'seal "%s" {\n  kms_key_id = "alias/vault-unseal"\n}\n' % seal_type
 
     def data_dir(self):
+        if self.data_path:
+            return self.data_path
         return "/openbao/data" if self.openbao else "/vault/data"
 
     def config_dir(self):

@@ -1604,6 +1604,10 @@ COMMANDS = {
     "operator raft snapshot restore": (cmd_snapshot_restore, "Installs the provided snapshot, returning the cluster to the state defined in it"),
 }
 
+# Key ceremonies (rekey, generate-root, rotate, key-status): their own file, same table.
+from .cli_ceremony import commands as _ceremony_commands  # noqa: E402 - needs the names above
+COMMANDS.update(_ceremony_commands())
+
 
 def _help_text(ctx, prefix=""):
     b = ctx.binary

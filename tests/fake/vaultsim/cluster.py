@@ -30,6 +30,7 @@ import uuid
 from aiohttp import web
 
 from . import pgp, shamir
+from .ceremony import Ceremonies
 from .goish import go_duration, go_json, rfc3339nano
 from .model import DEFAULT_OPTIONS, Model, SimError
 from .snapshot import SnapshotError, SnapshotReader, SnapshotWriter, raft_meta
@@ -532,6 +533,7 @@ class VaultCluster:
                                           "PUT": self._snapshot_restore},
             "sys/storage/raft/snapshot-force": {"POST": self._snapshot_restore, "PUT": self._snapshot_restore},
         }
+        routes.update(self._ceremony_routes())
         if path in routes:
             h = routes[path].get(meth)
             if h is None:
@@ -543,6 +545,12 @@ class VaultCluster:
             raise SimError(503, "Vault is sealed")
         self._active(node)
         return _error_response(404, ['no handler for route "%s". route entry not found.' % path])
+
+    def _ceremony_routes(self):
+        """Rekey, generate-root, rotate, key-status: vaultsim/ceremony.py."""
+        if "_ceremony" not in self.__dict__:
+            self._ceremony = Ceremonies(self).routes()
+        return self._ceremony
 
     # -- helpers
     def _active(self, node):

@@ -1,0 +1,813 @@
+#include "ceremony.h"
+
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "init.h"
+#include "text.h"
+#include "vault.h"
+
+void ceremony_flavor_of(const char *cli, const char *version, struct ceremony_flavor *f)
+{
+    int major = 0, minor = 0, patch = 0;
+    if (version != NULL)
+        sscanf(version, "%d.%d.%d", &major, &minor, &patch);
+    long v = major * 10000L + minor * 100L + patch;
+    memset(f, 0, sizeof *f);
+    f->openbao = cli != NULL && strcmp(cli, "bao") == 0;
+    /* facts/ceremonies.md §1.6 (Vault 2.0.0) and §6 (OpenBao 2.5.0 unmounts the
+     * unauthenticated rekey endpoints; its rotate-keys paths always needed a token). */
+    f->needs_token = f->openbao ? 1 : v >= 20000;
+    f->root_token_v2 = f->openbao && v >= 20600;
+}
+
+enum ceremony_failure ceremony_classify(const char *e)
+{
+    if (e == NULL || *e == '\0')
+        return CER_FAIL_OTHER;
+    if (strstr(e, "permission denied") != NULL)
+        return CER_FAIL_DENIED;
+    if (strstr(e, "already been provided") != NULL)
+        return CER_FAIL_DUPLICATE;
+    if (strstr(e, "verification failed") != NULL || strstr(e, "failed to compute") != NULL ||
+        strstr(e, "root generation aborted") != NULL)
+        return CER_FAIL_WRONG_SHARES;
+    if (strstr(e, "verification must be performed") != NULL)
+        return CER_FAIL_VERIFY_PENDING;
+    if (strstr(e, "incorrect nonce") != NULL || strstr(e, "invalid request") != NULL)
+        return CER_FAIL_WRONG_NONCE;
+    if (strstr(e, "already in progress") != NULL)
+        return CER_FAIL_IN_PROGRESS;
+    if (strstr(e, "in progress") != NULL)
+        return CER_FAIL_NOT_STARTED;
+    if (strstr(e, "'key' must") != NULL || strstr(e, "key is shorter") != NULL ||
+        strstr(e, "key is longer") != NULL)
+        return CER_FAIL_BAD_KEY;
+    return CER_FAIL_OTHER;
+}
+
+/* --- parsing ------------------------------------------------------------------------------- */
+
+/* A `vault write` answer carries the struct under .data; the operator commands print it bare. */
+static json_t *body_of(json_t *root)
+{
+    json_t *data = json_object_get(root, "data");
+    return json_is_object(data) ? data : root;
+}
+
+static int get_int(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v))
+        return 0;
+    json_int_t i = json_integer_value(v);
+    return i < 0 ? 0 : i > 1000000 ? 1000000 : (int)i;
+}
+
+static int get_bool(json_t *o, const char *k)
+{
+    return json_is_true(json_object_get(o, k));
+}
+
+/* A nonce goes back into a JSON body and a command line: a UUID's characters only. */
+static void get_nonce(json_t *o, const char *k, char *buf, size_t cap)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    buf[0] = '\0';
+    if (s == NULL || strlen(s) >= cap || strspn(s, "0123456789abcdefABCDEF-") != strlen(s))
+        return;
+    snprintf(buf, cap, "%s", s);
+}
+
+static void fill_rekey_status(json_t *b, struct rekey_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->started = get_bool(b, "started");
+    get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
+    st->t = get_int(b, "t");
+    st->n = get_int(b, "n");
+    st->progress = get_int(b, "progress");
+    st->required = get_int(b, "required");
+    st->backup = get_bool(b, "backup");
+    st->verification_required = get_bool(b, "verification_required");
+    get_nonce(b, "verification_nonce", st->verification_nonce, sizeof st->verification_nonce);
+    json_t *fps = json_object_get(b, "pgp_fingerprints");
+    st->npgp = json_is_array(fps) ? (int)json_array_size(fps) : 0;
+}
+
+int ceremony_parse_rekey_status(const char *out, size_t len, struct rekey_status *st,
+                                struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = vault_load_output(out, len, "the rekey status", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    if (json_object_get(b, "started") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL, "the rekey status has no \"started\"");
+    }
+    fill_rekey_status(b, st);
+    json_decref(root);
+    return 0;
+}
+
+static void fill_verify(json_t *b, struct rekey_verify_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->started = get_bool(b, "started");
+    get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
+    st->t = get_int(b, "t");
+    st->n = get_int(b, "n");
+    st->progress = get_int(b, "progress");
+}
+
+int ceremony_parse_verify_status(const char *out, size_t len, struct rekey_verify_status *st,
+                                 struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = vault_load_output(out, len, "the rekey verification status", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    if (json_object_get(b, "started") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL, "the rekey verification status has no \"started\"");
+    }
+    fill_verify(b, st);
+    json_decref(root);
+    return 0;
+}
+
+int ceremony_parse_verify_update(const char *out, size_t len, struct rekey_verify_status *st,
+                                 struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = vault_load_output(out, len, "the verification answer", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    int complete = get_bool(b, "complete");
+    if (!complete && json_object_get(b, "started") == NULL) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL, "the verification answer has no \"started\"");
+    }
+    fill_verify(b, st);
+    json_decref(root);
+    return complete;
+}
+
+void ceremony_rekey_update_clear(struct rekey_update *u)
+{
+    secret_list_free(&u->keys_b64);
+    secret_list_free(&u->keys_hex);
+    for (int i = 0; i < u->npgp; i++)
+        free(u->pgp_fingerprints[i]);
+    memset(u, 0, sizeof *u);
+}
+
+static int add_strings(json_t *arr, struct secret_list *l, const char *what, struct error *err)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(arr))
+        return error_set(err, ERR_PROTOCOL, "the final rekey answer has no %s list", what);
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s == NULL)
+            return error_set(err, ERR_PROTOCOL,
+                             "the final rekey answer has a %s entry that is "
+                             "not a string",
+                             what);
+        if (secret_list_add(l, s, strlen(s), err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ceremony_parse_rekey_update(const char *out, size_t len, struct rekey_update *u,
+                                struct error *err)
+{
+    memset(u, 0, sizeof *u);
+    json_t *root = vault_load_output(out, len, "the rekey answer", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    int rc = 0;
+    if (!get_bool(b, "complete")) {
+        if (json_object_get(b, "started") == NULL)
+            rc = error_set(err, ERR_PROTOCOL,
+                           "the rekey answer has neither \"complete\" nor "
+                           "\"started\"");
+        else
+            fill_rekey_status(b, &u->status);
+        goto out;
+    }
+    u->complete = 1;
+    get_nonce(b, "nonce", u->nonce, sizeof u->nonce);
+    u->backup = get_bool(b, "backup");
+    u->verification_required = get_bool(b, "verification_required");
+    get_nonce(b, "verification_nonce", u->verification_nonce, sizeof u->verification_nonce);
+    if (add_strings(json_object_get(b, "keys_base64"), &u->keys_b64, "keys_base64", err) < 0 ||
+        add_strings(json_object_get(b, "keys"), &u->keys_hex, "keys", err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (u->keys_b64.n != u->keys_hex.n) {
+        rc = error_set(err, ERR_PROTOCOL,
+                       "the final rekey answer has %zu keys and %zu base64 "
+                       "keys",
+                       u->keys_hex.n, u->keys_b64.n);
+        goto out;
+    }
+    json_t *fps = json_object_get(b, "pgp_fingerprints");
+    size_t i;
+    json_t *v;
+    json_array_foreach(fps, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s == NULL || u->npgp >= CEREMONY_PGP_MAX || strlen(s) > 128 ||
+            strspn(s, "0123456789abcdefABCDEF") != strlen(s))
+            continue; /* a fingerprint is hex: anything else is not shown */
+        u->pgp_fingerprints[u->npgp++] = strdup(s);
+    }
+out:
+    secret_wipe_json(root);
+    json_decref(root);
+    if (rc < 0)
+        ceremony_rekey_update_clear(u);
+    return rc;
+}
+
+int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, struct secret *out,
+                             struct error *err)
+{
+    json_t *doc = json_object(), *b64 = json_array(), *hex = json_array();
+    int rc = -1;
+    if (doc == NULL || b64 == NULL || hex == NULL) {
+        json_decref(doc), json_decref(b64), json_decref(hex);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    for (size_t i = 0; i < u->keys_b64.n; i++) {
+        json_array_append_new(b64,
+                              json_stringn(u->keys_b64.items[i].data, u->keys_b64.items[i].len));
+        json_array_append_new(hex,
+                              json_stringn(u->keys_hex.items[i].data, u->keys_hex.items[i].len));
+    }
+    json_object_set_new(doc, "unseal_keys_b64", b64);
+    json_object_set_new(doc, "unseal_keys_hex", hex);
+    json_object_set_new(doc, "unseal_shares", json_integer((json_int_t)u->keys_b64.n));
+    json_object_set_new(doc, "unseal_threshold", json_integer(threshold));
+    if (u->npgp > 0) {
+        json_t *fps = json_array();
+        for (int i = 0; i < u->npgp; i++)
+            json_array_append_new(fps, json_string(u->pgp_fingerprints[i]));
+        json_object_set_new(doc, "pgp_fingerprints", fps);
+        json_object_set_new(doc, "backup", json_boolean(u->backup));
+    }
+    if (u->nonce[0])
+        json_object_set_new(doc, "nonce", json_string(u->nonce));
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL) {
+        error_set(err, ERR_GENERIC, "out of memory");
+    } else {
+        size_t n = strlen(text);
+        rc = secret_alloc(out, n + 2, err);
+        if (rc == 0) {
+            memcpy(out->data, text, n);
+            out->data[n] = '\n';
+            out->len = n + 1;
+        }
+        explicit_bzero(text, n);
+        free(text);
+    }
+    secret_wipe_json(doc);
+    json_decref(doc);
+    return rc;
+}
+
+void ceremony_root_status_clear(struct root_status *st)
+{
+    secret_free(&st->encoded);
+    memset(st, 0, sizeof *st);
+}
+
+int ceremony_parse_root(const char *out, size_t len, struct root_status *st, struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = vault_load_output(out, len, "the root generation status", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    int rc = 0;
+    if (json_object_get(b, "started") == NULL) {
+        rc = error_set(err, ERR_PROTOCOL, "the root generation status has no \"started\"");
+        goto out;
+    }
+    st->started = get_bool(b, "started");
+    get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
+    st->progress = get_int(b, "progress");
+    st->required = get_int(b, "required");
+    st->complete = get_bool(b, "complete");
+    st->otp_length = get_int(b, "otp_length");
+    const char *fp = json_string_value(json_object_get(b, "pgp_fingerprint"));
+    if (fp != NULL && strlen(fp) < sizeof st->pgp_fingerprint &&
+        strspn(fp, "0123456789abcdefABCDEF") == strlen(fp))
+        snprintf(st->pgp_fingerprint, sizeof st->pgp_fingerprint, "%s", fp);
+    const char *enc = json_string_value(json_object_get(b, "encoded_token"));
+    if (st->complete) {
+        if (enc == NULL || *enc == '\0' || strlen(enc) > 65536) {
+            rc = error_set(err, ERR_PROTOCOL,
+                           "the completed root generation has no "
+                           "encoded_token");
+            goto out;
+        }
+        rc = secret_from(&st->encoded, enc, strlen(enc), err);
+    }
+out:
+    secret_wipe_json(root);
+    json_decref(root);
+    if (rc < 0)
+        ceremony_root_status_clear(st);
+    return rc;
+}
+
+int ceremony_parse_key_status(const char *out, size_t len, struct key_status *ks, struct error *err)
+{
+    memset(ks, 0, sizeof *ks);
+    json_t *root = vault_load_output(out, len, "the key status", err);
+    if (root == NULL)
+        return -1;
+    json_t *b = body_of(root);
+    json_t *term = json_object_get(b, "term");
+    const char *t = json_string_value(json_object_get(b, "install_time"));
+    int rc = 0;
+    if (!json_is_integer(term) || t == NULL)
+        rc = error_set(err, ERR_PROTOCOL, "the key status has no term or install_time");
+    else {
+        ks->term = json_integer_value(term);
+        snprintf(ks->install_time, sizeof ks->install_time, "%.40s", t);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* --- OTP and decode ------------------------------------------------------------------------ */
+
+int ceremony_make_otp(size_t length, struct secret *otp, struct error *err)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if (length == 0 || length > 256)
+        return error_set(err, ERR_PROTOCOL, "Vault reports an OTP length of %zu", length);
+    if (secret_alloc(otp, length + 1, err) < 0)
+        return -1;
+    unsigned char r[64];
+    size_t got = 0;
+    while (got < length) {
+        if (RAND_bytes(r, sizeof r) != 1) {
+            explicit_bzero(r, sizeof r);
+            secret_free(otp);
+            return error_set(err, ERR_GENERIC, "the random generator failed (libcrypto)");
+        }
+        /* 248 = 4 * 62: bytes above it are dropped so that every character is equally likely. */
+        for (size_t i = 0; i < sizeof r && got < length; i++)
+            if (r[i] < 248)
+                otp->data[got++] = alphabet[r[i] % 62];
+    }
+    explicit_bzero(r, sizeof r);
+    otp->data[length] = '\0';
+    otp->len = length;
+    return 0;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+int ceremony_decode_token(const char *encoded, size_t len, const struct secret *otp,
+                          struct secret *token, struct error *err)
+{
+    /* base64.RawStdEncoding (facts §3.3): no padding; a padded token is a PGP one. */
+    while (len > 0 &&
+           (encoded[len - 1] == '\n' || encoded[len - 1] == ' ' || encoded[len - 1] == '\r'))
+        len--;
+    if (len == 0)
+        return error_set(err, ERR_USAGE, "the encoded token is empty");
+    if (memchr(encoded, '=', len) != NULL)
+        return error_set(err, ERR_USAGE,
+                         "the encoded token is padded base64: it was encrypted with --pgp-key "
+                         "(decrypt it with `base64 -d | gpg -d`), not XORed with an OTP");
+    if (len % 4 == 1 || len > 4096)
+        return error_set(err, ERR_USAGE,
+                         "the encoded token is not unpadded base64 (%zu "
+                         "characters)",
+                         len);
+    size_t out_len = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    if (out_len != otp->len)
+        return error_set(err, ERR_USAGE,
+                         "the encoded token is %zu bytes and the OTP %zu: this OTP is not the one "
+                         "of this root generation",
+                         out_len, otp->len);
+    if (secret_alloc(token, out_len + 1, err) < 0)
+        return -1;
+    unsigned int acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value((unsigned char)encoded[i]);
+        if (v < 0) {
+            secret_free(token);
+            return error_set(err, ERR_USAGE,
+                             "the encoded token has a character that is not "
+                             "base64 at position %zu",
+                             i + 1);
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            token->data[o] = (char)(((acc >> bits) & 0xFF) ^ (unsigned char)otp->data[o]);
+            o++;
+        }
+    }
+    acc = 0;
+    token->data[o] = '\0';
+    token->len = o;
+    for (size_t i = 0; i < o; i++)
+        if ((unsigned char)token->data[i] < 0x21 || (unsigned char)token->data[i] > 0x7e) {
+            secret_free(token);
+            return error_set(err, ERR_USAGE,
+                             "decoding gives no token: this OTP is not the one of this root "
+                             "generation");
+        }
+    return 0;
+}
+
+/* --- running the CLI in the active pod ------------------------------------------------------ */
+
+static const char *rekey_cmd(const struct ceremony *c)
+{
+    return c->flavor.openbao ? "rotate-keys" : "rekey";
+}
+
+static const char *rekey_prefix(const struct ceremony *c)
+{
+    if (c->flavor.openbao)
+        return c->recovery ? "sys/rotate/recovery" : "sys/rotate/root";
+    return c->recovery ? "sys/rekey-recovery-key" : "sys/rekey";
+}
+
+static const char *root_prefix(const struct ceremony *c)
+{
+    return c->flavor.root_token_v2 ? "sys/generate-root-token" : "sys/generate-root";
+}
+
+/* Runs args in the active pod with the token (if any) and input on stdin; on a
+ * non-zero exit sets err ("what: <Vault's words>") and c->failure. */
+static int run(struct ceremony *c, const char *what, const char *const *args, const char *input,
+               size_t input_len, int secret_out, struct vault_call *call, struct error *err)
+{
+    memset(call, 0, sizeof *call);
+    call->pod = c->pod;
+    call->input = input;
+    call->input_len = input_len;
+    call->secret_output = secret_out;
+    c->failure = CER_FAIL_NONE;
+    struct secret with_token = {0};
+    if (c->token != NULL) {
+        if (vault_call_with_token(call, c->o->vc, c->token, args, &with_token, err) < 0)
+            return -1;
+    } else {
+        size_t n = 0;
+        for (; args[n] != NULL && n + 1 < sizeof call->argv / sizeof call->argv[0]; n++)
+            call->argv[n] = args[n];
+        call->argv[n] = NULL;
+    }
+    vault_call_run(c->o->kube, c->o->vc, call, 1);
+    secret_free(&with_token);
+    if (!call->ran) {
+        c->failure = CER_FAIL_OTHER;
+        return error_set(err, ERR_REMOTE, "%s on %s: %s", what, c->pod, call->error.msg);
+    }
+    if (call->exit_code != 0) {
+        char why[900];
+        vault_error_summary(call->err_out, why, sizeof why);
+        c->failure = ceremony_classify(why);
+        return error_set(err, c->failure == CER_FAIL_DENIED ? ERR_FORBIDDEN : ERR_REMOTE,
+                         "%s on %s failed: %s", what, c->pod, why[0] ? why : "no reason given");
+    }
+    return 0;
+}
+
+int ceremony_rekey_status(struct ceremony *c, struct rekey_status *st, struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "operator",     rekey_cmd(c),
+                          "-status",     "-format=json", c->recovery ? "-target=recovery" : NULL,
+                          NULL};
+    struct vault_call call;
+    int rc = run(c, "reading the rekey status", args, NULL, 0, 0, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_rekey_status(call.out, call.out_len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_rekey_verify_status(struct ceremony *c, struct rekey_verify_status *st,
+                                 struct error *err)
+{
+    const char *args[] = {c->o->vc->cli,
+                          "operator",
+                          rekey_cmd(c),
+                          "-status",
+                          "-verify",
+                          "-format=json",
+                          c->recovery ? "-target=recovery" : NULL,
+                          NULL};
+    struct vault_call call;
+    int rc = run(c, "reading the verification status", args, NULL, 0, 0, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_verify_status(call.out, call.out_len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_rekey_init(struct ceremony *c, const struct rekey_request *req,
+                        struct rekey_status *st, struct error *err)
+{
+    char shares[32], threshold[32], pgp_flag[INIT_FLAG_MAX] = "";
+    snprintf(shares, sizeof shares, "-key-shares=%ld", req->shares);
+    snprintf(threshold, sizeof threshold, "-key-threshold=%ld", req->threshold);
+    const char *args[16];
+    int a = 0;
+    args[a++] = c->o->vc->cli;
+    args[a++] = "operator";
+    args[a++] = rekey_cmd(c);
+    args[a++] = "-init";
+    args[a++] = "-format=json";
+    args[a++] = shares;
+    args[a++] = threshold;
+    if (c->recovery)
+        args[a++] = "-target=recovery";
+    if (req->verify)
+        args[a++] = "-verify";
+    if (req->backup)
+        args[a++] = "-backup";
+    struct init_stage *stage = NULL;
+    int rc = 0;
+    if (req->pgp_keys != NULL) {
+        static const char *const option[1] = {"pgp-keys"}, *const tag[1] = {"rekey"};
+        int n = 0;
+        stage = init_stage_read(option, tag, &req->pgp_keys, 1, &n, err);
+        if (stage == NULL)
+            rc = -1;
+        else if (n != req->shares)
+            rc = error_set(err, ERR_USAGE, "--pgp-keys names %d key%s but --shares is %ld", n,
+                           n == 1 ? "" : "s", req->shares);
+        else if (init_stage_copy(c->o, c->pod, stage, &pgp_flag, err) < 0)
+            rc = -1;
+        args[a++] = pgp_flag;
+    }
+    args[a] = NULL;
+    /* Last thing before the call: the copies are still the files that were sent. */
+    if (rc == 0 && stage != NULL)
+        rc = init_stage_check(c->o, c->pod, stage, err);
+    if (rc == 0) {
+        struct vault_call call;
+        rc = run(c, "starting the rekey", args, NULL, 0, 0, &call, err);
+        if (rc == 0)
+            rc = ceremony_parse_rekey_status(call.out, call.out_len, st, err);
+        vault_call_clear(&call);
+    }
+    init_stage_free(c->o, c->pod, stage);
+    return rc;
+}
+
+/* {"key":"<share>","nonce":"<nonce>"} (or {"otp":...}) in locked memory; the
+ * share was checked by lib/secret (hex or base64 characters only), the nonce
+ * by get_nonce, so nothing needs escaping. */
+static int json_body(const char *name, const struct secret *value, const char *nonce,
+                     struct secret *out, struct error *err)
+{
+    if (strspn(value->data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+        value->len)
+        return error_set(err, ERR_USAGE, "the %s has a character that is neither hex nor base64",
+                         name);
+    if (nonce != NULL && strspn(nonce, "0123456789abcdefABCDEF-") != strlen(nonce))
+        return error_set(err, ERR_USAGE, "the nonce \"%.80s\" is not a Vault nonce (a UUID)",
+                         nonce);
+    size_t cap = value->len + (nonce ? strlen(nonce) : 0) + 64;
+    if (secret_alloc(out, cap, err) < 0)
+        return -1;
+    int w = nonce != NULL ? snprintf(out->data, cap, "{\"%s\":\"%.*s\",\"nonce\":\"%s\"}\n", name,
+                                     (int)value->len, value->data, nonce)
+                          : snprintf(out->data, cap, "{\"%s\":\"%.*s\"}\n", name, (int)value->len,
+                                     value->data);
+    out->len = (size_t)w;
+    return 0;
+}
+
+/* `vault write -format=json <path> -` with body on stdin. */
+static int write_path(struct ceremony *c, const char *what, const char *path,
+                      const struct secret *body, int secret_out, struct vault_call *call,
+                      struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "write", "-format=json", path, "-", NULL};
+    return run(c, what, args, body->data, body->len, secret_out, call, err);
+}
+
+/* Sends one share with its nonce to <prefix>/<leaf> on stdin; the answer is
+ * in call's locked memory (a final rekey answer holds the new shares). */
+static int send_share(struct ceremony *c, const char *prefix, const char *leaf,
+                      const struct secret *share, const char *nonce, struct vault_call *call,
+                      struct error *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/%s", prefix, leaf);
+    struct secret body = {0};
+    memset(call, 0, sizeof *call);
+    if (json_body("key", share, nonce, &body, err) < 0)
+        return -1;
+    int rc = write_path(c, "submitting the share", path, &body, 1, call, err);
+    secret_free(&body);
+    return rc;
+}
+
+int ceremony_rekey_submit(struct ceremony *c, const struct secret *share, const char *nonce,
+                          struct rekey_update *u, struct error *err)
+{
+    memset(u, 0, sizeof *u);
+    struct vault_call call;
+    int rc = send_share(c, rekey_prefix(c), "update", share, nonce, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_rekey_update(call.secret_out.data, call.secret_out.len, u, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_rekey_verify(struct ceremony *c, const struct secret *share, const char *vnonce,
+                          struct rekey_verify_status *st, struct error *err)
+{
+    struct vault_call call;
+    int rc = send_share(c, rekey_prefix(c), "verify", share, vnonce, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_verify_update(call.secret_out.data, call.secret_out.len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_rekey_cancel(struct ceremony *c, const char *nonce, struct error *err)
+{
+    char flag[CEREMONY_NONCE_MAX + 16];
+    snprintf(flag, sizeof flag, "-nonce=%s", nonce ? nonce : "");
+    const char *args[] = {c->o->vc->cli, "operator", rekey_cmd(c),
+                          "-cancel",     flag,       c->recovery ? "-target=recovery" : NULL,
+                          NULL};
+    struct vault_call call;
+    int rc = run(c, "cancelling the rekey", args, NULL, 0, 0, &call, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_root_status(struct ceremony *c, struct root_status *st, struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "operator",     "generate-root",
+                          "-status",     "-format=json", NULL};
+    struct vault_call call;
+    int rc = run(c, "reading the root generation status", args, NULL, 0, 0, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_root(call.out, call.out_len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_root_init(struct ceremony *c, const struct secret *otp, const char *pgp_key_file,
+                       struct root_status *st, struct error *err)
+{
+    struct vault_call call;
+    int rc;
+    if (otp != NULL) {
+        /* The OTP on stdin: `-init -otp=X` would put it in the exec's argv. */
+        struct secret body = {0};
+        char path[64];
+        snprintf(path, sizeof path, "%s/attempt", root_prefix(c));
+        if (json_body("otp", otp, NULL, &body, err) < 0)
+            return -1;
+        rc = write_path(c, "starting the root generation", path, &body, 0, &call, err);
+        secret_free(&body);
+    } else {
+        static const char *const option[1] = {"pgp-key"}, *const tag[1] = {"root"};
+        char flag[INIT_FLAG_MAX];
+        int n = 0;
+        struct init_stage *stage = init_stage_read(option, tag, &pgp_key_file, 1, &n, err);
+        rc = stage == NULL ? -1 : 0;
+        if (rc == 0 && n != 1)
+            rc = error_set(err, ERR_USAGE, "--pgp-key takes exactly one key file");
+        if (rc == 0)
+            rc = init_stage_copy(c->o, c->pod, stage, &flag, err);
+        if (rc == 0)
+            rc = init_stage_check(c->o, c->pod, stage, err);
+        memset(&call, 0, sizeof call);
+        if (rc == 0) {
+            /* init_stage_copy named it -pgp-key=<copy>, the flag generate-root takes. */
+            const char *args[] = {
+                c->o->vc->cli, "operator", "generate-root", "-init", "-format=json", flag, NULL};
+            rc = run(c, "starting the root generation", args, NULL, 0, 0, &call, err);
+        }
+        init_stage_free(c->o, c->pod, stage);
+    }
+    if (rc == 0)
+        rc = ceremony_parse_root(call.out, call.out_len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_root_submit(struct ceremony *c, const struct secret *share, const char *nonce,
+                         struct root_status *st, struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    struct vault_call call;
+    int rc = send_share(c, root_prefix(c), "update", share, nonce, &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_root(call.secret_out.data, call.secret_out.len, st, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_root_cancel(struct ceremony *c, struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "operator", "generate-root", "-cancel", NULL};
+    struct vault_call call;
+    int rc = run(c, "cancelling the root generation", args, NULL, 0, 0, &call, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_key_status(struct ceremony *c, struct key_status *ks, struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "operator", "key-status", "-format=json", NULL};
+    struct vault_call call;
+    int rc = run(c, "reading the key status (needs read on sys/key-status)", args, NULL, 0, 0,
+                 &call, err);
+    if (rc == 0)
+        rc = ceremony_parse_key_status(call.out, call.out_len, ks, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, struct error *err)
+{
+    const char *args[] = {c->o->vc->cli, "operator", "rotate", "-format=json", NULL};
+    struct vault_call call;
+    int rc = run(c, "rotating the encryption key", args, NULL, 0, 0, &call, err);
+    /* facts §4.1: rotate, then key-status; the second can fail after the first worked. */
+    *rotated = rc == 0 || (call.ran && call.err_out != NULL &&
+                           strstr(call.err_out, "Error reading key status") != NULL);
+    if (rc < 0 && *rotated)
+        error_wrap(err, "the key was rotated, but reading the new key status failed");
+    if (rc == 0)
+        rc = ceremony_parse_key_status(call.out, call.out_len, after, err);
+    vault_call_clear(&call);
+    return rc;
+}
+
+int ceremony_find_start(const char *log, const char *kind, const char *nonce, char *found,
+                        size_t found_cap, char *hhmm, size_t cap)
+{
+    if (log == NULL)
+        return 0;
+    char needle[CEREMONY_NONCE_MAX + 64];
+    snprintf(needle, sizeof needle, "%s initialized: nonce=", kind);
+    int hit = 0;
+    for (const char *p = strstr(log, needle); p != NULL; p = strstr(p + 1, needle)) {
+        const char *bol = p, *n = p + strlen(needle);
+        while (bol > log && bol[-1] != '\n')
+            bol--;
+        size_t nlen = strspn(n, "0123456789abcdefABCDEF-");
+        /* "2026-12-06T10:41:02.123Z [INFO]  core: rekey initialized: nonce=..." */
+        if (nlen == 0 || nlen >= CEREMONY_NONCE_MAX || p - bol < 16 || p - bol > 200 ||
+            bol[10] != 'T' || bol[13] != ':')
+            continue;
+        if (nonce != NULL && (strlen(nonce) != nlen || strncmp(n, nonce, nlen) != 0))
+            continue;
+        snprintf(hhmm, cap, "%.5s UTC", bol + 11);
+        if (found != NULL)
+            snprintf(found, found_cap, "%.*s", (int)nlen, n);
+        hit = 1; /* keep going: the last start counts */
+    }
+    return hit;
+}

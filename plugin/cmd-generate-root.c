@@ -1,0 +1,347 @@
+/* generate-root: an emergency root token from the key holders' shares. The
+ * holder who starts makes the OTP here (libcrypto, the length Vault asks for)
+ * and keeps it in a 0600 file; each holder submits their share; the encoded
+ * token is decoded here, with no cluster call (facts/ceremonies.md §3.3:
+ * `-decode` would ask the status first, which 2.x refuses without a token). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+static int print_status(struct cmd_context *ctx, struct cmd_ceremony *cc,
+                        const struct root_status *st)
+{
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        json_t *doc = json_pack("{s:s, s:b, s:s, s:i, s:i, s:b, s:s}", "pod", cc->active, "started",
+                                st->started, "nonce", st->nonce, "progress", st->progress,
+                                "required", st->required, "complete", st->complete,
+                                "pgp_fingerprint", st->pgp_fingerprint);
+        return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+    }
+    if (!st->started)
+        fprintf(ctx->out, "No root generation in progress on %s.\n", cc->active);
+    else
+        fprintf(ctx->out,
+                "Root generation in progress on %s\n  nonce:    %s\n  progress: %d/%d "
+                "shares given\n",
+                cc->active, st->nonce, st->progress, st->required);
+    return EXIT_OK;
+}
+
+static int root_start(struct cmd_context *ctx, const struct cmd_args *args, struct cmd_ceremony *cc)
+{
+    const char *otp_file = cmd_opt_str(args, "otp-file"), *pgp = cmd_opt_str(args, "pgp-key");
+    if ((otp_file == NULL) == (pgp == NULL)) {
+        fprintf(ctx->err,
+                "%s: give --otp-file FILE (a new file for the one-time password that decodes the "
+                "token) or --pgp-key FILE (a PGP public key that encrypts it)\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct error err = {0};
+    struct root_status st = {0};
+    if (ceremony_root_status(&cc->c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "root generation");
+        return EXIT_ERROR;
+    }
+    if (st.started) {
+        fprintf(ctx->err,
+                "%s: a root generation is already in progress: finish it or `%s generate-root "
+                "cancel`\n",
+                ctx->prog, ctx->prog);
+        print_status(ctx, cc, &st);
+        ceremony_root_status_clear(&st);
+        return EXIT_ERROR;
+    }
+    struct secret otp = {0};
+    int fd = -1, rc = EXIT_ERROR;
+    if (otp_file != NULL) {
+        if ((fd = cmd_ceremony_file(ctx, otp_file)) < 0)
+            goto out;
+        if (ceremony_make_otp((size_t)st.otp_length, &otp, &err) < 0) {
+            cmd_report(ctx, &err);
+            goto out;
+        }
+    }
+    ceremony_root_status_clear(&st);
+    if (ceremony_root_init(&cc->c, otp_file ? &otp : NULL, pgp, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "root generation");
+        goto out;
+    }
+    if (fd >= 0) {
+        otp.data[otp.len] = '\n';
+        otp.len++;
+        int wrote = cmd_ceremony_file_write(ctx, fd, otp_file, &otp);
+        fd = -1;
+        if (wrote < 0) {
+            /* Without the OTP the token cannot be decoded: do not leave the attempt open. */
+            ceremony_root_cancel(&cc->c, &err);
+            fprintf(ctx->err, "%s: the root generation was cancelled\n", ctx->prog);
+            goto out;
+        }
+    }
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        rc = print_status(ctx, cc, &st);
+        goto out;
+    }
+    fprintf(ctx->out,
+            "Root generation started on %s: nonce %s.\n"
+            "%s\n%d key holder%s must each submit their share (the nonce is not a secret; share "
+            "it):\n  %s generate-root submit --nonce %s\n",
+            cc->active, st.nonce,
+            otp_file ? "The one-time password is in the OTP file (mode 0600): keep it; only it "
+                       "decodes the token."
+                     : "The token will be encrypted with the PGP key.",
+            st.required, st.required == 1 ? "" : "s", ctx->prog, st.nonce);
+    rc = EXIT_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(otp_file);
+    }
+    secret_free(&otp);
+    ceremony_root_status_clear(&st);
+    return rc;
+}
+
+/* Decodes with the OTP file and writes the token to output (or shows it once). */
+static int decode_to(struct cmd_context *ctx, const char *otp_file, const char *encoded, size_t len,
+                     int fd, const char *output)
+{
+    struct error err = {0};
+    struct secret otp = {0}, token = {0};
+    int rc = EXIT_ERROR;
+    if (secret_read_token_file(otp_file, &otp, &err) < 0 ||
+        ceremony_decode_token(encoded, len, &otp, &token, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    token.data[token.len++] = '\n';
+    if (fd >= 0) {
+        if (cmd_ceremony_file_write(ctx, fd, output, &token) == 0) {
+            fprintf(ctx->out,
+                    "The new root token is in %s (mode 0600). Revoke it once the "
+                    "emergency is over.\n",
+                    output);
+            rc = EXIT_OK;
+        }
+    } else {
+        cmd_ceremony_show_secret(ctx, &token);
+        fprintf(ctx->err, "This root token is shown only once. Revoke it once the emergency is "
+                          "over.\n");
+        rc = EXIT_OK;
+    }
+out:
+    secret_free(&otp);
+    secret_free(&token);
+    return rc;
+}
+
+static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
+                       struct cmd_ceremony *cc)
+{
+    struct error err = {0};
+    struct root_status st = {0}, up = {0};
+    const char *pinned = cmd_opt_str(args, "nonce"), *output = cmd_opt_str(args, "output");
+    const char *otp_file = cmd_opt_str(args, "otp-file");
+    struct secret_list keys = {0};
+    int rc = EXIT_ERROR, fd = -1;
+    if (ceremony_root_status(&cc->c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "root generation");
+        return EXIT_ERROR;
+    }
+    if (!st.started || (pinned != NULL && strcmp(pinned, st.nonce) != 0)) {
+        int said = cmd_ceremony_explain_lost(ctx, cc, "root generation", pinned);
+        if (said == 0)
+            fprintf(ctx->err,
+                    "%s: no root generation is in progress on %s: `%s generate-root "
+                    "start` first\n",
+                    ctx->prog, cc->active, ctx->prog);
+        else if (said == 1)
+            fprintf(ctx->err,
+                    "%s: it must be started again (`%s generate-root start`) and every "
+                    "key holder must submit again\n",
+                    ctx->prog, ctx->prog);
+        goto out;
+    }
+    fprintf(ctx->err, "Root generation on %s, nonce %s: %d of %d shares given so far.\n",
+            cc->active, st.nonce, st.progress, st.required);
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), st.required - st.progress, 1,
+                                     &keys, &err);
+    cmd_secret_warnings(ctx);
+    if (got < 0 || keys.n == 0) {
+        if (got < 0)
+            cmd_report(ctx, &err);
+        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        goto out;
+    }
+    if (output != NULL && otp_file != NULL && (fd = cmd_ceremony_file(ctx, output)) < 0)
+        goto out;
+    for (size_t i = 0; i < keys.n && !up.complete; i++) {
+        ceremony_root_status_clear(&up);
+        if (ceremony_root_submit(&cc->c, &keys.items[i], st.nonce, &up, &err) < 0) {
+            if (cc->c.failure == CER_FAIL_WRONG_NONCE || cc->c.failure == CER_FAIL_NOT_STARTED)
+                cmd_ceremony_explain_lost(ctx, cc, "root generation", st.nonce);
+            else
+                cmd_ceremony_report(ctx, cc, &err, "root generation");
+            goto out;
+        }
+        if (!up.complete)
+            fprintf(ctx->err, "Share accepted: %d/%d.\n", up.progress, up.required);
+    }
+    if (!up.complete) {
+        if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML)
+            rc = print_status(ctx, cc, &up);
+        else {
+            fprintf(ctx->out,
+                    "Root generation %s: %d/%d shares given. Next key holder: `%s "
+                    "generate-root submit --nonce %s`\n",
+                    st.nonce, up.progress, up.required, ctx->prog, st.nonce);
+            rc = EXIT_OK;
+        }
+        goto out;
+    }
+    if (otp_file == NULL && (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML)) {
+        json_t *doc = json_pack("{s:s, s:b, s:s%}", "pod", cc->active, "complete", 1,
+                                "encoded_token", up.encoded.data, up.encoded.len);
+        rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        goto out;
+    }
+    fprintf(ctx->out, "Root generation complete on %s.\n", cc->active);
+    if (otp_file != NULL) {
+        rc = decode_to(ctx, otp_file, up.encoded.data, up.encoded.len, fd, output);
+        fd = -1;
+        goto out;
+    }
+    /* The encoded token is useless without the OTP: it may be shown and passed on. */
+    fprintf(ctx->out,
+            "Encoded token: %.*s\nThe holder of the OTP decodes it:\n  %s generate-root "
+            "decode --otp-file OTP-FILE %.*s\n",
+            (int)up.encoded.len, up.encoded.data, ctx->prog, (int)up.encoded.len, up.encoded.data);
+    rc = EXIT_OK;
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(output);
+    }
+    secret_list_free(&keys);
+    ceremony_root_status_clear(&st);
+    ceremony_root_status_clear(&up);
+    return rc;
+}
+
+static int root_decode(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    const char *otp_file = cmd_opt_str(args, "otp-file"), *output = cmd_opt_str(args, "output");
+    if (otp_file == NULL || args->argc != 2) {
+        fprintf(ctx->err,
+                "%s: usage: generate-root decode --otp-file FILE ENCODED [--output "
+                "FILE]\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
+    int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
+    if (output != NULL && fd < 0)
+        return EXIT_ERROR;
+    const char *enc = args->argv[1];
+    int rc = decode_to(ctx, otp_file, enc, strlen(enc), fd, output);
+    if (rc != EXIT_OK && output != NULL)
+        unlink(output);
+    return rc;
+}
+
+static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    const char *sub = args->argc > 0 ? args->argv[0] : "";
+    if (strcmp(sub, "decode") == 0)
+        return root_decode(ctx, args); /* local: no cluster call */
+    int which = strcmp(sub, "start") == 0    ? 0
+                : strcmp(sub, "submit") == 0 ? 1
+                : strcmp(sub, "status") == 0 ? 2
+                : strcmp(sub, "cancel") == 0 ? 3
+                                             : -1;
+    if (which < 0 || args->argc != 1) {
+        fprintf(ctx->err,
+                "%s: usage: generate-root start|submit|decode|status|cancel [flags]\nsee '%s "
+                "generate-root --help'\n",
+                ctx->prog, ctx->prog);
+        return EXIT_USAGE;
+    }
+    if (cmd_connect(ctx) < 0)
+        return EXIT_ERROR;
+    struct cmd_ceremony cc;
+    int rc = cmd_ceremony_open(ctx, args, &cc);
+    struct error err = {0};
+    struct root_status st = {0};
+    if (rc == 0 && which == 0)
+        rc = root_start(ctx, args, &cc);
+    else if (rc == 0 && which == 1)
+        rc = root_submit(ctx, args, &cc);
+    else if (rc == 0 && ceremony_root_status(&cc.c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, &cc, &err, "root generation");
+        rc = EXIT_ERROR;
+    } else if (rc == 0 && which == 2) {
+        rc = print_status(ctx, &cc, &st);
+    } else if (rc == 0 && !st.started) {
+        fprintf(ctx->out, "No root generation in progress on %s: nothing to cancel.\n", cc.active);
+    } else if (rc == 0) {
+        if (ceremony_root_cancel(&cc.c, &err) < 0) {
+            cmd_ceremony_report(ctx, &cc, &err, "root generation");
+            rc = EXIT_ERROR;
+        } else {
+            fprintf(ctx->out, "Root generation %s cancelled on %s.\n", st.nonce, cc.active);
+        }
+    }
+    ceremony_root_status_clear(&st);
+    cmd_ceremony_close(&cc);
+    return rc;
+}
+
+static const char *const generate_root_subcommands[] = {"start",  "submit", "decode",
+                                                        "status", "cancel", NULL};
+
+static const struct cmd_option generate_root_options[] = {
+    {"otp-file", 0, OPT_STRING, "FILE",
+     "start: a new file (0600) for the one-time password; submit/decode: the OTP to decode with",
+     "@files"},
+    {"pgp-key", 0, OPT_STRING, "FILE", "start: encrypt the token with this PGP public key instead",
+     "@files"},
+    {"keys-file", 0, OPT_STRING, "FILE",
+     "submit: read shares from FILE (one per line, or init's JSON); - = standard input", "@files"},
+    {"nonce", 0, OPT_STRING, "NONCE",
+     "submit: the nonce you were given; refuses if the generation in progress has another", NULL},
+    {"output", 0, OPT_STRING, "FILE",
+     "submit (with --otp-file) and decode: write the token to FILE (0600, never overwritten)",
+     "@files"},
+    {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN; Vault 2.x needs one)",
+     "@files"},
+    {0},
+};
+
+const struct cmd_entry cmd_generate_root_entry = {
+    .name = "generate-root",
+    .summary = "An emergency root token from the key holders' shares",
+    .usage = "start|submit|decode|status|cancel [flags] [ENCODED]",
+    .help = "start --otp-file FILE: makes a one-time password here (the length Vault asks for),\n"
+            "writes it to FILE (0600, never overwritten) and starts the generation on the\n"
+            "active node; prints the nonce and the command each key holder runs.\n"
+            "start --pgp-key FILE: the token is encrypted with that public key instead.\n"
+            "submit: one holder's share (hidden prompt or --keys-file); the last one gets the\n"
+            "encoded token, decoded at once with --otp-file (into --output, or shown once).\n"
+            "decode --otp-file FILE ENCODED: decodes here, with no cluster call.\n"
+            "status (-o json), cancel.\n"
+            "The attempt lives in the active node's memory only; a leader change or a restart\n"
+            "loses it, and the plugin says so. Vault 2.x needs a token even for this.\n"
+            "Revoke the new root token once the emergency is over.\n"
+            "\nExamples:\n"
+            "  kubectl vault-ha generate-root start --otp-file otp.txt\n"
+            "  kubectl vault-ha generate-root submit --nonce 15565c79-...\n"
+            "  kubectl vault-ha generate-root submit --otp-file otp.txt --output root.token\n"
+            "  kubectl vault-ha generate-root decode --otp-file otp.txt OUJEaHkgXwEU...\n",
+    .options = generate_root_options,
+    .subcommands = generate_root_subcommands,
+    .flags = CMD_NO_CLUSTER,
+    .exec = cmd_generate_root_exec,
+};

@@ -1,0 +1,439 @@
+/* rekey: new unseal key shares, with the key holders in separate places. One
+ * starts it on the active node; each holder submits their share from their
+ * own terminal (hidden prompt or --keys-file), the nonce read back from Vault
+ * every time; the last one gets the new shares into a 0600 file (or shown
+ * once). With --verify the new holders prove their shares before they become
+ * active. Shares go to the pod on stdin only (lib/ceremony). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "init.h"
+
+static const char *target_flag(const struct cmd_ceremony *cc)
+{
+    return cc->c.recovery ? " --target recovery" : "";
+}
+
+static int print_status(struct cmd_context *ctx, struct cmd_ceremony *cc,
+                        const struct rekey_status *st)
+{
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        json_t *doc =
+            json_pack("{s:s, s:b, s:s, s:i, s:i, s:i, s:i, s:b, s:s, s:b, s:i}", "pod", cc->active,
+                      "started", st->started, "nonce", st->nonce, "progress", st->progress,
+                      "required", st->required, "new_shares", st->n, "new_threshold", st->t,
+                      "verification_required", st->verification_required, "verification_nonce",
+                      st->verification_nonce, "backup", st->backup, "pgp_keys", st->npgp);
+        return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+    }
+    if (!st->started) {
+        fprintf(ctx->out, "No rekey in progress on %s.\n", cc->active);
+        return EXIT_OK;
+    }
+    fprintf(ctx->out,
+            "Rekey in progress on %s\n  nonce:      %s\n  progress:   %d/%d shares given\n"
+            "  new shares: %d, threshold %d%s%s\n",
+            cc->active, st->nonce, st->progress, st->required, st->n, st->t,
+            st->npgp ? ", PGP-encrypted" : "", st->backup ? ", backed up in Vault" : "");
+    if (st->verification_nonce[0])
+        fprintf(ctx->out, "  verification: the new holders verify their shares (nonce %s)\n",
+                st->verification_nonce);
+    return EXIT_OK;
+}
+
+static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
+                       struct cmd_ceremony *cc)
+{
+    struct error err = {0};
+    struct rekey_request req = {.pgp_keys = cmd_opt_str(args, "pgp-keys"),
+                                .backup = cmd_opt_flag(args, "backup"),
+                                .verify = cmd_opt_flag(args, "verify")};
+    if (cmd_opt_int(args, "shares", 5, &req.shares, &err) < 0 ||
+        cmd_opt_int(args, "threshold", 3, &req.threshold, &err) < 0) {
+        cmd_report(ctx, &err);
+        return EXIT_USAGE;
+    }
+    if (req.threshold < 1 || req.threshold > req.shares || req.shares > 255 ||
+        (req.shares > 1 && req.threshold == 1)) {
+        fprintf(ctx->err,
+                "%s: --threshold (%ld) must be between 2 and --shares (%ld), at most 255 (1 only "
+                "with a single share)\n",
+                ctx->prog, req.threshold, req.shares);
+        return EXIT_USAGE;
+    }
+    if (req.pgp_keys != NULL) {
+        char *copy = NULL, *items[INIT_PGP_MAX];
+        int n = init_split_pgp_list(req.pgp_keys, "pgp-keys", &copy, items, &err);
+        free(copy);
+        if (n < 0 || n != req.shares) {
+            if (n >= 0)
+                error_set(&err, ERR_USAGE, "--pgp-keys names %d key%s but --shares is %ld", n,
+                          n == 1 ? "" : "s", req.shares);
+            cmd_report(ctx, &err);
+            return EXIT_USAGE;
+        }
+    } else if (req.backup) {
+        fprintf(ctx->err, "%s: --backup keeps PGP-encrypted shares in Vault: it needs --pgp-keys\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct rekey_status st;
+    if (ceremony_rekey_status(&cc->c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    if (st.started) {
+        fprintf(ctx->err, "%s: a rekey is already in progress: finish it or `%s rekey cancel`\n",
+                ctx->prog, ctx->prog);
+        print_status(ctx, cc, &st);
+        return EXIT_ERROR;
+    }
+    if (ceremony_rekey_init(&cc->c, &req, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    if (ctx->g->output != OUTPUT_TABLE && ctx->g->output != OUTPUT_WIDE)
+        return print_status(ctx, cc, &st);
+    fprintf(ctx->out,
+            "Rekey started on %s: nonce %s.\n"
+            "New shares: %d, threshold %d%s%s.\n"
+            "%d current key holder%s must each submit their share (the nonce is not a secret; "
+            "share it):\n  %s rekey submit --nonce %s%s\n",
+            cc->active, st.nonce, st.n, st.t, st.npgp ? ", PGP-encrypted" : "",
+            st.verification_required ? ", verified by the new holders before they are active" : "",
+            st.required, st.required == 1 ? "" : "s", ctx->prog, st.nonce, target_flag(cc));
+    return EXIT_OK;
+}
+
+/* The nonce in progress, checked against the one the holder pinned. Returns 0
+ * to go on, else an exit code after explaining. */
+static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
+                             const struct rekey_status *st, const char *pinned)
+{
+    if (!st->started || (pinned != NULL && strcmp(pinned, st->nonce) != 0)) {
+        int said = cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned);
+        if (said == 0)
+            fprintf(ctx->err, "%s: no rekey is in progress on %s: `%s rekey start` first\n",
+                    ctx->prog, cc->active, ctx->prog);
+        else if (st->started)
+            fprintf(ctx->err,
+                    "%s: another rekey is in progress now (nonce %s): check with whoever "
+                    "started it before you submit\n",
+                    ctx->prog, st->nonce);
+        else if (said == 1)
+            fprintf(ctx->err,
+                    "%s: no rekey is in progress now: it must be started again (`%s "
+                    "rekey start`) and every key holder must submit again\n",
+                    ctx->prog, ctx->prog);
+        return EXIT_ERROR;
+    }
+    if (st->verification_nonce[0]) {
+        fprintf(ctx->err,
+                "%s: the old shares are all in: the new holders must now verify their new shares "
+                "(`%s rekey verify%s`)\n",
+                ctx->prog, ctx->prog, target_flag(cc));
+        return EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* The new shares: into --output (opened before anything was submitted), else shown once. */
+static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
+                        const struct rekey_update *u, const struct rekey_status *st, int fd,
+                        const char *output)
+{
+    struct error err = {0};
+    struct secret text = {0};
+    if (ceremony_rekey_keys_json(u, st->t, &text, &err) < 0) {
+        cmd_report(ctx, &err);
+        return EXIT_ERROR;
+    }
+    int rc = EXIT_OK, json = ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML;
+    if (fd >= 0 && cmd_ceremony_file_write(ctx, fd, output, &text) == 0) {
+        if (json) {
+            secret_free(&text);
+            json_t *doc =
+                json_pack("{s:s, s:b, s:s, s:i, s:i, s:b, s:s}", "pod", cc->active, "complete", 1,
+                          "output", output, "new_shares", (int)u->keys_b64.n, "new_threshold",
+                          st->t, "verification_required", u->verification_required,
+                          "verification_nonce", u->verification_nonce);
+            return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        }
+        fprintf(ctx->out,
+                "Rekey complete on %s: %zu new shares, threshold %d, written to %s (mode "
+                "0600).\n",
+                cc->active, u->keys_b64.n, st->t, output);
+    } else {
+        if (fd >= 0)
+            fprintf(ctx->err, "%s: the new shares follow on standard output\n", ctx->prog);
+        cmd_ceremony_show_secret(ctx, &text);
+        fprintf(ctx->err, "Store the new shares safely now: they are shown only once.\n");
+        rc = fd >= 0 ? EXIT_ERROR : EXIT_OK;
+    }
+    secret_free(&text);
+    if (json)
+        return rc; /* the keys JSON was the document */
+    if (u->verification_required)
+        fprintf(ctx->out,
+                "Nothing is active yet: each new key holder proves their new share with `%s "
+                "rekey verify%s` (verification nonce %s); the old shares stay valid until %d of "
+                "them have.\n",
+                ctx->prog, target_flag(cc), u->verification_nonce, st->t);
+    else
+        fprintf(ctx->out, "The new shares are active now: the old ones no longer unseal.\n");
+    return rc;
+}
+
+static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
+                        struct cmd_ceremony *cc)
+{
+    struct error err = {0};
+    struct rekey_status st;
+    const char *pinned = cmd_opt_str(args, "nonce");
+    const char *output = cmd_opt_str(args, "output");
+    if (ceremony_rekey_status(&cc->c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    int rc = check_in_progress(ctx, cc, &st, pinned);
+    if (rc != 0)
+        return rc;
+    fprintf(ctx->err, "Rekey on %s, nonce %s: %d of %d shares given so far.\n", cc->active,
+            st.nonce, st.progress, st.required);
+    struct secret_list keys = {0};
+    int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), st.required - st.progress, 1,
+                                     &keys, &err);
+    cmd_secret_warnings(ctx);
+    if (got < 0 || keys.n == 0) {
+        if (got < 0)
+            cmd_report(ctx, &err);
+        else
+            fprintf(ctx->err, "%s: no share given\n", ctx->prog);
+        secret_list_free(&keys);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    /* The file before the shares: if it cannot be created, nothing has happened yet. */
+    int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
+    if (output != NULL && fd < 0) {
+        secret_list_free(&keys);
+        return EXIT_ERROR;
+    }
+    rc = EXIT_ERROR;
+    struct rekey_update u = {0};
+    for (size_t i = 0; i < keys.n; i++) {
+        ceremony_rekey_update_clear(&u);
+        if (ceremony_rekey_submit(&cc->c, &keys.items[i], st.nonce, &u, &err) < 0) {
+            if (cc->c.failure == CER_FAIL_WRONG_NONCE || cc->c.failure == CER_FAIL_NOT_STARTED)
+                cmd_ceremony_explain_lost(ctx, cc, "rekey", st.nonce);
+            else
+                cmd_ceremony_report(ctx, cc, &err, "rekey");
+            goto out;
+        }
+        if (u.complete)
+            break;
+        fprintf(ctx->err, "Share accepted: %d/%d.\n", u.status.progress, u.status.required);
+    }
+    if (u.complete) {
+        rc = deliver_keys(ctx, cc, &u, &st, fd, output);
+        fd = -1;
+    } else if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        rc = print_status(ctx, cc, &u.status);
+    } else {
+        fprintf(ctx->out,
+                "Rekey %s: %d/%d shares given. Next key holder: `%s rekey submit "
+                "--nonce %s%s`\n",
+                st.nonce, u.status.progress, u.status.required, ctx->prog, st.nonce,
+                target_flag(cc));
+        rc = EXIT_OK;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(output);
+    }
+    ceremony_rekey_update_clear(&u);
+    secret_list_free(&keys);
+    return rc;
+}
+
+static int rekey_verify(struct cmd_context *ctx, const struct cmd_args *args,
+                        struct cmd_ceremony *cc)
+{
+    struct error err = {0};
+    struct rekey_verify_status vs;
+    if (ceremony_rekey_verify_status(&cc->c, &vs, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    if (!vs.started) {
+        if (!cmd_ceremony_explain_lost(ctx, cc, "rekey", NULL))
+            fprintf(ctx->err, "%s: no rekey is waiting for verification on %s\n", ctx->prog,
+                    cc->active);
+        return EXIT_ERROR;
+    }
+    fprintf(ctx->err, "Verification on %s, nonce %s: %d of %d new shares verified so far.\n",
+            cc->active, vs.nonce, vs.progress, vs.t);
+    struct secret_list keys = {0};
+    int got =
+        secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), vs.t - vs.progress, 1, &keys, &err);
+    cmd_secret_warnings(ctx);
+    if (got < 0 || keys.n == 0) {
+        if (got < 0)
+            cmd_report(ctx, &err);
+        secret_list_free(&keys);
+        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+    }
+    int rc = EXIT_ERROR, done = 0;
+    for (size_t i = 0; i < keys.n && !done; i++) {
+        done = ceremony_rekey_verify(&cc->c, &keys.items[i], vs.nonce, &vs, &err);
+        if (done < 0) {
+            if (cc->c.failure == CER_FAIL_WRONG_SHARES)
+                fprintf(ctx->err,
+                        "%s: verification failed: the new shares did not combine into the new "
+                        "key. Vault restarted the verification with a new nonce: every new "
+                        "holder verifies again (nothing changed: the old shares are still "
+                        "active)\n",
+                        ctx->prog);
+            else
+                cmd_ceremony_report(ctx, cc, &err, "rekey");
+            goto out;
+        }
+    }
+    if (done)
+        fprintf(ctx->out,
+                "Rekey verified on %s: the new shares are active now; the old ones no "
+                "longer unseal.\n",
+                cc->active);
+    else
+        fprintf(ctx->out, "New share verified: %d/%d. Next new key holder: `%s rekey verify%s`\n",
+                vs.progress, vs.t, ctx->prog, target_flag(cc));
+    rc = EXIT_OK;
+out:
+    secret_list_free(&keys);
+    return rc;
+}
+
+static int rekey_cancel(struct cmd_context *ctx, struct cmd_ceremony *cc)
+{
+    struct error err = {0};
+    struct rekey_status st;
+    if (ceremony_rekey_status(&cc->c, &st, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    if (!st.started) {
+        fprintf(ctx->out, "No rekey in progress on %s: nothing to cancel.\n", cc->active);
+        return EXIT_OK;
+    }
+    /* Vault >= 1.20 wants the nonce within 10 minutes of the start (facts §2.7). */
+    if (ceremony_rekey_cancel(&cc->c, st.nonce, &err) < 0) {
+        cmd_ceremony_report(ctx, cc, &err, "rekey");
+        return EXIT_ERROR;
+    }
+    fprintf(ctx->out, "Rekey %s cancelled on %s: the current shares stay valid.\n", st.nonce,
+            cc->active);
+    return EXIT_OK;
+}
+
+static int cmd_rekey_exec(struct cmd_context *ctx, const struct cmd_args *args)
+{
+    const char *sub = args->argc > 0 ? args->argv[0] : NULL;
+    const char *const subs[] = {"start", "submit", "verify", "status", "cancel"};
+    int which = -1;
+    for (int i = 0; sub != NULL && i < 5; i++)
+        if (strcmp(sub, subs[i]) == 0)
+            which = i;
+    if (which < 0 || args->argc != 1) {
+        fprintf(ctx->err,
+                "%s: usage: rekey start|submit|verify|status|cancel [flags]\nsee '%s rekey "
+                "--help'\n",
+                ctx->prog, ctx->prog);
+        return EXIT_USAGE;
+    }
+    struct cmd_ceremony cc;
+    int rc = cmd_ceremony_open(ctx, args, &cc);
+    if (rc == 0) {
+        struct rekey_status st;
+        struct error err = {0};
+        switch (which) {
+        case 0:
+            rc = rekey_start(ctx, args, &cc);
+            break;
+        case 1:
+            rc = rekey_submit(ctx, args, &cc);
+            break;
+        case 2:
+            rc = rekey_verify(ctx, args, &cc);
+            break;
+        case 3:
+            if (ceremony_rekey_status(&cc.c, &st, &err) < 0) {
+                cmd_ceremony_report(ctx, &cc, &err, "rekey");
+                rc = EXIT_ERROR;
+            } else {
+                rc = print_status(ctx, &cc, &st);
+            }
+            break;
+        default:
+            rc = rekey_cancel(ctx, &cc);
+        }
+    }
+    cmd_ceremony_close(&cc);
+    return rc;
+}
+
+static const char *const rekey_subcommands[] = {"start",  "submit", "verify",
+                                                "status", "cancel", NULL};
+
+static const struct cmd_option rekey_options[] = {
+    {"shares", 0, OPT_INT, "N", "start: number of new key shares (default 5)", NULL},
+    {"threshold", 0, OPT_INT, "T", "start: new shares needed to unseal (default 3)", NULL},
+    {"pgp-keys", 0, OPT_STRING, "FILES",
+     "start: comma-separated local PGP public key files, one per new share, in order", "@files"},
+    {"backup", 0, OPT_FLAG, NULL, "start: keep the PGP-encrypted new shares in Vault", NULL},
+    {"verify", 0, OPT_FLAG, NULL,
+     "start: the new holders prove their shares before they become active", NULL},
+    {"target", 0, OPT_STRING, "KEYS", "barrier (unseal keys, default) or recovery (auto-unseal)",
+     "barrier|recovery"},
+    {"keys-file", 0, OPT_STRING, "FILE",
+     "submit/verify: read shares from FILE (one per line, or init's JSON); - = standard input",
+     "@files"},
+    {"nonce", 0, OPT_STRING, "NONCE",
+     "submit: the nonce you were given; refuses if the rekey in progress has another", NULL},
+    {"output", 0, OPT_STRING, "FILE",
+     "submit: write the new shares to FILE (init's JSON shape, 0600, never overwritten) if "
+     "yours is the last share",
+     "@files"},
+    {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN; Vault 2.x needs one)",
+     "@files"},
+    {0},
+};
+
+const struct cmd_entry cmd_rekey_entry = {
+    .name = "rekey",
+    .summary = "New unseal key shares, with each key holder in their own place",
+    .usage = "start|submit|verify|status|cancel [flags]",
+    .help = "start: begins a rekey on the active node and prints its nonce and the command each\n"
+            "current key holder runs. Refuses when one is in progress.\n"
+            "submit: one holder's share, asked with a hidden prompt (or --keys-file). The\n"
+            "nonce in progress is read from Vault and shown (--nonce pins the one you were\n"
+            "given). The share that completes the rekey writes the new shares to --output\n"
+            "(or shows them once). A wrong share is found at the threshold: Vault then sets\n"
+            "the progress back to 0 and everyone submits again.\n"
+            "verify: with start --verify, each new holder proves their new share; the last\n"
+            "one makes the new shares active.\n"
+            "status (-o json), cancel.\n"
+            "The rekey lives in the active node's memory only: a step-down, a leader change,\n"
+            "a seal or a restart loses it, and the plugin says so. Shares and the token go to\n"
+            "the pod on standard input, never on a command line. Vault 2.x needs a token.\n"
+            "\nExamples:\n"
+            "  kubectl vault-ha rekey start --shares 5 --threshold 3 --verify\n"
+            "  kubectl vault-ha rekey submit --nonce 2dbd10f1-... --output new-shares.json\n"
+            "  kubectl vault-ha rekey verify\n"
+            "  kubectl vault-ha rekey status -o json\n",
+    .options = rekey_options,
+    .subcommands = rekey_subcommands,
+    .exec = cmd_rekey_exec,
+};

@@ -1,0 +1,344 @@
+"""Key ceremonies (issue 20): rekey and generate-root with key holders in separate processes,
+rotate. The ceremony lives in the active node's memory (facts/ceremonies.md §1.3): each plugin
+run reads it back; shares, the OTP and the token travel on the exec's stdin only."""
+import base64
+import json
+import os
+import re
+import shutil
+import sys
+
+import pytest
+
+from conftest import BIN, run_plugin, write_private
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake"))
+from vaultsim import pgp  # noqa: E402
+from vaultsim.testing import wait_for  # noqa: E402
+
+FAST = ("--vault-opt", "election_seconds=0.3-0.6", "--vault-opt", "preset=ha")
+
+
+def cluster(make_fake, tmp_path, *extra, name="fake"):
+    fake = make_fake(*(FAST + extra), name=name)
+    init = json.load(open(os.path.join(fake.state_dir, "vault", "vault", "vault", "vault-init.json")))
+    holders = [write_private(tmp_path / ("%s-holder%d" % (name, i)), k + "\n")
+               for i, k in enumerate(init["unseal_keys_b64"])]
+    return fake, init, holders
+
+
+def vh(fake, *args, env=None, input=None):
+    return run_plugin(list(args), kubeconfig=fake.kubeconfig, env=env, input=input, timeout=120)
+
+
+def rekey_status(fake, env=None):
+    r = vh(fake, "rekey", "status", "-o", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def active_pod(fake):
+    r = vh(fake, "status", "-o", "json")
+    doc = json.loads(r.stdout)
+    for p in doc["pods"]:
+        if (p.get("vault") or {}).get("role") == "active":
+            return p["name"]
+    return None
+
+
+def corrupt(share_b64):
+    """Another holder's share with a wrong value: well-formed, wrong at the threshold."""
+    raw = bytearray(base64.b64decode(share_b64))
+    raw[0] ^= 0x5A
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def secrets_in_argv(fake, secrets):
+    return [e["command"] for e in fake.exec_log()
+            if any(s and s in " ".join(e["command"]) for s in secrets)]
+
+
+def test_rekey_by_three_holders_old_shares_refused_new_ones_unseal(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    r = vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2")
+    assert r.returncode == 0, r.stderr
+    nonce = rekey_status(fake)["nonce"]
+    assert r.stdout == (
+        "Rekey started on vault-0: nonce %s.\nNew shares: 3, threshold 2.\n"
+        "3 current key holders must each submit their share (the nonce is not a secret; share it):\n"
+        "  kubectl vault-ha rekey submit --nonce %s\n" % (nonce, nonce))
+    # A second start is refused and shows the one in progress.
+    r = vh(fake, "rekey", "start")
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: a rekey is already in progress: finish it or "
+                        "`kubectl vault-ha rekey cancel`\n")
+    assert "nonce:      %s" % nonce in r.stdout
+    # Three holders, three separate processes, each with their own share.
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("Rekey on vault-0, nonce %s: 0 of 3 shares given so far.\nShare accepted: 1/3.\n"
+                        % nonce)
+    assert r.stdout == ("Rekey %s: 1/3 shares given. Next key holder: `kubectl vault-ha rekey submit "
+                        "--nonce %s`\n" % (nonce, nonce))
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[1], "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["progress"] == 2
+    out = tmp_path / "new-shares.json"
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[2], "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Rekey complete on vault-0: 3 new shares, threshold 2, written to %s (mode 0600).\n"
+                        "The new shares are active now: the old ones no longer unseal.\n" % out)
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    new = json.loads(out.read_text())
+    assert list(new) == ["unseal_keys_b64", "unseal_keys_hex", "unseal_shares", "unseal_threshold", "nonce"]
+    assert new["unseal_shares"] == 3 and new["unseal_threshold"] == 2 and new["nonce"] == nonce
+    assert rekey_status(fake)["started"] is False
+    # The old shares no longer unseal a restarted pod; the new ones do.
+    assert fake.kubectl("delete", "pod", "vault-2", "-n", "vault").returncode == 0
+    old_file = write_private(tmp_path / "old", "\n".join(init["unseal_keys_b64"][:2]) + "\n")
+    r = vh(fake, "unseal", "vault-2", "--keys-file", old_file)
+    assert r.returncode != 0
+    assert "vault-2" in r.stderr and "wrong" in r.stderr.lower(), r.stderr
+    new_file = write_private(tmp_path / "new", "\n".join(new["unseal_keys_b64"][:2]) + "\n")
+    r = vh(fake, "unseal", "vault-2", "--keys-file", new_file)
+    assert r.returncode == 0, r.stderr
+    secrets = init["unseal_keys_b64"] + init["unseal_keys_hex"] + new["unseal_keys_b64"] + \
+        new["unseal_keys_hex"] + [init["root_token"]]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_rekey_duplicate_and_wrong_share(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2").returncode == 0
+    nonce = rekey_status(fake)["nonce"]
+    assert vh(fake, "rekey", "submit", "--keys-file", holders[0]).returncode == 0
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0])
+    assert r.returncode == 1
+    assert r.stderr.endswith(
+        "kubectl vault-ha: this share was already submitted in this rekey: the progress did not change; "
+        "another key holder must submit theirs\n"), r.stderr
+    assert vh(fake, "rekey", "submit", "--keys-file", holders[1]).returncode == 0
+    wrong = write_private(tmp_path / "wrong", corrupt(init["unseal_keys_b64"][2]) + "\n")
+    r = vh(fake, "rekey", "submit", "--keys-file", wrong)
+    assert r.returncode == 1
+    assert r.stderr.endswith(
+        "kubectl vault-ha: the shares given did not combine into the key: at least one is wrong. Vault set "
+        "the progress back to 0; the rekey stays open with the same nonce, and every key holder must "
+        "submit again\n"), r.stderr
+    st = rekey_status(fake)
+    assert st["progress"] == 0 and st["nonce"] == nonce
+    r = vh(fake, "rekey", "cancel")
+    assert r.returncode == 0 and r.stdout == (
+        "Rekey %s cancelled on vault-0: the current shares stay valid.\n" % nonce)
+    assert rekey_status(fake)["started"] is False
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0])
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"kubectl vault-ha: no rekey is in progress on vault-0: the last one \(started at \d\d:\d\d UTC, "
+        r"nonce %s\) was completed or cancelled, or vault-0 lost the leadership and got it back \(a "
+        r"step-down or a seal discards a ceremony in progress\)\n" % nonce, r.stderr), r.stderr
+
+
+def test_rekey_verify_by_new_holders(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2", "--verify").returncode == 0
+    out = tmp_path / "new.json"
+    for i, h in enumerate(holders[:3]):
+        r = vh(fake, "rekey", "submit", "--keys-file", h, *(("--output", str(out)) if i == 2 else ()))
+        assert r.returncode == 0, r.stderr
+    vnonce = rekey_status(fake)["verification_nonce"]
+    assert ("Nothing is active yet: each new key holder proves their new share with `kubectl vault-ha "
+            "rekey verify` (verification nonce %s); the old shares stay valid until 2 of them have.\n"
+            % vnonce) in r.stdout
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[3])
+    assert r.returncode == 1 and "the new holders must now verify their new shares" in r.stderr
+    new = json.loads(out.read_text())["unseal_keys_b64"]
+    n0 = write_private(tmp_path / "n0", new[0] + "\n")
+    n1 = write_private(tmp_path / "n1", new[1] + "\n")
+    r = vh(fake, "rekey", "verify", "--keys-file", n0)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "New share verified: 1/2. Next new key holder: `kubectl vault-ha rekey verify`\n"
+    r = vh(fake, "rekey", "verify", "--keys-file", n1)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Rekey verified on vault-0: the new shares are active now; the old ones no "
+                        "longer unseal.\n")
+    assert rekey_status(fake)["started"] is False
+
+
+def test_rekey_pgp_encrypted_new_shares(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    privs, files = [], []
+    for i in range(2):
+        pub, priv = pgp.make_test_key(bits=1024)
+        (tmp_path / ("k%d.pub" % i)).write_bytes(pub)
+        files.append(str(tmp_path / ("k%d.pub" % i)))
+        privs.append(priv)
+    r = vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2", "--pgp-keys", ",".join(files))
+    assert r.returncode == 64 and "--pgp-keys names 2 keys but --shares is 3" in r.stderr
+    r = vh(fake, "rekey", "start", "--shares", "2", "--threshold", "2", "--pgp-keys", ",".join(files),
+           "--backup")
+    assert r.returncode == 0, r.stderr
+    assert "New shares: 2, threshold 2, PGP-encrypted.\n" in r.stdout
+    out = tmp_path / "new.json"
+    for i, h in enumerate(holders[:3]):
+        r = vh(fake, "rekey", "submit", "--keys-file", h, *(("--output", str(out), "-o", "json") if i == 2 else ()))
+        assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"pod": "vault-0", "complete": True, "output": str(out), "new_shares": 2,
+                                    "new_threshold": 2, "verification_required": False,
+                                    "verification_nonce": ""}
+    doc = json.loads(out.read_text())
+    assert len(doc["pgp_fingerprints"]) == 2 and doc["backup"] is True
+    plain = [pgp.decrypt(p, base64.b64decode(k)).decode() for p, k in zip(privs, doc["unseal_keys_b64"])]
+    assert fake.kubectl("delete", "pod", "vault-1", "-n", "vault").returncode == 0
+    r = vh(fake, "unseal", "vault-1", "--keys-file", write_private(tmp_path / "dec", "\n".join(plain) + "\n"))
+    assert r.returncode == 0, r.stderr
+    # The key files were copied into a private directory in the pod's /tmp for the CLI, read
+    # back before the rekey started, and removed with the directory after.
+    cmds = [e["command"] for e in fake.exec_log()]
+    assert any(c[:2] == ["sh", "-c"] and "sha256sum" in c[2] for c in cmds)
+    assert any(c[:3] == ["rm", "-rf", "--"] and c[3].startswith("/tmp/vault-ha-init.") for c in cmds)
+
+
+def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start").returncode == 0
+    nonce = rekey_status(fake)["nonce"]
+    assert vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", nonce).returncode == 0
+    root = write_private(tmp_path / "root", init["root_token"] + "\n")
+    r = vh(fake, "step-down", "--token-file", root)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+    now = active_pod(fake)
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[1], "--nonce", nonce)
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"kubectl vault-ha: the rekey started at \d\d:\d\d UTC on vault-0 \(nonce %s\) was lost: vault-0, "
+        r"which held it in memory, is no longer the active node \(%s is now\): a step-down or a leader "
+        r"change discards a ceremony in progress\n"
+        r"kubectl vault-ha: no rekey is in progress now: it must be started again \(`kubectl vault-ha "
+        r"rekey start`\) and every key holder must submit again\n" % (nonce, now), r.stderr), r.stderr
+
+
+def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt", "preset_threshold=2")
+    otp = tmp_path / "otp.txt"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp))
+    assert r.returncode == 0, r.stderr
+    assert os.stat(otp).st_mode & 0o777 == 0o600 and len(otp.read_text().strip()) == 28
+    nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
+    r = vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp2"))
+    assert r.returncode == 1 and "already in progress" in r.stderr
+    assert not os.path.exists(tmp_path / "otp2")
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 0, r.stderr
+    assert "1/2 shares given" in r.stdout
+    token_file = tmp_path / "root.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", str(otp),
+           "--output", str(token_file))
+    assert r.returncode == 0, r.stderr
+    token = token_file.read_text().strip()
+    assert token.startswith("hvs.") and token != init["root_token"]
+    assert os.stat(token_file).st_mode & 0o777 == 0o600
+    r = vh(fake, "peers", "--token-file", str(token_file))
+    assert r.returncode == 0, r.stderr
+    r = vh(fake, "generate-root", "status", "-o", "json")
+    assert json.loads(r.stdout) == {"pod": "vault-0", "started": False, "nonce": "", "progress": 0,
+                                    "required": 2, "complete": False, "pgp_fingerprint": ""}
+    assert vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp-x")).returncode == 0
+    r = vh(fake, "generate-root", "cancel")
+    assert r.returncode == 0 and re.fullmatch(r"Root generation [0-9a-f-]+ cancelled on vault-0\.\n", r.stdout)
+    assert json.loads(vh(fake, "generate-root", "status", "-o", "json").stdout)["started"] is False
+    # A second generation decoded alone, later, with no cluster at all.
+    otp2 = tmp_path / "otp3"
+    assert vh(fake, "generate-root", "start", "--otp-file", str(otp2)).returncode == 0
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "-o", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["complete"] is True and doc["pod"] == "vault-0"
+    encoded = doc["encoded_token"]
+    r = run_plugin(["generate-root", "decode", "--otp-file", str(otp2), encoded,
+                    "--output", str(tmp_path / "t2")], kubeconfig=tmp_path / "no-such-kubeconfig")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "t2").read_text().strip().startswith("hvs.")
+    secrets = init["unseal_keys_b64"] + [token, otp.read_text().strip(), otp2.read_text().strip()]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_vault2_without_a_token_then_with_one(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4")
+    r = vh(fake, "rekey", "status")
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: Vault 2.0.4 needs a Vault token as well as the key shares "
+                        "(since Vault 2.0 the ceremonies are authenticated): set VAULT_TOKEN or use "
+                        "--token-file FILE\n")
+    env = {"VAULT_TOKEN": init["root_token"]}
+    r = vh(fake, "rekey", "start", "--shares", "1", "--threshold", "1", env=env)
+    assert r.returncode == 0, r.stderr
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0, r.stderr
+    r = vh(fake, "rekey", "status", env={"VAULT_TOKEN": "hvs.notavalidtokenatallxxxxx"})
+    assert r.returncode == 1 and "Vault refused the token" in r.stderr
+    assert secrets_in_argv(fake, [init["root_token"]] + init["unseal_keys_b64"]) == []
+
+
+def test_openbao_rotate_keys(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--openbao")
+    env = {"BAO_TOKEN": init["root_token"]}
+    r = vh(fake, "rekey", "start", "--shares", "1", "--threshold", "1", env=env)
+    assert r.returncode == 0, r.stderr
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0, r.stderr
+    assert "1/3 shares given" in r.stdout
+    assert any("rotate-keys" in e["command"] for e in fake.exec_log())
+    assert any("sys/rotate/root/update" in e["command"] for e in fake.exec_log())
+    r = vh(fake, "rekey", "cancel", env=env)
+    assert r.returncode == 0, r.stderr
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(otp.read_text().strip()) == 26          # s. + 24 in this OpenBao
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0 and "1/3 shares given" in r.stdout, r.stderr
+    assert any("sys/generate-root-token/update" in e["command"] for e in fake.exec_log())
+
+
+def test_rotate_shows_terms_and_the_missing_permission(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt",
+                                  "ceremony_tokens=s.rotonly=sys/rotate:update+sudo;"
+                                  "s.readonly=sys/key-status:read")
+    r = vh(fake, "rotate", "-o", "json", env={"VAULT_TOKEN": init["root_token"]})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["term"] == doc["term_before"] + 1
+    r = vh(fake, "rotate", env={"VAULT_TOKEN": "s.rotonly"})
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: the token lacks read on sys/key-status; nothing was "
+                             "rotated\n"), r.stderr
+    r = vh(fake, "rotate", env={"VAULT_TOKEN": "s.readonly"})
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: the token lacks update and sudo on sys/rotate; nothing "
+                             "was rotated (key term %d)\n" % doc["term"]), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by make deps")
+def test_rekey_share_at_the_hidden_prompt(make_fake, tmp_path):
+    from test_interactive import Tmux
+    import shlex
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start").returncode == 0
+    cmd = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s rekey submit; echo EXIT=$?; sleep 60" % (
+        shlex.quote(str(fake.kubeconfig)), shlex.quote(BIN))
+    t = Tmux(tmp_path, cmd)
+    try:
+        t.wait_for("Unseal key 1 of 3 (empty line: submit the keys given so far):")
+        t.send("-l", init["unseal_keys_b64"][0])
+        t.send("Enter")
+        t.wait_for("Unseal key 2 of 3")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=0" in screen and "1/3 shares given" in screen, screen
+        assert init["unseal_keys_b64"][0][:12] not in screen
+    finally:
+        t.close()
+    assert rekey_status(fake)["progress"] == 1
