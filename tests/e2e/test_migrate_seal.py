@@ -4,6 +4,7 @@ the migration on the node that becomes active (tests/fake/test_vaultsim_seal.py)
 first, one step-down, the old active pod last; refusals before any change; resumable."""
 import json
 import re
+import time
 
 import pytest
 
@@ -278,6 +279,15 @@ def test_status_shows_the_seal_and_unseal_says_auto_seals_unseal_themselves(make
     # a pod whose seal is unreachable stays sealed: keys would not help
     fake.control("seal", {"namespace": "vault", "available": False})
     fake.kubectl("delete", "pod", "vault-2", "-n", "vault", "--wait=false")
+
+    def back_sealed():
+        r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig)
+        pod = [p for p in json.loads(r.stdout)["pods"] if p["name"] == "vault-2"][0]
+        return pod["running"] and pod["vault"].get("sealed") is True
+    deadline = time.time() + 60
+    while not back_sealed():
+        assert time.time() < deadline, "vault-2 did not come back sealed"
+        time.sleep(0.2)
     r = run_plugin(["unseal", "--keys-file", keys_file(tmp_path, keys)],
                    kubeconfig=fake.kubeconfig, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
