@@ -242,9 +242,12 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
         /* {"key":"..."} on stdin: `vault write sys/unseal -` returns as soon as the
          * object closes, so neither a shell nor stdin EOF is needed (docs/vault-cli.md §3.5). */
         struct secret body = {0};
-        if (secret_alloc(&body, keys->items[k].len + 16, err) < 0)
+        if (secret_alloc(&body, keys->items[k].len + 32, err) < 0)
             break;
-        body.len = (size_t)snprintf(body.data, body.cap, "{\"key\":\"%s\"}\n", keys->items[k].data);
+        body.len = (size_t)snprintf(body.data, body.cap,
+                                    o->unseal_migrate ? "{\"key\":\"%s\",\"migrate\":true}\n"
+                                                      : "{\"key\":\"%s\"}\n",
+                                    keys->items[k].data);
         size_t n = 0;
         for (size_t i = 0; i < ntargets; i++) {
             if (state[i] != US_PENDING)

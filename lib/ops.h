@@ -37,6 +37,7 @@ struct ops {
      * and a lost pod that came back with stale data is no member. NULL = not known. */
     const char *const *members;
     size_t nmembers;
+    int unseal_migrate; /* keys go with "migrate": true (a seal migration's old keys) */
     /* vc's pods were listed just now (discovery): the next ops_read does not
      * list them again; it clears the flag. */
     int pods_fresh;

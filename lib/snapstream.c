@@ -518,7 +518,9 @@ static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
 static int preflight(struct ops *o, const struct snapstream_restore *r, const char **proto,
                      struct error *err)
 {
-    const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
+    const char *status_argv[] = {o->vc->cli, "status", "-format=json", NULL};
+    struct vault_argv wrapped;
+    const char *const *argv = vault_argv_without_pod_token(o->vc, status_argv, &wrapped);
     struct kexec_buffer out = {.max = 1u << 20, .what = "stdout"},
                         errb = {.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {

@@ -75,6 +75,7 @@ void vault_status_clear(struct vault_status *st)
     free(st->cluster_name);
     free(st->cluster_id);
     free(st->storage_type);
+    free(st->recovery_seal_type);
     free(st->leader_address);
     free(st->leader_cluster_address);
     memset(st, 0, sizeof *st);
@@ -96,6 +97,8 @@ static void status_fields(json_t *root, struct vault_status *st)
     st->cluster_id = dup_str(root, "cluster_id");
     st->storage_type = dup_str(root, "storage_type");
     st->recovery_seal = get_bool(root, "recovery_seal");
+    st->recovery_seal_type = dup_str(root, "recovery_seal_type");
+    st->migration = get_bool(root, "migration");
     json_t *removed = json_object_get(root, "removed_from_cluster");
     st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
                                : json_is_true(removed) ? TRI_TRUE
@@ -584,6 +587,21 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
     return 0;
 }
 
+const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
+                                                const char *const *argv, struct vault_argv *w)
+{
+    if (!vc->pod_env_token || argv[0] == NULL || strcmp(argv[0], "sh") == 0)
+        return argv;
+    static const char *const prefix[] = {"env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        w->argv[n++] = prefix[i];
+    for (size_t i = 0; argv[i] != NULL && n + 1 < sizeof w->argv / sizeof w->argv[0]; i++)
+        w->argv[n++] = argv[i];
+    w->argv[n] = NULL;
+    return w->argv;
+}
+
 #define CALL_TIMEOUT_MS (120 * 1000)
 #define CALL_STDOUT_MAX (4u << 20) /* init's output with 255 PGP-encrypted shares is < 1 MiB */
 #define CALL_STDERR_MAX (64u << 10)
@@ -607,8 +625,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
     struct kexec_result *res = calloc(n, sizeof *res);
     struct kexec_buffer *outb = calloc(n, sizeof *outb);
     struct kexec_buffer *errb = calloc(n, sizeof *errb);
-    if (!req || !res || !outb || !errb) {
-        free(req), free(res), free(outb), free(errb);
+    struct vault_argv *wrapped = calloc(n, sizeof *wrapped);
+    if (!req || !res || !outb || !errb || !wrapped) {
+        free(req), free(res), free(outb), free(errb), free(wrapped);
         for (size_t i = 0; i < n; i++)
             error_set(&calls[i].error, ERR_GENERIC, "out of memory");
         return -1;
@@ -625,7 +644,7 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
         req[i].container = vc->container;
-        req[i].argv = c->argv;
+        req[i].argv = vault_argv_without_pod_token(vc, c->argv, &wrapped[i]);
         if (c->input != NULL) {
             req[i].in.kind = KEXEC_STDIN_MEMORY;
             req[i].in.data = c->input;
@@ -655,7 +674,7 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
             c->error = res[i].err; /* kexec's message already names the pod */
         }
     }
-    free(req), free(res), free(outb), free(errb);
+    free(req), free(res), free(outb), free(errb), free(wrapped);
     return rc;
 }
 

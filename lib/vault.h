@@ -28,6 +28,9 @@ struct vault_status {
     char *cluster_id;
     char *storage_type;
     int recovery_seal;
+    char *recovery_seal_type; /* "shamir" for auto seals (1.16+), NULL otherwise */
+    int migration;            /* started in seal migration mode and not migrated yet (facts:
+                                 seal-migration §1.4: false alone does not mean done) */
     enum tristate removed_from_cluster; /* 1.19+ only */
     int ha_enabled;
     int is_self; /* absent on standbys: 0 */
@@ -149,6 +152,18 @@ struct vault_call {
     char *err_out;            /* stderr, NUL-terminated, bounded */
     struct error error;       /* why it did not run */
 };
+
+/* The argv to exec for a CLI run without the token the pod's env may carry (a
+ * transit seal token in VAULT_TOKEN, docs/seal-migration.md): it would reach
+ * every command, and a privileged one would get 403. Commands with a token of
+ * their own set it (vault_call_with_token: sh reads it into VAULT_TOKEN); the
+ * others run under `env -u VAULT_TOKEN -u BAO_TOKEN` when vc->pod_env_token.
+ * vault_call_run does this for every call. */
+struct vault_argv {
+    const char *argv[32];
+};
+const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
+                                                const char *const *argv, struct vault_argv *w);
 
 /* Runs every call at once (one exec session per call). Returns 0 when every
  * call ran (exit codes may be non-zero), -1 when any did not. */

@@ -87,6 +87,13 @@ static json_t *pod_document(const struct vault_pod *p, const struct pod_view *v,
                           v->st.version, "role", hp->role, "raft", hp->raft, "nodeId", hp->node_id,
                           "committedIndex", (json_int_t)v->st.raft_committed_index, "appliedIndex",
                           (json_int_t)v->st.raft_applied_index, "clusterId", v->st.cluster_id);
+        json_t *seal = json_pack("{s:s?, s:b, s:s?, s:b}", "type", v->st.type, "recoverySeal",
+                                 v->st.recovery_seal, "recoverySealType", v->st.recovery_seal_type,
+                                 "migration", v->st.migration);
+        if (vault != NULL && seal != NULL)
+            json_object_set_new(vault, "seal", seal);
+        else
+            json_decref(seal);
     } else {
         vault = json_pack("{s:s, s:s?}", "role", hp->role ? hp->role : "unknown", "error",
                           v->status_error);
@@ -148,10 +155,10 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
     fprintf(o, "StatefulSet %s/%s (release %s, %s): %d/%d ready\n\n", vc->namespace, vc->name,
             vc->release ? vc->release : "-", vc->image ? vc->image : "-", vc->ready_replicas,
             vc->replicas);
-    const char *headers[] = {"POD",      "PHASE", "READY",   "INITIALIZED", "SEALED",
-                             "ROLE",     "RAFT",  "INDEX",   "VERSION",     "AGE",
-                             "RESTARTS", "NODE",  "NODE ID", "IP",          "IMAGE"};
-    size_t ncols = wide ? 15 : 12;
+    const char *headers[] = {"POD",     "PHASE", "READY",   "INITIALIZED", "SEALED",   "ROLE",
+                             "RAFT",    "INDEX", "VERSION", "AGE",         "RESTARTS", "NODE",
+                             "NODE ID", "IP",    "IMAGE",   "SEAL"};
+    size_t ncols = wide ? 16 : 12;
     struct table *t = table_new(ncols, headers);
     if (t == NULL)
         return;
@@ -164,14 +171,23 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
         const struct health_pod *hp = &h->pods[i];
-        char age[32], restarts[16], sealed[32], index[48], phase[WIDTH_PHASE * 2];
+        char age[32], restarts[16], sealed[32], index[48], phase[WIDTH_PHASE * 2], seal[96];
         phase_cell(phase, sizeof phase, p);
         output_age(age, sizeof age, now, p->created);
         snprintf(restarts, sizeof restarts, "%d", p->restarts);
         const char *init = "-", *version = p->label_version;
         snprintf(sealed, sizeof sealed, "-");
         snprintf(index, sizeof index, "-");
+        snprintf(seal, sizeof seal, "-");
         if (v->have_status) {
+            /* the configured seal (not the stored one), its recovery seal, and whether the
+             * pod was started in migration mode and still migrates (docs/seal-migration.md) */
+            snprintf(seal, sizeof seal, "%s%s%s%s", v->st.type ? v->st.type : "?",
+                     v->st.recovery_seal ? ", recovery " : "",
+                     v->st.recovery_seal
+                         ? (v->st.recovery_seal_type ? v->st.recovery_seal_type : "shamir")
+                         : "",
+                     v->st.migration ? ", migration" : "");
             init = v->st.initialized ? "true" : "false";
             if (v->st.sealed && v->st.initialized)
                 snprintf(sealed, sizeof sealed, "true %d/%d", v->st.progress, v->st.t);
@@ -197,7 +213,8 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
                                p->node,
                                hp->node_id,
                                p->pod_ip,
-                               p->image};
+                               p->image,
+                               seal};
         int row = table_add_row(t, cells);
         if (row < 0)
             continue;

@@ -49,6 +49,30 @@ static void test_status_sealed(void **state)
     vault_status_clear(&st);
 }
 
+/* seal-migration facts §3.1: a standby restarted with a transit stanza over Shamir storage */
+static const char MIGRATING[] =
+    "{\"type\":\"transit\",\"initialized\":true,\"sealed\":true,\"t\":3,\"n\":5,\"progress\":0,"
+    "\"nonce\":\"\",\"version\":\"1.21.2\",\"migration\":true,\"recovery_seal\":true,"
+    "\"recovery_seal_type\":\"shamir\",\"storage_type\":\"raft\",\"removed_from_cluster\":false,"
+    "\"ha_enabled\":true,\"active_time\":\"0001-01-01T00:00:00Z\"}";
+
+static void test_status_seal_migration(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    assert_int_equal(vault_parse_status(MIGRATING, strlen(MIGRATING), 2, "", &st, &err), 0);
+    assert_string_equal(st.type, "transit");
+    assert_true(st.migration);
+    assert_true(st.recovery_seal);
+    assert_string_equal(st.recovery_seal_type, "shamir");
+    vault_status_clear(&st);
+    assert_int_equal(vault_parse_status(SEALED, strlen(SEALED), 2, "", &st, &err), 0);
+    assert_false(st.migration);
+    assert_null(st.recovery_seal_type);
+    vault_status_clear(&st);
+}
+
 static void test_status_leader_and_standby(void **state)
 {
     (void)state;
@@ -370,6 +394,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_sealed),
+        cmocka_unit_test(test_status_seal_migration),
         cmocka_unit_test(test_status_leader_and_standby),
         cmocka_unit_test(test_status_failures),
         cmocka_unit_test(test_init_roundtrip),

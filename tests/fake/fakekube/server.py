@@ -16,6 +16,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from . import sealconfig
 from .patches import PatchError, apply_json_patch, strategic_merge_patch
 from .resources import PVC_KIB, ZONES, combine_patches, merge_patch, now_rfc3339
 
@@ -203,6 +204,8 @@ class Server:
             self.make_pod_fs(r, pod, fs)
             r.fs_ready.add(pod)
         env["FAKE_POD_FS"] = fs
+        # extraEnvironmentVars / extraSecretEnvironmentVars of the pod's revision
+        env.update(sealconfig.template_env(r, pod))
         # The pod's own /tmp (make_pod_fs) for what a script puts in "${TMPDIR:-/tmp}".
         env["TMPDIR"] = fs + "/tmp"
         # The pod's DNS: the headless service's per-pod records, answered by
@@ -243,7 +246,8 @@ class Server:
         os.makedirs(os.path.dirname(fs + r.data_dir()), exist_ok=True)
         if not os.path.lexists(fs + r.data_dir()):
             os.symlink(r.cluster.data_path(pod), fs + r.data_dir())
-        write(r.config_dir() + "/extraconfig-from-values.hcl", r.config_hcl())
+        write(r.config_dir() + "/" + sealconfig.CONFIG_KEY,
+              sealconfig.configmap_data(r)[sealconfig.CONFIG_KEY])
         self.write_disk(r, pod)
         if r.cluster.tls:
             write(r.tls_dir() + "/vault.crt", r.cluster.issue_node_cert(pod))
@@ -408,7 +412,9 @@ class Server:
             res("services", "Service", short=["svc"]),
             res("endpoints", "Endpoints", short=["ep"]),
             res("persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"]),
-            res("nodes", "Node", False, short=["no"])]})
+            res("nodes", "Node", False, short=["no"]),
+            res("configmaps", "ConfigMap", verbs=("get", "list", "patch", "update"),
+                short=["cm"])]})
 
     async def apis_apps_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -1501,6 +1507,9 @@ class Server:
         elif action == "seal":
             r = self.find_release_of(body["namespace"], body.get("release"))
             r.cluster.set_seal_available(bool(body["available"]))
+        elif action in ("configmap", "secret", "transit"):
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            return json_response(sealconfig.control(self, r, action, body))
         else:
             return json_response({"error": "unknown action"}, status=404)
         return json_response({"ok": True})
@@ -1569,6 +1578,7 @@ class Server:
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}", self.get_statefulset),
             web.patch("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
                       self.patch_statefulset),
+            *sealconfig.routes(self),
         ])
         return app
 
