@@ -197,8 +197,8 @@ def test_long_messages_keep_the_table_narrow(make_fake):
     wide = run_plugin(["status", "-o", "wide"], kubeconfig=fake.kubeconfig)
     lines = wide.stdout.splitlines()
     table = lines[2:lines.index("", 2)]
-    assert table[0].split()[-3:] == ["ID", "IP", "IMAGE"]
-    assert table[1].endswith("registry.example/" + "i" * 44 + "..."), table[1]
+    assert table[0].split()[-4:] == ["ID", "IP", "IMAGE", "SEAL"]
+    assert table[1].endswith("registry.example/" + "i" * 44 + "...   shamir"), table[1]
     assert re.search(r"vault-2 +Pending \(Unschedulable\) ", table[3]), table[3]
     assert max(map(len, table)) < 300, table
     assert ("  - vault-2 is not running: Pending (Unschedulable: %s)" % message) in lines
