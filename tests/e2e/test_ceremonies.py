@@ -506,3 +506,23 @@ def test_rotate_needs_a_token_on_vault_1x(make_fake, tmp_path):
     assert r.returncode == 1
     assert r.stderr == ("kubectl vault-ha: rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
                         "FILE\n"), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by make deps")
+def test_rotate_asks_for_the_token_on_vault_1x(make_fake, tmp_path):
+    from test_interactive import Tmux
+    import shlex
+    fake, init, holders = cluster(make_fake, tmp_path)
+    cmd = "env -u NO_COLOR -u VAULT_TOKEN HOME=/nonexistent KUBECONFIG=%s %s rotate; echo EXIT=$?; sleep 60" % (
+        shlex.quote(str(fake.kubeconfig)), shlex.quote(BIN))
+    t = Tmux(tmp_path, cmd)
+    try:
+        t.wait_for("Vault token (will be hidden):")
+        t.send("-l", init["root_token"])
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=0" in screen and "Encryption key rotated on vault-0" in screen, screen
+        assert init["root_token"] not in screen
+    finally:
+        t.close()
+    assert secrets_in_argv(fake, [init["root_token"]]) == []
