@@ -526,3 +526,25 @@ def test_rotate_asks_for_the_token_on_vault_1x(make_fake, tmp_path):
     finally:
         t.close()
     assert secrets_in_argv(fake, [init["root_token"]]) == []
+
+
+def test_rekey_whose_last_answer_is_lost_says_what_to_check(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "5", "--threshold", "3").returncode == 0
+    for h in holders[:2]:
+        assert vh(fake, "rekey", "submit", "--keys-file", h).returncode == 0
+    # The exec stream ends before the answer that carries five new shares is through (the
+    # status reads before it are shorter): Vault has made the new shares active.
+    fake.control("settings", {"cut_after": 800})
+    try:
+        r = vh(fake, "rekey", "submit", "--keys-file", holders[2], "--output", str(tmp_path / "new.json"))
+    finally:
+        fake.control("settings", {"cut_after": 0})
+    assert r.returncode == 1
+    assert r.stderr.endswith(
+        "kubectl vault-ha: this share should have completed the rekey, and Vault may have made the new "
+        "shares active although their answer was lost. Run `kubectl vault-ha rekey status` now: if it "
+        "shows no rekey in progress, the new shares may be lost; restart or seal no pod until this is "
+        "checked\n"), r.stderr
+    assert not (tmp_path / "new.json").exists()
+    assert rekey_status(fake)["started"] is False
