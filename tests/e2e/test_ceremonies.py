@@ -548,3 +548,33 @@ def test_rekey_whose_last_answer_is_lost_says_what_to_check(make_fake, tmp_path)
         "checked\n"), r.stderr
     assert not (tmp_path / "new.json").exists()
     assert rekey_status(fake)["started"] is False
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by make deps")
+def test_leader_change_during_the_prompt_is_blamed_on_the_right_pod(make_fake, tmp_path):
+    from test_interactive import Tmux
+    import shlex
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start").returncode == 0
+    nonce = rekey_status(fake)["nonce"]
+    cmd = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s rekey submit 2>&1; echo EXIT=$?; sleep 60" % (
+        shlex.quote(str(fake.kubeconfig)), shlex.quote(BIN))
+    t = Tmux(tmp_path, cmd)
+    try:
+        t.wait_for("Unseal key 1 of 3")
+        # While the holder types, vault-0 steps down: the rekey it held is gone.
+        root = write_private(tmp_path / "root", init["root_token"] + "\n")
+        assert vh(fake, "step-down", "--token-file", root).returncode == 0
+        wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+        now = active_pod(fake)
+        t.send("-l", init["unseal_keys_b64"][0])
+        t.send("Enter")
+        t.wait_for("Unseal key 2 of 3")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+    finally:
+        t.close()
+    flat = " ".join(screen.split())
+    assert "EXIT=1" in flat, screen
+    assert ("(nonce %s) was lost: vault-0, which held it in memory, is no longer the active node (%s is "
+            "now)" % (nonce, now)) in flat, screen
