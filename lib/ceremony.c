@@ -6,22 +6,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "init.h"
 #include "text.h"
 #include "vault.h"
+#include "version.h"
+
+/* 1 when version is at least min; -1 when it is not a version at all. */
+static int at_least(const char *version, const char *min)
+{
+    int c = version_compare(version, min);
+    return c == -2 ? -1 : c >= 0;
+}
 
 void ceremony_flavor_of(const char *cli, const char *version, struct ceremony_flavor *f)
 {
-    int major = 0, minor = 0, patch = 0;
-    if (version != NULL)
-        sscanf(version, "%d.%d.%d", &major, &minor, &patch);
-    long v = major * 10000L + minor * 100L + patch;
     memset(f, 0, sizeof *f);
     f->openbao = cli != NULL && strcmp(cli, "bao") == 0;
-    /* facts/ceremonies.md §1.6 (Vault 2.0.0) and §6 (OpenBao 2.5.0 unmounts the
-     * unauthenticated rekey endpoints; its rotate-keys paths always needed a token). */
-    f->needs_token = f->openbao ? 1 : v >= 20000;
-    f->root_token_v2 = f->openbao && v >= 20600;
+    f->version_known = at_least(version, "0.0.0") >= 0;
+    if (!f->version_known) {
+        /* Guessing 1.x rules would send no token and blame the 403 on one: the
+         * newest rules (a token, the newest paths) are the safe guess. */
+        f->needs_token = 1;
+        f->rotate_keys = f->openbao;
+        f->root_token_v2 = f->openbao;
+        return;
+    }
+    if (f->openbao) {
+        /* docs/ceremonies.md §6: rotate-keys (authenticated sys/rotate/ paths) since 2.4.0;
+         * generate-root over sys/generate-root-token since 2.6.0; 2.5.3 to 2.5.x
+         * unmount the unauthenticated sys/generate-root by default and have no other. */
+        f->rotate_keys = at_least(version, "2.4.0") == 1;
+        f->root_token_v2 = at_least(version, "2.6.0") == 1;
+        f->root_unmounted = !f->root_token_v2 && at_least(version, "2.5.3") == 1;
+        f->needs_token = f->rotate_keys;
+    } else {
+        /* docs/ceremonies.md §1.6: Vault 2.0.0 authenticates sys/rekey and sys/generate-root. */
+        f->needs_token = at_least(version, "2.0.0") == 1;
+    }
+}
+
+const char *ceremony_rekey_prefix(const struct ceremony *c)
+{
+    if (c->flavor.rotate_keys)
+        return c->recovery ? "sys/rotate/recovery" : "sys/rotate/root";
+    return c->recovery ? "sys/rekey-recovery-key" : "sys/rekey";
+}
+
+const char *ceremony_root_prefix(const struct ceremony *c)
+{
+    return c->flavor.root_token_v2 ? "sys/generate-root-token" : "sys/generate-root";
 }
 
 enum ceremony_failure ceremony_classify(const char *e)
@@ -350,7 +384,10 @@ int ceremony_parse_key_status(const char *out, size_t len, struct key_status *ks
         rc = error_set(err, ERR_PROTOCOL, "the key status has no term or install_time");
     else {
         ks->term = json_integer_value(term);
-        snprintf(ks->install_time, sizeof ks->install_time, "%.40s", t);
+        /* Shown to the operator: only a real timestamp, else none. */
+        time_t when;
+        if (strlen(t) < sizeof ks->install_time && clock_parse_rfc3339(t, &when) == 0)
+            snprintf(ks->install_time, sizeof ks->install_time, "%s", t);
     }
     json_decref(root);
     return rc;
@@ -402,7 +439,7 @@ static int b64_value(unsigned char c)
 int ceremony_decode_token(const char *encoded, size_t len, const struct secret *otp,
                           struct secret *token, struct error *err)
 {
-    /* base64.RawStdEncoding (facts §3.3): no padding; a padded token is a PGP one. */
+    /* base64.RawStdEncoding (docs/ceremonies.md §3.3): no padding; a padded token is a PGP one. */
     while (len > 0 &&
            (encoded[len - 1] == '\n' || encoded[len - 1] == ' ' || encoded[len - 1] == '\r'))
         len--;
@@ -462,19 +499,7 @@ int ceremony_decode_token(const char *encoded, size_t len, const struct secret *
 
 static const char *rekey_cmd(const struct ceremony *c)
 {
-    return c->flavor.openbao ? "rotate-keys" : "rekey";
-}
-
-static const char *rekey_prefix(const struct ceremony *c)
-{
-    if (c->flavor.openbao)
-        return c->recovery ? "sys/rotate/recovery" : "sys/rotate/root";
-    return c->recovery ? "sys/rekey-recovery-key" : "sys/rekey";
-}
-
-static const char *root_prefix(const struct ceremony *c)
-{
-    return c->flavor.root_token_v2 ? "sys/generate-root-token" : "sys/generate-root";
+    return c->flavor.rotate_keys ? "rotate-keys" : "rekey";
 }
 
 /* Runs args in the active pod with the token (if any) and input on stdin; on a
@@ -652,7 +677,7 @@ int ceremony_rekey_submit(struct ceremony *c, const struct secret *share, const 
 {
     memset(u, 0, sizeof *u);
     struct vault_call call;
-    int rc = send_share(c, rekey_prefix(c), "update", share, nonce, &call, err);
+    int rc = send_share(c, ceremony_rekey_prefix(c), "update", share, nonce, &call, err);
     if (rc == 0)
         rc = ceremony_parse_rekey_update(call.secret_out.data, call.secret_out.len, u, err);
     vault_call_clear(&call);
@@ -663,7 +688,7 @@ int ceremony_rekey_verify(struct ceremony *c, const struct secret *share, const 
                           struct rekey_verify_status *st, struct error *err)
 {
     struct vault_call call;
-    int rc = send_share(c, rekey_prefix(c), "verify", share, vnonce, &call, err);
+    int rc = send_share(c, ceremony_rekey_prefix(c), "verify", share, vnonce, &call, err);
     if (rc == 0)
         rc = ceremony_parse_verify_update(call.secret_out.data, call.secret_out.len, st, err);
     vault_call_clear(&call);
@@ -704,7 +729,7 @@ int ceremony_root_init(struct ceremony *c, const struct secret *otp, const char 
         /* The OTP on stdin: `-init -otp=X` would put it in the exec's argv. */
         struct secret body = {0};
         char path[64];
-        snprintf(path, sizeof path, "%s/attempt", root_prefix(c));
+        snprintf(path, sizeof path, "%s/attempt", ceremony_root_prefix(c));
         if (json_body("otp", otp, NULL, &body, err) < 0)
             return -1;
         rc = write_path(c, "starting the root generation", path, &body, 0, &call, err);
@@ -741,7 +766,7 @@ int ceremony_root_submit(struct ceremony *c, const struct secret *share, const c
 {
     memset(st, 0, sizeof *st);
     struct vault_call call;
-    int rc = send_share(c, root_prefix(c), "update", share, nonce, &call, err);
+    int rc = send_share(c, ceremony_root_prefix(c), "update", share, nonce, &call, err);
     if (rc == 0)
         rc = ceremony_parse_root(call.secret_out.data, call.secret_out.len, st, err);
     vault_call_clear(&call);
@@ -774,7 +799,8 @@ int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, 
     const char *args[] = {c->o->vc->cli, "operator", "rotate", "-format=json", NULL};
     struct vault_call call;
     int rc = run(c, "rotating the encryption key", args, NULL, 0, 0, &call, err);
-    /* facts §4.1: rotate, then key-status; the second can fail after the first worked. */
+    /* docs/ceremonies.md §4.1: rotate, then key-status; the second can fail after the first worked.
+     */
     *rotated = rc == 0 || (call.ran && call.err_out != NULL &&
                            strstr(call.err_out, "Error reading key status") != NULL);
     if (rc < 0 && *rotated)
@@ -785,29 +811,64 @@ int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, 
     return rc;
 }
 
-int ceremony_find_start(const char *log, const char *kind, const char *nonce, char *found,
-                        size_t found_cap, char *hhmm, size_t cap)
+/* "2026-12-06T10:41:02": digits at every digit position, the separators in place. */
+static int is_log_stamp(const char *p, size_t avail)
 {
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    if (avail < sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != shape[i])
+            return 0;
+    return 1;
+}
+
+/* 1 when the line says that a ceremony of kind completed (Vault logs it for a rekey only). */
+static int is_completion(const char *bol, const char *eol, const char *kind)
+{
+    static const char *const rekey_done[] = {"core: rekey complete", "security barrier rekeyed",
+                                             "recovery key rekeyed"};
+    if (strcmp(kind, "rekey") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof rekey_done / sizeof rekey_done[0]; i++) {
+        const char *hit = memmem(bol, (size_t)(eol - bol), rekey_done[i], strlen(rekey_done[i]));
+        if (hit != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+int ceremony_find_start(const char *log, const char *kind, const char *nonce,
+                        struct ceremony_start *start)
+{
+    memset(start, 0, sizeof *start);
     if (log == NULL)
         return 0;
     char needle[CEREMONY_NONCE_MAX + 64];
     snprintf(needle, sizeof needle, "%s initialized: nonce=", kind);
     int hit = 0;
-    for (const char *p = strstr(log, needle); p != NULL; p = strstr(p + 1, needle)) {
-        const char *bol = p, *n = p + strlen(needle);
-        while (bol > log && bol[-1] != '\n')
-            bol--;
-        size_t nlen = strspn(n, "0123456789abcdefABCDEF-");
+    for (const char *bol = log; *bol != '\0';) {
+        const char *eol = strchr(bol, '\n');
+        if (eol == NULL)
+            eol = bol + strlen(bol);
+        size_t linelen = (size_t)(eol - bol);
         /* "2026-12-06T10:41:02.123Z [INFO]  core: rekey initialized: nonce=..." */
-        if (nlen == 0 || nlen >= CEREMONY_NONCE_MAX || p - bol < 16 || p - bol > 200 ||
-            bol[10] != 'T' || bol[13] != ':')
-            continue;
-        if (nonce != NULL && (strlen(nonce) != nlen || strncmp(n, nonce, nlen) != 0))
-            continue;
-        snprintf(hhmm, cap, "%.5s UTC", bol + 11);
-        if (found != NULL)
-            snprintf(found, found_cap, "%.*s", (int)nlen, n);
-        hit = 1; /* keep going: the last start counts */
+        if (is_log_stamp(bol, linelen)) {
+            const char *p = linelen < 300 ? memmem(bol, linelen, needle, strlen(needle)) : NULL;
+            const char *n = p != NULL ? p + strlen(needle) : NULL;
+            size_t nlen = n != NULL ? strspn(n, "0123456789abcdefABCDEF-") : 0;
+            if (n != NULL && nlen > 0 && nlen < CEREMONY_NONCE_MAX &&
+                (nonce == NULL || (strlen(nonce) == nlen && strncmp(n, nonce, nlen) == 0))) {
+                snprintf(start->nonce, sizeof start->nonce, "%.*s", (int)nlen, n);
+                snprintf(start->stamp, sizeof start->stamp, "%.19s", bol);
+                snprintf(start->when, sizeof start->when, "%.10s %.5s UTC", bol, bol + 11);
+                start->completed = 0;
+                hit = 1; /* keep going: the last start counts */
+            } else if (hit && is_completion(bol, eol, kind)) {
+                start->completed = 1;
+            }
+        }
+        bol = *eol ? eol + 1 : eol;
     }
     return hit;
 }

@@ -1,4 +1,4 @@
-/* Key ceremonies in the active pod (facts/ceremonies.md): rekey (with the new
+/* Key ceremonies in the active pod (docs/ceremonies.md): rekey (with the new
  * holders' verification), generate-root and rotate. The server keeps the
  * ceremony in the active node's memory; this module reads it back on every
  * call and never caches a nonce as truth. Shares, the OTP and the token travel
@@ -22,11 +22,15 @@
 
 /* What the paths and the token rule depend on. */
 struct ceremony_flavor {
-    int openbao;       /* bao operator rotate-keys, sys/rotate/root|recovery */
-    int needs_token;   /* Vault >= 2.0.0, OpenBao >= 2.5.0 */
-    int root_token_v2; /* OpenBao >= 2.6.0: sys/generate-root-token */
+    int openbao;        /* bao */
+    int version_known;  /* else the newest rules are assumed (a token is required) */
+    int rotate_keys;    /* OpenBao >= 2.4.0: bao operator rotate-keys, sys/rotate/root|recovery */
+    int needs_token;    /* Vault >= 2.0.0, OpenBao >= 2.4.0 (rotate-keys), or unknown */
+    int root_token_v2;  /* OpenBao >= 2.6.0: sys/generate-root-token */
+    int root_unmounted; /* OpenBao 2.5.3 to 2.5.x: no generate-root endpoint by default */
 };
-/* From the CLI name ("vault"/"bao") and the active node's version ("2.0.4"). */
+/* From the CLI name ("vault"/"bao") and the active node's version ("2.0.4",
+ * "v2.6.0"; NULL or "" when unknown). */
 void ceremony_flavor_of(const char *cli, const char *version, struct ceremony_flavor *f);
 
 /* Why a ceremony call failed, from the CLI's stderr. */
@@ -53,6 +57,10 @@ struct ceremony {
     int recovery;                  /* rekey -target=recovery */
     enum ceremony_failure failure; /* of the last call that failed */
 };
+
+/* The API path prefixes the ceremonies use (a policy grants update below them). */
+const char *ceremony_rekey_prefix(const struct ceremony *c);
+const char *ceremony_root_prefix(const struct ceremony *c);
 
 /* --- rekey ------------------------------------------------------------------------------- */
 struct rekey_status {
@@ -152,7 +160,7 @@ int ceremony_decode_token(const char *encoded, size_t len, const struct secret *
 /* --- rotate -------------------------------------------------------------------------------- */
 struct key_status {
     long long term;
-    char install_time[64];
+    char install_time[64]; /* RFC 3339, checked; "" when Vault's was not */
 };
 int ceremony_parse_key_status(const char *out, size_t len, struct key_status *ks,
                               struct error *err);
@@ -162,12 +170,18 @@ int ceremony_key_status(struct ceremony *c, struct key_status *ks, struct error 
 int ceremony_rotate(struct ceremony *c, struct key_status *after, int *rotated, struct error *err);
 
 /* --- a lost ceremony ----------------------------------------------------------------------- */
+struct ceremony_start {
+    char nonce[CEREMONY_NONCE_MAX];
+    char stamp[20]; /* "2026-12-06T10:41:02": orders starts across pods */
+    char when[24];  /* "2026-12-06 10:41 UTC" */
+    int completed;  /* a later line says it completed (rekey: Vault logs that) */
+};
 /* Searches a Vault server log for the last line that started a ceremony of
- * kind ("rekey" or "root generation": "<time> [INFO]  core: rekey initialized:
- * nonce=<nonce> ..."), with that nonce when nonce is not NULL. Writes its
- * nonce into found (may be NULL) and "HH:MM UTC" into hhmm. Returns 1 when
- * found. */
-int ceremony_find_start(const char *log, const char *kind, const char *nonce, char *found,
-                        size_t found_cap, char *hhmm, size_t cap);
+ * kind ("rekey" or "root generation": "<RFC 3339 time> [INFO]  core: rekey
+ * initialized: nonce=<nonce> ..."), with that nonce when nonce is not NULL.
+ * Lines without a well-formed timestamp are skipped. Returns 1 with start
+ * filled when found, else 0. */
+int ceremony_find_start(const char *log, const char *kind, const char *nonce,
+                        struct ceremony_start *start);
 
 #endif

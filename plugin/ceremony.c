@@ -13,8 +13,10 @@
 #include "cmd.h"
 #include "filesink.h"
 #include "kube.h"
+#include "ops.h"
 
-int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, struct cmd_ceremony *cc)
+int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, int token_always,
+                      struct cmd_ceremony *cc)
 {
     memset(cc, 0, sizeof *cc);
     if (cmd_open_cluster(ctx, &cc->o, &cc->views) < 0)
@@ -36,17 +38,31 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, stru
         return EXIT_USAGE;
     }
     cc->c.recovery = target != NULL && strcmp(target, "recovery") == 0;
-    /* Vault 2.x and OpenBao need a token besides the shares (facts/ceremonies.md §1.6, §6);
-     * 1.x takes one when it is at hand and needs none. */
-    int need = cc->c.flavor.needs_token;
+    /* Vault 2.x and OpenBao's rotate-keys need a token besides the shares
+     * (docs/ceremonies.md §1.6, §6), and so does an unknown version; 1.x takes one
+     * when it is at hand and needs none. */
+    int need = token_always || cc->c.flavor.needs_token;
     int got = cmd_get_token(ctx, args, cc->o.vc, need && isatty(STDIN_FILENO), 0, &cc->token);
     if (got < 0)
         return -got;
     if (got == 0 && need) {
-        fprintf(ctx->err,
-                "%s: %s %s needs a Vault token as well as the key shares (since Vault 2.0 the "
-                "ceremonies are authenticated): set VAULT_TOKEN or use --token-file FILE\n",
-                ctx->prog, cc->c.flavor.openbao ? "OpenBao" : "Vault", cc->version);
+        const char *product = cc->c.flavor.openbao ? "OpenBao" : "Vault";
+        if (token_always)
+            fprintf(ctx->err,
+                    "%s: rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
+                    "FILE\n",
+                    ctx->prog);
+        else if (!cc->c.flavor.version_known)
+            fprintf(ctx->err,
+                    "%s: the %s version of %s is unknown (\"%.40s\"), and since Vault 2.0 the "
+                    "ceremonies need a Vault token as well as the key shares: set VAULT_TOKEN or "
+                    "use --token-file FILE\n",
+                    ctx->prog, product, cc->active, cc->version);
+        else
+            fprintf(ctx->err,
+                    "%s: %s %s needs a Vault token as well as the key shares (since Vault 2.0 the "
+                    "ceremonies are authenticated): set VAULT_TOKEN or use --token-file FILE\n",
+                    ctx->prog, product, cc->version);
         return EXIT_ERROR;
     }
     cc->c.token = got ? &cc->token : NULL;
@@ -60,11 +76,13 @@ void cmd_ceremony_close(struct cmd_ceremony *cc)
     cc->views = NULL;
 }
 
-/* Where the log lines that start a ceremony are: every running pod's Vault log. */
-static int find_start(struct cmd_ceremony *cc, const char *kind, const char *nonce, char *found,
-                      size_t found_cap, char *hhmm, size_t cap, char *pod, size_t pod_cap)
+/* The latest start of the ceremony of kind (with nonce, when not NULL) in every
+ * running pod's Vault log: the pod that wrote it goes into pod. */
+static int find_start(struct cmd_ceremony *cc, const char *kind, const char *nonce,
+                      struct ceremony_start *start, char *pod, size_t pod_cap)
 {
     const struct vault_cluster *vc = cc->o.vc;
+    int have = 0;
     for (size_t i = 0; i < vc->npods; i++) {
         if (!vc->pods[i].running)
             continue;
@@ -74,15 +92,17 @@ static int find_start(struct cmd_ceremony *cc, const char *kind, const char *non
                  container);
         free(ns), free(name), free(container);
         struct error err = {0};
-        int hit = kube_get_text(cc->o.kube, path, &log, &err) == 0 &&
-                  ceremony_find_start(log, kind, nonce, found, found_cap, hhmm, cap);
-        free(log);
-        if (hit) {
+        struct ceremony_start here;
+        if (kube_get_text(cc->o.kube, path, &log, &err) == 0 &&
+            ceremony_find_start(log, kind, nonce, &here) &&
+            (!have || strcmp(here.stamp, start->stamp) > 0)) {
+            *start = here;
             snprintf(pod, pod_cap, "%s", vc->pods[i].name);
-            return 1;
+            have = 1;
         }
+        free(log);
     }
-    return 0;
+    return have;
 }
 
 static const struct vault_status *status_of(const struct cmd_ceremony *cc, const char *pod)
@@ -93,38 +113,104 @@ static const struct vault_status *status_of(const struct cmd_ceremony *cc, const
     return NULL;
 }
 
-int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *kind,
-                              const char *nonce)
+/* Reads the cluster again (a holder may have typed for minutes), then the
+ * ceremony in progress on the pod active now: its nonce into now_nonce. */
+static void reread(struct cmd_ceremony *cc, const char *kind, char *now_nonce, size_t cap)
 {
-    char found[CEREMONY_NONCE_MAX] = "", hhmm[32] = "", pod[256] = "";
-    int have = find_start(cc, kind, nonce, found, sizeof found, hhmm, sizeof hhmm, pod, sizeof pod);
-    if (!have && nonce == NULL)
-        return 0; /* nothing was started that we can see: nothing was lost */
-    if (have && strcmp(pod, cc->active) == 0) {
+    struct error err = {0};
+    now_nonce[0] = '\0';
+    if (ops_refresh(&cc->o, &cc->views, &err) < 0)
+        return;
+    int found = 0;
+    for (size_t i = 0; i < cc->o.vc->npods && !found; i++)
+        if (cc->views[i].have_status && !cc->views[i].st.sealed && cc->views[i].st.is_self) {
+            snprintf(cc->active, sizeof cc->active, "%s", cc->o.vc->pods[i].name);
+            found = 1;
+        }
+    if (!found) {
+        cc->active[0] = '\0';
+        return;
+    }
+    if (strcmp(kind, "rekey") == 0) {
+        struct rekey_status st;
+        if (ceremony_rekey_status(&cc->c, &st, &err) == 0 && st.started)
+            snprintf(now_nonce, cap, "%s", st.nonce);
+    } else {
+        struct root_status st = {0};
+        if (ceremony_root_status(&cc->c, &st, &err) == 0 && st.started)
+            snprintf(now_nonce, cap, "%s", st.nonce);
+        ceremony_root_status_clear(&st);
+    }
+}
+
+int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *kind,
+                              const char *nonce, int from_vault)
+{
+    char held[sizeof cc->active], now_nonce[CEREMONY_NONCE_MAX], pod[256] = "";
+    snprintf(held, sizeof held, "%s", cc->active); /* where this run read the ceremony */
+    reread(cc, kind, now_nonce, sizeof now_nonce);
+    const char *active = cc->active[0] ? cc->active : "no pod (none is active)";
+    struct ceremony_start start;
+    int have = find_start(cc, kind, nonce, &start, pod, sizeof pod);
+    if (nonce == NULL && (!have || start.completed))
+        return 0; /* nothing was started that we can see, or it completed: nothing was lost */
+    if (nonce != NULL && now_nonce[0] && strcmp(now_nonce, nonce) == 0)
+        return 0; /* still there: not lost */
+    if (nonce != NULL && !from_vault && !have) {
+        /* Never read from Vault, never in a log: a nonce nobody started. */
+        if (now_nonce[0])
+            fprintf(ctx->err,
+                    "%s: unknown nonce %s: no %s with it was started that the pods' logs show; "
+                    "the one in progress on %s has nonce %s: check the nonce you were given\n",
+                    ctx->prog, nonce, kind, active, now_nonce);
+        else
+            fprintf(ctx->err,
+                    "%s: unknown nonce %s: no %s with it was started that the pods' logs show, "
+                    "and none is in progress on %s: check the nonce you were given\n",
+                    ctx->prog, nonce, kind, active);
+        return 3;
+    }
+    const char *which = have ? start.nonce : nonce;
+    char started[400];
+    if (have)
+        snprintf(started, sizeof started, "started at %s on %.100s", start.when, pod);
+    else
+        snprintf(started, sizeof started, "started on %.100s (its log no longer shows when)", held);
+    if (now_nonce[0]) {
         fprintf(ctx->err,
-                "%s: no %s is in progress on %s: the last one (started at %s, nonce %s) was "
-                "completed or cancelled, or %.100s lost the leadership and got it back (a "
-                "step-down or a seal discards a ceremony in progress)\n",
-                ctx->prog, kind, cc->active, hhmm, found, pod);
+                "%s: the %s with nonce %s (%s) was replaced by nonce %s, in progress on %s: "
+                "check with whoever started it before you submit\n",
+                ctx->prog, kind, which, started, now_nonce, active);
+        return 3;
+    }
+    if (have && start.completed) {
+        fprintf(ctx->err, "%s: the %s with nonce %s (%s) completed; none is in progress now\n",
+                ctx->prog, kind, which, started);
         return 2;
     }
-    const struct vault_status *st = have ? status_of(cc, pod) : NULL;
+    const char *lost_on = have ? pod : held;
+    if (strcmp(lost_on, cc->active) == 0) {
+        fprintf(ctx->err,
+                "%s: no %s is in progress on %s: the last one (started at %s, nonce %s) was "
+                "completed or "
+                "cancelled, or %.100s lost the leadership and got it back (a step-down or a "
+                "seal discards a ceremony in progress)\n",
+                ctx->prog, kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
+        return 2;
+    }
+    const struct vault_status *st = status_of(cc, lost_on);
     char why[600];
-    if (!have)
+    if (st == NULL || st->sealed)
         snprintf(why, sizeof why,
-                 "the pod that held it restarted (its log no longer has the start), and a "
-                 "ceremony lives only in the active node's memory");
-    else if (st != NULL && st->sealed)
-        snprintf(why, sizeof why,
-                 "%.100s, which held it in memory, was sealed or restarted (%.100s is active now)",
-                 pod, cc->active);
+                 "%.100s, which held it in memory, was sealed or restarted (%s is active now)",
+                 lost_on, active);
     else
         snprintf(why, sizeof why,
-                 "%.100s, which held it in memory, is no longer the active node (%.100s is now): a "
+                 "%.100s, which held it in memory, is no longer the active node (%s is now): a "
                  "step-down or a leader change discards a ceremony in progress",
-                 pod, cc->active);
-    fprintf(ctx->err, "%s: the %s started at %s on %s (nonce %s) was lost: %s\n", ctx->prog, kind,
-            have ? hhmm : "an unknown time", have ? pod : "a pod", have ? found : nonce, why);
+                 lost_on, active);
+    fprintf(ctx->err, "%s: the %s %s (nonce %s) was lost: %s\n", ctx->prog, kind, started, which,
+            why);
     return 1;
 }
 
@@ -134,10 +220,18 @@ void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const
     cmd_report(ctx, err);
     switch (cc->c.failure) {
     case CER_FAIL_DENIED:
-        fprintf(ctx->err,
-                "%s: Vault refused the token: the %s needs a token whose policy grants update on "
-                "sys/%s/* (a root token has it)\n",
-                ctx->prog, kind, strcmp(kind, "rekey") == 0 ? "rekey" : "generate-root");
+        if (cc->c.token == NULL)
+            fprintf(ctx->err,
+                    "%s: Vault refused the %s without a token: this server needs one (set "
+                    "VAULT_TOKEN or use --token-file FILE)\n",
+                    ctx->prog, kind);
+        else
+            fprintf(ctx->err,
+                    "%s: Vault refused the token: the %s needs a token whose policy grants update "
+                    "on %s/* (a root token has it)\n",
+                    ctx->prog, kind,
+                    strcmp(kind, "rekey") == 0 ? ceremony_rekey_prefix(&cc->c)
+                                               : ceremony_root_prefix(&cc->c));
         break;
     case CER_FAIL_WRONG_SHARES:
         fprintf(ctx->err,
@@ -153,6 +247,16 @@ void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const
                 ctx->prog, kind);
         break;
     default:
+        /* docs/ceremonies.md §6: OpenBao 2.5.3 to 2.5.x unmount sys/generate-root by
+         * default, and sys/generate-root-token only comes with 2.6.0. */
+        if (strcmp(kind, "rekey") != 0 && cc->c.flavor.root_unmounted && err->msg[0] &&
+            (strstr(err->msg, "404") != NULL || strstr(err->msg, "unsupported path") != NULL))
+            fprintf(ctx->err,
+                    "%s: OpenBao %s serves no generate-root endpoint by default "
+                    "(disable_unauthed_generate_root_endpoints, on since 2.5.3; 2.6.0 brings the "
+                    "authenticated sys/generate-root-token): upgrade to 2.6, or set that listener "
+                    "option to false for the ceremony\n",
+                    ctx->prog, cc->version);
         break;
     }
 }
@@ -180,6 +284,17 @@ int cmd_ceremony_file_write(struct cmd_context *ctx, int fd, const char *path,
     if (!ok)
         fprintf(ctx->err, "%s: writing %s failed: %s\n", ctx->prog, path, err.msg);
     return ok ? 0 : -1;
+}
+
+int cmd_ceremony_may_show(struct cmd_context *ctx, const char *what)
+{
+    if (isatty(fileno(ctx->out_raw)))
+        return 1;
+    fprintf(ctx->err,
+            "%s: standard output is not a terminal: %s would be shown there; give --output "
+            "FILE (0600) instead\n",
+            ctx->prog, what);
+    return 0;
 }
 
 void cmd_ceremony_show_secret(struct cmd_context *ctx, const struct secret *text)

@@ -1,7 +1,7 @@
 /* generate-root: an emergency root token from the key holders' shares. The
  * holder who starts makes the OTP here (libcrypto, the length Vault asks for)
  * and keeps it in a 0600 file; each holder submits their share; the encoded
- * token is decoded here, with no cluster call (facts/ceremonies.md §3.3:
+ * token is decoded here, with no cluster call (docs/ceremonies.md §3.3:
  * `-decode` would ask the status first, which 2.x refuses without a token). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,37 +106,141 @@ out:
     return rc;
 }
 
-/* Decodes with the OTP file and writes the token to output (or shows it once). */
-static int decode_to(struct cmd_context *ctx, const char *otp_file, const char *encoded, size_t len,
-                     int fd, const char *output)
+/* {"pod":..., "complete":true, "token":"..."} in locked memory: the token is
+ * printable ASCII (checked by the decoder), only '"' and '\' need escaping. */
+static int token_json(const char *pod, const struct secret *token, struct secret *out,
+                      struct error *err)
+{
+    size_t cap = strlen(pod) * 6 + token->len * 2 + 64;
+    if (secret_alloc(out, cap, err) < 0)
+        return -1;
+    json_t *p = json_string(pod);
+    char *pj = p ? json_dumps(p, JSON_ENCODE_ANY) : NULL;
+    json_decref(p);
+    if (pj == NULL) {
+        secret_free(out);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    size_t o = (size_t)snprintf(out->data, cap,
+                                "{\n  \"pod\": %s,\n  \"complete\": true,\n"
+                                "  \"token\": \"",
+                                pj);
+    free(pj);
+    for (size_t i = 0; i < token->len; i++) {
+        if (token->data[i] == '"' || token->data[i] == '\\')
+            out->data[o++] = '\\';
+        out->data[o++] = token->data[i];
+    }
+    o += (size_t)snprintf(out->data + o, cap - o, "\"\n}\n");
+    out->len = o;
+    return 0;
+}
+
+/* Decodes with otp and writes the token to output (fd), or shows it once.
+ * On a failure, a half-written output is removed; returns an exit code. */
+static int decode_to(struct cmd_context *ctx, const char *pod, const struct secret *otp,
+                     const char *encoded, size_t len, int fd, const char *output)
 {
     struct error err = {0};
-    struct secret otp = {0}, token = {0};
-    int rc = EXIT_ERROR;
-    if (secret_read_token_file(otp_file, &otp, &err) < 0 ||
-        ceremony_decode_token(encoded, len, &otp, &token, &err) < 0) {
+    struct secret token = {0}, doc = {0};
+    int rc = EXIT_ERROR, json = ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML;
+    if (ceremony_decode_token(encoded, len, otp, &token, &err) < 0) {
         cmd_report(ctx, &err);
+        if (fd >= 0) {
+            close(fd);
+            unlink(output);
+        }
         goto out;
     }
-    token.data[token.len++] = '\n';
     if (fd >= 0) {
-        if (cmd_ceremony_file_write(ctx, fd, output, &token) == 0) {
-            fprintf(ctx->out,
-                    "The new root token is in %s (mode 0600). Revoke it once the "
-                    "emergency is over.\n",
-                    output);
-            rc = EXIT_OK;
+        token.data[token.len++] = '\n';
+        if (cmd_ceremony_file_write(ctx, fd, output, &token) < 0) {
+            unlink(output); /* closed by the write; a partial token is no token */
+            goto out;
         }
-    } else {
-        cmd_ceremony_show_secret(ctx, &token);
-        fprintf(ctx->err, "This root token is shown only once. Revoke it once the emergency is "
-                          "over.\n");
+        if (json) {
+            json_t *d = json_pack("{s:s, s:b, s:s}", "pod", pod ? pod : "", "complete", 1, "output",
+                                  output);
+            rc = cmd_print_document(ctx, d) < 0 ? EXIT_ERROR : EXIT_OK;
+            goto out;
+        }
+        fprintf(ctx->out,
+                "The new root token is in %s (mode 0600). Revoke it once the emergency is over.\n",
+                output);
         rc = EXIT_OK;
+        goto out;
     }
+    if (json) {
+        if (token_json(pod ? pod : "", &token, &doc, &err) < 0) {
+            cmd_report(ctx, &err);
+            goto out;
+        }
+        cmd_ceremony_show_secret(ctx, &doc);
+    } else {
+        token.data[token.len++] = '\n';
+        cmd_ceremony_show_secret(ctx, &token);
+    }
+    fprintf(ctx->err,
+            "This root token is shown only once. Revoke it once the emergency is over.\n");
+    rc = EXIT_OK;
 out:
-    secret_free(&otp);
     secret_free(&token);
+    secret_free(&doc);
     return rc;
+}
+
+/* The OTP file, checked against the attempt's length before any share is given. */
+static int read_otp(struct cmd_context *ctx, const char *otp_file, int otp_length,
+                    struct secret *otp)
+{
+    struct error err = {0};
+    if (secret_read_token_file(otp_file, otp, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    if (otp_length > 0 && otp->len != (size_t)otp_length) {
+        fprintf(ctx->err,
+                "%s: %s holds %zu characters but this root generation's one-time password has "
+                "%d: it is not the OTP of this attempt; nothing was submitted\n",
+                ctx->prog, otp_file, otp->len, otp_length);
+        secret_free(otp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The encoded token, and how its holder decodes it: the last resort when it
+ * could not be decoded or stored here (it is useless without the OTP or the
+ * PGP private key, so it may be shown). */
+static void print_encoded(struct cmd_context *ctx, const struct root_status *up, FILE *to)
+{
+    fprintf(to, "Encoded token: %.*s\n", (int)up->encoded.len, up->encoded.data);
+    if (up->pgp_fingerprint[0])
+        fprintf(to,
+                "The holder of the PGP private key (fingerprint %s) decrypts it:\n  echo %.*s "
+                "| base64 -d | gpg -d\n",
+                up->pgp_fingerprint, (int)up->encoded.len, up->encoded.data);
+    else
+        fprintf(to,
+                "The holder of the OTP decodes it:\n  %s generate-root decode --otp-file "
+                "OTP-FILE %.*s\n",
+                ctx->prog, (int)up->encoded.len, up->encoded.data);
+}
+
+/* Why the attempt with nonce is gone, and what the holders do now. */
+static void explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *nonce,
+                         int from_vault)
+{
+    int said = cmd_ceremony_explain_lost(ctx, cc, "root generation", nonce, from_vault);
+    if (said == 0)
+        fprintf(ctx->err,
+                "%s: no root generation is in progress on %s: `%s generate-root start` first\n",
+                ctx->prog, cc->active, ctx->prog);
+    else if (said == 1)
+        fprintf(ctx->err,
+                "%s: it must be started again (`%s generate-root start`) and every key holder "
+                "must submit again\n",
+                ctx->prog, ctx->prog);
 }
 
 static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
@@ -147,25 +251,35 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
     const char *pinned = cmd_opt_str(args, "nonce"), *output = cmd_opt_str(args, "output");
     const char *otp_file = cmd_opt_str(args, "otp-file");
     struct secret_list keys = {0};
+    struct secret otp = {0};
     int rc = EXIT_ERROR, fd = -1;
+    if (output != NULL && otp_file == NULL) {
+        fprintf(ctx->err,
+                "%s: --output needs --otp-file: without the OTP there is no token to write, only "
+                "the encoded one\n",
+                ctx->prog);
+        return EXIT_USAGE;
+    }
     if (ceremony_root_status(&cc->c, &st, &err) < 0) {
         cmd_ceremony_report(ctx, cc, &err, "root generation");
         return EXIT_ERROR;
     }
     if (!st.started || (pinned != NULL && strcmp(pinned, st.nonce) != 0)) {
-        int said = cmd_ceremony_explain_lost(ctx, cc, "root generation", pinned);
-        if (said == 0)
-            fprintf(ctx->err,
-                    "%s: no root generation is in progress on %s: `%s generate-root "
-                    "start` first\n",
-                    ctx->prog, cc->active, ctx->prog);
-        else if (said == 1)
-            fprintf(ctx->err,
-                    "%s: it must be started again (`%s generate-root start`) and every "
-                    "key holder must submit again\n",
-                    ctx->prog, ctx->prog);
+        explain_lost(ctx, cc, pinned, 0);
         goto out;
     }
+    if (otp_file != NULL && st.pgp_fingerprint[0]) {
+        fprintf(ctx->err,
+                "%s: this root generation encrypts the token with a PGP key (fingerprint %s): "
+                "there is no OTP to decode with; leave out --otp-file and --output\n",
+                ctx->prog, st.pgp_fingerprint);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    /* Everything that could lose the token once the last share is in is checked
+     * now, while nothing has been submitted. */
+    if (otp_file != NULL && read_otp(ctx, otp_file, st.otp_length, &otp) < 0)
+        goto out;
     fprintf(ctx->err, "Root generation on %s, nonce %s: %d of %d shares given so far.\n",
             cc->active, st.nonce, st.progress, st.required);
     int got = secret_get_unseal_keys(cmd_opt_str(args, "keys-file"), st.required - st.progress, 1,
@@ -177,13 +291,16 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
         goto out;
     }
-    if (output != NULL && otp_file != NULL && (fd = cmd_ceremony_file(ctx, output)) < 0)
+    if (otp_file != NULL && output == NULL && st.progress + (int)keys.n >= st.required &&
+        !cmd_ceremony_may_show(ctx, "the new root token"))
+        goto out;
+    if (output != NULL && (fd = cmd_ceremony_file(ctx, output)) < 0)
         goto out;
     for (size_t i = 0; i < keys.n && !up.complete; i++) {
         ceremony_root_status_clear(&up);
         if (ceremony_root_submit(&cc->c, &keys.items[i], st.nonce, &up, &err) < 0) {
             if (cc->c.failure == CER_FAIL_WRONG_NONCE || cc->c.failure == CER_FAIL_NOT_STARTED)
-                cmd_ceremony_explain_lost(ctx, cc, "root generation", st.nonce);
+                explain_lost(ctx, cc, st.nonce, 1);
             else
                 cmd_ceremony_report(ctx, cc, &err, "root generation");
             goto out;
@@ -191,8 +308,9 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         if (!up.complete)
             fprintf(ctx->err, "Share accepted: %d/%d.\n", up.progress, up.required);
     }
+    int json = ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML;
     if (!up.complete) {
-        if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML)
+        if (json)
             rc = print_status(ctx, cc, &up);
         else {
             fprintf(ctx->out,
@@ -203,29 +321,39 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         }
         goto out;
     }
-    if (otp_file == NULL && (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML)) {
-        json_t *doc = json_pack("{s:s, s:b, s:s%}", "pod", cc->active, "complete", 1,
-                                "encoded_token", up.encoded.data, up.encoded.len);
+    if (up.pgp_fingerprint[0] == '\0')
+        snprintf(up.pgp_fingerprint, sizeof up.pgp_fingerprint, "%s", st.pgp_fingerprint);
+    if (otp_file != NULL) {
+        if (!json)
+            fprintf(ctx->out, "Root generation complete on %s.\n", cc->active);
+        rc = decode_to(ctx, cc->active, &otp, up.encoded.data, up.encoded.len, fd, output);
+        fd = -1;
+        if (rc != EXIT_OK) {
+            /* The attempt is over: the encoded token is all that is left of it. */
+            fprintf(ctx->err,
+                    "%s: the root token was generated but not stored; keep what follows to "
+                    "decode it:\n",
+                    ctx->prog);
+            print_encoded(ctx, &up, ctx->err);
+        }
+        goto out;
+    }
+    if (json) {
+        json_t *doc =
+            json_pack("{s:s, s:b, s:s%, s:s}", "pod", cc->active, "complete", 1, "encoded_token",
+                      up.encoded.data, up.encoded.len, "pgp_fingerprint", up.pgp_fingerprint);
         rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
         goto out;
     }
     fprintf(ctx->out, "Root generation complete on %s.\n", cc->active);
-    if (otp_file != NULL) {
-        rc = decode_to(ctx, otp_file, up.encoded.data, up.encoded.len, fd, output);
-        fd = -1;
-        goto out;
-    }
-    /* The encoded token is useless without the OTP: it may be shown and passed on. */
-    fprintf(ctx->out,
-            "Encoded token: %.*s\nThe holder of the OTP decodes it:\n  %s generate-root "
-            "decode --otp-file OTP-FILE %.*s\n",
-            (int)up.encoded.len, up.encoded.data, ctx->prog, (int)up.encoded.len, up.encoded.data);
+    print_encoded(ctx, &up, ctx->out);
     rc = EXIT_OK;
 out:
     if (fd >= 0) {
         close(fd);
         unlink(output);
     }
+    secret_free(&otp);
     secret_list_free(&keys);
     ceremony_root_status_clear(&st);
     ceremony_root_status_clear(&up);
@@ -242,13 +370,18 @@ static int root_decode(struct cmd_context *ctx, const struct cmd_args *args)
                 ctx->prog);
         return EXIT_USAGE;
     }
-    int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
-    if (output != NULL && fd < 0)
+    if (output == NULL && !cmd_ceremony_may_show(ctx, "the root token"))
         return EXIT_ERROR;
-    const char *enc = args->argv[1];
-    int rc = decode_to(ctx, otp_file, enc, strlen(enc), fd, output);
-    if (rc != EXIT_OK && output != NULL)
-        unlink(output);
+    struct secret otp = {0};
+    if (read_otp(ctx, otp_file, 0, &otp) < 0)
+        return EXIT_ERROR;
+    int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
+    int rc = EXIT_ERROR;
+    if (output == NULL || fd >= 0) {
+        const char *enc = args->argv[1];
+        rc = decode_to(ctx, NULL, &otp, enc, strlen(enc), fd, output);
+    }
+    secret_free(&otp);
     return rc;
 }
 
@@ -272,7 +405,7 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
     if (cmd_connect(ctx) < 0)
         return EXIT_ERROR;
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, &cc);
+    int rc = cmd_ceremony_open(ctx, args, 0, &cc);
     struct error err = {0};
     struct root_status st = {0};
     if (rc == 0 && which == 0)

@@ -91,6 +91,12 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
         print_status(ctx, cc, &st);
         return EXIT_ERROR;
     }
+    if (!req.verify && !req.backup)
+        fprintf(ctx->err,
+                "%s: warning: without --verify the new shares are active the moment the last "
+                "share is in; if that answer is lost on the way (a broken connection), so are "
+                "they. --verify (or --pgp-keys with --backup) guards against that\n",
+                ctx->prog);
     if (ceremony_rekey_init(&cc->c, &req, &st, &err) < 0) {
         cmd_ceremony_report(ctx, cc, &err, "rekey");
         return EXIT_ERROR;
@@ -108,26 +114,28 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
     return EXIT_OK;
 }
 
+/* After a lost rekey (said == 1): what the holders do now. */
+static void restart_advice(struct cmd_context *ctx, const struct cmd_ceremony *cc, int said)
+{
+    if (said == 1)
+        fprintf(ctx->err,
+                "%s: no rekey is in progress now: it must be started again (`%s rekey start%s`) "
+                "and every key holder must submit again\n",
+                ctx->prog, ctx->prog, target_flag(cc));
+}
+
 /* The nonce in progress, checked against the one the holder pinned. Returns 0
  * to go on, else an exit code after explaining. */
 static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
                              const struct rekey_status *st, const char *pinned)
 {
     if (!st->started || (pinned != NULL && strcmp(pinned, st->nonce) != 0)) {
-        int said = cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned);
+        int said = cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned, 0);
         if (said == 0)
             fprintf(ctx->err, "%s: no rekey is in progress on %s: `%s rekey start` first\n",
                     ctx->prog, cc->active, ctx->prog);
-        else if (st->started)
-            fprintf(ctx->err,
-                    "%s: another rekey is in progress now (nonce %s): check with whoever "
-                    "started it before you submit\n",
-                    ctx->prog, st->nonce);
-        else if (said == 1)
-            fprintf(ctx->err,
-                    "%s: no rekey is in progress now: it must be started again (`%s "
-                    "rekey start`) and every key holder must submit again\n",
-                    ctx->prog, ctx->prog);
+        else
+            restart_advice(ctx, cc, said);
         return EXIT_ERROR;
     }
     if (st->verification_nonce[0]) {
@@ -215,6 +223,13 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
         secret_list_free(&keys);
         return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
     }
+    /* PGP-encrypted shares are useless to whoever reads a pipe; plain ones are not. */
+    int may_complete = st.progress + (int)keys.n >= st.required;
+    if (output == NULL && st.npgp == 0 && may_complete &&
+        !cmd_ceremony_may_show(ctx, "the new unseal key shares")) {
+        secret_list_free(&keys);
+        return EXIT_ERROR;
+    }
     /* The file before the shares: if it cannot be created, nothing has happened yet. */
     int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
     if (output != NULL && fd < 0) {
@@ -227,9 +242,20 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
         ceremony_rekey_update_clear(&u);
         if (ceremony_rekey_submit(&cc->c, &keys.items[i], st.nonce, &u, &err) < 0) {
             if (cc->c.failure == CER_FAIL_WRONG_NONCE || cc->c.failure == CER_FAIL_NOT_STARTED)
-                cmd_ceremony_explain_lost(ctx, cc, "rekey", st.nonce);
+                restart_advice(ctx, cc, cmd_ceremony_explain_lost(ctx, cc, "rekey", st.nonce, 1));
             else
                 cmd_ceremony_report(ctx, cc, &err, "rekey");
+            /* docs/ceremonies.md §5.2: without -verify the new shares are active the
+             * moment the last one lands, even when its answer never came back. */
+            if (cc->c.failure == CER_FAIL_OTHER && st.progress + (int)i + 1 >= st.required &&
+                !st.verification_required)
+                fprintf(ctx->err,
+                        "%s: this share should have completed the rekey, and Vault may have "
+                        "made the new shares active although their answer was lost. Run `%s "
+                        "rekey status%s` now: if it shows no rekey in progress, the new shares "
+                        "may be lost%s; restart or seal no pod until this is checked\n",
+                        ctx->prog, ctx->prog, target_flag(cc),
+                        st.backup ? " (their PGP-encrypted backup is kept in Vault)" : "");
             goto out;
         }
         if (u.complete)
@@ -269,7 +295,7 @@ static int rekey_verify(struct cmd_context *ctx, const struct cmd_args *args,
         return EXIT_ERROR;
     }
     if (!vs.started) {
-        if (!cmd_ceremony_explain_lost(ctx, cc, "rekey", NULL))
+        if (!cmd_ceremony_explain_lost(ctx, cc, "rekey", NULL, 0))
             fprintf(ctx->err, "%s: no rekey is waiting for verification on %s\n", ctx->prog,
                     cc->active);
         return EXIT_ERROR;
@@ -328,7 +354,7 @@ static int rekey_cancel(struct cmd_context *ctx, struct cmd_ceremony *cc)
         fprintf(ctx->out, "No rekey in progress on %s: nothing to cancel.\n", cc->active);
         return EXIT_OK;
     }
-    /* Vault >= 1.20 wants the nonce within 10 minutes of the start (facts §2.7). */
+    /* Vault >= 1.20 wants the nonce within 10 minutes of the start (docs/ceremonies.md §2.7). */
     if (ceremony_rekey_cancel(&cc->c, st.nonce, &err) < 0) {
         cmd_ceremony_report(ctx, cc, &err, "rekey");
         return EXIT_ERROR;
@@ -354,7 +380,7 @@ static int cmd_rekey_exec(struct cmd_context *ctx, const struct cmd_args *args)
         return EXIT_USAGE;
     }
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, &cc);
+    int rc = cmd_ceremony_open(ctx, args, 0, &cc);
     if (rc == 0) {
         struct rekey_status st;
         struct error err = {0};

@@ -1,5 +1,5 @@
 /* rotate: a new barrier encryption key term (online; old terms still decrypt),
- * with the term before and after. It needs two grants (facts/ceremonies.md
+ * with the term before and after. It needs two grants (docs/ceremonies.md
  * §4.1): update+sudo on sys/rotate and read on sys/key-status; it says which
  * one is missing. */
 #include <stdio.h>
@@ -9,18 +9,10 @@
 static int cmd_rotate_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, &cc);
+    int rc = cmd_ceremony_open(ctx, args, 1, &cc);
     if (rc != 0) {
         cmd_ceremony_close(&cc);
         return rc;
-    }
-    if (cc.c.token == NULL) {
-        fprintf(ctx->err,
-                "%s: rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
-                "FILE\n",
-                ctx->prog);
-        cmd_ceremony_close(&cc);
-        return EXIT_ERROR;
     }
     struct error err = {0};
     struct key_status before, after;
@@ -44,13 +36,14 @@ static int cmd_rotate_exec(struct cmd_context *ctx, const struct cmd_args *args)
         goto out;
     }
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:s}", "pod", cc.active, "term_before",
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:s?}", "pod", cc.active, "term_before",
                                 (json_int_t)before.term, "term", (json_int_t)after.term,
-                                "install_time", after.install_time);
+                                "install_time", after.install_time[0] ? after.install_time : NULL);
         rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
     } else {
         fprintf(ctx->out, "Encryption key rotated on %s: key term %lld -> %lld (installed %s).\n",
-                cc.active, before.term, after.term, after.install_time);
+                cc.active, before.term, after.term,
+                after.install_time[0] ? after.install_time : "at a time Vault did not give");
         rc = EXIT_OK;
     }
 out:

@@ -201,9 +201,10 @@ struct cmd_ceremony {
     struct ceremony c; /* token, flavor and --target filled in */
 };
 /* Opens the cluster, finds the active pod (waiting for an election), reads the
- * token (--token-file, VAULT_TOKEN, prompt) and says so when the version needs
+ * token (--token-file, VAULT_TOKEN, prompt) and says so when token_always (rotate)
+ * or the version (Vault 2.x, OpenBao's rotate-keys, unknown) needs
  * one and there is none. Returns 0 or an exit code after reporting. */
-int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args,
+int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, int token_always,
                       struct cmd_ceremony *cc);
 void cmd_ceremony_close(struct cmd_ceremony *cc);
 /* Reports a failed call, then what it means for a key holder (a refused
@@ -211,16 +212,24 @@ void cmd_ceremony_close(struct cmd_ceremony *cc);
  * generation". */
 void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const struct error *err,
                          const char *kind);
-/* The ceremony of kind with nonce (NULL: the last one started) is gone: says
- * when it started (the Vault log), where, and why it was lost (returns 1), or
- * that it ended on the active node itself (2); 0 when nothing was found. */
+/* The ceremony of kind with nonce (NULL: the last one started) is gone: reads
+ * the cluster again (cc->active becomes the pod active now), then says when
+ * and where it started (the Vault logs) and why it was lost (returns 1), that
+ * it ended on the active node itself (2), or that it was replaced by another
+ * nonce or the nonce is unknown (3: nothing more to say). A loss is claimed
+ * only for a nonce read from Vault in this run (from_vault) or seen in a log.
+ * 0 when nothing was found. */
 int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const char *kind,
-                              const char *nonce);
+                              const char *nonce, int from_vault);
 /* A new secret file: 0600, O_EXCL, O_NOFOLLOW; -1 after reporting. */
 int cmd_ceremony_file(struct cmd_context *ctx, const char *path);
 /* Writes text, fsyncs the file and its directory, closes fd; -1 after reporting. */
 int cmd_ceremony_file_write(struct cmd_context *ctx, int fd, const char *path,
                             const struct secret *text);
+/* 1 when standard output is a terminal; else says that what (a secret) would
+ * go there and names --output, and returns 0: a pipe or a file would keep it
+ * where nobody looks after it. */
+int cmd_ceremony_may_show(struct cmd_context *ctx, const char *what);
 /* Shows a secret once on standard output, straight from locked memory. */
 void cmd_ceremony_show_secret(struct cmd_context *ctx, const struct secret *text);
 

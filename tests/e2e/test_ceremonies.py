@@ -1,5 +1,5 @@
 """Key ceremonies (issue 20): rekey and generate-root with key holders in separate processes,
-rotate. The ceremony lives in the active node's memory (facts/ceremonies.md §1.3): each plugin
+rotate. The ceremony lives in the active node's memory (docs/ceremonies.md §1.3): each plugin
 run reads it back; shares, the OTP and the token travel on the exec's stdin only."""
 import base64
 import json
@@ -119,7 +119,14 @@ def test_rekey_duplicate_and_wrong_share(make_fake, tmp_path):
         "another key holder must submit theirs\n"), r.stderr
     assert vh(fake, "rekey", "submit", "--keys-file", holders[1]).returncode == 0
     wrong = write_private(tmp_path / "wrong", corrupt(init["unseal_keys_b64"][2]) + "\n")
+    # The last share with stdout a pipe and no --output: refused before anything is sent.
     r = vh(fake, "rekey", "submit", "--keys-file", wrong)
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: standard output is not a terminal: the new unseal key "
+                             "shares would be shown there; give --output FILE (0600) instead\n"), r.stderr
+    assert rekey_status(fake)["progress"] == 2
+    r = vh(fake, "rekey", "submit", "--keys-file", wrong, "--output", str(tmp_path / "never.json"))
+    assert not os.path.exists(tmp_path / "never.json")
     assert r.returncode == 1
     assert r.stderr.endswith(
         "kubectl vault-ha: the shares given did not combine into the key: at least one is wrong. Vault set "
@@ -134,18 +141,24 @@ def test_rekey_duplicate_and_wrong_share(make_fake, tmp_path):
     r = vh(fake, "rekey", "submit", "--keys-file", holders[0])
     assert r.returncode == 1
     assert re.fullmatch(
-        r"kubectl vault-ha: no rekey is in progress on vault-0: the last one \(started at \d\d:\d\d UTC, "
+        r"kubectl vault-ha: no rekey is in progress on vault-0: the last one \(started at \d{4}-\d\d-\d\d \d\d:\d\d UTC, "
         r"nonce %s\) was completed or cancelled, or vault-0 lost the leadership and got it back \(a "
         r"step-down or a seal discards a ceremony in progress\)\n" % nonce, r.stderr), r.stderr
 
 
-def test_rekey_verify_by_new_holders(make_fake, tmp_path):
-    fake, init, holders = cluster(make_fake, tmp_path)
+def rekey_until_verification(fake, tmp_path, holders):
+    """A --verify rekey (3 shares, threshold 2) with every old share in; the last answer and the file."""
     assert vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2", "--verify").returncode == 0
     out = tmp_path / "new.json"
     for i, h in enumerate(holders[:3]):
         r = vh(fake, "rekey", "submit", "--keys-file", h, *(("--output", str(out)) if i == 2 else ()))
         assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_rekey_verify_by_new_holders(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    out, r = rekey_until_verification(fake, tmp_path, holders)
     vnonce = rekey_status(fake)["verification_nonce"]
     assert ("Nothing is active yet: each new key holder proves their new share with `kubectl vault-ha "
             "rekey verify` (verification nonce %s); the old shares stay valid until 2 of them have.\n"
@@ -163,6 +176,7 @@ def test_rekey_verify_by_new_holders(make_fake, tmp_path):
     assert r.stdout == ("Rekey verified on vault-0: the new shares are active now; the old ones no "
                         "longer unseal.\n")
     assert rekey_status(fake)["started"] is False
+    assert secrets_in_argv(fake, init["unseal_keys_b64"] + new) == []
 
 
 def test_rekey_pgp_encrypted_new_shares(make_fake, tmp_path):
@@ -197,6 +211,7 @@ def test_rekey_pgp_encrypted_new_shares(make_fake, tmp_path):
     cmds = [e["command"] for e in fake.exec_log()]
     assert any(c[:2] == ["sh", "-c"] and "sha256sum" in c[2] for c in cmds)
     assert any(c[:3] == ["rm", "-rf", "--"] and c[3].startswith("/tmp/vault-ha-init.") for c in cmds)
+    assert secrets_in_argv(fake, init["unseal_keys_b64"] + plain + doc["unseal_keys_b64"]) == []
 
 
 def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
@@ -212,7 +227,7 @@ def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
     r = vh(fake, "rekey", "submit", "--keys-file", holders[1], "--nonce", nonce)
     assert r.returncode == 1
     assert re.fullmatch(
-        r"kubectl vault-ha: the rekey started at \d\d:\d\d UTC on vault-0 \(nonce %s\) was lost: vault-0, "
+        r"kubectl vault-ha: the rekey started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0 \(nonce %s\) was lost: vault-0, "
         r"which held it in memory, is no longer the active node \(%s is now\): a step-down or a leader "
         r"change discards a ceremony in progress\n"
         r"kubectl vault-ha: no rekey is in progress now: it must be started again \(`kubectl vault-ha "
@@ -301,6 +316,11 @@ def test_openbao_rotate_keys(make_fake, tmp_path):
     r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
     assert r.returncode == 0 and "1/3 shares given" in r.stdout, r.stderr
     assert any("sys/generate-root-token/update" in e["command"] for e in fake.exec_log())
+    r = vh(fake, "rekey", "status", env={"BAO_TOKEN": "s.notavalidtokenatallxxxxxxx"})
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: Vault refused the token: the rekey needs a token whose "
+                             "policy grants update on sys/rotate/root/* (a root token has it)\n"), r.stderr
+    assert secrets_in_argv(fake, [init["root_token"], otp.read_text().strip()] + init["unseal_keys_b64"]) == []
 
 
 def test_rotate_shows_terms_and_the_missing_permission(make_fake, tmp_path):
@@ -342,3 +362,219 @@ def test_rekey_share_at_the_hidden_prompt(make_fake, tmp_path):
     finally:
         t.close()
     assert rekey_status(fake)["progress"] == 1
+
+
+def test_rekey_replaced_and_unknown_nonce_and_the_start_warning(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    r = vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("kubectl vault-ha: warning: without --verify the new shares are active the moment "
+                        "the last share is in; if that answer is lost on the way (a broken connection), so "
+                        "are they. --verify (or --pgp-keys with --backup) guards against that\n")
+    old = rekey_status(fake)["nonce"]
+    assert vh(fake, "rekey", "cancel").returncode == 0
+    assert vh(fake, "rekey", "start", "--verify").returncode == 0
+    new = rekey_status(fake)["nonce"]
+    # One line that says what happened: replaced, not "lost" and "another in progress".
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", old)
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"kubectl vault-ha: the rekey with nonce %s \(started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0\) "
+        r"was replaced by nonce %s, in progress on vault-0: check with whoever started it before you "
+        r"submit\n" % (old, new), r.stderr), r.stderr
+    # A nonce nobody started is not a "lost" ceremony.
+    typo = "0" + new[1:] if new[0] != "0" else "1" + new[1:]
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", typo)
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: unknown nonce %s: no rekey with it was started that the pods' "
+                        "logs show; the one in progress on vault-0 has nonce %s: check the nonce you were "
+                        "given\n" % (typo, new)), r.stderr
+    assert vh(fake, "rekey", "cancel").returncode == 0
+    r = vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", typo)
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: unknown nonce %s: no rekey with it was started that the pods' "
+                        "logs show, and none is in progress on vault-0: check the nonce you were given\n"
+                        % typo), r.stderr
+    assert rekey_status(fake)["progress"] == 0
+
+
+def test_rekey_verify_with_a_wrong_new_share(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    out, r = rekey_until_verification(fake, tmp_path, holders)
+    new = json.loads(out.read_text())["unseal_keys_b64"]
+    vnonce = rekey_status(fake)["verification_nonce"]
+    assert vh(fake, "rekey", "verify", "--keys-file", write_private(tmp_path / "n0", new[0] + "\n")).returncode == 0
+    r = vh(fake, "rekey", "verify", "--keys-file", write_private(tmp_path / "bad", corrupt(new[1]) + "\n"))
+    assert r.returncode == 1
+    assert r.stderr.endswith(
+        "kubectl vault-ha: verification failed: the new shares did not combine into the new key. Vault "
+        "restarted the verification with a new nonce: every new holder verifies again (nothing changed: "
+        "the old shares are still active)\n"), r.stderr
+    st = rekey_status(fake)
+    assert st["started"] is True and st["verification_nonce"] not in ("", vnonce)
+    secrets = init["unseal_keys_b64"] + init["unseal_keys_hex"] + new + [corrupt(new[1])]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_generate_root_keeps_the_token_when_it_cannot_be_decoded_or_stored(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt", "preset_threshold=2")
+    otp = tmp_path / "otp.txt"
+    assert vh(fake, "generate-root", "start", "--otp-file", str(otp)).returncode == 0
+    # --output needs the OTP: refused, not ignored.
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--output", str(tmp_path / "t"))
+    assert r.returncode == 64 and r.stderr == (
+        "kubectl vault-ha: --output needs --otp-file: without the OTP there is no token to write, only "
+        "the encoded one\n"), r.stderr
+    # An OTP of the wrong length is refused before any share is sent.
+    short = write_private(tmp_path / "short", "abc\n")
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--otp-file", short)
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: %s holds 3 characters but this root generation's one-time "
+                        "password has 28: it is not the OTP of this attempt; nothing was submitted\n"
+                        % short), r.stderr
+    assert json.loads(vh(fake, "generate-root", "status", "-o", "json").stdout)["progress"] == 0
+    # Wrong share, then a duplicate.
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0])
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: this share was already submitted in this root generation: "
+                             "the progress did not change; another key holder must submit theirs\n"), r.stderr
+    wrong = write_private(tmp_path / "wrong", corrupt(init["unseal_keys_b64"][1]) + "\n")
+    r = vh(fake, "generate-root", "submit", "--keys-file", wrong)
+    assert r.returncode == 1
+    assert r.stderr.endswith("every key holder must submit again\n"), r.stderr
+    assert json.loads(vh(fake, "generate-root", "status", "-o", "json").stdout)["progress"] == 0
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
+    # The decoded token to a pipe: refused before the last share is sent.
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", str(otp))
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: standard output is not a terminal: the new root token would "
+                             "be shown there; give --output FILE (0600) instead\n"), r.stderr
+    assert json.loads(vh(fake, "generate-root", "status", "-o", "json").stdout)["progress"] == 1
+    # An OTP of the right length that is not this attempt's: the encoded token is kept.
+    other = write_private(tmp_path / "other", "A" * 28 + "\n")
+    token_file = tmp_path / "root.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", other,
+           "--output", str(token_file))
+    assert r.returncode == 1
+    m = re.search(r"kubectl vault-ha: the root token was generated but not stored; keep what follows to "
+                  r"decode it:\nEncoded token: (\S+)\nThe holder of the OTP decodes it:\n  kubectl vault-ha "
+                  r"generate-root decode --otp-file OTP-FILE (\S+)\n$", r.stderr)
+    assert m and m.group(1) == m.group(2), r.stderr
+    assert not token_file.exists()
+    r = run_plugin(["generate-root", "decode", "--otp-file", str(otp), m.group(1), "--output",
+                    str(token_file), "-o", "json"], kubeconfig=tmp_path / "none")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"pod": "", "complete": True, "output": str(token_file)}
+    assert token_file.read_text().startswith("hvs.")
+    # With --otp-file and -o json, the final output is JSON.
+    otp2 = tmp_path / "otp2"
+    assert vh(fake, "generate-root", "start", "--otp-file", str(otp2)).returncode == 0
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
+    t2 = tmp_path / "t2"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", str(otp2),
+           "--output", str(t2), "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"pod": "vault-0", "complete": True, "output": str(t2)}
+    secrets = init["unseal_keys_b64"] + [token_file.read_text().strip(), t2.read_text().strip(),
+                                         otp.read_text().strip(), otp2.read_text().strip()]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_generate_root_with_pgp_says_how_to_decrypt(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt", "preset_threshold=2")
+    pub, priv = pgp.make_test_key(bits=1024)
+    (tmp_path / "k.pub").write_bytes(pub)
+    assert vh(fake, "generate-root", "start", "--pgp-key", str(tmp_path / "k.pub")).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--otp-file", str(tmp_path / "x"))
+    assert r.returncode == 64 and "encrypts the token with a PGP key" in r.stderr, r.stderr
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[0]).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1])
+    assert r.returncode == 0, r.stderr
+    m = re.fullmatch(r"Root generation complete on vault-0\.\nEncoded token: (\S+)\nThe holder of the PGP "
+                     r"private key \(fingerprint [0-9a-f]+\) decrypts it:\n  echo (\S+) \| base64 -d \| gpg -d\n",
+                     r.stdout)
+    assert m and m.group(1) == m.group(2), r.stdout
+    token = pgp.decrypt(priv, base64.b64decode(m.group(1))).decode()
+    assert token.startswith("hvs.")
+    assert secrets_in_argv(fake, init["unseal_keys_b64"] + [token]) == []
+
+
+def test_rotate_needs_a_token_on_vault_1x(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    r = vh(fake, "rotate")
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
+                        "FILE\n"), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by make deps")
+def test_rotate_asks_for_the_token_on_vault_1x(make_fake, tmp_path):
+    from test_interactive import Tmux
+    import shlex
+    fake, init, holders = cluster(make_fake, tmp_path)
+    cmd = "env -u NO_COLOR -u VAULT_TOKEN HOME=/nonexistent KUBECONFIG=%s %s rotate; echo EXIT=$?; sleep 60" % (
+        shlex.quote(str(fake.kubeconfig)), shlex.quote(BIN))
+    t = Tmux(tmp_path, cmd)
+    try:
+        t.wait_for("Vault token (will be hidden):")
+        t.send("-l", init["root_token"])
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+        assert "EXIT=0" in screen and "Encryption key rotated on vault-0" in screen, screen
+        assert init["root_token"] not in screen
+    finally:
+        t.close()
+    assert secrets_in_argv(fake, [init["root_token"]]) == []
+
+
+def test_rekey_whose_last_answer_is_lost_says_what_to_check(make_fake, tmp_path):
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "5", "--threshold", "3").returncode == 0
+    for h in holders[:2]:
+        assert vh(fake, "rekey", "submit", "--keys-file", h).returncode == 0
+    # The exec stream ends before the answer that carries five new shares is through (the
+    # status reads before it are shorter): Vault has made the new shares active.
+    fake.control("settings", {"cut_after": 800})
+    try:
+        r = vh(fake, "rekey", "submit", "--keys-file", holders[2], "--output", str(tmp_path / "new.json"))
+    finally:
+        fake.control("settings", {"cut_after": 0})
+    assert r.returncode == 1
+    assert r.stderr.endswith(
+        "kubectl vault-ha: this share should have completed the rekey, and Vault may have made the new "
+        "shares active although their answer was lost. Run `kubectl vault-ha rekey status` now: if it "
+        "shows no rekey in progress, the new shares may be lost; restart or seal no pod until this is "
+        "checked\n"), r.stderr
+    assert not (tmp_path / "new.json").exists()
+    assert rekey_status(fake)["started"] is False
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by make deps")
+def test_leader_change_during_the_prompt_is_blamed_on_the_right_pod(make_fake, tmp_path):
+    from test_interactive import Tmux
+    import shlex
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start").returncode == 0
+    nonce = rekey_status(fake)["nonce"]
+    cmd = "env -u NO_COLOR HOME=/nonexistent KUBECONFIG=%s %s rekey submit 2>&1; echo EXIT=$?; sleep 60" % (
+        shlex.quote(str(fake.kubeconfig)), shlex.quote(BIN))
+    t = Tmux(tmp_path, cmd)
+    try:
+        t.wait_for("Unseal key 1 of 3")
+        # While the holder types, vault-0 steps down: the rekey it held is gone.
+        root = write_private(tmp_path / "root", init["root_token"] + "\n")
+        assert vh(fake, "step-down", "--token-file", root).returncode == 0
+        wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+        now = active_pod(fake)
+        t.send("-l", init["unseal_keys_b64"][0])
+        t.send("Enter")
+        t.wait_for("Unseal key 2 of 3")
+        t.send("Enter")
+        screen = t.wait_for("EXIT=")
+    finally:
+        t.close()
+    flat = " ".join(screen.split())
+    assert "EXIT=1" in flat, screen
+    assert ("(nonce %s) was lost: vault-0, which held it in memory, is no longer the active node (%s is "
+            "now)" % (nonce, now)) in flat, screen

@@ -27,9 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ceremony_parse_key_status(out, size, &ks, &err);
     free(out);
     /* The log (kube_get_text) and stderr (lib/vault) arrive NUL-terminated. */
-    char *text = fuzz_cstr(data, size), hhmm[16], nonce[64];
-    ceremony_find_start(text, "rekey", "ab-1", NULL, 0, hhmm, sizeof hhmm);
-    ceremony_find_start(text, "rekey", NULL, nonce, sizeof nonce, hhmm, sizeof hhmm);
+    char *text = fuzz_cstr(data, size);
+    struct ceremony_start start;
+    ceremony_find_start(text, "rekey", "ab-1", &start);
+    ceremony_find_start(text, "rekey", NULL, &start);
     ceremony_classify(text);
     free(text);
     return 0;

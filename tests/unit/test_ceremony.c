@@ -1,4 +1,4 @@
-/* lib/ceremony: parsers against the CLI outputs of facts/ceremonies.md, the
+/* lib/ceremony: parsers against the CLI outputs of docs/ceremonies.md, the
  * OTP, the local decode, the failure classes and the start-line search. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,7 +39,7 @@ static void test_rekey_status(void **state)
     assert_int_equal(st.progress, 1);
     assert_int_equal(st.required, 3);
     assert_int_equal(st.npgp, 0);
-    /* The TTY prompt text may come first (facts §1.2). */
+    /* The TTY prompt text may come first (docs/ceremonies.md §1.2). */
     char with_prompt[1024];
     snprintf(with_prompt, sizeof with_prompt, "Rekey operation nonce: x\n%s", STATUS);
     assert_int_equal(ceremony_parse_rekey_status(with_prompt, strlen(with_prompt), &st, &err), 0);
@@ -184,34 +184,78 @@ static void test_classify_and_flavor(void **state)
     assert_true(f.openbao && f.needs_token && f.root_token_v2);
     ceremony_flavor_of("bao", "2.5.1", &f);
     assert_false(f.root_token_v2);
+    assert_false(f.root_unmounted);
+    assert_true(f.rotate_keys && f.needs_token);
+    /* OpenBao: rotate-keys since 2.4.0; 2.5.3 to 2.5.x serve no generate-root by default. */
+    ceremony_flavor_of("bao", "2.3.2", &f);
+    assert_false(f.rotate_keys || f.needs_token || f.root_token_v2);
+    ceremony_flavor_of("bao", "2.5.3", &f);
+    assert_true(f.root_unmounted && !f.root_token_v2);
+    ceremony_flavor_of("bao", "2.5.10", &f);
+    assert_true(f.root_unmounted);
+    ceremony_flavor_of("bao", "v2.6.0", &f);
+    assert_true(f.root_token_v2 && !f.root_unmounted && f.version_known);
+    /* A leading v is a version; sscanf read "v2.0.1" as 0.0.0, i.e. Vault 1.x rules. */
+    ceremony_flavor_of("vault", "v2.0.1", &f);
+    assert_true(f.needs_token && f.version_known);
+    ceremony_flavor_of("vault", "1.21.0-rc1", &f);
+    assert_false(f.needs_token);
+    /* Unknown: the newest rules, a token required. */
+    ceremony_flavor_of("vault", "", &f);
+    assert_true(f.needs_token && !f.version_known);
+    ceremony_flavor_of("vault", NULL, &f);
+    assert_true(f.needs_token);
+    ceremony_flavor_of("vault", "latest", &f);
+    assert_true(f.needs_token);
 }
 
 static void test_find_start_and_key_status(void **state)
 {
     (void)state;
-    char hhmm[16];
+    struct ceremony_start st;
     const char *log = "2026-12-06T10:40:01.000Z [INFO]  core: vault is unsealed\n"
                       "2026-12-06T10:41:02.123Z [INFO]  core: rekey initialized: nonce=ab-1 "
                       "shares=5\n";
-    char nonce[64];
-    assert_int_equal(ceremony_find_start(log, "rekey", "ab-1", NULL, 0, hhmm, sizeof hhmm), 1);
-    assert_string_equal(hhmm, "10:41 UTC");
-    assert_int_equal(ceremony_find_start(log, "rekey", "ab-2", NULL, 0, hhmm, sizeof hhmm), 0);
-    assert_int_equal(
-        ceremony_find_start(log, "root generation", NULL, nonce, sizeof nonce, hhmm, sizeof hhmm),
-        0);
-    assert_int_equal(
-        ceremony_find_start(log, "rekey", NULL, nonce, sizeof nonce, hhmm, sizeof hhmm), 1);
-    assert_string_equal(nonce, "ab-1");
-    assert_int_equal(ceremony_find_start("rekey initialized: nonce=ab-1\n", "rekey", "ab-1", NULL,
-                                         0, hhmm, sizeof hhmm),
+    assert_int_equal(ceremony_find_start(log, "rekey", "ab-1", &st), 1);
+    assert_string_equal(st.when, "2026-12-06 10:41 UTC");
+    assert_string_equal(st.stamp, "2026-12-06T10:41:02");
+    assert_false(st.completed);
+    assert_int_equal(ceremony_find_start(log, "rekey", "ab-2", &st), 0);
+    assert_int_equal(ceremony_find_start(log, "root generation", NULL, &st), 0);
+    assert_int_equal(ceremony_find_start(log, "rekey", NULL, &st), 1);
+    assert_string_equal(st.nonce, "ab-1");
+    assert_int_equal(ceremony_find_start("rekey initialized: nonce=ab-1\n", "rekey", "ab-1", &st),
                      0);
+    /* A timestamp with a non-digit anywhere is no timestamp: its text is not shown. */
+    assert_int_equal(ceremony_find_start("2026-12-06T1\x1b:41:02Z core: rekey initialized: "
+                                         "nonce=ab-1\n",
+                                         "rekey", "ab-1", &st),
+                     0);
+    assert_int_equal(ceremony_find_start("2026-1\x1b-06T10:41:02Z core: rekey initialized: "
+                                         "nonce=ab-1\n",
+                                         "rekey", "ab-1", &st),
+                     0);
+    /* A rekey that completed after its start is not a lost one. */
+    const char *done = "2026-11-29T09:00:00Z [INFO]  core: rekey initialized: nonce=ab-3\n"
+                       "2026-11-29T09:05:00Z [INFO]  core: security barrier rekeyed: shares=5\n";
+    assert_int_equal(ceremony_find_start(done, "rekey", NULL, &st), 1);
+    assert_true(st.completed);
+    assert_string_equal(st.when, "2026-11-29 09:00 UTC");
     struct key_status ks;
     struct error err = {0};
     const char *k = "{\"term\":3,\"install_time\":\"2015-05-29T14:50:46.223692553Z\","
                     "\"encryptions\":74718331}";
     assert_int_equal(ceremony_parse_key_status(k, strlen(k), &ks, &err), 0);
     assert_int_equal(ks.term, 3);
+    assert_string_equal(ks.install_time, "2015-05-29T14:50:46.223692553Z");
+    /* Not a time (escapes, a cut character): nothing of it is kept. */
+    const char *bad = "{\"term\":4,\"install_time\":\"2015-05-29T14:50:46Z\\u001b]52;c;x\"}";
+    assert_int_equal(ceremony_parse_key_status(bad, strlen(bad), &ks, &err), 0);
+    assert_int_equal(ks.term, 4);
+    assert_string_equal(ks.install_time, "");
+    const char *cut = "{\"term\":5,\"install_time\":\"2015-05-29T14:50:\\u00e946Z\"}";
+    assert_int_equal(ceremony_parse_key_status(cut, strlen(cut), &ks, &err), 0);
+    assert_string_equal(ks.install_time, "");
     assert_int_equal(ceremony_parse_key_status("{\"term\":1}", 10, &ks, &err), -1);
 }
 

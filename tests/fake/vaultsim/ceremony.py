@@ -1,5 +1,5 @@
 """Key ceremonies of the simulated Vault: rekey (with verification), generate-root, rotate and
-key-status, over HTTP (shared/facts/ceremonies.md, sections cited below). Kept apart from
+key-status, over HTTP (docs/ceremonies.md, sections cited below). Kept apart from
 cluster.py so that other changes to the server merge cleanly: cluster.py only adds routes().
 
 State lives in the memory of the active node only (§1.3):

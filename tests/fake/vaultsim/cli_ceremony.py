@@ -1,6 +1,6 @@
 """The simulated CLI's key ceremonies: `operator rekey` (OpenBao: also `rotate-keys`),
 `operator generate-root`, `operator rotate`, `operator key-status`, with the flags, JSON shapes,
-texts, streams and exit codes of shared/facts/ceremonies.md (sections cited below). Registered
+texts, streams and exit codes of docs/ceremonies.md (sections cited below). Registered
 into cli.COMMANDS at the end of cli.py. Standard library only (fast start-up)."""
 import base64
 import os
