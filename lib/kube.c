@@ -15,6 +15,8 @@
 #include "credentials.h"
 #include "text.h"
 #include "wipe.h"
+#include "dynbuf.h"
+#include "json.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
@@ -31,13 +33,6 @@ struct kube_client {
     struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name */
     char *url_base;                /* server URL, host replaced by tls-server-name when set */
     long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
-};
-
-struct body {
-    char *data;
-    size_t len;
-    size_t cap;
-    int overflow;
 };
 
 void kube_trace(struct kube_client *c, const char *fmt, ...)
@@ -320,26 +315,8 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    struct body *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n > BODY_MAX) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return dynbuf_add(ud, ptr, n) == DYNBUF_OK ? n : 0;
 }
 
 struct header_info {
@@ -438,14 +415,14 @@ int kube_error_from_response(struct kube_client *c, const char *method, const ch
     if (body != NULL && body_len > 0) {
         root = json_loadb(body, body_len, 0, NULL);
         if (root != NULL && json_is_object(root) && json_object_get(root, "message") != NULL) {
-            const char *m = json_string_value(json_object_get(root, "message"));
+            const char *m = jstr(root, "message");
             snprintf(message, sizeof message, "%s", m ? m : "");
             size_t i, len = 0;
             json_t *cause;
             json_array_foreach(json_object_get(json_object_get(root, "details"), "causes"), i,
                                cause)
             {
-                const char *cm = json_string_value(json_object_get(cause, "message"));
+                const char *cm = jstr(cause, "message");
                 if (cm != NULL)
                     text_appendf(causes, sizeof causes, &len, " %s", cm);
             }
@@ -598,7 +575,7 @@ static int request(struct kube_client *c, const char *method, const char *path,
             curl_easy_cleanup(h);
             return -1;
         }
-        struct body body = {0};
+        struct dynbuf body = {.max = BODY_MAX};
         struct header_info hi = {.retry_after = -1};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -628,8 +605,9 @@ static int request(struct kube_client *c, const char *method, const char *path,
         if (rc != CURLE_OK) {
             kube_trace(c, "%s %s%s: %s (%ld ms)", method, c->cfg->server, path,
                        curl_easy_strerror(rc), ms);
-            free(body.data);
-            if (body.overflow)
+            enum dynbuf_result collected = dynbuf_result(&body);
+            dynbuf_free(&body);
+            if (collected == DYNBUF_TOO_BIG)
                 return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %u bytes", method,
                                  path, BODY_MAX);
             return kube_error_from_curl(c, rc, errbuf, err);
@@ -639,23 +617,23 @@ static int request(struct kube_client *c, const char *method, const char *path,
         if (status >= 200 && status < 300) {
             int ret = 0;
             if (text != NULL) {
-                *text = body.data ? body.data : strdup("");
+                *text = dynbuf_take(&body);
                 return 0;
             }
             if (out != NULL) {
                 json_error_t je;
-                *out = json_loadb(body.data ? body.data : "", body.len, 0, &je);
+                *out = json_loadb(dynbuf_str(&body), body.len, 0, &je);
                 if (*out == NULL)
                     ret = error_set(err, ERR_PROTOCOL,
                                     "%s %s: the API server's answer is not JSON: %s", method, path,
                                     je.text);
             }
-            free(body.data);
+            dynbuf_free(&body);
             return ret;
         }
         if (status == 401 && !refreshed && kube_refresh_credentials(c)) {
             refreshed = 1;
-            free(body.data);
+            dynbuf_free(&body);
             continue;
         }
         if (is_read && (status == 429 || status >= 500) && hi.retry_after >= 0 &&
@@ -666,12 +644,12 @@ static int request(struct kube_client *c, const char *method, const char *path,
             if (wait > RETRY_WAIT_MAX_S)
                 wait = RETRY_WAIT_MAX_S;
             kube_trace(c, "retrying %s %s in %ld s (Retry-After)", method, path, wait);
-            free(body.data);
+            dynbuf_free(&body);
             sleep_seconds(wait);
             continue;
         }
         kube_error_from_response(c, method, path, status, body.data, body.len, err);
-        free(body.data);
+        dynbuf_free(&body);
         return -1;
     }
 }

@@ -276,10 +276,8 @@ static int status_read(struct cmd_context *ctx, struct vault_cluster *vc,
     if (s->views == NULL)
         return error_set(err, ERR_GENERIC, "out of memory");
     vault_status_all(ctx->kube, vc, s->views);
-    const char *active = NULL;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (s->views[i].have_status && s->views[i].st.is_self && !s->views[i].st.sealed)
-            active = vc->pods[i].name;
+    long ai = vault_active_index(s->views, vc->npods);
+    const char *active = ai >= 0 ? vc->pods[ai].name : NULL;
     if (token == NULL)
         snprintf(s->note, sizeof s->note,
                  "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "

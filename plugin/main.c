@@ -736,11 +736,11 @@ int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *
 int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **views, char *active,
                     size_t cap)
 {
-    for (size_t i = 0; i < o->vc->npods; i++)
-        if ((*views)[i].have_status && !(*views)[i].st.sealed && (*views)[i].st.is_self) {
-            snprintf(active, cap, "%s", o->vc->pods[i].name);
-            return 0;
-        }
+    long ai = vault_active_index(*views, o->vc->npods);
+    if (ai >= 0) {
+        snprintf(active, cap, "%s", o->vc->pods[ai].name);
+        return 0;
+    }
     struct error err = {0};
     if (ops_wait_active(o, NULL, active, cap, &err) < 0 || ops_refresh(o, views, &err) < 0) {
         cmd_report(ctx, &err);
