@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,7 +359,15 @@ int lease_acquire(struct kube_client *kube, const char *ns, const char *sts,
         }
         if (write_lease(l, rv, l->resource_version, sizeof l->resource_version, err) == 0) {
             l->renewed_ms = clock_now_ms();
-            if (pthread_create(&l->thread, NULL, renew_loop, l) != 0) {
+            /* The renewer takes no signal: Ctrl-C must reach the main thread, whose
+             * prompt and waits watch for it (a signal a thread does not block may be
+             * delivered to it instead). */
+            sigset_t all, old;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, &old);
+            int started = pthread_create(&l->thread, NULL, renew_loop, l) == 0;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (!started) {
                 struct error e2 = {0};
                 lease_release(l, &e2);
                 return error_set(err, ERR_GENERIC, "cannot start the thread that renews the lock");

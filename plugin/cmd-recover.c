@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "lease.h"
 #include "ops.h"
 #include "recover.h"
 #include "secret.h"
@@ -267,8 +268,9 @@ static void undo_after_change(struct cmd_context *ctx, const struct vault_cluste
 }
 
 static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
-                 struct recover_plan *p, struct pod_view **views)
+                 struct recover_plan *p, struct pod_view **views, struct lease_lock *lock)
 {
+    struct error lock_err = {0};
     struct vault_cluster *vc = o->vc;
     struct secret_list keys = {0};
     struct secret token = {0};
@@ -302,6 +304,12 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
     /* The prompts can wait for hours: lost voters may be back, and a quorum of
      * the old configuration with them. Judge again before the first change. */
     char what[ERROR_MSG_MAX + 64];
+    /* The lock too may have been taken over meanwhile (--force-unlock after a long stop). */
+    if (lease_check(lock, &lock_err) < 0) {
+        cmd_report(ctx, &lock_err);
+        fprintf(ctx->err, "%s: nothing was written\n", ctx->prog);
+        goto out;
+    }
     if (judge_again(ctx, o, views, p, NULL, 0, what, sizeof what) < 0) {
         report_change(ctx, "while recover waited", what);
         fprintf(ctx->err,
@@ -352,7 +360,12 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         }
     const char *restarted[RECOVER_SERVERS_MAX];
     for (size_t i = 0; i < nd; i++) {
-        /* Each deletion is a change of its own: judge again right before it. */
+        /* Each deletion is a change of its own: the lock and the judgement again. */
+        if (lease_check(lock, &lock_err) < 0) {
+            cmd_report(ctx, &lock_err);
+            undo_after_change(ctx, o->vc, steps, ns, restarted, i);
+            goto out;
+        }
         if (judge_again(ctx, o, views, p, restarted, i, what, sizeof what) < 0) {
             char when[300];
             snprintf(when, sizeof when, "before %s was restarted", del[i].pod);
@@ -468,7 +481,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     snprintf(what, sizeof what, "Writing the raft configuration of %s/%s", vc->namespace, vc->name);
     if (!cmd_confirm_typed(ctx, args, what, vc->name))
         goto out;
-    rc = apply(ctx, &o, args, plan, &views);
+    rc = apply(ctx, &o, args, plan, &views, lock);
 out:
     cmd_unlock(ctx, lock);
     if (facts != NULL)
