@@ -272,7 +272,7 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
     if (cmd_connect(ctx) < 0)
         return EXIT_ERROR;
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, &cc);
+    int rc = cmd_ceremony_open(ctx, args, NULL, &cc);
     struct error err = {0};
     struct root_status st = {0};
     if (rc == 0 && which == 0)
