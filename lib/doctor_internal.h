@@ -100,6 +100,8 @@ void doctor_check_cleanup_dead_servers(const struct doctor_facts *f, struct doct
 void doctor_check_versions(const struct doctor_facts *f, struct doctor_report *r);
 void doctor_check_image_tags(const struct doctor_facts *f, struct doctor_report *r);
 void doctor_check_seal(const struct doctor_facts *f, struct doctor_report *r);
+/* doctor_seal.c */
+void doctor_check_seal_config(const struct doctor_facts *f, struct doctor_report *r);
 void doctor_check_labels(const struct doctor_facts *f, struct doctor_report *r);
 
 /* --- doctor_tls.c: the certificate checks ---------------------------------------------- */

@@ -260,6 +260,10 @@ const struct doctor_check doctor_checks[] = {
     {"VHA-VER-001", "one Vault version across pods", doctor_check_versions},
     {"VHA-VER-002", "image tags match the running versions", doctor_check_image_tags},
     {"VHA-VER-003", "seal: Shamir key holders, auto-unseal health", doctor_check_seal},
+    {"VHA-VER-004",
+     "seal config: one enabled seal, no token or type in the pod env, no "
+     "leftover disabled stanza",
+     doctor_check_seal_config},
     {"VHA-LBL-001", "vault-* labels agree with vault status", doctor_check_labels},
     {NULL, NULL, NULL},
 };

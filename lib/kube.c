@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "credentials.h"
+#include "secret.h"
 #include "text.h"
 #include "wipe.h"
 #include "dynbuf.h"
@@ -21,6 +22,10 @@
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
 #define RETRY_WAIT_MAX_S 30
+
+/* What a pod may answer through pods/proxy: Vault's status and raft answers are a few
+ * KiB; a pod that does not stop writing is cut here (the same limit as exec's stdout). */
+#define PROXY_BODY_MAX (4u << 20)
 
 struct kube_client {
     const struct rest_config *cfg;
@@ -33,6 +38,14 @@ struct kube_client {
     struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name */
     char *url_base;                /* server URL, host replaced by tls-server-name when set */
     long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
+    struct proxy_decision *proxy;  /* per namespace: may reads use pods/proxy (guarded by lock) */
+    size_t nproxy;
+};
+
+/* Whether pods/proxy may be used in a namespace, decided once per run. */
+struct proxy_decision {
+    char *ns;
+    int allowed;
 };
 
 void kube_trace(struct kube_client *c, const char *fmt, ...)
@@ -222,6 +235,9 @@ void kube_client_free(struct kube_client *c)
     free(c->host_header);
     curl_slist_free_all(c->connect_to);
     free(c->url_base);
+    for (size_t i = 0; i < c->nproxy; i++)
+        free(c->proxy[i].ns);
+    free(c->proxy);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -258,11 +274,29 @@ int kube_refresh_credentials(struct kube_client *c)
 /* Connecting (TCP, proxy, TLS handshake) gets 10 s like client-go's handshake, or a third of
  * a longer --request-timeout: whoever raises it for a slow link or a busy server means the
  * handshake too. Never more than the request itself. */
-static long connect_timeout_ms(const struct kube_client *c)
+/* What is left before the client's deadline (at least 1 ms), or limit when
+ * there is none or it is further away; limit <= 0 means no limit. */
+static long within_deadline(const struct kube_client *c, long limit)
+{
+    if (c->opts.deadline_ms <= 0)
+        return limit;
+    long long left = c->opts.deadline_ms - clock_now_ms();
+    if (left < 1)
+        left = 1;
+    return limit > 0 && limit < left ? limit : (long)left;
+}
+
+/* The connection's share of --request-timeout. */
+static long connect_limit_ms(const struct kube_client *c)
 {
     long rt = c->opts.request_timeout_ms;
     long ms = rt / 3 > 10000 ? rt / 3 : 10000;
     return ms < rt ? ms : rt;
+}
+
+static long connect_timeout_ms(const struct kube_client *c)
+{
+    return within_deadline(c, connect_limit_ms(c));
 }
 
 int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
@@ -308,7 +342,7 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     pthread_mutex_unlock(&c->lock);
     if (cfg->proxy_url != NULL)
         curl_easy_setopt(h, CURLOPT_PROXY, cfg->proxy_url);
-    if (c->opts.request_timeout_ms > 0)
+    if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(c));
     return 0;
 }
@@ -320,7 +354,8 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 struct header_info {
-    long retry_after; /* -1 = none or not an integer */
+    long retry_after;    /* -1 = none or not an integer */
+    char location[1024]; /* Location of a redirect (never followed), "" = none */
 };
 
 static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -337,6 +372,17 @@ static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *ud)
         while (*end == ' ' || *end == '\r' || *end == '\n')
             end++;
         hi->retry_after = (*end == '\0' && end != buf && v >= 0) ? v : -1;
+    } else if (n > 9 && strncasecmp(ptr, "Location:", 9) == 0) {
+        size_t off = 9;
+        while (off < n && ptr[off] == ' ')
+            off++;
+        size_t l = n - off;
+        while (l > 0 && (ptr[off + l - 1] == '\r' || ptr[off + l - 1] == '\n'))
+            l--;
+        if (l >= sizeof hi->location)
+            l = sizeof hi->location - 1;
+        memcpy(hi->location, ptr + off, l);
+        hi->location[l] = '\0';
     }
     return n;
 }
@@ -509,7 +555,7 @@ int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf,
         return error_set(err, ERR_TIMEOUT,
                          "no answer from the API server at %s within %ld ms, or no connection "
                          "within %ld ms (--request-timeout sets both): %s",
-                         cfg->server, c->opts.request_timeout_ms, connect_timeout_ms(c), detail);
+                         cfg->server, c->opts.request_timeout_ms, connect_limit_ms(c), detail);
     case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
     case CURLE_SSL_CACERT:
@@ -553,10 +599,27 @@ struct request_body {
     const char *data;
 };
 
+/* Is this answer the API server's own (a Status), not what a pod said through
+ * pods/proxy? Vault answers JSON without "kind"; a priority-and-fairness 429
+ * is plain text with Retry-After (facts §2.3), Vault's 429 has none. */
+static int api_server_answer(long status, const char *body, size_t len, long retry_after)
+{
+    json_t *root = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    int status_object = root != NULL && json_is_object(root) &&
+                        json_is_string(json_object_get(root, "kind")) &&
+                        strcmp(json_string_value(json_object_get(root, "kind")), "Status") == 0;
+    int is_json = root != NULL;
+    json_decref(root);
+    return status_object || (status == 429 && retry_after >= 0 && !is_json);
+}
+
 /* One API call; the body is parsed as JSON into *out, or handed over as text
- * in *text (NUL-terminated) when text is not NULL. */
-static int request(struct kube_client *c, const char *method, const char *path,
-                   const struct request_body *send, json_t **out, char **text, struct error *err)
+ * in *text (NUL-terminated) when text is not NULL. With pass, what a pod
+ * answered through pods/proxy (any status) is handed over there, and
+ * extra_header (a secret line, wiped) is sent too. */
+static int request_ex(struct kube_client *c, const char *method, const char *path,
+                      const struct request_body *send, const char *extra_header,
+                      struct kube_proxy_answer *pass, json_t **out, char **text, struct error *err)
 {
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
@@ -570,16 +633,21 @@ static int request(struct kube_client *c, const char *method, const char *path,
             snprintf(ct, sizeof ct, "Content-Type: %s", send->content_type);
             headers = curl_slist_append(headers, ct);
         }
+        if (extra_header != NULL)
+            headers = curl_slist_append(headers, extra_header);
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
             wipe_slist(headers);
             curl_easy_cleanup(h);
             return -1;
         }
-        struct dynbuf body = {.max = BODY_MAX};
+        struct dynbuf body = {.max = pass != NULL ? PROXY_BODY_MAX : BODY_MAX};
         struct header_info hi = {.retry_after = -1};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        /* A redirect is never followed: a Vault standby's 307 names the active pod's
+         * IP, and following it would send the headers there (docs/kubernetes.md §8). */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         if (send != NULL) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, send->data);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(send->data));
@@ -589,8 +657,8 @@ static int request(struct kube_client *c, const char *method, const char *path,
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        if (c->opts.request_timeout_ms > 0)
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.request_timeout_ms);
+        if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, within_deadline(c, c->opts.request_timeout_ms));
         if (!c->cfg->disable_compression)
             curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 
@@ -608,12 +676,19 @@ static int request(struct kube_client *c, const char *method, const char *path,
             enum dynbuf_result collected = dynbuf_result(&body);
             dynbuf_free(&body);
             if (collected == DYNBUF_TOO_BIG)
-                return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %u bytes", method,
-                                 path, BODY_MAX);
+                return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %zu bytes", method,
+                                 path, (size_t)(pass != NULL ? PROXY_BODY_MAX : BODY_MAX));
             return kube_error_from_curl(c, rc, errbuf, err);
         }
-        kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes)", method, c->cfg->server, path, status, ms,
-                   body.len);
+        kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes%s)", method, c->cfg->server, path, status, ms,
+                   body.len, extra_header != NULL ? ", X-Vault-Token redacted" : "");
+        if (pass != NULL && !api_server_answer(status, body.data, body.len, hi.retry_after)) {
+            pass->status = status;
+            pass->len = body.len;
+            pass->body = dynbuf_take(&body);
+            pass->location = hi.location[0] ? strdup(hi.location) : NULL;
+            return pass->body == NULL ? error_set(err, ERR_GENERIC, "out of memory") : 0;
+        }
         if (status >= 200 && status < 300) {
             int ret = 0;
             if (text != NULL) {
@@ -654,6 +729,12 @@ static int request(struct kube_client *c, const char *method, const char *path,
     }
 }
 
+static int request(struct kube_client *c, const char *method, const char *path,
+                   const struct request_body *send, json_t **out, char **text, struct error *err)
+{
+    return request_ex(c, method, path, send, NULL, NULL, out, text, err);
+}
+
 int kube_get(struct kube_client *c, const char *path, json_t **out, struct error *err)
 {
     return request(c, "GET", path, NULL, out, NULL, err);
@@ -681,4 +762,123 @@ int kube_send(struct kube_client *c, const char *method, const char *path, const
 {
     struct request_body send = {.content_type = "application/json", .data = body};
     return request(c, method, path, body != NULL ? &send : NULL, out, NULL, err);
+}
+
+/* --- pods/proxy -------------------------------------------------------------------------- */
+
+void kube_proxy_answer_clear(struct kube_proxy_answer *a)
+{
+    free(a->body);
+    free(a->location);
+    memset(a, 0, sizeof *a);
+}
+
+int kube_proxy_get(struct kube_client *c, const char *ns, const char *pod_id, const char *path,
+                   const struct secret *vault_token, struct kube_proxy_answer *ans,
+                   struct error *err)
+{
+    memset(ans, 0, sizeof *ans);
+    char *p = text_printf("/api/v1/namespaces/%s/pods/%s/proxy%s", ns, pod_id, path);
+    if (p == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    /* The token only ever travels in this header line, in locked memory here;
+     * curl's copy of the list is wiped (wipe_slist). */
+    struct secret line = {0};
+    int rc = 0;
+    if (vault_token != NULL && vault_token->len > 0) {
+        static const char name[] = "X-Vault-Token: ";
+        for (size_t i = 0; i < vault_token->len; i++)
+            if ((unsigned char)vault_token->data[i] < 0x21 || vault_token->data[i] == 0x7f) {
+                free(p); /* a line break would end the header and start another */
+                return error_set(err, ERR_USAGE,
+                                 "the Vault token holds a space or control character");
+            }
+        if (secret_alloc(&line, sizeof name + vault_token->len, err) < 0) {
+            free(p);
+            return -1;
+        }
+        memcpy(line.data, name, sizeof name - 1);
+        memcpy(line.data + sizeof name - 1, vault_token->data, vault_token->len);
+        line.data[sizeof name - 1 + vault_token->len] = '\0';
+        line.len = sizeof name - 1 + vault_token->len;
+    }
+    rc = request_ex(c, "GET", p, NULL, line.data, ans, NULL, NULL, err);
+    secret_free(&line);
+    free(p);
+    return rc;
+}
+
+/* The cached decision for ns: 1 allowed, 0 refused, -1 not decided yet. */
+static int proxy_cached(struct kube_client *c, const char *ns)
+{
+    int v = -1;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->nproxy; i++)
+        if (strcmp(c->proxy[i].ns, ns) == 0)
+            v = c->proxy[i].allowed;
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+static void proxy_remember(struct kube_client *c, const char *ns, int allowed)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t i = 0;
+    while (i < c->nproxy && strcmp(c->proxy[i].ns, ns) != 0)
+        i++;
+    if (i == c->nproxy) {
+        struct proxy_decision *d = realloc(c->proxy, (c->nproxy + 1) * sizeof *d);
+        char *copy = strdup(ns);
+        if (d == NULL || copy == NULL) {
+            free(copy);
+            if (d != NULL)
+                c->proxy = d;
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        c->proxy = d;
+        c->proxy[c->nproxy++].ns = copy;
+    }
+    c->proxy[i].allowed = allowed;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int kube_proxy_allowed(struct kube_client *c, const char *ns)
+{
+    if (c->opts.read_via == KUBE_READ_EXEC)
+        return 0;
+    if (c->opts.read_via == KUBE_READ_PROXY)
+        return 1;
+    int cached = proxy_cached(c, ns);
+    if (cached >= 0)
+        return cached;
+    /* One SelfSubjectAccessReview per namespace and run; any user may ask it. Two
+     * threads asking for the same namespace at once may both ask: same answer. */
+    char *body = text_printf(
+        "{\"kind\":\"SelfSubjectAccessReview\",\"apiVersion\":\"authorization.k8s.io/v1\","
+        "\"spec\":{\"resourceAttributes\":{\"namespace\":\"%s\",\"verb\":\"get\","
+        "\"resource\":\"pods\",\"subresource\":\"proxy\"}}}",
+        ns);
+    struct request_body send = {.content_type = "application/json", .data = body};
+    json_t *review = NULL;
+    struct error err = {0};
+    int allowed = 1; /* no answer: try, and let the first 403 decide */
+    if (body != NULL && request(c, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                &send, &review, NULL, &err) == 0)
+        allowed = json_is_true(json_object_get(json_object_get(review, "status"), "allowed"));
+    json_decref(review);
+    free(body);
+    kube_trace(c, "pods/proxy in namespace %s: %s", ns,
+               allowed ? "allowed, reads go through the API server"
+                       : "not allowed (RBAC), reads run the CLI in the pods (exec)");
+    proxy_remember(c, ns, allowed);
+    return allowed;
+}
+
+void kube_proxy_refused(struct kube_client *c, const char *ns)
+{
+    if (c->opts.read_via != KUBE_READ_AUTO)
+        return;
+    kube_trace(c, "pods/proxy in namespace %s refused (403): reads run the CLI in the pods", ns);
+    proxy_remember(c, ns, 0);
 }

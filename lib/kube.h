@@ -16,6 +16,12 @@
 
 struct kube_client;
 
+struct secret;
+
+/* How Vault is read (--read-via): through pods/proxy when RBAC allows it (auto),
+ * always through it, or always by running the CLI in the pods (exec). */
+enum kube_read_via { KUBE_READ_AUTO = 0, KUBE_READ_PROXY, KUBE_READ_EXEC };
+
 /* Receives one line of the -v trace; secrets are already redacted. */
 typedef void (*kube_trace_fn)(void *ctx, const char *line);
 
@@ -24,6 +30,8 @@ struct kube_client_options {
     int max_retries;         /* reads retried on 429/5xx with Retry-After; default 5 when < 0 */
     kube_trace_fn trace;     /* NULL = no trace */
     void *trace_ctx;
+    enum kube_read_via read_via;
+    long long deadline_ms; /* > 0: clock_now_ms() time no request outlasts (a run's budget) */
 };
 
 int kube_client_new(const struct rest_config *cfg, const struct kube_client_options *opts,
@@ -86,6 +94,34 @@ int kube_error_from_curl(struct kube_client *c, CURLcode rc, const char *errbuf,
 
 /* Emits a trace line through the client's trace callback, if any. */
 void kube_trace(struct kube_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- pods/proxy: a pod's HTTP port through the API server (facts "pods/proxy") --- */
+
+/* What the pod answered, whatever its status (Vault's 307, 429, 503 pass through). */
+struct kube_proxy_answer {
+    long status;
+    char *body; /* NUL-terminated */
+    size_t len;
+    char *location; /* a redirect's Location, never followed; NULL = none */
+};
+void kube_proxy_answer_clear(struct kube_proxy_answer *a);
+
+/* GET path (e.g. "/v1/sys/seal-status") on pod_id ("vault-0:8200",
+ * "https:vault-0:8200") in ns. The Vault token (may be NULL) travels only as
+ * an X-Vault-Token header, never in the URL or the trace. Returns 0 with what
+ * the pod said in *ans; -1 when the API server answered itself (403 RBAC,
+ * 404 no pod, 400 no pod IP, 503 nothing listening: err->http_status) or the
+ * request failed. Redirects are never followed. */
+int kube_proxy_get(struct kube_client *c, const char *ns, const char *pod_id, const char *path,
+                   const struct secret *vault_token, struct kube_proxy_answer *ans,
+                   struct error *err);
+
+/* May reads use pods/proxy in ns? --read-via proxy/exec say so; auto asks one
+ * SelfSubjectAccessReview (get pods/proxy) per namespace and run, cached, or
+ * takes kube_proxy_refused's answer. Thread-safe. */
+int kube_proxy_allowed(struct kube_client *c, const char *ns);
+/* A pods/proxy request in ns got RBAC's 403: exec from now on (auto only). */
+void kube_proxy_refused(struct kube_client *c, const char *ns);
 
 /* Percent-encodes s (RFC 3986 unreserved kept) into a malloc'd string. */
 char *kube_urlencode(const char *s);

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include "vaultread.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +61,7 @@ int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
         return error_set(err, ERR_GENERIC, "out of memory");
     memset(v, 0, (o->vc->npods + 1) * sizeof *v);
     *views = v;
-    vault_status_all(o->kube, o->vc, v);
+    vaultread_status_all(o->kube, o->vc, v);
     return 0;
 }
 
@@ -80,18 +82,27 @@ void ops_reading_clear(const struct ops *o, struct ops_reading *r)
 int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, struct error *err)
 {
     ops_reading_clear(o, r);
-    if (ops_refresh(o, &r->views, err) < 0)
+    if (o->pods_fresh) {
+        o->pods_fresh = 0;
+        r->views = calloc(o->vc->npods + 1, sizeof *r->views);
+        if (r->views == NULL)
+            return error_set(err, ERR_GENERIC, "out of memory");
+        vaultread_status_all(o->kube, o->vc, r->views);
+    } else if (ops_refresh(o, &r->views, err) < 0) {
         return -1;
+    }
     const struct vault_cluster *vc = o->vc;
     long ai = vault_active_index(r->views, vc->npods);
     const char *active = ai >= 0 ? vc->pods[ai].name : NULL;
     if (token == NULL)
-        set_text(r->note, sizeof r->note, "no Vault token to read the raft peers with");
+        set_text(r->note, sizeof r->note,
+                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
+                 "voters and failure tolerance from raft itself");
     else if (active == NULL)
-        set_text(r->note, sizeof r->note, "no active node to read the raft peers from");
+        set_text(r->note, sizeof r->note, "raft peers not read: no active node to ask");
     else
-        r->have_peers = vault_read_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
-                                        r->note, sizeof r->note) == 0;
+        r->have_peers = vaultread_raft(o->kube, vc, active, token, &r->peers, &r->ap, &r->have_ap,
+                                       r->note, sizeof r->note) == 0;
     struct health_input in = {.vc = vc,
                               .views = r->views,
                               .peers = r->have_peers ? &r->peers : NULL,
@@ -101,18 +112,11 @@ int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, s
     return 0;
 }
 
-/* One pod's `vault status`; 0 with st filled, -1 when it could not be read. */
+/* One pod's status; 0 with st filled, -1 when it could not be read. */
 static int pod_status(struct ops *o, const char *pod, struct vault_status *st)
 {
-    struct vault_call c = {.pod = pod};
-    c.argv[0] = o->vc->cli;
-    c.argv[1] = "status";
-    c.argv[2] = "-format=json";
-    vault_call_run(o->kube, o->vc, &c, 1);
     struct error err = {0};
-    int ok = c.ran && vault_parse_status(c.out, c.out_len, c.exit_code, c.err_out, st, &err) == 0;
-    vault_call_clear(&c);
-    return ok ? 0 : -1;
+    return vaultread_status(o->kube, o->vc, pod, st, &err);
 }
 
 static enum wait_poll check_unsealed(void *ctx, char *text, size_t cap, struct error *err)
@@ -226,9 +230,12 @@ int ops_unseal(struct ops *o, const size_t *targets, size_t ntargets,
         /* {"key":"..."} on stdin: `vault write sys/unseal -` returns as soon as the
          * object closes, so neither a shell nor stdin EOF is needed (docs/vault-cli.md §3.5). */
         struct secret body = {0};
-        if (secret_alloc(&body, keys->items[k].len + 16, err) < 0)
+        if (secret_alloc(&body, keys->items[k].len + 32, err) < 0)
             break;
-        body.len = (size_t)snprintf(body.data, body.cap, "{\"key\":\"%s\"}\n", keys->items[k].data);
+        body.len = (size_t)snprintf(body.data, body.cap,
+                                    o->unseal_migrate ? "{\"key\":\"%s\",\"migrate\":true}\n"
+                                                      : "{\"key\":\"%s\"}\n",
+                                    keys->items[k].data);
         size_t n = 0;
         for (size_t i = 0; i < ntargets; i++) {
             if (state[i] != US_PENDING)
@@ -989,8 +996,7 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
     struct vault_autopilot ap = {0};
     int have_ap = 0;
     char why[600] = "";
-    int rr =
-        vault_read_raft(o->kube, vc, active, vw->token, &peers, &ap, &have_ap, why, sizeof why);
+    int rr = vaultread_raft(o->kube, vc, active, vw->token, &peers, &ap, &have_ap, why, sizeof why);
     if (rr == -2) {
         error_set(err, ERR_FORBIDDEN,
                   "%s: the token cannot read sys/storage/raft/configuration; check the voters "
@@ -1302,4 +1308,16 @@ out:
         vault_views_clear(views, o->vc->npods);
     free(views);
     return rc;
+}
+
+int ops_delete_pod(struct ops *o, const char *pod, struct error *err)
+{
+    char *ns = kube_urlencode(o->vc->namespace), *name = kube_urlencode(pod);
+    char path[1024];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns ? ns : "", name ? name : "");
+    free(ns);
+    free(name);
+    if (kube_delete(o->kube, path, NULL, err) < 0)
+        return error_wrap(err, "deleting pod %s", pod);
+    return 0;
 }

@@ -37,6 +37,10 @@ struct ops {
      * and a lost pod that came back with stale data is no member. NULL = not known. */
     const char *const *members;
     size_t nmembers;
+    int unseal_migrate; /* keys go with "migrate": true (a seal migration's old keys) */
+    /* vc's pods were listed just now (discovery): the next ops_read does not
+     * list them again; it clears the flag. */
+    int pods_fresh;
 };
 
 /* One line of progress through o->report (nothing when it is NULL). */
@@ -116,6 +120,9 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
 /* Waits until the pod exists and runs, e.g. the next pod of an OrderedReady
  * StatefulSet, or a pod the StatefulSet recreates after a delete. */
 int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err);
+
+/* Deletes the pod (the StatefulSet creates it again); err names the pod. */
+int ops_delete_pod(struct ops *o, const char *pod, struct error *err);
 
 /* Waits until the StatefulSet has created the pod again after a delete: a pod
  * whose uid is not old_uid, running, not terminating, on revision (NULL: any).

@@ -11,6 +11,7 @@
 #include "filesink.h"
 #include "kexec.h"
 #include "output.h"
+#include "snapmeta.h"
 #include "wait.h"
 #include "text.h"
 
@@ -239,6 +240,7 @@ struct save_attempt {
     struct filesink file;            /* the sink's fd; O_DIRECT for a file of ours */
     unsigned long long written_back; /* bytes handed to writeback so far */
     struct snapshot_verifier *v;
+    struct snapmeta_hash *hash; /* of the whole stream: the metadata's SHA-256 */
     unsigned long long bytes;
     int failed; /* our own error ended the stream: see why */
     struct error why;
@@ -266,6 +268,7 @@ static int save_write(void *ctx, const void *data, size_t len, struct error *err
                    a->bytes);
         goto failed;
     }
+    snapmeta_hash_update(a->hash, data, len);
     progress(s->progress, s->progress_ctx, SNAPSTREAM_MOVED, NULL, a->bytes, 0);
     return 0;
 failed:
@@ -363,7 +366,8 @@ static enum attempt_outcome save_attempt(struct ops *o, struct snapstream_save *
     struct secret line = {0};
     struct save_attempt a = {.s = s};
     enum attempt_outcome out = ATTEMPT_FAILED;
-    if (token_line(s->token, &line, err) < 0 || (a.v = snapshot_verifier_new(err)) == NULL)
+    if (token_line(s->token, &line, err) < 0 || (a.v = snapshot_verifier_new(err)) == NULL ||
+        (a.hash = snapmeta_hash_new(err)) == NULL)
         goto done;
     char script[SNAPSTREAM_SCRIPT_MAX];
     const char *argv[SNAPSTREAM_ARGV_MAX];
@@ -396,9 +400,12 @@ static enum attempt_outcome save_attempt(struct ops *o, struct snapstream_save *
     snapstream_markers_finish(pe);
     secret_free(&line);
     out = judge_save(o, s, may_retry, &a, &res, pe, why, cap, err);
+    snapmeta_hash_final(a.hash, s->sha256);
+    a.hash = NULL;
 done:
     secret_free(&line);
     snapshot_verifier_free(a.v);
+    snapmeta_hash_free(a.hash);
     return out;
 }
 
@@ -504,7 +511,9 @@ static ssize_t upload_read(void *ctx, void *buf, size_t cap, struct error *err)
 static int preflight(struct ops *o, const struct snapstream_restore *r, const char **proto,
                      struct error *err)
 {
-    const char *argv[] = {o->vc->cli, "status", "-format=json", NULL};
+    const char *status_argv[] = {o->vc->cli, "status", "-format=json", NULL};
+    struct vault_argv wrapped;
+    const char *const *argv = vault_argv_without_pod_token(o->vc, status_argv, &wrapped);
     struct kexec_buffer out = {.buf.max = 1u << 20, .what = "stdout"},
                         errb = {.buf.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {
@@ -615,9 +624,8 @@ static int restore_refused(const struct snapstream_restore *r, int copied, int e
                          r->pod, pe->received, r->size);
     if (strstr(why, "could not verify hash file") != NULL)
         return error_set(err, ERR_REMOTE,
-                         "Vault refused the snapshot: %s. It was sealed with other unseal keys "
-                         "(another cluster?). Use --force only if you mean to replace this "
-                         "cluster's data, keys and root token with the snapshot's.",
+                         "the snapshot comes from another cluster: Vault refused it (%s): it was "
+                         "sealed with other unseal keys.",
                          why);
     if (strstr(why, "permission denied") != NULL)
         return error_set(err, ERR_REMOTE,

@@ -123,6 +123,7 @@ struct snapstream_save {
     char saved_from[256];       /* the pod the snapshot came from */
     struct snapshot_info *info; /* the caller's: the verified snapshot */
     unsigned long long bytes;   /* what arrived */
+    char sha256[65];            /* of what arrived (lowercase hex), for the metadata file */
     double seconds;             /* the stream's time */
 };
 

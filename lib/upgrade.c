@@ -95,6 +95,29 @@ static int on_revision(const struct vault_pod *p, const char *revision)
            p->revision != NULL && strcmp(p->revision, revision) == 0;
 }
 
+/* Is the roll's per-pod step done for p: on the revision, or the run's own test. */
+static int roll_pod_done(const struct upgrade_run *run, const struct vault_pod *p,
+                         const struct pod_view *v)
+{
+    if (run->done != NULL)
+        return p->exists && !p->terminating && run->done->pod_done(run->done->ctx, p, v);
+    return on_revision(p, run->revision);
+}
+
+static const char *roll_command(const struct upgrade_run *run)
+{
+    return run->done != NULL ? run->done->command : "upgrade";
+}
+
+static const char *roll_target(const struct upgrade_run *run, char *buf, size_t cap)
+{
+    if (run->done != NULL)
+        snprintf(buf, cap, "%s", run->done->what);
+    else
+        snprintf(buf, cap, "revision %s", run->revision ? run->revision : "?");
+    return buf;
+}
+
 static int pod_active(const struct vault_pod *p, const struct pod_view *v)
 {
     return pod_ok(p, v) && v->st.is_self;
@@ -388,7 +411,7 @@ static struct vault_pod *find(struct ops *o, const char *pod, const struct pod_v
 }
 
 static int bring_up(struct ops *o, const struct upgrade_run *run, const char *pod, int wait_running,
-                    struct error *err)
+                    enum roll_unseal unseal, struct error *err)
 {
     const char *pods[] = {pod};
     struct bring_up b = {.keys = run->keys,
@@ -396,8 +419,11 @@ static int bring_up(struct ops *o, const struct upgrade_run *run, const char *po
                          .pods = pods,
                          .npods = 1,
                          .wait_running = wait_running,
-                         .self_unseal = run->self_unseal};
+                         .self_unseal = unseal == ROLL_UNSEAL_DEFAULT && run->self_unseal};
+    int saved = o->unseal_migrate;
+    o->unseal_migrate = unseal == ROLL_UNSEAL_MIGRATE;
     int rc = ops_bring_up(o, &b, err);
+    o->unseal_migrate = saved;
     if (rc > 0)
         return error_set(err, ERR_REMOTE, "%s could not be brought back (see above)", pod);
     return rc;
@@ -583,8 +609,10 @@ static int remove_pod(struct ops *o, const struct upgrade_run *run, const char *
 }
 
 static int run_restart(struct ops *o, const struct upgrade_run *run, const char *pod,
-                       struct error *err)
+                       enum roll_unseal unseal, struct error *err)
 {
+    char target[300];
+    roll_target(run, target, sizeof target);
     struct ops_reading r = {0};
     int rc = -1;
     if (ops_read(o, run->token, &r, err) < 0)
@@ -597,18 +625,17 @@ static int run_restart(struct ops *o, const struct upgrade_run *run, const char 
         goto out;
     }
     /* Done already (a resumed run)? Then only make sure it is a healthy voter. */
-    if (on_revision(p, run->revision)) {
+    if (roll_pod_done(run, p, v)) {
         int ok = pod_ok(p, v);
-        ops_report(o, "%s: on revision %s already%s", pod, run->revision,
-                   ok ? "" : "; bringing it back");
-        rc = bring_up(o, run, pod, !ok, err);
+        ops_report(o, "%s: %s already%s", pod, target, ok ? "" : "; bringing it back");
+        rc = bring_up(o, run, pod, !ok, unseal, err);
         goto out;
     }
     if (pod_active(p, v)) {
         error_set(err, ERR_REMOTE,
                   "%s is the active node now, a leader change the plan did not make: run `%s "
-                  "upgrade` again to plan from the cluster as it is",
-                  pod, prog(o));
+                  "%s` again to plan from the cluster as it is",
+                  pod, prog(o), roll_command(run));
         goto out;
     }
     char old_uid[128], old_rev[256], old_ver[128];
@@ -631,15 +658,18 @@ static int run_restart(struct ops *o, const struct upgrade_run *run, const char 
     ops_report(o, "%s: deleted (revision %s, version %s)", pod, old_rev, old_ver);
     if (ops_wait_pod_recreated(o, pod, old_uid[0] ? old_uid : NULL, run->revision, err) < 0)
         goto out;
-    if (bring_up(o, run, pod, 0, err) < 0)
+    if (bring_up(o, run, pod, 0, unseal, err) < 0)
         goto out;
     ops_reading_clear(o, &r);
     if (ops_read(o, run->token, &r, err) < 0)
         goto out;
     p = find(o, pod, &v, &r);
     const char *ver = p ? pod_version(p, v) : NULL;
-    ops_report(o, "%s: upgraded to %s (revision %s) in %.1f s", pod, ver ? ver : "?", run->revision,
-               wait_now_s() - t0);
+    if (run->done != NULL)
+        ops_report(o, "%s: back, %s, in %.1f s", pod, target, wait_now_s() - t0);
+    else
+        ops_report(o, "%s: upgraded to %s (revision %s) in %.1f s", pod, ver ? ver : "?",
+                   run->revision, wait_now_s() - t0);
     rc = 0;
 out:
     ops_reading_clear(o, &r);
@@ -663,28 +693,30 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
     }
     const struct pod_view *v = NULL;
     struct vault_pod *ap = active ? find(o, active, &v, &r) : NULL;
-    if (ap != NULL && on_revision(ap, run->revision)) {
-        ops_report(o, "%s is active on revision %s already", active, run->revision);
+    char target[300];
+    roll_target(run, target, sizeof target);
+    if (ap != NULL && roll_pod_done(run, ap, v)) {
+        ops_report(o, "%s is active, %s already", active, target);
         rc = 0;
         goto out;
     }
     if (active == NULL || strcmp(active, pod) != 0) {
         error_set(err, ERR_REMOTE,
-                  "the plan expected %s to be the active node, but %s is: run `%s upgrade` again "
+                  "the plan expected %s to be the active node, but %s is: run `%s %s` again "
                   "to plan from the cluster as it is",
-                  pod, active ? active : "none", prog(o));
+                  pod, active ? active : "none", prog(o), roll_command(run));
         goto out;
     }
-    /* Someone upgraded must be able to take over. */
+    /* Someone done must be able to take over. */
     int ready = 0;
     for (size_t k = 0; k < o->vc->npods; k++) {
         const struct vault_pod *q = &o->vc->pods[k];
-        if (strcmp(q->name, pod) != 0 && on_revision(q, run->revision) && pod_ok(q, &r.views[k]))
+        if (strcmp(q->name, pod) != 0 && roll_pod_done(run, q, &r.views[k]) &&
+            pod_ok(q, &r.views[k]))
             ready++;
     }
     if (ready == 0) {
-        error_set(err, ERR_REMOTE, "no standby runs revision %s to take over from %s",
-                  run->revision, pod);
+        error_set(err, ERR_REMOTE, "no standby (%s) can take over from %s", target, pod);
         goto out;
     }
     if (run->token == NULL) {
@@ -706,9 +738,13 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
     if (ops_read(o, run->token, &r, err) < 0)
         goto out;
     ap = find(o, now_active, &v, &r);
-    ops_report(o, "%s is active (was %s), %s revision %s, in %.1f s", now_active, pod,
-               ap && on_revision(ap, run->revision) ? "on" : "NOT on", run->revision,
-               wait_now_s() - t0);
+    if (run->done != NULL)
+        ops_report(o, "%s is active (was %s), %s%s, in %.1f s", now_active, pod,
+                   ap && roll_pod_done(run, ap, v) ? "" : "NOT: ", target, wait_now_s() - t0);
+    else
+        ops_report(o, "%s is active (was %s), %s revision %s, in %.1f s", now_active, pod,
+                   ap && on_revision(ap, run->revision) ? "on" : "NOT on", run->revision,
+                   wait_now_s() - t0);
     rc = 0;
 out:
     ops_reading_clear(o, &r);
@@ -726,10 +762,10 @@ int upgrade_run_step(struct ops *o, const struct upgrade_run *run, const struct 
     int rc;
     switch (s->action) {
     case UPGRADE_BRING_BACK:
-        rc = bring_up(o, run, s->pod, 1, err);
+        rc = bring_up(o, run, s->pod, 1, s->unseal, err);
         break;
     case UPGRADE_RESTART:
-        rc = run_restart(o, run, s->pod, err);
+        rc = run_restart(o, run, s->pod, s->unseal, err);
         break;
     default:
         rc = run_step_down(o, run, s->pod, err);

@@ -29,8 +29,16 @@ enum upgrade_action {
     UPGRADE_STEP_DOWN,  /* the active node hands over to an upgraded standby */
 };
 
+/* How a restarted pod gets unsealed. */
+enum roll_unseal {
+    ROLL_UNSEAL_DEFAULT, /* the run's: its keys, or by itself with self_unseal */
+    ROLL_UNSEAL_MIGRATE, /* `unseal -migrate` with the old seal's keys (seal migration) */
+    ROLL_UNSEAL_KEYS,    /* the run's keys, even when self_unseal is set */
+};
+
 struct upgrade_step {
     enum upgrade_action action;
+    enum roll_unseal unseal; /* for a restart */
     char pod[128];
     char state[200];        /* the pod when planned: "standby, revision vault-5d8c7b9f6" */
     char precondition[400]; /* checked right before the step acts */
@@ -79,6 +87,15 @@ int upgrade_is_downgrade(const struct vault_cluster *vc, const struct pod_view *
 int upgrade_judge(const struct vault_cluster *vc, const struct ops_reading *r, const char *pod,
                   char *why, size_t cap);
 
+/* What ends a roll's per-pod step when it is not "on the target revision"
+ * (a seal migration: the pod runs the target seal). */
+struct roll_done {
+    int (*pod_done)(void *ctx, const struct vault_pod *p, const struct pod_view *v);
+    void *ctx;
+    const char *what;    /* "runs seal transit", for reports */
+    const char *command; /* the command to run again: "migrate-seal" */
+};
+
 /* What a step needs to run. */
 struct upgrade_run {
     const struct secret_list *keys; /* Shamir: the threshold's worth of unseal keys */
@@ -88,6 +105,7 @@ struct upgrade_run {
     long pod_timeout_ms;            /* how long one pod may take to be healthy again */
     long guard_timeout_ms;   /* how long a deletion waits for the cluster to be healthy first */
     struct lease_lock *lock; /* checked right before each change (NULL: none) */
+    const struct roll_done *done; /* NULL: on the revision (upgrade) */
 };
 
 /* Runs one step: its done state first (nothing left to do: 0, reported), then

@@ -66,9 +66,40 @@ void vault_status_clear(struct vault_status *st)
     free(st->cluster_name);
     free(st->cluster_id);
     free(st->storage_type);
+    free(st->recovery_seal_type);
     free(st->leader_address);
     free(st->leader_cluster_address);
     memset(st, 0, sizeof *st);
+}
+
+/* The fields of `vault status -format=json`; the HTTP sys/seal-status answer
+ * has the first half of them (the leader fields stay zero). */
+static void status_fields(json_t *root, struct vault_status *st)
+{
+    st->type = dup_str(root, "type");
+    st->initialized = jbool(root, "initialized");
+    st->sealed = jbool(root, "sealed");
+    st->t = (int)jint(root, "t");
+    st->n = (int)jint(root, "n");
+    st->progress = (int)jint(root, "progress");
+    st->nonce = dup_str(root, "nonce");
+    st->version = dup_str(root, "version");
+    st->cluster_name = dup_str(root, "cluster_name");
+    st->cluster_id = dup_str(root, "cluster_id");
+    st->storage_type = dup_str(root, "storage_type");
+    st->recovery_seal = jbool(root, "recovery_seal");
+    st->recovery_seal_type = dup_str(root, "recovery_seal_type");
+    st->migration = jbool(root, "migration");
+    json_t *removed = json_object_get(root, "removed_from_cluster");
+    st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
+                               : json_is_true(removed) ? TRI_TRUE
+                                                       : TRI_FALSE;
+    st->ha_enabled = jbool(root, "ha_enabled");
+    st->is_self = jbool(root, "is_self");
+    st->leader_address = dup_str(root, "leader_address");
+    st->leader_cluster_address = dup_str(root, "leader_cluster_address");
+    st->raft_committed_index = jint(root, "raft_committed_index");
+    st->raft_applied_index = jint(root, "raft_applied_index");
 }
 
 int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
@@ -91,28 +122,7 @@ int vault_parse_status(const char *out, size_t len, int exit_code, const char *s
         return error_set(err, ERR_PROTOCOL,
                          "vault status printed JSON without \"sealed\"/\"initialized\"");
     }
-    st->type = dup_str(root, "type");
-    st->initialized = jbool(root, "initialized");
-    st->sealed = jbool(root, "sealed");
-    st->t = (int)jint(root, "t");
-    st->n = (int)jint(root, "n");
-    st->progress = (int)jint(root, "progress");
-    st->nonce = dup_str(root, "nonce");
-    st->version = dup_str(root, "version");
-    st->cluster_name = dup_str(root, "cluster_name");
-    st->cluster_id = dup_str(root, "cluster_id");
-    st->storage_type = dup_str(root, "storage_type");
-    st->recovery_seal = jbool(root, "recovery_seal");
-    json_t *removed = json_object_get(root, "removed_from_cluster");
-    st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
-                               : json_is_true(removed) ? TRI_TRUE
-                                                       : TRI_FALSE;
-    st->ha_enabled = jbool(root, "ha_enabled");
-    st->is_self = jbool(root, "is_self");
-    st->leader_address = dup_str(root, "leader_address");
-    st->leader_cluster_address = dup_str(root, "leader_cluster_address");
-    st->raft_committed_index = jint(root, "raft_committed_index");
-    st->raft_applied_index = jint(root, "raft_applied_index");
+    status_fields(root, st);
     json_decref(root);
     /* Exit code and JSON must agree: 2 ⇔ sealed. */
     if ((exit_code == 2) != (st->sealed != 0)) {
@@ -346,6 +356,48 @@ void vault_autopilot_clear(struct vault_autopilot *ap)
     memset(ap, 0, sizeof *ap);
 }
 
+/* The names autopilot's fields go by: Go's CamelCase in the CLI's JSON (no json
+ * tags, facts/vault.md §4), snake_case in the HTTP answer's data. */
+struct autopilot_keys {
+    const char *healthy, *failure_tolerance, *leader, *servers;
+    const char *id, *name, *address, *node_status, *status, *last_index, *stable_since;
+};
+static const struct autopilot_keys CLI_AUTOPILOT = {
+    "Healthy", "FailureTolerance", "Leader", "Servers",   "ID",         "Name",
+    "Address", "NodeStatus",       "Status", "LastIndex", "StableSince"};
+static const struct autopilot_keys HTTP_AUTOPILOT = {
+    "healthy", "failure_tolerance", "leader", "servers",    "id",          "name",
+    "address", "node_status",       "status", "last_index", "stable_since"};
+
+static int autopilot_from(json_t *doc, const struct autopilot_keys *k, struct vault_autopilot *ap,
+                          const char *missing, struct error *err)
+{
+    json_t *servers = json_object_get(doc, k->servers);
+    if (json_object_get(doc, k->healthy) == NULL || !json_is_object(servers))
+        return error_set(err, ERR_PROTOCOL, "%s", missing);
+    ap->healthy = jbool(doc, k->healthy);
+    ap->failure_tolerance = (int)jint(doc, k->failure_tolerance);
+    ap->leader = dup_str(doc, k->leader);
+    ap->servers = calloc(json_object_size(servers) + 1, sizeof *ap->servers);
+    if (ap->servers == NULL)
+        return error_set(err, ERR_GENERIC, "out of memory");
+    const char *key;
+    json_t *s;
+    json_object_foreach(servers, key, s)
+    {
+        struct vault_autopilot_server *x = &ap->servers[ap->n++];
+        x->id = dup_str(s, k->id);
+        x->name = dup_str(s, k->name);
+        x->address = dup_str(s, k->address);
+        x->node_status = dup_str(s, k->node_status);
+        x->status = dup_str(s, k->status);
+        x->healthy = jbool(s, k->healthy);
+        x->last_index = jint(s, k->last_index);
+        x->stable_since = dup_str(s, k->stable_since);
+    }
+    return 0;
+}
+
 int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *ap,
                           struct error *err)
 {
@@ -353,32 +405,131 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
     json_t *root = vault_load_output(out, len, "vault operator raft autopilot state", err);
     if (root == NULL)
         return -1;
-    json_t *servers = json_object_get(root, "Servers");
-    if (json_object_get(root, "Healthy") == NULL || !json_is_object(servers)) {
+    int rc =
+        autopilot_from(root, &CLI_AUTOPILOT, ap,
+                       "autopilot state printed JSON without Healthy/Servers (CamelCase)", err);
+    json_decref(root);
+    if (rc < 0)
+        vault_autopilot_clear(ap);
+    return rc;
+}
+
+/* --- Vault's HTTP answers (through pods/proxy) ---------------------------------------------- */
+
+/* The whole body must be one JSON object: no prompt or other text around it. */
+static json_t *load_http(const char *body, size_t len, const char *what, struct error *err)
+{
+    json_error_t je;
+    json_t *root = body != NULL ? json_loadb(body, len, 0, &je) : NULL;
+    if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        return error_set(err, ERR_PROTOCOL,
-                         "autopilot state printed JSON without Healthy/Servers (CamelCase)");
+        error_set(err, ERR_PROTOCOL, "%s: the answer is not a JSON object%s%s", what,
+                  root == NULL && body != NULL ? ": " : "", root == NULL && body ? je.text : "");
+        return NULL;
     }
-    ap->healthy = jbool(root, "Healthy");
-    ap->failure_tolerance = (int)jint(root, "FailureTolerance");
-    ap->leader = dup_str(root, "Leader");
-    ap->servers = calloc(json_object_size(servers) + 1, sizeof *ap->servers);
-    const char *key;
-    json_t *s;
-    json_object_foreach(servers, key, s)
-    {
-        struct vault_autopilot_server *x = &ap->servers[ap->n++];
-        x->id = dup_str(s, "ID");
-        x->name = dup_str(s, "Name");
-        x->address = dup_str(s, "Address");
-        x->node_status = dup_str(s, "NodeStatus");
-        x->status = dup_str(s, "Status");
-        x->healthy = jbool(s, "Healthy");
-        x->last_index = jint(s, "LastIndex");
-        x->stable_since = dup_str(s, "StableSince");
+    return root;
+}
+
+void vault_http_error_summary(const char *body, size_t len, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    json_t *root = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *errors = json_object_get(root, "errors");
+    if (json_is_array(errors)) {
+        size_t used = 0, i;
+        json_t *e;
+        json_array_foreach(errors, i, e)
+        {
+            const char *m = json_string_value(e);
+            if (m == NULL || used + 1 >= cap)
+                continue;
+            int w = snprintf(buf + used, cap - used, "%s%s", used ? "; " : "", m);
+            used = w < 0 ? used : (size_t)w >= cap - used ? cap - 1 : used + (size_t)w;
+        }
+    } else if (root == NULL && body != NULL) {
+        size_t l = 0; /* plain text: its first line (the body need not end in a NUL) */
+        while (l < len && l < cap - 1 && body[l] != '\r' && body[l] != '\n' && body[l] != '\0')
+            l++;
+        snprintf(buf, cap, "%.*s", (int)l, body);
     }
     json_decref(root);
+}
+
+int vault_parse_http_seal_status(const char *body, size_t len, struct vault_status *st,
+                                 struct error *err)
+{
+    memset(st, 0, sizeof *st);
+    json_t *root = load_http(body, len, "sys/seal-status", err);
+    if (root == NULL)
+        return -1;
+    if (!json_is_boolean(json_object_get(root, "sealed")) ||
+        !json_is_boolean(json_object_get(root, "initialized"))) {
+        json_decref(root);
+        return error_set(err, ERR_PROTOCOL,
+                         "sys/seal-status answered JSON without \"sealed\"/\"initialized\"");
+    }
+    status_fields(root, st);
+    json_decref(root);
     return 0;
+}
+
+int vault_merge_http_leader(long http_status, const char *body, size_t len, struct vault_status *st,
+                            struct error *err)
+{
+    if (http_status != 200) {
+        char why[512];
+        vault_http_error_summary(body, len, why, sizeof why);
+        /* The CLI masks a sealed node's failing leader call (facts/vault.md §1). */
+        if (st->sealed && strstr(why, "Vault is sealed") != NULL) {
+            st->ha_enabled = 1;
+            return 0;
+        }
+        return error_set(err, ERR_REMOTE, "sys/leader answered %ld%s%s", http_status,
+                         why[0] ? ": " : "", why);
+    }
+    json_t *root = load_http(body, len, "sys/leader", err);
+    if (root == NULL)
+        return -1;
+    st->ha_enabled = jbool(root, "ha_enabled");
+    st->is_self = jbool(root, "is_self");
+    free(st->leader_address);
+    free(st->leader_cluster_address);
+    st->leader_address = dup_str(root, "leader_address");
+    st->leader_cluster_address = dup_str(root, "leader_cluster_address");
+    st->raft_committed_index = jint(root, "raft_committed_index");
+    st->raft_applied_index = jint(root, "raft_applied_index");
+    json_decref(root);
+    return 0;
+}
+
+int vault_parse_http_peers(const char *body, size_t len, struct vault_peers *peers,
+                           struct error *err)
+{
+    memset(peers, 0, sizeof *peers);
+    json_t *root = load_http(body, len, "sys/storage/raft/configuration", err);
+    if (root == NULL)
+        return -1;
+    json_decref(root);
+    /* The same document as `list-peers -format=json` prints (the whole api.Secret). */
+    return vault_parse_peers(body, len, peers, err);
+}
+
+int vault_parse_http_autopilot(const char *body, size_t len, struct vault_autopilot *ap,
+                               struct error *err)
+{
+    memset(ap, 0, sizeof *ap);
+    json_t *root = load_http(body, len, "sys/storage/raft/autopilot/state", err);
+    if (root == NULL)
+        return -1;
+    json_t *data = json_object_get(root, "data");
+    int rc = autopilot_from(json_is_object(data) ? data : root, &HTTP_AUTOPILOT, ap,
+                            "sys/storage/raft/autopilot/state answered without "
+                            "data.healthy/data.servers",
+                            err);
+    json_decref(root);
+    if (rc < 0)
+        vault_autopilot_clear(ap);
+    return rc;
 }
 
 /* --- running the CLI in pods ------------------------------------------------------------- */
@@ -427,41 +578,19 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
     return 0;
 }
 
-int vault_call_check(const struct vault_call *call, const char *what, const char *denied_hint,
-                     struct error *err)
+const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
+                                                const char *const *argv, struct vault_argv *w)
 {
-    if (!call->ran)
-        return error_set(err, ERR_REMOTE, "%s", call->error.msg);
-    if (call->exit_code == 0)
-        return 0;
-    char why[900];
-    vault_error_summary(call->err_out, why, sizeof why);
-    int denied = strstr(why, "permission denied") != NULL;
-    return error_set(err, denied ? ERR_FORBIDDEN : ERR_REMOTE, "%s on %s failed: %s%s", what,
-                     call->pod, why[0] ? why : "no reason given",
-                     denied && denied_hint ? denied_hint : "");
-}
-
-int vault_run_cli(struct kube_client *kube, const struct vault_cluster *vc, struct vault_call *call,
-                  const struct secret *token, const char *const *args, const char *what,
-                  const char *denied_hint, struct error *err)
-{
-    struct secret with_token = {0};
-    if (token != NULL) {
-        if (vault_call_with_token(call, vc, token, args, &with_token, err) < 0)
-            return -1;
-    } else {
-        size_t n = 0;
-        for (; args[n] != NULL; n++) {
-            if (n + 1 >= sizeof call->argv / sizeof call->argv[0])
-                return error_set(err, ERR_GENERIC, "too many arguments");
-            call->argv[n] = args[n];
-        }
-        call->argv[n] = NULL;
-    }
-    vault_call_run(kube, vc, call, 1);
-    secret_free(&with_token);
-    return vault_call_check(call, what, denied_hint, err);
+    if (!vc->pod_env_token || argv[0] == NULL || strcmp(argv[0], "sh") == 0)
+        return argv;
+    static const char *const prefix[] = {"env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        w->argv[n++] = prefix[i];
+    for (size_t i = 0; argv[i] != NULL && n + 1 < sizeof w->argv / sizeof w->argv[0]; i++)
+        w->argv[n++] = argv[i];
+    w->argv[n] = NULL;
+    return w->argv;
 }
 
 #define CALL_TIMEOUT_MS (120 * 1000)
@@ -487,8 +616,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
     struct kexec_result *res = calloc(n, sizeof *res);
     struct kexec_buffer *outb = calloc(n, sizeof *outb);
     struct kexec_buffer *errb = calloc(n, sizeof *errb);
-    if (!req || !res || !outb || !errb) {
-        free(req), free(res), free(outb), free(errb);
+    struct vault_argv *wrapped = calloc(n, sizeof *wrapped);
+    if (!req || !res || !outb || !errb || !wrapped) {
+        free(req), free(res), free(outb), free(errb), free(wrapped);
         for (size_t i = 0; i < n; i++)
             error_set(&calls[i].error, ERR_GENERIC, "out of memory");
         return -1;
@@ -505,7 +635,7 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
         req[i].container = vc->container;
-        req[i].argv = c->argv;
+        req[i].argv = vault_argv_without_pod_token(vc, c->argv, &wrapped[i]);
         if (c->input != NULL) {
             req[i].in.kind = KEXEC_STDIN_MEMORY;
             req[i].in.data = c->input;
@@ -535,7 +665,7 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
             c->error = res[i].err; /* kexec's message already names the pod */
         }
     }
-    free(req), free(res), free(outb), free(errb);
+    free(req), free(res), free(outb), free(errb), free(wrapped);
     return rc;
 }
 
@@ -549,19 +679,6 @@ int vault_status_from_call(const struct vault_call *c, struct vault_status *st, 
     else
         return 1;
     return 0;
-}
-
-int vault_status_is_active(const struct vault_status *st)
-{
-    return st->is_self && !st->sealed;
-}
-
-long vault_active_index(const struct pod_view *views, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (views[i].have_status && vault_status_is_active(&views[i].st))
-            return (long)i;
-    return -1;
 }
 
 void vault_views_clear(struct pod_view *views, size_t n)
@@ -592,9 +709,13 @@ int vault_read_raft(struct kube_client *kube, const struct vault_cluster *vc, co
         goto out;
     }
     vault_call_run(kube, vc, calls, 2);
-    if (vault_call_check(&calls[0], "list-peers", NULL, &err) < 0) {
-        snprintf(why, why_cap, "%.*s", (int)why_cap - 1, err.msg);
-        rc = err.kind == ERR_FORBIDDEN ? -2 : -1;
+    if (!calls[0].ran) {
+        snprintf(why, why_cap, "%.*s", (int)why_cap - 1, calls[0].error.msg);
+    } else if (calls[0].exit_code != 0) {
+        char summary[512];
+        vault_error_summary(calls[0].err_out, summary, sizeof summary);
+        snprintf(why, why_cap, "list-peers on %s failed: %s", pod, summary);
+        rc = strstr(summary, "permission denied") != NULL ? -2 : -1;
     } else if (vault_parse_peers(calls[0].out, calls[0].out_len, peers, &err) < 0) {
         snprintf(why, why_cap, "%.*s", (int)why_cap - 1, err.msg);
     } else {
@@ -641,4 +762,54 @@ void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
     }
     free(calls);
     free(index);
+}
+
+int vault_call_check(const struct vault_call *call, const char *what, const char *denied_hint,
+                     struct error *err)
+{
+    if (!call->ran)
+        return error_set(err, ERR_REMOTE, "%s", call->error.msg);
+    if (call->exit_code == 0)
+        return 0;
+    char why[900];
+    vault_error_summary(call->err_out, why, sizeof why);
+    int denied = strstr(why, "permission denied") != NULL;
+    return error_set(err, denied ? ERR_FORBIDDEN : ERR_REMOTE, "%s on %s failed: %s%s", what,
+                     call->pod, why[0] ? why : "no reason given",
+                     denied && denied_hint ? denied_hint : "");
+}
+
+int vault_run_cli(struct kube_client *kube, const struct vault_cluster *vc, struct vault_call *call,
+                  const struct secret *token, const char *const *args, const char *what,
+                  const char *denied_hint, struct error *err)
+{
+    struct secret with_token = {0};
+    if (token != NULL) {
+        if (vault_call_with_token(call, vc, token, args, &with_token, err) < 0)
+            return -1;
+    } else {
+        size_t n = 0;
+        for (; args[n] != NULL; n++) {
+            if (n + 1 >= sizeof call->argv / sizeof call->argv[0])
+                return error_set(err, ERR_GENERIC, "too many arguments");
+            call->argv[n] = args[n];
+        }
+        call->argv[n] = NULL;
+    }
+    vault_call_run(kube, vc, call, 1);
+    secret_free(&with_token);
+    return vault_call_check(call, what, denied_hint, err);
+}
+
+int vault_status_is_active(const struct vault_status *st)
+{
+    return st->is_self && !st->sealed;
+}
+
+long vault_active_index(const struct pod_view *views, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (views[i].have_status && vault_status_is_active(&views[i].st))
+            return (long)i;
+    return -1;
 }

@@ -28,6 +28,9 @@ struct vault_status {
     char *cluster_id;
     char *storage_type;
     int recovery_seal;
+    char *recovery_seal_type; /* "shamir" for auto seals (1.16+), NULL otherwise */
+    int migration;            /* started in seal migration mode and not migrated yet (facts:
+                                 seal-migration §1.4: false alone does not mean done) */
     enum tristate removed_from_cluster; /* 1.19+ only */
     int ha_enabled;
     int is_self; /* absent on standbys: 0 */
@@ -106,6 +109,29 @@ int vault_parse_autopilot(const char *out, size_t len, struct vault_autopilot *a
                           struct error *err);
 void vault_autopilot_clear(struct vault_autopilot *ap);
 
+/* --- Vault's HTTP answers (read through pods/proxy, lib/vaultread) ---------------------------
+ * The HTTP JSON differs from the CLI's: the CLI merges sys/seal-status and
+ * sys/leader into one document and masks a sealed node's failing leader call;
+ * autopilot's fields are snake_case under "data" (facts/vault.md §1, §4;
+ * hashicorp/vault api/sys_seal.go, api/sys_leader.go). Pure and bounded. */
+
+/* sys/seal-status (200) into st; the leader fields are zero until merged. */
+int vault_parse_http_seal_status(const char *body, size_t len, struct vault_status *st,
+                                 struct error *err);
+/* sys/leader's answer (status and body) merged into st as the CLI does: a
+ * sealed node's "Vault is sealed" gives ha_enabled true; any other failure is
+ * an error (st is left as it was). */
+int vault_merge_http_leader(long http_status, const char *body, size_t len, struct vault_status *st,
+                            struct error *err);
+/* sys/storage/raft/configuration: the document list-peers prints. */
+int vault_parse_http_peers(const char *body, size_t len, struct vault_peers *peers,
+                           struct error *err);
+/* sys/storage/raft/autopilot/state (snake_case under data). */
+int vault_parse_http_autopilot(const char *body, size_t len, struct vault_autopilot *ap,
+                               struct error *err);
+/* Vault's {"errors":[...]} joined with "; ", else the first line of a text body. */
+void vault_http_error_summary(const char *body, size_t len, char *buf, size_t cap);
+
 /* --- running the CLI in pods ------------------------------------------------------------- */
 
 /* One CLI invocation in one pod. stdin may carry a secret: it is never traced
@@ -126,6 +152,18 @@ struct vault_call {
     char *err_out;            /* stderr, NUL-terminated, bounded */
     struct error error;       /* why it did not run */
 };
+
+/* The argv to exec for a CLI run without the token the pod's env may carry (a
+ * transit seal token in VAULT_TOKEN, docs/seal-migration.md): it would reach
+ * every command, and a privileged one would get 403. Commands with a token of
+ * their own set it (vault_call_with_token: sh reads it into VAULT_TOKEN); the
+ * others run under `env -u VAULT_TOKEN -u BAO_TOKEN` when vc->pod_env_token.
+ * vault_call_run does this for every call. */
+struct vault_argv {
+    const char *argv[32];
+};
+const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
+                                                const char *const *argv, struct vault_argv *w);
 
 /* Runs every call at once (one exec session per call). Returns 0 when every
  * call ran (exit codes may be non-zero), -1 when any did not. */

@@ -20,7 +20,7 @@
     "VHA-SVC-004|VHA-EP-001|VHA-EP-002|VHA-DNS-001|VHA-PVC-001|VHA-PVC-002|VHA-PLACE-001|"         \
     "VHA-PLACE-002|VHA-PLACE-003|VHA-RAFT-001|VHA-RAFT-002|VHA-RAFT-003|VHA-RAFT-004|"             \
     "VHA-RAFT-005|VHA-TLS-001|VHA-TLS-002|VHA-TLS-003|VHA-VER-001|VHA-VER-002|VHA-VER-003|"        \
-    "VHA-LBL-001"
+    "VHA-VER-004|VHA-LBL-001"
 
 /* Marks the checks an id or prefix names ("VHA-SVC", "vha-dns-001"); 0 when none. */
 static int select_checks(const char *word, int *selected)

@@ -29,6 +29,7 @@
 #include "ops.h"
 #include "output.h"
 #include "secret.h"
+#include "snapshot-dr.h"
 #include "snapshot.h"
 #include "snapstream.h"
 #include "vault.h"
@@ -328,6 +329,12 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         }
         if (committed > 0)
             fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, err.msg);
+        /* The status of the pod it came from (the save may have followed a new leader). */
+        const struct pod_view *from = &views[pi];
+        for (size_t i = 0; i < o.vc->npods; i++)
+            if (strcmp(o.vc->pods[i].name, s.saved_from) == 0 && views[i].have_status)
+                from = &views[i];
+        snapdr_save_meta(ctx, file, o.vc, s.saved_from, from, info, s.sha256, s.bytes);
     }
     print_save_report(ctx, file, s.saved_from, info, s.seconds);
     rc = EXIT_OK;
@@ -386,15 +393,28 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
     return 0;
 }
 
+int snapshot_verify_local(struct cmd_context *ctx, const char *path, struct snapshot_info *info,
+                          int *fdp)
+{
+    return verify_local(ctx, path, info, fdp);
+}
+
 static int snapshot_verify(struct cmd_context *ctx, const char *file)
 {
     struct snapshot_info *info = calloc(1, sizeof *info);
+    int fd = -1, have_meta = 0;
+    struct snapmeta sm;
     if (info == NULL)
         return EXIT_ERROR;
-    if (verify_local(ctx, file, info, NULL) < 0) {
+    if (verify_local(ctx, file, info, strcmp(file, "-") == 0 ? NULL : &fd) < 0 ||
+        (fd >= 0 && (have_meta = snapdr_load_meta(ctx, file, fd, &sm)) < 0)) {
+        if (fd >= 0)
+            close(fd);
         free(info);
         return EXIT_ERROR;
     }
+    if (fd >= 0)
+        close(fd);
     json_t *meta = json_loadb(info->meta_json, info->meta_json_len, 0, NULL);
     if (meta == NULL)
         meta = json_object();
@@ -410,6 +430,8 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
             "SHA256SUMS.sealed", "bytes", (json_int_t)info->member_size[SNAPSHOT_SEALED],
             "verified", 0, "note", "needs the cluster's unseal keys; Vault checks it on restore",
             "meta", meta);
+        if (have_meta)
+            json_object_set_new(doc, "metadata", snapdr_meta_json(&sm));
         struct error err = {0};
         char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
         if (s != NULL)
@@ -436,6 +458,10 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
         if (s != NULL)
             fprintf(ctx->out, "meta.json:\n%s", s);
         free(s);
+        if (have_meta)
+            snapdr_print_meta(ctx, file, &sm);
+        else if (strcmp(file, "-") != 0)
+            fprintf(ctx->out, "metadata: none (%s.json is missing)\n", file);
     }
     json_decref(meta);
     free(info);
@@ -542,6 +568,27 @@ static int show_status(struct cmd_context *ctx, const struct cmd_args *args)
     return status->exec(ctx, &sa);
 }
 
+int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int force, int fd,
+                  unsigned long long size, const struct secret *token, double *seconds,
+                  struct error *err)
+{
+    struct progress prog = {.f = ctx->err_raw};
+    struct snapstream_restore r = {
+        .pod = pod,
+        .token = token,
+        .fd = fd,
+        .size = size,
+        .force = force,
+        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
+        .progress = on_stream_progress,
+        .progress_ctx = &prog,
+    };
+    int rc = snapstream_restore(o, &r, err);
+    if (seconds != NULL)
+        *seconds = r.seconds;
+    return rc;
+}
+
 static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
 {
     if (strcmp(file, "-") == 0) {
@@ -558,6 +605,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     struct pod_view *views = NULL;
     struct secret token = {0};
     struct signals sig;
+    struct snapdr_plain pl = {0};
     if (info == NULL)
         goto out;
     if (verify_local(ctx, file, info, &fd) < 0)
@@ -583,6 +631,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         rc = -got;
         goto out;
     }
+    if ((rc = snapdr_plain_check(ctx, args, file, fd, &o, &views[pi], &pl)) != 0)
+        goto out;
+    rc = EXIT_ERROR;
     if (force)
         fprintf(ctx->err,
                 "warning: --force skips Vault's check that the snapshot was sealed with this "
@@ -594,31 +645,29 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
              "Restore %s (raft index %llu, term %llu) into Vault cluster %s/%s (StatefulSet %s, "
              "through active pod %s)? This replaces ALL of the cluster's data",
              file, info->index, info->term, o.vc->namespace, o.vc->name, o.vc->name, pod);
-    if (!cmd_confirm(ctx, args, question)) {
+    if (pl.keys.n == 0 && !cmd_confirm(ctx, args, question)) { /* else confirmed by typing */
         fprintf(ctx->err, "Not restored.\n");
         goto out;
     }
     signals_catch(&sig);
     caught = 1;
-    struct progress prog = {.f = ctx->err_raw};
-    struct snapstream_restore r = {
-        .pod = pod,
-        .token = &token,
-        .fd = fd,
-        .size = size,
-        .force = force,
-        .handshake_timeout_ms = ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
-        .progress = on_stream_progress,
-        .progress_ctx = &prog,
-    };
-    if (snapstream_restore(&o, &r, &err) < 0) {
+    double sent_s = 0;
+    if (snapshot_send(ctx, &o, pod, force, fd, size, &token, &sent_s, &err) < 0) {
         cmd_report(ctx, &err);
+        if (strstr(err.msg, "could not verify hash file") != NULL)
+            snapdr_other_cluster(ctx, file);
         rc = exit_for(&err);
         goto out;
     }
     char el[32];
-    snprintf(el, sizeof el, "%.1fs", r.seconds);
+    snprintf(el, sizeof el, "%.1fs", sent_s);
     fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);
+    if (pl.keys.n > 0) {
+        /* Another cluster's snapshot: the old token is dead, the source's keys open it. */
+        secret_free(&token);
+        rc = snapdr_finish_forced(ctx, args, &o, file, &pl, views[pi].st.n, views[pi].st.t);
+        goto out;
+    }
     int need = wait_after_restore(ctx, &o, &token, index_before, force);
     if (need < 0) {
         rc = EXIT_INTERRUPTED;
@@ -649,6 +698,7 @@ out:
     secret_free(&token);
     if (o.vc != NULL)
         cmd_close_cluster(&o, views);
+    snapdr_plain_clear(&pl);
     free(info);
     return rc;
 }
@@ -671,6 +721,8 @@ static int cmd_snapshot_exec(struct cmd_context *ctx, const struct cmd_args *arg
         return snapshot_verify(ctx, file);
     if (strcmp(sub, "save") == 0)
         return snapshot_save(ctx, args, file);
+    if (cmd_opt_flag(args, "new-cluster"))
+        return snapdr_new_cluster(ctx, args, file);
     return snapshot_restore(ctx, args, file);
 }
 
@@ -682,34 +734,56 @@ static const struct cmd_option snapshot_options[] = {
     {"token-file", 0, OPT_STRING, "FILE", "Vault token (else VAULT_TOKEN, else asked)", "@files"},
     {"yes", 0, OPT_FLAG, NULL, "restore: do not ask for confirmation", NULL},
     {"force", 0, OPT_FLAG, NULL,
-     "restore: accept a snapshot sealed with other keys (the cluster then uses the snapshot's "
-     "unseal keys and root token)",
+     "restore: accept another cluster's snapshot over this one (asks to type the StatefulSet's "
+     "name; needs --keys-file: the cluster then uses the source's unseal keys and root token)",
      NULL},
+    {"new-cluster", 0, OPT_FLAG, NULL,
+     "restore: into a freshly installed, uninitialized cluster (init, join, restore, unseal "
+     "with --keys-file)",
+     NULL},
+    {"keys-file", 0, OPT_STRING, "FILE",
+     "restore --new-cluster or --force: the unseal keys of the cluster the snapshot comes from",
+     "@files"},
+    {"dry-run", 0, OPT_FLAG, NULL,
+     "restore --new-cluster: check and print the plan, change nothing", NULL},
     {0},
 };
 
 const struct cmd_entry cmd_snapshot_entry = {
     .name = "snapshot",
     .summary = "Save, verify and restore Raft snapshots, streamed and verified",
-    .usage = "save FILE|- | verify FILE | restore FILE [--yes] [--force]",
+    .usage = "save FILE|- | verify FILE | restore FILE [--yes] [--force --keys-file F] | restore "
+             "FILE --new-cluster --keys-file F [--dry-run]",
     .help = "save: streams `vault operator raft snapshot save` from the active pod (or --pod)\n"
             "into a temporary file beside FILE (mode 0600), checks that every byte the pod sent\n"
             "arrived (the pod counts what it sends), verifies the archive (gzip, tar\n"
             "members, SHA256SUMS), then fsyncs and renames it into place. On any failure or\n"
             "Ctrl-C the temporary file is removed and an existing FILE is left as it was.\n"
-            "`-` writes to stdout. Progress on a terminal.\n"
-            "verify: the same archive checks on a local file, offline; shows meta.json.\n"
+            "`-` writes to stdout. Progress on a terminal. FILE.json is written beside it\n"
+            "(0600, atomically): the source's cluster_id, version, seal type, shares,\n"
+            "threshold, raft index and term, the time and the file's SHA-256.\n"
+            "verify: the same archive checks on a local file, offline; shows meta.json, and\n"
+            "FILE.json when present (checked to describe this very file).\n"
             "SHA256SUMS.sealed cannot be checked without the cluster's unseal keys.\n"
             "restore: verifies FILE, asks for confirmation (--yes to skip), streams it to the\n"
             "active pod's `snapshot restore`, then waits until every pod is unsealed and a raft\n"
-            "member, says what to do for those that are not, and shows the status.\n"
+            "member, says what to do for those that are not, and shows the status. With\n"
+            "FILE.json it refuses an older Vault, the other seal kind, and another cluster's\n"
+            "snapshot (then --force --keys-file SOURCE_KEYS, or --new-cluster).\n"
+            "restore --new-cluster: into a fresh install: every pod must be uninitialized; init\n"
+            "with the source's shares/threshold (temporary keys and token in locked memory\n"
+            "only), unseal and join, restore -force on the active pod, wait for the apply,\n"
+            "restart the pods when needed, unseal with the source's keys, check cluster_id.\n"
+            "--dry-run prints the plan.\n"
             "Needs a Vault token (VAULT_TOKEN, --token-file, or asked); it goes to the pod on\n"
             "stdin, never on a command line.\n"
             "\nExamples:\n"
             "  kubectl vault-ha snapshot save backup.snap\n"
             "  kubectl vault-ha snapshot save - | gzip -t\n"
             "  kubectl vault-ha snapshot verify backup.snap\n"
-            "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n",
+            "  kubectl vault-ha snapshot restore backup.snap --token-file root.token\n"
+            "  kubectl vault-ha -n dr snapshot restore backup.snap --new-cluster \\\n"
+            "      --keys-file prod-keys.json --dry-run\n",
     .options = snapshot_options,
     .subcommands = snapshot_subcommands,
     .args_complete = "@files",

@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "cmd.h"
 #include "health.h"
+#include "ops.h"
 #include "output.h"
 #include "secret.h"
 #include "text.h"
@@ -86,6 +87,13 @@ static json_t *pod_document(const struct vault_pod *p, const struct pod_view *v,
                           v->st.version, "role", hp->role, "raft", hp->raft, "nodeId", hp->node_id,
                           "committedIndex", (json_int_t)v->st.raft_committed_index, "appliedIndex",
                           (json_int_t)v->st.raft_applied_index, "clusterId", v->st.cluster_id);
+        json_t *seal = json_pack("{s:s?, s:b, s:s?, s:b}", "type", v->st.type, "recoverySeal",
+                                 v->st.recovery_seal, "recoverySealType", v->st.recovery_seal_type,
+                                 "migration", v->st.migration);
+        if (vault != NULL && seal != NULL)
+            json_object_set_new(vault, "seal", seal);
+        else
+            json_decref(seal);
     } else {
         vault = json_pack("{s:s, s:s?}", "role", hp->role ? hp->role : "unknown", "error",
                           v->status_error);
@@ -147,10 +155,10 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
     fprintf(o, "StatefulSet %s/%s (release %s, %s): %d/%d ready\n\n", vc->namespace, vc->name,
             vc->release ? vc->release : "-", vc->image ? vc->image : "-", vc->ready_replicas,
             vc->replicas);
-    const char *headers[] = {"POD",      "PHASE", "READY",   "INITIALIZED", "SEALED",
-                             "ROLE",     "RAFT",  "INDEX",   "VERSION",     "AGE",
-                             "RESTARTS", "NODE",  "NODE ID", "IP",          "IMAGE"};
-    size_t ncols = wide ? 15 : 12;
+    const char *headers[] = {"POD",     "PHASE", "READY",   "INITIALIZED", "SEALED",   "ROLE",
+                             "RAFT",    "INDEX", "VERSION", "AGE",         "RESTARTS", "NODE",
+                             "NODE ID", "IP",    "IMAGE",   "SEAL"};
+    size_t ncols = wide ? 16 : 12;
     struct table *t = table_new(ncols, headers);
     if (t == NULL)
         return;
@@ -163,14 +171,23 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
         const struct health_pod *hp = &h->pods[i];
-        char age[32], restarts[16], sealed[32], index[48], phase[WIDTH_PHASE * 2];
+        char age[32], restarts[16], sealed[32], index[48], phase[WIDTH_PHASE * 2], seal[96];
         phase_cell(phase, sizeof phase, p);
         output_age(age, sizeof age, now, p->created);
         snprintf(restarts, sizeof restarts, "%d", p->restarts);
         const char *init = "-", *version = p->label_version;
         snprintf(sealed, sizeof sealed, "-");
         snprintf(index, sizeof index, "-");
+        snprintf(seal, sizeof seal, "-");
         if (v->have_status) {
+            /* the configured seal (not the stored one), its recovery seal, and whether the
+             * pod was started in migration mode and still migrates (docs/seal-migration.md) */
+            snprintf(seal, sizeof seal, "%s%s%s%s", v->st.type ? v->st.type : "?",
+                     v->st.recovery_seal ? ", recovery " : "",
+                     v->st.recovery_seal
+                         ? (v->st.recovery_seal_type ? v->st.recovery_seal_type : "shamir")
+                         : "",
+                     v->st.migration ? ", migration" : "");
             init = v->st.initialized ? "true" : "false";
             if (v->st.sealed && v->st.initialized)
                 snprintf(sealed, sizeof sealed, "true %d/%d", v->st.progress, v->st.t);
@@ -196,7 +213,8 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
                                p->node,
                                hp->node_id,
                                p->pod_ip,
-                               p->image};
+                               p->image,
+                               seal};
         int row = table_add_row(t, cells);
         if (row < 0)
             continue;
@@ -239,67 +257,26 @@ static void render_table(struct cmd_context *ctx, FILE *o, FILE *raw,
 
 /* --- one reading of the cluster ---------------------------------------------------------- */
 
-struct status_state {
-    struct pod_view *views;
-    struct vault_peers peers;
-    struct vault_autopilot ap;
-    int have_peers, have_ap;
-    char note[600];
-    struct health h;
-    int judged;
-};
-
-static void status_state_clear(const struct vault_cluster *vc, struct status_state *s)
-{
-    if (s->views != NULL)
-        vault_views_clear(s->views, vc->npods);
-    free(s->views);
-    if (s->have_peers)
-        vault_peers_clear(&s->peers);
-    if (s->have_ap)
-        vault_autopilot_clear(&s->ap);
-    if (s->judged)
-        health_clear(&s->h);
-    memset(s, 0, sizeof *s);
-}
-
-/* Asks every pod for its vault status (and, with a token, the active pod for
- * the raft peers), then judges. token NULL: no raft details (the note says why). */
+/* A reading is lib/ops's (the one every command takes); status only chooses
+ * whether the pods are listed again (not right after discovery listed them). */
 static int status_read(struct cmd_context *ctx, struct vault_cluster *vc,
-                       const struct secret *token, int refresh, struct status_state *s,
+                       const struct secret *token, int refresh, struct ops_reading *s,
                        struct error *err)
 {
+    struct ops o = {.kube = ctx->kube, .vc = vc, .prog = ctx->prog, .pods_fresh = !refresh};
     memset(s, 0, sizeof *s);
-    if (refresh && cluster_refresh_pods(ctx->kube, vc, err) < 0)
-        return -1;
-    s->views = calloc(vc->npods + 1, sizeof *s->views);
-    if (s->views == NULL)
-        return error_set(err, ERR_GENERIC, "out of memory");
-    vault_status_all(ctx->kube, vc, s->views);
-    long ai = vault_active_index(s->views, vc->npods);
-    const char *active = ai >= 0 ? vc->pods[ai].name : NULL;
-    if (token == NULL)
-        snprintf(s->note, sizeof s->note,
-                 "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
-                 "voters and failure tolerance from raft itself");
-    else if (active == NULL)
-        snprintf(s->note, sizeof s->note, "raft peers not read: no active node to ask");
-    else
-        s->have_peers = vault_read_raft(ctx->kube, vc, active, token, &s->peers, &s->ap,
-                                        &s->have_ap, s->note, sizeof s->note) == 0;
-    struct health_input in = {.vc = vc,
-                              .views = s->views,
-                              .peers = s->have_peers ? &s->peers : NULL,
-                              .autopilot = s->have_ap ? &s->ap : NULL,
-                              .prog = ctx->prog};
-    health_judge(&in, &s->h);
-    s->judged = 1;
-    return 0;
+    return ops_read(&o, token, s, err);
+}
+
+static void status_state_clear(struct vault_cluster *vc, struct ops_reading *s)
+{
+    struct ops o = {.vc = vc};
+    ops_reading_clear(&o, s);
 }
 
 /* The whole status once, as table, json or yaml, into f. Returns 0 or -1. */
 static int status_print(struct cmd_context *ctx, FILE *f, FILE *raw, const struct vault_cluster *vc,
-                        const struct status_state *s)
+                        const struct ops_reading *s)
 {
     time_t now = time(NULL);
     const char *note = s->note[0] ? s->note : NULL;
@@ -330,7 +307,7 @@ struct pod_facts {
     char raft[32];  /* voter, non-voter, not a raft member, "" unknown */
 };
 
-static void pod_facts_of(const struct vault_cluster *vc, const struct status_state *s, size_t i,
+static void pod_facts_of(const struct vault_cluster *vc, const struct ops_reading *s, size_t i,
                          struct pod_facts *f)
 {
     const struct vault_pod *p = &vc->pods[i];
@@ -373,7 +350,7 @@ static void watch_memory_free(struct watch_memory *m)
 
 /* Appends one change line per difference between old and the new reading;
  * returns how many. With old empty (the first reading), every pod's state. */
-static int watch_changes(const struct vault_cluster *vc, const struct status_state *s,
+static int watch_changes(const struct vault_cluster *vc, const struct ops_reading *s,
                          struct watch_memory *m, json_t *lines)
 {
     int count = 0;
@@ -448,7 +425,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     if (tty)
         fputs("\033[?25l", ctx->out_raw); /* no cursor blinking over the table */
     while (!cmd_interrupted) {
-        struct status_state s;
+        struct ops_reading s;
         struct error err = {0};
         char at[16];
         clock_now(at, sizeof at);
@@ -539,12 +516,12 @@ struct goal_wait {
     struct vault_cluster *vc;
     const struct secret *token;
     enum wait_goal goal;
-    struct status_state last;
+    struct ops_reading last;
     int have_last;
 };
 
 static int goal_met(enum wait_goal goal, const struct vault_cluster *vc,
-                    const struct status_state *s)
+                    const struct ops_reading *s)
 {
     switch (goal) {
     case GOAL_HEALTHY:
@@ -624,7 +601,7 @@ struct all_entry {
     struct cmd_context *ctx;
     struct vault_cluster *vc;
     const char *error; /* could not be used (from discovery) */
-    struct status_state s;
+    struct ops_reading s;
     struct error err;
     int ok;
 };
@@ -728,7 +705,7 @@ static int status_all_namespaces(struct cmd_context *ctx)
                            ready, "unsealed", unsealed, "voters", voters, "active", active,
                            "verdict", verdict, "exitCode", code, "error", a->ok ? NULL : why));
         if (a->ok)
-            status_state_clear(vc, &a->s);
+            status_state_clear(a->vc, &a->s);
     }
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
         char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
@@ -785,6 +762,17 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
         fprintf(ctx->err, "%s: --watch and --wait-for do not go together\n", ctx->prog);
         return EXIT_USAGE;
     }
+    const char *contexts = cmd_opt_str(args, "contexts");
+    if (cmd_opt_flag(args, "all-contexts") || contexts != NULL) {
+        if (goal_name != NULL || cmd_opt_flag(args, "all-namespaces")) {
+            fprintf(ctx->err,
+                    "%s: --all-contexts and --contexts show every Vault of each context; "
+                    "--wait-for and -A do not go with them\n",
+                    ctx->prog);
+            return EXIT_USAGE;
+        }
+        return cmd_status_contexts(ctx, contexts, watch, interval_ms);
+    }
     if (cmd_opt_flag(args, "all-namespaces")) {
         if (watch || goal_name != NULL) {
             fprintf(ctx->err, "%s: -A shows every Vault once; --watch and --wait-for take one\n",
@@ -820,7 +808,7 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
     } else if (goal_name != NULL) {
         rc = status_wait_for(ctx, vc, tok, goal, interval_ms);
     } else {
-        struct status_state s;
+        struct ops_reading s;
         if (status_read(ctx, vc, tok, 0, &s, &err) < 0) {
             cmd_report(ctx, &err);
             rc = EXIT_ERROR;
@@ -845,16 +833,20 @@ static const struct cmd_option status_options[] = {
      "healthy|unsealed|active"},
     {"all-namespaces", 'A', OPT_FLAG, NULL, "every Vault and OpenBao of the cluster, one line each",
      NULL},
+    {"all-contexts", 0, OPT_FLAG, NULL,
+     "every Vault of every kubeconfig context in one table (contexts read in parallel)", NULL},
+    {"contexts", 0, OPT_STRING, "A,B,C", "like --all-contexts, for these contexts", "@contexts"},
     {0},
 };
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .summary = "Show the Vault cluster: pods, seal and HA state, raft, verdict, next step",
-    .usage = "[--token-file FILE] [-w [--interval D]] [--wait-for STATE [--timeout D]] [-A]",
+    .usage = "[--token-file FILE] [-w [--interval D]] [--wait-for STATE [--timeout D]] [-A] "
+             "[--all-contexts | --contexts A,B]",
     .help = "Shows the Vault StatefulSet and each pod: phase and readiness, initialized, sealed\n"
             "with unseal progress, HA role, raft state and index, version. The pod data comes\n"
-            "from the API; the Vault data from `vault status` run in every pod at once. With a\n"
+            "from the API; the Vault data from every pod at once (see --read-via below). With a\n"
             "Vault token (VAULT_TOKEN or --token-file) it also reads the raft peers and\n"
             "autopilot state. Then a verdict, the problems found and the next command to run.\n"
             "-w/--watch keeps watching (every --interval): on a terminal the screen is redrawn\n"
@@ -863,19 +855,28 @@ const struct cmd_entry cmd_status_entry = {
             "--wait-for healthy|unsealed|active waits (at most --timeout, default 2m) until\n"
             "that holds, then shows the status and exits 0; else it exits with the verdict.\n"
             "-A/--all-namespaces lists every Vault and OpenBao StatefulSet, one line each.\n"
+            "--all-contexts (or --contexts a,b,c) does so for every kubeconfig context at once:\n"
+            "context, namespace, StatefulSet, pods ready and sealed, active pod, version, seal\n"
+            "type, verdict. A context that does not answer within --request-timeout (default\n"
+            "5s here) or refuses is a row with its error and counts as unavailable (3).\n"
+            "The Vault data comes through the API server's pods/proxy when RBAC grants \"get\"\n"
+            "on pods/proxy (Vault's HTTP API, no process in the pods), else from `vault status`\n"
+            "run in the pods; the global --read-via auto|proxy|exec chooses.\n"
             "\nExit codes:\n"
             "  0  healthy: every pod unsealed and a voter, one active node\n"
             "  1  could not tell (API error, no StatefulSet, no pod answered)\n"
             "  2  degraded: an active node and a quorum, but something needs attention\n"
             "  3  unavailable: no active node or no quorum\n"
-            "  -A: the worst of all clusters.\n"
+            "  -A, --all-contexts: the worst of all clusters.\n"
             "\nExamples:\n"
             "  kubectl vault-ha status\n"
             "  kubectl vault-ha status -n vault --release vault -o json\n"
             "  VAULT_TOKEN=... kubectl vault-ha status -o wide\n"
             "  kubectl vault-ha status -w\n"
             "  kubectl vault-ha status --wait-for healthy --timeout 5m\n"
-            "  kubectl vault-ha status -A\n",
+            "  kubectl vault-ha status -A\n"
+            "  kubectl vault-ha status --all-contexts -w\n"
+            "  kubectl vault-ha status --contexts prod,staging -o json\n",
     .options = status_options,
     .flags = CMD_NO_ARGS,
     .exec = cmd_status_exec,

@@ -112,7 +112,7 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
             if (vc->pods[i].running)
                 targets[n++] = i;
     /* Keep the pods that need keys; say why the others do not. */
-    int keep = 0, threshold = 0, problems = 0, min_progress = -1;
+    int keep = 0, threshold = 0, problems = 0, min_progress = -1, not_by_keys = 0;
     for (int k = 0; k < n; k++) {
         struct pod_view *v = &views[targets[k]];
         const char *name = vc->pods[targets[k]].name;
@@ -126,6 +126,21 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
         } else if (!v->st.sealed) {
             if (named)
                 fprintf(ctx->err, "%s: already unsealed\n", name);
+        } else if (v->st.migration) {
+            fprintf(ctx->err,
+                    "%s: in seal migration mode (seal %s): it needs the old seal's keys with "
+                    "-migrate: `%s migrate-seal`\n",
+                    name, v->st.type ? v->st.type : "?", ctx->prog);
+            not_by_keys++;
+        } else if (v->st.recovery_seal) {
+            /* docs/seal-migration.md: an auto seal unseals the pod by itself; recovery
+             * keys authorise generate-root and rekey, they do not decrypt the root key */
+            fprintf(ctx->err,
+                    "%s: seal %s: the pod unseals itself; recovery keys do not unseal it. If it "
+                    "stays sealed, its log says why (kubectl logs -n %s %s): the seal may be "
+                    "unreachable\n",
+                    name, v->st.type ? v->st.type : "?", vc->namespace, name);
+            not_by_keys++;
         } else {
             targets[keep++] = targets[k];
             if (v->st.t > threshold)
@@ -135,7 +150,7 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
         }
     }
     if (keep == 0) {
-        if (problems == 0)
+        if (problems == 0 && not_by_keys == 0)
             fprintf(ctx->out, "No sealed pod to unseal.\n");
         rc = problems ? EXIT_ERROR : EXIT_OK;
         goto out;

@@ -9,6 +9,7 @@
 
 /* One line per command file; the order is the order of `--help`. */
 extern const struct cmd_entry cmd_doctor_entry, cmd_upgrade_entry, cmd_recover_entry;
+extern const struct cmd_entry cmd_migrate_seal_entry;
 extern const struct cmd_entry cmd_rekey_entry, cmd_generate_root_entry, cmd_rotate_entry;
 extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
     cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
@@ -16,13 +17,17 @@ extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry
     cmd_snapshot_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,   &cmd_doctor_entry,        &cmd_init_entry,
-    &cmd_unseal_entry,   &cmd_join_entry,          &cmd_bootstrap_entry,
-    &cmd_peers_entry,    &cmd_step_down_entry,     &cmd_remove_peer_entry,
-    &cmd_snapshot_entry, &cmd_upgrade_entry,       &cmd_recover_entry,
-    &cmd_rekey_entry,    &cmd_generate_root_entry, &cmd_rotate_entry,
-    &cmd_exec_entry,     &cmd_completion_entry,    &cmd_version_entry,
-    &cmd_complete_entry, &cmd_man_entry,           NULL,
+    &cmd_status_entry,        &cmd_doctor_entry,
+    &cmd_init_entry,          &cmd_unseal_entry,
+    &cmd_join_entry,          &cmd_bootstrap_entry,
+    &cmd_peers_entry,         &cmd_step_down_entry,
+    &cmd_remove_peer_entry,   &cmd_snapshot_entry,
+    &cmd_upgrade_entry,       &cmd_migrate_seal_entry,
+    &cmd_recover_entry,       &cmd_rekey_entry,
+    &cmd_generate_root_entry, &cmd_rotate_entry,
+    &cmd_exec_entry,          &cmd_completion_entry,
+    &cmd_version_entry,       &cmd_complete_entry,
+    &cmd_man_entry,           NULL,
 };
 
 const struct cmd_option global_option_table[] = {
@@ -52,6 +57,9 @@ const struct cmd_option global_option_table[] = {
      NULL},
     {"no-color", 0, OPT_FLAG, NULL, "no colour (also NO_COLOR=1)", NULL},
     {"verbose", 'v', OPT_FLAG, NULL, "trace API requests on stderr (secrets redacted)", NULL},
+    {"read-via", 0, OPT_STRING, "HOW",
+     "how Vault is read: auto (pods/proxy when RBAC allows it, else exec), proxy or exec",
+     "auto|proxy|exec"},
     {"help", 'h', OPT_FLAG, NULL, "show help", NULL},
     {0},
 };

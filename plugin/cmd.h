@@ -60,6 +60,8 @@ struct global_options {
     const char *container; /* NULL = from the chart (vault / openbao) */
     int no_color;
     int verbose;
+    enum kube_read_via read_via; /* --read-via */
+    int request_timeout_set;     /* --request-timeout was given */
 };
 
 struct cmd_context {
@@ -227,6 +229,10 @@ int cmd_ceremony_file_write(struct cmd_context *ctx, int fd, const char *path,
                             const struct secret *text);
 /* Shows a secret once on standard output, straight from locked memory. */
 void cmd_ceremony_show_secret(struct cmd_context *ctx, const struct secret *text);
+
+/* status --all-contexts / --contexts (status-contexts.c): list NULL = every
+ * context of the kubeconfig, else "a,b,c". Returns the exit code. */
+int cmd_status_contexts(struct cmd_context *ctx, const char *list, int watch, long interval_ms);
 
 /* Shell completion: words typed after the plugin name, the last being completed
  * (cmd-completion.c). Prints candidates and the directive; returns 0. */

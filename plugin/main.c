@@ -26,13 +26,14 @@
 #include "secret.h"
 #include "text.h"
 #include "vault.h"
+#include "vaultread.h"
 #include "wipe.h"
 
 static const char *const global_short_help =
     "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
     "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
     "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
-    "--container, --no-color, -v, -h/--help\n";
+    "--container, --read-via, --no-color, -v, -h/--help\n";
 
 /* Ctrl-C ends the process as usual, except while a wait is under way (or a
  * watch runs): then the first one ends the wait between two polls, cleanly,
@@ -431,6 +432,7 @@ int cmd_connect(struct cmd_context *ctx)
         .max_retries = -1,
         .trace = ctx->g->verbose ? trace_to_err : NULL,
         .trace_ctx = ctx,
+        .read_via = ctx->g->read_via,
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
@@ -523,6 +525,21 @@ int main(int argc, char **argv)
                     rt);
         return usage_exit(&p, token_copy);
     }
+    const char *rv = cmd_opt_str(g, "read-via");
+    go.read_via = KUBE_READ_AUTO;
+    if (rv != NULL) {
+        if (strcmp(rv, "proxy") == 0)
+            go.read_via = KUBE_READ_PROXY;
+        else if (strcmp(rv, "exec") == 0)
+            go.read_via = KUBE_READ_EXEC;
+        else if (strcmp(rv, "auto") != 0) {
+            usage_error(prog, p.cmd->name, "--read-via takes auto, proxy or exec, not \"%s\"", rv);
+            free(p.positional);
+            wipe_free_str(token_copy);
+            return EXIT_USAGE;
+        }
+    }
+    go.request_timeout_set = rt != NULL;
     go.wait_timeout_ms = 0;
     const char *wt = cmd_opt_str(g, "timeout");
     if (wt != NULL && ((go.wait_timeout_ms = cmd_parse_duration_ms(wt)) <= 0)) {
@@ -609,7 +626,7 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
         cluster_free(o->vc);
         return -1;
     }
-    vault_status_all(ctx->kube, o->vc, *views);
+    vaultread_status_all(ctx->kube, o->vc, *views);
     return 0;
 }
 

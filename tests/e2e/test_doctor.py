@@ -19,7 +19,7 @@ IDS = ["VHA-STS-001", "VHA-STS-002", "VHA-STS-003", "VHA-STS-004", "VHA-SVC-001"
        "VHA-PVC-001", "VHA-PVC-002", "VHA-PLACE-001", "VHA-PLACE-002", "VHA-PLACE-003",
        "VHA-RAFT-001", "VHA-RAFT-002", "VHA-RAFT-003", "VHA-RAFT-004", "VHA-RAFT-005",
        "VHA-TLS-001", "VHA-TLS-002", "VHA-TLS-003", "VHA-VER-001", "VHA-VER-002",
-       "VHA-VER-003", "VHA-LBL-001"]
+       "VHA-VER-003", "VHA-VER-004", "VHA-LBL-001"]
 
 
 def root_token(fake):
@@ -91,6 +91,7 @@ HEALTHY_LINES = [
     "ok      VHA-VER-001   every pod runs vault 1.21.2",
     "ok      VHA-VER-002   the image tags match the versions 3 pods report",
     "ok      VHA-VER-003   auto-unseal (transit): every initialized pod unsealed itself",
+    "ok      VHA-VER-004   seal config: transit",
     "ok      VHA-LBL-001   the vault-* labels of 3 pods agree with their vault status",
 ]
 
@@ -118,7 +119,7 @@ def test_healthy_cluster_every_check_ok(healthy):
     assert lines[23] == ("ok      VHA-TLS-003   the certificates of 3 pods are signed by the CA "
                          "joins use, %s (VAULT_CACERT)"
                          % os.path.join(healthy.state_dir, "vault/vault/vault/tls/ca.crt"))
-    assert lines[-2:] == ["", "28 ok, 0 advice, 0 warnings, 0 errors, 0 skipped"]
+    assert lines[-2:] == ["", "29 ok, 0 advice, 0 warnings, 0 errors, 0 skipped"]
     # One exec per pod plus the three token calls, all in one batch; no shell in argv
     # carries the token (it goes on stdin).
     execs = healthy.exec_log()[-6:]
@@ -136,7 +137,7 @@ def test_healthy_json_yaml_and_stable_ids(healthy):
     assert doc["findings"][0] == {"id": "VHA-STS-001", "level": "ok",
                                   "message": "3 replicas: quorum 2, failure tolerance 1",
                                   "fix": None}
-    assert doc["summary"] == {"ok": 28, "advice": 0, "warn": 0, "error": 0, "skipped": 0}
+    assert doc["summary"] == {"ok": 29, "advice": 0, "warn": 0, "error": 0, "skipped": 0}
     assert (doc["namespace"], doc["statefulset"], doc["exitCode"]) == ("vault", "vault", 0)
     r = doctor(healthy, "-o", "yaml", "--check", "VHA-STS-001,VHA-SVC-002")
     assert r.returncode == 0, r.stderr
@@ -209,7 +210,7 @@ def test_rbac_denies_the_lists_skipped_and_exit_0(healthy):
             'this user (README, RBAC)')
     assert {x[0] for k, v in f.items() for x in v if k not in sum(denied.values(), [])
             + ["VHA-PLACE-002", "VHA-EP-001", "VHA-EP-002"]} == {"ok"}
-    assert r.stdout.splitlines()[-1] == "19 ok, 0 advice, 0 warnings, 0 errors, 9 skipped"
+    assert r.stdout.splitlines()[-1] == "20 ok, 0 advice, 0 warnings, 0 errors, 9 skipped"
 
 
 def test_completion_offers_every_check_id(healthy):
@@ -411,10 +412,10 @@ def test_runbook_cluster_advice_exit_0_and_strict(make_fake):
     assert {lvl for v in f.values() for (lvl, _, _) in v} == {"ok", "advice", "skipped"}
     assert ("advice  VHA-SVC-004   vault, vault-active, vault-standby publish not-ready "
             "addresses") in r.stdout
-    assert r.stdout.splitlines()[-1] == "23 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
+    assert r.stdout.splitlines()[-1] == "24 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
     r = doctor(fake, "--strict", token=root_token(fake))
     assert r.returncode == 2, r.stdout + r.stderr
-    assert r.stdout.splitlines()[-1] == "23 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
+    assert r.stdout.splitlines()[-1] == "24 ok, 2 advice, 0 warnings, 0 errors, 3 skipped"
     r = doctor(fake, "-o", "json", "--check", "VHA-SVC-004,VHA-VER-003,VHA-STS-001")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)

@@ -220,7 +220,8 @@ def test_endless_status_output_is_capped(fake):
     image_tool(fake, "vault", VAULT_WRAPPER % (
         '"vault-1 status"*) exec yes "{";;\n'
         '"vault-2 status"*) exec yes "endless" >&2;;'))
-    rc, out, err, peak_kib = run_measured(["status", "-o", "json"],
+    # The endless peers are the exec'd CLI: read by exec, not through pods/proxy.
+    rc, out, err, peak_kib = run_measured(["--read-via", "exec", "status", "-o", "json"],
                                           {"KUBECONFIG": fake.kubeconfig})
     import json
     doc = json.loads(out)

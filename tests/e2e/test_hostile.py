@@ -153,7 +153,8 @@ def test_escape_sequences_in_a_refusal(fake):
 # ---------------------------------------------------------------- endless output
 def test_endless_output_to_status_ends_with_an_error(fake):
     hostile(fake, "endless-stdout", match="status")
-    rc, out, err, peak = run_measured(fake, ["status"])
+    # The hostile peer is the exec'd `vault status`: read by exec, not through pods/proxy.
+    rc, out, err, peak = run_measured(fake, ["--read-via", "exec", "status"])
     assert rc in (1, 2, 3), err
     assert peak < RSS_LIMIT_KIB, peak
     assert_sane(out + err)
@@ -164,7 +165,8 @@ def test_endless_output_to_status_ends_with_an_error(fake):
 
 def test_endless_stderr_to_status_ends_with_an_error(fake):
     hostile(fake, "endless-stderr", match="status")
-    rc, out, err, peak = run_measured(fake, ["status"])
+    # The hostile peer is the exec'd `vault status`: read by exec, not through pods/proxy.
+    rc, out, err, peak = run_measured(fake, ["--read-via", "exec", "status"])
     assert rc in (1, 2, 3), err
     assert peak < RSS_LIMIT_KIB, peak
     assert_sane(out + err)
@@ -205,7 +207,8 @@ def test_truncated_frame(fake):
 
 def test_oversized_frame_streams_without_buffering(fake):
     hostile(fake, "oversized-frame", match="status")
-    rc, out, err, peak = run_measured(fake, ["status"])
+    # The hostile peer is the exec'd `vault status`: read by exec, not through pods/proxy.
+    rc, out, err, peak = run_measured(fake, ["--read-via", "exec", "status"])
     assert rc in (1, 2, 3), err
     assert peak < RSS_LIMIT_KIB, peak
     assert_sane(out + err)

@@ -122,12 +122,13 @@ def test_live_lock_is_never_taken_and_stale_one_only_when_asked(make_fake):
                              "for its 3600 s, and this one is alive\n"), r.stderr
     assert lease_of(fake)["spec"]["holderIdentity"] == bob
     assert changes(fake) == []
-    # Its holder stopped renewing it 90 s ago (30 s lease): stale.
+    # Its holder stopped renewing it 90 s ago (30 s lease): stale. (More time passes before
+    # the plugin looks on a loaded machine: "2 min ago" past 119 s.)
     assert fake.kubectl("delete", "lease", LEASE, "-n", "vault").returncode == 0
     create_lease(fake, bob, renewed_ago=90, duration=30)
     r = upgrade(fake, keys, "--keys-file", keys["_path"], "--yes")
     assert r.returncode == 1
-    assert re.search(r"last renewed (90|91|92|93|94|95) s ago, past its 30 s: its run has probably "
+    assert re.search(r"last renewed (9\d s|1[01]\d s|\d+ min) ago, past its 30 s: its run has probably "
                      r"ended without releasing it\. Make sure that run is gone, then add "
                      r"--force-unlock to take the lock over\n$", r.stderr), r.stderr
     assert lease_of(fake)["spec"]["holderIdentity"] == bob

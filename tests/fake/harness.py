@@ -2,6 +2,11 @@
 
     with FakeCluster(tmp_path / "fake", "--replicas", "5") as f:
         f.kubeconfig, f.url, f.control("settings", {"latency_ms": 50}), f.exec_log()
+
+Several fakes behind one kubeconfig (a context each, plus an unreachable one):
+
+    with FakeCluster(d / "a") as a, FakeCluster(d / "b") as b, Unreachable() as dead:
+        merged_kubeconfig(d / "kubeconfig", [("prod", a), ("stage", b), ("dr", dead)])
 """
 import json
 import os
@@ -75,6 +80,10 @@ class FakeCluster:
     def audit_log(self):
         return self._lines("audit.log")
 
+    def proxy_log(self):
+        """Every pods/proxy request that reached a pod (namespace, pod, method, path, status)."""
+        return self._lines("proxy.log")
+
     def hostile_log(self):
         """What hostile exec peers saw of the client (the Close it answered with)."""
         return self._lines("hostile.log")
@@ -88,3 +97,50 @@ class FakeCluster:
         e.update(env or {})
         return subprocess.run([binary] + list(args), env=e, input=input, capture_output=True,
                               timeout=timeout, text=not isinstance(input, bytes))
+
+
+class Unreachable:
+    """An API server address that accepts TCP connections and never answers (a cluster behind a
+    dead VPN): clients hang in the TLS handshake until their own deadline."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.url = "https://127.0.0.1:%d" % self.sock.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def merged_kubeconfig(path, contexts, current=None):
+    """Writes ONE kubeconfig with a context per cluster: contexts is a list of (name, target),
+    target a running FakeCluster (its admin user and namespace) or an Unreachable (or any
+    object with .url). Returns path."""
+    import yaml
+    clusters, users, ctxs = [], [], []
+    for name, target in contexts:
+        if isinstance(target, FakeCluster):
+            with open(target.kubeconfig) as f:
+                kc = yaml.safe_load(f)
+            ctx = next(c for c in kc["contexts"] if c["name"] == "fake")["context"]
+            cluster = next(c for c in kc["clusters"] if c["name"] == ctx["cluster"])["cluster"]
+            user = next(u for u in kc["users"] if u["name"] == ctx["user"])["user"]
+            namespace = ctx.get("namespace", "vault")
+        else:
+            cluster = {"server": target.url, "insecure-skip-tls-verify": True}
+            user = {"token": "unreachable"}
+            namespace = "vault"
+        clusters.append({"name": name, "cluster": cluster})
+        users.append({"name": name, "user": user})
+        ctxs.append({"name": name, "context": {"cluster": name, "user": name,
+                                               "namespace": namespace}})
+    doc = {"apiVersion": "v1", "kind": "Config",
+           "current-context": current or contexts[0][0],
+           "clusters": clusters, "users": users, "contexts": ctxs}
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    os.chmod(path, 0o600)
+    return str(path)

@@ -49,6 +49,30 @@ static void test_status_sealed(void **state)
     vault_status_clear(&st);
 }
 
+/* seal-migration facts §3.1: a standby restarted with a transit stanza over Shamir storage */
+static const char MIGRATING[] =
+    "{\"type\":\"transit\",\"initialized\":true,\"sealed\":true,\"t\":3,\"n\":5,\"progress\":0,"
+    "\"nonce\":\"\",\"version\":\"1.21.2\",\"migration\":true,\"recovery_seal\":true,"
+    "\"recovery_seal_type\":\"shamir\",\"storage_type\":\"raft\",\"removed_from_cluster\":false,"
+    "\"ha_enabled\":true,\"active_time\":\"0001-01-01T00:00:00Z\"}";
+
+static void test_status_seal_migration(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    assert_int_equal(vault_parse_status(MIGRATING, strlen(MIGRATING), 2, "", &st, &err), 0);
+    assert_string_equal(st.type, "transit");
+    assert_true(st.migration);
+    assert_true(st.recovery_seal);
+    assert_string_equal(st.recovery_seal_type, "shamir");
+    vault_status_clear(&st);
+    assert_int_equal(vault_parse_status(SEALED, strlen(SEALED), 2, "", &st, &err), 0);
+    assert_false(st.migration);
+    assert_null(st.recovery_seal_type);
+    vault_status_clear(&st);
+}
+
 static void test_status_leader_and_standby(void **state)
 {
     (void)state;
@@ -281,12 +305,129 @@ static void test_call_check(void **state)
     c.err_out = NULL;
     assert_int_equal(vault_call_check(&c, "list-peers", NULL, &err), -1);
     assert_string_equal(err.msg, "list-peers on vault-0 failed: no reason given");
+/* --- the HTTP API's answers (pods/proxy) ------------------------------------------------------ */
+
+/* api/sys_seal.go SealStatusResponse of an unsealed node: no leader fields. */
+static const char *HTTP_SEAL =
+    "{\"type\":\"awskms\",\"initialized\":true,\"sealed\":false,\"t\":3,\"n\":5,\"progress\":0,"
+    "\"nonce\":\"\",\"version\":\"1.21.2\",\"build_date\":\"2025-12-18T15:41:11Z\","
+    "\"migration\":false,\"cluster_name\":\"vault-cluster-5c1d0e2a\",\"cluster_id\":\"c1\","
+    "\"recovery_seal\":true,\"recovery_seal_type\":\"shamir\",\"storage_type\":\"raft\","
+    "\"removed_from_cluster\":false}";
+
+static void test_http_seal_status_and_leader(void **state)
+{
+    (void)state;
+    struct vault_status st;
+    struct error err = {0};
+    assert_int_equal(vault_parse_http_seal_status(HTTP_SEAL, strlen(HTTP_SEAL), &st, &err), 0);
+    assert_string_equal(st.type, "awskms");
+    assert_true(st.recovery_seal);
+    assert_false(st.ha_enabled); /* not in sys/seal-status: sys/leader brings it */
+    assert_null(st.leader_address);
+    /* api/sys_leader.go LeaderResponse of a standby. */
+    const char *standby =
+        "{\"ha_enabled\":true,\"is_self\":false,\"active_time\":\"0001-01-01T00:00:00Z\","
+        "\"leader_address\":\"http://10.244.1.17:8200\",\"leader_cluster_address\":"
+        "\"https://vault-0.vault-internal:8201\",\"performance_standby\":false,"
+        "\"performance_standby_last_remote_wal\":0,\"last_wal\":0,\"raft_committed_index\":412,"
+        "\"raft_applied_index\":410}";
+    assert_int_equal(vault_merge_http_leader(200, standby, strlen(standby), &st, &err), 0);
+    assert_true(st.ha_enabled);
+    assert_false(st.is_self);
+    assert_string_equal(st.leader_cluster_address, "https://vault-0.vault-internal:8201");
+    assert_int_equal(st.raft_applied_index, 410);
+    /* An unsealed node whose leader call fails: an error, as the CLI's exit 1. */
+    const char *e500 = "{\"errors\":[\"internal error\"]}";
+    assert_int_equal(vault_merge_http_leader(500, e500, strlen(e500), &st, &err), -1);
+    assert_string_equal(err.msg, "sys/leader answered 500: internal error");
+    vault_status_clear(&st);
+
+    /* Sealed: sys/leader's 503 "Vault is sealed" is masked (ha_enabled true). */
+    const char *sealed = "{\"type\":\"shamir\",\"initialized\":true,\"sealed\":true,\"t\":3,"
+                         "\"n\":5,\"progress\":2,\"nonce\":\"x\",\"version\":\"1.21.2\"}";
+    assert_int_equal(vault_parse_http_seal_status(sealed, strlen(sealed), &st, &err), 0);
+    const char *e503 = "{\"errors\":[\"Vault is sealed\"]}";
+    assert_int_equal(vault_merge_http_leader(503, e503, strlen(e503), &st, &err), 0);
+    assert_true(st.ha_enabled);
+    assert_int_equal(st.progress, 2);
+    assert_int_equal(vault_merge_http_leader(502, "bad gateway\n", 12, &st, &err), -1);
+    assert_string_equal(err.msg, "sys/leader answered 502: bad gateway");
+    vault_status_clear(&st);
+
+    /* Not the whole body one object, or the wrong document. */
+    const char *prompt = "Token: {\"sealed\":true,\"initialized\":true}";
+    assert_int_equal(vault_parse_http_seal_status(prompt, strlen(prompt), &st, &err), -1);
+    const char *noflag = "{\"sealed\":\"yes\",\"initialized\":true}";
+    assert_int_equal(vault_parse_http_seal_status(noflag, strlen(noflag), &st, &err), -1);
+    assert_string_equal(err.msg,
+                        "sys/seal-status answered JSON without \"sealed\"/\"initialized\"");
+    assert_int_equal(vault_parse_http_seal_status("[]", 2, &st, &err), -1);
+    assert_int_equal(vault_parse_http_seal_status(NULL, 0, &st, &err), -1);
+}
+
+static void test_http_raft_answers(void **state)
+{
+    (void)state;
+    const char *config =
+        "{\"request_id\":\"4b5c\",\"lease_id\":\"\",\"lease_duration\":0,\"renewable\":false,"
+        "\"data\":{\"config\":{\"index\":62,\"servers\":[{\"address\":\"vault-0.vault-internal:"
+        "8201\",\"leader\":true,\"node_id\":\"vault-0\",\"protocol_version\":\"3\",\"voter\":"
+        "true}]}},\"warnings\":null}";
+    struct vault_peers peers;
+    struct error err = {0};
+    assert_int_equal(vault_parse_http_peers(config, strlen(config), &peers, &err), 0);
+    assert_int_equal(peers.n, 1);
+    assert_int_equal(peers.index, 62);
+    vault_peers_clear(&peers);
+    assert_int_equal(vault_parse_http_peers("x{}", 3, &peers, &err), -1);
+    /* The HTTP API's autopilot state: snake_case under data (facts/vault.md §4). */
+    const char *ap_json =
+        "{\"request_id\":\"r\",\"data\":{\"healthy\":false,\"failure_tolerance\":0,\"leader\":"
+        "\"vault-0\",\"voters\":[\"vault-0\",\"vault-1\"],\"servers\":{\"vault-0\":{\"id\":"
+        "\"vault-0\",\"name\":\"vault-0\",\"address\":\"vault-0.vault-internal:8201\","
+        "\"node_status\":\"alive\",\"last_contact\":\"0s\",\"last_index\":412,\"healthy\":true,"
+        "\"stable_since\":\"2026-01-05T09:12:50.1Z\",\"status\":\"leader\"},\"vault-1\":{\"id\":"
+        "\"vault-1\",\"name\":\"vault-1\",\"node_status\":\"failed\",\"healthy\":false,"
+        "\"last_index\":409,\"status\":\"voter\"}}}}";
+    struct vault_autopilot ap;
+    assert_int_equal(vault_parse_http_autopilot(ap_json, strlen(ap_json), &ap, &err), 0);
+    assert_false(ap.healthy);
+    assert_string_equal(ap.leader, "vault-0");
+    assert_int_equal(ap.n, 2);
+    assert_string_equal(ap.servers[1].node_status, "failed");
+    assert_int_equal(ap.servers[1].last_index, 409);
+    vault_autopilot_clear(&ap);
+    /* The CLI's CamelCase is not the HTTP answer. */
+    const char *camel = "{\"data\":{\"Healthy\":true,\"Servers\":{}}}";
+    assert_int_equal(vault_parse_http_autopilot(camel, strlen(camel), &ap, &err), -1);
+    assert_string_equal(err.msg, "sys/storage/raft/autopilot/state answered without "
+                                 "data.healthy/data.servers");
+}
+
+static void test_http_error_summary(void **state)
+{
+    (void)state;
+    char buf[64];
+    const char *two = "{\"errors\":[\"permission denied\",\"1 error occurred\"]}";
+    vault_http_error_summary(two, strlen(two), buf, sizeof buf);
+    assert_string_equal(buf, "permission denied; 1 error occurred");
+    vault_http_error_summary("Client sent an HTTP request to an HTTPS server.\n", 48, buf,
+                             sizeof buf);
+    assert_string_equal(buf, "Client sent an HTTP request to an HTTPS server.");
+    const char *none = "{\"errors\":[]}";
+    vault_http_error_summary(none, strlen(none), buf, sizeof buf);
+    assert_string_equal(buf, "");
+    char tiny[8];
+    vault_http_error_summary(two, strlen(two), tiny, sizeof tiny);
+    assert_string_equal(tiny, "permiss");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_sealed),
+        cmocka_unit_test(test_status_seal_migration),
         cmocka_unit_test(test_status_leader_and_standby),
         cmocka_unit_test(test_status_failures),
         cmocka_unit_test(test_init_roundtrip),
@@ -295,6 +436,9 @@ int main(void)
         cmocka_unit_test(test_autopilot_camel_case),
         cmocka_unit_test(test_error_summary),
         cmocka_unit_test(test_call_check),
+        cmocka_unit_test(test_http_seal_status_and_leader),
+        cmocka_unit_test(test_http_raft_answers),
+        cmocka_unit_test(test_http_error_summary),
     };
     return cmocka_run_group_tests_name("vault", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@ import sys
 import yaml
 from aiohttp import web
 
+from . import sealconfig
 from .certs import CA
 from .resources import Release
 from .server import Server
@@ -107,6 +108,7 @@ async def serve(opts):
                 else:
                     r.patches[(kind, name)] = json.loads(patch)
         srv.releases.append(r)
+        sealconfig.install(srv, r)
         # Raft joins resolve <pod>.<sts>-internal through the same records nslookup sees:
         # a name that lags or is missing fails the join the way real DNS would.
         cluster.model.dns_hook = (lambda rel: lambda pod: srv.pod_dns_ip(rel, pod))(r)
@@ -198,6 +200,8 @@ async def serve(opts):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if srv.proxy_session is not None:
+        await srv.proxy_session.close()
     await api_runner.cleanup()
     await control_runner.cleanup()
 

@@ -232,8 +232,20 @@ class Release:
             listener = ('listener "tcp" {\n  tls_disable = 1\n  address = "[::]:8200"\n'
                         '  cluster_address = "[::]:8201"\n}\n')
         return ('ui = true\n\n%s\nstorage "raft" {\n  path = "%s"\n}\n\n'
-                'service_registration "kubernetes" {}\ndisable_mlock = true\n'
-                % (listener, self.data_dir()))
+                'service_registration "kubernetes" {}\n%sdisable_mlock = true\n'
+                % (listener, self.data_dir(), self.seal_hcl()))
+
+    def seal_hcl(self):
+        """The seal stanza of a release whose Vault was set up with an auto seal (the
+        simulator's seal_type option)."""
+        seal_type = self.cluster.options["seal_type"]
+        if seal_type == "shamir":
+            return ""
+        if seal_type == "transit":
+            tr = self.cluster.model.transit
+            return ('seal "transit" {\n  address = "%s"\n  token = "%s"\n  key_name = "%s"\n'
+                    '  mount_path = "%s/"\n}\n' % (tr.address, tr.token, tr.key, tr.mount))
+        return 'seal "%s" {\n  kms_key_id = "alias/vault-unseal"\n}\n' % seal_type
 
     def data_dir(self):
         if self.data_path:
@@ -266,6 +278,8 @@ class Release:
     def state(self, pod):
         if pod in self.pod_states:
             return self.pod_states[pod]
+        if self.cluster.crashed(pod) is not None:
+            return "CrashLoopBackOff"   # Vault exited at start (a bad seal config)
         if self.ordered and not self._created(pod):
             return "missing"
         info = self.pods[pod]

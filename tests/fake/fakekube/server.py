@@ -16,6 +16,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from . import sealconfig
 from .patches import PatchError, apply_json_patch, strategic_merge_patch
 from .resources import PVC_KIB, ZONES, combine_patches, merge_patch, now_rfc3339
 
@@ -45,11 +46,24 @@ ESCAPES = "\x1b]52;c;aGFja2Vk\x07\x1b[2J\x1b[1;31m"
 # Hostile exec behaviours (settings {"hostile": MODE, "hostile_match": TEXT}); see README.md.
 HOSTILE_MODES = ("escape", "endless-stdout", "endless-stderr", "truncated-frame",
                  "oversized-frame", "oversized-status", "close-code", "garbage-after-101",
-                 "status-not-json", "reason-escape")
+                 "status-not-json", "reason-escape", "proxy-endless", "proxy-escape")
+# The modes that make a pod's answer through pods/proxy hostile (the others are exec's).
+PROXY_HOSTILE = ("proxy-endless", "proxy-escape")
 
 
 def taint(text):
     return text + ESCAPES if isinstance(text, str) else text
+
+
+def taint_strings(value):
+    """Every string of a JSON value with the escapes appended (a hostile pod's HTTP answer)."""
+    if isinstance(value, str):
+        return taint(value)
+    if isinstance(value, list):
+        return [taint_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: taint_strings(v) for k, v in value.items()}
+    return value
 
 
 def taint_object(doc):
@@ -88,6 +102,43 @@ ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.
 # What df reports as used when no test set a fill level.
 DEFAULT_DISK_PERCENT = 3
 
+# pods/proxy: the RBAC verb of each proxied method (apiserver requestinfo.go), and the headers
+# a proxy does not forward.
+PROXY_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+               "DELETE": "delete", "OPTIONS": "get"}
+HOP_BY_HOP = ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailer", "transfer-encoding", "upgrade")
+
+
+def split_scheme_name_port(pid):
+    """apimachinery SplitSchemeNamePort: name, name:port or scheme:name:port; the scheme is
+    empty, http or https. (scheme, name, port) or None."""
+    parts = pid.split(":")
+    if len(parts) == 1:
+        scheme, name, port = "", parts[0], ""
+    elif len(parts) == 2:
+        scheme, name, port = "", parts[0], parts[1]
+    elif len(parts) == 3:
+        scheme, name, port = parts
+    else:
+        return None
+    if not name or scheme not in ("", "http", "https") or (port and not port.isdigit()):
+        return None
+    return scheme, name, port
+
+
+def ssar_attributes_from_protobuf(raw):
+    """kubectl auth can-i posts its SelfSubjectAccessReview as protobuf: the "k8s\\0" envelope
+    (runtime.Unknown, raw in field 2), spec (2), resourceAttributes (1) with namespace, verb,
+    group, version, resource, subresource, name (1-7; k8s.io/api authorization/v1)."""
+    from vaultsim.snapshot import parse_pb  # the simulator's decoder of raft snapshot metadata
+    if not raw.startswith(b"k8s\x00"):
+        raise ValueError("not a protobuf envelope")
+    obj = parse_pb(parse_pb(raw[4:])[2][0])
+    attrs = parse_pb(parse_pb(obj[2][0])[1][0])
+    names = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
+    return {names[n - 1]: v[0].decode() for n, v in attrs.items() if 1 <= n <= 7}
+
 
 class Server:
     def __init__(self, state_dir, options):
@@ -113,6 +164,8 @@ class Server:
         self.exec_log = open(os.path.join(state_dir, "exec.log"), "a", buffering=1)
         self.audit_log = open(os.path.join(state_dir, "audit.log"), "a", buffering=1)
         self.hostile_log = open(os.path.join(state_dir, "hostile.log"), "a", buffering=1)
+        self.proxy_log = open(os.path.join(state_dir, "proxy.log"), "a", buffering=1)
+        self.proxy_session = None  # the API server's connection to the pods (pods/proxy)
         self.procs = set()
         self.leases = {}             # (namespace, name) -> Lease object
         self.resource_version = 1000  # etcd's revision: every write of a Lease takes the next
@@ -151,6 +204,8 @@ class Server:
             self.make_pod_fs(r, pod, fs)
             r.fs_ready.add(pod)
         env["FAKE_POD_FS"] = fs
+        # extraEnvironmentVars / extraSecretEnvironmentVars of the pod's revision
+        env.update(sealconfig.template_env(r, pod))
         # The pod's own /tmp (make_pod_fs) for what a script puts in "${TMPDIR:-/tmp}".
         env["TMPDIR"] = fs + "/tmp"
         # The pod's DNS: the headless service's per-pod records, answered by
@@ -191,7 +246,8 @@ class Server:
         os.makedirs(os.path.dirname(fs + r.data_dir()), exist_ok=True)
         if not os.path.lexists(fs + r.data_dir()):
             os.symlink(r.cluster.data_path(pod), fs + r.data_dir())
-        write(r.config_dir() + "/extraconfig-from-values.hcl", r.config_hcl())
+        write(r.config_dir() + "/" + sealconfig.CONFIG_KEY,
+              sealconfig.configmap_data(r)[sealconfig.CONFIG_KEY])
         self.write_disk(r, pod)
         if r.cluster.tls:
             write(r.tls_dir() + "/vault.crt", r.cluster.issue_node_cert(pod))
@@ -334,7 +390,8 @@ class Server:
             return {"name": name, "versions": [gv], "preferredVersion": gv}
         return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
             group("apps", "v1"), group("discovery.k8s.io", "v1"), group("policy", "v1"),
-            group("coordination.k8s.io", "v1")]})
+            group("coordination.k8s.io", "v1"),
+            group("authorization.k8s.io", "v1")]})
 
     async def api_v1(self, request):
         def res(name, kind, namespaced=True, verbs=("get", "list"), short=None):
@@ -350,10 +407,14 @@ class Server:
              "verbs": ["create", "get"]},
             {"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
              "version": "v1", "kind": "Eviction", "verbs": ["create"]},
+            {"name": "pods/proxy", "singularName": "", "namespaced": True,
+             "kind": "PodProxyOptions", "verbs": ["create", "delete", "get", "patch", "update"]},
             res("services", "Service", short=["svc"]),
             res("endpoints", "Endpoints", short=["ep"]),
             res("persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"]),
-            res("nodes", "Node", False, short=["no"])]})
+            res("nodes", "Node", False, short=["no"]),
+            res("configmaps", "ConfigMap", verbs=("get", "list", "patch", "update"),
+                short=["cm"])]})
 
     async def apis_apps_v1(self, request):
         return json_response({"kind": "APIResourceList", "apiVersion": "v1",
@@ -967,8 +1028,8 @@ class Server:
         self.exec_log.write(json.dumps({"namespace": ns, "pod": name, "container": container,
                                         "command": command, "uri": request.path_qs,
                                         "protocol": chosen}) + "\n")
-        hostile = self.hostile if self.hostile and self.hostile_match in " ".join(command) \
-            else None
+        hostile = self.hostile if self.hostile and self.hostile not in PROXY_HOSTILE and \
+            self.hostile_match in " ".join(command) else None
         if hostile == "reason-escape":
             # A refusal whose reason phrase and body carry escape sequences.
             body = ("upgrade refused" + ESCAPES + "\n").encode()
@@ -1177,6 +1238,121 @@ class Server:
             pass
 
     # --- control -------------------------------------------------------------------------------
+    # --- pods/proxy (facts/kubernetes.md "pods/proxy") ------------------------------------------
+    async def proxy_pod(self, request):
+        """The API server carrying an HTTP request to a pod's port: RBAC per verb on pods/proxy,
+        the id forms [scheme:]name[:port], the real errors for a pod without an IP and a closed
+        port, Authorization dropped, other headers forwarded, the answer (a standby's 307
+        too) passed back unchanged; TLS to the pod is not verified."""
+        ns, pid, rest = request.match_info["ns"], request.match_info["id"], \
+            request.match_info["path"]
+        verb = PROXY_VERBS.get(request.method)
+        if verb is None:
+            return status_body(405, "MethodNotAllowed", "the server does not allow this method "
+                               "on the requested resource")
+        user = request["user"]
+        if not self.allowed(user, verb, "pods/proxy", ns):
+            return self.forbidden(user, verb, "pods/proxy", ns, pid)
+        parsed = split_scheme_name_port(pid)
+        if parsed is None:
+            return status_body(400, "BadRequest", 'invalid pod request "%s"' % pid)
+        scheme, name, port = parsed
+        r = self.find_release(ns, pod=name)
+        if r is None:
+            return self.not_found("pods", name)
+        if rest == "" and request.method in ("GET", "HEAD"):
+            return web.Response(status=301, headers={"Location": request.path + "/"})
+        state = r.state(name)
+        if state.startswith("Pending") or state in ("ContainerCreating", "BrokenImage"):
+            return status_body(400, "BadRequest", "address not allowed")
+        ip = r.pod_ip(r.pods[name]["ordinal"])
+        port = int(port or 8200)  # without a port: the first port of the first container
+        if state == "CrashLoopBackOff" or port != 8200:
+            return status_body(503, "ServiceUnavailable", "error trying to reach service: dial tcp "
+                               "%s:%d: connect: connection refused" % (ip, port))
+        if scheme == "https" and not r.cluster.tls:
+            return status_body(503, "ServiceUnavailable", "error trying to reach service: tls: "
+                               "first record does not look like a TLS handshake")
+        if scheme != "https" and r.cluster.tls:  # Vault's own answer, passed through
+            return web.Response(status=400, text="Client sent an HTTP request to an HTTPS "
+                                "server.\n", content_type="text/plain")
+        if not rest.startswith("/v1/"):
+            return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
+        hostile = self.hostile if self.hostile in PROXY_HOSTILE and \
+            self.hostile_match in rest else None
+        if hostile == "proxy-endless":  # a 200 whose body never ends
+            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+            chunk = b"y" * 65536
+            try:
+                while True:
+                    await resp.write(chunk)
+            except (ConnectionError, RuntimeError):
+                return resp
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in (
+                       "authorization", "host", "content-length", "accept-encoding")
+                   and not k.lower().startswith("x-fake-")}
+        headers["X-Forwarded-Uri"] = request.path_qs
+        url = self.endpoint(ns, name) + rest
+        if request.query_string:
+            url += "?" + request.query_string
+        if self.proxy_session is None:
+            import aiohttp
+            self.proxy_session = aiohttp.ClientSession(auto_decompress=False)
+        async with self.proxy_session.request(request.method, url, headers=headers,
+                                              data=await request.read(),
+                                              allow_redirects=False) as up:
+            body = await up.read()
+            out = {k: v for k, v in up.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-length", "date",
+                                                                         "server")}
+        if hostile == "proxy-escape":
+            try:
+                body = json.dumps(taint_strings(json.loads(body))).encode()
+            except ValueError:
+                body = body + ESCAPES.encode()
+        loc = out.get("Location")
+        own = "%s://%s:%d" % ("https" if r.cluster.tls else "http", ip, port)
+        if loc and loc.startswith(own + "/"):  # only a Location on the proxied host is rewritten
+            out["Location"] = "/api/v1/namespaces/%s/pods/%s/proxy%s" % (ns, pid, loc[len(own):])
+        self.proxy_log.write(json.dumps({"namespace": ns, "pod": name, "method": request.method,
+                                         "path": rest, "status": up.status}) + "\n")
+        return web.Response(status=up.status, body=body, headers=out)
+
+    async def self_subject_access_review(self, request):
+        """SelfSubjectAccessReview: any authenticated user may ask what RBAC allows it."""
+        raw = await request.read()
+        try:
+            if request.content_type == "application/vnd.kubernetes.protobuf":
+                review = {"spec": {"resourceAttributes": ssar_attributes_from_protobuf(raw)}}
+            else:
+                review = json.loads(raw)
+            attrs = review["spec"]["resourceAttributes"]
+        except (ValueError, KeyError, TypeError, IndexError):
+            return status_body(400, "BadRequest", "spec.resourceAttributes: Required value")
+        resource = attrs.get("resource", "")
+        if attrs.get("subresource"):
+            resource += "/" + attrs["subresource"]
+        user = request["user"]
+        allowed = self.allowed(user, attrs.get("verb", ""), resource, attrs.get("namespace"))
+        status = {"allowed": allowed}
+        if allowed:
+            status["reason"] = 'RBAC: allowed by ClusterRoleBinding "fake-%s" of ClusterRole ' \
+                '"fake-%s" to User "%s"' % (user, user, user)
+        return json_response({"kind": "SelfSubjectAccessReview",
+                              "apiVersion": "authorization.k8s.io/v1",
+                              "metadata": {"creationTimestamp": None},
+                              "spec": review["spec"], "status": status}, status=201)
+
+    async def apis_authorization_v1(self, request):
+        return json_response({"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": "authorization.k8s.io/v1", "resources": [
+                                  {"name": "selfsubjectaccessreviews",
+                                   "singularName": "selfsubjectaccessreview",
+                                   "namespaced": False, "kind": "SelfSubjectAccessReview",
+                                   "verbs": ["create"]}]})
+
     async def control(self, request):
         body = await request.json() if request.can_read_body else {}
         action = request.match_info["action"]
@@ -1273,6 +1449,10 @@ class Server:
                 r.broken_images.pop(body["image"], None)
             else:
                 r.broken_images[body["image"]] = body["reason"]
+        elif action == "cluster-ids":
+            # Each pod's cluster_id (the raft cluster whose data it holds; "" uninitialized).
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            return json_response({"cluster_ids": {p: r.cluster.cluster_id(p) for p in r.pods}})
         elif action == "leaders":
             # Every leader election of the release's Vault, oldest first.
             r = self.find_release_of(body["namespace"], body.get("release"))
@@ -1327,6 +1507,9 @@ class Server:
         elif action == "seal":
             r = self.find_release_of(body["namespace"], body.get("release"))
             r.cluster.set_seal_available(bool(body["available"]))
+        elif action in ("configmap", "secret", "transit"):
+            r = self.find_release_of(body["namespace"], body.get("release"))
+            return json_response(sealconfig.control(self, r, action, body))
         else:
             return json_response({"error": "unknown action"}, status=404)
         return json_response({"ok": True})
@@ -1360,6 +1543,10 @@ class Server:
             web.delete(ns + "/pods/{name}", self.delete_pod),
             web.route("*", ns + "/pods/{name}/exec", self.exec_pod),
             web.post(ns + "/pods/{name}/eviction", self.evict_pod),
+            web.route("*", ns + "/pods/{id}/proxy{path:(/.*)?}", self.proxy_pod),
+            web.get("/apis/authorization.k8s.io/v1", self.apis_authorization_v1),
+            web.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                     self.self_subject_access_review),
             web.get(ns + "/pods/{name}/log", self.pod_log),
             web.get(ns + "/services", self.list_services),
             web.get(ns + "/services/{name}", self.get_service),
@@ -1391,6 +1578,7 @@ class Server:
             web.get("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}", self.get_statefulset),
             web.patch("/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
                       self.patch_statefulset),
+            *sealconfig.routes(self),
         ])
         return app
 

@@ -217,6 +217,13 @@ class VaultCluster:
     def clear_faults(self) -> None:
         self.faults = []
 
+    def cluster_id(self, pod: str) -> str:
+        """The cluster_id of the raft cluster whose data the pod holds ("" when uninitialized),
+        readable also while it is sealed (status shows it only unsealed)."""
+        n = self.model.node(pod)
+        rc = n.rc or n.pending
+        return rc.cluster_id if rc is not None else ""
+
     def node_id(self, pod: str) -> str:
         return self.model.node(pod).node_id
 
@@ -267,6 +274,19 @@ class VaultCluster:
         node.cert_foreign = signer != "ca"
         node.cert_not_after = not_after if days < 0 else None
         return cert.public_bytes(serialization_pem()).decode()
+
+    def set_transit(self, available=None, token=None) -> None:
+        """The transit seal server: reachable or not (connection refused), its token."""
+        if available is not None:
+            self.model.transit.available = bool(available)
+        if token is not None:
+            self.model.transit.token = token
+        self._changed()
+
+    def crashed(self, pod: str):
+        """The fatal start-up line of the pod's Vault (it exits 1: CrashLoopBackOff), or None."""
+        self.model.advance()
+        return self.model.node(pod).crash
 
     def set_seal_available(self, available: bool) -> None:
         """Auto-unseal: the seal (KMS, transit) becomes unreachable or reachable again."""
@@ -436,6 +456,8 @@ class VaultCluster:
             else:
                 host, _, port = hostport.partition(":")
             port = int(port) if port else (443 if scheme == "https" else 80)
+            if m.transit.matches(host, port):
+                return await self._transit(request)
             target, err = m.resolve(host, port, local)
             if err:
                 return web.Response(status=502, headers={"X-Fake-Vault-Transport-Error": err})
@@ -457,6 +479,32 @@ class VaultCluster:
             return _error_response(e.status, e.messages)
         finally:
             self._changed()
+
+    async def _transit(self, request):
+        """The Vault serving the transit seal (seal-migration facts §5.1), as a pod's CLI
+        reaches it: unsealed, not HA; its transit mount answers the token it was given."""
+        tr = self.model.transit
+        await _drain(request)
+        if not tr.available:
+            return web.Response(status=502, headers={
+                "X-Fake-Vault-Transport-Error": tr.dial_error(tr.host, tr.port)})
+        path = request.match_info["path"].strip("/")
+        if path == "sys/seal-status":
+            return _json_response(200, {"type": "shamir", "initialized": True, "sealed": False,
+                                        "t": 1, "n": 1, "progress": 0, "nonce": "",
+                                        "version": self.model.version, "migration": False,
+                                        "cluster_name": "vault-cluster-transit",
+                                        "cluster_id": "7e2a1f00-0000-4000-8000-000000000077",
+                                        "recovery_seal": False, "storage_type": "inmem"})
+        if path == "sys/leader":
+            return _json_response(200, {"ha_enabled": False, "is_self": False,
+                                        "active_time": "0001-01-01T00:00:00Z",
+                                        "leader_address": "", "leader_cluster_address": ""})
+        if request.headers.get("X-Vault-Token", "") != tr.token:
+            return _error_response(403, ["permission denied"])
+        if path in ("%s/encrypt/%s" % (tr.mount, tr.key), "%s/decrypt/%s" % (tr.mount, tr.key)):
+            return _json_response(200, _logical({"ciphertext": "vault:v1:ZmFrZQ=="}))
+        return _error_response(404, ['no handler for route "%s". route entry not found.' % path])
 
     async def _body_json(self, request, allow_empty=False):
         raw = await request.read()
@@ -530,11 +578,20 @@ class VaultCluster:
             raise SimError(403, "permission denied")
         return tok
 
+    async def _wait_restore_lock(self, node):
+        """Core.Leader() takes the state lock that a restore's apply holds on the active node
+        (disaster-recovery facts §1.3): /sys/leader, so `vault status`, waits for the apply."""
+        m = self.model
+        while m.restoring(node):
+            await asyncio.sleep(0.05)
+            m.advance()
+
     # -- unauthenticated sys endpoints
     async def _seal_status(self, request, node, now):
         return _json_response(200, self.model.seal_status(node))
 
     async def _leader(self, request, node, now):
+        await self._wait_restore_lock(node)
         if node.sealed:
             raise SimError(503, "Vault is sealed")
         d = self.model.leader_status(node)
@@ -639,6 +696,18 @@ class VaultCluster:
             raise SimError(400, "invalid key: key is shorter than minimum 16 bytes")
         if len(raw) > 33:
             raise SimError(400, "invalid key: key is longer than maximum 33 bytes")
+        migrate = req.get("migrate")
+        if migrate is not None and not isinstance(migrate, bool):
+            raise SimError(400, "json: cannot unmarshal %s into Go struct field UnsealRequest.migrate "
+                                "of type bool" % type(migrate).__name__)
+        # unsealFragment's migration guards, in order, before any key is recorded (seal-migration
+        # facts §1.2, §4.1): all three are 500s
+        if migrate and not node.seal.migration:
+            raise SimError(500, "can't perform a seal migration, no migration seal found")
+        if migrate and node.pending is not None:
+            raise SimError(500, "can't perform a seal migration while joining a raft cluster")
+        if not migrate and m.migration_pending(node):
+            raise SimError(500, "migrate option not provided and seal migration is pending")
         if not node.sealed or node.join_due is not None:
             return _json_response(200, m.seal_status(node))
         if any(p == raw for p in node.parts):
@@ -646,19 +715,24 @@ class VaultCluster:
         if not node.parts:
             node.nonce = str(uuid.uuid4())
         node.parts.append(raw)
-        rc = node.rc or node.pending
-        if len(node.parts) < rc.threshold:
+        threshold = m.seal_config(node)[1]
+        if len(node.parts) < threshold:
             return _json_response(200, m.seal_status(node))
         parts = node.parts
         node.parts = []
         node.nonce = ""
-        if rc.threshold == 1:
+        if threshold == 1:
             combined = parts[0]
         else:
             try:
                 combined = shamir.combine(parts)
             except shamir.ShamirError as e:
                 raise SimError(400, "invalid key: failed to compute combined key: %s" % e)
+        if migrate and node.seal.unwrap not in (None, "shamir") and \
+                m.open_keyring(node.rc, combined) is None:
+            # leaving an auto seal: the shares are checked as the recovery key (§4.1)
+            raise SimError(400, "invalid key: failed to verify recovery key: recovery key does "
+                                "not match submitted values")
         m.unseal_with(node, combined, now)
         return _json_response(200, m.seal_status(node))
 
@@ -816,6 +890,8 @@ class VaultCluster:
         meta = raft_meta(rc.index, rc.term, servers, rc.config_index)
         state_bytes = int(m.opt["snapshot_state_bytes"])
         level = int(m.opt["snapshot_gzip_level"])
+        if level < 0 and m.openbao and m.vtuple >= (2, 6, 0):
+            level = 0   # OpenBao 2.6: gzip.NoCompression inside the gzip frame (DR facts §3.4)
         if level < 0:
             level = 6 if state_bytes <= 0 else (1 if state_bytes <= 64 << 20 else 0)
         writer = SnapshotWriter(meta, m.records(rc), m.snapshot_seal(rc), state_bytes=state_bytes, level=level,
@@ -859,8 +935,11 @@ class VaultCluster:
             if not force:
                 opened = m.snapshot_unseal(rc, bytes(reader.sealed))
                 if opened is None or opened != bytes(reader.sums):
-                    raise SimError(400, "could not verify hash file, possibly the snapshot is using a different "
-                                        "set of unseal keys; use the snapshot-force API to bypass this check")
+                    # disaster-recovery facts §1.2: the wording follows this cluster's seal
+                    what = ("set of unseal keys" if m.opt["seal_type"] == "shamir"
+                            else "autoseal key")
+                    raise SimError(400, "could not verify hash file, possibly the snapshot is using a "
+                                        "different %s; use the snapshot-force API to bypass this check" % what)
             reader.verify_sums()
         except SnapshotError as e:
             await _drain(request)
@@ -868,7 +947,7 @@ class VaultCluster:
         except SimError:
             await _drain(request)
             raise
-        rc.restore_due = (m.now() + float(m.opt["restore_apply_seconds"]), reader)
+        rc.restore_due = (m.now() + m.restore_apply_delay(reader.total_in), reader)
         return web.Response(status=204)
 
     async def _cubbyhole(self, request, node, now, path):

@@ -23,6 +23,7 @@ import uuid
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from . import seal as sealcfg
 from . import shamir
 from .goish import pem_fingerprints
 
@@ -45,8 +46,12 @@ DEFAULT_OPTIONS = {
     "stepdown_sleep_seconds": 10.0,
     # the threshold key on a joining node returns before the node is unsealed (docs/vault-cli.md §3)
     "join_unseal_seconds": 0.3,
-    # snapshot restore: the response comes first, the apply runs asynchronously (docs/vault-cli.md §5)
-    "restore_apply_seconds": 0.3,
+    # snapshot restore: the response comes first, the apply runs asynchronously (docs/vault-cli.md §5):
+    # raft's fixed restoreOpDelayDuration of 5 s (docs/disaster-recovery.md §1.3) plus the time
+    # the install takes, which grows with the uploaded size (bytes per second; 0 = instant).
+    # Tests that are not about this wait pass a short delay.
+    "restore_apply_seconds": 5.0,
+    "restore_apply_bytes_per_second": 64 << 20,
     # -retry join loop interval
     "retry_join_seconds": 2.0,
     # state.bin is padded to at least this many bytes (benchmarks); 0 = natural size
@@ -162,6 +167,10 @@ class RaftCluster:
         self.last_leader_ordinal = -1
         self.restore_due = None         # (t, parsed snapshot)
         self.stash = None               # encrypted records after a forced restore of another cluster
+        # The barrier seal type in storage (core/seal-config, seal-migration facts §9); the
+        # shares combine to the unseal key (Shamir) or the recovery key (auto), the same
+        # shares either way (§6).
+        self.stored_type = "shamir"
 
     def bump(self, n: int = 1):
         self.index += n
@@ -207,11 +216,17 @@ class Node:
         self.down_index = None      # the commit index when the pod went down (restart)
         self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
         self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
+        # (shares, threshold) a sealed node still holds in memory after a restore brought
+        # another cluster's seal configuration (disaster-recovery facts §1.4): used for the
+        # unseal until the process restarts or an unseal succeeds. None = the cluster's.
+        self.seal_cache = None
         self.join_non_voter = False
         self.cert_names = None      # (dns, ips) of a reissued certificate, None = the modelled
         self.cert_foreign = False   # reissued by another CA
         self.cert_not_after = None  # reissued already expired (datetime)
         self.log = []               # Vault server log lines (hclog format), newest last
+        self.seal = sealcfg.SealStart()  # seal decisions at process start (seal-migration §1.1)
+        self.crash = None           # the fatal start-up line: the container exits (CrashLoop)
 
 
 class Model:
@@ -235,6 +250,10 @@ class Model:
         self.ca_pem = None
         self.ca_fingerprint = None
         self.seal_available = True
+        self.transit = sealcfg.TransitServer()
+        # pod -> (server config text, container env) at process start; None: no config read
+        # (the seal is the seal_type option's)
+        self.config_source = None
         self.versions = {}          # pod -> version its image runs (set by the API server)
         self.leader_history = []    # (pod, term, wall ns) of every leader, in order
         for i in range(replicas):
@@ -260,6 +279,7 @@ class Model:
             raise KeyError(pod)
         ordinal = int(pod.rsplit("-", 1)[1])
         n = Node(pod, ordinal, self._node_id(pod), "10.244.%d.%d" % (1 + ordinal % 250, 10 + ordinal % 200))
+        n.seal = sealcfg.SealStart(self.opt["seal_type"])
         self.nodes[pod] = n
         self.log(n, "INFO", "core: Initializing version history cache for core")
         self.log(n, "INFO", "core: seal configuration missing, not initialized")
@@ -617,7 +637,29 @@ class Model:
         new.active_since_ns = self.wall_ns(t)
         self.leader_history.append((new.pod, rc.term, self.wall_ns(t)))
         self.log(new, "INFO", "core: acquired lock, enabling active operation", t)
+        self.migrate_seal(new, rc, t)
         self.reconcile(rc, t)
+
+    def migrate_seal(self, n: Node, rc: RaftCluster, t: float):
+        """migrateSeal on the node that acquired the HA lock (seal-migration facts §1.3): only
+        a node started in migration mode migrates; the shares stay the same (§6)."""
+        if not n.seal.migration:
+            return
+        if rc.stored_type == n.seal.barrier:
+            self.log(n, "INFO", "core: migration is already performed", t)
+            return
+        old, new = rc.stored_type, n.seal.barrier
+        self.log(n, "INFO", "core: seal migration initiated", t)
+        if old == "shamir":
+            self.log(n, "INFO", "core: migrating from shamir to auto-unseal: to=%s" % new, t)
+        elif new == "shamir":
+            self.log(n, "INFO", "core: migrating from one auto-unseal to shamir: from=%s" % old, t)
+        else:
+            self.log(n, "INFO", "core: migrating from one auto-unseal to another: from=%s to=%s"
+                     % (old, new), t)
+        rc.stored_type = new
+        rc.bump(4)
+        self.log(n, "INFO", "core: seal migration complete", t)
 
     def _ev_lease(self, t, rc):
         """A leader that cannot reach a quorum of voters steps down (raft leader lease)."""
@@ -683,16 +725,25 @@ class Model:
     def build_date(self) -> str:
         return BUILD_DATES.get(self.version, "2025-01-01T00:00:00Z")
 
+    def seal_config(self, n: Node):
+        """(shares, threshold) the node's unseal uses: its cached configuration after a
+        restore, else its cluster's (Shamir defaultSeal.BarrierConfig, facts §1.4)."""
+        if n.seal_cache is not None:
+            return n.seal_cache
+        rc = n.rc or n.pending
+        return (rc.shares, rc.threshold) if rc else (0, 0)
+
     def seal_status(self, n: Node) -> dict:
         """The server's /v1/sys/seal-status body, in Go field order (docs/vault-cli.md §1, §8)."""
         rc = n.rc or n.pending
-        auto = self.opt["seal_type"] != "shamir"
+        auto = sealcfg.is_auto(n.seal.barrier)
         d = {
-            "type": self.opt["seal_type"],
+            # the configured seal, not the stored one (seal-migration facts §3)
+            "type": n.seal.barrier,
             "initialized": self.initialized(n),
             "sealed": n.sealed,
-            "t": rc.threshold if rc else 0,
-            "n": rc.shares if rc else 0,
+            "t": self.seal_config(n)[1] if rc else 0,
+            "n": self.seal_config(n)[0] if rc else 0,
             "progress": len(n.parts),
             "nonce": n.nonce,
             "version": self.pod_version(n.pod),
@@ -701,7 +752,7 @@ class Model:
             d["build_date"] = self.build_date()
         if self.openbao:
             d["commit_date"] = self.build_date()
-        d["migration"] = False
+        d["migration"] = self.migration_pending(n)
         if not n.sealed and n.rc is not None:
             d["cluster_name"] = n.rc.cluster_name
             d["cluster_id"] = n.rc.cluster_id
@@ -712,6 +763,12 @@ class Model:
         if self.has_removed_field():
             d["removed_from_cluster"] = bool(n.removed)
         return d
+
+    def migration_pending(self, n: Node) -> bool:
+        """`migration` in seal-status: started in migration mode and the stored seal is not yet
+        the configured one (seal-migration facts §1.4)."""
+        rc = n.rc or n.pending
+        return bool(n.seal.migration and rc is not None and rc.stored_type != n.seal.barrier)
 
     def leader_status(self, n: Node) -> dict:
         """/v1/sys/leader on an unsealed node (callers check sealed first: 503)."""
@@ -813,30 +870,58 @@ class Model:
         n.down_since = t
         n.down_index = rc.index if rc is not None else None
         n.catchup = None
+        n.seal_cache = None         # a new process reads the seal configuration from storage
         n.log = []
         self.log(n, "INFO", "proxy environment: http_proxy=\"\" https_proxy=\"\" no_proxy=\"\"", t)
         self.log(n, "INFO", "core: Initializing version history cache for core", t)
         if rc is None:
             self.log(n, "INFO", "core: seal configuration missing, not initialized", t)
         n.auto_unseal_due = None
+        self.start_seal(n, t)
         if rc is not None:
             if was_leader:
                 self._lose_leader(rc, t)
             delay = float(self.opt["auto_unseal_seconds"])
-            if delay > 0 and self.opt["seal_type"] != "shamir":
+            if n.crash is not None:
+                pass
+            elif delay > 0 and sealcfg.is_auto(n.seal.barrier):
                 n.auto_unseal_due = t + delay
             else:
                 self.auto_unseal(n, t)
             self.reconcile(rc, t)
 
+    def start_seal(self, n: Node, t: float):
+        """The process starts: it reads its seal stanzas and env (the ConfigMap's content now,
+        seal-migration facts §8.3) and decides migration mode, or exits (§1.1, §4.2)."""
+        n.crash = None
+        if self.config_source is None:
+            return
+        src = self.config_source(n.pod)
+        if src is None:
+            return
+        text, env = src
+        rc = n.rc or n.pending
+        st = sealcfg.configure(sealcfg.parse_seals(text), env, rc.stored_type if rc else None,
+                               self.transit, openbao=self.openbao, vtuple=self.vtuple)
+        if st.fatal is not None:
+            n.crash = st.fatal
+            n.log.append(st.fatal)
+            return
+        n.seal = st
+        if st.migration:
+            self.log(n, "WARN", "core: entering seal migration mode; Vault will not automatically "
+                     "unseal even if using an autoseal: from_barrier_type=%s to_barrier_type=%s"
+                     % (st.unwrap, st.barrier), t)
+
     def auto_unseal(self, n: Node, t: float):
         """Auto-unseal: an initialized node unseals itself at start while its seal (KMS,
         transit) answers; otherwise it stays sealed and logs why."""
-        if self.opt["seal_type"] == "shamir" or n.rc is None or not n.sealed:
+        if not sealcfg.is_auto(n.seal.barrier) or n.seal.migration or n.crash is not None or \
+                n.rc is None or not n.sealed:
             return
         if not self.seal_available:
             self.log(n, "ERROR", "core: failed to unseal: error=\"failed to decrypt keys: %s "
-                     "seal unavailable\"" % self.opt["seal_type"], t)
+                     "seal unavailable\"" % n.seal.barrier, t)
             return
         try:
             self.raft_start(n, t)
@@ -873,6 +958,7 @@ class Model:
 
     def init(self, n: Node, shares: int, threshold: int, t: float):
         rc = RaftCluster(shares, threshold, self.openbao, self.vtuple < (1, 10, 0))
+        rc.stored_type = n.seal.barrier
         rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), True, t)
         self.clusters.append(rc)
         n.rc = rc
@@ -890,6 +976,10 @@ class Model:
             keys = shamir.split(rc.unseal_key, shares, threshold)
         self.reconcile(rc, t)
         return rc, keys
+
+    @staticmethod
+    def open_keyring(rc, combined: bytes):
+        return open_blob(combined, rc.keyring_blob) if rc is not None else None
 
     def unseal_with(self, n: Node, combined: bytes, t: float):
         """The threshold was reached with `combined`; returns normally or raises SimError."""
@@ -924,6 +1014,7 @@ class Model:
         self._hold_raft_data(n)
         self.raft_start(n, t)       # may raise (peers.json): the node stays sealed
         n.sealed = False
+        n.seal_cache = None         # postUnseal clears the cached seal configuration
         n.unsealed_at = t
         n.down_since = None
         self.start_catchup(n, rc, t)
@@ -1101,7 +1192,7 @@ class Model:
         """state.bin content: the cluster's replicated state as storage entries (values barrier-encrypted)."""
         enc = lambda obj: b"\x01" + seal_blob(rc.barrier_key, json.dumps(obj, sort_keys=True).encode())
         recs = [
-            ("core/seal-config", json.dumps({"type": "shamir", "secret_shares": rc.shares,
+            ("core/seal-config", json.dumps({"type": self.opt["seal_type"], "secret_shares": rc.shares,
                                              "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
             ("core/keyring", rc.keyring_blob),
             ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
@@ -1154,6 +1245,9 @@ class Model:
         # Keys from another cluster (only reachable with -force): the keyring cannot be opened,
         # so every node seals itself (vault/raft.go raftSnapshotRestoreCallback, Shamir case). The
         # cluster now needs the snapshot's unseal keys.
+        for n in self.nodes.values():
+            if n.rc is rc:
+                n.seal_cache = (rc.shares, rc.threshold)
         rc.keyring_blob = keyring
         rc.shares = int(cfg.get("secret_shares", rc.shares))
         rc.threshold = int(cfg.get("secret_threshold", rc.threshold))
@@ -1171,6 +1265,18 @@ class Model:
                 n.unsealed_at = None
                 n.active_since_ns = None
         self.reconcile(rc, t)
+
+    def restore_apply_delay(self, uploaded_bytes: int) -> float:
+        """How long after the restore's response the apply ends: the fixed delay plus the
+        install time of this many bytes (disaster-recovery facts §1.3)."""
+        rate = float(self.opt["restore_apply_bytes_per_second"])
+        extra = uploaded_bytes / rate if rate > 0 else 0.0
+        return float(self.opt["restore_apply_seconds"]) + extra
+
+    def restoring(self, n: Node) -> bool:
+        """The node runs a restore's apply and holds its state lock (facts §1.3)."""
+        rc = n.rc
+        return rc is not None and rc.restore_due is not None and rc.leader == n.node_id
 
     def snapshot_seal(self, rc: RaftCluster):
         key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()

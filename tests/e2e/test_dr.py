@@ -1,0 +1,354 @@
+"""Disaster recovery end to end (issue 22): snapshots that describe themselves (FILE.json) and
+`snapshot restore FILE --new-cluster --keys-file SOURCE_KEYS` into a freshly installed cluster,
+against the fake (shared/facts/disaster-recovery.md §1, §4-5). The source is the release in
+namespace `vault`; the targets are other releases of the same fake API server (scratch
+namespaces, as in a restore drill): `dr` (the round trip), `drill` (dry runs, refusals),
+`other` (a third cluster, initialized: a plain restore stops before changing anything)."""
+import json
+import os
+import re
+import shutil
+import stat
+
+import pytest
+
+from conftest import run_plugin
+from harness import FakeCluster
+
+FAST = ("--vault-opt", "stabilization_seconds=0.5", "--vault-opt", "election_seconds=0.3",
+        "--vault-opt", "restore_apply_seconds=1")
+TOKEN_SCRIPT = 'IFS= read -r VAULT_TOKEN && export VAULT_TOKEN && exec "$0" "$@"'
+P = "kubectl vault-ha"
+
+
+def plugin(fake, *args, token=None, timeout=240):
+    return run_plugin(list(args), kubeconfig=fake.kubeconfig, timeout=timeout,
+                      env={"VAULT_TOKEN": token} if token else None)
+
+
+def vault(fake, ns, token, *args, cli="vault"):
+    """The Vault CLI in a pod of namespace ns through the plugin's exec, the token on stdin."""
+    return run_plugin(["-n", ns, "exec", "vault-openbao-0" if cli == "bao" else "vault-0", "-i",
+                       "--", "sh", "-c", TOKEN_SCRIPT, cli] + list(args),
+                      kubeconfig=fake.kubeconfig, input=token + "\n", timeout=120)
+
+
+def cluster_ids(fake, ns):
+    return set(fake.control("cluster-ids", {"namespace": ns})["cluster_ids"].values())
+
+
+class Source:
+    """The fake with the source bootstrapped, a secret written and a snapshot saved."""
+
+    def __init__(self, fake, d, ns="vault", cli="vault"):
+        self.fake, self.dir, self.ns, self.cli = fake, d, ns, cli
+        self.keys_file = str(d / "source-keys.json")
+        r = plugin(fake, "-n", ns, "bootstrap", "--output", self.keys_file)
+        assert r.returncode == 0, r.stderr
+        with open(self.keys_file) as f:
+            self.keys = json.load(f)
+        self.root = self.keys["root_token"]
+        r = vault(fake, ns, self.root, "write", "cubbyhole/app", "v=from-source", cli=cli)
+        assert r.returncode == 0, r.stderr
+        self.snap = str(d / "source.snap")
+        r = plugin(fake, "-n", ns, "snapshot", "save", self.snap, token=self.root)
+        assert r.returncode == 0, r.stderr
+        self.save_err = r.stderr
+        (self.cluster_id,) = cluster_ids(fake, ns)
+
+    def key_lines(self, d):
+        """The source's keys as bare lines (no record of shares and threshold)."""
+        path = d / "source-keys.txt"
+        path.write_text("\n".join(self.keys["unseal_keys_b64"]) + "\n")
+        os.chmod(path, 0o600)
+        return str(path)
+
+    def copy(self, d, meta=True, edit=None):
+        """A copy of the snapshot in d, with its metadata (changed by edit) or without."""
+        snap = str(d / "copy.snap")
+        shutil.copyfile(self.snap, snap)
+        if meta:
+            with open(self.snap + ".json") as f:
+                m = json.load(f)
+            if edit:
+                edit(m)
+            with open(snap + ".json", "w") as f:
+                json.dump(m, f)
+        return snap
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dr")
+    with FakeCluster(d / "fake", *FAST, "--second-vault", "dr", "--second-vault", "drill",
+                     "--second-vault", "other") as fake:
+        yield Source(fake, d)
+
+
+def restore_new(fake, ns, snap, keys_file, *extra):
+    return plugin(fake, "-n", ns, "snapshot", "restore", snap, "--new-cluster", "--keys-file",
+                  keys_file, *extra)
+
+
+def test_save_writes_metadata_and_verify_shows_it(src):
+    path = src.snap + ".json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert not [n for n in os.listdir(src.dir) if ".vault-ha-" in n]
+    with open(path) as f:
+        m = json.load(f)
+    with open(src.snap, "rb") as f:
+        data = f.read()
+    import hashlib
+    assert m["format"] == 1 and m["product"] == "vault" and m["version"] == "1.21.2"
+    assert m["clusterId"] == src.cluster_id
+    assert (m["sealType"], m["shares"], m["threshold"]) == ("shamir", 5, 3)
+    assert m["raftIndex"] > 0 and m["raftTerm"] > 0
+    assert (m["bytes"], m["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (m["namespace"], m["pod"]) == ("vault", "vault-0")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", m["savedAt"])
+    assert "Wrote %s.json: cluster_id %s, vault 1.21.2, seal shamir 5/3.\n" % (
+        src.snap, src.cluster_id) in src.save_err
+    r = plugin(src.fake, "snapshot", "verify", src.snap)
+    assert r.returncode == 0, r.stderr
+    assert ("metadata (%s.json): matches this file\n"
+            "  source cluster_id   %s (%s)\n"
+            "  source version      vault 1.21.2\n"
+            "  seal                shamir, 5 shares, threshold 3\n"
+            "  raft index, term    %d, %d\n"
+            "  saved               %s from vault/vault-0\n"
+            % (src.snap, src.cluster_id, m["clusterName"], m["raftIndex"], m["raftTerm"],
+               m["savedAt"])) in r.stdout
+    r = plugin(src.fake, "-o", "json", "snapshot", "verify", src.snap)
+    assert json.loads(r.stdout)["metadata"] == m
+
+
+def test_round_trip_into_a_fresh_cluster(src):
+    """Deliver 1: every step says what it waited for and how long; afterwards the secret reads
+    back with the source's root token and every pod has the source's cluster_id. The restore ran
+    in the active pod only, and no secret was in any exec command line."""
+    fake = src.fake
+    r = restore_new(fake, "dr", src.snap, src.keys_file, "--yes")
+    assert r.returncode == 0, r.stderr
+    err = r.stderr
+    steps = re.findall(r"^Step (\d)/8 (.*)\.$", err, re.M)
+    assert [s[1] for s in steps] == [
+        "check that every pod runs and is uninitialized, and what the snapshot's metadata allows",
+        "initialize vault-0 with 5 shares, threshold 3 (temporary keys and root token, in locked "
+        "memory only)",
+        "unseal it, join and unseal the other pods with the temporary keys, wait until every pod "
+        "is a voter",
+        "restore the snapshot with -force in the active pod, against its own listener",
+        "wait until Vault has applied the snapshot: every pod seals itself",
+        "wipe the temporary keys and root token (they opened nothing any more)",
+        "unseal every pod with the source's keys and wait until the cluster is healthy",
+        "check that every pod reports the source's cluster_id"]
+    assert len(re.findall(r"^  done in \d+\.\d s\.$", err, re.M)) == 8
+    m = re.search(r"^waiting for Vault to apply the snapshot\.\.\. every pod sealed itself: "
+                  r"the snapshot is applied \((\d+\.\d) s\)$", err, re.M)
+    # The fake applies 1 s after accepting (restore_apply_seconds): polled, not assumed.
+    assert m and float(m.group(1)) >= 0.5, err
+    assert ("Every pod reports the source's cluster_id %s.\n" % src.cluster_id) in err
+    assert re.search(r"^Restore of %s complete in \d+\.\d s: the cluster runs the source's data; "
+                     r"its unseal keys and tokens are the source's, cluster_id %s\.$"
+                     % (re.escape(src.snap), src.cluster_id), err, re.M)
+    assert cluster_ids(fake, "dr") == {src.cluster_id}
+    r = vault(fake, "dr", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-source")
+    # The restore ran where the leader was, never on a standby (a 307 loses the body).
+    execs = [e for e in fake.exec_log() if e["namespace"] == "dr"]
+    restores = [e for e in execs if "restore" in e["command"]]
+    assert len(restores) == 1
+    m = re.search(r"^Restoring through (\S+), the active pod\.$", err, re.M)
+    leaders = fake.control("leaders", {"namespace": "dr"})["leaders"]
+    assert m and restores[0]["pod"] == m.group(1) == leaders[0]["pod"]
+    assert len(leaders) == 2  # one election after the source's keys unsealed the pods
+    secrets = [src.root] + src.keys["unseal_keys_b64"] + src.keys["unseal_keys_hex"]
+    assert not any(s in json.dumps(e) for e in execs for s in secrets)
+    # Running it again stops at the check: the cluster is initialized now.
+    r = restore_new(fake, "dr", src.snap, src.keys_file, "--yes")
+    assert r.returncode == 1
+    assert ("%s: vault-0 is initialized: --new-cluster restores only into a freshly installed, "
+            "uninitialized cluster" % P) in r.stderr
+    assert ("Stopped at step 1 of 8. Nothing was changed. Next: fix the above, then run `%s -n dr "
+            "snapshot restore %s --new-cluster --keys-file %s` again.\n"
+            % (P, src.snap, src.keys_file)) in r.stderr
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(src):
+    before = len(src.fake.exec_log())
+    r = restore_new(src.fake, "drill", src.snap, src.keys_file, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Plan: restore %s (raft index %d, term %d, cluster_id %s) into drill/vault:\n"
+        "  1/8 check that every pod runs and is uninitialized, and what the snapshot's metadata "
+        "allows\n"
+        "  2/8 initialize vault-0 with 5 shares, threshold 3 (temporary keys and root token, in "
+        "locked memory only)\n"
+        "  3/8 unseal it, join and unseal the other pods with the temporary keys, wait until "
+        "every pod is a voter\n"
+        "  4/8 restore the snapshot with -force in the active pod, against its own listener\n"
+        "  5/8 wait until Vault has applied the snapshot: every pod seals itself\n"
+        "  6/8 wipe the temporary keys and root token (they opened nothing any more)\n"
+        "  7/8 unseal every pod with the source's keys and wait until the cluster is healthy\n"
+        "  8/8 check that every pod reports the source's cluster_id\n"
+        "Dry run: nothing was changed.\n" % (src.snap, *index_term(src), src.cluster_id))
+    assert cluster_ids(src.fake, "drill") == {""}
+    cmds = [e["command"] for e in src.fake.exec_log()[before:]]
+    assert cmds and all("init" not in c and "restore" not in c for c in cmds)
+    # Without metadata, init's JSON as the keys file still tells the source's shares and
+    # threshold; bare key lines do not: then the pods are restarted before the source's keys.
+    snap = src.copy(src.dir, meta=False)
+    r = restore_new(src.fake, "drill", snap, src.keys_file, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "  2/8 initialize vault-0 with 5 shares, threshold 3" in r.stdout
+    r = restore_new(src.fake, "drill", snap, src.key_lines(src.dir), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "  2/9 initialize vault-0 with 1 share, threshold 1" in r.stdout
+    assert ("  7/9 restart every pod, since the source's shares and threshold are not known (no "
+            "metadata): a sealed pod keeps the old seal configuration in memory\n") in r.stdout
+
+
+def index_term(src):
+    with open(src.snap + ".json") as f:
+        m = json.load(f)
+    return m["raftIndex"], m["raftTerm"]
+
+
+def test_metadata_is_enforced(src, tmp_path):
+    """Deliver 2: an older target Vault, the other seal kind, a file that is not the one
+    described, too few source keys: refused before anything changes."""
+    snap = src.copy(tmp_path, edit=lambda m: m.update(version="1.99.0"))
+    r = restore_new(src.fake, "drill", snap, src.keys_file, "--dry-run")
+    assert r.returncode == 1
+    assert ("%s: the snapshot comes from vault 1.99.0 and this cluster runs 1.21.2, an older "
+            "version: a restore cannot downgrade; upgrade this cluster to 1.99.0 or later first\n"
+            "The plan cannot start. Nothing was changed.\n" % P) in r.stderr
+    r = plugin(src.fake, "snapshot", "restore", snap, "--yes", token=src.root)
+    assert r.returncode == 1
+    assert "an older version: a restore cannot downgrade" in r.stderr
+    assert "Nothing was changed.\n" in r.stderr
+
+    snap = src.copy(tmp_path, edit=lambda m: m.update(sealType="awskms"))
+    r = restore_new(src.fake, "drill", snap, src.keys_file, "--dry-run")
+    assert r.returncode == 1
+    assert ("%s: the snapshot comes from a cluster sealed with awskms and this cluster uses "
+            "shamir: its pods could not unseal the restored data (they would need the source's "
+            "KMS or transit key)" % P) in r.stderr
+
+    snap = src.copy(tmp_path, edit=lambda m: m.update(sha256="0" * 64))
+    r = restore_new(src.fake, "drill", snap, src.keys_file, "--dry-run")
+    assert r.returncode == 1
+    assert "the snapshot is not the file its metadata describes" in r.stderr
+    r = plugin(src.fake, "snapshot", "verify", snap)
+    assert r.returncode == 1 and "the .json belongs to another snapshot" in r.stderr
+
+    snap = src.copy(tmp_path, edit=lambda m: m.update(version="1.21.2\x1b[2J"))
+    r = plugin(src.fake, "snapshot", "verify", snap)
+    assert r.returncode == 1 and "\"version\" holds a character not allowed there" in r.stderr
+
+    two = tmp_path / "two-keys"
+    two.write_text("\n".join(src.keys["unseal_keys_b64"][:2]) + "\n")
+    os.chmod(two, 0o600)
+    r = restore_new(src.fake, "drill", src.snap, str(two), "--dry-run")
+    assert r.returncode == 1
+    assert ("%s: the keys file holds 2 unseal keys but the source needs 3: after the restore only "
+            "the source's keys unseal the cluster\n" % P) in r.stderr
+    four = tmp_path / "four-keys"
+    four.write_text("\n".join(src.keys["unseal_keys_b64"][:4]) + "\n")
+    os.chmod(four, 0o600)
+    r = restore_new(src.fake, "drill", src.snap, str(four), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert ("warning: the keys file holds 4 keys, the snapshot's cluster had 5 shares (threshold "
+            "3)\n") in r.stderr
+    assert cluster_ids(src.fake, "drill") == {""}
+
+
+def test_plain_restore_into_another_cluster_stops_then_force_with_the_source_keys(src, tmp_path):
+    """Deliver 3: into a third, initialized cluster a plain restore stops before changing
+    anything (from the metadata's cluster_id, or from Vault's 400 without metadata); --force
+    needs the source's keys, and ends with them."""
+    fake = src.fake
+    keys = tmp_path / "other-keys.json"
+    r = plugin(fake, "-n", "other", "bootstrap", "--output", str(keys))
+    assert r.returncode == 0, r.stderr
+    other_root = json.loads(keys.read_text())["root_token"]
+    (other_id,) = cluster_ids(fake, "other")
+    lines = ("Restoring it would replace this cluster's data, and its unseal keys and root token "
+             "with the source's. Nothing was changed.\n"
+             "  Into a freshly installed cluster: %s snapshot restore {f} --new-cluster "
+             "--keys-file SOURCE_KEYS\n"
+             "  Over this cluster anyway: %s snapshot restore {f} --force --keys-file "
+             "SOURCE_KEYS (asks you to type the StatefulSet's name; the source's keys unseal it "
+             "afterwards)\n" % (P, P))
+    r = plugin(fake, "-n", "other", "snapshot", "restore", src.snap, "--yes", token=other_root)
+    assert r.returncode == 1
+    with open(src.snap + ".json") as f:
+        m = json.load(f)
+    assert r.stderr.endswith(
+        "%s: the snapshot comes from another cluster: its metadata says cluster_id %s (saved %s "
+        "from vault/vault-0), this cluster is %s.\n" % (P, src.cluster_id, m["savedAt"], other_id)
+        + lines.format(f=src.snap)), r.stderr
+    bare = src.copy(tmp_path, meta=False)
+    r = plugin(fake, "-n", "other", "snapshot", "restore", bare, "--yes", token=other_root)
+    assert r.returncode == 1
+    assert ("%s: the snapshot comes from another cluster: Vault refused it (could not verify hash "
+            "file, possibly the snapshot is using a different set of unseal keys; use the "
+            "snapshot-force API to bypass this check): it was sealed with other unseal keys.\n"
+            % P + lines.format(f=bare)) in r.stderr
+    r = plugin(fake, "-n", "other", "snapshot", "restore", src.snap, "--yes", "--force",
+               token=other_root)
+    assert r.returncode == 64
+    assert ("%s: --force needs --keys-file SOURCE_KEYS: after a restore of another cluster's "
+            "snapshot every pod seals and only the source's unseal keys open it. Nothing was "
+            "changed.\n" % P) in r.stderr
+    assert cluster_ids(fake, "other") == {other_id}
+    r = vault(fake, "other", other_root, "operator", "raft", "list-peers")
+    assert r.returncode == 0, r.stderr
+
+    r = plugin(fake, "-n", "other", "snapshot", "restore", src.snap, "--yes", "--force",
+               "--keys-file", src.keys_file, token=other_root)
+    assert r.returncode == 0, r.stderr
+    assert re.findall(r"^Step \d/3 [^\n]*", r.stderr, re.M) == [
+        "Step 1/3 wait until Vault has applied the snapshot: every pod seals itself.",
+        "Step 2/3 unseal every pod with the source's keys and wait until the cluster is healthy.",
+        "Step 3/3 check that every pod reports the source's cluster_id."]
+    assert cluster_ids(fake, "other") == {src.cluster_id}
+    r = vault(fake, "other", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-source")
+    r = vault(fake, "other", other_root, "operator", "raft", "list-peers")
+    assert r.returncode == 2 and "permission denied" in r.stderr
+
+
+def test_a_pod_that_never_comes_back_stops_with_the_next_command(make_fake, tmp_path):
+    """Without metadata the pods are restarted after the apply; here they never come back
+    (within --timeout): the run stops at that step, says the snapshot is applied
+    and which command comes next."""
+    fake = make_fake(*FAST, "--second-vault", "dr")
+    src = Source(fake, tmp_path)
+    snap = src.copy(tmp_path, meta=False)
+    fake.control("settings", {"restart_seconds": 3600})  # a deleted pod stays away
+    keys = src.key_lines(tmp_path)
+    r = restore_new(fake, "dr", snap, keys, "--yes", "--timeout", "8s")
+    assert r.returncode == 1, r.stderr
+    assert "Step 7/9 restart every pod" in r.stderr
+    assert re.search(r"^%s: gave up after 8s waiting for vault-0 to run again" % P, r.stderr,
+                     re.M), r.stderr
+    assert r.stderr.endswith(
+        "Stopped at step 7 of 9. The snapshot is applied: the cluster holds the source's data and "
+        "only the source's keys open it. Next: once every pod runs again (kubectl -n dr get "
+        "pods), unseal them: `%s -n dr unseal --keys-file %s`.\n" % (P, keys))
+
+
+def test_openbao_round_trip(make_fake, tmp_path):
+    """Deliver 4: OpenBao 2.6 (uncompressed snapshots, a harmless close error on restore)."""
+    fake = make_fake(*FAST, "--openbao", "--second-vault", "dr")
+    src = Source(fake, tmp_path, ns="vault", cli="bao")
+    with open(src.snap + ".json") as f:
+        m = json.load(f)
+    assert (m["product"], m["version"]) == ("openbao", "2.6.2")
+    r = restore_new(fake, "dr", src.snap, src.keys_file, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "file already closed" not in r.stderr
+    assert cluster_ids(fake, "dr") == {src.cluster_id}
+    r = vault(fake, "dr", src.root, "read", "-field=v", "cubbyhole/app", cli="bao")
+    assert (r.returncode, r.stdout) == (0, "from-source")
