@@ -305,6 +305,8 @@ static void test_call_check(void **state)
     c.err_out = NULL;
     assert_int_equal(vault_call_check(&c, "list-peers", NULL, &err), -1);
     assert_string_equal(err.msg, "list-peers on vault-0 failed: no reason given");
+}
+
 /* --- the HTTP API's answers (pods/proxy) ------------------------------------------------------ */
 
 /* api/sys_seal.go SealStatusResponse of an unsealed node: no leader fields. */
