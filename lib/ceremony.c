@@ -10,6 +10,7 @@
 #include "init.h"
 #include "text.h"
 #include "vault.h"
+#include "json.h"
 #include "version.h"
 
 /* 1 when version is at least min; -1 when it is not a version at all. */
@@ -101,15 +102,10 @@ static int get_int(json_t *o, const char *k)
     return i < 0 ? 0 : i > 1000000 ? 1000000 : (int)i;
 }
 
-static int get_bool(json_t *o, const char *k)
-{
-    return json_is_true(json_object_get(o, k));
-}
-
 /* A nonce goes back into a JSON body and a command line: a UUID's characters only. */
 static void get_nonce(json_t *o, const char *k, char *buf, size_t cap)
 {
-    const char *s = json_string_value(json_object_get(o, k));
+    const char *s = jstr(o, k);
     buf[0] = '\0';
     if (s == NULL || strlen(s) >= cap || strspn(s, "0123456789abcdefABCDEF-") != strlen(s))
         return;
@@ -119,14 +115,14 @@ static void get_nonce(json_t *o, const char *k, char *buf, size_t cap)
 static void fill_rekey_status(json_t *b, struct rekey_status *st)
 {
     memset(st, 0, sizeof *st);
-    st->started = get_bool(b, "started");
+    st->started = jbool(b, "started");
     get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
     st->t = get_int(b, "t");
     st->n = get_int(b, "n");
     st->progress = get_int(b, "progress");
     st->required = get_int(b, "required");
-    st->backup = get_bool(b, "backup");
-    st->verification_required = get_bool(b, "verification_required");
+    st->backup = jbool(b, "backup");
+    st->verification_required = jbool(b, "verification_required");
     get_nonce(b, "verification_nonce", st->verification_nonce, sizeof st->verification_nonce);
     json_t *fps = json_object_get(b, "pgp_fingerprints");
     st->npgp = json_is_array(fps) ? (int)json_array_size(fps) : 0;
@@ -152,7 +148,7 @@ int ceremony_parse_rekey_status(const char *out, size_t len, struct rekey_status
 static void fill_verify(json_t *b, struct rekey_verify_status *st)
 {
     memset(st, 0, sizeof *st);
-    st->started = get_bool(b, "started");
+    st->started = jbool(b, "started");
     get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
     st->t = get_int(b, "t");
     st->n = get_int(b, "n");
@@ -184,7 +180,7 @@ int ceremony_parse_verify_update(const char *out, size_t len, struct rekey_verif
     if (root == NULL)
         return -1;
     json_t *b = body_of(root);
-    int complete = get_bool(b, "complete");
+    int complete = jbool(b, "complete");
     if (!complete && json_object_get(b, "started") == NULL) {
         json_decref(root);
         return error_set(err, ERR_PROTOCOL, "the verification answer has no \"started\"");
@@ -232,7 +228,7 @@ int ceremony_parse_rekey_update(const char *out, size_t len, struct rekey_update
         return -1;
     json_t *b = body_of(root);
     int rc = 0;
-    if (!get_bool(b, "complete")) {
+    if (!jbool(b, "complete")) {
         if (json_object_get(b, "started") == NULL)
             rc = error_set(err, ERR_PROTOCOL,
                            "the rekey answer has neither \"complete\" nor "
@@ -243,8 +239,8 @@ int ceremony_parse_rekey_update(const char *out, size_t len, struct rekey_update
     }
     u->complete = 1;
     get_nonce(b, "nonce", u->nonce, sizeof u->nonce);
-    u->backup = get_bool(b, "backup");
-    u->verification_required = get_bool(b, "verification_required");
+    u->backup = jbool(b, "backup");
+    u->verification_required = jbool(b, "verification_required");
     get_nonce(b, "verification_nonce", u->verification_nonce, sizeof u->verification_nonce);
     if (add_strings(json_object_get(b, "keys_base64"), &u->keys_b64, "keys_base64", err) < 0 ||
         add_strings(json_object_get(b, "keys"), &u->keys_hex, "keys", err) < 0) {
@@ -342,17 +338,17 @@ int ceremony_parse_root(const char *out, size_t len, struct root_status *st, str
         rc = error_set(err, ERR_PROTOCOL, "the root generation status has no \"started\"");
         goto out;
     }
-    st->started = get_bool(b, "started");
+    st->started = jbool(b, "started");
     get_nonce(b, "nonce", st->nonce, sizeof st->nonce);
     st->progress = get_int(b, "progress");
     st->required = get_int(b, "required");
-    st->complete = get_bool(b, "complete");
+    st->complete = jbool(b, "complete");
     st->otp_length = get_int(b, "otp_length");
-    const char *fp = json_string_value(json_object_get(b, "pgp_fingerprint"));
+    const char *fp = jstr(b, "pgp_fingerprint");
     if (fp != NULL && strlen(fp) < sizeof st->pgp_fingerprint &&
         strspn(fp, "0123456789abcdefABCDEF") == strlen(fp))
         snprintf(st->pgp_fingerprint, sizeof st->pgp_fingerprint, "%s", fp);
-    const char *enc = json_string_value(json_object_get(b, "encoded_token"));
+    const char *enc = jstr(b, "encoded_token");
     if (st->complete) {
         if (enc == NULL || *enc == '\0' || strlen(enc) > 65536) {
             rc = error_set(err, ERR_PROTOCOL,
@@ -378,7 +374,7 @@ int ceremony_parse_key_status(const char *out, size_t len, struct key_status *ks
         return -1;
     json_t *b = body_of(root);
     json_t *term = json_object_get(b, "term");
-    const char *t = json_string_value(json_object_get(b, "install_time"));
+    const char *t = jstr(b, "install_time");
     int rc = 0;
     if (!json_is_integer(term) || t == NULL)
         rc = error_set(err, ERR_PROTOCOL, "the key status has no term or install_time");
@@ -513,30 +509,16 @@ static int run(struct ceremony *c, const char *what, const char *const *args, co
     call->input_len = input_len;
     call->secret_output = secret_out;
     c->failure = CER_FAIL_NONE;
-    struct secret with_token = {0};
-    if (c->token != NULL) {
-        if (vault_call_with_token(call, c->o->vc, c->token, args, &with_token, err) < 0)
-            return -1;
-    } else {
-        size_t n = 0;
-        for (; args[n] != NULL && n + 1 < sizeof call->argv / sizeof call->argv[0]; n++)
-            call->argv[n] = args[n];
-        call->argv[n] = NULL;
-    }
-    vault_call_run(c->o->kube, c->o->vc, call, 1);
-    secret_free(&with_token);
+    if (vault_run_cli(c->o->kube, c->o->vc, call, c->token, args, what, NULL, err) == 0)
+        return 0;
     if (!call->ran) {
         c->failure = CER_FAIL_OTHER;
-        return error_set(err, ERR_REMOTE, "%s on %s: %s", what, c->pod, call->error.msg);
+        return error_wrap(err, "%s on %s", what, c->pod);
     }
-    if (call->exit_code != 0) {
-        char why[900];
-        vault_error_summary(call->err_out, why, sizeof why);
-        c->failure = ceremony_classify(why);
-        return error_set(err, c->failure == CER_FAIL_DENIED ? ERR_FORBIDDEN : ERR_REMOTE,
-                         "%s on %s failed: %s", what, c->pod, why[0] ? why : "no reason given");
-    }
-    return 0;
+    char why[900];
+    vault_error_summary(call->err_out, why, sizeof why);
+    c->failure = ceremony_classify(why);
+    return -1;
 }
 
 int ceremony_rekey_status(struct ceremony *c, struct rekey_status *st, struct error *err)

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dynbuf.h"
+#include "json.h"
 #include "text.h"
 
 #define NAME_SELECTOR "app.kubernetes.io/name in (vault,openbao)"
@@ -21,17 +23,6 @@
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
-}
-
-static const char *jstr(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-static json_t *jpath(json_t *obj, const char *a, const char *b)
-{
-    json_t *x = json_object_get(obj, a);
-    return b != NULL ? json_object_get(x, b) : x;
 }
 
 /* "image:tag" → tag; "reg:5000/vault:1.2@sha256:.." → "1.2". */
@@ -67,29 +58,12 @@ static enum tristate label_bool(json_t *labels, const char *prefix, const char *
 /* Builds "k=v,k2=v2,k3 in (a,b)" from a LabelSelector object. */
 static char *selector_string(json_t *sel)
 {
-    size_t cap = 512, len = 0;
-    char *s = calloc(1, cap);
-    if (s == NULL)
-        return NULL;
-#define APPEND(...)                                                                                \
-    do {                                                                                           \
-        int need = snprintf(NULL, 0, __VA_ARGS__);                                                 \
-        while (len + (size_t)need + 1 > cap) {                                                     \
-            cap *= 2;                                                                              \
-            char *ns_ = realloc(s, cap);                                                           \
-            if (ns_ == NULL) {                                                                     \
-                free(s);                                                                           \
-                return NULL;                                                                       \
-            }                                                                                      \
-            s = ns_;                                                                               \
-        }                                                                                          \
-        len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__);                                  \
-    } while (0)
+    struct dynbuf b = {0};
     const char *key;
     json_t *val;
     json_object_foreach(json_object_get(sel, "matchLabels"), key, val)
     {
-        APPEND("%s%s=%s", len ? "," : "", key, json_string_value(val));
+        dynbuf_addf(&b, "%s%s=%s", b.len ? "," : "", key, json_string_value(val));
     }
     size_t i;
     json_t *expr;
@@ -99,22 +73,22 @@ static char *selector_string(json_t *sel)
         if (k == NULL || op == NULL)
             continue;
         if (strcmp(op, "Exists") == 0) {
-            APPEND("%s%s", len ? "," : "", k);
+            dynbuf_addf(&b, "%s%s", b.len ? "," : "", k);
         } else if (strcmp(op, "DoesNotExist") == 0) {
-            APPEND("%s!%s", len ? "," : "", k);
+            dynbuf_addf(&b, "%s!%s", b.len ? "," : "", k);
         } else {
-            APPEND("%s%s %s (", len ? "," : "", k, strcmp(op, "In") == 0 ? "in" : "notin");
+            dynbuf_addf(&b, "%s%s %s (", b.len ? "," : "", k,
+                        strcmp(op, "In") == 0 ? "in" : "notin");
             size_t j;
             json_t *v;
             json_array_foreach(json_object_get(expr, "values"), j, v)
             {
-                APPEND("%s%s", j ? "," : "", json_string_value(v));
+                dynbuf_addf(&b, "%s%s", j ? "," : "", json_string_value(v));
             }
-            APPEND(")");
+            dynbuf_addf(&b, ")");
         }
     }
-#undef APPEND
-    return s;
+    return dynbuf_take(&b);
 }
 
 static void pod_clear(struct vault_pod *p)

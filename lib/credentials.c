@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "secret.h"
 #include "wipe.h"
+#include "json.h"
 
 #define PLUGIN_TIMEOUT_MS (60 * 1000)
 #define PLUGIN_OUTPUT_MAX (1u << 20)
@@ -109,13 +110,13 @@ int credentials_parse(const char *api_version, const char *text, size_t len, str
                          "the credential plugin printed invalid JSON: %s at line %d, column %d",
                          secret_json_fault(&je), je.line, je.column);
     int rc = 0;
-    const char *av = json_string_value(json_object_get(root, "apiVersion"));
-    const char *kind = json_string_value(json_object_get(root, "kind"));
+    const char *av = jstr(root, "apiVersion");
+    const char *kind = jstr(root, "kind");
     json_t *status = json_object_get(root, "status");
-    const char *token = json_string_value(json_object_get(status, "token"));
-    const char *cert = json_string_value(json_object_get(status, "clientCertificateData"));
-    const char *key = json_string_value(json_object_get(status, "clientKeyData"));
-    const char *exp = json_string_value(json_object_get(status, "expirationTimestamp"));
+    const char *token = jstr(status, "token");
+    const char *cert = jstr(status, "clientCertificateData");
+    const char *key = jstr(status, "clientKeyData");
+    const char *exp = jstr(status, "expirationTimestamp");
     if (av == NULL || strcmp(av, api_version) != 0)
         rc = error_set(err, ERR_CONFIG,
                        "the credential plugin answered apiVersion \"%s\", but the kubeconfig "

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "kexec.h"
 
 /* --- the API lists, in threads ---------------------------------------------------------------- */
@@ -84,11 +85,6 @@ static void finish_lists(struct list_job *jobs)
 
 /* --- what to ask each pod ------------------------------------------------------------------------
  */
-
-static const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
 
 /* A path the pod script may take: absolute, printable, no newline. */
 static int sane_path(const char *s)

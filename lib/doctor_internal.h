@@ -16,69 +16,26 @@
 #include <jansson.h>
 
 #include "doctor.h"
+#include "dynbuf.h"
+#include "json.h"
 
 /* --- small helpers (each part gets its own copy) ------------------------------------------- */
 
-/* A growable string; NULL data after an allocation failure (then it stays empty). */
-struct sbuf {
-    char *data;
-    size_t len, cap;
-};
-
-static inline void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-static inline void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
-{
-    va_list ap2;
-    va_copy(ap2, ap);
-    int need = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (need < 0)
-        return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + (size_t)need + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return;
-        b->data = d;
-        b->cap = cap;
-    }
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    b->len += (size_t)need;
-}
-
-static inline void sb_add(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static inline void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vadd(b, fmt, ap);
-    va_end(ap);
-}
-
 /* Appends item to a ", "-separated list. */
-static inline void sb_item(struct sbuf *b, const char *item)
+static inline void list_item(struct dynbuf *b, const char *item)
 {
-    sb_add(b, "%s%s", b->len ? ", " : "", item);
-}
-
-static inline const char *sb_str(const struct sbuf *b)
-{
-    return b->data ? b->data : "";
+    dynbuf_addf(b, "%s%s", b->len ? ", " : "", item);
 }
 
 static inline char *xfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline char *xfmt(const char *fmt, ...)
 {
-    struct sbuf b = {0};
+    struct dynbuf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    sb_vadd(&b, fmt, ap);
+    dynbuf_vaddf(&b, fmt, ap);
     va_end(ap);
-    return b.data ? b.data : strdup("");
+    return dynbuf_take(&b);
 }
 
 static inline char *dupn(const char *s, size_t n)
@@ -89,17 +46,6 @@ static inline char *dupn(const char *s, size_t n)
     memcpy(d, s, n);
     d[n] = '\0';
     return d;
-}
-
-static inline const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static inline json_t *jget(json_t *o, const char *a, const char *b)
-{
-    json_t *x = json_object_get(o, a);
-    return b ? json_object_get(x, b) : x;
 }
 
 /* --- doctor_report.c: findings and what the checks share ------------------------------- */

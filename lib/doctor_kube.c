@@ -108,7 +108,7 @@ void doctor_check_pod_management(const struct doctor_facts *f, struct doctor_rep
 void doctor_check_update_strategy(const struct doctor_facts *f, struct doctor_report *r)
 {
     const char *id = "VHA-STS-003";
-    const char *type = jstr(jget(jget(f->sts, "spec", NULL), "updateStrategy", NULL), "type");
+    const char *type = jstr(jpath(jpath(f->sts, "spec", NULL), "updateStrategy", NULL), "type");
     if (type == NULL)
         type = "RollingUpdate"; /* the API's default */
     if (strcmp(type, "OnDelete") == 0)
@@ -138,13 +138,13 @@ void doctor_check_update_strategy(const struct doctor_facts *f, struct doctor_re
 void doctor_check_revisions(const struct doctor_facts *f, struct doctor_report *r)
 {
     const char *id = "VHA-STS-004";
-    const char *want = jstr(jget(f->sts, "status", NULL), "updateRevision");
+    const char *want = jstr(jpath(f->sts, "status", NULL), "updateRevision");
     if (want == NULL) {
         doctor_add(r, id, DOCTOR_SKIPPED, "the StatefulSet reports no updateRevision yet", NULL);
         return;
     }
     const struct vault_cluster *vc = f->vc;
-    struct sbuf old = {0}, order = {0};
+    struct dynbuf old = {0}, order = {0};
     int nold = 0, active = doctor_active_index(f);
     const char *old_rev = NULL;
     /* Standbys first, highest ordinal first; the active pod last, after a step-down. */
@@ -158,14 +158,14 @@ void doctor_check_revisions(const struct doctor_facts *f, struct doctor_report *
                 continue;
             nold++;
             old_rev = rev;
-            sb_item(&old, p->name);
+            list_item(&old, p->name);
             if (order.len > 0)
-                sb_add(&order, "; ");
+                dynbuf_addf(&order, "; ");
             if (pass == 1)
-                sb_add(&order, "%s step-down && ", f->prog);
-            sb_add(&order, "kubectl -n %s delete pod %s", doctor_ns_of(f), p->name);
+                dynbuf_addf(&order, "%s step-down && ", f->prog);
+            dynbuf_addf(&order, "kubectl -n %s delete pod %s", doctor_ns_of(f), p->name);
             if (doctor_is_shamir(f))
-                sb_add(&order, " && %s unseal %s", f->prog, p->name);
+                dynbuf_addf(&order, " && %s unseal %s", f->prog, p->name);
         }
     }
     if (nold == 0)
@@ -176,11 +176,11 @@ void doctor_check_revisions(const struct doctor_facts *f, struct doctor_report *
             r, id, DOCTOR_WARN,
             xfmt("an update is half done: %s still run%s revision %s, the StatefulSet "
                  "wants %s",
-                 sb_str(&old), nold == 1 ? "s" : "", old_rev, want),
+                 dynbuf_str(&old), nold == 1 ? "s" : "", old_rev, want),
             xfmt("%s upgrade; by hand, one pod at a time, standbys first, the active pod last: %s",
-                 f->prog, sb_str(&order)));
-    free(old.data);
-    free(order.data);
+                 f->prog, dynbuf_str(&order)));
+    dynbuf_free(&old);
+    dynbuf_free(&order);
 }
 
 /* --- VHA-SVC: services -------------------------------------------------------------------------
@@ -211,7 +211,7 @@ void doctor_check_internal_service(const struct doctor_facts *f, struct doctor_r
     json_t *svc;
     if (!internal_service(f, id, r, buf, sizeof buf, &name, &svc))
         return;
-    json_t *sts_sel = jget(jget(f->sts, "spec", NULL), "selector", "matchLabels");
+    json_t *sts_sel = jpath(jpath(f->sts, "spec", NULL), "selector", "matchLabels");
     char *want_sel = doctor_selector_text(sts_sel);
     if (svc == NULL) {
         doctor_add_owned(
@@ -241,11 +241,11 @@ void doctor_check_internal_service(const struct doctor_facts *f, struct doctor_r
                  "clusterIPs, kubectl replace --force -f svc.yaml",
                  doctor_ns_of(f), name));
     }
-    struct sbuf missed = {0};
+    struct dynbuf missed = {0};
     for (size_t i = 0; i < f->vc->npods; i++) {
         const struct vault_pod *p = &f->vc->pods[i];
         if (p->exists && !doctor_selects(sel, doctor_pod_labels(f, p->name)))
-            sb_item(&missed, p->name);
+            list_item(&missed, p->name);
     }
     char *have_sel = doctor_selector_text(sel);
     if (missed.len > 0) {
@@ -253,20 +253,20 @@ void doctor_check_internal_service(const struct doctor_facts *f, struct doctor_r
         char *want_json = json_dumps(sts_sel, JSON_COMPACT);
         doctor_add_owned(r, id, DOCTOR_ERROR,
                          xfmt("service %s selects %s, which does not select %s", name, have_sel,
-                              sb_str(&missed)),
+                              dynbuf_str(&missed)),
                          xfmt("kubectl -n %s patch svc %s --type json -p "
                               "'[{\"op\":\"replace\",\"path\":\"/spec/selector\",\"value\":%s}]'",
                               doctor_ns_of(f), name, want_json ? want_json : "{}"));
         free(want_json);
     } else {
         /* Wider than the StatefulSet's selector: it may also pick other pods (the injector). */
-        struct sbuf lack = {0};
+        struct dynbuf lack = {0};
         const char *k;
         json_t *v;
         json_object_foreach(sts_sel, k, v)
         {
             if (json_object_get(sel, k) == NULL)
-                sb_add(&lack, "%s%s=%s", lack.len ? "," : "", k, json_string_value(v));
+                dynbuf_addf(&lack, "%s%s=%s", lack.len ? "," : "", k, json_string_value(v));
         }
         if (lack.len > 0) {
             problems++;
@@ -274,17 +274,17 @@ void doctor_check_internal_service(const struct doctor_facts *f, struct doctor_r
                 r, id, DOCTOR_WARN,
                 xfmt("service %s selects %s, wider than the StatefulSet (it lacks %s): it "
                      "may also select pods that are not Vault servers",
-                     name, have_sel, sb_str(&lack)),
+                     name, have_sel, dynbuf_str(&lack)),
                 xfmt("make its selector %s", want_sel));
         }
-        free(lack.data);
+        dynbuf_free(&lack);
     }
     if (problems == 0)
         doctor_add_owned(r, id, DOCTOR_OK,
                          xfmt("%s is headless and selects the %d server pods", name,
                               doctor_count_existing(f->vc)),
                          NULL);
-    free(missed.data);
+    dynbuf_free(&missed);
     free(have_sel);
     free(want_sel);
 }
@@ -302,7 +302,7 @@ void doctor_check_publish_not_ready(const struct doctor_facts *f, struct doctor_
                          xfmt("service %s does not exist (VHA-SVC-001)", name), NULL);
         return;
     }
-    if (json_is_true(jget(jget(svc, "spec", NULL), "publishNotReadyAddresses", NULL)))
+    if (json_is_true(jpath(jpath(svc, "spec", NULL), "publishNotReadyAddresses", NULL)))
         doctor_add_owned(
             r, id, DOCTOR_OK,
             xfmt("%s publishes not-ready addresses: sealed pods keep their DNS names", name), NULL);
@@ -338,7 +338,7 @@ void doctor_check_active_standby_services(const struct doctor_facts *f, struct d
                      "server.service.enabled=true"));
             continue;
         }
-        json_t *sel = jget(jget(svc, "spec", NULL), "selector", NULL);
+        json_t *sel = jpath(jpath(svc, "spec", NULL), "selector", NULL);
         const char *v = jstr(sel, label);
         const char *want = want_active ? "true" : "false";
         if (v == NULL || strcmp(v, want) != 0) {
@@ -368,15 +368,14 @@ void doctor_check_other_publish(const struct doctor_facts *f, struct doctor_repo
     json_t *internal_svc;
     if (!internal_service(f, id, r, buf, sizeof buf, &internal, &internal_svc))
         return;
-    struct sbuf names = {0};
+    struct dynbuf names = {0};
     size_t i;
     json_t *svc;
     json_array_foreach(f->lists[DOCTOR_SERVICES].items, i, svc)
     {
-        const char *name = jstr(jget(svc, "metadata", NULL), "name");
+        const char *name = jstr(jpath(svc, "metadata", NULL), "name");
         json_t *spec = json_object_get(svc, "spec");
-        if (name == NULL || strcmp(name, internal) == 0 ||
-            !json_is_true(json_object_get(spec, "publishNotReadyAddresses")))
+        if (name == NULL || strcmp(name, internal) == 0 || !jbool(spec, "publishNotReadyAddresses"))
             continue;
         /* A Vault service: it selects at least one of the server pods. */
         int vault = 0;
@@ -385,7 +384,7 @@ void doctor_check_other_publish(const struct doctor_facts *f, struct doctor_repo
                 f->vc->pods[k].exists && doctor_selects(json_object_get(spec, "selector"),
                                                         doctor_pod_labels(f, f->vc->pods[k].name));
         if (vault)
-            sb_item(&names, name);
+            list_item(&names, name);
     }
     if (names.len == 0)
         doctor_add_owned(
@@ -399,11 +398,11 @@ void doctor_check_other_publish(const struct doctor_facts *f, struct doctor_repo
             xfmt("%s publish%s not-ready addresses (the chart's default, "
                  "hashicorp/vault-helm#902): client requests may reach a sealed pod and "
                  "fail (hashicorp/vault-helm#817)",
-                 sb_str(&names), strchr(sb_str(&names), ',') ? "" : "es"),
+                 dynbuf_str(&names), strchr(dynbuf_str(&names), ',') ? "" : "es"),
             xfmt("to send clients to unsealed pods only: helm upgrade with "
                  "server.service.publishNotReadyAddresses=false (%s keeps it)",
                  internal));
-    free(names.data);
+    dynbuf_free(&names);
 }
 
 /* --- VHA-EP: endpoints -------------------------------------------------------------------------
@@ -428,7 +427,7 @@ static const char *service_addresses(const struct doctor_facts *f, const char *s
         json_t *sl;
         json_array_foreach(slices, i, sl)
         {
-            const char *owner = jstr(jget(jget(sl, "metadata", NULL), "labels", NULL),
+            const char *owner = jstr(jpath(jpath(sl, "metadata", NULL), "labels", NULL),
                                      "kubernetes.io/service-name");
             if (owner == NULL || strcmp(owner, svc) != 0)
                 continue;
@@ -437,7 +436,7 @@ static const char *service_addresses(const struct doctor_facts *f, const char *s
             json_t *ep;
             json_array_foreach(json_object_get(sl, "endpoints"), j, ep)
             {
-                json_t *ready = jget(jget(ep, "conditions", NULL), "ready", NULL);
+                json_t *ready = jpath(jpath(ep, "conditions", NULL), "ready", NULL);
                 if (*n < cap) {
                     out[*n].pod = jstr(json_object_get(ep, "targetRef"), "name");
                     out[*n].ip =
@@ -515,7 +514,7 @@ void doctor_check_internal_endpoints(const struct doctor_facts *f, struct doctor
     size_t n;
     int found;
     const char *source = service_addresses(f, name, addrs, EP_MAX, &n, &found);
-    struct sbuf missing = {0}, not_ready = {0}, wrong = {0};
+    struct dynbuf missing = {0}, not_ready = {0}, wrong = {0};
     int listed = 0;
     for (size_t i = 0; i < f->vc->npods; i++) {
         const struct vault_pod *p = &f->vc->pods[i];
@@ -526,13 +525,13 @@ void doctor_check_internal_endpoints(const struct doctor_facts *f, struct doctor
             if (addrs[k].pod != NULL && strcmp(addrs[k].pod, p->name) == 0)
                 a = &addrs[k];
         if (a == NULL) {
-            sb_item(&missing, p->name);
+            list_item(&missing, p->name);
         } else if (!a->ready) {
-            sb_item(&not_ready, p->name);
+            list_item(&not_ready, p->name);
         } else if (a->ip == NULL || strcmp(a->ip, p->pod_ip) != 0) {
             char *x =
                 xfmt("%s as %s (its IP is %s)", p->name, a->ip ? a->ip : "no address", p->pod_ip);
-            sb_item(&wrong, x);
+            list_item(&wrong, x);
             free(x);
         } else {
             listed++;
@@ -548,19 +547,19 @@ void doctor_check_internal_endpoints(const struct doctor_facts *f, struct doctor
         if (missing.len > 0)
             doctor_add_owned(r, id, DOCTOR_ERROR,
                              xfmt("%s does not list %s (%s): those pods have no DNS name", name,
-                                  sb_str(&missing), source),
+                                  dynbuf_str(&missing), source),
                              xfmt("make the service select them (VHA-SVC-001): %s", look));
         if (not_ready.len > 0)
             doctor_add_owned(r, id, DOCTOR_ERROR,
                              xfmt("%s lists %s as not ready: DNS leaves them out until they are "
                                   "unsealed, so they cannot join",
-                                  name, sb_str(&not_ready)),
+                                  name, dynbuf_str(&not_ready)),
                              xfmt("kubectl -n %s patch svc %s -p "
                                   "'{\"spec\":{\"publishNotReadyAddresses\":true}}'",
                                   doctor_ns_of(f), name));
         if (wrong.len > 0)
             doctor_add_owned(r, id, DOCTOR_ERROR,
-                             xfmt("%s lists %s: stale endpoints", name, sb_str(&wrong)),
+                             xfmt("%s lists %s: stale endpoints", name, dynbuf_str(&wrong)),
                              xfmt("%s", look));
         if (missing.len == 0 && not_ready.len == 0 && wrong.len == 0)
             doctor_add_owned(r, id, DOCTOR_OK,
@@ -568,9 +567,9 @@ void doctor_check_internal_endpoints(const struct doctor_facts *f, struct doctor
                              NULL);
     }
     free(look);
-    free(missing.data);
-    free(not_ready.data);
-    free(wrong.data);
+    dynbuf_free(&missing);
+    dynbuf_free(&not_ready);
+    dynbuf_free(&wrong);
 }
 
 void doctor_check_active_endpoints(const struct doctor_facts *f, struct doctor_report *r)
@@ -593,13 +592,13 @@ void doctor_check_active_endpoints(const struct doctor_facts *f, struct doctor_r
     size_t n;
     int found;
     service_addresses(f, name, addrs, EP_MAX, &n, &found);
-    struct sbuf listed = {0};
+    struct dynbuf listed = {0};
     int count = 0, has_active = 0;
     for (size_t k = 0; k < n; k++) {
         if (!addrs[k].ready)
             continue;
         count++;
-        sb_item(&listed, addrs[k].pod ? addrs[k].pod : "?");
+        list_item(&listed, addrs[k].pod ? addrs[k].pod : "?");
         if (addrs[k].pod != NULL && strcmp(addrs[k].pod, active) == 0)
             has_active = 1;
     }
@@ -616,28 +615,28 @@ void doctor_check_active_endpoints(const struct doctor_facts *f, struct doctor_r
                  name, active, label),
             xfmt("kubectl -n %s label pod %s %s=true --overwrite", doctor_ns_of(f), active, label));
     } else {
-        struct sbuf wrong = {0}, fix = {0};
+        struct dynbuf wrong = {0}, fix = {0};
         for (size_t k = 0; k < n; k++) {
             if (!addrs[k].ready || addrs[k].pod == NULL || strcmp(addrs[k].pod, active) == 0)
                 continue;
-            sb_item(&wrong, addrs[k].pod);
-            sb_add(&fix, "%skubectl -n %s label pod %s %s=false --overwrite", fix.len ? "; " : "",
-                   doctor_ns_of(f), addrs[k].pod, label);
+            list_item(&wrong, addrs[k].pod);
+            dynbuf_addf(&fix, "%skubectl -n %s label pod %s %s=false --overwrite",
+                        fix.len ? "; " : "", doctor_ns_of(f), addrs[k].pod, label);
         }
         if (!has_active)
-            sb_add(&fix, "; kubectl -n %s label pod %s %s=true --overwrite", doctor_ns_of(f),
-                   active, label);
+            dynbuf_addf(&fix, "; kubectl -n %s label pod %s %s=true --overwrite", doctor_ns_of(f),
+                        active, label);
         doctor_add_owned(
             r, id, DOCTOR_ERROR,
             xfmt("%s lists %s, but only %s is active: %s carr%s a stale %s=true label, so "
                  "clients reach a standby (hashicorp/vault#18117)",
-                 name, sb_str(&listed), active, sb_str(&wrong),
-                 strchr(sb_str(&wrong), ',') ? "y" : "ies", label),
+                 name, dynbuf_str(&listed), active, dynbuf_str(&wrong),
+                 strchr(dynbuf_str(&wrong), ',') ? "y" : "ies", label),
             fix.data ? strdup(fix.data) : NULL);
-        free(wrong.data);
-        free(fix.data);
+        dynbuf_free(&wrong);
+        dynbuf_free(&fix);
     }
-    free(listed.data);
+    dynbuf_free(&listed);
 }
 
 /* --- VHA-DNS: names from the pods ---------------------------------------------------------------
@@ -649,14 +648,14 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
 {
     const char *id = "VHA-DNS-001";
     const struct vault_cluster *vc = f->vc;
-    struct sbuf skipped = {0};
+    struct dynbuf skipped = {0};
     int asked = 0, good = 0, problems = 0;
     const char *tool = NULL;
     for (size_t t = 0; t < vc->npods; t++) {
         const struct vault_pod *target = &vc->pods[t];
         if (!target->exists || target->pod_ip == NULL)
             continue;
-        struct sbuf nx = {0}, stale = {0};
+        struct dynbuf nx = {0}, stale = {0};
         const char *name = NULL, *stale_ip = NULL, *detail = NULL;
         for (size_t s = 0; s < vc->npods; s++) {
             const struct doctor_pod *from = &f->pods[s];
@@ -671,11 +670,11 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
                 tool = d->tool;
                 name = d->name;
                 if (d->ip == NULL) {
-                    sb_item(&nx, vc->pods[s].name);
+                    list_item(&nx, vc->pods[s].name);
                     if (detail == NULL)
                         detail = d->detail;
                 } else if (strcmp(d->ip, target->pod_ip) != 0) {
-                    sb_item(&stale, vc->pods[s].name);
+                    list_item(&stale, vc->pods[s].name);
                     stale_ip = d->ip;
                 } else {
                     good++;
@@ -689,14 +688,14 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
                 doctor_add_owned(r, id, DOCTOR_WARN,
                                  xfmt("%s does not resolve yet from %s: %s started %lds ago and "
                                       "StatefulSet DNS can lag ~30 s (kubernetes/kubernetes#92559)",
-                                      name, sb_str(&nx), target->name, (long)age),
+                                      name, dynbuf_str(&nx), target->name, (long)age),
                                  xfmt("wait a minute and run %s doctor again", f->prog));
             else
                 doctor_add_owned(
                     r, id, DOCTOR_ERROR,
                     xfmt("%s does not resolve from %s (%s): %s cannot be reached to join "
                          "or replicate",
-                         name, sb_str(&nx), detail ? detail : "no address", target->name),
+                         name, dynbuf_str(&nx), detail ? detail : "no address", target->name),
                     xfmt("check that the headless service lists it (VHA-EP-001) and the "
                          "cluster DNS: kubectl -n kube-system get pods -l "
                          "k8s-app=kube-dns"));
@@ -706,12 +705,12 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
             doctor_add_owned(
                 r, id, DOCTOR_ERROR,
                 xfmt("%s resolves to %s from %s, but %s's IP is %s: stale DNS", name, stale_ip,
-                     sb_str(&stale), target->name, target->pod_ip),
+                     dynbuf_str(&stale), target->name, target->pod_ip),
                 xfmt("check the endpoints (VHA-EP-001); cached answers expire with their "
                      "TTL, restarting the cluster DNS pods clears them"));
         }
-        free(nx.data);
-        free(stale.data);
+        dynbuf_free(&nx);
+        dynbuf_free(&stale);
     }
     for (size_t s = 0; s < vc->npods; s++) {
         const struct doctor_pod *from = &f->pods[s];
@@ -727,12 +726,12 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
                 if (from->dns[k].tool == NULL)
                     why = xfmt("%s (neither nslookup nor getent in the image)", vc->pods[s].name);
         if (why != NULL)
-            sb_item(&skipped, why);
+            list_item(&skipped, why);
         free(why);
     }
     if (skipped.len > 0)
         doctor_add_owned(r, id, DOCTOR_SKIPPED,
-                         xfmt("cannot look names up from %s", sb_str(&skipped)), NULL);
+                         xfmt("cannot look names up from %s", dynbuf_str(&skipped)), NULL);
     if (problems == 0 && asked > 0)
         doctor_add_owned(
             r, id, DOCTOR_OK,
@@ -742,7 +741,7 @@ void doctor_check_dns(const struct doctor_facts *f, struct doctor_report *r)
             NULL);
     else if (problems == 0 && asked == 0 && skipped.len == 0)
         doctor_add(r, id, DOCTOR_SKIPPED, "no running pod to look names up from", NULL);
-    free(skipped.data);
+    dynbuf_free(&skipped);
 }
 
 /* --- VHA-PVC: storage ---------------------------------------------------------------------------
@@ -753,7 +752,7 @@ void doctor_check_pvcs(const struct doctor_facts *f, struct doctor_report *r)
     const char *id = "VHA-PVC-001";
     if (doctor_list_missing(f, DOCTOR_PVCS, id, r))
         return;
-    json_t *templates = jget(json_object_get(f->sts, "spec"), "volumeClaimTemplates", NULL);
+    json_t *templates = jpath(json_object_get(f->sts, "spec"), "volumeClaimTemplates", NULL);
     if (json_array_size(templates) == 0) {
         doctor_add(r, id, DOCTOR_WARN,
                    "the StatefulSet has no volumeClaimTemplates: raft data lives on the pod and "
@@ -762,16 +761,16 @@ void doctor_check_pvcs(const struct doctor_facts *f, struct doctor_report *r)
         return;
     }
     int bound = 0, problems = 0;
-    struct sbuf kinds = {0};
+    struct dynbuf kinds = {0};
     const char *size = NULL;
     size_t ti;
     json_t *t;
     json_array_foreach(templates, ti, t)
     {
-        const char *tn = jstr(jget(t, "metadata", NULL), "name");
+        const char *tn = jstr(jpath(t, "metadata", NULL), "name");
         if (tn == NULL)
             continue;
-        sb_item(&kinds, tn);
+        list_item(&kinds, tn);
         for (size_t i = 0; i < f->vc->npods; i++) {
             const struct vault_pod *p = &f->vc->pods[i];
             if (p->ordinal < 0 || p->ordinal >= f->vc->replicas)
@@ -779,7 +778,7 @@ void doctor_check_pvcs(const struct doctor_facts *f, struct doctor_report *r)
             char claim[400];
             snprintf(claim, sizeof claim, "%s-%s", tn, p->name);
             json_t *pvc = doctor_find_named(f->lists[DOCTOR_PVCS].items, claim);
-            const char *phase = jstr(jget(pvc, "status", NULL), "phase");
+            const char *phase = jstr(jpath(pvc, "status", NULL), "phase");
             if (pvc == NULL) {
                 if (!p->exists)
                     continue; /* created with the pod */
@@ -799,23 +798,23 @@ void doctor_check_pvcs(const struct doctor_facts *f, struct doctor_report *r)
                          doctor_ns_of(f), claim));
             } else {
                 bound++;
-                size = jstr(jget(jget(pvc, "status", NULL), "capacity", NULL), "storage");
+                size = jstr(jpath(jpath(pvc, "status", NULL), "capacity", NULL), "storage");
             }
         }
     }
     if (problems == 0)
         doctor_add_owned(r, id, DOCTOR_OK,
-                         xfmt("%d PVCs (%s) are Bound%s%s%s", bound, sb_str(&kinds),
+                         xfmt("%d PVCs (%s) are Bound%s%s%s", bound, dynbuf_str(&kinds),
                               size ? " (" : "", size ? size : "", size ? " each)" : ""),
                          NULL);
-    free(kinds.data);
+    dynbuf_free(&kinds);
 }
 
 void doctor_check_disk(const struct doctor_facts *f, struct doctor_report *r)
 {
     const char *id = "VHA-PVC-002";
     int seen = 0, lo = 101, hi = -1, problems = 0;
-    struct sbuf skipped = {0};
+    struct dynbuf skipped = {0};
     for (size_t i = 0; i < f->vc->npods; i++) {
         const struct doctor_pod *p = &f->pods[i];
         const char *name = f->vc->pods[i].name;
@@ -827,7 +826,7 @@ void doctor_check_disk(const struct doctor_facts *f, struct doctor_report *r)
                              : p->no_shell ? "no shell in the image"
                              : p->df_error ? p->df_error
                                            : "no df output");
-            sb_item(&skipped, why);
+            list_item(&skipped, why);
             free(why);
             continue;
         }
@@ -851,7 +850,7 @@ void doctor_check_disk(const struct doctor_facts *f, struct doctor_report *r)
                  f->prog, doctor_ns_of(f), claim, gib < 1 ? 1 : gib));
     }
     if (skipped.len > 0)
-        doctor_add_owned(r, id, DOCTOR_SKIPPED, xfmt("no fill level from %s", sb_str(&skipped)),
+        doctor_add_owned(r, id, DOCTOR_SKIPPED, xfmt("no fill level from %s", dynbuf_str(&skipped)),
                          NULL);
     if (problems == 0 && seen > 0)
         doctor_add_owned(r, id, DOCTOR_OK,
@@ -860,7 +859,7 @@ void doctor_check_disk(const struct doctor_facts *f, struct doctor_report *r)
                          NULL);
     else if (seen == 0 && skipped.len == 0)
         doctor_add(r, id, DOCTOR_SKIPPED, "no running pod to ask", NULL);
-    free(skipped.data);
+    dynbuf_free(&skipped);
 }
 
 /* --- VHA-PLACE: placement ----------------------------------------------------------------------
@@ -904,7 +903,7 @@ void doctor_check_nodes(const struct doctor_facts *f, struct doctor_report *r)
             continue;
         placed++;
         int first = 1, same = 0;
-        struct sbuf names = {0};
+        struct dynbuf names = {0};
         for (size_t j = 0; j < vc->npods; j++) {
             if (!is_voter(f, j) || vc->pods[j].node == NULL ||
                 strcmp(vc->pods[j].node, vc->pods[i].node) != 0)
@@ -912,21 +911,21 @@ void doctor_check_nodes(const struct doctor_facts *f, struct doctor_report *r)
             if (j < i)
                 first = 0;
             same++;
-            sb_item(&names, vc->pods[j].name);
+            list_item(&names, vc->pods[j].name);
         }
         if (first && same > 1) {
             problems++;
             int loses = same > tolerance;
             doctor_add_owned(
                 r, id, loses ? DOCTOR_ERROR : DOCTOR_WARN,
-                xfmt("voters %s run on the same node %s: losing it %s", sb_str(&names),
+                xfmt("voters %s run on the same node %s: losing it %s", dynbuf_str(&names),
                      vc->pods[i].node, loses ? "loses quorum" : "uses up the failure tolerance"),
                 xfmt("require pod anti-affinity on kubernetes.io/hostname (the chart's "
                      "default server.affinity), then kubectl -n %s delete pod %s so it "
                      "moves, and %s unseal it",
                      doctor_ns_of(f), vc->pods[i].name, f->prog));
         }
-        free(names.data);
+        dynbuf_free(&names);
     }
     if (problems == 0 && placed > 0)
         doctor_add_owned(r, id, DOCTOR_OK, xfmt("%d voters on %d different nodes", placed, placed),
@@ -938,7 +937,7 @@ void doctor_check_nodes(const struct doctor_facts *f, struct doctor_report *r)
 static const char *zone_of(const struct doctor_facts *f, const char *node)
 {
     json_t *n = doctor_find_named(f->lists[DOCTOR_NODES].items, node);
-    return jstr(jget(jget(n, "metadata", NULL), "labels", NULL), "topology.kubernetes.io/zone");
+    return jstr(jpath(jpath(n, "metadata", NULL), "labels", NULL), "topology.kubernetes.io/zone");
 }
 
 void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
@@ -954,7 +953,7 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
     json_array_foreach(f->lists[DOCTOR_NODES].items, i, n)
     {
         const char *z =
-            jstr(jget(jget(n, "metadata", NULL), "labels", NULL), "topology.kubernetes.io/zone");
+            jstr(jpath(jpath(n, "metadata", NULL), "labels", NULL), "topology.kubernetes.io/zone");
         int dup = 0;
         for (int k = 0; z != NULL && k < cluster_zones; k++)
             dup |= strcmp(zones[k], z) == 0;
@@ -968,7 +967,7 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
     }
     const struct vault_cluster *vc = f->vc;
     int voters = voter_count(f), quorum = doctor_quorum_of(voters), placed = 0, used = 0;
-    struct sbuf unknown = {0}, spread = {0};
+    struct dynbuf unknown = {0}, spread = {0};
     const char *worst = NULL;
     int worst_count = 0;
     for (int z = 0; z < cluster_zones; z++) {
@@ -984,7 +983,7 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
             continue;
         used++;
         placed += count;
-        sb_add(&spread, "%s%s %d", spread.len ? ", " : "", zones[z], count);
+        dynbuf_addf(&spread, "%s%s %d", spread.len ? ", " : "", zones[z], count);
         if (count > worst_count) {
             worst_count = count;
             worst = zones[z];
@@ -992,13 +991,13 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
     }
     for (size_t k = 0; k < vc->npods; k++)
         if (is_voter(f, k) && vc->pods[k].node != NULL && zone_of(f, vc->pods[k].node) == NULL)
-            sb_item(&unknown, vc->pods[k].name);
+            list_item(&unknown, vc->pods[k].name);
     if (unknown.len > 0)
         doctor_add_owned(
             r, id, DOCTOR_WARN,
             xfmt("the nodes of %s carry no topology.kubernetes.io/zone label: their zone is "
                  "unknown",
-                 sb_str(&unknown)),
+                 dynbuf_str(&unknown)),
             NULL);
     /* With fewer than 3 zones no placement survives the loss of one: a recommendation about
      * the cluster, not something the pods can fix. */
@@ -1006,7 +1005,7 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
         doctor_add_owned(
             r, id, cluster_zones < 3 ? DOCTOR_ADVICE : DOCTOR_WARN,
             xfmt("losing zone %s loses quorum: voters per zone %s (quorum %d)%s", worst,
-                 sb_str(&spread), quorum,
+                 dynbuf_str(&spread), quorum,
                  cluster_zones < 3 ? "; the cluster has fewer than 3 zones" : ""),
             xfmt("spread the pods over %s zones: a topologySpreadConstraint on "
                  "topology.kubernetes.io/zone with maxSkew 1 (server.topologySpreadConstraints), "
@@ -1015,10 +1014,10 @@ void doctor_check_zones(const struct doctor_facts *f, struct doctor_report *r)
     else if (unknown.len == 0 && placed > 0)
         doctor_add_owned(r, id, DOCTOR_OK,
                          xfmt("%d voters in %d zones (%s): losing one zone keeps quorum", placed,
-                              used, sb_str(&spread)),
+                              used, dynbuf_str(&spread)),
                          NULL);
-    free(unknown.data);
-    free(spread.data);
+    dynbuf_free(&unknown);
+    dynbuf_free(&spread);
 }
 
 void doctor_check_pdb(const struct doctor_facts *f, struct doctor_report *r)
@@ -1032,7 +1031,7 @@ void doctor_check_pdb(const struct doctor_facts *f, struct doctor_report *r)
     json_t *pdb;
     json_array_foreach(f->lists[DOCTOR_PDBS].items, i, pdb)
     {
-        json_t *sel = jget(jget(pdb, "spec", NULL), "selector", "matchLabels");
+        json_t *sel = jpath(jpath(pdb, "spec", NULL), "selector", "matchLabels");
         int covers = 1, any = 0;
         for (size_t k = 0; k < vc->npods; k++) {
             if (!vc->pods[k].exists)
@@ -1043,9 +1042,9 @@ void doctor_check_pdb(const struct doctor_facts *f, struct doctor_report *r)
         if (!any || !covers)
             continue;
         found++;
-        const char *name = jstr(jget(pdb, "metadata", NULL), "name");
-        json_t *mu = jget(jget(pdb, "spec", NULL), "maxUnavailable", NULL);
-        json_t *ma = jget(jget(pdb, "spec", NULL), "minAvailable", NULL);
+        const char *name = jstr(jpath(pdb, "metadata", NULL), "name");
+        json_t *mu = jpath(jpath(pdb, "spec", NULL), "maxUnavailable", NULL);
+        json_t *ma = jpath(jpath(pdb, "spec", NULL), "minAvailable", NULL);
         long max_un = -1;
         int replicas = vc->replicas;
         if (json_is_integer(mu))
@@ -1095,7 +1094,7 @@ void doctor_check_pdb(const struct doctor_facts *f, struct doctor_report *r)
     }
     if (found == 0) {
         char *sel =
-            doctor_selector_text(jget(jget(f->sts, "spec", NULL), "selector", "matchLabels"));
+            doctor_selector_text(jpath(jpath(f->sts, "spec", NULL), "selector", "matchLabels"));
         doctor_add_owned(
             r, id, DOCTOR_WARN,
             xfmt("no PodDisruptionBudget covers the server pods: a node drain may evict "

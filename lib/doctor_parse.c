@@ -288,7 +288,7 @@ int doctor_parse_autopilot_config(const char *out, size_t len, struct doctor_aut
         json_decref(root);
         return error_set(err, ERR_PROTOCOL, "autopilot get-config did not print a JSON object");
     }
-    c->cleanup_dead_servers = json_is_true(json_object_get(root, "cleanup_dead_servers"));
+    c->cleanup_dead_servers = jbool(root, "cleanup_dead_servers");
     c->min_quorum = (int)json_integer_value(json_object_get(root, "min_quorum"));
     c->max_trailing_logs = json_integer_value(json_object_get(root, "max_trailing_logs"));
     c->server_stabilization_s = doctor_go_duration(jstr(root, "server_stabilization_time"));
@@ -566,14 +566,14 @@ char *doctor_config_value(const char *config, const char *key)
         return NULL;
     const char *p = skip_space(after);
     if (*p == '"') {
-        struct sbuf b = {0};
-        sb_add(&b, "%s", "");
+        struct dynbuf b = {0};
+        dynbuf_addf(&b, "%s", "");
         for (p++; *p && *p != '"' && b.len < 65536; p++) {
             if (*p == '\\' && p[1]) {
                 p++;
-                sb_add(&b, "%c", *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
+                dynbuf_addf(&b, "%c", *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
             } else {
-                sb_add(&b, "%c", *p);
+                dynbuf_addf(&b, "%c", *p);
             }
         }
         return b.data;

@@ -114,7 +114,7 @@ static json_t *pod_json(const struct doctor_facts *f, const char *name)
     json_t *it;
     json_array_foreach(json_object_get(f->pod_list, "items"), i, it)
     {
-        const char *n = jstr(jget(it, "metadata", NULL), "name");
+        const char *n = jstr(jpath(it, "metadata", NULL), "name");
         if (n != NULL && strcmp(n, name) == 0)
             return it;
     }
@@ -123,7 +123,7 @@ static json_t *pod_json(const struct doctor_facts *f, const char *name)
 
 json_t *doctor_pod_labels(const struct doctor_facts *f, const char *name)
 {
-    return jget(jget(pod_json(f, name), "metadata", NULL), "labels", NULL);
+    return jpath(jpath(pod_json(f, name), "metadata", NULL), "labels", NULL);
 }
 
 /* Every key/value of selector (an object) is among labels; an empty selector selects nothing. */
@@ -145,12 +145,13 @@ int doctor_selects(json_t *selector, json_t *labels)
 /* "k=v,k2=v2" of a selector object, for messages. */
 char *doctor_selector_text(json_t *selector)
 {
-    struct sbuf b = {0};
+    struct dynbuf b = {0};
     const char *k;
     json_t *v;
     json_object_foreach(selector, k, v)
     {
-        sb_add(&b, "%s%s=%s", b.len ? "," : "", k, json_is_string(v) ? json_string_value(v) : "?");
+        dynbuf_addf(&b, "%s%s=%s", b.len ? "," : "", k,
+                    json_is_string(v) ? json_string_value(v) : "?");
     }
     return b.data ? b.data : strdup("(none)");
 }
@@ -161,7 +162,7 @@ json_t *doctor_find_named(json_t *items, const char *name)
     json_t *it;
     json_array_foreach(items, i, it)
     {
-        const char *n = jstr(jget(it, "metadata", NULL), "name");
+        const char *n = jstr(jpath(it, "metadata", NULL), "name");
         if (n != NULL && strcmp(n, name) == 0)
             return it;
     }
@@ -200,7 +201,7 @@ int doctor_count_existing(const struct vault_cluster *vc)
 int doctor_active_index(const struct doctor_facts *f)
 {
     for (size_t i = 0; i < f->vc->npods; i++)
-        if (f->pods[i].have_status && f->pods[i].st.is_self && !f->pods[i].st.sealed)
+        if (f->pods[i].have_status && vault_status_is_active(&f->pods[i].st))
             return (int)i;
     return -1;
 }

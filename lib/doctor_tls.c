@@ -89,7 +89,7 @@ static char *cert_file_problem(const char *pod, const struct doctor_file *cf)
 /* The names a certificate covers, for messages. */
 static char *cert_names(X509 *cert)
 {
-    struct sbuf b = {0};
+    struct dynbuf b = {0};
     GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && i < 16; i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
@@ -100,7 +100,7 @@ static char *cert_names(X509 *cert)
             for (char *c = s; c && *c; c++)
                 if (!isprint((unsigned char)*c))
                     *c = '?';
-            sb_item(&b, s ? s : "?");
+            list_item(&b, s ? s : "?");
             free(s);
         } else if (g->type == GEN_IPADD) {
             char ip[64] = "?";
@@ -110,7 +110,7 @@ static char *cert_names(X509 *cert)
                 inet_ntop(AF_INET, d, ip, sizeof ip);
             else if (l == 16)
                 inet_ntop(AF_INET6, d, ip, sizeof ip);
-            sb_item(&b, ip);
+            list_item(&b, ip);
         }
     }
     GENERAL_NAMES_free(names);
@@ -192,15 +192,15 @@ void doctor_check_tls_names(const struct doctor_facts *f, struct doctor_report *
         if (!host_ok || !ip_ok) {
             problems++;
             char *names = cert_names(cert);
-            struct sbuf lack = {0};
+            struct dynbuf lack = {0};
             if (!host_ok)
-                sb_item(&lack, host);
+                list_item(&lack, host);
             if (!ip_ok)
-                sb_item(&lack, "127.0.0.1");
+                list_item(&lack, "127.0.0.1");
             doctor_add_owned(
                 r, id, DOCTOR_ERROR,
                 xfmt("%s's certificate (%s) does not cover %s, only %s: %s", pod, cf->path,
-                     sb_str(&lack), names,
+                     dynbuf_str(&lack), names,
                      !host_ok ? "raft joins to it fail with x509: certificate is valid for "
                                 "..., not ... (hashicorp/vault-helm#645)"
                               : "the CLI in the pod (VAULT_ADDR https://127.0.0.1:8200) "
@@ -210,7 +210,7 @@ void doctor_check_tls_names(const struct doctor_facts *f, struct doctor_report *
                      "time",
                      svc, svc, doctor_ns_of(f)));
             free(names);
-            free(lack.data);
+            dynbuf_free(&lack);
         }
         X509_free(cert);
     }

@@ -51,21 +51,21 @@ void doctor_check_autopilot(const struct doctor_facts *f, struct doctor_report *
         return;
     const struct vault_autopilot *ap = &f->autopilot;
     if (!ap->healthy) {
-        struct sbuf bad = {0};
+        struct dynbuf bad = {0};
         for (size_t i = 0; i < ap->n; i++)
             if (!ap->servers[i].healthy) {
                 const char *pod = server_pod(f, &ap->servers[i]);
                 char *x = xfmt("%s (%s)", pod ? pod : ap->servers[i].id,
                                ap->servers[i].node_status ? ap->servers[i].node_status : "?");
-                sb_item(&bad, x);
+                list_item(&bad, x);
                 free(x);
             }
         doctor_add_owned(
             r, id, DOCTOR_ERROR,
             xfmt("autopilot reports the cluster unhealthy (failure tolerance %d)%s%s",
-                 ap->failure_tolerance, bad.len ? ": " : "", sb_str(&bad)),
+                 ap->failure_tolerance, bad.len ? ": " : "", dynbuf_str(&bad)),
             xfmt("%s status shows what each pod needs; VHA-RAFT-002 names dead servers", f->prog));
-        free(bad.data);
+        dynbuf_free(&bad);
     } else if (ap->failure_tolerance < 1) {
         doctor_add_owned(
             r, id, DOCTOR_WARN,
@@ -296,14 +296,14 @@ void doctor_check_versions(const struct doctor_facts *f, struct doctor_report *r
     const char *id = "VHA-VER-001";
     const char *first = NULL;
     int skew = 0, seen = 0;
-    struct sbuf list = {0};
+    struct dynbuf list = {0};
     for (size_t i = 0; i < f->vc->npods; i++) {
         const char *v = pod_version(f, i);
         if (v == NULL)
             continue;
         seen++;
         char *x = xfmt("%s %s", f->vc->pods[i].name, v);
-        sb_item(&list, x);
+        list_item(&list, x);
         free(x);
         if (first == NULL)
             first = v;
@@ -315,14 +315,15 @@ void doctor_check_versions(const struct doctor_facts *f, struct doctor_report *r
     else if (skew)
         doctor_add_owned(
             r, id, DOCTOR_WARN,
-            xfmt("the pods run different versions: %s (an upgrade is half done)", sb_str(&list)),
+            xfmt("the pods run different versions: %s (an upgrade is half done)",
+                 dynbuf_str(&list)),
             xfmt("finish it with `%s upgrade` (one pod at a time, standbys first, the active "
                  "pod last)",
                  f->prog));
     else
         doctor_add_owned(r, id, DOCTOR_OK, xfmt("every pod runs %s %s", f->vc->flavor, first),
                          NULL);
-    free(list.data);
+    dynbuf_free(&list);
 }
 
 /* Versions compared the way the labels write them: "+" → "-", no leading "v". */
@@ -384,7 +385,7 @@ void doctor_check_seal(const struct doctor_facts *f, struct doctor_report *r)
     const char *id = "VHA-VER-003";
     const char *type = NULL;
     int initialized = 0, t = 0, n = 0;
-    struct sbuf sealed = {0};
+    struct dynbuf sealed = {0};
     for (size_t i = 0; i < f->vc->npods; i++) {
         const struct doctor_pod *p = &f->pods[i];
         if (!p->have_status || !p->st.initialized || p->st.type == NULL)
@@ -396,7 +397,7 @@ void doctor_check_seal(const struct doctor_facts *f, struct doctor_report *r)
             n = p->st.n;
         }
         if (p->st.sealed)
-            sb_item(&sealed, f->vc->pods[i].name);
+            list_item(&sealed, f->vc->pods[i].name);
     }
     if (initialized == 0)
         doctor_add(r, id, DOCTOR_SKIPPED, "no pod is initialized: no seal to look at", NULL);
@@ -414,15 +415,15 @@ void doctor_check_seal(const struct doctor_facts *f, struct doctor_report *r)
             r, id, DOCTOR_ERROR,
             xfmt("%s %s sealed although the seal is %s (auto-unseal): the seal cannot be "
                  "reached",
-                 sb_str(&sealed), strchr(sb_str(&sealed), ',') ? "are" : "is", type),
+                 dynbuf_str(&sealed), strchr(dynbuf_str(&sealed), ',') ? "are" : "is", type),
             xfmt("look for the seal's error in the pod log (kubectl -n %s logs %s | grep "
                  "-i seal): credentials, network, key permissions",
-                 doctor_ns_of(f), sb_str(&sealed)));
+                 doctor_ns_of(f), dynbuf_str(&sealed)));
     else
         doctor_add_owned(r, id, DOCTOR_OK,
                          xfmt("auto-unseal (%s): every initialized pod unsealed itself", type),
                          NULL);
-    free(sealed.data);
+    dynbuf_free(&sealed);
 }
 
 /* --- VHA-LBL: labels against Vault
@@ -444,14 +445,14 @@ void doctor_check_labels(const struct doctor_facts *f, struct doctor_report *r)
             unlabelled++;
             continue;
         }
-        struct sbuf bad = {0}, fix = {0};
+        struct dynbuf bad = {0}, fix = {0};
         struct {
             const char *key;
             enum tristate label;
             int truth;
         } rows[] = {
             {"sealed", p->label_sealed, d->st.sealed != 0},
-            {"active", p->label_active, d->st.is_self != 0 && !d->st.sealed},
+            {"active", p->label_active, vault_status_is_active(&d->st)},
             {"initialized", p->label_initialized, d->st.initialized != 0},
         };
         for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
@@ -459,9 +460,9 @@ void doctor_check_labels(const struct doctor_facts *f, struct doctor_report *r)
                 continue;
             char *x =
                 xfmt("%s-%s=%s", fl, rows[k].key, rows[k].label == TRI_TRUE ? "true" : "false");
-            sb_item(&bad, x);
+            list_item(&bad, x);
             free(x);
-            sb_add(&fix, " %s-%s=%s", fl, rows[k].key, rows[k].truth ? "true" : "false");
+            dynbuf_addf(&fix, " %s-%s=%s", fl, rows[k].key, rows[k].truth ? "true" : "false");
         }
         if (bad.len > 0) {
             problems++;
@@ -470,15 +471,15 @@ void doctor_check_labels(const struct doctor_facts *f, struct doctor_report *r)
                 xfmt("%s is labelled %s, but its vault status says %s, %s%s: the "
                      "%s-active and -standby Services route by these labels "
                      "(hashicorp/vault#18117)",
-                     p->name, sb_str(&bad), d->st.sealed ? "sealed" : "unsealed",
-                     d->st.is_self && !d->st.sealed ? "active" : "not active",
+                     p->name, dynbuf_str(&bad), d->st.sealed ? "sealed" : "unsealed",
+                     vault_status_is_active(&d->st) ? "active" : "not active",
                      d->st.initialized ? "" : ", not initialized", f->vc->name),
                 xfmt("kubectl -n %s label pod %s%s --overwrite (Vault writes them again at "
                      "its next change)",
-                     doctor_ns_of(f), p->name, sb_str(&fix)));
+                     doctor_ns_of(f), p->name, dynbuf_str(&fix)));
         }
-        free(bad.data);
-        free(fix.data);
+        dynbuf_free(&bad);
+        dynbuf_free(&fix);
     }
     if (unlabelled > 0)
         doctor_add_owned(r, id, DOCTOR_WARN,

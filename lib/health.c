@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "text.h"
 
 /* Appends a message unless it is there already; returns 1 when it was added. */
@@ -55,7 +56,7 @@ static int mark(struct health *h, const char *kind, int added)
 
 const char *health_problem_kind(const struct health *h, const char *problem)
 {
-    const char *k = json_string_value(json_object_get(h->kinds, problem));
+    const char *k = jstr(h->kinds, problem);
     return k ? k : "other";
 }
 

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "websocket.h"
+#include "json.h"
 
 #define STATUS_MAX     (64u << 10) /* channel 3 carries one small Status */
 #define RX_BUDGET      (1u << 20)  /* bytes read from one connection before looking at others */
@@ -21,9 +22,8 @@
 #define AGAIN_RETRY_MS 20          /* a source that said KEXEC_READ_AGAIN is asked again */
 #define CLOSE_WAIT_MS  200         /* how long a Close may take to leave on the way out */
 #define V4_NOTE_MS                                                                                 \
-    1000 /* a command still running this long after stdin ended on v4                              \
-            probably waits for the EOF it will never see */
-#define BUFFER_MAX_DEF (1u << 20)
+    1000                    /* a command still running this long after stdin ended on v4           \
+                               probably waits for the EOF it will never see */
 #define OBUF_ALIGN     4096 /* coalesced stdout: page-aligned for O_DIRECT writers */
 #define STDIN_MIN_ROOM 4096 /* no stdin frame smaller than this while more input may come */
 
@@ -105,9 +105,9 @@ int kexec_parse_status(const char *json, size_t len, int *exit_code, struct erro
         return error_set(err, ERR_PROTOCOL, "the exec status is not a JSON object: %.*s", shown,
                          json);
     }
-    const char *status = json_string_value(json_object_get(root, "status"));
-    const char *reason = json_string_value(json_object_get(root, "reason"));
-    const char *message = json_string_value(json_object_get(root, "message"));
+    const char *status = jstr(root, "status");
+    const char *reason = jstr(root, "reason");
+    const char *message = jstr(root, "message");
     int rc;
     if (status != NULL && strcmp(status, "Success") == 0) {
         *exit_code = 0;
@@ -123,10 +123,10 @@ int kexec_parse_status(const char *json, size_t len, int *exit_code, struct erro
                        message ? message : "(no message)");
         json_array_foreach(causes, i, c)
         {
-            const char *cr = json_string_value(json_object_get(c, "reason"));
+            const char *cr = jstr(c, "reason");
             if (cr == NULL || strcmp(cr, "ExitCode") != 0)
                 continue;
-            const char *m = json_string_value(json_object_get(c, "message"));
+            const char *m = jstr(c, "message");
             int code;
             if (parse_exit_code(m, &code) < 0) {
                 rc = error_set(err, ERR_PROTOCOL, "the exec status has an invalid exit code \"%s\"",
@@ -161,23 +161,15 @@ int kexec_limit_error(struct error *err, const char *what, size_t max)
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err)
 {
     struct kexec_buffer *b = ctx;
-    size_t max = b->max ? b->max : BUFFER_MAX_DEF;
-    if (len > max - b->len)
-        return kexec_limit_error(err, b->what, max);
-    if (b->data == NULL || b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return error_set(err, ERR_GENERIC, "out of memory");
-        b->data = d;
-        b->cap = cap;
+    switch (dynbuf_add(&b->buf, data, len)) {
+    case DYNBUF_OK:
+        return 0;
+    case DYNBUF_TOO_BIG:
+        return kexec_limit_error(err, b->what, b->buf.max ? b->buf.max : DYNBUF_MAX_DEF);
+    case DYNBUF_NOMEM:
+        break;
     }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
+    return error_set(err, ERR_GENERIC, "out of memory");
 }
 
 /* ---- sessions ------------------------------------------------------------------------------ */

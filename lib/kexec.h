@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "dynbuf.h"
 #include "error.h"
 #include "kube.h"
 
@@ -143,15 +144,12 @@ int kexec_run(struct kube_client *kube, const struct kexec_request *req, struct 
 int kexec_run_many(struct kube_client *kube, const struct kexec_request *requests, size_t n,
                    struct kexec_result *results);
 
-/* A sink collecting output into memory, bounded: more than max bytes end the
- * session with an error (kexec_limit_error). Free data with free() (wipe it
+/* A sink collecting output into memory, bounded: more than buf.max bytes end the
+ * session with an error (kexec_limit_error). Free buf.data with free() (wipe it
  * first if secret). */
 struct kexec_buffer {
-    char *data; /* NUL-terminated */
-    size_t len;
-    size_t cap;
-    size_t max;       /* 0 = 1 MiB */
-    const char *what; /* "stdout", "stderr": for the message; NULL = "the output" */
+    struct dynbuf buf; /* max 0 = 1 MiB */
+    const char *what;  /* "stdout", "stderr": for the message; NULL = "the output" */
 };
 int kexec_buffer_write(void *ctx, const void *data, size_t len, struct error *err);
 

@@ -16,6 +16,8 @@
 #include "secret.h"
 #include "text.h"
 #include "wipe.h"
+#include "dynbuf.h"
+#include "json.h"
 
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
@@ -44,14 +46,6 @@ struct kube_client {
 struct proxy_decision {
     char *ns;
     int allowed;
-};
-
-struct body {
-    char *data;
-    size_t len;
-    size_t cap;
-    size_t max; /* the most accepted */
-    int overflow;
 };
 
 void kube_trace(struct kube_client *c, const char *fmt, ...)
@@ -355,26 +349,8 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    struct body *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n > b->max) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return dynbuf_add(ud, ptr, n) == DYNBUF_OK ? n : 0;
 }
 
 struct header_info {
@@ -485,14 +461,14 @@ int kube_error_from_response(struct kube_client *c, const char *method, const ch
     if (body != NULL && body_len > 0) {
         root = json_loadb(body, body_len, 0, NULL);
         if (root != NULL && json_is_object(root) && json_object_get(root, "message") != NULL) {
-            const char *m = json_string_value(json_object_get(root, "message"));
+            const char *m = jstr(root, "message");
             snprintf(message, sizeof message, "%s", m ? m : "");
             size_t i, len = 0;
             json_t *cause;
             json_array_foreach(json_object_get(json_object_get(root, "details"), "causes"), i,
                                cause)
             {
-                const char *cm = json_string_value(json_object_get(cause, "message"));
+                const char *cm = jstr(cause, "message");
                 if (cm != NULL)
                     text_appendf(causes, sizeof causes, &len, " %s", cm);
             }
@@ -664,13 +640,13 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
             curl_easy_cleanup(h);
             return -1;
         }
-        struct body body = {.max = pass != NULL ? PROXY_BODY_MAX : BODY_MAX};
+        struct dynbuf body = {.max = pass != NULL ? PROXY_BODY_MAX : BODY_MAX};
         struct header_info hi = {.retry_after = -1};
         char errbuf[CURL_ERROR_SIZE] = "";
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
         /* A redirect is never followed: a Vault standby's 307 names the active pod's
-         * IP, and following it would send the headers there (facts "pods/proxy"). */
+         * IP, and following it would send the headers there (docs/kubernetes.md §8). */
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         if (send != NULL) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, send->data);
@@ -697,41 +673,42 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         if (rc != CURLE_OK) {
             kube_trace(c, "%s %s%s: %s (%ld ms)", method, c->cfg->server, path,
                        curl_easy_strerror(rc), ms);
-            free(body.data);
-            if (body.overflow)
+            enum dynbuf_result collected = dynbuf_result(&body);
+            dynbuf_free(&body);
+            if (collected == DYNBUF_TOO_BIG)
                 return error_set(err, ERR_PROTOCOL, "%s %s: answer larger than %zu bytes", method,
-                                 path, body.max);
+                                 path, (size_t)(pass != NULL ? PROXY_BODY_MAX : BODY_MAX));
             return kube_error_from_curl(c, rc, errbuf, err);
         }
         kube_trace(c, "%s %s%s %ld (%ld ms, %zu bytes%s)", method, c->cfg->server, path, status, ms,
                    body.len, extra_header != NULL ? ", X-Vault-Token redacted" : "");
         if (pass != NULL && !api_server_answer(status, body.data, body.len, hi.retry_after)) {
             pass->status = status;
-            pass->body = body.data ? body.data : strdup("");
             pass->len = body.len;
+            pass->body = dynbuf_take(&body);
             pass->location = hi.location[0] ? strdup(hi.location) : NULL;
             return pass->body == NULL ? error_set(err, ERR_GENERIC, "out of memory") : 0;
         }
         if (status >= 200 && status < 300) {
             int ret = 0;
             if (text != NULL) {
-                *text = body.data ? body.data : strdup("");
+                *text = dynbuf_take(&body);
                 return 0;
             }
             if (out != NULL) {
                 json_error_t je;
-                *out = json_loadb(body.data ? body.data : "", body.len, 0, &je);
+                *out = json_loadb(dynbuf_str(&body), body.len, 0, &je);
                 if (*out == NULL)
                     ret = error_set(err, ERR_PROTOCOL,
                                     "%s %s: the API server's answer is not JSON: %s", method, path,
                                     je.text);
             }
-            free(body.data);
+            dynbuf_free(&body);
             return ret;
         }
         if (status == 401 && !refreshed && kube_refresh_credentials(c)) {
             refreshed = 1;
-            free(body.data);
+            dynbuf_free(&body);
             continue;
         }
         if (is_read && (status == 429 || status >= 500) && hi.retry_after >= 0 &&
@@ -742,12 +719,12 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
             if (wait > RETRY_WAIT_MAX_S)
                 wait = RETRY_WAIT_MAX_S;
             kube_trace(c, "retrying %s %s in %ld s (Retry-After)", method, path, wait);
-            free(body.data);
+            dynbuf_free(&body);
             sleep_seconds(wait);
             continue;
         }
         kube_error_from_response(c, method, path, status, body.data, body.len, err);
-        free(body.data);
+        dynbuf_free(&body);
         return -1;
     }
 }

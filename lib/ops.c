@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "text.h"
 
 void ops_report(struct ops *o, const char *fmt, ...)
 {
@@ -40,24 +41,13 @@ struct waiter ops_waiter(const struct ops *o, long interval_ms)
     return w;
 }
 
-void ops_append(char *buf, size_t cap, const char *fmt, ...)
-{
-    size_t len = strnlen(buf, cap);
-    if (len + 1 >= cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + len, cap - len, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies text, truncated to the buffer. */
 static void set_text(char *buf, size_t cap, const char *text)
 {
     if (cap == 0)
         return;
     buf[0] = '\0';
-    ops_append(buf, cap, "%s", text);
+    text_appendf(buf, cap, NULL, "%s", text);
 }
 
 int ops_refresh(struct ops *o, struct pod_view **views, struct error *err)
@@ -102,10 +92,8 @@ int ops_read(struct ops *o, const struct secret *token, struct ops_reading *r, s
         return -1;
     }
     const struct vault_cluster *vc = o->vc;
-    const char *active = NULL;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (r->views[i].have_status && r->views[i].st.is_self && !r->views[i].st.sealed)
-            active = vc->pods[i].name;
+    long ai = vault_active_index(r->views, vc->npods);
+    const char *active = ai >= 0 ? vc->pods[ai].name : NULL;
     if (token == NULL)
         set_text(r->note, sizeof r->note,
                  "raft peers not read: set VAULT_TOKEN or use --token-file for membership, "
@@ -612,7 +600,7 @@ static enum wait_poll check_dns(void *ctx, char *text, size_t cap, struct error 
             d->pods[which[k]] = NULL;
         } else {
             left++;
-            ops_append(text, cap, "%s%s", text[0] ? ", " : "", c->pod);
+            text_appendf(text, cap, NULL, "%s%s", text[0] ? ", " : "", c->pod);
         }
         vault_call_clear(c);
     }
@@ -621,7 +609,7 @@ static enum wait_poll check_dns(void *ctx, char *text, size_t cap, struct error 
         snprintf(text, cap, "%s resolves", d->host);
         return WAIT_DONE;
     }
-    ops_append(text, cap, " cannot resolve %s yet", d->host);
+    text_appendf(text, cap, NULL, " cannot resolve %s yet", d->host);
     return WAIT_PENDING;
 }
 
@@ -689,19 +677,19 @@ void ops_describe_pods(const struct vault_cluster *vc, const struct pod_view *vi
     for (size_t i = 0; i < vc->npods; i++) {
         const struct vault_pod *p = &vc->pods[i];
         const struct pod_view *v = &views[i];
-        ops_append(buf, cap, "%s%s: ", i ? "; " : "", p->name);
+        text_appendf(buf, cap, NULL, "%s%s: ", i ? "; " : "", p->name);
         if (!p->exists || !p->running)
-            ops_append(buf, cap, "not running (%s%s%s)", p->phase, p->reason ? ": " : "",
-                       p->reason ? p->reason : "");
+            text_appendf(buf, cap, NULL, "not running (%s%s%s)", p->phase, p->reason ? ": " : "",
+                         p->reason ? p->reason : "");
         else if (!v->have_status)
-            ops_append(buf, cap, "no vault status (%.120s)",
-                       v->status_error ? v->status_error : "no answer");
+            text_appendf(buf, cap, NULL, "no vault status (%.120s)",
+                         v->status_error ? v->status_error : "no answer");
         else if (!v->st.initialized)
-            ops_append(buf, cap, "not initialized");
+            text_appendf(buf, cap, NULL, "not initialized");
         else if (v->st.sealed)
-            ops_append(buf, cap, "sealed %d/%d", v->st.progress, v->st.t);
+            text_appendf(buf, cap, NULL, "sealed %d/%d", v->st.progress, v->st.t);
         else
-            ops_append(buf, cap, "%s", v->st.is_self ? "active" : "unsealed standby");
+            text_appendf(buf, cap, NULL, "%s", v->st.is_self ? "active" : "unsealed standby");
     }
 }
 
@@ -741,7 +729,7 @@ void ops_election_outlook_of(const struct vault_cluster *vc, const struct pod_vi
             continue;
         }
         int other = not_this == NULL || strcmp(name, not_this) != 0;
-        if (other && !v->st.sealed && v->st.is_self && out->active[0] == '\0')
+        if (other && vault_status_is_active(&v->st) && out->active[0] == '\0')
             snprintf(out->active, sizeof out->active, "%s", name);
         if (!v->st.initialized) {
             uninitialized++;
@@ -749,7 +737,8 @@ void ops_election_outlook_of(const struct vault_cluster *vc, const struct pod_vi
         }
         initialized++;
         if (v->st.sealed)
-            ops_append(out->sealed, sizeof out->sealed, "%s%s", out->sealed[0] ? ", " : "", name);
+            text_appendf(out->sealed, sizeof out->sealed, NULL, "%s%s", out->sealed[0] ? ", " : "",
+                         name);
         else
             out->unsealed++;
     }
@@ -855,11 +844,11 @@ int ops_wait_active(struct ops *o, const char *not_this, char *active, size_t ca
     free(a.views);
     if (rc < 0) {
         if (err->kind == ERR_TIMEOUT)
-            ops_append(err->msg, sizeof err->msg, "%s; see `%s status`",
-                       a.pods_down ? "; pods that are not running may hold the "
-                                     "missing votes"
-                                   : "",
-                       prog(o));
+            text_appendf(err->msg, sizeof err->msg, NULL, "%s; see `%s status`",
+                         a.pods_down ? "; pods that are not running may hold the "
+                                       "missing votes"
+                                     : "",
+                         prog(o));
         return -1;
     }
     /* result is "<pod> is active" */
@@ -926,7 +915,7 @@ static enum wait_poll check_recreated(void *ctx, char *text, size_t cap, struct 
     snprintf(text, cap, "%s: %s%s%s", r->pod, p->phase, p->reason ? " (" : "",
              p->reason ? p->reason : "");
     if (p->reason != NULL)
-        ops_append(text, cap, ")");
+        text_appendf(text, cap, NULL, ")");
     return WAIT_PENDING;
 }
 
@@ -941,8 +930,8 @@ int ops_wait_pod_recreated(struct ops *o, const char *pod, const char *old_uid,
              revision ? revision : "");
     if (wait_for(&w, what, check_recreated, &r, NULL, 0, err) < 0) {
         if (err->kind == ERR_TIMEOUT)
-            ops_append(err->msg, sizeof err->msg, "; see `kubectl describe pod %s -n %s`", pod,
-                       o->vc->namespace);
+            text_appendf(err->msg, sizeof err->msg, NULL, "; see `kubectl describe pod %s -n %s`",
+                         pod, o->vc->namespace);
         return -1;
     }
     return 0;
@@ -953,22 +942,8 @@ int ops_step_down(struct ops *o, const struct secret *token, const char *pod, st
     /* No -format here: step-down rejects it (docs/vault-cli.md §0.3). */
     const char *args[] = {o->vc->cli, "operator", "step-down", NULL};
     struct vault_call c = {.pod = pod};
-    struct secret buf = {0};
-    if (vault_call_with_token(&c, o->vc, token, args, &buf, err) < 0)
-        return -1;
-    vault_call_run(o->kube, o->vc, &c, 1);
-    secret_free(&buf);
-    int rc = 0;
-    if (!c.ran) {
-        rc = error_set(err, ERR_REMOTE, "%s", c.error.msg);
-    } else if (c.exit_code != 0) {
-        char why[512];
-        vault_error_summary(c.err_out, why, sizeof why);
-        rc = error_set(err, strstr(why, "permission denied") ? ERR_FORBIDDEN : ERR_REMOTE,
-                       "step-down on %s failed: %s%s", pod, why,
-                       strstr(why, "permission denied") ? " (step-down needs a root or sudo token)"
-                                                        : "");
-    }
+    int rc = vault_run_cli(o->kube, o->vc, &c, token, args, "step-down",
+                           " (step-down needs a root or sudo token)", err);
     vault_call_clear(&c);
     return rc;
 }
@@ -981,8 +956,9 @@ int ops_wait_pod_running(struct ops *o, const char *pod, struct error *err)
     snprintf(what, sizeof what, "%s to run", pod);
     if (wait_for(&w, what, check_running, &r, NULL, 0, err) < 0) {
         if (err->kind == ERR_TIMEOUT)
-            ops_append(err->msg, sizeof err->msg, "; check `kubectl describe statefulset %s -n %s`",
-                       o->vc->name, o->vc->namespace);
+            text_appendf(err->msg, sizeof err->msg, NULL,
+                         "; check `kubectl describe statefulset %s -n %s`", o->vc->name,
+                         o->vc->namespace);
         return -1;
     }
     return 0;
@@ -1008,13 +984,10 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
     if (ops_refresh(o, &vw->views, err) < 0)
         return WAIT_FAILED;
     struct vault_cluster *vc = o->vc;
-    const char *active = NULL;
-    for (size_t i = 0; i < vc->npods; i++)
-        if (vw->views[i].have_status && !vw->views[i].st.sealed && vw->views[i].st.is_self) {
-            active = vc->pods[i].name;
-            if (vw->target_index == 0)
-                vw->target_index = vw->views[i].st.raft_committed_index;
-        }
+    long ai = vault_active_index(vw->views, vc->npods);
+    const char *active = ai >= 0 ? vc->pods[ai].name : NULL;
+    if (ai >= 0 && vw->target_index == 0)
+        vw->target_index = vw->views[ai].st.raft_committed_index;
     if (active == NULL) {
         snprintf(text, cap, "no active node to ask for the raft peers (a leader election?)");
         return WAIT_PENDING;
@@ -1087,10 +1060,10 @@ static enum wait_poll check_voters(void *ctx, char *text, size_t cap, struct err
                                : !healthy   ? "voter, not healthy for autopilot"
                                             : "voter, catching up";
             if (state == 3 && healthy && !caught)
-                ops_append(text, cap, "%s%s: voter, applied index %lld of %lld",
-                           text[0] ? "; " : "", pod, applied, vw->target_index);
+                text_appendf(text, cap, NULL, "%s%s: voter, applied index %lld of %lld",
+                             text[0] ? "; " : "", pod, applied, vw->target_index);
             else
-                ops_append(text, cap, "%s%s: %s", text[0] ? "; " : "", pod, what);
+                text_appendf(text, cap, NULL, "%s%s: %s", text[0] ? "; " : "", pod, what);
         }
     }
     vault_peers_clear(&peers);
@@ -1127,16 +1100,16 @@ int ops_wait_voters(struct ops *o, const struct secret *token, const char *const
     }
     char what[600] = "";
     for (size_t i = 0; i < npods; i++)
-        ops_append(what, sizeof what, "%s%s", i ? ", " : "", pods[i]);
+        text_appendf(what, sizeof what, NULL, "%s%s", i ? ", " : "", pods[i]);
     char full[800] = "";
-    ops_append(full, sizeof full,
-               "%s to be %s (autopilot promotes joined nodes after its stabilization time)", what,
-               npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
+    text_appendf(full, sizeof full, NULL,
+                 "%s to be %s (autopilot promotes joined nodes after its stabilization time)", what,
+                 npods == 1 ? "a healthy raft voter, caught up" : "healthy raft voters, caught up");
     struct waiter w = ops_waiter(o, 1000);
     int rc = wait_for(&w, full, check_voters, &vw, NULL, 0, err);
     if (rc < 0 && err->kind == ERR_TIMEOUT)
-        ops_append(err->msg, sizeof err->msg,
-                   "; check `%s operator raft autopilot state` in the active pod", o->vc->cli);
+        text_appendf(err->msg, sizeof err->msg, NULL,
+                     "; check `%s operator raft autopilot state` in the active pod", o->vc->cli);
     if (vw.views != NULL)
         vault_views_clear(vw.views, o->vc->npods);
     free(vw.views);
@@ -1218,9 +1191,9 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
             int waited = wait_pod_unsealed(o, pod, how, err);
             if (waited < 0) {
                 if (err->kind == ERR_TIMEOUT)
-                    ops_append(err->msg, sizeof err->msg,
-                               "; its seal may be unreachable: see `kubectl logs %s -n %s`", pod,
-                               vc->namespace);
+                    text_appendf(err->msg, sizeof err->msg, NULL,
+                                 "; its seal may be unreachable: see `kubectl logs %s -n %s`", pod,
+                                 vc->namespace);
                 goto out;
             }
             if (waited == 0) /* the wait's own line says so when it waited */

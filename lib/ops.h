@@ -45,8 +45,6 @@ struct ops {
 
 /* One line of progress through o->report (nothing when it is NULL). */
 void ops_report(struct ops *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends to a message buffer, never past its end (always NUL-terminated). */
-void ops_append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Refreshes pods and statuses: views must have room for vc->npods after the
  * refresh (use ops_views_alloc). */

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "ops.h"
+#include "json.h"
+#include "text.h"
 
 /* What is read back from a pod's file at most (peers.json of 64 servers fits). */
 #define PEERS_READ_MAX (64 * 1024)
@@ -349,8 +351,7 @@ int recover_gather(struct kube_client *kube, const struct vault_cluster *vc,
             json_t *pvc = NULL;
             error_clear(&e);
             if (kube_get(kube, path, &pvc, &e) == 0) {
-                const char *phase =
-                    json_string_value(json_object_get(json_object_get(pvc, "status"), "phase"));
+                const char *phase = jpath_str(pvc, "status", "phase");
                 clean_copy(f->pvc_phase, sizeof f->pvc_phase, phase ? phase : "",
                            phase ? strlen(phase) : 0);
             } else if (e.http_status == 404) {
@@ -420,9 +421,9 @@ static void gone_reason(const struct vault_cluster *vc, const struct recover_fac
                  p->reason ? (int)strcspn(p->reason, ":") : 0, p->reason ? p->reason : "",
                  p->reason ? ")" : "");
     if (strcmp(pvc, "missing") == 0)
-        ops_append(buf, cap, "%sno PVC data-%s", buf[0] ? "; " : "", p->name);
+        text_appendf(buf, cap, NULL, "%sno PVC data-%s", buf[0] ? "; " : "", p->name);
     else if (pvc[0] != '\0' && strcmp(pvc, "Bound") != 0)
-        ops_append(buf, cap, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
+        text_appendf(buf, cap, NULL, "%sPVC data-%s is %s", buf[0] ? "; " : "", p->name, pvc);
 }
 
 /* The pod's node id as Vault takes it: the environment, else the node-id file. */
@@ -459,14 +460,14 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
     memset(plan, 0, sizeof *plan);
     plan->best = -1;
     /* 1. A node is active: quorum holds. */
-    for (size_t i = 0; i < vc->npods; i++)
-        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self) {
-            plan->verdict = RECOVER_ACTIVE;
-            snprintf(plan->why, sizeof plan->why,
-                     "quorum is not lost: %s is active; see `%s status` or `%s doctor`",
-                     vc->pods[i].name, prog, prog);
-            return;
-        }
+    long ai = vault_active_index(views, vc->npods);
+    if (ai >= 0) {
+        plan->verdict = RECOVER_ACTIVE;
+        snprintf(plan->why, sizeof plan->why,
+                 "quorum is not lost: %s is active; see `%s status` or `%s doctor`",
+                 vc->pods[ai].name, prog, prog);
+        return;
+    }
     /* 2. The last configuration: the newest one a pod's log shows, else the StatefulSet. */
     int from = -1;
     for (size_t i = 0; i < vc->npods; i++)
@@ -545,7 +546,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         const char *name = vc->pods[mb->pod].name;
         if (!v->have_status) {
             unknown++;
-            ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
+            text_appendf(unreadable, sizeof unreadable, NULL, "%s%s", unreadable[0] ? ", " : "",
+                         name);
             snprintf(mb->state, sizeof mb->state, "unknown: vault status not readable");
             continue;
         }
@@ -556,7 +558,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         const char *id = pod_node_id(facts, mb->pod);
         if (id[0] == '\0') {
             unknown++;
-            ops_append(unreadable, sizeof unreadable, "%s%s", unreadable[0] ? ", " : "", name);
+            text_appendf(unreadable, sizeof unreadable, NULL, "%s%s", unreadable[0] ? ", " : "",
+                         name);
             snprintf(mb->state, sizeof mb->state, "unknown: node id not readable (%s)",
                      f->id_error[0] ? f->id_error : "no node-id file, no node id variable");
             continue;
@@ -573,9 +576,9 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         snprintf(mb->state, sizeof mb->state, "survivor: %s",
                  mb->unsealed ? "unsealed standby" : "sealed");
         if (strcmp(mb->local_id, mb->server.id) != 0)
-            ops_append(mb->state, sizeof mb->state,
-                       "; its node id is %s, not the configuration's (it uses its own)",
-                       mb->local_id);
+            text_appendf(mb->state, sizeof mb->state, NULL,
+                         "; its node id is %s, not the configuration's (it uses its own)",
+                         mb->local_id);
         plan->survivors++;
         if (mb->index >= 0 && (plan->best < 0 || mb->index > plan->members[plan->best].index))
             plan->best = (int)m;
@@ -586,8 +589,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         for (size_t m = 0; m < plan->n; m++)
             listed |= plan->members[m].pod == (int)i;
         if (!listed && views[i].have_status && views[i].st.initialized)
-            ops_append(plan->extra, sizeof plan->extra, "%s%s", plan->extra[0] ? ", " : "",
-                       vc->pods[i].name);
+            text_appendf(plan->extra, sizeof plan->extra, NULL, "%s%s", plan->extra[0] ? ", " : "",
+                         vc->pods[i].name);
     }
     plan->quorum = plan->voters / 2 + 1;
     if (running_voters >= plan->quorum) {
@@ -628,7 +631,8 @@ void recover_judge(const struct vault_cluster *vc, const struct pod_view *views,
         for (size_t m = 0; m < plan->n; m++) {
             char *list = plan->members[m].unsealed ? unsealed : sealed;
             if (plan->members[m].survivor)
-                ops_append(list, sizeof sealed, "%s%s", list[0] ? " " : "", plan->members[m].name);
+                text_appendf(list, sizeof sealed, NULL, "%s%s", list[0] ? " " : "",
+                             plan->members[m].name);
         }
         if (sealed[0] != '\0')
             snprintf(how, sizeof how, "unseal %s (`%s unseal`)", sealed, prog);
@@ -712,8 +716,8 @@ static void survivor_list(const struct recover_plan *p, char *buf, size_t cap)
     buf[0] = '\0';
     for (size_t m = 0; m < p->n; m++)
         if (p->members[m].survivor)
-            ops_append(buf, cap, "%s%s (node id %s)", buf[0] ? ", " : "", p->members[m].name,
-                       p->members[m].local_id);
+            text_appendf(buf, cap, NULL, "%s%s (node id %s)", buf[0] ? ", " : "",
+                         p->members[m].name, p->members[m].local_id);
     if (buf[0] == '\0')
         snprintf(buf, cap, "none");
 }

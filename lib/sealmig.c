@@ -360,9 +360,9 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
         char types[256] = "";
         for (size_t i = 0; i < cfg->n; i++)
             if (!cfg->stanzas[i].disabled)
-                ops_append(types, sizeof types, "%s\"%s\"", types[0] ? " and " : "",
+                text_appendf(types, sizeof types, NULL, "%s\"%s\"", types[0] ? " and " : "",
                            cfg->stanzas[i].type);
-        ops_append(why, cap,
+        text_appendf(why, cap, NULL,
                    "%sConfigMap %s has %d enabled seal stanzas (%s): %s refuses to start with "
                    "them (Seal HA is Vault Enterprise's). Keep one enabled seal: add `disabled = "
                    "\"true\"` to the old one",
@@ -370,14 +370,14 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
     }
     for (size_t i = 0; i < cfg->n; i++)
         if (cfg->stanzas[i].disabled && strcmp(cfg->stanzas[i].type, "shamir") == 0)
-            ops_append(why, cap,
+            text_appendf(why, cap, NULL,
                        "%sConfigMap %s disables a seal \"shamir\" stanza: Vault refuses it "
                        "(\"shamir seals cannot be set disabled\"); leaving Shamir needs no "
                        "stanza for it: remove it",
                        why[0] ? "; " : "", configmap);
     if (sealmig_is_auto(m->from) && !m->stored_is_target && strcmp(m->from, m->to) != 0 &&
         strcmp(m->old_disabled, m->from) != 0)
-        ops_append(why, cap,
+        text_appendf(why, cap, NULL,
                    "%sleaving the %s seal needs its stanza kept with `disabled = \"true\"` in "
                    "ConfigMap %s (seal \"%s\" { ...; disabled = \"true\" }): without it the "
                    "restarted pods crash (\"cannot seal migrate from \\\"%s\\\" ..., no disabled "
@@ -386,7 +386,7 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
     int en_count;
     const struct seal_stanza *en = enabled_stanza(cfg, &en_count);
     if (env->seal_type[0] && (en == NULL || strcmp(env->seal_type, en->type) != 0))
-        ops_append(why, cap,
+        text_appendf(why, cap, NULL,
                    "%sthe StatefulSet sets %s=%s, which overrides the seal stanza (%s): remove "
                    "it from the pod env (server.extraEnvironmentVars)",
                    why[0] ? "; " : "", bao ? "BAO_SEAL_TYPE" : "VAULT_SEAL_TYPE", env->seal_type,
@@ -458,7 +458,7 @@ int sealmig_plan(const struct sealmig *m, const struct vault_cluster *vc,
         }
         int done = sealmig_pod_done((void *)m, p, v) && !v->st.sealed;
         if (done) {
-            ops_append(plan->upgraded, sizeof plan->upgraded, "%s%s", plan->upgraded[0] ? ", " : "",
+            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s", plan->upgraded[0] ? ", " : "",
                        p->name);
             continue;
         }
@@ -502,7 +502,7 @@ int sealmig_plan(const struct sealmig *m, const struct vault_cluster *vc,
             step_text(s->done, sizeof s->done, "%s back on seal %s, %s", p->name, m->to,
                       sealmig_is_auto(m->to) ? "unsealed by itself" : "unsealed with the keys");
         } else {
-            ops_append(plan->upgraded, sizeof plan->upgraded, "%s%s", plan->upgraded[0] ? ", " : "",
+            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s", plan->upgraded[0] ? ", " : "",
                        p->name);
         }
     }

@@ -13,6 +13,7 @@
 #include "output.h"
 #include "snapmeta.h"
 #include "wait.h"
+#include "text.h"
 
 #define IDLE_TIMEOUT_MS (10L * 60 * 1000) /* nothing sent or received for this long */
 #define SAVE_CHUNK      (256u << 10)      /* the stream is written in pieces this large */
@@ -231,14 +232,6 @@ static void progress(snapstream_progress_fn fn, void *ctx, enum snapstream_progr
         fn(ctx, ev, what, done, total);
 }
 
-long snapstream_active(const struct vault_cluster *vc, const struct pod_view *views)
-{
-    for (size_t i = 0; i < vc->npods; i++)
-        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self)
-            return (long)i;
-    return -1;
-}
-
 /* --- save ---------------------------------------------------------------------------------- */
 
 /* One attempt's destination: the sink, with the verifier and the count. */
@@ -447,7 +440,7 @@ int snapstream_save(struct ops *o, struct snapstream_save *s, struct error *err)
             break;
         ops_report(o, "%s lost the leadership before the snapshot began (%s)", s->saved_from, why);
         if (restart_on_new_leader(o, s, err) < 0) {
-            ops_append(err->msg, sizeof err->msg, "; %s", kept_text(&s->sink));
+            text_appendf(err->msg, sizeof err->msg, NULL, "; %s", kept_text(&s->sink));
             out = ATTEMPT_FAILED;
             break;
         }
@@ -521,8 +514,8 @@ static int preflight(struct ops *o, const struct snapstream_restore *r, const ch
     const char *status_argv[] = {o->vc->cli, "status", "-format=json", NULL};
     struct vault_argv wrapped;
     const char *const *argv = vault_argv_without_pod_token(o->vc, status_argv, &wrapped);
-    struct kexec_buffer out = {.max = 1u << 20, .what = "stdout"},
-                        errb = {.max = 64u << 10, .what = "stderr"};
+    struct kexec_buffer out = {.buf.max = 1u << 20, .what = "stdout"},
+                        errb = {.buf.max = 64u << 10, .what = "stderr"};
     struct kexec_request req = {
         .namespace = o->vc->namespace,
         .pod = r->pod,
@@ -542,17 +535,17 @@ static int preflight(struct ops *o, const struct snapstream_restore *r, const ch
     if (kexec_run(o->kube, &req, &res, err) < 0)
         goto out;
     *proto = res.protocol;
-    if (vault_parse_status(out.data, out.len, res.exit_code, errb.data, &st, err) < 0)
+    if (vault_parse_status(out.buf.data, out.buf.len, res.exit_code, errb.buf.data, &st, err) < 0)
         error_wrap(err, "%s", r->pod);
-    else if (st.sealed || !st.is_self)
+    else if (!vault_status_is_active(&st))
         error_set(err, ERR_REMOTE, "%s is no longer the active node (%s); run the restore again",
                   r->pod, st.sealed ? "sealed" : "standby");
     else
         rc = 0;
     vault_status_clear(&st);
 out:
-    free(out.data);
-    free(errb.data);
+    free(out.buf.data);
+    free(errb.buf.data);
     return rc;
 }
 
@@ -700,21 +693,12 @@ static int read_members(struct ops *o, const char *active, const struct secret *
                         char *why, size_t cap)
 {
     struct vault_call c = {.pod = active};
-    struct secret buf = {0};
     struct error err = {0};
     const char *args[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
-    if (vault_call_with_token(&c, o->vc, token, args, &buf, &err) < 0) {
-        snprintf(why, cap, "%.*s", (int)(cap - 1), err.msg);
-        return -1;
-    }
-    vault_call_run(o->kube, o->vc, &c, 1);
-    secret_free(&buf);
     int rc = -1;
     struct vault_peers peers = {0};
-    if (!c.ran) {
-        snprintf(why, cap, "%.*s", (int)(cap - 1), c.error.msg);
-    } else if (c.exit_code != 0) {
-        vault_error_summary(c.err_out, why, cap);
+    if (vault_run_cli(o->kube, o->vc, &c, token, args, "list-peers", NULL, &err) < 0) {
+        snprintf(why, cap, "%.*s", (int)(cap - 1), err.msg);
     } else if (vault_parse_peers(c.out, c.out_len, &peers, &err) < 0) {
         snprintf(why, cap, "%.*s", (int)(cap - 1), err.msg);
     } else {
@@ -750,7 +734,7 @@ static enum wait_poll check_restored(void *ctx, char *text, size_t cap, struct e
         a->member = m;
         a->member_cap = npods + 1;
     }
-    long ai = snapstream_active(o->vc, a->views);
+    long ai = vault_active_index(a->views, o->vc->npods);
     const char *active = ai >= 0 ? o->vc->pods[ai].name : NULL;
     int running = 0, sealed = 0;
     long long max_index = 0;

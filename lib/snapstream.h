@@ -179,7 +179,4 @@ int snapstream_wait_restored(struct ops *o, const struct secret *token, long lon
                              struct snapstream_after *a, struct error *err);
 void snapstream_after_clear(const struct ops *o, struct snapstream_after *a);
 
-/* The index of the active pod in views, or -1. */
-long snapstream_active(const struct vault_cluster *vc, const struct pod_view *views);
-
 #endif

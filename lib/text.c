@@ -40,6 +40,11 @@ int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
     if (cap == 0)
         return -1;
+    size_t at = 0;
+    if (len == NULL) {
+        at = strnlen(buf, cap);
+        len = &at;
+    }
     if (*len >= cap)
         *len = cap - 1;
     va_list ap;

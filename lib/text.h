@@ -69,8 +69,10 @@ FILE *text_open_stream(FILE *under);
 
 /* Appends printf-style text to buf (cap bytes, always NUL-terminated) at
  * *len, cut to fit: never writes past buf + cap, and *len stays below cap.
- * Returns 0, or -1 when the text was cut. The one way to build text piece by
- * piece (`len += snprintf(...)` runs past the buffer once a piece is cut). */
+ * len NULL: at the end of the string already in buf. Returns 0, or -1 when
+ * the text was cut. The one way to build text piece by piece in a fixed
+ * buffer (`len += snprintf(...)` runs past the buffer once a piece is cut);
+ * lib/dynbuf grows one instead. */
 int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "text.h"
 #include "version.h"
 #include "wait.h"
@@ -144,10 +145,10 @@ static void describe(const struct vault_pod *p, const struct pod_view *v, int ac
     else
         snprintf(buf, cap, "%s", active ? "active" : "standby");
     if (p->exists && !p->terminating && p->revision != NULL)
-        ops_append(buf, cap, ", revision %s", p->revision);
+        text_appendf(buf, cap, NULL, ", revision %s", p->revision);
     const char *ver = pod_version(p, v);
     if (ver != NULL)
-        ops_append(buf, cap, ", version %s", ver);
+        text_appendf(buf, cap, NULL, ", version %s", ver);
     fit(out, out_cap, buf);
 }
 
@@ -278,9 +279,9 @@ int upgrade_plan_build(const struct upgrade_facts *f, struct upgrade_plan *plan,
         const struct vault_pod *p = &vc->pods[i];
         const char *ver = pod_version(p, &f->views[i]);
         if (on_revision(p, rev) && pod_ok(p, &f->views[i]))
-            ops_append(upgraded, sizeof upgraded, "%s%s", upgraded[0] ? ", " : "", p->name);
+            text_appendf(upgraded, sizeof upgraded, NULL, "%s%s", upgraded[0] ? ", " : "", p->name);
         else if (ver != NULL && planned(plan, UPGRADE_RESTART, p->name) && !in_list(from, ver))
-            ops_append(from, sizeof from, "%s%s", from[0] ? ", " : "", ver);
+            text_appendf(from, sizeof from, NULL, "%s%s", from[0] ? ", " : "", ver);
     }
     fit(plan->upgraded, sizeof plan->upgraded, upgraded);
     fit(plan->from, sizeof plan->from, from);
@@ -350,8 +351,8 @@ int upgrade_judge(const struct vault_cluster *vc, const struct ops_reading *r, c
         /* Pods down or sealed: the plan brings them back first; before a deletion
          * they are checked one by one below. */
         if (strcmp(health_problem_kind(h, json_string_value(x)), "other") == 0) {
-            ops_append(why, cap, "%s%s",
-                       others++ ? "; " : "the cluster is degraded: ", json_string_value(x));
+            text_appendf(why, cap, NULL, "%s%s",
+                         others++ ? "; " : "the cluster is degraded: ", json_string_value(x));
         }
     }
     /* Before a deletion, every other pod must be up: the one about to go is the
@@ -364,16 +365,16 @@ int upgrade_judge(const struct vault_cluster *vc, const struct ops_reading *r, c
         if (pod != NULL && strcmp(p->name, pod) == 0)
             self_live = ok;
         else if (!ok)
-            ops_append(down, sizeof down, "%s%s", down[0] ? ", " : "", p->name);
+            text_appendf(down, sizeof down, NULL, "%s%s", down[0] ? ", " : "", p->name);
     }
     if (pod != NULL && down[0] != '\0' && others == 0)
-        ops_append(why, cap, "%s%s %s not a healthy, unsealed member yet", others++ ? "; " : "",
-                   down, strchr(down, ',') ? "are" : "is");
+        text_appendf(why, cap, NULL, "%s%s %s not a healthy, unsealed member yet",
+                     others++ ? "; " : "", down, strchr(down, ',') ? "are" : "is");
     if (others > 0) {
         size_t n;
         json_t *next;
         json_array_foreach(h->next, n, next)
-            ops_append(why, cap, "%s`%s`", n ? ", " : "; run ", json_string_value(next));
+            text_appendf(why, cap, NULL, "%s`%s`", n ? ", " : "; run ", json_string_value(next));
         return -1;
     }
     /* Quorum: the voters that are up, the one to delete not counted. */
@@ -817,13 +818,13 @@ int upgrade_set_image(struct ops *o, const char *image, char *old, size_t old_ca
     json_t *c = NULL, *it;
     json_array_foreach(containers, idx, it)
     {
-        const char *n = json_string_value(json_object_get(it, "name"));
+        const char *n = jstr(it, "name");
         if (n != NULL && strcmp(n, vc->container) == 0) {
             c = it;
             break;
         }
     }
-    const char *cur = json_string_value(json_object_get(c, "image"));
+    const char *cur = jstr(c, "image");
     if (c == NULL || cur == NULL) {
         json_decref(sts);
         return error_set(err, ERR_REMOTE, "StatefulSet %s/%s has no container \"%s\" with an image",

@@ -1,6 +1,7 @@
 #include "vault.h"
 
 #include "kexec.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,18 +9,8 @@
 
 static char *dup_str(json_t *obj, const char *key)
 {
-    const char *s = json_string_value(json_object_get(obj, key));
+    const char *s = jstr(obj, key);
     return s != NULL ? strdup(s) : NULL;
-}
-
-static int get_bool(json_t *obj, const char *key)
-{
-    return json_is_true(json_object_get(obj, key));
-}
-
-static long long get_int(json_t *obj, const char *key)
-{
-    return json_integer_value(json_object_get(obj, key));
 }
 
 /* Loads JSON from CLI output; tolerates text before the first '{' (a TTY
@@ -86,29 +77,29 @@ void vault_status_clear(struct vault_status *st)
 static void status_fields(json_t *root, struct vault_status *st)
 {
     st->type = dup_str(root, "type");
-    st->initialized = get_bool(root, "initialized");
-    st->sealed = get_bool(root, "sealed");
-    st->t = (int)get_int(root, "t");
-    st->n = (int)get_int(root, "n");
-    st->progress = (int)get_int(root, "progress");
+    st->initialized = jbool(root, "initialized");
+    st->sealed = jbool(root, "sealed");
+    st->t = (int)jint(root, "t");
+    st->n = (int)jint(root, "n");
+    st->progress = (int)jint(root, "progress");
     st->nonce = dup_str(root, "nonce");
     st->version = dup_str(root, "version");
     st->cluster_name = dup_str(root, "cluster_name");
     st->cluster_id = dup_str(root, "cluster_id");
     st->storage_type = dup_str(root, "storage_type");
-    st->recovery_seal = get_bool(root, "recovery_seal");
+    st->recovery_seal = jbool(root, "recovery_seal");
     st->recovery_seal_type = dup_str(root, "recovery_seal_type");
-    st->migration = get_bool(root, "migration");
+    st->migration = jbool(root, "migration");
     json_t *removed = json_object_get(root, "removed_from_cluster");
     st->removed_from_cluster = removed == NULL         ? TRI_UNKNOWN
                                : json_is_true(removed) ? TRI_TRUE
                                                        : TRI_FALSE;
-    st->ha_enabled = get_bool(root, "ha_enabled");
-    st->is_self = get_bool(root, "is_self");
+    st->ha_enabled = jbool(root, "ha_enabled");
+    st->is_self = jbool(root, "is_self");
     st->leader_address = dup_str(root, "leader_address");
     st->leader_cluster_address = dup_str(root, "leader_cluster_address");
-    st->raft_committed_index = get_int(root, "raft_committed_index");
-    st->raft_applied_index = get_int(root, "raft_applied_index");
+    st->raft_committed_index = jint(root, "raft_committed_index");
+    st->raft_applied_index = jint(root, "raft_applied_index");
 }
 
 int vault_parse_status(const char *out, size_t len, int exit_code, const char *stderr_text,
@@ -184,7 +175,7 @@ int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, s
     json_t *root = vault_load_output(out, len, "vault operator init", err);
     if (root == NULL)
         return -1;
-    const char *token = json_string_value(json_object_get(root, "root_token"));
+    const char *token = jstr(root, "root_token");
     int rc = 0;
     if (token == NULL || json_object_get(root, "unseal_keys_b64") == NULL)
         rc = error_set(err, ERR_PROTOCOL,
@@ -201,10 +192,10 @@ int vault_parse_init(const char *out, size_t len, struct vault_init_result *r, s
         rc = check_init_text(token, "vault operator init printed a bad root_token", err);
     if (rc == 0)
         rc = secret_from(&r->root_token, token, strlen(token), err);
-    r->shares = (int)get_int(root, "unseal_shares");
-    r->threshold = (int)get_int(root, "unseal_threshold");
-    r->recovery_shares = (int)get_int(root, "recovery_keys_shares");
-    r->recovery_threshold = (int)get_int(root, "recovery_keys_threshold");
+    r->shares = (int)jint(root, "unseal_shares");
+    r->threshold = (int)jint(root, "unseal_threshold");
+    r->recovery_shares = (int)jint(root, "recovery_keys_shares");
+    r->recovery_threshold = (int)jint(root, "recovery_keys_threshold");
     secret_wipe_json(root);
     json_decref(root);
     if (rc < 0)
@@ -303,10 +294,10 @@ int vault_parse_unseal(const char *out, size_t len, struct vault_unseal_progress
         json_decref(root);
         return error_set(err, ERR_PROTOCOL, "sys/unseal answered without \"sealed\"");
     }
-    p->sealed = get_bool(data, "sealed");
-    p->t = (int)get_int(data, "t");
-    p->n = (int)get_int(data, "n");
-    p->progress = (int)get_int(data, "progress");
+    p->sealed = jbool(data, "sealed");
+    p->t = (int)jint(data, "t");
+    p->n = (int)jint(data, "n");
+    p->progress = (int)jint(data, "progress");
     json_decref(root);
     return 0;
 }
@@ -333,7 +324,7 @@ int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, st
         json_decref(root);
         return error_set(err, ERR_PROTOCOL, "list-peers printed no data.config.servers");
     }
-    peers->index = get_int(config, "index");
+    peers->index = jint(config, "index");
     peers->items = calloc(json_array_size(servers) + 1, sizeof *peers->items);
     size_t i;
     json_t *s;
@@ -342,8 +333,8 @@ int vault_parse_peers(const char *out, size_t len, struct vault_peers *peers, st
         struct vault_peer *p = &peers->items[peers->n++];
         p->node_id = dup_str(s, "node_id");
         p->address = dup_str(s, "address");
-        p->leader = get_bool(s, "leader");
-        p->voter = get_bool(s, "voter");
+        p->leader = jbool(s, "leader");
+        p->voter = jbool(s, "voter");
     }
     json_decref(root);
     return 0;
@@ -384,8 +375,8 @@ static int autopilot_from(json_t *doc, const struct autopilot_keys *k, struct va
     json_t *servers = json_object_get(doc, k->servers);
     if (json_object_get(doc, k->healthy) == NULL || !json_is_object(servers))
         return error_set(err, ERR_PROTOCOL, "%s", missing);
-    ap->healthy = get_bool(doc, k->healthy);
-    ap->failure_tolerance = (int)get_int(doc, k->failure_tolerance);
+    ap->healthy = jbool(doc, k->healthy);
+    ap->failure_tolerance = (int)jint(doc, k->failure_tolerance);
     ap->leader = dup_str(doc, k->leader);
     ap->servers = calloc(json_object_size(servers) + 1, sizeof *ap->servers);
     if (ap->servers == NULL)
@@ -400,8 +391,8 @@ static int autopilot_from(json_t *doc, const struct autopilot_keys *k, struct va
         x->address = dup_str(s, k->address);
         x->node_status = dup_str(s, k->node_status);
         x->status = dup_str(s, k->status);
-        x->healthy = get_bool(s, k->healthy);
-        x->last_index = get_int(s, k->last_index);
+        x->healthy = jbool(s, k->healthy);
+        x->last_index = jint(s, k->last_index);
         x->stable_since = dup_str(s, k->stable_since);
     }
     return 0;
@@ -499,14 +490,14 @@ int vault_merge_http_leader(long http_status, const char *body, size_t len, stru
     json_t *root = load_http(body, len, "sys/leader", err);
     if (root == NULL)
         return -1;
-    st->ha_enabled = get_bool(root, "ha_enabled");
-    st->is_self = get_bool(root, "is_self");
+    st->ha_enabled = jbool(root, "ha_enabled");
+    st->is_self = jbool(root, "is_self");
     free(st->leader_address);
     free(st->leader_cluster_address);
     st->leader_address = dup_str(root, "leader_address");
     st->leader_cluster_address = dup_str(root, "leader_cluster_address");
-    st->raft_committed_index = get_int(root, "raft_committed_index");
-    st->raft_applied_index = get_int(root, "raft_applied_index");
+    st->raft_committed_index = jint(root, "raft_committed_index");
+    st->raft_applied_index = jint(root, "raft_applied_index");
     json_decref(root);
     return 0;
 }
@@ -637,9 +628,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         c->ran = 0;
         c->exit_code = -1;
         error_clear(&c->error);
-        outb[i].max = CALL_STDOUT_MAX;
+        outb[i].buf.max = CALL_STDOUT_MAX;
         outb[i].what = "stdout";
-        errb[i].max = CALL_STDERR_MAX;
+        errb[i].buf.max = CALL_STDERR_MAX;
         errb[i].what = "stderr";
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
@@ -664,9 +655,9 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
     int rc = kexec_run_many(kube, req, n, res);
     for (size_t i = 0; i < n; i++) {
         struct vault_call *c = &calls[i];
-        c->out = outb[i].data;
-        c->out_len = outb[i].len;
-        c->err_out = errb[i].data;
+        c->out = outb[i].buf.data;
+        c->out_len = outb[i].buf.len;
+        c->err_out = errb[i].buf.data;
         if (res[i].rc == 0) {
             c->ran = 1;
             c->exit_code = res[i].exit_code;
@@ -771,4 +762,54 @@ void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
     }
     free(calls);
     free(index);
+}
+
+int vault_call_check(const struct vault_call *call, const char *what, const char *denied_hint,
+                     struct error *err)
+{
+    if (!call->ran)
+        return error_set(err, ERR_REMOTE, "%s", call->error.msg);
+    if (call->exit_code == 0)
+        return 0;
+    char why[900];
+    vault_error_summary(call->err_out, why, sizeof why);
+    int denied = strstr(why, "permission denied") != NULL;
+    return error_set(err, denied ? ERR_FORBIDDEN : ERR_REMOTE, "%s on %s failed: %s%s", what,
+                     call->pod, why[0] ? why : "no reason given",
+                     denied && denied_hint ? denied_hint : "");
+}
+
+int vault_run_cli(struct kube_client *kube, const struct vault_cluster *vc, struct vault_call *call,
+                  const struct secret *token, const char *const *args, const char *what,
+                  const char *denied_hint, struct error *err)
+{
+    struct secret with_token = {0};
+    if (token != NULL) {
+        if (vault_call_with_token(call, vc, token, args, &with_token, err) < 0)
+            return -1;
+    } else {
+        size_t n = 0;
+        for (; args[n] != NULL; n++) {
+            if (n + 1 >= sizeof call->argv / sizeof call->argv[0])
+                return error_set(err, ERR_GENERIC, "too many arguments");
+            call->argv[n] = args[n];
+        }
+        call->argv[n] = NULL;
+    }
+    vault_call_run(kube, vc, call, 1);
+    secret_free(&with_token);
+    return vault_call_check(call, what, denied_hint, err);
+}
+
+int vault_status_is_active(const struct vault_status *st)
+{
+    return st->is_self && !st->sealed;
+}
+
+long vault_active_index(const struct pod_view *views, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (views[i].have_status && vault_status_is_active(&views[i].st))
+            return (long)i;
+    return -1;
 }

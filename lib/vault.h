@@ -180,6 +180,20 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
                           const struct secret *token, const char *const *args,
                           struct secret *with_token, struct error *err);
 
+/* Judges a call that ran: 0 when the CLI exited 0; else -1 with err, either why it did not run
+ * (kexec's words, which name the pod) or "what on POD failed: <the CLI's words>", ERR_FORBIDDEN
+ * for "permission denied" (then with denied_hint appended, when not NULL), else ERR_REMOTE. */
+int vault_call_check(const struct vault_call *call, const char *what, const char *denied_hint,
+                     struct error *err);
+
+/* "Run the CLI in a pod with the token and check the answer", the one way: args (args[0] the
+ * CLI) in call->pod, the token on stdin before call->input when token is not NULL, judged by
+ * vault_call_check. The caller sets call->pod (and input, secret_output) first and clears the
+ * call afterwards whatever the result. */
+int vault_run_cli(struct kube_client *kube, const struct vault_cluster *vc, struct vault_call *call,
+                  const struct secret *token, const char *const *args, const char *what,
+                  const char *denied_hint, struct error *err);
+
 /* With a token: `operator raft list-peers` and `operator raft autopilot
  * state` in pod (the active one), at once. Returns 0 with peers read (and
  * *have_ap when autopilot answered too), -2 when the token was refused
@@ -194,6 +208,13 @@ struct pod_view {
     struct vault_status st;
     char *status_error; /* why not (owned), when it was asked */
 };
+
+/* The status of the active node: unsealed, and is_self (it is the leader itself). */
+int vault_status_is_active(const struct vault_status *st);
+
+/* Which pod is active: the index of the first view whose own status says so, or -1. The one
+ * answer for the tree: a pod's label may lag, its own status does not. */
+long vault_active_index(const struct pod_view *views, size_t n);
 
 /* What a `vault status -format=json` call said: st filled (returns 1), or why
  * not in *error (malloc'd; returns 0). */

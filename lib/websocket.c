@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "text.h"
+#include "dynbuf.h"
 #include "wipe.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -307,18 +308,9 @@ void ws_accept_for_key(const char *key, char out[WS_ACCEPT_LEN + 1])
     out[WS_ACCEPT_LEN] = '\0';
 }
 
-/* Appends to a buffer that may be NULL (then only counts): two passes, one allocation. */
-struct sbuf {
-    char *p;
-    size_t len;
-};
-
-static void sb_add(struct sbuf *b, const char *s)
+static void add(struct dynbuf *b, const char *s)
 {
-    size_t n = strlen(s);
-    if (b->p != NULL)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
+    dynbuf_add(b, s, strlen(s));
 }
 
 static int header_is(const char *line, const char *name)
@@ -327,7 +319,7 @@ static int header_is(const char *line, const char *name)
     return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-static void write_request(struct sbuf *b, const char *target, const char *host, const char *key,
+static void write_request(struct dynbuf *b, const char *target, const char *host, const char *key,
                           const char *const *protocols, const struct curl_slist *headers,
                           const char *user_agent)
 {
@@ -335,55 +327,49 @@ static void write_request(struct sbuf *b, const char *target, const char *host, 
     for (const struct curl_slist *l = headers; l != NULL; l = l->next)
         if (header_is(l->data, "Host"))
             host_line = l->data;
-    sb_add(b, "GET ");
-    sb_add(b, target);
-    sb_add(b, " HTTP/1.1\r\n");
+    add(b, "GET ");
+    add(b, target);
+    add(b, " HTTP/1.1\r\n");
     if (host_line != NULL) {
-        sb_add(b, host_line);
+        add(b, host_line);
     } else {
-        sb_add(b, "Host: ");
-        sb_add(b, host);
+        add(b, "Host: ");
+        add(b, host);
     }
-    sb_add(b, "\r\n");
+    add(b, "\r\n");
     if (user_agent != NULL) {
-        sb_add(b, "User-Agent: ");
-        sb_add(b, user_agent);
-        sb_add(b, "\r\n");
+        add(b, "User-Agent: ");
+        add(b, user_agent);
+        add(b, "\r\n");
     }
-    sb_add(b, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
-    sb_add(b, key);
-    sb_add(b, "\r\nSec-WebSocket-Version: 13\r\n");
+    add(b, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+    add(b, key);
+    add(b, "\r\nSec-WebSocket-Version: 13\r\n");
     if (protocols != NULL && protocols[0] != NULL) {
-        sb_add(b, "Sec-WebSocket-Protocol: ");
+        add(b, "Sec-WebSocket-Protocol: ");
         for (size_t i = 0; protocols[i] != NULL; i++) {
             if (i > 0)
-                sb_add(b, ", ");
-            sb_add(b, protocols[i]);
+                add(b, ", ");
+            add(b, protocols[i]);
         }
-        sb_add(b, "\r\n");
+        add(b, "\r\n");
     }
     for (const struct curl_slist *l = headers; l != NULL; l = l->next) {
         if (header_is(l->data, "Host"))
             continue;
-        sb_add(b, l->data);
-        sb_add(b, "\r\n");
+        add(b, l->data);
+        add(b, "\r\n");
     }
-    sb_add(b, "\r\n");
+    add(b, "\r\n");
 }
 
 char *ws_build_request(const char *target, const char *host, const char *key,
                        const char *const *protocols, const struct curl_slist *headers,
                        const char *user_agent)
 {
-    struct sbuf b = {0};
+    struct dynbuf b = {.wipe = 1}; /* the Authorization line */
     write_request(&b, target, host, key, protocols, headers, user_agent);
-    b.p = malloc(b.len + 1);
-    if (b.p == NULL)
-        return NULL;
-    b.len = 0;
-    write_request(&b, target, host, key, protocols, headers, user_agent);
-    b.p[b.len] = '\0';
-    return b.p;
+    return dynbuf_take(&b);
 }
 
 /* Copies a header value (trimmed) into dst. */

@@ -15,8 +15,8 @@
 #include "kube.h"
 #include "ops.h"
 
-int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, int token_always,
-                      struct cmd_ceremony *cc)
+int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, const char *target,
+                      int token_always, struct cmd_ceremony *cc)
 {
     memset(cc, 0, sizeof *cc);
     if (cmd_open_cluster(ctx, &cc->o, &cc->views) < 0)
@@ -32,7 +32,6 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, int 
     cc->c.o = &cc->o;
     cc->c.pod = cc->active;
     ceremony_flavor_of(cc->o.vc->cli, cc->version, &cc->c.flavor);
-    const char *target = cmd_opt_str(args, "target");
     if (target != NULL && strcmp(target, "recovery") != 0 && strcmp(target, "barrier") != 0) {
         fprintf(ctx->err, "%s: --target is barrier or recovery, not \"%s\"\n", ctx->prog, target);
         return EXIT_USAGE;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "init.h"
 #include "ops.h"
 #include "secret.h"
 #include "vault.h"
@@ -48,7 +49,13 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
             rc = EXIT_USAGE;
             goto out;
         }
-        if (cmd_init_pod(ctx, &o, 0, args, &init) < 0)
+        struct init_request req;
+        struct error err = {0};
+        if (cmd_init_request(args, 0, &req, &err) < 0) {
+            cmd_report(ctx, &err);
+            goto out;
+        }
+        if (cmd_init_pod(ctx, &o, 0, &req, cmd_opt_str(args, "output"), &init) < 0)
             goto out;
         /* The keys stay in locked memory for the rest of the run. */
         keys = init.keys_b64;
@@ -91,8 +98,7 @@ out:
         /* The final check reads the raft peers with the token this run holds
          * (the new root token, say), in memory only. */
         const struct cmd_entry *status = cmd_find("status");
-        static const struct cmd_option none[] = {{0}};
-        struct cmd_args sa = {.options = none};
+        struct cmd_args sa = {.options = status->options}; /* none of them given */
         ctx->token = use_token;
         rc = status->exec(ctx, &sa);
         ctx->token = NULL;

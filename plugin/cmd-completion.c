@@ -15,6 +15,7 @@
 #include "kube.h"
 #include "kubeconfig.h"
 #include "text.h"
+#include "json.h"
 
 /* Cobra's ShellCompDirective bits. */
 #define DIRECTIVE_DEFAULT    0
@@ -237,8 +238,7 @@ static int complete_value(struct seen *s, const char *spec, const char *prefix, 
             json_t *it;
             json_array_foreach(json_object_get(list, "items"), i, it)
             {
-                const char *n =
-                    json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+                const char *n = jpath_str(it, "metadata", "name");
                 if (n != NULL)
                     candidate(prefix, n, NULL, word);
             }

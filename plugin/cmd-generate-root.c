@@ -405,7 +405,7 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
     if (cmd_connect(ctx) < 0)
         return EXIT_ERROR;
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, 0, &cc);
+    int rc = cmd_ceremony_open(ctx, args, NULL, 0, &cc);
     struct error err = {0};
     struct root_status st = {0};
     if (rc == 0 && which == 0)

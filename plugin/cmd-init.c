@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "init.h"
 #include "ops.h"
 #include "secret.h"
 #include "text.h"
@@ -54,7 +55,14 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
                 target ? "not running" : "not a pod of this StatefulSet");
         goto out;
     }
-    if (cmd_init_pod(ctx, &o, (size_t)(target - vc->pods), args, &init) < 0)
+    struct init_request req;
+    struct error err = {0};
+    if (cmd_init_request(args, 1, &req, &err) < 0) {
+        cmd_report(ctx, &err);
+        goto out;
+    }
+    if (cmd_init_pod(ctx, &o, (size_t)(target - vc->pods), &req, cmd_opt_str(args, "output"),
+                     &init) < 0)
         goto out;
     rc = EXIT_OK;
     if (cmd_opt_flag(args, "unseal")) {

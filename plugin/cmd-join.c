@@ -53,9 +53,9 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
             free(named_pods[k]);
     }
     free(named_pods);
-    for (size_t i = 0; i < vc->npods; i++)
-        if (views[i].have_status && !views[i].st.sealed && views[i].st.is_self)
-            threshold = views[i].st.t;
+    long ai = vault_active_index(views, vc->npods);
+    if (ai >= 0)
+        threshold = views[ai].st.t;
     int named = n > 0;
     if (!named)
         for (size_t i = 0; i < vc->npods; i++)

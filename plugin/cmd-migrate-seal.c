@@ -88,7 +88,7 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
             continue;
         }
         if (st->address[0] == '\0') {
-            ops_append(why, cap,
+            text_appendf(why, cap, NULL,
                        "%sthe seal \"transit\" stanza has no address: Vault would use the pod's "
                        "VAULT_ADDR, the pod itself; set address",
                        why[0] ? "; " : "");
@@ -103,12 +103,12 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
         c.argv[3] = "-format=json";
         vault_call_run(o->kube, o->vc, &c, 1);
         if (!c.ran) {
-            ops_append(why, cap, "%s%s: %s", why[0] ? "; " : "", pod, c.error.msg);
+            text_appendf(why, cap, NULL, "%s%s: %s", why[0] ? "; " : "", pod, c.error.msg);
         } else if (c.exit_code != 0 && c.exit_code != 2) {
             char text[600];
             const char *e = c.err_out ? c.err_out : "";
             text_sanitize(text, sizeof text, e, strlen(e));
-            ops_append(why, cap,
+            text_appendf(why, cap, NULL,
                        "%sthe transit seal at %s (mount %s) cannot be reached from %s: %s; every "
                        "pod restarted now would crash (\"error parsing Seal configuration\")",
                        why[0] ? "; " : "", st->address, st->mount_path[0] ? st->mount_path : "?",
@@ -184,7 +184,7 @@ static void say_pod_log(struct cmd_context *ctx, struct ops *o, const char *pod)
         if (stamped)
             fatal[0] = '\0';
         else if (line[0] != '\0')
-            ops_append(fatal, sizeof fatal, "%s%s", fatal[0] ? " " : "", line);
+            text_appendf(fatal, sizeof fatal, NULL, "%s%s", fatal[0] ? " " : "", line);
     }
     if (fatal[0] != '\0') {
         char clean[1024];
@@ -332,24 +332,24 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     /* 2. Preconditions, before any change. */
     char problems[ERROR_MSG_MAX * 2] = "";
     if (vc->update_strategy == NULL || strcmp(vc->update_strategy, "OnDelete") != 0)
-        ops_append(problems, sizeof problems,
+        text_appendf(problems, sizeof problems, NULL,
                    "its updateStrategy is %s: switch to OnDelete first (Helm: "
                    "server.updateStrategyType=OnDelete)",
                    vc->update_strategy ? vc->update_strategy : "RollingUpdate");
     if (sealmig_check_config(&cfg, &env, &m, bao, cm, why, sizeof why) < 0)
-        ops_append(problems, sizeof problems, "%s%s", problems[0] ? "; " : "", why);
+        text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     int started = 0; /* a pod runs the target already: a resumed run */
     for (size_t i = 0; i < vc->npods; i++)
         started |= sealmig_pod_done(&m, &vc->pods[i], &r.views[i]);
     if (!started && r.h.exit_code != 0)
-        ops_append(problems, sizeof problems,
+        text_appendf(problems, sizeof problems, NULL,
                    "%sthe cluster is not healthy (status verdict %s): fix that first (kubectl "
                    "vault-ha status)",
                    problems[0] ? "; " : "", health_state_name(r.h.state));
     else if (upgrade_judge(vc, &r, NULL, why, sizeof why) < 0)
-        ops_append(problems, sizeof problems, "%s%s", problems[0] ? "; " : "", why);
+        text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     if (probe_seals(ctx, &o, &cfg, m.active, why, sizeof why) < 0)
-        ops_append(problems, sizeof problems, "%s%s", problems[0] ? "; " : "", why);
+        text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     if (env.token)
         fprintf(ctx->err,
                 "Note: the pods get %s from %s (a transit token, likely): the plugin sets or "
@@ -444,7 +444,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                     i + 1, plan.n, upgrade_action_name(s->action), s->pod);
             struct error e2 = {0};
             if (s->action == UPGRADE_RESTART) {
-                ops_append(restarted, sizeof restarted, "%s%s", restarted[0] ? ", " : "", s->pod);
+                text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "", s->pod);
                 if (cluster_refresh_pods(o.kube, o.vc, &e2) == 0)
                     say_pod_log(ctx, &o, s->pod);
             }
@@ -460,7 +460,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             if (check_migrated(ctx, &o, &m, tok) < 0)
                 goto out;
         } else if (s->action == UPGRADE_RESTART) {
-            ops_append(restarted, sizeof restarted, "%s%s", restarted[0] ? ", " : "", s->pod);
+            text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "", s->pod);
             snprintf(last, sizeof last, "%s", s->pod);
         }
     }

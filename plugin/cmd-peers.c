@@ -19,26 +19,11 @@ static int run_with_token(struct cmd_context *ctx, struct ops *o, const char *po
                           const struct secret *token, const char *const *args, const char *what,
                           const char *denied_hint, struct vault_call *c)
 {
-    struct secret buf = {0};
     struct error err = {0};
     memset(c, 0, sizeof *c);
     c->pod = pod;
-    if (vault_call_with_token(c, o->vc, token, args, &buf, &err) < 0) {
+    if (vault_run_cli(o->kube, o->vc, c, token, args, what, denied_hint, &err) < 0) {
         cmd_report(ctx, &err);
-        return -1;
-    }
-    vault_call_run(o->kube, o->vc, c, 1);
-    secret_free(&buf);
-    if (!c->ran) {
-        fprintf(ctx->err, "%s: %s\n", ctx->prog, c->error.msg);
-        vault_call_clear(c);
-        return -1;
-    }
-    if (c->exit_code != 0) {
-        char why[512];
-        vault_error_summary(c->err_out, why, sizeof why);
-        fprintf(ctx->err, "%s: %s on %s failed: %s%s\n", ctx->prog, what, pod, why,
-                strstr(why, "permission denied") ? denied_hint : "");
         vault_call_clear(c);
         return -1;
     }

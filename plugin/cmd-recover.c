@@ -250,7 +250,7 @@ static void undo_after_change(struct cmd_context *ctx, const struct vault_cluste
     recover_remove_peers(ctx->kube, vc, undo, ns);
     char done[512] = "";
     for (size_t i = 0; i < nr; i++)
-        ops_append(done, sizeof done, "%s%s", i ? ", " : "", restarted[i]);
+        text_appendf(done, sizeof done, NULL, "%s%s", i ? ", " : "", restarted[i]);
     fprintf(ctx->err, "Done so far: peers.json was written on %zu pod%s; restarted: %s.\n", ns,
             ns == 1 ? "" : "s", nr ? done : "none");
     for (size_t i = 0; i < ns; i++)
@@ -420,9 +420,9 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
     }
     vc = o->vc;
     char active[256] = "", surv[512];
-    for (size_t i = 0; i < vc->npods; i++)
-        if ((*views)[i].have_status && !(*views)[i].st.sealed && (*views)[i].st.is_self)
-            snprintf(active, sizeof active, "%s", vc->pods[i].name);
+    long ai = vault_active_index(*views, vc->npods);
+    if (ai >= 0)
+        snprintf(active, sizeof active, "%s", vc->pods[ai].name);
     names_of(vc, p, 1, 0, surv, sizeof surv);
     fprintf(ctx->out, "\nRecovered: %s is active; the raft configuration is %s.\n",
             active[0] ? active : "no pod", surv);

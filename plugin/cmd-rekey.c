@@ -380,7 +380,7 @@ static int cmd_rekey_exec(struct cmd_context *ctx, const struct cmd_args *args)
         return EXIT_USAGE;
     }
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, 0, &cc);
+    int rc = cmd_ceremony_open(ctx, args, cmd_opt_str(args, "target"), 0, &cc);
     if (rc == 0) {
         struct rekey_status st;
         struct error err = {0};

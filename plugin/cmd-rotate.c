@@ -9,7 +9,7 @@
 static int cmd_rotate_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct cmd_ceremony cc;
-    int rc = cmd_ceremony_open(ctx, args, 1, &cc);
+    int rc = cmd_ceremony_open(ctx, args, NULL, 1, &cc);
     if (rc != 0) {
         cmd_ceremony_close(&cc);
         return rc;

@@ -158,7 +158,7 @@ static void on_stream_progress(void *ctx, enum snapstream_progress ev, const cha
 
 static const char *active_pod(const struct ops *o, const struct pod_view *views, size_t *idx)
 {
-    long i = snapstream_active(o->vc, views);
+    long i = vault_active_index(views, o->vc->npods);
     if (i >= 0 && idx != NULL)
         *idx = (size_t)i;
     return i >= 0 ? o->vc->pods[i].name : NULL;

@@ -108,7 +108,7 @@ struct cmd_entry {
     int (*exec)(struct cmd_context *ctx, const struct cmd_args *args);
 };
 
-/* Option access by long name. */
+/* Option access by long name. A name not in the command's table aborts: a programming error. */
 const char *cmd_opt_str(const struct cmd_args *a, const char *name);
 int cmd_opt_flag(const struct cmd_args *a, const char *name);
 /* Parses an integer option; returns def when absent, -1 and err on a bad value. */
@@ -185,11 +185,16 @@ struct bring_up;
 int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *b);
 
 struct vault_init_result;
-/* Runs `operator init` in pod index idx with the init flags of args (shares,
- * threshold, PGP, recovery: lib/init) and writes the keys to --output (0600,
- * never overwritten, fsynced) or prints them once (main.c; init and bootstrap). */
-int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
-                 struct vault_init_result *result);
+struct init_request;
+/* The init flags of args: shares and threshold, and with pgp_and_recovery (init has them,
+ * bootstrap does not) the PGP keys and the recovery shares. Returns -1 and err on a bad value. */
+int cmd_init_request(const struct cmd_args *args, int pgp_and_recovery, struct init_request *req,
+                     struct error *err);
+/* Runs `operator init` in pod index idx with req (checked by lib/init) and writes the keys to
+ * output (0600, never overwritten, fsynced) or prints them once when it is NULL (init and
+ * bootstrap). */
+int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct init_request *req,
+                 const char *output, struct vault_init_result *result);
 
 /* --- key ceremonies (plugin/ceremony.c; rekey, generate-root, rotate) --- */
 struct cmd_ceremony {
@@ -202,10 +207,11 @@ struct cmd_ceremony {
 };
 /* Opens the cluster, finds the active pod (waiting for an election), reads the
  * token (--token-file, VAULT_TOKEN, prompt) and says so when token_always (rotate)
- * or the version (Vault 2.x, OpenBao's rotate-keys, unknown) needs
- * one and there is none. Returns 0 or an exit code after reporting. */
-int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, int token_always,
-                      struct cmd_ceremony *cc);
+ * or the version (Vault 2.x, OpenBao's rotate-keys, unknown) needs one and there is
+ * none. target: rekey's --target (barrier or recovery), NULL for the ceremonies that
+ * have no such option. Returns 0 or an exit code after reporting. */
+int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, const char *target,
+                      int token_always, struct cmd_ceremony *cc);
 void cmd_ceremony_close(struct cmd_ceremony *cc);
 /* Reports a failed call, then what it means for a key holder (a refused
  * token, progress back to 0, a share given twice). kind: "rekey", "root
@@ -285,5 +291,7 @@ extern const struct cmd_option global_option_table[];
 /* The command table, NULL-terminated (main.c). */
 extern const struct cmd_entry *const cmd_table[];
 const struct cmd_entry *cmd_find(const char *name);
+/* The index of the option named long_name (or short_name) in opts, or -1. */
+int cmd_option_index(const struct cmd_option *opts, const char *long_name, char short_name);
 
 #endif

@@ -29,119 +29,11 @@
 #include "vaultread.h"
 #include "wipe.h"
 
-/* One line per command file; the order is the order of `--help`. */
-extern const struct cmd_entry cmd_doctor_entry, cmd_upgrade_entry, cmd_recover_entry;
-extern const struct cmd_entry cmd_migrate_seal_entry;
-extern const struct cmd_entry cmd_rekey_entry, cmd_generate_root_entry, cmd_rotate_entry;
-extern const struct cmd_entry cmd_status_entry, cmd_init_entry, cmd_unseal_entry, cmd_join_entry,
-    cmd_bootstrap_entry, cmd_peers_entry, cmd_step_down_entry, cmd_remove_peer_entry,
-    cmd_exec_entry, cmd_completion_entry, cmd_version_entry, cmd_complete_entry, cmd_man_entry,
-    cmd_snapshot_entry;
-
-const struct cmd_entry *const cmd_table[] = {
-    &cmd_status_entry,        &cmd_doctor_entry,
-    &cmd_init_entry,          &cmd_unseal_entry,
-    &cmd_join_entry,          &cmd_bootstrap_entry,
-    &cmd_peers_entry,         &cmd_step_down_entry,
-    &cmd_remove_peer_entry,   &cmd_snapshot_entry,
-    &cmd_upgrade_entry,       &cmd_migrate_seal_entry,
-    &cmd_recover_entry,       &cmd_rekey_entry,
-    &cmd_generate_root_entry, &cmd_rotate_entry,
-    &cmd_exec_entry,          &cmd_completion_entry,
-    &cmd_version_entry,       &cmd_complete_entry,
-    &cmd_man_entry,           NULL,
-};
-
-const struct cmd_option global_option_table[] = {
-    {"kubeconfig", 0, OPT_STRING, "FILE", "kubeconfig file to use (only this file)", "@files"},
-    {"context", 0, OPT_STRING, "NAME", "kubeconfig context to use", "@contexts"},
-    {"cluster", 0, OPT_STRING, "NAME", "kubeconfig cluster to use", "@clusters"},
-    {"user", 0, OPT_STRING, "NAME", "kubeconfig user to use", "@users"},
-    {"namespace", 'n', OPT_STRING, "NS", "namespace of the Vault StatefulSet", "@namespaces"},
-    {"server", 's', OPT_STRING, "URL", "API server address (overrides the kubeconfig)", NULL},
-    {"token", 0, OPT_STRING, "TOKEN",
-     "bearer token for the API server (visible in your shell history: prefer a kubeconfig)", NULL},
-    {"certificate-authority", 0, OPT_STRING, "FILE", "CA file for the API server", "@files"},
-    {"insecure-skip-tls-verify", 0, OPT_FLAG, NULL,
-     "do not verify the API server's certificate (insecure)", NULL},
-    {"tls-server-name", 0, OPT_STRING, "NAME", "server name for the API server's certificate",
-     NULL},
-    {"request-timeout", 0, OPT_STRING, "DURATION",
-     "time limit for each API request, e.g. 10s, 1m; 0 = none (default 30s)", NULL},
-    {"timeout", 0, OPT_STRING, "DURATION",
-     "how long each wait (leader election, pod start, voter promotion) may take (default 2m)",
-     NULL},
-    {"output", 'o', OPT_STRING, "FORMAT", "output format: table, wide, json or yaml",
-     "table|wide|json|yaml"},
-    {"release", 0, OPT_STRING, "NAME", "Helm release of the Vault to use", NULL},
-    {"statefulset", 0, OPT_STRING, "NAME", "StatefulSet of the Vault to use", NULL},
-    {"container", 0, OPT_STRING, "NAME", "container running Vault (default: vault / openbao)",
-     NULL},
-    {"no-color", 0, OPT_FLAG, NULL, "no colour (also NO_COLOR=1)", NULL},
-    {"verbose", 'v', OPT_FLAG, NULL, "trace API requests on stderr (secrets redacted)", NULL},
-    {"read-via", 0, OPT_STRING, "HOW",
-     "how Vault is read: auto (pods/proxy when RBAC allows it, else exec), proxy or exec",
-     "auto|proxy|exec"},
-    {"help", 'h', OPT_FLAG, NULL, "show help", NULL},
-    {0},
-};
-
 static const char *const global_short_help =
     "Global flags: --kubeconfig, --context, --cluster, --user, -n/--namespace, --server, "
     "--token,\n--certificate-authority, --insecure-skip-tls-verify, --tls-server-name, "
     "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
     "--container, --read-via, --no-color, -v, -h/--help\n";
-
-const struct cmd_entry *cmd_find(const char *name)
-{
-    for (size_t i = 0; cmd_table[i] != NULL; i++) {
-        const struct cmd_entry *e = cmd_table[i];
-        if (strcmp(e->name, name) == 0 || (e->alias != NULL && strcmp(e->alias, name) == 0))
-            return e;
-    }
-    return NULL;
-}
-
-static int option_index(const struct cmd_option *opts, const char *long_name, char short_name)
-{
-    if (opts == NULL)
-        return -1;
-    for (int i = 0; opts[i].long_name != NULL; i++) {
-        if (long_name != NULL && strcmp(opts[i].long_name, long_name) == 0)
-            return i;
-        if (short_name != 0 && opts[i].short_name == short_name)
-            return i;
-    }
-    return -1;
-}
-
-const char *cmd_opt_str(const struct cmd_args *a, const char *name)
-{
-    int i = option_index(a->options, name, 0);
-    return i >= 0 ? a->values[i] : NULL;
-}
-
-int cmd_opt_flag(const struct cmd_args *a, const char *name)
-{
-    int i = option_index(a->options, name, 0);
-    return i >= 0 && a->counts[i] > 0;
-}
-
-int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err)
-{
-    const char *v = cmd_opt_str(a, name);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0')
-        return error_set(err, ERR_USAGE, "--%s wants a whole number, not \"%s\"", name, v);
-    *out = n;
-    return 0;
-}
 
 /* Ctrl-C ends the process as usual, except while a wait is under way (or a
  * watch runs): then the first one ends the wait between two polls, cleanly,
@@ -432,10 +324,10 @@ static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
             if (strcmp(name, "v") == 0) /* --v=N as kubectl spells it */
                 snprintf(name, sizeof name, "verbose");
             target = &p->local;
-            idx = option_index(p->local.options, name, 0);
+            idx = cmd_option_index(p->local.options, name, 0);
             if (idx < 0) {
                 target = &p->global;
-                idx = option_index(global_option_table, name, 0);
+                idx = cmd_option_index(global_option_table, name, 0);
             }
         } else {
             name[0] = arg[1];
@@ -445,10 +337,10 @@ static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
             else if (arg[2] != '\0')
                 inline_value = arg + 2;
             target = &p->local;
-            idx = option_index(p->local.options, NULL, arg[1]);
+            idx = cmd_option_index(p->local.options, NULL, arg[1]);
             if (idx < 0) {
                 target = &p->global;
-                idx = option_index(global_option_table, NULL, arg[1]);
+                idx = cmd_option_index(global_option_table, NULL, arg[1]);
             }
             if (idx >= 0 && target->options[idx].type == OPT_FLAG && arg[2] != '\0' &&
                 arg[2] != '=') {
@@ -588,7 +480,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct cmd_args *g = &p.global;
-    int want_help = option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
+    int want_help = cmd_option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
     if (p.cmd == NULL) {
         print_overview(want_help ? safe_out : safe_err, prog);
         free(p.positional);
@@ -761,11 +653,11 @@ int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *
 int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **views, char *active,
                     size_t cap)
 {
-    for (size_t i = 0; i < o->vc->npods; i++)
-        if ((*views)[i].have_status && !(*views)[i].st.sealed && (*views)[i].st.is_self) {
-            snprintf(active, cap, "%s", o->vc->pods[i].name);
-            return 0;
-        }
+    long ai = vault_active_index(*views, o->vc->npods);
+    if (ai >= 0) {
+        snprintf(active, cap, "%s", o->vc->pods[ai].name);
+        return 0;
+    }
     struct error err = {0};
     if (ops_wait_active(o, NULL, active, cap, &err) < 0 || ops_refresh(o, views, &err) < 0) {
         cmd_report(ctx, &err);
@@ -930,21 +822,33 @@ static int keys_text(const struct vault_init_result *r, struct secret *out, stru
     return 0;
 }
 
-int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx, const struct cmd_args *args,
+int cmd_init_request(const struct cmd_args *args, int pgp_and_recovery, struct init_request *req,
+                     struct error *err)
+{
+    memset(req, 0, sizeof *req);
+    if (cmd_opt_int(args, "key-shares", 0, &req->shares, err) < 0 ||
+        cmd_opt_int(args, "key-threshold", 0, &req->threshold, err) < 0)
+        return -1;
+    if (!pgp_and_recovery)
+        return 0;
+    req->pgp_keys = cmd_opt_str(args, "pgp-keys");
+    req->root_token_pgp_key = cmd_opt_str(args, "root-token-pgp-key");
+    req->recovery_pgp_keys = cmd_opt_str(args, "recovery-pgp-keys");
+    if (cmd_opt_int(args, "recovery-shares", 0, &req->recovery_shares, err) < 0 ||
+        cmd_opt_int(args, "recovery-threshold", 0, &req->recovery_threshold, err) < 0)
+        return -1;
+    return 0;
+}
+
+int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx,
+                 const struct init_request *req_in, const char *output,
                  struct vault_init_result *result)
 {
     const char *pod = o->vc->pods[idx].name;
-    const char *output = cmd_opt_str(args, "output");
     struct error err = {0};
-    struct init_request req = {.pgp_keys = cmd_opt_str(args, "pgp-keys"),
-                               .root_token_pgp_key = cmd_opt_str(args, "root-token-pgp-key"),
-                               .recovery_pgp_keys = cmd_opt_str(args, "recovery-pgp-keys")};
+    struct init_request req = *req_in;
     long shares, threshold;
-    if (cmd_opt_int(args, "key-shares", 0, &req.shares, &err) < 0 ||
-        cmd_opt_int(args, "key-threshold", 0, &req.threshold, &err) < 0 ||
-        cmd_opt_int(args, "recovery-shares", 0, &req.recovery_shares, &err) < 0 ||
-        cmd_opt_int(args, "recovery-threshold", 0, &req.recovery_threshold, &err) < 0 ||
-        init_check_request(&req, &shares, &threshold, &err) < 0) {
+    if (init_check_request(&req, &shares, &threshold, &err) < 0) {
         cmd_report(ctx, &err);
         return -1;
     }

@@ -121,18 +121,18 @@ static void test_parse_status(void **state)
 static void test_buffer_sink(void **state)
 {
     (void)state;
-    struct kexec_buffer b = {.max = 8, .what = "stdout"};
+    struct kexec_buffer b = {.buf.max = 8, .what = "stdout"};
     struct error err = {0};
     assert_int_equal(kexec_buffer_write(&b, "hello", 5, &err), 0);
     assert_int_equal(kexec_buffer_write(&b, "!!!", 3, &err), 0);
-    assert_string_equal(b.data, "hello!!!");
+    assert_string_equal(b.buf.data, "hello!!!");
     /* Past the cap: an error that ends the session, nothing kept of it. */
     assert_int_equal(kexec_buffer_write(&b, "x", 1, &err), -1);
     assert_int_equal(err.kind, ERR_PROTOCOL);
     assert_string_equal(err.msg, "stdout is over the limit of 8 bytes (a command that does not "
                                  "stop printing?)");
-    assert_int_equal(b.len, 8);
-    free(b.data);
+    assert_int_equal(b.buf.len, 8);
+    free(b.buf.data);
     struct kexec_buffer d = {0}; /* default cap: 1 MiB */
     char *big = calloc(1, 1u << 20);
     assert_int_equal(kexec_buffer_write(&d, big, 1u << 20, &err), 0);
@@ -140,7 +140,7 @@ static void test_buffer_sink(void **state)
     assert_string_equal(err.msg, "the output is over the limit of 1048576 bytes (a command that "
                                  "does not stop printing?)");
     free(big);
-    free(d.data);
+    free(d.buf.data);
 }
 
 /* ---- scripted server ----------------------------------------------------------------------- */
@@ -720,8 +720,8 @@ static void test_v5_session(void **state)
     assert_int_equal(res.exit_code, 3);
     assert_string_equal(res.protocol, KEXEC_PROTO_V5);
     assert_false(res.stdin_eof_unsupported);
-    assert_string_equal(out.data, "hello\n");
-    assert_string_equal(errb.data, "oops");
+    assert_string_equal(out.buf.data, "hello\n");
+    assert_string_equal(errb.buf.data, "oops");
     assert_int_equal(res.stdout_bytes, 6);
     assert_int_equal(res.stderr_bytes, 4);
     assert_int_equal(res.stdin_bytes, in_len);
@@ -756,8 +756,8 @@ static void test_v5_session(void **state)
     assert_int_equal(r->client_close, 1000);
     server_free(&sv);
     free(in);
-    free(out.data);
-    free(errb.data);
+    free(out.buf.data);
+    free(errb.buf.data);
     kube_client_free(c.kube);
 }
 
@@ -900,10 +900,10 @@ static void run_v4(int delay_ms, int want_notes)
     assert_string_equal(res.protocol, KEXEC_PROTO_V4);
     assert_true(res.stdin_eof_unsupported);
     assert_int_equal(notes, want_notes);
-    assert_string_equal(out.data, "12345");
+    assert_string_equal(out.buf.data, "12345");
     assert_int_equal(sv.rec[0].close_signals, 0);
     server_free(&sv);
-    free(out.data);
+    free(out.buf.data);
     kube_client_free(c.kube);
 }
 
@@ -1080,7 +1080,7 @@ static int run_session(scenario_fn fn, long idle_ms, volatile sig_atomic_t *canc
     int rc = kexec_run(c.kube, &req, &session_res, &session_err);
     server_stop(&sv);
     kube_client_free(c.kube);
-    free(errb.data);
+    free(errb.buf.data);
     return rc;
 }
 
@@ -1110,8 +1110,8 @@ static void test_stream_endings(void **state)
     assert_string_equal(session_err.msg,
                         "exec in vault-0: the stream was cut before the command finished (1000 "
                         "bytes received; the connection was closed without a WebSocket Close)");
-    assert_int_equal(out.len, 1000);
-    free(out.data);
+    assert_int_equal(out.buf.len, 1000);
+    free(out.buf.data);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(run_session(sc_close_without_status, 0, NULL, NULL, &out), -1);
@@ -1145,13 +1145,13 @@ static void test_stream_endings(void **state)
                                          "server: a close frame carries code 1005, which RFC "
                                          "6455 does not allow");
     assert_int_equal(session_sv->rec[0].client_close, 1002);
-    free(out.data);
+    free(out.buf.data);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(run_session(sc_status_then_eof, 0, NULL, NULL, &out), 0);
     assert_int_equal(session_res.exit_code, 0);
-    assert_string_equal(out.data, "ok\n");
-    free(out.data);
+    assert_string_equal(out.buf.data, "ok\n");
+    free(out.buf.data);
 }
 
 /* The server never reads stdin and sends 2 MiB of stdout in 64-bit-length frames,
@@ -1186,7 +1186,7 @@ static void test_no_deadlock_when_stdin_unread(void **state)
     client_new(&c, &sv, NULL);
     size_t in_len = 8u << 20; /* far more than socket buffers hold */
     unsigned char *in = calloc(1, in_len);
-    struct kexec_buffer out = {.max = 4u << 20}, errb = {0};
+    struct kexec_buffer out = {.buf.max = 4u << 20}, errb = {0};
     struct kexec_request req = request("vault-0", &out, &errb);
     req.in.kind = KEXEC_STDIN_MEMORY;
     req.in.data = in;
@@ -1201,7 +1201,7 @@ static void test_no_deadlock_when_stdin_unread(void **state)
     assert_int_equal(res.stdout_bytes, 30 * 70000);
     assert_true(res.stdin_bytes < in_len);
     free(in);
-    free(out.data);
+    free(out.buf.data);
     kube_client_free(c.kube);
 }
 
@@ -1245,9 +1245,9 @@ static void test_drop_while_sending(void **state)
                                     "finished (7 bytes received; "));
     assert_true(res.stdin_bytes >= 100000);
     assert_true(res.stdin_bytes < in_len);
-    assert_string_equal(out.data, "partial");
+    assert_string_equal(out.buf.data, "partial");
     free(in);
-    free(out.data);
+    free(out.buf.data);
     kube_client_free(c.kube);
 }
 
@@ -1276,8 +1276,8 @@ static void test_cancel_and_timeouts(void **state)
     assert_int_equal(session_err.kind, ERR_INTERRUPTED);
     assert_string_equal(session_err.msg, "exec in vault-0: interrupted");
     assert_int_equal(session_sv->rec[0].client_close, 1000);
-    assert_string_equal(out.data, "first\n");
-    free(out.data);
+    assert_string_equal(out.buf.data, "first\n");
+    free(out.buf.data);
 
     /* Idle timeout. */
     memset(&out, 0, sizeof out);
@@ -1286,7 +1286,7 @@ static void test_cancel_and_timeouts(void **state)
     assert_string_equal(session_err.msg, "exec in vault-0: nothing was received or sent for 300 "
                                          "ms (6 bytes received)");
     assert_int_equal(session_sv->rec[0].client_close, 1000);
-    free(out.data);
+    free(out.buf.data);
 
     /* Cancelled before it starts: no session at all. */
     cancel_flag = 1;
@@ -1336,7 +1336,7 @@ static void test_run_many(void **state)
     server_run(&sv);
     struct client c;
     client_new(&c, &sv, NULL);
-    struct kexec_buffer out[3] = {{0}}, errb[3] = {{0}};
+    struct kexec_buffer out[3] = {0}, errb[3] = {0};
     struct kexec_request reqs[3];
     const char *pods[] = {"vault-0", "vault-1", "vault-2"};
     for (int i = 0; i < 3; i++)
@@ -1349,8 +1349,8 @@ static void test_run_many(void **state)
         snprintf(want, sizeof want, "I am %s\n", pods[i]);
         assert_int_equal(res[i].rc, 0);
         assert_int_equal(res[i].exit_code, 10 + i);
-        assert_string_equal(out[i].data, want);
-        free(out[i].data);
+        assert_string_equal(out[i].buf.data, want);
+        free(out[i].buf.data);
     }
     kube_client_free(c.kube);
 }

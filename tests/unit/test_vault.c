@@ -272,6 +272,41 @@ static void test_error_summary(void **state)
     assert_string_equal(buf, "Peer removed successfully!");
 }
 
+/* The one judgement of a CLI run: exec failure as kexec said it, the CLI's words with what and
+ * the pod, permission denied as ERR_FORBIDDEN with its hint. */
+static void test_call_check(void **state)
+{
+    (void)state;
+    struct error err = {0};
+    struct vault_call c = {.pod = "vault-0", .ran = 1, .exit_code = 0};
+    assert_int_equal(vault_call_check(&c, "step-down", " (hint)", &err), 0);
+
+    c.ran = 0;
+    error_set(&c.error, ERR_TIMEOUT, "vault-0: the exec did not finish");
+    assert_int_equal(vault_call_check(&c, "step-down", " (hint)", &err), -1);
+    assert_int_equal(err.kind, ERR_REMOTE);
+    assert_string_equal(err.msg, "vault-0: the exec did not finish");
+
+    char denied[] = "Error: Code: 403. Errors:\n\n* permission denied\n";
+    c.ran = 1;
+    c.exit_code = 2;
+    c.err_out = denied;
+    assert_int_equal(vault_call_check(&c, "step-down", " (hint)", &err), -1);
+    assert_int_equal(err.kind, ERR_FORBIDDEN);
+    assert_non_null(strstr(err.msg, "step-down on vault-0 failed: "));
+    assert_non_null(strstr(err.msg, "permission denied (hint)"));
+
+    char other[] = "Error: connection refused\n";
+    c.err_out = other;
+    assert_int_equal(vault_call_check(&c, "list-peers", " (hint)", &err), -1);
+    assert_int_equal(err.kind, ERR_REMOTE);
+    assert_null(strstr(err.msg, "(hint)"));
+
+    c.err_out = NULL;
+    assert_int_equal(vault_call_check(&c, "list-peers", NULL, &err), -1);
+    assert_string_equal(err.msg, "list-peers on vault-0 failed: no reason given");
+}
+
 /* --- the HTTP API's answers (pods/proxy) ------------------------------------------------------ */
 
 /* api/sys_seal.go SealStatusResponse of an unsealed node: no leader fields. */
@@ -402,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_peers),
         cmocka_unit_test(test_autopilot_camel_case),
         cmocka_unit_test(test_error_summary),
+        cmocka_unit_test(test_call_check),
         cmocka_unit_test(test_http_seal_status_and_leader),
         cmocka_unit_test(test_http_raft_answers),
         cmocka_unit_test(test_http_error_summary),
