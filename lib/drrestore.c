@@ -26,7 +26,7 @@ int dr_plan_build(const struct dr_input *in, int new_cluster, int cur_shares, in
     p->from_check = new_cluster;
     if (new_cluster) {
         /* Init with the source's shares/threshold when known: then the sealed pods'
-         * cached seal configuration is already the source's (DR facts §1.4). */
+         * cached seal configuration is already the source's (docs/disaster-recovery.md §1.4). */
         p->shares = src_shares > 0 ? src_shares : 1;
         p->threshold = src_threshold > 0 ? src_threshold : 1;
         p->restart = src_shares <= 0;

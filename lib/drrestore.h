@@ -1,6 +1,6 @@
 /* Disaster recovery: a snapshot restored into a freshly installed cluster
  * (`snapshot restore FILE --new-cluster --keys-file SOURCE_KEYS`), as a plan
- * of steps run one by one (facts/disaster-recovery.md §1):
+ * of steps run one by one (docs/disaster-recovery.md §1):
  *
  *   1. check: every pod runs and is uninitialized, the metadata allows it
  *   2. init the first pod with the source's shares/threshold; the temporary

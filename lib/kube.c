@@ -601,7 +601,7 @@ struct request_body {
 
 /* Is this answer the API server's own (a Status), not what a pod said through
  * pods/proxy? Vault answers JSON without "kind"; a priority-and-fairness 429
- * is plain text with Retry-After (facts §2.3), Vault's 429 has none. */
+ * is plain text with Retry-After (docs/kubernetes.md §2.3), Vault's 429 has none. */
 static int api_server_answer(long status, const char *body, size_t len, long retry_after)
 {
     json_t *root = body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;

@@ -111,7 +111,7 @@ static int skip_block(struct scan *s)
 
 static int parse_bool(const char *v)
 {
-    /* strconv.ParseBool's true forms (parseutil.ParseBool, facts §1.1) */
+    /* strconv.ParseBool's true forms (parseutil.ParseBool, docs/seal-migration.md §1.1) */
     static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         if (strcmp(v, yes[i]) == 0)

@@ -3,7 +3,7 @@
  *
  * A Raft snapshot records neither the Vault version nor the cluster_id
  * (meta.json is raft's SnapshotMeta, state.bin is barrier-encrypted;
- * facts/disaster-recovery.md §4.2, §5 item 26), so they are taken from `vault
+ * docs/disaster-recovery.md §4.2, §5 item 26), so they are taken from `vault
  * status` at save time and kept here with the seal type, shares and threshold,
  * the raft index and term, the time and the snapshot file's size and SHA-256.
  * A restore can then refuse an older Vault, a different seal type, or a file

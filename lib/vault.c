@@ -357,7 +357,7 @@ void vault_autopilot_clear(struct vault_autopilot *ap)
 }
 
 /* The names autopilot's fields go by: Go's CamelCase in the CLI's JSON (no json
- * tags, facts/vault.md §4), snake_case in the HTTP answer's data. */
+ * tags, docs/vault-cli.md §4), snake_case in the HTTP answer's data. */
 struct autopilot_keys {
     const char *healthy, *failure_tolerance, *leader, *servers;
     const char *id, *name, *address, *node_status, *status, *last_index, *stable_since;
@@ -479,7 +479,7 @@ int vault_merge_http_leader(long http_status, const char *body, size_t len, stru
     if (http_status != 200) {
         char why[512];
         vault_http_error_summary(body, len, why, sizeof why);
-        /* The CLI masks a sealed node's failing leader call (facts/vault.md §1). */
+        /* The CLI masks a sealed node's failing leader call (docs/vault-cli.md §1). */
         if (st->sealed && strstr(why, "Vault is sealed") != NULL) {
             st->ha_enabled = 1;
             return 0;

@@ -112,7 +112,7 @@ void vault_autopilot_clear(struct vault_autopilot *ap);
 /* --- Vault's HTTP answers (read through pods/proxy, lib/vaultread) ---------------------------
  * The HTTP JSON differs from the CLI's: the CLI merges sys/seal-status and
  * sys/leader into one document and masks a sealed node's failing leader call;
- * autopilot's fields are snake_case under "data" (facts/vault.md §1, §4;
+ * autopilot's fields are snake_case under "data" (docs/vault-cli.md §1, §4;
  * hashicorp/vault api/sys_seal.go, api/sys_leader.go). Pure and bounded. */
 
 /* sys/seal-status (200) into st; the leader fields are zero until merged. */

@@ -1,4 +1,4 @@
-/* snapshot, disaster recovery (facts/disaster-recovery.md §1, §4-5): the
+/* snapshot, disaster recovery (docs/disaster-recovery.md §1, §4-5): the
  * metadata written beside a saved snapshot (FILE.json, lib/snapmeta), shown by
  * verify and enforced by restore; `restore --new-cluster` into a freshly
  * installed cluster (lib/drrestore's plan); and a plain restore of another

@@ -1,6 +1,6 @@
 """Disaster recovery end to end (issue 22): snapshots that describe themselves (FILE.json) and
 `snapshot restore FILE --new-cluster --keys-file SOURCE_KEYS` into a freshly installed cluster,
-against the fake (shared/facts/disaster-recovery.md §1, §4-5). The source is the release in
+against the fake (docs/disaster-recovery.md §1, §4-5). The source is the release in
 namespace `vault`; the targets are other releases of the same fake API server (scratch
 namespaces, as in a restore drill): `dr` (the round trip), `drill` (dry runs, refusals),
 `other` (a third cluster, initialized: a plain restore stops before changing anything)."""

@@ -2,7 +2,7 @@
 exec at all (the fake's exec log), the fall back to exec for a user without pods/proxy (by
 SelfSubjectAccessReview and by the first 403), sealed and not-running pods, TLS listeners, the
 token never in a URL or a log, and status --all-contexts over healthy, degraded and unreachable
-clusters behind one kubeconfig (facts/kubernetes.md "pods/proxy")."""
+clusters behind one kubeconfig (docs/kubernetes.md §8)."""
 import json
 import os
 import re

@@ -1,5 +1,5 @@
 """pods/proxy, SelfSubjectAccessReview and several fakes behind one kubeconfig, checked with the
-real kubectl and raw HTTP (facts/kubernetes.md "pods/proxy", §2.2)."""
+real kubectl and raw HTTP (docs/kubernetes.md §8, §2.2)."""
 import json
 import os
 import ssl

@@ -2,7 +2,7 @@
 generate-root` (OTP, decode), `operator rotate` / `key-status`, and OpenBao's `rotate-keys` and
 `generate-root-token`, run as real processes against a served VaultCluster.
 
-Each test names the section of shared/facts/ceremonies.md it checks."""
+Each test names the section of docs/ceremonies.md it checks."""
 import base64
 import json
 

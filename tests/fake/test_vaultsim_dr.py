@@ -1,4 +1,4 @@
-"""Disaster recovery through the simulated CLI (shared/facts/disaster-recovery.md §1, §5): a
+"""Disaster recovery through the simulated CLI (docs/disaster-recovery.md §1, §5): a
 snapshot of one cluster restored into another, freshly initialized one. Covered: the other-cluster
 400 without -force (its wording follows the target's seal), the asynchronous apply (fixed delay
 plus size; /sys/leader, so `vault status`, waits for it on the active node), every pod sealing

@@ -1,4 +1,4 @@
-"""Seal migration in the fake (shared/facts/seal-migration.md): the chart's ConfigMap read at
+"""Seal migration in the fake (docs/seal-migration.md): the chart's ConfigMap read at
 container start, the transit seal server, migration mode, `unseal -migrate` with the old
 seal's keys, the migration on the node that becomes active, the start-up crashes of bad
 configs, VAULT_TOKEN / VAULT_SEAL_TYPE in the pod env. Driven with the real kubectl."""

@@ -49,7 +49,7 @@ static void test_status_sealed(void **state)
     vault_status_clear(&st);
 }
 
-/* seal-migration facts §3.1: a standby restarted with a transit stanza over Shamir storage */
+/* docs/seal-migration.md §3.1: a standby restarted with a transit stanza over Shamir storage */
 static const char MIGRATING[] =
     "{\"type\":\"transit\",\"initialized\":true,\"sealed\":true,\"t\":3,\"n\":5,\"progress\":0,"
     "\"nonce\":\"\",\"version\":\"1.21.2\",\"migration\":true,\"recovery_seal\":true,"
@@ -383,7 +383,7 @@ static void test_http_raft_answers(void **state)
     assert_int_equal(peers.index, 62);
     vault_peers_clear(&peers);
     assert_int_equal(vault_parse_http_peers("x{}", 3, &peers, &err), -1);
-    /* The HTTP API's autopilot state: snake_case under data (facts/vault.md §4). */
+    /* The HTTP API's autopilot state: snake_case under data (docs/vault-cli.md §4). */
     const char *ap_json =
         "{\"request_id\":\"r\",\"data\":{\"healthy\":false,\"failure_tolerance\":0,\"leader\":"
         "\"vault-0\",\"voters\":[\"vault-0\",\"vault-1\"],\"servers\":{\"vault-0\":{\"id\":"

@@ -2,7 +2,7 @@
  * process: what passes through (Vault's 307, 503), what is the API server's
  * own error (Status 403), the token only in a header and wiped, the per-run
  * decision (one SelfSubjectAccessReview), and a standby's redirect answered
- * by asking the pod it names (facts/kubernetes.md "pods/proxy"). */
+ * by asking the pod it names (docs/kubernetes.md §8). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

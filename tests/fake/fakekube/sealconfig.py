@@ -1,5 +1,5 @@
 """The chart's ConfigMap <fullname>-config and the pods' extra environment, for seal
-migrations (shared/facts/seal-migration.md §5.4, §8).
+migrations (docs/seal-migration.md §5.4, §8).
 
 A pod's Vault reads the ConfigMap's content as it is when its container starts (the chart
 copies it to /tmp): a deleted pod comes back with the ConfigMap's CURRENT content, a running

@@ -1238,7 +1238,7 @@ class Server:
             pass
 
     # --- control -------------------------------------------------------------------------------
-    # --- pods/proxy (facts/kubernetes.md "pods/proxy") ------------------------------------------
+    # --- pods/proxy (docs/kubernetes.md §8) ------------------------------------------
     async def proxy_pod(self, request):
         """The API server carrying an HTTP request to a pod's port: RBAC per verb on pods/proxy,
         the id forms [scheme:]name[:port], the real errors for a pod without an IP and a closed

@@ -1322,7 +1322,7 @@ def cmd_snapshot_restore(ctx, args):
         os.close(fd)
     if ctx.openbao and ctx.vtuple() >= (2, 6, 0):
         # openbao/openbao#3663: a deferred Close() of the file the transport already closed
-        # (v2.6.0 on); harmless, the exit code stays 0 (disaster-recovery facts §1.2).
+        # (v2.6.0 on); harmless, the exit code stays 0 (docs/disaster-recovery.md §1.2).
         ctx.ui.error("Error properly closing policy file: close %s: file already closed" % path)
     return 0
 

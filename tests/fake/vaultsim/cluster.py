@@ -481,7 +481,7 @@ class VaultCluster:
             self._changed()
 
     async def _transit(self, request):
-        """The Vault serving the transit seal (seal-migration facts §5.1), as a pod's CLI
+        """The Vault serving the transit seal (docs/seal-migration.md §5.1), as a pod's CLI
         reaches it: unsealed, not HA; its transit mount answers the token it was given."""
         tr = self.model.transit
         await _drain(request)
@@ -580,7 +580,7 @@ class VaultCluster:
 
     async def _wait_restore_lock(self, node):
         """Core.Leader() takes the state lock that a restore's apply holds on the active node
-        (disaster-recovery facts §1.3): /sys/leader, so `vault status`, waits for the apply."""
+        (docs/disaster-recovery.md §1.3): /sys/leader, so `vault status`, waits for the apply."""
         m = self.model
         while m.restoring(node):
             await asyncio.sleep(0.05)
@@ -700,8 +700,8 @@ class VaultCluster:
         if migrate is not None and not isinstance(migrate, bool):
             raise SimError(400, "json: cannot unmarshal %s into Go struct field UnsealRequest.migrate "
                                 "of type bool" % type(migrate).__name__)
-        # unsealFragment's migration guards, in order, before any key is recorded (seal-migration
-        # facts §1.2, §4.1): all three are 500s
+        # unsealFragment's migration guards, in order, before any key is recorded
+        # (docs/seal-migration.md §1.2, §4.1): all three are 500s
         if migrate and not node.seal.migration:
             raise SimError(500, "can't perform a seal migration, no migration seal found")
         if migrate and node.pending is not None:
@@ -891,7 +891,7 @@ class VaultCluster:
         state_bytes = int(m.opt["snapshot_state_bytes"])
         level = int(m.opt["snapshot_gzip_level"])
         if level < 0 and m.openbao and m.vtuple >= (2, 6, 0):
-            level = 0   # OpenBao 2.6: gzip.NoCompression inside the gzip frame (DR facts §3.4)
+            level = 0   # OpenBao 2.6: gzip.NoCompression inside the gzip frame (docs/disaster-recovery.md §3.4)
         if level < 0:
             level = 6 if state_bytes <= 0 else (1 if state_bytes <= 64 << 20 else 0)
         writer = SnapshotWriter(meta, m.records(rc), m.snapshot_seal(rc), state_bytes=state_bytes, level=level,
@@ -935,7 +935,7 @@ class VaultCluster:
             if not force:
                 opened = m.snapshot_unseal(rc, bytes(reader.sealed))
                 if opened is None or opened != bytes(reader.sums):
-                    # disaster-recovery facts §1.2: the wording follows this cluster's seal
+                    # docs/disaster-recovery.md §1.2: the wording follows this cluster's seal
                     what = ("set of unseal keys" if m.opt["seal_type"] == "shamir"
                             else "autoseal key")
                     raise SimError(400, "could not verify hash file, possibly the snapshot is using a "

@@ -167,7 +167,7 @@ class RaftCluster:
         self.last_leader_ordinal = -1
         self.restore_due = None         # (t, parsed snapshot)
         self.stash = None               # encrypted records after a forced restore of another cluster
-        # The barrier seal type in storage (core/seal-config, seal-migration facts §9); the
+        # The barrier seal type in storage (core/seal-config, docs/seal-migration.md §9); the
         # shares combine to the unseal key (Shamir) or the recovery key (auto), the same
         # shares either way (§6).
         self.stored_type = "shamir"
@@ -217,7 +217,7 @@ class Node:
         self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
         self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
         # (shares, threshold) a sealed node still holds in memory after a restore brought
-        # another cluster's seal configuration (disaster-recovery facts §1.4): used for the
+        # another cluster's seal configuration (docs/disaster-recovery.md §1.4): used for the
         # unseal until the process restarts or an unseal succeeds. None = the cluster's.
         self.seal_cache = None
         self.join_non_voter = False
@@ -641,7 +641,7 @@ class Model:
         self.reconcile(rc, t)
 
     def migrate_seal(self, n: Node, rc: RaftCluster, t: float):
-        """migrateSeal on the node that acquired the HA lock (seal-migration facts §1.3): only
+        """migrateSeal on the node that acquired the HA lock (docs/seal-migration.md §1.3): only
         a node started in migration mode migrates; the shares stay the same (§6)."""
         if not n.seal.migration:
             return
@@ -727,7 +727,7 @@ class Model:
 
     def seal_config(self, n: Node):
         """(shares, threshold) the node's unseal uses: its cached configuration after a
-        restore, else its cluster's (Shamir defaultSeal.BarrierConfig, facts §1.4)."""
+        restore, else its cluster's (Shamir defaultSeal.BarrierConfig, docs/vault-cli.md §1.4)."""
         if n.seal_cache is not None:
             return n.seal_cache
         rc = n.rc or n.pending
@@ -738,7 +738,7 @@ class Model:
         rc = n.rc or n.pending
         auto = sealcfg.is_auto(n.seal.barrier)
         d = {
-            # the configured seal, not the stored one (seal-migration facts §3)
+            # the configured seal, not the stored one (docs/seal-migration.md §3)
             "type": n.seal.barrier,
             "initialized": self.initialized(n),
             "sealed": n.sealed,
@@ -766,7 +766,7 @@ class Model:
 
     def migration_pending(self, n: Node) -> bool:
         """`migration` in seal-status: started in migration mode and the stored seal is not yet
-        the configured one (seal-migration facts §1.4)."""
+        the configured one (docs/seal-migration.md §1.4)."""
         rc = n.rc or n.pending
         return bool(n.seal.migration and rc is not None and rc.stored_type != n.seal.barrier)
 
@@ -892,7 +892,7 @@ class Model:
 
     def start_seal(self, n: Node, t: float):
         """The process starts: it reads its seal stanzas and env (the ConfigMap's content now,
-        seal-migration facts §8.3) and decides migration mode, or exits (§1.1, §4.2)."""
+        docs/seal-migration.md §8.3) and decides migration mode, or exits (§1.1, §4.2)."""
         n.crash = None
         if self.config_source is None:
             return
@@ -1268,13 +1268,13 @@ class Model:
 
     def restore_apply_delay(self, uploaded_bytes: int) -> float:
         """How long after the restore's response the apply ends: the fixed delay plus the
-        install time of this many bytes (disaster-recovery facts §1.3)."""
+        install time of this many bytes (docs/disaster-recovery.md §1.3)."""
         rate = float(self.opt["restore_apply_bytes_per_second"])
         extra = uploaded_bytes / rate if rate > 0 else 0.0
         return float(self.opt["restore_apply_seconds"]) + extra
 
     def restoring(self, n: Node) -> bool:
-        """The node runs a restore's apply and holds its state lock (facts §1.3)."""
+        """The node runs a restore's apply and holds its state lock (docs/vault-cli.md §1.3)."""
         rc = n.rc
         return rc is not None and rc.restore_due is not None and rc.leader == n.node_id
 

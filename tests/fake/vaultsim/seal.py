@@ -1,6 +1,6 @@
 """Seal configuration, seal migration and the transit seal server of the simulator.
 
-Facts: shared/facts/seal-migration.md (section numbers cited below). A node reads its seal
+Facts: docs/seal-migration.md (section numbers cited below). A node reads its seal
 stanzas and environment when its process starts (§8.3: the chart copies the ConfigMap at
 container start); the stored seal type lives in the raft cluster (§9). What a node decides at
 start is a `SealStart`: its configured (barrier) seal, its unwrap seal (the disabled stanza),
