@@ -226,6 +226,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     struct secret_list keys = {0};
     struct ops o = {0};
     struct pod_view *views = NULL;
+    struct lease_lock *lock = NULL;
     if (info == NULL || snapshot_verify_local(ctx, file, info, &fd) < 0)
         goto out;
     int have_meta = snapdr_load_meta(ctx, file, fd, &meta);
@@ -280,9 +281,13 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
         fprintf(ctx->err, "Not restored.\n");
         goto out;
     }
+    /* One destructive run at a time on this StatefulSet (upgrade, recover, restore...). */
+    if (cmd_lock(ctx, args, o.vc, "snapshot restore", &lock) != 0)
+        goto out;
     struct send_ctx sc = {.ctx = ctx, .fd = fd, .size = info->compressed_bytes};
     rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file, 1);
 out:
+    cmd_unlock(ctx, lock);
     secret_list_free(&keys);
     if (fd >= 0)
         close(fd);

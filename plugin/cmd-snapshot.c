@@ -606,6 +606,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     struct secret token = {0};
     struct signals sig;
     struct snapdr_plain pl = {0};
+    struct lease_lock *lock = NULL;
     if (info == NULL)
         goto out;
     if (verify_local(ctx, file, info, &fd) < 0)
@@ -649,6 +650,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         fprintf(ctx->err, "Not restored.\n");
         goto out;
     }
+    /* One destructive run at a time on this StatefulSet (upgrade, recover, restore...). */
+    if (cmd_lock(ctx, args, o.vc, "snapshot restore", &lock) != 0)
+        goto out;
     signals_catch(&sig);
     caught = 1;
     double sent_s = 0;
@@ -681,6 +685,8 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         signals_restore(&sig);
         caught = 0;
     }
+    cmd_unlock(ctx, lock);
+    lock = NULL;
     secret_free(&token);
     cmd_close_cluster(&o, views);
     views = NULL;
@@ -693,6 +699,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
 out:
     if (caught)
         signals_restore(&sig);
+    cmd_unlock(ctx, lock);
     if (fd >= 0)
         close(fd);
     secret_free(&token);
@@ -746,6 +753,7 @@ static const struct cmd_option snapshot_options[] = {
      "@files"},
     {"dry-run", 0, OPT_FLAG, NULL,
      "restore --new-cluster: check and print the plan, change nothing", NULL},
+    CMD_FORCE_UNLOCK_OPTION,
     {0},
 };
 

@@ -226,3 +226,28 @@ def test_leader_change_during_the_guard_wait(make_fake):
     assert active_then != "vault-2", history
     assert "vault-2: became the active node during the wait (a leader change); stepped it " \
            "down before its restart" in err
+
+
+def test_snapshot_restore_takes_the_lock_too(make_fake, tmp_path):
+    """A restore replaces the cluster's data: it waits for no other destructive run, and one
+    that holds the lock stops it before anything is sent."""
+    fake, keys = start(make_fake)
+    env = {"VAULT_TOKEN": keys["root_token"]}
+    snap = tmp_path / "backup.snap"
+    r = run_plugin(["snapshot", "save", str(snap)], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 0, r.stderr
+    bob = "upgrade by bob@elsewhere pid 7"
+    create_lease(fake, bob, renewed_ago=5, duration=3600)
+    before = len(fake.exec_log())
+    r = run_plugin(["snapshot", "restore", str(snap), "--yes"], kubeconfig=fake.kubeconfig, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ('kubectl vault-ha: not starting snapshot restore of vault/vault: locked by another '
+            'run: "%s" holds the lock (Lease vault/%s) since ' % (bob, LEASE)) in r.stderr, r.stderr
+    assert not [e for e in fake.exec_log()[before:] if "restore" in " ".join(e["command"])]
+    assert lease_of(fake)["spec"]["holderIdentity"] == bob
+    # Once the lock is free, the same restore runs, and leaves no lock behind.
+    assert fake.kubectl("delete", "lease", LEASE, "-n", "vault").returncode == 0
+    r = run_plugin(["snapshot", "restore", str(snap), "--yes"], kubeconfig=fake.kubeconfig, env=env,
+                   timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lease_of(fake) is None
