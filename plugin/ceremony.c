@@ -33,7 +33,7 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
     cc->c.pod = cc->active;
     ceremony_flavor_of(cc->o.vc->cli, cc->version, &cc->c.flavor);
     if (target != NULL && strcmp(target, "recovery") != 0 && strcmp(target, "barrier") != 0) {
-        fprintf(ctx->err, "%s: --target is barrier or recovery, not \"%s\"\n", ctx->prog, target);
+        cmd_errorf(ctx, "--target is barrier or recovery, not \"%s\"\n", target);
         return EXIT_USAGE;
     }
     cc->c.recovery = target != NULL && strcmp(target, "recovery") == 0;
@@ -47,21 +47,20 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
     if (got == 0 && need) {
         const char *product = cc->c.flavor.openbao ? "OpenBao" : "Vault";
         if (token_always)
-            fprintf(ctx->err,
-                    "%s: rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
-                    "FILE\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
+                            "FILE\n");
         else if (!cc->c.flavor.version_known)
-            fprintf(ctx->err,
-                    "%s: the %s version of %s is unknown (\"%.40s\"), and since Vault 2.0 the "
-                    "ceremonies need a Vault token as well as the key shares: set VAULT_TOKEN or "
-                    "use --token-file FILE\n",
-                    ctx->prog, product, cc->active, cc->version);
+            cmd_errorf(
+                ctx,
+                "the %s version of %s is unknown (\"%.40s\"), and since Vault 2.0 the "
+                "ceremonies need a Vault token as well as the key shares: set VAULT_TOKEN or "
+                "use --token-file FILE\n",
+                product, cc->active, cc->version);
         else
-            fprintf(ctx->err,
-                    "%s: %s %s needs a Vault token as well as the key shares (since Vault 2.0 the "
-                    "ceremonies are authenticated): set VAULT_TOKEN or use --token-file FILE\n",
-                    ctx->prog, product, cc->version);
+            cmd_errorf(ctx,
+                       "%s %s needs a Vault token as well as the key shares (since Vault 2.0 the "
+                       "ceremonies are authenticated): set VAULT_TOKEN or use --token-file FILE\n",
+                       product, cc->version);
         return EXIT_ERROR;
     }
     cc->c.token = got ? &cc->token : NULL;
@@ -158,15 +157,15 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
     if (nonce != NULL && !from_vault && !have) {
         /* Never read from Vault, never in a log: a nonce nobody started. */
         if (now_nonce[0])
-            fprintf(ctx->err,
-                    "%s: unknown nonce %s: no %s with it was started that the pods' logs show; "
-                    "the one in progress on %s has nonce %s: check the nonce you were given\n",
-                    ctx->prog, nonce, kind, active, now_nonce);
+            cmd_errorf(ctx,
+                       "unknown nonce %s: no %s with it was started that the pods' logs show; "
+                       "the one in progress on %s has nonce %s: check the nonce you were given\n",
+                       nonce, kind, active, now_nonce);
         else
-            fprintf(ctx->err,
-                    "%s: unknown nonce %s: no %s with it was started that the pods' logs show, "
-                    "and none is in progress on %s: check the nonce you were given\n",
-                    ctx->prog, nonce, kind, active);
+            cmd_errorf(ctx,
+                       "unknown nonce %s: no %s with it was started that the pods' logs show, "
+                       "and none is in progress on %s: check the nonce you were given\n",
+                       nonce, kind, active);
         return 3;
     }
     const char *which = have ? start.nonce : nonce;
@@ -176,25 +175,25 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
     else
         snprintf(started, sizeof started, "started on %.100s (its log no longer shows when)", held);
     if (now_nonce[0]) {
-        fprintf(ctx->err,
-                "%s: the %s with nonce %s (%s) was replaced by nonce %s, in progress on %s: "
-                "check with whoever started it before you submit\n",
-                ctx->prog, kind, which, started, now_nonce, active);
+        cmd_errorf(ctx,
+                   "the %s with nonce %s (%s) was replaced by nonce %s, in progress on %s: "
+                   "check with whoever started it before you submit\n",
+                   kind, which, started, now_nonce, active);
         return 3;
     }
     if (have && start.completed) {
-        fprintf(ctx->err, "%s: the %s with nonce %s (%s) completed; none is in progress now\n",
-                ctx->prog, kind, which, started);
+        cmd_errorf(ctx, "the %s with nonce %s (%s) completed; none is in progress now\n", kind,
+                   which, started);
         return 2;
     }
     const char *lost_on = have ? pod : held;
     if (strcmp(lost_on, cc->active) == 0) {
-        fprintf(ctx->err,
-                "%s: no %s is in progress on %s: the last one (started at %s, nonce %s) was "
-                "completed or "
-                "cancelled, or %.100s lost the leadership and got it back (a step-down or a "
-                "seal discards a ceremony in progress)\n",
-                ctx->prog, kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
+        cmd_errorf(ctx,
+                   "no %s is in progress on %s: the last one (started at %s, nonce %s) was "
+                   "completed or "
+                   "cancelled, or %.100s lost the leadership and got it back (a step-down or a "
+                   "seal discards a ceremony in progress)\n",
+                   kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
         return 2;
     }
     const struct vault_status *st = status_of(cc, lost_on);
@@ -208,8 +207,7 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
                  "%.100s, which held it in memory, is no longer the active node (%s is now): a "
                  "step-down or a leader change discards a ceremony in progress",
                  lost_on, active);
-    fprintf(ctx->err, "%s: the %s %s (nonce %s) was lost: %s\n", ctx->prog, kind, started, which,
-            why);
+    cmd_errorf(ctx, "the %s %s (nonce %s) was lost: %s\n", kind, started, which, why);
     return 1;
 }
 
@@ -220,42 +218,43 @@ void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const
     switch (cc->c.failure) {
     case CER_FAIL_DENIED:
         if (cc->c.token == NULL)
-            fprintf(ctx->err,
-                    "%s: Vault refused the %s without a token: this server needs one (set "
-                    "VAULT_TOKEN or use --token-file FILE)\n",
-                    ctx->prog, kind);
+            cmd_errorf(ctx,
+                       "Vault refused the %s without a token: this server needs one (set "
+                       "VAULT_TOKEN or use --token-file FILE)\n",
+                       kind);
         else
-            fprintf(ctx->err,
-                    "%s: Vault refused the token: the %s needs a token whose policy grants update "
-                    "on %s/* (a root token has it)\n",
-                    ctx->prog, kind,
-                    strcmp(kind, "rekey") == 0 ? ceremony_rekey_prefix(&cc->c)
-                                               : ceremony_root_prefix(&cc->c));
+            cmd_errorf(ctx,
+                       "Vault refused the token: the %s needs a token whose policy grants update "
+                       "on %s/* (a root token has it)\n",
+                       kind,
+                       strcmp(kind, "rekey") == 0 ? ceremony_rekey_prefix(&cc->c)
+                                                  : ceremony_root_prefix(&cc->c));
         break;
     case CER_FAIL_WRONG_SHARES:
-        fprintf(ctx->err,
-                "%s: the shares given did not combine into the key: at least one is wrong. Vault "
-                "set the progress back to 0; the %s stays open with the same nonce, and every "
-                "key holder must submit again\n",
-                ctx->prog, kind);
+        cmd_errorf(ctx,
+                   "the shares given did not combine into the key: at least one is wrong. Vault "
+                   "set the progress back to 0; the %s stays open with the same nonce, and every "
+                   "key holder must submit again\n",
+                   kind);
         break;
     case CER_FAIL_DUPLICATE:
-        fprintf(ctx->err,
-                "%s: this share was already submitted in this %s: the progress did not change; "
-                "another key holder must submit theirs\n",
-                ctx->prog, kind);
+        cmd_errorf(ctx,
+                   "this share was already submitted in this %s: the progress did not change; "
+                   "another key holder must submit theirs\n",
+                   kind);
         break;
     default:
         /* docs/ceremonies.md §6: OpenBao 2.5.3 to 2.5.x unmount sys/generate-root by
          * default, and sys/generate-root-token only comes with 2.6.0. */
         if (strcmp(kind, "rekey") != 0 && cc->c.flavor.root_unmounted && err->msg[0] &&
             (strstr(err->msg, "404") != NULL || strstr(err->msg, "unsupported path") != NULL))
-            fprintf(ctx->err,
-                    "%s: OpenBao %s serves no generate-root endpoint by default "
-                    "(disable_unauthed_generate_root_endpoints, on since 2.5.3; 2.6.0 brings the "
-                    "authenticated sys/generate-root-token): upgrade to 2.6, or set that listener "
-                    "option to false for the ceremony\n",
-                    ctx->prog, cc->version);
+            cmd_errorf(
+                ctx,
+                "OpenBao %s serves no generate-root endpoint by default "
+                "(disable_unauthed_generate_root_endpoints, on since 2.5.3; 2.6.0 brings the "
+                "authenticated sys/generate-root-token): upgrade to 2.6, or set that listener "
+                "option to false for the ceremony\n",
+                cc->version);
         break;
     }
 }
@@ -264,8 +263,8 @@ int cmd_ceremony_file(struct cmd_context *ctx, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        fprintf(ctx->err, "%s: cannot create %s: %s%s\n", ctx->prog, path, strerror(errno),
-                errno == EEXIST ? " (an existing file is never overwritten)" : "");
+        cmd_errorf(ctx, "cannot create %s: %s%s\n", path, strerror(errno),
+                   errno == EEXIST ? " (an existing file is never overwritten)" : "");
     return fd;
 }
 
@@ -281,7 +280,7 @@ int cmd_ceremony_file_write(struct cmd_context *ctx, int fd, const char *path,
     if (ok && filesink_fsync_dir(path, &err) < 0)
         ok = 0;
     if (!ok)
-        fprintf(ctx->err, "%s: writing %s failed: %s\n", ctx->prog, path, err.msg);
+        cmd_errorf(ctx, "writing %s failed: %s\n", path, err.msg);
     return ok ? 0 : -1;
 }
 
@@ -289,10 +288,10 @@ int cmd_ceremony_may_show(struct cmd_context *ctx, const char *what)
 {
     if (isatty(fileno(ctx->out_raw)))
         return 1;
-    fprintf(ctx->err,
-            "%s: standard output is not a terminal: %s would be shown there; give --output "
-            "FILE (0600) instead\n",
-            ctx->prog, what);
+    cmd_errorf(ctx,
+               "standard output is not a terminal: %s would be shown there; give --output "
+               "FILE (0600) instead\n",
+               what);
     return 0;
 }
 

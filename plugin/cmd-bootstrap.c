@@ -33,19 +33,16 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
     const struct secret *use_token = NULL;
     if (initialized == 0) {
         if (unknown > 0 || !vc->pods[0].running) {
-            fprintf(ctx->err,
-                    "%s: cannot bootstrap: %s; every pod must answer before Vault is "
-                    "initialized, or a second cluster could be created\n",
-                    ctx->prog,
-                    !vc->pods[0].running ? "the first pod is not running"
-                                         : "some pods did not answer vault status");
+            cmd_errorf(ctx,
+                       "cannot bootstrap: %s; every pod must answer before Vault is "
+                       "initialized, or a second cluster could be created\n",
+                       !vc->pods[0].running ? "the first pod is not running"
+                                            : "some pods did not answer vault status");
             goto out;
         }
         if (cmd_opt_str(args, "output") == NULL) {
-            fprintf(ctx->err,
-                    "%s: bootstrap of a fresh cluster needs --output FILE for the unseal keys "
-                    "and root token\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "bootstrap of a fresh cluster needs --output FILE for the unseal keys "
+                            "and root token\n");
             rc = EXIT_USAGE;
             goto out;
         }

@@ -112,7 +112,7 @@ static int cmd_completion_exec(struct cmd_context *ctx, const struct cmd_args *a
 {
     const char *s = args->argc == 1 ? script_for(args->argv[0]) : NULL;
     if (s == NULL) {
-        fprintf(ctx->err, "%s: completion wants one of: bash, zsh, fish, kubectl\n", ctx->prog);
+        cmd_errorf(ctx, "completion wants one of: bash, zsh, fish, kubectl\n");
         return EXIT_USAGE;
     }
     fputs(s, ctx->out);

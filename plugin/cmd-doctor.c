@@ -50,10 +50,10 @@ static int parse_selection(struct cmd_context *ctx, const struct cmd_args *args,
         char *copy = strdup(list), *save = NULL;
         for (char *w = strtok_r(copy, ", ", &save); w != NULL; w = strtok_r(NULL, ", ", &save)) {
             if (select_checks(w, selected) == 0) {
-                fprintf(ctx->err,
-                        "%s: no check \"%s\" (ids look like VHA-DNS-001; a prefix such as "
-                        "VHA-SVC selects a group)\nsee '%s doctor --help'\n",
-                        ctx->prog, w, ctx->prog);
+                cmd_errorf(ctx,
+                           "no check \"%s\" (ids look like VHA-DNS-001; a prefix such as "
+                           "VHA-SVC selects a group)\nsee '%s doctor --help'\n",
+                           w, ctx->prog);
                 free(copy);
                 return -1;
             }

@@ -146,7 +146,7 @@ static int parse_protocols(const char *spec, const char *out[3])
 
 static int usage(struct cmd_context *ctx, const char *msg)
 {
-    fprintf(ctx->err, "%s: %s\nsee '%s exec --help'\n", ctx->prog, msg, ctx->prog);
+    cmd_errorf(ctx, "%s\nsee '%s exec --help'\n", msg, ctx->prog);
     return EXIT_USAGE;
 }
 
@@ -186,7 +186,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
     struct vault_cluster *vc = NULL;
     if (cluster_discover(ctx->kube, &q, &vc, &err) < 0) {
         cmd_report(ctx, &err);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
 
     /* Which pods: named (names or ordinals), all, or ordinal 0. */
@@ -210,9 +210,9 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         for (int i = 0; i < npod_args; i++) {
             struct vault_pod *p = cluster_find_pod(vc, args->argv[i]);
             if (p == NULL || !p->exists) {
-                fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
-                        ctx->prog, args->argv[i], vc->namespace, vc->name, vc->name, vc->name,
-                        vc->replicas - 1);
+                cmd_errorf(ctx, "no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
+                           args->argv[i], vc->namespace, vc->name, vc->name, vc->name,
+                           vc->replicas - 1);
                 free(pods);
                 cluster_free(vc);
                 return EXIT_USAGE;
@@ -225,8 +225,8 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         }
     }
     if (n == 0) {
-        fprintf(ctx->err, "%s: StatefulSet %s/%s has no pod to run the command in\n", ctx->prog,
-                vc->namespace, vc->name);
+        cmd_errorf(ctx, "StatefulSet %s/%s has no pod to run the command in\n", vc->namespace,
+                   vc->name);
         free(pods);
         cluster_free(vc);
         return EXIT_ERROR;
@@ -244,9 +244,8 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
             pods[nrun++] = pods[i];
             continue;
         }
-        fprintf(ctx->err, "%s: %s is not running (%s%s%s)\n", ctx->prog, pods[i]->name,
-                pods[i]->phase, pods[i]->reason ? ": " : "",
-                pods[i]->reason ? pods[i]->reason : "");
+        cmd_errorf(ctx, "%s is not running (%s%s%s)\n", pods[i]->name, pods[i]->phase,
+                   pods[i]->reason ? ": " : "", pods[i]->reason ? pods[i]->reason : "");
         worst = EXIT_ERROR;
     }
     int prefixed = n > 1;
@@ -331,11 +330,11 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
                 rc = EXIT_ERROR;
         }
         if (was_interrupted) {
-            fprintf(ctx->err, "%s: interrupted\n", ctx->prog);
+            cmd_errorf(ctx, "interrupted\n");
             rc = EXIT_INTERRUPTED;
         }
     } else if (!ok) {
-        fprintf(ctx->err, "%s: out of memory\n", ctx->prog);
+        cmd_errorf(ctx, "out of memory\n");
         rc = EXIT_ERROR;
     }
     for (size_t i = 0; i < 2 * nrun; i++)

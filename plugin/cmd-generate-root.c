@@ -34,10 +34,9 @@ static int root_start(struct cmd_context *ctx, const struct cmd_args *args, stru
 {
     const char *otp_file = cmd_opt_str(args, "otp-file"), *pgp = cmd_opt_str(args, "pgp-key");
     if ((otp_file == NULL) == (pgp == NULL)) {
-        fprintf(ctx->err,
-                "%s: give --otp-file FILE (a new file for the one-time password that decodes the "
-                "token) or --pgp-key FILE (a PGP public key that encrypts it)\n",
-                ctx->prog);
+        cmd_errorf(ctx,
+                   "give --otp-file FILE (a new file for the one-time password that decodes the "
+                   "token) or --pgp-key FILE (a PGP public key that encrypts it)\n");
         return EXIT_USAGE;
     }
     struct error err = {0};
@@ -47,10 +46,10 @@ static int root_start(struct cmd_context *ctx, const struct cmd_args *args, stru
         return EXIT_ERROR;
     }
     if (st.started) {
-        fprintf(ctx->err,
-                "%s: a root generation is already in progress: finish it or `%s generate-root "
-                "cancel`\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "a root generation is already in progress: finish it or `%s generate-root "
+                   "cancel`\n",
+                   ctx->prog);
         print_status(ctx, cc, &st);
         ceremony_root_status_clear(&st);
         return EXIT_ERROR;
@@ -78,7 +77,7 @@ static int root_start(struct cmd_context *ctx, const struct cmd_args *args, stru
         if (wrote < 0) {
             /* Without the OTP the token cannot be decoded: do not leave the attempt open. */
             ceremony_root_cancel(&cc->c, &err);
-            fprintf(ctx->err, "%s: the root generation was cancelled\n", ctx->prog);
+            cmd_errorf(ctx, "the root generation was cancelled\n");
             goto out;
         }
     }
@@ -199,10 +198,10 @@ static int read_otp(struct cmd_context *ctx, const char *otp_file, int otp_lengt
         return -1;
     }
     if (otp_length > 0 && otp->len != (size_t)otp_length) {
-        fprintf(ctx->err,
-                "%s: %s holds %zu characters but this root generation's one-time password has "
-                "%d: it is not the OTP of this attempt; nothing was submitted\n",
-                ctx->prog, otp_file, otp->len, otp_length);
+        cmd_errorf(ctx,
+                   "%s holds %zu characters but this root generation's one-time password has "
+                   "%d: it is not the OTP of this attempt; nothing was submitted\n",
+                   otp_file, otp->len, otp_length);
         secret_free(otp);
         return -1;
     }
@@ -233,14 +232,13 @@ static void explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, const
 {
     int said = cmd_ceremony_explain_lost(ctx, cc, "root generation", nonce, from_vault);
     if (said == 0)
-        fprintf(ctx->err,
-                "%s: no root generation is in progress on %s: `%s generate-root start` first\n",
-                ctx->prog, cc->active, ctx->prog);
+        cmd_errorf(ctx, "no root generation is in progress on %s: `%s generate-root start` first\n",
+                   cc->active, ctx->prog);
     else if (said == 1)
-        fprintf(ctx->err,
-                "%s: it must be started again (`%s generate-root start`) and every key holder "
-                "must submit again\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "it must be started again (`%s generate-root start`) and every key holder "
+                   "must submit again\n",
+                   ctx->prog);
 }
 
 static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
@@ -254,10 +252,9 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
     struct secret otp = {0};
     int rc = EXIT_ERROR, fd = -1;
     if (output != NULL && otp_file == NULL) {
-        fprintf(ctx->err,
-                "%s: --output needs --otp-file: without the OTP there is no token to write, only "
-                "the encoded one\n",
-                ctx->prog);
+        cmd_errorf(ctx,
+                   "--output needs --otp-file: without the OTP there is no token to write, only "
+                   "the encoded one\n");
         return EXIT_USAGE;
     }
     if (ceremony_root_status(&cc->c, &st, &err) < 0) {
@@ -269,10 +266,10 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         goto out;
     }
     if (otp_file != NULL && st.pgp_fingerprint[0]) {
-        fprintf(ctx->err,
-                "%s: this root generation encrypts the token with a PGP key (fingerprint %s): "
-                "there is no OTP to decode with; leave out --otp-file and --output\n",
-                ctx->prog, st.pgp_fingerprint);
+        cmd_errorf(ctx,
+                   "this root generation encrypts the token with a PGP key (fingerprint %s): "
+                   "there is no OTP to decode with; leave out --otp-file and --output\n",
+                   st.pgp_fingerprint);
         rc = EXIT_USAGE;
         goto out;
     }
@@ -288,7 +285,7 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
     if (got < 0 || keys.n == 0) {
         if (got < 0)
             cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        rc = cmd_exit_for(&err);
         goto out;
     }
     if (otp_file != NULL && output == NULL && st.progress + (int)keys.n >= st.required &&
@@ -330,10 +327,8 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         fd = -1;
         if (rc != EXIT_OK) {
             /* The attempt is over: the encoded token is all that is left of it. */
-            fprintf(ctx->err,
-                    "%s: the root token was generated but not stored; keep what follows to "
-                    "decode it:\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "the root token was generated but not stored; keep what follows to "
+                            "decode it:\n");
             print_encoded(ctx, &up, ctx->err);
         }
         goto out;
@@ -364,10 +359,8 @@ static int root_decode(struct cmd_context *ctx, const struct cmd_args *args)
 {
     const char *otp_file = cmd_opt_str(args, "otp-file"), *output = cmd_opt_str(args, "output");
     if (otp_file == NULL || args->argc != 2) {
-        fprintf(ctx->err,
-                "%s: usage: generate-root decode --otp-file FILE ENCODED [--output "
-                "FILE]\n",
-                ctx->prog);
+        cmd_errorf(ctx, "usage: generate-root decode --otp-file FILE ENCODED [--output "
+                        "FILE]\n");
         return EXIT_USAGE;
     }
     if (output == NULL && !cmd_ceremony_may_show(ctx, "the root token"))
@@ -396,10 +389,10 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
                 : strcmp(sub, "cancel") == 0 ? 3
                                              : -1;
     if (which < 0 || args->argc != 1) {
-        fprintf(ctx->err,
-                "%s: usage: generate-root start|submit|decode|status|cancel [flags]\nsee '%s "
-                "generate-root --help'\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "usage: generate-root start|submit|decode|status|cancel [flags]\nsee '%s "
+                   "generate-root --help'\n",
+                   ctx->prog);
         return EXIT_USAGE;
     }
     if (cmd_connect(ctx) < 0)

@@ -15,7 +15,7 @@
 static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     if (args->argc > 1) {
-        fprintf(ctx->err, "%s: init takes at most one pod\n", ctx->prog);
+        cmd_errorf(ctx, "init takes at most one pod\n");
         return EXIT_USAGE;
     }
     struct ops o;
@@ -35,24 +35,24 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
             text_appendf(unknown, sizeof unknown, &ul, "%s%s", ul ? ", " : "", vc->pods[i].name);
     }
     if (dl > 0) {
-        fprintf(ctx->err,
-                "%s: Vault is already initialized (%s): refusing to initialize again; unseal "
-                "with `%s unseal`, add members with `%s join`\n",
-                ctx->prog, done, ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "Vault is already initialized (%s): refusing to initialize again; unseal "
+                   "with `%s unseal`, add members with `%s join`\n",
+                   done, ctx->prog, ctx->prog);
         goto out;
     }
     if (ul > 0) {
-        fprintf(ctx->err,
-                "%s: cannot tell whether %s %s initialized: refusing, since initializing a "
-                "second pod would create a separate cluster\n",
-                ctx->prog, unknown, strchr(unknown, ',') ? "are" : "is");
+        cmd_errorf(ctx,
+                   "cannot tell whether %s %s initialized: refusing, since initializing a "
+                   "second pod would create a separate cluster\n",
+                   unknown, strchr(unknown, ',') ? "are" : "is");
         goto out;
     }
     struct vault_pod *target = cluster_find_pod(vc, args->argc ? args->argv[0] : "0");
     if (target == NULL || !target->running) {
-        fprintf(ctx->err, "%s: %s is %s\n", ctx->prog,
-                target ? target->name : (args->argc ? args->argv[0] : "pod 0"),
-                target ? "not running" : "not a pod of this StatefulSet");
+        cmd_errorf(ctx, "%s is %s\n",
+                   target ? target->name : (args->argc ? args->argv[0] : "pod 0"),
+                   target ? "not running" : "not a pod of this StatefulSet");
         goto out;
     }
     struct init_request req;

@@ -37,7 +37,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (ops_wait_active(&o, NULL, active, sizeof active, &err) < 0 ||
         ops_refresh(&o, &views, &err) < 0) {
         cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        rc = cmd_exit_for(&err);
         for (int k = 0; named_pods != NULL && k < n; k++)
             free(named_pods[k]);
         free(named_pods);

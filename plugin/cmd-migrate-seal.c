@@ -46,8 +46,8 @@ static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_confi
     const char *hcl =
         json_string_value(json_object_get(json_object_get(cm, "data"), SEALMIG_CONFIG_KEY));
     if (hcl == NULL) {
-        fprintf(ctx->err, "%s: ConfigMap %s has no %s: is it the Helm chart's?\n", ctx->prog,
-                cm_name, SEALMIG_CONFIG_KEY);
+        cmd_errorf(ctx, "ConfigMap %s has no %s: is it the Helm chart's?\n", cm_name,
+                   SEALMIG_CONFIG_KEY);
         goto out;
     }
     if (sealmig_parse_config(hcl, strlen(hcl), cfg, &err) < 0) {
@@ -89,9 +89,9 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
         }
         if (st->address[0] == '\0') {
             text_appendf(why, cap, NULL,
-                       "%sthe seal \"transit\" stanza has no address: Vault would use the pod's "
-                       "VAULT_ADDR, the pod itself; set address",
-                       why[0] ? "; " : "");
+                         "%sthe seal \"transit\" stanza has no address: Vault would use the pod's "
+                         "VAULT_ADDR, the pod itself; set address",
+                         why[0] ? "; " : "");
             continue;
         }
         char flag[300];
@@ -109,10 +109,10 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
             const char *e = c.err_out ? c.err_out : "";
             text_sanitize(text, sizeof text, e, strlen(e));
             text_appendf(why, cap, NULL,
-                       "%sthe transit seal at %s (mount %s) cannot be reached from %s: %s; every "
-                       "pod restarted now would crash (\"error parsing Seal configuration\")",
-                       why[0] ? "; " : "", st->address, st->mount_path[0] ? st->mount_path : "?",
-                       pod, text);
+                         "%sthe transit seal at %s (mount %s) cannot be reached from %s: %s; every "
+                         "pod restarted now would crash (\"error parsing Seal configuration\")",
+                         why[0] ? "; " : "", st->address, st->mount_path[0] ? st->mount_path : "?",
+                         pod, text);
         } else {
             fprintf(ctx->err, "Seal transit%s: %s answers from %s (mount %s, key %s).\n",
                     st->disabled ? " (old)" : "", st->address, pod,
@@ -309,7 +309,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     }
     vc = o.vc;
     if (sealmig_detect(&cfg, &env, vc, r.views, &m, why, sizeof why) < 0) {
-        fprintf(ctx->err, "%s: %s\n", ctx->prog, why);
+        cmd_errorf(ctx, "%s\n", why);
         goto out;
     }
     char name[80];
@@ -333,9 +333,9 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     char problems[ERROR_MSG_MAX * 2] = "";
     if (vc->update_strategy == NULL || strcmp(vc->update_strategy, "OnDelete") != 0)
         text_appendf(problems, sizeof problems, NULL,
-                   "its updateStrategy is %s: switch to OnDelete first (Helm: "
-                   "server.updateStrategyType=OnDelete)",
-                   vc->update_strategy ? vc->update_strategy : "RollingUpdate");
+                     "its updateStrategy is %s: switch to OnDelete first (Helm: "
+                     "server.updateStrategyType=OnDelete)",
+                     vc->update_strategy ? vc->update_strategy : "RollingUpdate");
     if (sealmig_check_config(&cfg, &env, &m, bao, cm, why, sizeof why) < 0)
         text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     int started = 0; /* a pod runs the target already: a resumed run */
@@ -343,9 +343,9 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
         started |= sealmig_pod_done(&m, &vc->pods[i], &r.views[i]);
     if (!started && r.h.exit_code != 0)
         text_appendf(problems, sizeof problems, NULL,
-                   "%sthe cluster is not healthy (status verdict %s): fix that first (kubectl "
-                   "vault-ha status)",
-                   problems[0] ? "; " : "", health_state_name(r.h.state));
+                     "%sthe cluster is not healthy (status verdict %s): fix that first (kubectl "
+                     "vault-ha status)",
+                     problems[0] ? "; " : "", health_state_name(r.h.state));
     else if (upgrade_judge(vc, &r, NULL, why, sizeof why) < 0)
         text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     if (probe_seals(ctx, &o, &cfg, m.active, why, sizeof why) < 0)
@@ -364,7 +364,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             json_t *doc =
                 plan_json(vc, &plan, &m, problems[0] == '\0', problems[0] ? problems : NULL);
             if (doc == NULL) {
-                fprintf(ctx->err, "%s: out of memory\n", ctx->prog);
+                cmd_errorf(ctx, "out of memory\n");
                 goto out;
             }
             rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : problems[0] ? EXIT_ERROR : EXIT_OK;
@@ -372,7 +372,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
         }
         print_plan(ctx, vc, &plan);
         if (problems[0]) {
-            fprintf(ctx->err, "%s: the migration would not start: %s\n", ctx->prog, problems);
+            cmd_errorf(ctx, "the migration would not start: %s\n", problems);
             goto out;
         }
         fprintf(ctx->out, "Dry run: nothing was changed.\n");
@@ -380,8 +380,8 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
         goto out;
     }
     if (problems[0]) {
-        fprintf(ctx->err, "%s: refusing to migrate the seal of %s/%s: %s\n", ctx->prog,
-                vc->namespace, vc->name, problems);
+        cmd_errorf(ctx, "refusing to migrate the seal of %s/%s: %s\n", vc->namespace, vc->name,
+                   problems);
         goto out;
     }
     if (cmd_lock(ctx, args, vc, "migrate-seal", &lock) != 0)
@@ -428,8 +428,8 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     for (size_t i = 0; i < plan.n; i++) {
         const struct upgrade_step *s = &plan.steps[i];
         if (cmd_interrupted) {
-            fprintf(ctx->err, "%s: interrupted before step %zu of %zu (%s %s)\n", ctx->prog, i + 1,
-                    plan.n, upgrade_action_name(s->action), s->pod);
+            cmd_errorf(ctx, "interrupted before step %zu of %zu (%s %s)\n", i + 1, plan.n,
+                       upgrade_action_name(s->action), s->pod);
             if (!stepped_down)
                 say_rollback(ctx, cm, restarted);
             rc = EXIT_INTERRUPTED;
@@ -439,12 +439,13 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                 s->pod);
         if (upgrade_run_step(&o, &run, s, &err) < 0) {
             cmd_report(ctx, &err);
-            rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
-            fprintf(ctx->err, "%s: the migration stopped at step %zu of %zu (%s %s)\n", ctx->prog,
-                    i + 1, plan.n, upgrade_action_name(s->action), s->pod);
+            rc = cmd_exit_for(&err);
+            cmd_errorf(ctx, "the migration stopped at step %zu of %zu (%s %s)\n", i + 1, plan.n,
+                       upgrade_action_name(s->action), s->pod);
             struct error e2 = {0};
             if (s->action == UPGRADE_RESTART) {
-                text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "", s->pod);
+                text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "",
+                             s->pod);
                 if (cluster_refresh_pods(o.kube, o.vc, &e2) == 0)
                     say_pod_log(ctx, &o, s->pod);
             }
@@ -460,7 +461,8 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             if (check_migrated(ctx, &o, &m, tok) < 0)
                 goto out;
         } else if (s->action == UPGRADE_RESTART) {
-            text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "", s->pod);
+            text_appendf(restarted, sizeof restarted, NULL, "%s%s", restarted[0] ? ", " : "",
+                         s->pod);
             snprintf(last, sizeof last, "%s", s->pod);
         }
     }
@@ -473,8 +475,8 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     }
     for (size_t i = 0; i < o.vc->npods; i++)
         if (o.vc->pods[i].exists && !sealmig_pod_done(&m, &o.vc->pods[i], &r.views[i])) {
-            fprintf(ctx->err, "%s: %s does not report seal %s yet: run migrate-seal again\n",
-                    ctx->prog, o.vc->pods[i].name, m.to);
+            cmd_errorf(ctx, "%s does not report seal %s yet: run migrate-seal again\n",
+                       o.vc->pods[i].name, m.to);
             goto out;
         }
     fprintf(ctx->out, "Seal migration complete: every pod of %s/%s runs seal %s. Active: %s.\n",

@@ -144,7 +144,7 @@ out:
 static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     if (args->argc != 1) {
-        fprintf(ctx->err, "%s: remove-peer takes one POD, ORDINAL or NODE_ID\n", ctx->prog);
+        cmd_errorf(ctx, "remove-peer takes one POD, ORDINAL or NODE_ID\n");
         return EXIT_USAGE;
     }
     struct ops o;
@@ -167,7 +167,7 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
     }
     if (target == NULL) {
         /* Vault itself would "succeed" silently for an unknown id (docs/vault-cli.md §4.4). */
-        fprintf(ctx->err, "%s: \"%s\" is not a raft peer; peers:", ctx->prog, want);
+        cmd_errorf(ctx, "\"%s\" is not a raft peer; peers:", want);
         for (size_t i = 0; i < peers.n; i++) {
             struct vault_pod *pp = cluster_pod_for_address(o.vc, peers.items[i].address);
             fprintf(ctx->err, "%s %s (%s)", i ? "," : "", peers.items[i].node_id,
@@ -178,8 +178,8 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
     }
     struct vault_pod *tp = cluster_pod_for_address(o.vc, target->address);
     if (target->leader) {
-        fprintf(ctx->err, "%s: %s is the raft leader: step it down first (%s step-down)\n",
-                ctx->prog, target->node_id, ctx->prog);
+        cmd_errorf(ctx, "%s is the raft leader: step it down first (%s step-down)\n",
+                   target->node_id, ctx->prog);
         goto out;
     }
     /* Quorum of the live voters after the removal. */
@@ -200,11 +200,11 @@ static int cmd_remove_peer_exec(struct cmd_context *ctx, const struct cmd_args *
     int after_live = live - (target->voter && target_live ? 1 : 0);
     int after_quorum = after_voters / 2 + 1;
     if (after_live < after_quorum) {
-        fprintf(ctx->err,
-                "%s: removing %s would leave %d live voter%s of %d, below the quorum of %d: "
-                "refusing\n",
-                ctx->prog, target->node_id, after_live, after_live == 1 ? "" : "s", after_voters,
-                after_quorum);
+        cmd_errorf(ctx,
+                   "removing %s would leave %d live voter%s of %d, below the quorum of %d: "
+                   "refusing\n",
+                   target->node_id, after_live, after_live == 1 ? "" : "s", after_voters,
+                   after_quorum);
         goto out;
     }
     char question[512];

@@ -235,7 +235,7 @@ static void report_change(struct cmd_context *ctx, const char *when, const char 
 {
     char clean[ERROR_MSG_MAX + 64];
     text_sanitize(clean, sizeof clean, what, strlen(what));
-    fprintf(ctx->err, "%s: the cluster changed %s: %s\n", ctx->prog, when, clean);
+    cmd_errorf(ctx, "the cluster changed %s: %s\n", when, clean);
 }
 
 /* A change seen after peers.json was written: take it back from every
@@ -261,10 +261,9 @@ static void undo_after_change(struct cmd_context *ctx, const struct vault_cluste
                     "  %s: peers.json IS IN PLACE and could not be removed (%s): remove %s/raft/"
                     "peers.json before this pod is unsealed\n",
                     undo[i].pod, undo[i].detail, vc->data_dir);
-    fprintf(ctx->err,
-            "%s: recover stopped: run `%s recover --dry-run` for the new diagnosis%s%s%s\n",
-            ctx->prog, ctx->prog, nr ? "; the restarted pods come back sealed: `" : "",
-            nr ? ctx->prog : "", nr ? " unseal` unseals them" : "");
+    cmd_errorf(ctx, "recover stopped: run `%s recover --dry-run` for the new diagnosis%s%s%s\n",
+               ctx->prog, nr ? "; the restarted pods come back sealed: `" : "", nr ? ctx->prog : "",
+               nr ? " unseal` unseals them" : "");
 }
 
 static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
@@ -307,15 +306,15 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
     /* The lock too may have been taken over meanwhile (--force-unlock after a long stop). */
     if (lease_check(lock, &lock_err) < 0) {
         cmd_report(ctx, &lock_err);
-        fprintf(ctx->err, "%s: nothing was written\n", ctx->prog);
+        cmd_errorf(ctx, "nothing was written\n");
         goto out;
     }
     if (judge_again(ctx, o, views, p, NULL, 0, what, sizeof what) < 0) {
         report_change(ctx, "while recover waited", what);
-        fprintf(ctx->err,
-                "%s: nothing was written: run `%s recover --dry-run` for the new "
-                "diagnosis\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "nothing was written: run `%s recover --dry-run` for the new "
+                   "diagnosis\n",
+                   ctx->prog);
         goto out;
     }
     vc = o->vc;
@@ -343,10 +342,10 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
             if (steps[i].ok)
                 undo[i] = redo[k++];
         print_states(ctx, vc, p, steps, ns, undo);
-        fprintf(ctx->err,
-                "%s: recover stopped before any pod was restarted: fix the pod%s above and run "
-                "`%s recover` again\n",
-                ctx->prog, failed == 1 ? "" : "s", ctx->prog);
+        cmd_errorf(ctx,
+                   "recover stopped before any pod was restarted: fix the pod%s above and run "
+                   "`%s recover` again\n",
+                   failed == 1 ? "" : "s", ctx->prog);
         goto out;
     }
     /* 2. Restart the survivors whose raft runs already: it reads peers.json when it starts. */
@@ -375,10 +374,10 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         }
         recover_delete_pods(ctx->kube, o->vc, &del[i], 1);
         if (!del[i].ok) {
-            fprintf(ctx->err,
-                    "%s: %s: could not delete the pod (%s): peers.json is in place and takes "
-                    "effect when it restarts; run `%s recover` again\n",
-                    ctx->prog, del[i].pod, del[i].detail, ctx->prog);
+            cmd_errorf(ctx,
+                       "%s: could not delete the pod (%s): peers.json is in place and takes "
+                       "effect when it restarts; run `%s recover` again\n",
+                       del[i].pod, del[i].detail, ctx->prog);
             goto out;
         }
         fprintf(ctx->err, "%s: deleted, the StatefulSet recreates it\n", del[i].pod);
@@ -407,10 +406,10 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
         left += !steps[i].ok;
     }
     if (left > 0) {
-        fprintf(ctx->err,
-                "%s: peers.json was not consumed: check the pod's log (kubectl -n %s logs %s) "
-                "for `raft recovery`\n",
-                ctx->prog, vc->namespace, steps[0].pod);
+        cmd_errorf(ctx,
+                   "peers.json was not consumed: check the pod's log (kubectl -n %s logs %s) "
+                   "for `raft recovery`\n",
+                   vc->namespace, steps[0].pod);
         goto out;
     }
     struct error err = {0};
@@ -461,13 +460,13 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     }
     recover_judge(vc, views, facts, ctx->prog, plan);
     if (plan->verdict == RECOVER_ACTIVE) {
-        fprintf(ctx->err, "%s: %s\n", ctx->prog, plan->why);
+        cmd_errorf(ctx, "%s\n", plan->why);
         goto out;
     }
     print_diagnosis(ctx, vc, plan);
     if (plan->verdict != RECOVER_GO) {
         fflush(ctx->out);
-        fprintf(ctx->err, "%s: %s\n", ctx->prog, plan->why);
+        cmd_errorf(ctx, "%s\n", plan->why);
         goto out;
     }
     print_plan(ctx, vc, plan);

@@ -58,10 +58,10 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
     }
     if (req.threshold < 1 || req.threshold > req.shares || req.shares > 255 ||
         (req.shares > 1 && req.threshold == 1)) {
-        fprintf(ctx->err,
-                "%s: --threshold (%ld) must be between 2 and --shares (%ld), at most 255 (1 only "
-                "with a single share)\n",
-                ctx->prog, req.threshold, req.shares);
+        cmd_errorf(ctx,
+                   "--threshold (%ld) must be between 2 and --shares (%ld), at most 255 (1 only "
+                   "with a single share)\n",
+                   req.threshold, req.shares);
         return EXIT_USAGE;
     }
     if (req.pgp_keys != NULL) {
@@ -76,8 +76,7 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
             return EXIT_USAGE;
         }
     } else if (req.backup) {
-        fprintf(ctx->err, "%s: --backup keeps PGP-encrypted shares in Vault: it needs --pgp-keys\n",
-                ctx->prog);
+        cmd_errorf(ctx, "--backup keeps PGP-encrypted shares in Vault: it needs --pgp-keys\n");
         return EXIT_USAGE;
     }
     struct rekey_status st;
@@ -86,17 +85,16 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
         return EXIT_ERROR;
     }
     if (st.started) {
-        fprintf(ctx->err, "%s: a rekey is already in progress: finish it or `%s rekey cancel`\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx, "a rekey is already in progress: finish it or `%s rekey cancel`\n",
+                   ctx->prog);
         print_status(ctx, cc, &st);
         return EXIT_ERROR;
     }
     if (!req.verify && !req.backup)
-        fprintf(ctx->err,
-                "%s: warning: without --verify the new shares are active the moment the last "
-                "share is in; if that answer is lost on the way (a broken connection), so are "
-                "they. --verify (or --pgp-keys with --backup) guards against that\n",
-                ctx->prog);
+        cmd_errorf(ctx,
+                   "warning: without --verify the new shares are active the moment the last "
+                   "share is in; if that answer is lost on the way (a broken connection), so are "
+                   "they. --verify (or --pgp-keys with --backup) guards against that\n");
     if (ceremony_rekey_init(&cc->c, &req, &st, &err) < 0) {
         cmd_ceremony_report(ctx, cc, &err, "rekey");
         return EXIT_ERROR;
@@ -118,10 +116,10 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
 static void restart_advice(struct cmd_context *ctx, const struct cmd_ceremony *cc, int said)
 {
     if (said == 1)
-        fprintf(ctx->err,
-                "%s: no rekey is in progress now: it must be started again (`%s rekey start%s`) "
-                "and every key holder must submit again\n",
-                ctx->prog, ctx->prog, target_flag(cc));
+        cmd_errorf(ctx,
+                   "no rekey is in progress now: it must be started again (`%s rekey start%s`) "
+                   "and every key holder must submit again\n",
+                   ctx->prog, target_flag(cc));
 }
 
 /* The nonce in progress, checked against the one the holder pinned. Returns 0
@@ -132,17 +130,17 @@ static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
     if (!st->started || (pinned != NULL && strcmp(pinned, st->nonce) != 0)) {
         int said = cmd_ceremony_explain_lost(ctx, cc, "rekey", pinned, 0);
         if (said == 0)
-            fprintf(ctx->err, "%s: no rekey is in progress on %s: `%s rekey start` first\n",
-                    ctx->prog, cc->active, ctx->prog);
+            cmd_errorf(ctx, "no rekey is in progress on %s: `%s rekey start` first\n", cc->active,
+                       ctx->prog);
         else
             restart_advice(ctx, cc, said);
         return EXIT_ERROR;
     }
     if (st->verification_nonce[0]) {
-        fprintf(ctx->err,
-                "%s: the old shares are all in: the new holders must now verify their new shares "
-                "(`%s rekey verify%s`)\n",
-                ctx->prog, ctx->prog, target_flag(cc));
+        cmd_errorf(ctx,
+                   "the old shares are all in: the new holders must now verify their new shares "
+                   "(`%s rekey verify%s`)\n",
+                   ctx->prog, target_flag(cc));
         return EXIT_ERROR;
     }
     return 0;
@@ -176,7 +174,7 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
                 cc->active, u->keys_b64.n, st->t, output);
     } else {
         if (fd >= 0)
-            fprintf(ctx->err, "%s: the new shares follow on standard output\n", ctx->prog);
+            cmd_errorf(ctx, "the new shares follow on standard output\n");
         cmd_ceremony_show_secret(ctx, &text);
         fprintf(ctx->err, "Store the new shares safely now: they are shown only once.\n");
         rc = fd >= 0 ? EXIT_ERROR : EXIT_OK;
@@ -219,9 +217,9 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
         if (got < 0)
             cmd_report(ctx, &err);
         else
-            fprintf(ctx->err, "%s: no share given\n", ctx->prog);
+            cmd_errorf(ctx, "no share given\n");
         secret_list_free(&keys);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     /* PGP-encrypted shares are useless to whoever reads a pipe; plain ones are not. */
     int may_complete = st.progress + (int)keys.n >= st.required;
@@ -249,13 +247,13 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
              * moment the last one lands, even when its answer never came back. */
             if (cc->c.failure == CER_FAIL_OTHER && st.progress + (int)i + 1 >= st.required &&
                 !st.verification_required)
-                fprintf(ctx->err,
-                        "%s: this share should have completed the rekey, and Vault may have "
-                        "made the new shares active although their answer was lost. Run `%s "
-                        "rekey status%s` now: if it shows no rekey in progress, the new shares "
-                        "may be lost%s; restart or seal no pod until this is checked\n",
-                        ctx->prog, ctx->prog, target_flag(cc),
-                        st.backup ? " (their PGP-encrypted backup is kept in Vault)" : "");
+                cmd_errorf(ctx,
+                           "this share should have completed the rekey, and Vault may have "
+                           "made the new shares active although their answer was lost. Run `%s "
+                           "rekey status%s` now: if it shows no rekey in progress, the new shares "
+                           "may be lost%s; restart or seal no pod until this is checked\n",
+                           ctx->prog, target_flag(cc),
+                           st.backup ? " (their PGP-encrypted backup is kept in Vault)" : "");
             goto out;
         }
         if (u.complete)
@@ -296,8 +294,7 @@ static int rekey_verify(struct cmd_context *ctx, const struct cmd_args *args,
     }
     if (!vs.started) {
         if (!cmd_ceremony_explain_lost(ctx, cc, "rekey", NULL, 0))
-            fprintf(ctx->err, "%s: no rekey is waiting for verification on %s\n", ctx->prog,
-                    cc->active);
+            cmd_errorf(ctx, "no rekey is waiting for verification on %s\n", cc->active);
         return EXIT_ERROR;
     }
     fprintf(ctx->err, "Verification on %s, nonce %s: %d of %d new shares verified so far.\n",
@@ -310,19 +307,17 @@ static int rekey_verify(struct cmd_context *ctx, const struct cmd_args *args,
         if (got < 0)
             cmd_report(ctx, &err);
         secret_list_free(&keys);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     int rc = EXIT_ERROR, done = 0;
     for (size_t i = 0; i < keys.n && !done; i++) {
         done = ceremony_rekey_verify(&cc->c, &keys.items[i], vs.nonce, &vs, &err);
         if (done < 0) {
             if (cc->c.failure == CER_FAIL_WRONG_SHARES)
-                fprintf(ctx->err,
-                        "%s: verification failed: the new shares did not combine into the new "
-                        "key. Vault restarted the verification with a new nonce: every new "
-                        "holder verifies again (nothing changed: the old shares are still "
-                        "active)\n",
-                        ctx->prog);
+                cmd_errorf(ctx, "verification failed: the new shares did not combine into the new "
+                                "key. Vault restarted the verification with a new nonce: every new "
+                                "holder verifies again (nothing changed: the old shares are still "
+                                "active)\n");
             else
                 cmd_ceremony_report(ctx, cc, &err, "rekey");
             goto out;
@@ -373,10 +368,10 @@ static int cmd_rekey_exec(struct cmd_context *ctx, const struct cmd_args *args)
         if (strcmp(sub, subs[i]) == 0)
             which = i;
     if (which < 0 || args->argc != 1) {
-        fprintf(ctx->err,
-                "%s: usage: rekey start|submit|verify|status|cancel [flags]\nsee '%s rekey "
-                "--help'\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "usage: rekey start|submit|verify|status|cancel [flags]\nsee '%s rekey "
+                   "--help'\n",
+                   ctx->prog);
         return EXIT_USAGE;
     }
     struct cmd_ceremony cc;

@@ -22,17 +22,16 @@ static int cmd_rotate_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (ceremony_key_status(&cc.c, &before, &err) < 0) {
         cmd_report(ctx, &err);
         if (cc.c.failure == CER_FAIL_DENIED)
-            fprintf(ctx->err, "%s: the token lacks read on sys/key-status; nothing was rotated\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "the token lacks read on sys/key-status; nothing was rotated\n");
         goto out;
     }
     if (ceremony_rotate(&cc.c, &after, &rotated, &err) < 0) {
         cmd_report(ctx, &err);
         if (!rotated && cc.c.failure == CER_FAIL_DENIED)
-            fprintf(ctx->err,
-                    "%s: the token lacks update and sudo on sys/rotate; nothing was rotated (key "
-                    "term %lld)\n",
-                    ctx->prog, before.term);
+            cmd_errorf(ctx,
+                       "the token lacks update and sudo on sys/rotate; nothing was rotated (key "
+                       "term %lld)\n",
+                       before.term);
         goto out;
     }
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {

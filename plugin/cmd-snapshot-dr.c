@@ -52,10 +52,10 @@ void snapdr_save_meta(struct cmd_context *ctx, const char *file, const struct va
             m.product, m.version, m.seal_type, m.shares, m.threshold);
     return;
 fail:
-    fprintf(ctx->err,
-            "%s: warning: the snapshot is saved, but not its metadata (%s): a restore cannot "
-            "check its source's version, seal and cluster_id\n",
-            ctx->prog, err.msg);
+    cmd_errorf(ctx,
+               "warning: the snapshot is saved, but not its metadata (%s): a restore cannot "
+               "check its source's version, seal and cluster_id\n",
+               err.msg);
 }
 
 int snapdr_load_meta(struct cmd_context *ctx, const char *file, int fd, struct snapmeta *m)
@@ -186,7 +186,7 @@ static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct
                   cmd_opt_str(args, "keys-file"), advice, sizeof advice);
         fprintf(ctx->err, "Stopped at step %zu of %zu. %s\n", r.failed_step + 1, plan->nsteps,
                 advice);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     fprintf(ctx->err,
             "Restore of %s complete in %.1f s: the cluster runs the source's data; its "
@@ -210,14 +210,12 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
 {
     const char *keys_file = cmd_opt_str(args, "keys-file");
     if (keys_file == NULL) {
-        fprintf(ctx->err,
-                "%s: --new-cluster needs --keys-file SOURCE_KEYS: after the restore only the "
-                "unseal keys of the cluster the snapshot was taken from open it\n",
-                ctx->prog);
+        cmd_errorf(ctx, "--new-cluster needs --keys-file SOURCE_KEYS: after the restore only the "
+                        "unseal keys of the cluster the snapshot was taken from open it\n");
         return EXIT_USAGE;
     }
     if (cmd_opt_flag(args, "force")) {
-        fprintf(ctx->err, "%s: --new-cluster and --force do not go together\n", ctx->prog);
+        cmd_errorf(ctx, "--new-cluster and --force do not go together\n");
         return EXIT_USAGE;
     }
     int rc = EXIT_ERROR, fd = -1;
@@ -251,7 +249,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     char warn[400];
     dr_keys_warning(&in, warn, sizeof warn);
     if (warn[0])
-        fprintf(ctx->err, "warning: %s\n", warn);
+        cmd_warnf(ctx, "%s\n", warn);
     if (cmd_connect(ctx) < 0 || cmd_open_cluster(ctx, &o, &views) < 0) {
         o.vc = NULL;
         goto out;
@@ -347,11 +345,11 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
     if (foreign && !force) {
         char shown[128];
         text_sanitize(shown, sizeof shown, st->cluster_id, strlen(st->cluster_id));
-        fprintf(ctx->err,
-                "%s: the snapshot comes from another cluster: its metadata says cluster_id %s "
-                "(saved %s from %s/%s), this cluster is %s.\n",
-                ctx->prog, pl->meta.cluster_id, pl->meta.saved_at, pl->meta.namespace_,
-                pl->meta.pod, shown);
+        cmd_errorf(ctx,
+                   "the snapshot comes from another cluster: its metadata says cluster_id %s "
+                   "(saved %s from %s/%s), this cluster is %s.\n",
+                   pl->meta.cluster_id, pl->meta.saved_at, pl->meta.namespace_, pl->meta.pod,
+                   shown);
         other_cluster_lines(ctx, file);
         return EXIT_ERROR;
     }
@@ -359,11 +357,10 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
         return 0; /* the same cluster: Vault's own check decides */
     const char *keys_file = cmd_opt_str(args, "keys-file");
     if (keys_file == NULL) {
-        fprintf(ctx->err,
-                "%s: --force needs --keys-file SOURCE_KEYS: after a restore of another cluster's "
-                "snapshot every pod seals and only the source's unseal keys open it. Nothing was "
-                "changed.\n",
-                ctx->prog);
+        cmd_errorf(
+            ctx, "--force needs --keys-file SOURCE_KEYS: after a restore of another cluster's "
+                 "snapshot every pod seals and only the source's unseal keys open it. Nothing was "
+                 "changed.\n");
         return EXIT_USAGE;
     }
     int rc = read_source_keys(ctx, keys_file, &pl->keys, &pl->keys_shares, &pl->keys_threshold);
@@ -381,7 +378,7 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
     char warn[400];
     dr_keys_warning(&in, warn, sizeof warn);
     if (warn[0])
-        fprintf(ctx->err, "warning: %s\n", warn);
+        cmd_warnf(ctx, "%s\n", warn);
     char what[600];
     snprintf(what, sizeof what,
              "Restoring %s over %s/%s replaces its data, unseal keys and root token with the "

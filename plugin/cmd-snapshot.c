@@ -73,11 +73,6 @@ static void signals_restore(const struct signals *s)
     sigaction(SIGPIPE, &s->old_pipe, NULL);
 }
 
-static int exit_for(const struct error *err)
-{
-    return err->kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
-}
-
 /* --- small helpers ------------------------------------------------------------------------- */
 
 static void human(char *buf, size_t cap, unsigned long long bytes)
@@ -184,40 +179,41 @@ static long pick_pod(struct cmd_context *ctx, struct ops *o, struct pod_view **v
     const struct pod_view *views = *viewsp;
     struct vault_pod *p = cluster_find_pod(o->vc, want);
     if (p == NULL) {
-        fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s\n", ctx->prog, want,
-                o->vc->namespace, o->vc->name);
+        cmd_errorf(ctx, "no pod \"%s\" in StatefulSet %s/%s\n", want, o->vc->namespace,
+                   o->vc->name);
         return -1;
     }
     size_t i = (size_t)(p - o->vc->pods);
     const struct pod_view *v = &views[i];
     if (!p->running) {
-        fprintf(ctx->err, "%s: %s is not running (%s%s%s)\n", ctx->prog, p->name, p->phase,
-                p->reason ? ": " : "", p->reason ? p->reason : "");
+        cmd_errorf(ctx, "%s is not running (%s%s%s)\n", p->name, p->phase, p->reason ? ": " : "",
+                   p->reason ? p->reason : "");
         return -1;
     }
     if (!v->have_status) {
-        fprintf(ctx->err, "%s: %s did not answer vault status: %s\n", ctx->prog, p->name,
-                v->status_error ? v->status_error : "no answer");
+        cmd_errorf(ctx, "%s did not answer vault status: %s\n", p->name,
+                   v->status_error ? v->status_error : "no answer");
         return -1;
     }
     if (!v->st.initialized) {
-        fprintf(ctx->err, "%s: %s is not initialized: there is nothing to %s\n", ctx->prog, p->name,
-                restore ? "restore into" : "save");
+        cmd_errorf(ctx, "%s is not initialized: there is nothing to %s\n", p->name,
+                   restore ? "restore into" : "save");
         return -1;
     }
     if (v->st.sealed) {
-        fprintf(ctx->err, "%s: %s is sealed: unseal it first (`%s unseal %s`)\n", ctx->prog,
-                p->name, ctx->prog, p->name);
+        cmd_errorf(ctx, "%s is sealed: unseal it first (`%s unseal %s`)\n", p->name, ctx->prog,
+                   p->name);
         return -1;
     }
     if (!v->st.is_self) {
         if (restore) {
-            fprintf(ctx->err,
-                    "%s: %s is a standby; a restore must run on the active pod (%s): a standby "
-                    "answers with a 307 redirect, and the Vault CLI follows it by resending a "
-                    "request body it has already consumed, so the restore fails. Leave out --pod "
-                    "to use the active pod.\n",
-                    ctx->prog, p->name, active ? active : "none right now");
+            cmd_errorf(
+                ctx,
+                "%s is a standby; a restore must run on the active pod (%s): a standby "
+                "answers with a 307 redirect, and the Vault CLI follows it by resending a "
+                "request body it has already consumed, so the restore fails. Leave out --pod "
+                "to use the active pod.\n",
+                p->name, active ? active : "none right now");
             return -1;
         }
         fprintf(ctx->err,
@@ -262,14 +258,13 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     int to_stdout = strcmp(file, "-") == 0;
     struct stat st;
     if (to_stdout && isatty(STDOUT_FILENO)) {
-        fprintf(ctx->err,
-                "%s: refusing to write a binary snapshot to a terminal: redirect stdout or give "
-                "a FILE\n",
-                ctx->prog);
+        cmd_errorf(ctx,
+                   "refusing to write a binary snapshot to a terminal: redirect stdout or give "
+                   "a FILE\n");
         return EXIT_USAGE;
     }
     if (!to_stdout && stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
-        fprintf(ctx->err, "%s: %s exists and is not a regular file\n", ctx->prog, file);
+        cmd_errorf(ctx, "%s exists and is not a regular file\n", file);
         return EXIT_USAGE;
     }
     if (cmd_connect(ctx) < 0)
@@ -318,17 +313,17 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     };
     if (snapstream_save(&o, &s, &err) < 0) {
         cmd_report(ctx, &err);
-        rc = exit_for(&err);
+        rc = cmd_exit_for(&err);
         goto out;
     }
     if (!to_stdout) {
         int committed = filesink_temp_commit(&tmp, file, &err);
         if (committed < 0) {
-            fprintf(ctx->err, "%s: %s; nothing was saved\n", ctx->prog, err.msg);
+            cmd_errorf(ctx, "%s; nothing was saved\n", err.msg);
             goto out;
         }
         if (committed > 0)
-            fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, err.msg);
+            cmd_errorf(ctx, "warning: %s\n", err.msg);
         /* The status of the pod it came from (the save may have followed a new leader). */
         const struct pod_view *from = &views[pi];
         for (size_t i = 0; i < o.vc->npods; i++)
@@ -364,12 +359,12 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
     int fd =
         strcmp(path, "-") == 0 && fdp == NULL ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(ctx->err, "%s: cannot open %s: %s\n", ctx->prog, path, strerror(errno));
+        cmd_errorf(ctx, "cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fdp != NULL && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-        fprintf(ctx->err, "%s: %s is not a regular file\n", ctx->prog, path);
+        cmd_errorf(ctx, "%s is not a regular file\n", path);
         close(fd);
         return -1;
     }
@@ -381,7 +376,7 @@ static int verify_local(struct cmd_context *ctx, const char *path, struct snapsh
     int rc = snapshot_verify_fd(fd, on_verify_progress, &prog, info, &err);
     progress_end(&prog);
     if (rc < 0) {
-        fprintf(ctx->err, "%s: %s: %s\n", ctx->prog, fd == STDIN_FILENO ? "stdin" : path, err.msg);
+        cmd_errorf(ctx, "%s: %s\n", fd == STDIN_FILENO ? "stdin" : path, err.msg);
         if (fd != STDIN_FILENO)
             close(fd);
         return -1;
@@ -592,9 +587,8 @@ int snapshot_send(struct cmd_context *ctx, struct ops *o, const char *pod, int f
 static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args, const char *file)
 {
     if (strcmp(file, "-") == 0) {
-        fprintf(ctx->err,
-                "%s: restore needs a FILE (it is verified before anything is sent), not stdin\n",
-                ctx->prog);
+        cmd_errorf(ctx,
+                   "restore needs a FILE (it is verified before anything is sent), not stdin\n");
         return EXIT_USAGE;
     }
     struct error err = {0};
@@ -636,11 +630,11 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     rc = EXIT_ERROR;
     if (force)
-        fprintf(ctx->err,
-                "warning: --force skips Vault's check that the snapshot was sealed with this "
-                "cluster's keys. If it comes from another cluster, after the restore this "
-                "cluster's unseal keys and root token are the snapshot's: the current ones stop "
-                "working and every pod must be unsealed with the snapshot's keys.\n");
+        cmd_warnf(ctx,
+                  "--force skips Vault's check that the snapshot was sealed with this "
+                  "cluster's keys. If it comes from another cluster, after the restore this "
+                  "cluster's unseal keys and root token are the snapshot's: the current ones stop "
+                  "working and every pod must be unsealed with the snapshot's keys.\n");
     char question[1024];
     snprintf(question, sizeof question,
              "Restore %s (raft index %llu, term %llu) into Vault cluster %s/%s (StatefulSet %s, "
@@ -660,7 +654,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         cmd_report(ctx, &err);
         if (strstr(err.msg, "could not verify hash file") != NULL)
             snapdr_other_cluster(ctx, file);
-        rc = exit_for(&err);
+        rc = cmd_exit_for(&err);
         goto out;
     }
     char el[32];
@@ -717,10 +711,10 @@ static int cmd_snapshot_exec(struct cmd_context *ctx, const struct cmd_args *arg
     const char *sub = args->argc > 0 ? args->argv[0] : NULL;
     if (sub == NULL || args->argc != 2 ||
         (strcmp(sub, "save") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "restore") != 0)) {
-        fprintf(ctx->err,
-                "%s: usage: snapshot save FILE|-, snapshot verify FILE, snapshot restore FILE\n"
-                "see '%s snapshot --help'\n",
-                ctx->prog, ctx->prog);
+        cmd_errorf(ctx,
+                   "usage: snapshot save FILE|-, snapshot verify FILE, snapshot restore FILE\n"
+                   "see '%s snapshot --help'\n",
+                   ctx->prog);
         return EXIT_USAGE;
     }
     const char *file = args->argv[1];

@@ -738,8 +738,7 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
     long interval_ms = 2000;
     const char *iv = cmd_opt_str(args, "interval");
     if (iv != NULL && (interval_ms = cmd_parse_duration_ms(iv)) <= 0) {
-        fprintf(ctx->err, "%s: --interval wants a duration like 2s or 500ms, not \"%s\"\n",
-                ctx->prog, iv);
+        cmd_errorf(ctx, "--interval wants a duration like 2s or 500ms, not \"%s\"\n", iv);
         return EXIT_USAGE;
     }
     const char *goal_name = cmd_opt_str(args, "wait-for");
@@ -752,31 +751,28 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
         else if (strcmp(goal_name, "active") == 0)
             goal = GOAL_ACTIVE;
         else {
-            fprintf(ctx->err, "%s: --wait-for takes healthy, unsealed or active, not \"%s\"\n",
-                    ctx->prog, goal_name);
+            cmd_errorf(ctx, "--wait-for takes healthy, unsealed or active, not \"%s\"\n",
+                       goal_name);
             return EXIT_USAGE;
         }
     }
     int watch = cmd_opt_flag(args, "watch");
     if (watch && goal_name != NULL) {
-        fprintf(ctx->err, "%s: --watch and --wait-for do not go together\n", ctx->prog);
+        cmd_errorf(ctx, "--watch and --wait-for do not go together\n");
         return EXIT_USAGE;
     }
     const char *contexts = cmd_opt_str(args, "contexts");
     if (cmd_opt_flag(args, "all-contexts") || contexts != NULL) {
         if (goal_name != NULL || cmd_opt_flag(args, "all-namespaces")) {
-            fprintf(ctx->err,
-                    "%s: --all-contexts and --contexts show every Vault of each context; "
-                    "--wait-for and -A do not go with them\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "--all-contexts and --contexts show every Vault of each context; "
+                            "--wait-for and -A do not go with them\n");
             return EXIT_USAGE;
         }
         return cmd_status_contexts(ctx, contexts, watch, interval_ms);
     }
     if (cmd_opt_flag(args, "all-namespaces")) {
         if (watch || goal_name != NULL) {
-            fprintf(ctx->err, "%s: -A shows every Vault once; --watch and --wait-for take one\n",
-                    ctx->prog);
+            cmd_errorf(ctx, "-A shows every Vault once; --watch and --wait-for take one\n");
             return EXIT_USAGE;
         }
         return status_all_namespaces(ctx);

@@ -75,7 +75,7 @@ static int after_unseal(struct cmd_context *ctx, struct ops *o)
         int waited = ops_wait_active(o, NULL, active, sizeof active, &err);
         if (waited < 0) {
             cmd_report(ctx, &err);
-            rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+            rc = cmd_exit_for(&err);
         } else if (waited == 0) {
             fprintf(ctx->err, "%s is active.\n", active);
         }
@@ -173,11 +173,11 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
     cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        rc = cmd_exit_for(&err);
         goto out;
     }
     if (keys.n == 0) {
-        fprintf(ctx->err, "%s: no unseal key given\n", ctx->prog);
+        cmd_errorf(ctx, "no unseal key given\n");
         goto out;
     }
     secret_list_truncate(&keys, (size_t)threshold); /* no pod needs more than the threshold */
@@ -193,10 +193,10 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
     }
     if (res.partial > 0) {
         if (res.accepted == 0) {
-            fprintf(ctx->err,
-                    "%s: Vault already had every key given in this round: another key holder "
-                    "must submit theirs (`%s unseal`)\n",
-                    ctx->prog, ctx->prog);
+            cmd_errorf(ctx,
+                       "Vault already had every key given in this round: another key holder "
+                       "must submit theirs (`%s unseal`)\n",
+                       ctx->prog);
             goto out;
         }
         fprintf(ctx->err, "Keys accepted. Next key holder: `%s unseal`\n", ctx->prog);

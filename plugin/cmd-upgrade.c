@@ -85,8 +85,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     const char *image = cmd_opt_str(args, "image");
     int dry = cmd_opt_flag(args, "dry-run");
     if (image != NULL && !image_ok(image)) {
-        fprintf(ctx->err, "%s: --image wants an image reference like hashicorp/vault:1.21.3\n",
-                ctx->prog);
+        cmd_errorf(ctx, "--image wants an image reference like hashicorp/vault:1.21.3\n");
         return EXIT_USAGE;
     }
     struct ops o;
@@ -107,16 +106,16 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
 
     /* 1. The StatefulSet must leave the restarts to us. */
     if (vc->update_strategy == NULL || strcmp(vc->update_strategy, "OnDelete") != 0) {
-        fprintf(ctx->err,
-                "%s: refusing to upgrade %s/%s: its updateStrategy is %s, so the StatefulSet "
-                "controller restarts the pods itself on a template change, in reverse ordinal "
-                "order, without unsealing them: the rollout stops at the first sealed pod, and "
-                "a second restart can lose quorum. Switch to OnDelete first: kubectl -n %s patch "
-                "statefulset %s -p '{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\","
-                "\"rollingUpdate\":null}}}' (Helm: server.updateStrategyType=OnDelete)\n",
-                ctx->prog, vc->namespace, vc->name,
-                vc->update_strategy ? vc->update_strategy : "RollingUpdate", vc->namespace,
-                vc->name);
+        cmd_errorf(
+            ctx,
+            "refusing to upgrade %s/%s: its updateStrategy is %s, so the StatefulSet "
+            "controller restarts the pods itself on a template change, in reverse ordinal "
+            "order, without unsealing them: the rollout stops at the first sealed pod, and "
+            "a second restart can lose quorum. Switch to OnDelete first: kubectl -n %s patch "
+            "statefulset %s -p '{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\","
+            "\"rollingUpdate\":null}}}' (Helm: server.updateStrategyType=OnDelete)\n",
+            vc->namespace, vc->name, vc->update_strategy ? vc->update_strategy : "RollingUpdate",
+            vc->namespace, vc->name);
         goto out;
     }
     /* One destructive run at a time: the plan is made and carried out under the lock. */
@@ -127,7 +126,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     if (vc->observed_generation < vc->generation &&
         upgrade_wait_observed(&o, vc->generation, &err) < 0) {
         cmd_report(ctx, &err);
-        rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        rc = cmd_exit_for(&err);
         goto out;
     }
     /* 2. The target: the update revision, or the new image. */
@@ -138,15 +137,15 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     int down = upgrade_is_downgrade(vc, views, version, why, sizeof why);
     if (down != 0 && !cmd_opt_flag(args, "allow-downgrade")) {
         if (down > 0)
-            fprintf(ctx->err,
-                    "%s: refusing to downgrade to %s: %s; Vault does not promise to read "
-                    "data a newer version wrote. Add --allow-downgrade if you mean it\n",
-                    ctx->prog, version, why);
+            cmd_errorf(ctx,
+                       "refusing to downgrade to %s: %s; Vault does not promise to read "
+                       "data a newer version wrote. Add --allow-downgrade if you mean it\n",
+                       version, why);
         else
-            fprintf(ctx->err,
-                    "%s: cannot tell whether %s is a downgrade: %s. Add --allow-downgrade to "
-                    "roll to it anyway\n",
-                    ctx->prog, target, why);
+            cmd_errorf(ctx,
+                       "cannot tell whether %s is a downgrade: %s. Add --allow-downgrade to "
+                       "roll to it anyway\n",
+                       target, why);
         free(version);
         goto out;
     }
@@ -183,7 +182,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
             json_t *doc = upgrade_plan_json(&plan);
             if (doc == NULL) {
-                fprintf(ctx->err, "%s: out of memory\n", ctx->prog);
+                cmd_errorf(ctx, "out of memory\n");
                 goto out;
             }
             json_object_set_new(doc, "statefulset", json_sprintf("%s/%s", vc->namespace, vc->name));
@@ -200,7 +199,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
             fprintf(ctx->out, "Not checked without a Vault token: raft voters and autopilot's "
                               "failure tolerance.\n");
         if (judged < 0) {
-            fprintf(ctx->err, "%s: the upgrade would not start: %s\n", ctx->prog, why);
+            cmd_errorf(ctx, "the upgrade would not start: %s\n", why);
             goto out;
         }
         fprintf(ctx->out, "Dry run: nothing was changed.\n");
@@ -208,8 +207,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     if (judged < 0) {
-        fprintf(ctx->err, "%s: refusing to upgrade %s/%s: %s\n", ctx->prog, vc->namespace, vc->name,
-                why);
+        cmd_errorf(ctx, "refusing to upgrade %s/%s: %s\n", vc->namespace, vc->name, why);
         goto out;
     }
 
@@ -248,7 +246,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         if (lease_check(lock, &err) < 0 ||
             upgrade_set_image(&o, image, old, sizeof old, &err) < 0) {
             cmd_report(ctx, &err);
-            rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+            rc = cmd_exit_for(&err);
             goto out;
         }
         fprintf(ctx->err, "statefulset %s/%s: image %s -> %s (container %s), revision %s\n",
@@ -294,10 +292,10 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     for (size_t i = 0; i < plan.n; i++) {
         const struct upgrade_step *s = &plan.steps[i];
         if (cmd_interrupted) {
-            fprintf(ctx->err,
-                    "%s: interrupted before step %zu of %zu (%s %s): run `%s upgrade` again to "
-                    "continue where it stopped\n",
-                    ctx->prog, i + 1, plan.n, upgrade_action_name(s->action), s->pod, ctx->prog);
+            cmd_errorf(ctx,
+                       "interrupted before step %zu of %zu (%s %s): run `%s upgrade` again to "
+                       "continue where it stopped\n",
+                       i + 1, plan.n, upgrade_action_name(s->action), s->pod, ctx->prog);
             rc = EXIT_INTERRUPTED;
             goto out;
         }
@@ -311,16 +309,16 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
             if (ops_read(&o, NULL, &now, &e2) == 0)
                 ops_describe_pods(o.vc, now.views, states, sizeof states);
             ops_reading_clear(&o, &now);
-            rc = err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
-            fprintf(ctx->err,
-                    "%s: the upgrade stopped at step %zu of %zu (%s %s)%s%s; %s`%s upgrade` "
-                    "again continues where it stopped\n",
-                    ctx->prog, i + 1, plan.n, upgrade_action_name(s->action), s->pod,
-                    states[0] ? ". Now: " : "", states,
-                    rc == EXIT_INTERRUPTED ? ""
-                                           : "see `kubectl vault-ha status`; once it is "
-                                             "fixed, ",
-                    ctx->prog);
+            rc = cmd_exit_for(&err);
+            cmd_errorf(ctx,
+                       "the upgrade stopped at step %zu of %zu (%s %s)%s%s; %s`%s upgrade` "
+                       "again continues where it stopped\n",
+                       i + 1, plan.n, upgrade_action_name(s->action), s->pod,
+                       states[0] ? ". Now: " : "", states,
+                       rc == EXIT_INTERRUPTED ? ""
+                                              : "see `kubectl vault-ha status`; once it is "
+                                                "fixed, ",
+                       ctx->prog);
             goto out;
         }
     }

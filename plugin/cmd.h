@@ -284,6 +284,16 @@ int cmd_print_document(struct cmd_context *ctx, json_t *doc);
 
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);
+/* The one way a command writes a message of its own: "kubectl vault-ha: " + fmt
+ * (errorf), "warning: " + fmt (warnf), on ctx->err, the sanitized stream. fmt ends
+ * its own line. */
+void cmd_errorf(const struct cmd_context *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cmd_warnf(const struct cmd_context *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The one mapping from a lib error to the process's exit code (README "Exit codes"):
+ * usage 64, interrupted 130, anything else 1. */
+int cmd_exit_for(const struct error *e);
 
 /* The global option table (shared by parsing, help and completion). */
 extern const struct cmd_option global_option_table[];

@@ -55,7 +55,37 @@ static void end_partial_line(FILE *f)
 void cmd_report(const struct cmd_context *ctx, const struct error *e)
 {
     end_partial_line(ctx->err);
-    fprintf(ctx->err, "%s: %s\n", ctx->prog, e->msg[0] ? e->msg : "failed");
+    cmd_errorf(ctx, "%s\n", e->msg[0] ? e->msg : "failed");
+}
+
+void cmd_errorf(const struct cmd_context *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(ctx->err, "%s: ", ctx->prog);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+}
+
+void cmd_warnf(const struct cmd_context *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("warning: ", ctx->err);
+    vfprintf(ctx->err, fmt, ap);
+    va_end(ap);
+}
+
+int cmd_exit_for(const struct error *e)
+{
+    switch (e->kind) {
+    case ERR_USAGE:
+        return EXIT_USAGE;
+    case ERR_INTERRUPTED:
+        return EXIT_INTERRUPTED;
+    default:
+        return EXIT_ERROR;
+    }
 }
 
 void cmd_progress_line(void *vctx, const char *line)
@@ -126,8 +156,8 @@ int cmd_lock(struct cmd_context *ctx, const struct cmd_args *args, const struct 
     struct lease_options lo = {.command = command,
                                .force_unlock = cmd_opt_flag(args, "force-unlock")};
     if (lease_acquire(ctx->kube, vc->namespace, vc->name, &lo, lock, &err) < 0) {
-        fprintf(ctx->err, "%s: not starting %s of %s/%s: %s\n", ctx->prog, command, vc->namespace,
-                vc->name, err.msg);
+        cmd_errorf(ctx, "not starting %s of %s/%s: %s\n", command, vc->namespace, vc->name,
+                   err.msg);
         return EXIT_ERROR;
     }
     if (lease_taken_from(*lock)[0] != '\0')
@@ -426,7 +456,7 @@ int cmd_connect(struct cmd_context *ctx)
         return -1;
     }
     for (char **w = ctx->cfg->warnings; w != NULL && *w != NULL; w++)
-        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, *w);
+        cmd_errorf(ctx, "warning: %s\n", *w);
     struct kube_client_options ko = {
         .request_timeout_ms = ctx->g->request_timeout_ms,
         .max_retries = -1,
@@ -455,7 +485,7 @@ void cmd_secret_warnings(const struct cmd_context *ctx)
 {
     char msg[512];
     if (secret_mlock_warning(msg, sizeof msg))
-        fprintf(ctx->err, "%s: warning: %s\n", ctx->prog, msg);
+        cmd_errorf(ctx, "warning: %s\n", msg);
 }
 
 int main(int argc, char **argv)
@@ -645,7 +675,7 @@ int cmd_bring_up(struct cmd_context *ctx, struct ops *o, const struct bring_up *
     int rc = ops_bring_up(o, b, &err);
     if (rc < 0) {
         cmd_report(ctx, &err);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     return rc == 0 ? EXIT_OK : EXIT_ERROR;
 }
@@ -661,7 +691,7 @@ int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **vi
     struct error err = {0};
     if (ops_wait_active(o, NULL, active, cap, &err) < 0 || ops_refresh(o, views, &err) < 0) {
         cmd_report(ctx, &err);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     return 0;
 }
@@ -673,14 +703,14 @@ int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_arg
     for (int i = 0; i < args->argc; i++) {
         struct vault_pod *p = cluster_find_pod(o->vc, args->argv[i]);
         if (p == NULL) {
-            fprintf(ctx->err, "%s: no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
-                    ctx->prog, args->argv[i], o->vc->namespace, o->vc->name, o->vc->name,
-                    o->vc->name, o->vc->replicas - 1);
+            cmd_errorf(ctx, "no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
+                       args->argv[i], o->vc->namespace, o->vc->name, o->vc->name, o->vc->name,
+                       o->vc->replicas - 1);
             return -1;
         }
         if (!p->running) {
-            fprintf(ctx->err, "%s: %s is not running (%s%s%s)\n", ctx->prog, p->name, p->phase,
-                    p->reason ? ": " : "", p->reason ? p->reason : "");
+            cmd_errorf(ctx, "%s is not running (%s%s%s)\n", p->name, p->phase,
+                       p->reason ? ": " : "", p->reason ? p->reason : "");
             return -1;
         }
         size_t idx = (size_t)(p - o->vc->pods);
@@ -698,8 +728,7 @@ int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char
     if (cmd_opt_flag(args, "yes"))
         return 1;
     if (!isatty(STDIN_FILENO)) {
-        fprintf(ctx->err, "%s: %s: refusing without a terminal to confirm; add --yes\n", ctx->prog,
-                question);
+        cmd_errorf(ctx, "%s: refusing without a terminal to confirm; add --yes\n", question);
         return 0;
     }
     fprintf(ctx->err, "%s [y/N] ", question);
@@ -716,8 +745,7 @@ int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, cons
     if (cmd_opt_flag(args, "yes"))
         return 1;
     if (!isatty(STDIN_FILENO)) {
-        fprintf(ctx->err, "%s: %s: refusing without a terminal to confirm; add --yes\n", ctx->prog,
-                what);
+        cmd_errorf(ctx, "%s: refusing without a terminal to confirm; add --yes\n", what);
         return 0;
     }
     fprintf(ctx->err, "%s cannot be undone. Type the StatefulSet's name (%s) to go on: ", what,
@@ -729,7 +757,7 @@ int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, cons
     line[strcspn(line, "\r\n")] = '\0';
     if (strcmp(line, expected) == 0)
         return 1;
-    fprintf(ctx->err, "%s: \"%s\" is not %s: nothing was changed\n", ctx->prog, line, expected);
+    cmd_errorf(ctx, "\"%s\" is not %s: nothing was changed\n", line, expected);
     return 0;
 }
 
@@ -747,6 +775,8 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
     cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
+        /* A missing or malformed token (environment, file) is a failed precondition,
+         * exit 1, not a bad flag (64): not cmd_exit_for's mapping. */
         return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
     }
     return got;
@@ -760,11 +790,11 @@ int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int thres
     cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
-        return err.kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
+        return cmd_exit_for(&err);
     }
     if (keys->n < (size_t)threshold) {
-        fprintf(ctx->err, "%s: %zu unseal key%s given, the threshold is %d\n", ctx->prog, keys->n,
-                keys->n == 1 ? "" : "s", threshold);
+        cmd_errorf(ctx, "%zu unseal key%s given, the threshold is %d\n", keys->n,
+                   keys->n == 1 ? "" : "s", threshold);
         secret_list_free(keys);
         return EXIT_ERROR;
     }
@@ -857,8 +887,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx,
     if (output != NULL) {
         fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
-            fprintf(ctx->err, "%s: cannot create %s: %s%s\n", ctx->prog, output, strerror(errno),
-                    errno == EEXIST ? " (an existing keys file is never overwritten)" : "");
+            cmd_errorf(ctx, "cannot create %s: %s%s\n", output, strerror(errno),
+                       errno == EEXIST ? " (an existing keys file is never overwritten)" : "");
             return -1;
         }
     }
@@ -888,8 +918,8 @@ int cmd_init_pod(struct cmd_context *ctx, struct ops *o, size_t idx,
             wrote = 0;
         if (!wrote) {
             /* Vault is initialized now: the keys must not be lost. Show them. */
-            fprintf(ctx->err, "%s: writing %s failed (%s): the keys follow on standard output\n",
-                    ctx->prog, output, err.msg);
+            cmd_errorf(ctx, "writing %s failed (%s): the keys follow on standard output\n", output,
+                       err.msg);
             secret_free(&text);
             fflush(ctx->out);
             fflush(ctx->out_raw);

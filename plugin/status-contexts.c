@@ -437,8 +437,8 @@ int cmd_status_contexts(struct cmd_context *ctx, const char *list, int watch, lo
     while (names[n] != NULL)
         n++;
     if (n == 0) {
-        fprintf(ctx->err, "%s: no context to read%s\n", ctx->prog,
-                list ? " (--contexts is empty)" : " in the kubeconfig");
+        cmd_errorf(ctx, "no context to read%s\n",
+                   list ? " (--contexts is empty)" : " in the kubeconfig");
         kubeconfig_free_strv(names);
         return EXIT_USAGE;
     }
