@@ -1,6 +1,6 @@
 /* The command table: each plugin/cmd-<name>.c ends in one declarative
  * `const struct cmd_entry cmd_<name>_entry` (name, alias, options, usage,
- * help, precondition flags, exec function), and main.c holds the one table.
+ * help, precondition flags, exec function), and cmd.c holds the one table.
  * One option table per command drives parsing, --help and completion. */
 #ifndef VH_CMD_H
 #define VH_CMD_H
@@ -298,7 +298,7 @@ int cmd_exit_for(const struct error *e);
 /* The global option table (shared by parsing, help and completion). */
 extern const struct cmd_option global_option_table[];
 
-/* The command table, NULL-terminated (main.c). */
+/* The command table, NULL-terminated (cmd.c). */
 extern const struct cmd_entry *const cmd_table[];
 const struct cmd_entry *cmd_find(const char *name);
 /* The index of the option named long_name (or short_name) in opts, or -1. */
