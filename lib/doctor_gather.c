@@ -108,30 +108,6 @@ static int dns_safe(const char *s)
     return 1;
 }
 
-/* The mountPath of the Vault container's volume called name, from the pod template. */
-static const char *template_mount(json_t *sts, const char *container, const char *name)
-{
-    json_t *spec =
-        json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "spec");
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(spec, "containers"), i, c)
-    {
-        const char *cn = jstr(c, "name");
-        if (cn == NULL || container == NULL || strcmp(cn, container) != 0)
-            continue;
-        size_t k;
-        json_t *m;
-        json_array_foreach(json_object_get(c, "volumeMounts"), k, m)
-        {
-            const char *mn = jstr(m, "name");
-            if (mn != NULL && strcmp(mn, name) == 0 && sane_path(jstr(m, "mountPath")))
-                return jstr(m, "mountPath");
-        }
-    }
-    return NULL;
-}
-
 static void make_marker(char *buf, size_t cap)
 {
     unsigned char r[10] = {0};
@@ -216,16 +192,22 @@ int doctor_gather(struct kube_client *kube, const struct doctor_gather_options *
 
     /* What the script reads: the data volume and the chart's config file. */
     char data_dir[600], conf[700], marker[40];
-    const char *dm = template_mount(f->sts, vc->container, "data");
-    snprintf(data_dir, sizeof data_dir, "%s",
-             dm                                   ? dm
-             : strcmp(vc->flavor, "openbao") == 0 ? "/openbao/data"
-                                                  : "/vault/data");
-    const char *cm = template_mount(f->sts, vc->container, "config");
-    snprintf(conf, sizeof conf, "%s/extraconfig-from-values.hcl",
-             cm                                   ? cm
-             : strcmp(vc->flavor, "openbao") == 0 ? "/openbao/config"
-                                                  : "/vault/config");
+    /* The chart's layout as lib/cluster derived it once (the raft path of the server
+     * config, else the data volume's mount; the config volume's mount), as recover and
+     * snapshot use it. */
+    if (vc->data_dir == NULL || vc->config_path == NULL) {
+        doctor_facts_clear(f);
+        return error_set(err, ERR_GENERIC, "out of memory");
+    }
+    /* They go into the pod script: checked again here, whatever derived them. */
+    if (!sane_path(vc->data_dir) || !sane_path(vc->config_path)) {
+        doctor_facts_clear(f);
+        return error_set(err, ERR_PROTOCOL,
+                         "the StatefulSet's data or config path is not a plain absolute path: "
+                         "doctor does not put it into a pod script");
+    }
+    snprintf(data_dir, sizeof data_dir, "%s", vc->data_dir);
+    snprintf(conf, sizeof conf, "%s", vc->config_path);
     make_marker(marker, sizeof marker);
     const char *svc = vc->service_name && dns_safe(vc->service_name) ? vc->service_name : NULL;
     char svc_buf[300];
@@ -278,7 +260,7 @@ int doctor_gather(struct kube_client *kube, const struct doctor_gather_options *
     size_t npods_calls = n;
     int rp = -1;
     const struct secret *token = o->token;
-    if (strcmp(vc->flavor, "openbao") == 0 && o->openbao_token != NULL)
+    if (vc->product == PRODUCT_OPENBAO && o->openbao_token != NULL)
         token = o->openbao_token;
     if (token == NULL) {
         f->raft_skip = o->no_token_reason ? o->no_token_reason : "no Vault token";

@@ -25,10 +25,10 @@ void doctor_check_seal_config(const struct doctor_facts *f, struct doctor_report
         doctor_add_owned(r, id, DOCTOR_WARN, xfmt("the server config: %s", err.msg), NULL);
         return;
     }
-    int bao = strcmp(f->vc->cli, "bao") == 0;
+    int bao = f->vc->product == PRODUCT_OPENBAO;
     struct seal_env env;
     sealmig_parse_env(f->sts, f->vc->container, bao, &env);
-    const char *token_var = bao ? "BAO_TOKEN" : "VAULT_TOKEN";
+    const char *token_var = f->vc->token_env;
     const char *type_var = bao ? "BAO_SEAL_TYPE" : "VAULT_SEAL_TYPE";
     int problems = 0, enabled = 0;
     const char *enabled_type = "shamir", *disabled_type = NULL;

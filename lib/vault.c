@@ -553,7 +553,7 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
 {
     /* The token travels on stdin; `read` stops at the newline, so anything after
      * it stays on stdin for the CLI. exec "$0" "$@" keeps every argument as is. */
-    int bao = strcmp(vc->cli, "bao") == 0;
+    int bao = vc->product == PRODUCT_OPENBAO;
     size_t n = 0;
     call->argv[n++] = "sh";
     call->argv[n++] = "-c";

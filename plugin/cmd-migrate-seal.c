@@ -61,7 +61,7 @@ static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_confi
         cmd_report(ctx, &err);
         goto out;
     }
-    sealmig_parse_env(obj, vc->container, strcmp(vc->cli, "bao") == 0, env);
+    sealmig_parse_env(obj, vc->container, vc->product == PRODUCT_OPENBAO, env);
     rc = 0;
 out:
     json_decref(cm);
@@ -292,7 +292,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     long pod_timeout =
         ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : MIGRATE_POD_TIMEOUT_MS;
     o.timeout_ms = pod_timeout;
-    int bao = strcmp(vc->cli, "bao") == 0;
+    int bao = vc->product == PRODUCT_OPENBAO;
 
     /* 1. Detect: the seal the pods get on restart, and the one each runs now. */
     if (read_config(ctx, &o, &cfg, &env, cm, sizeof cm) < 0)

@@ -217,7 +217,7 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
                   struct secret *token)
 {
     struct error err = {0};
-    int got = secret_get_token(cmd_opt_str(args, "token-file"), strcmp(vc->flavor, "openbao") == 0,
+    int got = secret_get_token(cmd_opt_str(args, "token-file"), vc->product == PRODUCT_OPENBAO,
                                allow_prompt, token, &err);
     if (got == 0 && required)
         got = error_set(&err, ERR_USAGE,

@@ -687,3 +687,14 @@ def test_no_statefulset_and_api_down(make_fake):
     assert r.returncode == 1
     assert r.stdout == ""
     assert "cannot reach the API server at https://127.0.0.1:" in r.stderr
+
+
+def test_custom_data_path_is_read_where_the_chart_mounts_it(make_fake):
+    """server.dataStorage.mountPath moved (the fake's --data-path): doctor's disk check reads
+    the folder lib/cluster derived for every command (recover and snapshot use the same): df
+    of it answers, where the chart's default /vault/data does not exist."""
+    fake = make_fake("--set-node-id", "--vault-opt", "preset=ha", "--data-path", "/srv/vault-store")
+    r = doctor(fake, "-o", "json", "--check", "VHA-PVC-002", token=root_token(fake))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert [x["level"] for x in doc["findings"]] == ["ok"], doc
