@@ -940,6 +940,29 @@ struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or
     return NULL;
 }
 
+int cluster_select_pods(struct vault_cluster *vc, char *const *names, int n, int need_running,
+                        size_t *out, struct error *err)
+{
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        struct vault_pod *p = cluster_find_pod(vc, names[i]);
+        if (p == NULL || (!need_running && !p->exists))
+            return error_set(err, ERR_USAGE,
+                             "no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)", names[i],
+                             vc->namespace, vc->name, vc->name, vc->name, vc->replicas - 1);
+        if (need_running && !p->running)
+            return error_set(err, ERR_GENERIC, "%s is not running (%s%s%s)", p->name, p->phase,
+                             p->reason ? ": " : "", p->reason ? p->reason : "");
+        size_t idx = (size_t)(p - vc->pods);
+        int dup = 0;
+        for (int k = 0; k < count; k++)
+            dup |= out[k] == idx;
+        if (!dup)
+            out[count++] = idx;
+    }
+    return count;
+}
+
 struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *address)
 {
     if (address == NULL)

@@ -146,6 +146,13 @@ void cluster_set_update_state(struct vault_cluster *vc, json_t *sts);
 /* The pod called name, or by ordinal when name is a number ("1" → vault-1); NULL if none. */
 struct vault_pod *cluster_find_pod(struct vault_cluster *vc, const char *name_or_ordinal);
 
+/* The pods named on a command line (names or ordinals, each once, in the order given)
+ * as indexes into vc->pods in out (room for n). Each must exist in the StatefulSet, and
+ * with need_running be running. Returns how many, or -1 with err: ERR_USAGE for a name
+ * that is not one of its pods, ERR_GENERIC for a pod that is not running. */
+int cluster_select_pods(struct vault_cluster *vc, char *const *names, int n, int need_running,
+                        size_t *out, struct error *err);
+
 /* Maps a raft peer address ("vault-1.vault-internal:8201") or a cluster address
  * ("https://vault-1.vault-internal:8201") to a pod of this cluster; NULL if none. */
 struct vault_pod *cluster_pod_for_address(struct vault_cluster *vc, const char *address);

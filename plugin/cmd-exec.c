@@ -207,22 +207,19 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         if (p != NULL && p->exists)
             pods[n++] = p;
     } else {
-        for (int i = 0; i < npod_args; i++) {
-            struct vault_pod *p = cluster_find_pod(vc, args->argv[i]);
-            if (p == NULL || !p->exists) {
-                cmd_errorf(ctx, "no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
-                           args->argv[i], vc->namespace, vc->name, vc->name, vc->name,
-                           vc->replicas - 1);
-                free(pods);
-                cluster_free(vc);
-                return EXIT_USAGE;
-            }
-            int dup = 0;
-            for (size_t k = 0; k < n; k++)
-                dup |= pods[k] == p;
-            if (!dup)
-                pods[n++] = p;
+        size_t *idx = calloc((size_t)npod_args + 1, sizeof *idx);
+        int got = idx == NULL ? error_set(&err, ERR_GENERIC, "out of memory")
+                              : cluster_select_pods(vc, args->argv, npod_args, 0, idx, &err);
+        if (got < 0) {
+            cmd_report(ctx, &err);
+            free(idx);
+            free(pods);
+            cluster_free(vc);
+            return cmd_exit_for(&err);
         }
+        for (int i = 0; i < got; i++)
+            pods[n++] = &vc->pods[idx[i]];
+        free(idx);
     }
     if (n == 0) {
         cmd_errorf(ctx, "StatefulSet %s/%s has no pod to run the command in\n", vc->namespace,

@@ -150,27 +150,10 @@ int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **vi
 int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
                     size_t *out)
 {
-    int n = 0;
-    for (int i = 0; i < args->argc; i++) {
-        struct vault_pod *p = cluster_find_pod(o->vc, args->argv[i]);
-        if (p == NULL) {
-            cmd_errorf(ctx, "no pod \"%s\" in StatefulSet %s/%s (pods: %s-0 to %s-%d)\n",
-                       args->argv[i], o->vc->namespace, o->vc->name, o->vc->name, o->vc->name,
-                       o->vc->replicas - 1);
-            return -1;
-        }
-        if (!p->running) {
-            cmd_errorf(ctx, "%s is not running (%s%s%s)\n", p->name, p->phase,
-                       p->reason ? ": " : "", p->reason ? p->reason : "");
-            return -1;
-        }
-        size_t idx = (size_t)(p - o->vc->pods);
-        int dup = 0;
-        for (int k = 0; k < n; k++)
-            dup |= out[k] == idx;
-        if (!dup)
-            out[n++] = idx;
-    }
+    struct error err = {0};
+    int n = cluster_select_pods(o->vc, args->argv, args->argc, 1, out, &err);
+    if (n < 0)
+        cmd_report(ctx, &err);
     return n;
 }
 

@@ -155,6 +155,22 @@ static void test_pending_pod_reason(void **state)
     assert_string_equal(p->reason, "Unschedulable: 0/3 nodes are available");
     assert_ptr_equal(cluster_find_pod(vc, "1"), p);
     assert_null(cluster_find_pod(vc, "vault-9"));
+
+    /* Pods chosen from a command line: names or ordinals, each once, in order; exec takes a
+     * pod that exists, the others one that runs. */
+    size_t idx[4];
+    char *one[] = {"vault-1", "1"};
+    assert_int_equal(cluster_select_pods(vc, one, 2, 0, idx, &err), 1);
+    assert_ptr_equal(&vc->pods[idx[0]], p);
+    assert_int_equal(cluster_select_pods(vc, one, 2, 1, idx, &err), -1);
+    assert_int_equal(err.kind, ERR_GENERIC);
+    assert_string_equal(err.msg, "vault-1 is not running (Pending: Unschedulable: 0/3 nodes are "
+                                 "available)");
+    char *unknown[] = {"1", "vault-9"};
+    assert_int_equal(cluster_select_pods(vc, unknown, 2, 0, idx, &err), -1);
+    assert_int_equal(err.kind, ERR_USAGE);
+    assert_string_equal(err.msg,
+                        "no pod \"vault-9\" in StatefulSet vault/vault (pods: vault-0 to vault-2)");
     cluster_free(vc);
 }
 
