@@ -215,7 +215,8 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
             free(idx);
             free(pods);
             cluster_free(vc);
-            return cmd_exit_for(&err);
+            /* A pod name that is not one of the StatefulSet's is a bad argument. */
+            return err.kind == ERR_USAGE ? EXIT_USAGE : cmd_exit_for(&err);
         }
         for (int i = 0; i < got; i++)
             pods[n++] = &vc->pods[idx[i]];

@@ -209,9 +209,7 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
     cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
-        /* A missing or malformed token (environment, file) is a failed precondition,
-         * exit 1, not a bad flag (64): not cmd_exit_for's mapping. */
-        return err.kind == ERR_INTERRUPTED ? -EXIT_INTERRUPTED : -EXIT_ERROR;
+        return -cmd_exit_for(&err);
     }
     return got;
 }

@@ -292,7 +292,8 @@ void cmd_errorf(const struct cmd_context *ctx, const char *fmt, ...)
 void cmd_warnf(const struct cmd_context *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The one mapping from a lib error to the process's exit code (README "Exit codes"):
- * usage 64, interrupted 130, anything else 1. */
+ * interrupted 130, anything else 1 (bad flags and arguments, 64, are refused by the
+ * parser and the commands before lib is asked). */
 int cmd_exit_for(const struct error *e);
 
 /* The global option table (shared by parsing, help and completion). */

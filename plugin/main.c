@@ -79,14 +79,9 @@ void cmd_warnf(const struct cmd_context *ctx, const char *fmt, ...)
 
 int cmd_exit_for(const struct error *e)
 {
-    switch (e->kind) {
-    case ERR_USAGE:
-        return EXIT_USAGE;
-    case ERR_INTERRUPTED:
-        return EXIT_INTERRUPTED;
-    default:
-        return EXIT_ERROR;
-    }
+    /* lib's ERR_USAGE also names bad input (a keys file, a token, a missing key): a failed
+     * run (1); bad flags and arguments are refused before any lib call, with 64. */
+    return e->kind == ERR_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_ERROR;
 }
 
 void cmd_progress_line(void *vctx, const char *line)
