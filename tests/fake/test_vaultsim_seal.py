@@ -189,7 +189,11 @@ def test_bad_configs_crash_at_start_with_their_line(tmp_path):
         r = f.kubectl("patch", "statefulset", "vault", "-n", f.ns, "--type", "strategic",
                       "-p", json.dumps(patch))
         assert r.returncode == 0, r.stderr
-        time.sleep(0.6)  # the controller observes the new revision (CONTROLLER_SECONDS)
+        def observed():  # the controller has seen the patch (status lags by CONTROLLER_SECONDS)
+            r = f.kubectl("get", "statefulset", "vault", "-n", f.ns, "-o", "json")
+            sts = json.loads(r.stdout)
+            return sts["status"].get("observedGeneration") == sts["metadata"]["generation"]
+        wait_for(observed, "the StatefulSet controller to observe the env patch")
         set_config(f, base + transit_stanza(tr, token=False))
         st = restart(f, "vault-2")
         assert st["migration"] and st["type"] == "transit"
