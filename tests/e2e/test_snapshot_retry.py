@@ -62,7 +62,10 @@ class StderrReader:
 
 
 def test_leader_loss_before_the_stream_starts_again_on_the_new_active_pod(make_fake, tmp_path):
-    fake, root = preset_cluster(make_fake, tmp_path, "1")
+    # The election must outlast the start of the simulated CLI after the step-down: with a
+    # 1-second election a busy machine saw vault-1 win first, and vault-0, now a standby,
+    # forwarded the save to it as real Vault does, so nothing was lost to retry.
+    fake, root = preset_cluster(make_fake, tmp_path, "8")
     snap = tmp_path / "retry.snap"
     r = subprocess.run([BIN, "snapshot", "save", str(snap)], capture_output=True, text=True,
                        env=env_of(fake.kubeconfig, {"VAULT_TOKEN": root}), timeout=180)
