@@ -40,7 +40,43 @@ struct kube_client {
     long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
     struct proxy_decision *proxy;  /* per namespace: may reads use pods/proxy (guarded by lock) */
     size_t nproxy;
+    /* One connection pool and TLS session cache for every request of the run, across
+     * threads: a wait that polls every second, or a status of five pods, reuses the
+     * connections instead of a TCP and TLS handshake per request. Streams (exec) get a
+     * share of their own with the TLS sessions only: each needs a connection of its own,
+     * but resumes the session instead of verifying the certificate chain again. */
+    CURLSH *requests_share, *streams_share;
+    pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 };
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h, (void)access;
+    struct kube_client *c = ud;
+    pthread_mutex_lock(&c->share_lock[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    struct kube_client *c = ud;
+    pthread_mutex_unlock(&c->share_lock[data]);
+}
+
+static CURLSH *new_share(struct kube_client *c, int connections)
+{
+    CURLSH *s = curl_share_init();
+    if (s == NULL)
+        return NULL;
+    curl_share_setopt(s, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(s, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    if (connections)
+        curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    return s;
+}
 
 /* Whether pods/proxy may be used in a namespace, decided once per run. */
 struct proxy_decision {
@@ -185,6 +221,10 @@ int kube_client_new(const struct rest_config *cfg, const struct kube_client_opti
     if (c->opts.max_retries < 0)
         c->opts.max_retries = 5;
     pthread_mutex_init(&c->lock, NULL);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_lock[i], NULL);
+    c->requests_share = new_share(c, 1);
+    c->streams_share = new_share(c, 0);
 
     if (cfg->server == NULL || cfg->server[0] == '\0') {
         kube_client_free(c);
@@ -238,6 +278,13 @@ void kube_client_free(struct kube_client *c)
     for (size_t i = 0; i < c->nproxy; i++)
         free(c->proxy[i].ns);
     free(c->proxy);
+    /* After every handle: the pool closes its connections here. */
+    if (c->requests_share != NULL)
+        curl_share_cleanup(c->requests_share);
+    if (c->streams_share != NULL)
+        curl_share_cleanup(c->streams_share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_lock[i]);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -310,6 +357,8 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     free(url);
     curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (c->requests_share != NULL)
+        curl_easy_setopt(h, CURLOPT_SHARE, c->requests_share);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->connect_to != NULL) {
         /* The list lives in the client, which outlives its handles. */
@@ -345,6 +394,11 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(c));
     return 0;
+}
+
+void kube_handle_for_stream(struct kube_client *c, CURL *h)
+{
+    curl_easy_setopt(h, CURLOPT_SHARE, c->streams_share);
 }
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
