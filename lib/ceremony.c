@@ -20,10 +20,10 @@ static int at_least(const char *version, const char *min)
     return c == -2 ? -1 : c >= 0;
 }
 
-void ceremony_flavor_of(const char *cli, const char *version, struct ceremony_flavor *f)
+void ceremony_flavor_of(enum vault_product product, const char *version, struct ceremony_flavor *f)
 {
     memset(f, 0, sizeof *f);
-    f->openbao = cli != NULL && strcmp(cli, "bao") == 0;
+    f->openbao = product == PRODUCT_OPENBAO;
     f->version_known = at_least(version, "0.0.0") >= 0;
     if (!f->version_known) {
         /* Guessing 1.x rules would send no token and blame the 403 on one: the

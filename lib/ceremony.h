@@ -29,9 +29,9 @@ struct ceremony_flavor {
     int root_token_v2;  /* OpenBao >= 2.6.0: sys/generate-root-token */
     int root_unmounted; /* OpenBao 2.5.3 to 2.5.x: no generate-root endpoint by default */
 };
-/* From the CLI name ("vault"/"bao") and the active node's version ("2.0.4",
- * "v2.6.0"; NULL or "" when unknown). */
-void ceremony_flavor_of(const char *cli, const char *version, struct ceremony_flavor *f);
+/* From the product and the active node's version ("2.0.4", "v2.6.0"; NULL or ""
+ * when unknown). */
+void ceremony_flavor_of(enum vault_product product, const char *version, struct ceremony_flavor *f);
 
 /* Why a ceremony call failed, from the CLI's stderr. */
 enum ceremony_failure {

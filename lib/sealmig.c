@@ -229,8 +229,10 @@ int sealmig_parse_config(const char *hcl, size_t len, struct seal_config *cfg, s
 
 /* --- the StatefulSet's env ---------------------------------------------------------------- */
 
-void sealmig_parse_env(const json_t *sts, const char *container, int bao, struct seal_env *env)
+void sealmig_parse_env(const json_t *sts, const char *container, enum vault_product product,
+                       struct seal_env *env)
 {
+    int bao = product == PRODUCT_OPENBAO;
     memset(env, 0, sizeof *env);
     const json_t *cs = json_object_get(
         json_object_get(json_object_get(json_object_get(sts, "spec"), "template"), "spec"),
@@ -350,9 +352,10 @@ void sealmig_name(const struct sealmig *m, char *buf, size_t cap)
 }
 
 int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *env,
-                         const struct sealmig *m, int bao, const char *configmap, char *why,
-                         size_t cap)
+                         const struct sealmig *m, enum vault_product product, const char *configmap,
+                         char *why, size_t cap)
 {
+    int bao = product == PRODUCT_OPENBAO;
     why[0] = '\0';
     int count;
     enabled_stanza(cfg, &count);
@@ -361,36 +364,36 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
         for (size_t i = 0; i < cfg->n; i++)
             if (!cfg->stanzas[i].disabled)
                 text_appendf(types, sizeof types, NULL, "%s\"%s\"", types[0] ? " and " : "",
-                           cfg->stanzas[i].type);
+                             cfg->stanzas[i].type);
         text_appendf(why, cap, NULL,
-                   "%sConfigMap %s has %d enabled seal stanzas (%s): %s refuses to start with "
-                   "them (Seal HA is Vault Enterprise's). Keep one enabled seal: add `disabled = "
-                   "\"true\"` to the old one",
-                   why[0] ? "; " : "", configmap, count, types, bao ? "OpenBao" : "Vault");
+                     "%sConfigMap %s has %d enabled seal stanzas (%s): %s refuses to start with "
+                     "them (Seal HA is Vault Enterprise's). Keep one enabled seal: add `disabled = "
+                     "\"true\"` to the old one",
+                     why[0] ? "; " : "", configmap, count, types, bao ? "OpenBao" : "Vault");
     }
     for (size_t i = 0; i < cfg->n; i++)
         if (cfg->stanzas[i].disabled && strcmp(cfg->stanzas[i].type, "shamir") == 0)
             text_appendf(why, cap, NULL,
-                       "%sConfigMap %s disables a seal \"shamir\" stanza: Vault refuses it "
-                       "(\"shamir seals cannot be set disabled\"); leaving Shamir needs no "
-                       "stanza for it: remove it",
-                       why[0] ? "; " : "", configmap);
+                         "%sConfigMap %s disables a seal \"shamir\" stanza: Vault refuses it "
+                         "(\"shamir seals cannot be set disabled\"); leaving Shamir needs no "
+                         "stanza for it: remove it",
+                         why[0] ? "; " : "", configmap);
     if (sealmig_is_auto(m->from) && !m->stored_is_target && strcmp(m->from, m->to) != 0 &&
         strcmp(m->old_disabled, m->from) != 0)
         text_appendf(why, cap, NULL,
-                   "%sleaving the %s seal needs its stanza kept with `disabled = \"true\"` in "
-                   "ConfigMap %s (seal \"%s\" { ...; disabled = \"true\" }): without it the "
-                   "restarted pods crash (\"cannot seal migrate from \\\"%s\\\" ..., no disabled "
-                   "seal in configuration\")",
-                   why[0] ? "; " : "", m->from, configmap, m->from, m->from);
+                     "%sleaving the %s seal needs its stanza kept with `disabled = \"true\"` in "
+                     "ConfigMap %s (seal \"%s\" { ...; disabled = \"true\" }): without it the "
+                     "restarted pods crash (\"cannot seal migrate from \\\"%s\\\" ..., no disabled "
+                     "seal in configuration\")",
+                     why[0] ? "; " : "", m->from, configmap, m->from, m->from);
     int en_count;
     const struct seal_stanza *en = enabled_stanza(cfg, &en_count);
     if (env->seal_type[0] && (en == NULL || strcmp(env->seal_type, en->type) != 0))
         text_appendf(why, cap, NULL,
-                   "%sthe StatefulSet sets %s=%s, which overrides the seal stanza (%s): remove "
-                   "it from the pod env (server.extraEnvironmentVars)",
-                   why[0] ? "; " : "", bao ? "BAO_SEAL_TYPE" : "VAULT_SEAL_TYPE", env->seal_type,
-                   en ? en->type : "Shamir, no enabled stanza");
+                     "%sthe StatefulSet sets %s=%s, which overrides the seal stanza (%s): remove "
+                     "it from the pod env (server.extraEnvironmentVars)",
+                     why[0] ? "; " : "", bao ? "BAO_SEAL_TYPE" : "VAULT_SEAL_TYPE", env->seal_type,
+                     en ? en->type : "Shamir, no enabled stanza");
     return why[0] ? -1 : 0;
 }
 
@@ -458,8 +461,8 @@ int sealmig_plan(const struct sealmig *m, const struct vault_cluster *vc,
         }
         int done = sealmig_pod_done((void *)m, p, v) && !v->st.sealed;
         if (done) {
-            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s", plan->upgraded[0] ? ", " : "",
-                       p->name);
+            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s",
+                         plan->upgraded[0] ? ", " : "", p->name);
             continue;
         }
         struct upgrade_step *s = &plan->steps[plan->n++];
@@ -502,8 +505,8 @@ int sealmig_plan(const struct sealmig *m, const struct vault_cluster *vc,
             step_text(s->done, sizeof s->done, "%s back on seal %s, %s", p->name, m->to,
                       sealmig_is_auto(m->to) ? "unsealed by itself" : "unsealed with the keys");
         } else {
-            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s", plan->upgraded[0] ? ", " : "",
-                       p->name);
+            text_appendf(plan->upgraded, sizeof plan->upgraded, NULL, "%s%s",
+                         plan->upgraded[0] ? ", " : "", p->name);
         }
     }
     return 0;

@@ -47,7 +47,8 @@ struct seal_env {
     char seal_type[32];   /* VAULT_SEAL_TYPE (BAO_SEAL_TYPE), "" = not set */
     char token_from[160]; /* "Secret transit-token" or "a plain value" */
 };
-void sealmig_parse_env(const json_t *sts, const char *container, int bao, struct seal_env *env);
+void sealmig_parse_env(const json_t *sts, const char *container, enum vault_product product,
+                       struct seal_env *env);
 
 /* What the pods run now and what they get on restart. */
 struct sealmig {
@@ -69,10 +70,10 @@ int sealmig_detect(const struct seal_config *cfg, const struct seal_env *env,
 /* The config checks before any change (issue 21 Deliver 2): exactly one
  * enabled seal, the disabled stanza of the old auto seal when leaving one, no
  * disabled shamir, no VAULT_SEAL_TYPE contradicting the stanza. Returns 0, or
- * -1 with every problem and its fix in why. bao selects OpenBao's names. */
+ * -1 with every problem and its fix in why, in the product's names. */
 int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *env,
-                         const struct sealmig *m, int bao, const char *configmap, char *why,
-                         size_t cap);
+                         const struct sealmig *m, enum vault_product product, const char *configmap,
+                         char *why, size_t cap);
 
 /* "Shamir -> transit", "transit -> Shamir", "awskms -> transit". */
 void sealmig_name(const struct sealmig *m, char *buf, size_t cap);

@@ -19,7 +19,7 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
                       int token_always, struct cmd_ceremony *cc)
 {
     memset(cc, 0, sizeof *cc);
-    if (cmd_open_cluster(ctx, &cc->o, &cc->views) < 0)
+    if (cmd_open_cluster(ctx, &cc->o, &cc->views) != EXIT_OK)
         return EXIT_ERROR;
     int rc = cmd_need_active(ctx, &cc->o, &cc->views, cc->active, sizeof cc->active);
     if (rc != 0)
@@ -31,7 +31,7 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
     snprintf(cc->version, sizeof cc->version, "%s", version ? version : "");
     cc->c.o = &cc->o;
     cc->c.pod = cc->active;
-    ceremony_flavor_of(cc->o.vc->cli, cc->version, &cc->c.flavor);
+    ceremony_flavor_of(cc->o.vc->product, cc->version, &cc->c.flavor);
     if (target != NULL && strcmp(target, "recovery") != 0 && strcmp(target, "barrier") != 0) {
         cmd_errorf(ctx, "--target is barrier or recovery, not \"%s\"\n", target);
         return EXIT_USAGE;
@@ -41,9 +41,10 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
      * (docs/ceremonies.md §1.6, §6), and so does an unknown version; 1.x takes one
      * when it is at hand and needs none. */
     int need = token_always || cc->c.flavor.needs_token;
-    int got = cmd_get_token(ctx, args, cc->o.vc, need && isatty(STDIN_FILENO), 0, &cc->token);
-    if (got < 0)
-        return -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, cc->o.vc, need && isatty(STDIN_FILENO), 0,
+                                          &cc->token, &got);
+    if (token_rc != EXIT_OK)
+        return token_rc;
     if (got == 0 && need) {
         const char *product = cc->c.flavor.openbao ? "OpenBao" : "Vault";
         if (token_always)

@@ -14,7 +14,7 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     struct vault_init_result init = {0};
@@ -65,9 +65,9 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
         if ((rc = cmd_get_keys(ctx, args, threshold, &keys)) != 0)
             goto out;
         rc = EXIT_ERROR;
-        int got = cmd_get_token(ctx, args, vc, 1, 0, &token);
-        if (got < 0) {
-            rc = -got;
+        int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, 0, &token, &got);
+        if (token_rc != EXIT_OK) {
+            rc = token_rc;
             goto out;
         }
         if (got > 0)

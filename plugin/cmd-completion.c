@@ -121,29 +121,6 @@ static int cmd_completion_exec(struct cmd_context *ctx, const struct cmd_args *a
 
 /* --- __complete ----------------------------------------------------------------------------- */
 
-static const struct cmd_option *find_option(const struct cmd_option *opts, const char *word)
-{
-    if (opts == NULL || word[0] != '-')
-        return NULL;
-    for (size_t i = 0; opts[i].long_name != NULL; i++) {
-        const struct cmd_option *o = &opts[i];
-        if (word[1] == '-') {
-            size_t l = strcspn(word + 2, "=");
-            if (strlen(o->long_name) == l && strncmp(o->long_name, word + 2, l) == 0)
-                return o;
-        } else if (o->short_name != 0 && word[1] == o->short_name) {
-            return o;
-        }
-    }
-    return NULL;
-}
-
-static const struct cmd_option *lookup(const struct cmd_entry *cmd, const char *word)
-{
-    const struct cmd_option *o = cmd ? find_option(cmd->options, word) : NULL;
-    return o ? o : find_option(global_option_table, word);
-}
-
 /* Flag values we need to reach the right cluster while completing. */
 struct seen {
     struct kubeconfig_flags kc;
@@ -275,50 +252,35 @@ static void list_flags(const struct cmd_option *opts, const char *word)
     }
 }
 
-/* words: what was typed after the plugin name; the last one is being completed. */
+/* words: what was typed after the plugin name; the last one is being completed. The words
+ * before it are read as the parser reads them (cmd_words_next). */
 int cmd_complete_words(int n, char **words)
 {
     struct seen s = {0};
-    const struct cmd_entry *cmd = NULL;
-    int positional = 0, raw = 0;
+    int positional = 0;
     const char *word = n > 0 ? words[n - 1] : "";
-    for (int i = 0; i < n - 1; i++) {
-        const char *w = words[i];
-        if (raw || w[0] != '-' || w[1] == '\0') {
-            if (cmd == NULL && !raw)
-                cmd = cmd_find(w);
-            else
-                positional++;
+    struct cmd_words t;
+    struct cmd_word w;
+    cmd_words_init(&t, n > 0 ? n - 1 : 0, words);
+    while (cmd_words_next(&t, &w)) {
+        if (w.kind == WORD_ARG)
+            positional++;
+        if (w.kind != WORD_OPTION || w.opt->type == OPT_FLAG)
             continue;
-        }
-        if (strcmp(w, "--") == 0) {
-            raw = 1;
-            continue;
-        }
-        const struct cmd_option *o = lookup(cmd, w);
-        if (o == NULL || o->type == OPT_FLAG)
-            continue;
-        const char *eq = strchr(w, '=');
-        int attached = w[1] != '-' ? w[2] != '\0' : eq != NULL;
-        if (attached) {
-            remember(&s, o, w[1] != '-' ? w + 2 + (w[2] == '=') : eq + 1);
-        } else if (i + 1 < n - 1) {
-            remember(&s, o, words[++i]);
-        } else {
-            /* The word being completed is this flag's value. */
-            int d = complete_value(&s, o->complete, "", word);
-            printf(":%d\n", d);
+        if (w.value_missing) {
+            /* The word being completed is this option's value. */
+            printf(":%d\n", complete_value(&s, w.opt->complete, "", word));
             return EXIT_OK;
         }
+        remember(&s, w.opt, w.value);
     }
+    const struct cmd_entry *cmd = t.cmd;
     int directive = DIRECTIVE_NOFILECOMP;
-    if (!raw && word[0] == '-') {
-        const struct cmd_option *o = lookup(cmd, word);
-        const char *eq = strchr(word, '=');
-        if (o != NULL && eq != NULL && o->type != OPT_FLAG) {
+    if (!t.raw && word[0] == '-') {
+        if (cmd_word_option(cmd, word, &w) && w.value_inline && w.opt->type != OPT_FLAG) {
             char prefix[128];
-            snprintf(prefix, sizeof prefix, "%.*s", (int)(eq - word + 1), word);
-            directive = complete_value(&s, o->complete, prefix, word);
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(w.value - word), word);
+            directive = complete_value(&s, w.opt->complete, prefix, word);
         } else {
             if (cmd != NULL)
                 list_flags(cmd->options, word);
@@ -331,7 +293,7 @@ int cmd_complete_words(int n, char **words)
     } else if (cmd->subcommands != NULL && positional == 0) {
         for (size_t i = 0; cmd->subcommands[i] != NULL; i++)
             candidate("", cmd->subcommands[i], NULL, word);
-    } else if (!raw) {
+    } else if (!t.raw) {
         directive = complete_value(&s, cmd->args_complete, "", word);
     } else {
         directive = DIRECTIVE_DEFAULT;

@@ -141,14 +141,14 @@ static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (parse_selection(ctx, args, selected, &any) < 0)
         return EXIT_USAGE;
 
-    /* The token, read before the cluster is known: BAO_TOKEN counts only for OpenBao. */
+    /* The token, read before the cluster is known (gathering finds it in the same pass): the
+     * Vault and the OpenBao readings of the environment, and gathering takes the one of
+     * the product it finds (BAO_TOKEN counts only for OpenBao). */
     struct error err = {0};
     struct secret token = {0}, bao_token = {0};
     const char *file = cmd_opt_str(args, "token-file");
     int got = secret_get_token(file, 0, 0, &token, &err);
-    int got_bao = got >= 0 && getenv("BAO_TOKEN") != NULL
-                      ? secret_get_token(file, 1, 0, &bao_token, &err)
-                      : 0;
+    int got_bao = got >= 0 ? secret_get_token(file, 1, 0, &bao_token, &err) : 0;
     if (got < 0 || got_bao < 0) {
         cmd_report(ctx, &err);
         secret_free(&token);
@@ -185,7 +185,7 @@ static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
                       ctx->g->output == OUTPUT_JSON ? "JSON" : "YAML");
             cmd_report(ctx, &err);
             exit_code = EXIT_ERROR;
-        } else if (cmd_print_document(ctx, doc) < 0) {
+        } else if (cmd_print_document(ctx, NULL, doc) != EXIT_OK) {
             exit_code = EXIT_ERROR;
         }
     } else {

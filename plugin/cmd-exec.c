@@ -22,14 +22,6 @@
 #define LINE_MAX_BYTES (64u << 10)  /* a longer line is cut into prefixed pieces */
 #define OUTPUT_CHUNK   (256u << 10) /* stdout is written in pieces this large (see kexec.h) */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 /* One output stream (stdout or stderr) of one pod. */
 struct sink {
     FILE *f;              /* text: a sanitizing stream (ctx->out, ctx->err) */
@@ -287,7 +279,7 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
             .handshake_timeout_ms =
                 ctx->g->request_timeout_ms > 0 ? ctx->g->request_timeout_ms : -1,
             .timeout_ms = timeout_ms,
-            .cancel = &interrupted,
+            .cancel = &cmd_interrupted,
         };
         if (want_stdin) {
             req[i].in.kind = KEXEC_STDIN_FD;
@@ -303,13 +295,10 @@ static int cmd_exec_exec(struct cmd_context *ctx, const struct cmd_args *args)
         fflush(ctx->err_raw);
         if (raw_stdout) /* one pod's raw stdout: O_DIRECT where it is a regular file */
             filesink_open(&outs[0].file, fileno(ctx->out_raw), 1);
-        struct sigaction sa = {0}, old_int;
-        sa.sa_handler = on_sigint;
-        sigemptyset(&sa.sa_mask);
-        interrupted = 0;
-        sigaction(SIGINT, &sa, &old_int);
+        /* Ctrl-C ends every stream and the run says so; a second one ends the process. */
+        enum interrupt_mode before = cmd_interrupt_mode(INTERRUPT_STEPS);
         kexec_run_many(ctx->kube, req, nrun, res);
-        sigaction(SIGINT, &old_int, NULL);
+        cmd_interrupt_mode(before);
         for (size_t i = 0; i < 2 * nrun; i++)
             sink_finish(&outs[i]);
         int was_interrupted = 0;

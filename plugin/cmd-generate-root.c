@@ -18,7 +18,7 @@ static int print_status(struct cmd_context *ctx, struct cmd_ceremony *cc,
                                 st->started, "nonce", st->nonce, "progress", st->progress,
                                 "required", st->required, "complete", st->complete,
                                 "pgp_fingerprint", st->pgp_fingerprint);
-        return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        return cmd_print_document(ctx, NULL, doc);
     }
     if (!st->started)
         fprintf(ctx->out, "No root generation in progress on %s.\n", cc->active);
@@ -160,7 +160,7 @@ static int decode_to(struct cmd_context *ctx, const char *pod, const struct secr
         if (json) {
             json_t *d = json_pack("{s:s, s:b, s:s}", "pod", pod ? pod : "", "complete", 1, "output",
                                   output);
-            rc = cmd_print_document(ctx, d) < 0 ? EXIT_ERROR : EXIT_OK;
+            rc = cmd_print_document(ctx, NULL, d);
             goto out;
         }
         fprintf(ctx->out,
@@ -337,7 +337,7 @@ static int root_submit(struct cmd_context *ctx, const struct cmd_args *args,
         json_t *doc =
             json_pack("{s:s, s:b, s:s%, s:s}", "pod", cc->active, "complete", 1, "encoded_token",
                       up.encoded.data, up.encoded.len, "pgp_fingerprint", up.pgp_fingerprint);
-        rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        rc = cmd_print_document(ctx, NULL, doc);
         goto out;
     }
     fprintf(ctx->out, "Root generation complete on %s.\n", cc->active);
@@ -395,7 +395,7 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
                    ctx->prog);
         return EXIT_USAGE;
     }
-    if (cmd_connect(ctx) < 0)
+    if (cmd_connect(ctx) != EXIT_OK)
         return EXIT_ERROR;
     struct cmd_ceremony cc;
     int rc = cmd_ceremony_open(ctx, args, NULL, 0, &cc);

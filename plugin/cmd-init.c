@@ -20,7 +20,7 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
     }
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     int rc = EXIT_ERROR;

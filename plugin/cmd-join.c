@@ -13,7 +13,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     size_t *targets = calloc(vc->npods + (size_t)args->argc + 1, sizeof *targets);
@@ -22,14 +22,13 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
     struct error err = {0};
     char *ca = NULL;
     int rc = EXIT_ERROR;
-    int n = cmd_select_pods(ctx, &o, args, targets);
-    if (n < 0) {
-        rc = EXIT_USAGE;
+    size_t n = 0;
+    if ((rc = cmd_select_pods(ctx, &o, args, targets, &n)) != EXIT_OK)
         goto out;
-    }
+    rc = EXIT_ERROR;
     /* Names, not indexes: the pods are re-read while we wait. */
     char **named_pods = calloc((size_t)n + 1, sizeof *named_pods);
-    for (int k = 0; named_pods != NULL && k < n; k++)
+    for (size_t k = 0; named_pods != NULL && k < n; k++)
         named_pods[k] = strdup(vc->pods[targets[k]].name);
     /* Right after an unseal (or a leader loss) raft is still electing: wait for it. */
     char active[256] = "";
@@ -38,7 +37,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
         ops_refresh(&o, &views, &err) < 0) {
         cmd_report(ctx, &err);
         rc = cmd_exit_for(&err);
-        for (int k = 0; named_pods != NULL && k < n; k++)
+        for (size_t k = 0; named_pods != NULL && k < n; k++)
             free(named_pods[k]);
         free(named_pods);
         goto out;
@@ -46,7 +45,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
     vc = o.vc;
     free(targets);
     targets = calloc(vc->npods + (size_t)n + 1, sizeof *targets);
-    for (int k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         struct vault_pod *p = named_pods ? cluster_find_pod(vc, named_pods[k]) : NULL;
         targets[k] = p ? (size_t)(p - vc->pods) : 0;
         if (named_pods)
@@ -62,7 +61,7 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
             if (vc->pods[i].running)
                 targets[n++] = i;
     int keep = 0;
-    for (int k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         const struct pod_view *v = &views[targets[k]];
         const char *name = vc->pods[targets[k]].name;
         if (!v->have_status) {
@@ -93,9 +92,9 @@ static int cmd_join_exec(struct cmd_context *ctx, const struct cmd_args *args)
     rc = EXIT_ERROR;
     int have_token = 0;
     if (!cmd_opt_flag(args, "no-wait")) {
-        have_token = cmd_get_token(ctx, args, vc, 1, 0, &token);
-        if (have_token < 0) {
-            rc = -have_token;
+        int token_rc = cmd_get_token(ctx, args, vc, 1, 0, &token, &have_token);
+        if (token_rc != EXIT_OK) {
+            rc = token_rc;
             goto out;
         }
     }

@@ -61,7 +61,7 @@ static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_confi
         cmd_report(ctx, &err);
         goto out;
     }
-    sealmig_parse_env(obj, vc->container, vc->product == PRODUCT_OPENBAO, env);
+    sealmig_parse_env(obj, vc->container, vc->product, env);
     rc = 0;
 out:
     json_decref(cm);
@@ -286,20 +286,19 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     struct error err = {0};
     char why[ERROR_MSG_MAX], cm[300];
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     long pod_timeout =
         ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : MIGRATE_POD_TIMEOUT_MS;
     o.timeout_ms = pod_timeout;
-    int bao = vc->product == PRODUCT_OPENBAO;
 
     /* 1. Detect: the seal the pods get on restart, and the one each runs now. */
     if (read_config(ctx, &o, &cfg, &env, cm, sizeof cm) < 0)
         goto out;
-    int got = cmd_get_token(ctx, args, vc, 1, !dry, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, !dry, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
     const struct secret *tok = got > 0 ? &token : NULL;
@@ -336,7 +335,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                      "its updateStrategy is %s: switch to OnDelete first (Helm: "
                      "server.updateStrategyType=OnDelete)",
                      vc->update_strategy ? vc->update_strategy : "RollingUpdate");
-    if (sealmig_check_config(&cfg, &env, &m, bao, cm, why, sizeof why) < 0)
+    if (sealmig_check_config(&cfg, &env, &m, vc->product, cm, why, sizeof why) < 0)
         text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     int started = 0; /* a pod runs the target already: a resumed run */
     for (size_t i = 0; i < vc->npods; i++)
@@ -354,7 +353,7 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
         fprintf(ctx->err,
                 "Note: the pods get %s from %s (a transit token, likely): the plugin sets or "
                 "unsets it in every command it runs, so it never reaches them.\n",
-                bao ? "BAO_TOKEN" : "VAULT_TOKEN", env.token_from);
+                vc->token_env, env.token_from);
     if (sealmig_plan(&m, vc, r.views, &plan, &err) < 0) {
         cmd_report(ctx, &err);
         goto out;
@@ -367,7 +366,9 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                 cmd_errorf(ctx, "out of memory\n");
                 goto out;
             }
-            rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : problems[0] ? EXIT_ERROR : EXIT_OK;
+            rc = cmd_print_document(ctx, NULL, doc) != EXIT_OK ? EXIT_ERROR
+                 : problems[0]                                 ? EXIT_ERROR
+                                                               : EXIT_OK;
             goto out;
         }
         print_plan(ctx, vc, &plan);

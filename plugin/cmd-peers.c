@@ -38,14 +38,14 @@ static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, stru
                       char *pod, size_t pod_cap)
 {
     struct error err = {0};
-    if (cmd_open_cluster(ctx, o, views) < 0)
+    if (cmd_open_cluster(ctx, o, views) != EXIT_OK)
         return EXIT_ERROR;
     int rc = cmd_need_active(ctx, o, views, pod, pod_cap);
     if (rc != 0)
         return rc;
-    int got = cmd_get_token(ctx, args, o->vc, 1, 1, token);
-    if (got < 0)
-        return -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, o->vc, 1, 1, token, &got);
+    if (token_rc != EXIT_OK)
+        return token_rc;
     const char *list[] = {o->vc->cli, "operator", "raft", "list-peers", "-format=json", NULL};
     struct vault_call c;
     if (run_with_token(ctx, o, pod, token, list, "list-peers",
@@ -87,16 +87,16 @@ static int cmd_peers_exec(struct cmd_context *ctx, const struct cmd_args *args)
                                             "pod", pp ? pp->name : NULL, "address", p->address,
                                             "leader", p->leader, "voter", p->voter));
         }
-        struct error err = {0};
-        int table = ctx->g->output != OUTPUT_JSON && ctx->g->output != OUTPUT_YAML;
-        char *s = ctx->g->output == OUTPUT_JSON   ? output_json(doc)
-                  : ctx->g->output == OUTPUT_YAML ? output_yaml(doc, &err)
-                                                  : table_render(t, ctx->color);
-        if (s != NULL) /* a table's cells are sanitized: its colours may pass */
-            fputs(s, table ? ctx->out_raw : ctx->out);
-        free(s);
+        if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+            rc = cmd_print_document(ctx, NULL, doc);
+        } else {
+            char *s = table_render(t, ctx->color);
+            if (s != NULL) /* a table's cells are sanitized: its colours may pass */
+                fputs(s, ctx->out_raw);
+            free(s);
+            json_decref(doc);
+        }
         table_free(t);
-        json_decref(doc);
         vault_peers_clear(&peers);
     }
     cmd_close_cluster(&o, views);
@@ -110,15 +110,15 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
     struct secret token = {0};
     struct error err = {0};
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     char active[256];
     if ((rc = cmd_need_active(ctx, &o, &views, active, sizeof active)) != 0)
         goto out;
     rc = EXIT_ERROR;
-    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, o.vc, 1, 1, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
     if (ops_step_down(&o, &token, active, &err) < 0) {

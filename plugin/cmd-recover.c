@@ -294,15 +294,20 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
     /* Everything we need from the user comes before the first change. */
     if ((rc = cmd_get_keys(ctx, args, threshold, &keys)) != 0)
         goto out;
-    int got = cmd_get_token(ctx, args, vc, 1, 1, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, 1, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
     rc = EXIT_ERROR;
     /* The prompts can wait for hours: lost voters may be back, and a quorum of
      * the old configuration with them. Judge again before the first change. */
     char what[ERROR_MSG_MAX + 64];
+    if (cmd_interrupted) { /* SIGTERM or SIGHUP while the prompts waited */
+        cmd_errorf(ctx, "interrupted: nothing was written\n");
+        rc = EXIT_INTERRUPTED;
+        goto out;
+    }
     /* The lock too may have been taken over meanwhile (--force-unlock after a long stop). */
     if (lease_check(lock, &lock_err) < 0) {
         cmd_report(ctx, &lock_err);
@@ -360,6 +365,12 @@ static int apply(struct cmd_context *ctx, struct ops *o, const struct cmd_args *
     const char *restarted[RECOVER_SERVERS_MAX];
     for (size_t i = 0; i < nd; i++) {
         /* Each deletion is a change of its own: the lock and the judgement again. */
+        if (cmd_interrupted) {
+            cmd_errorf(ctx, "interrupted before %s was restarted\n", del[i].pod);
+            undo_after_change(ctx, o->vc, steps, ns, restarted, i);
+            rc = EXIT_INTERRUPTED;
+            goto out;
+        }
         if (lease_check(lock, &lock_err) < 0) {
             cmd_report(ctx, &lock_err);
             undo_after_change(ctx, o->vc, steps, ns, restarted, i);
@@ -441,7 +452,7 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     struct recover_facts *facts = calloc(vc->npods + 1, sizeof *facts);

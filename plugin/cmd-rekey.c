@@ -27,7 +27,7 @@ static int print_status(struct cmd_context *ctx, struct cmd_ceremony *cc,
                       "required", st->required, "new_shares", st->n, "new_threshold", st->t,
                       "verification_required", st->verification_required, "verification_nonce",
                       st->verification_nonce, "backup", st->backup, "pgp_keys", st->npgp);
-        return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        return cmd_print_document(ctx, NULL, doc);
     }
     if (!st->started) {
         fprintf(ctx->out, "No rekey in progress on %s.\n", cc->active);
@@ -166,7 +166,7 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
                           "output", output, "new_shares", (int)u->keys_b64.n, "new_threshold",
                           st->t, "verification_required", u->verification_required,
                           "verification_nonce", u->verification_nonce);
-            return cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+            return cmd_print_document(ctx, NULL, doc);
         }
         fprintf(ctx->out,
                 "Rekey complete on %s: %zu new shares, threshold %d, written to %s (mode "

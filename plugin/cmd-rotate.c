@@ -38,7 +38,7 @@ static int cmd_rotate_exec(struct cmd_context *ctx, const struct cmd_args *args)
         json_t *doc = json_pack("{s:s, s:I, s:I, s:s?}", "pod", cc.active, "term_before",
                                 (json_int_t)before.term, "term", (json_int_t)after.term,
                                 "install_time", after.install_time[0] ? after.install_time : NULL);
-        rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : EXIT_OK;
+        rc = cmd_print_document(ctx, NULL, doc);
     } else {
         fprintf(ctx->out, "Encryption key rotated on %s: key term %lld -> %lld (installed %s).\n",
                 cc.active, before.term, after.term,

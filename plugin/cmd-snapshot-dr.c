@@ -165,9 +165,9 @@ static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct
                     int source_token)
 {
     struct secret token = {0};
-    int got = source_token ? cmd_get_token(ctx, args, o->vc, 0, 0, &token) : 0;
-    if (got < 0)
-        return -got;
+    int got = 0, token_rc = source_token ? cmd_get_token(ctx, args, o->vc, 0, 0, &token, &got) : 0;
+    if (token_rc != EXIT_OK)
+        return token_rc;
     struct dr_run r = {.o = o,
                        .plan = plan,
                        .meta = meta,
@@ -250,7 +250,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     dr_keys_warning(&in, warn, sizeof warn);
     if (warn[0])
         cmd_warnf(ctx, "%s\n", warn);
-    if (cmd_connect(ctx) < 0 || cmd_open_cluster(ctx, &o, &views) < 0) {
+    if (cmd_connect(ctx) != EXIT_OK || cmd_open_cluster(ctx, &o, &views) != EXIT_OK) {
         o.vc = NULL;
         goto out;
     }

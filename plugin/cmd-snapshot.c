@@ -35,44 +35,6 @@
 #include "vault.h"
 #include "wait.h"
 
-/* --- signals ------------------------------------------------------------------------------ */
-
-/* While a stream runs, Ctrl-C, SIGTERM and SIGHUP set the one cancel flag that
- * the stream and every wait of lib/snapstream watch (o->cancel), so the
- * temporary file is removed; SIGPIPE is ignored so a closed stdout is an
- * error. */
-static void on_signal(int sig)
-{
-    (void)sig;
-    cmd_interrupted = 1;
-}
-
-struct signals {
-    struct sigaction old_int, old_term, old_hup, old_pipe;
-};
-
-static void signals_catch(struct signals *s)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &s->old_int);
-    sigaction(SIGTERM, &sa, &s->old_term);
-    sigaction(SIGHUP, &sa, &s->old_hup);
-    struct sigaction ign = {0};
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, &s->old_pipe);
-}
-
-static void signals_restore(const struct signals *s)
-{
-    sigaction(SIGINT, &s->old_int, NULL);
-    sigaction(SIGTERM, &s->old_term, NULL);
-    sigaction(SIGHUP, &s->old_hup, NULL);
-    sigaction(SIGPIPE, &s->old_pipe, NULL);
-}
-
 /* --- small helpers ------------------------------------------------------------------------- */
 
 static void human(char *buf, size_t cap, unsigned long long bytes)
@@ -238,12 +200,7 @@ static void print_save_report(struct cmd_context *ctx, const char *file, const c
             "pod", pod, "bytes", (json_int_t)info->compressed_bytes, "id", info->id, "index",
             (json_int_t)info->index, "term", (json_int_t)info->term, "stateBytes",
             (json_int_t)info->member_size[SNAPSHOT_STATE], "seconds", secs);
-        struct error err = {0};
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        if (s != NULL)
-            fputs(s, f);
-        free(s);
-        json_decref(doc);
+        cmd_print_document(ctx, f, doc);
         return;
     }
     fprintf(f,
@@ -267,17 +224,17 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         cmd_errorf(ctx, "%s exists and is not a regular file\n", file);
         return EXIT_USAGE;
     }
-    if (cmd_connect(ctx) < 0)
+    if (cmd_connect(ctx) != EXIT_OK)
         return EXIT_ERROR;
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     int rc = EXIT_ERROR, caught = 0;
     struct secret token = {0};
     struct snapshot_info *info = calloc(1, sizeof *info);
     struct filesink_temp tmp = {.fd = -1};
-    struct signals sig;
+    enum interrupt_mode before = INTERRUPT_DEFAULT;
     struct error err = {0};
     if (info == NULL)
         goto out;
@@ -286,12 +243,13 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
     long pi = pick_pod(ctx, &o, &views, want, 0);
     if (pi < 0)
         goto out;
-    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, o.vc, 1, 1, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
-    signals_catch(&sig);
+    /* Ctrl-C, SIGTERM and SIGHUP end the stream, which removes its temporary file. */
+    before = cmd_interrupt_mode(INTERRUPT_STREAM);
     caught = 1;
     if (!to_stdout && filesink_temp_open(&tmp, file, &err) < 0) {
         cmd_report(ctx, &err);
@@ -336,7 +294,7 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
 out:
     filesink_temp_discard(&tmp);
     if (caught)
-        signals_restore(&sig);
+        cmd_interrupt_mode(before);
     secret_free(&token);
     free(info);
     cmd_close_cluster(&o, views);
@@ -397,7 +355,7 @@ int snapshot_verify_local(struct cmd_context *ctx, const char *path, struct snap
 static int snapshot_verify(struct cmd_context *ctx, const char *file)
 {
     struct snapshot_info *info = calloc(1, sizeof *info);
-    int fd = -1, have_meta = 0;
+    int fd = -1, have_meta = 0, rc = EXIT_OK;
     struct snapmeta sm;
     if (info == NULL)
         return EXIT_ERROR;
@@ -427,12 +385,7 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
             "meta", meta);
         if (have_meta)
             json_object_set_new(doc, "metadata", snapdr_meta_json(&sm));
-        struct error err = {0};
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        if (s != NULL)
-            fputs(s, ctx->out);
-        free(s);
-        json_decref(doc);
+        rc = cmd_print_document(ctx, NULL, doc);
     } else {
         char c[32], st[32];
         human(c, sizeof c, info->compressed_bytes);
@@ -460,7 +413,7 @@ static int snapshot_verify(struct cmd_context *ctx, const char *file)
     }
     json_decref(meta);
     free(info);
-    return EXIT_OK;
+    return rc;
 }
 
 /* --- restore ------------------------------------------------------------------------------- */
@@ -598,7 +551,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     struct ops o = {0};
     struct pod_view *views = NULL;
     struct secret token = {0};
-    struct signals sig;
+    enum interrupt_mode before = INTERRUPT_DEFAULT;
     struct snapdr_plain pl = {0};
     struct lease_lock *lock = NULL;
     if (info == NULL)
@@ -610,9 +563,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     human(hsize, sizeof hsize, size);
     fprintf(ctx->err, "%s: valid snapshot, %s, raft index %llu, term %llu.\n", file, hsize,
             info->index, info->term);
-    if (cmd_connect(ctx) < 0)
+    if (cmd_connect(ctx) != EXIT_OK)
         goto out;
-    if (cmd_open_cluster(ctx, &o, &views) < 0) {
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK) {
         o.vc = NULL;
         goto out;
     }
@@ -621,9 +574,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     const char *pod = o.vc->pods[pi].name;
     long long index_before = views[pi].st.raft_applied_index;
-    int got = cmd_get_token(ctx, args, o.vc, 1, 1, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, o.vc, 1, 1, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
     if ((rc = snapdr_plain_check(ctx, args, file, fd, &o, &views[pi], &pl)) != 0)
@@ -647,7 +600,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     /* One destructive run at a time on this StatefulSet (upgrade, recover, restore...). */
     if (cmd_lock(ctx, args, o.vc, "snapshot restore", &lock) != 0)
         goto out;
-    signals_catch(&sig);
+    before = cmd_interrupt_mode(INTERRUPT_STREAM);
     caught = 1;
     double sent_s = 0;
     if (snapshot_send(ctx, &o, pod, force, fd, size, &token, &sent_s, &err) < 0) {
@@ -676,7 +629,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
                 file);
     rc = need == 0 ? EXIT_OK : EXIT_DEGRADED;
     if (caught) {
-        signals_restore(&sig);
+        cmd_interrupt_mode(before);
         caught = 0;
     }
     cmd_unlock(ctx, lock);
@@ -692,7 +645,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     }
 out:
     if (caught)
-        signals_restore(&sig);
+        cmd_interrupt_mode(before);
     cmd_unlock(ctx, lock);
     if (fd >= 0)
         close(fd);

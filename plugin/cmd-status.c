@@ -281,18 +281,9 @@ static int status_print(struct cmd_context *ctx, FILE *f, FILE *raw, const struc
     time_t now = time(NULL);
     const char *note = s->note[0] ? s->note : NULL;
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        struct error err = {0};
         json_t *doc =
             build_document(vc, s->views, &s->h, s->have_peers ? &s->peers : NULL, note, now);
-        char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        json_decref(doc);
-        if (text == NULL) {
-            cmd_report(ctx, &err);
-            return -1;
-        }
-        fputs(text, f);
-        free(text);
-        return 0;
+        return cmd_print_document(ctx, f, doc) == EXIT_OK ? 0 : -1;
     }
     render_table(ctx, f, raw, vc, s->views, &s->h, note, now);
     return 0;
@@ -421,7 +412,7 @@ static int status_watch(struct cmd_context *ctx, struct vault_cluster *vc,
     json_t *last_changes = json_array();
     char last_at[16] = "";
     int first = 1, rc = EXIT_OK;
-    cmd_watch_interrupts();
+    cmd_interrupt_at_least(INTERRUPT_STEPS);
     if (tty)
         fputs("\033[?25l", ctx->out_raw); /* no cursor blinking over the table */
     while (!cmd_interrupted) {
@@ -571,7 +562,7 @@ static int status_wait_for(struct cmd_context *ctx, struct vault_cluster *vc,
     static const char *const what[] = {"the cluster to be healthy", "every pod to be unsealed",
                                        "an active node"};
     struct goal_wait g = {.ctx = ctx, .vc = vc, .token = token, .goal = goal};
-    cmd_catch_interrupt();
+    cmd_interrupt_at_least(INTERRUPT_WAITS);
     struct waiter w = {.timeout_ms =
                            ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS,
                        .interval_ms = interval_ms,
@@ -708,10 +699,7 @@ static int status_all_namespaces(struct cmd_context *ctx)
             status_state_clear(a->vc, &a->s);
     }
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        char *text = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        if (text != NULL)
-            fputs(text, ctx->out);
-        free(text);
+        cmd_print_document(ctx, NULL, json_incref(doc));
     } else if (list.n == 0) {
         fprintf(ctx->err, "No Vault or OpenBao StatefulSet found in any namespace.\n");
     } else {
@@ -791,11 +779,12 @@ static int cmd_status_exec(struct cmd_context *ctx, const struct cmd_args *args)
     int got = 0;
     if (ctx->token != NULL && ctx->token->data != NULL)
         got = secret_from(&token, ctx->token->data, ctx->token->len, &err) == 0;
-    else
-        got = cmd_get_token(ctx, args, vc, 0, 0, &token);
-    if (got < 0) {
-        cluster_free(vc);
-        return -got;
+    else {
+        int token_rc = cmd_get_token(ctx, args, vc, 0, 0, &token, &got);
+        if (token_rc != EXIT_OK) {
+            cluster_free(vc);
+            return token_rc;
+        }
     }
     const struct secret *tok = got > 0 ? &token : NULL;
     int rc;

@@ -14,12 +14,12 @@
 
 /* --reset: discards the round in progress on the sealed targets, after a confirmation. */
 static int reset_rounds(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
-                        const struct pod_view *views, size_t *targets, int n)
+                        const struct pod_view *views, size_t *targets, size_t n)
 {
     char list[1024] = "";
     size_t len = 0;
     int keep = 0;
-    for (int k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         const struct pod_view *v = &views[targets[k]];
         if (v->st.progress == 0)
             continue;
@@ -94,18 +94,17 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     size_t *targets = calloc(vc->npods + (size_t)args->argc + 1, sizeof *targets);
     int rc = EXIT_ERROR;
     struct secret_list keys = {0};
     struct error err = {0};
-    int n = cmd_select_pods(ctx, &o, args, targets);
-    if (n < 0) {
-        rc = EXIT_USAGE;
+    size_t n = 0;
+    if ((rc = cmd_select_pods(ctx, &o, args, targets, &n)) != EXIT_OK)
         goto out;
-    }
+    rc = EXIT_ERROR;
     int named = n > 0;
     if (!named)
         for (size_t i = 0; i < vc->npods; i++)
@@ -113,7 +112,7 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
                 targets[n++] = i;
     /* Keep the pods that need keys; say why the others do not. */
     int keep = 0, threshold = 0, problems = 0, min_progress = -1, not_by_keys = 0;
-    for (int k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         struct pod_view *v = &views[targets[k]];
         const char *name = vc->pods[targets[k]].name;
         if (!v->have_status) {

@@ -97,7 +97,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     struct lease_lock *lock = NULL;
     struct error err = {0};
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) < 0)
+    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
         return EXIT_ERROR;
     struct vault_cluster *vc = o.vc;
     long pod_timeout =
@@ -152,9 +152,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     free(version);
 
     /* 3. A token: for the raft state, the voters, the step-down. */
-    int got = cmd_get_token(ctx, args, vc, 1, !dry, &token);
-    if (got < 0) {
-        rc = -got;
+    int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, !dry, &token, &got);
+    if (token_rc != EXIT_OK) {
+        rc = token_rc;
         goto out;
     }
     const struct secret *tok = got > 0 ? &token : NULL;
@@ -191,7 +191,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
                 json_object_set_new(doc, "blocker", json_string(why));
             if (new_image)
                 json_object_set_new(doc, "patchImage", json_string(image));
-            rc = cmd_print_document(ctx, doc) < 0 ? EXIT_ERROR : judged < 0 ? EXIT_ERROR : EXIT_OK;
+            rc = cmd_print_document(ctx, NULL, doc) != EXIT_OK ? EXIT_ERROR
+                 : judged < 0                                  ? EXIT_ERROR
+                                                               : EXIT_OK;
             goto out;
         }
         print_plan(ctx, vc, &plan, new_image ? vc->image : NULL);

@@ -42,7 +42,7 @@ int cmd_lock(struct cmd_context *ctx, const struct cmd_args *args, const struct 
     if (lease_taken_from(*lock)[0] != '\0')
         fprintf(ctx->err, "Took over the stale lock (Lease %s) of \"%s\" as \"%s\".\n",
                 lease_name(*lock), lease_taken_from(*lock), lease_holder(*lock));
-    cmd_watch_interrupts();
+    cmd_interrupt_at_least(INTERRUPT_STEPS);
     return 0;
 }
 
@@ -53,20 +53,22 @@ void cmd_unlock(struct cmd_context *ctx, struct lease_lock *lock)
         cmd_report(ctx, &err);
 }
 
-int cmd_print_document(struct cmd_context *ctx, json_t *doc)
+int cmd_print_document(struct cmd_context *ctx, FILE *f, json_t *doc)
 {
     struct error err = {0};
-    char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
+    char *s = doc == NULL                     ? NULL
+              : ctx->g->output == OUTPUT_YAML ? output_yaml(doc, &err)
+                                              : output_json(doc);
     json_decref(doc);
     if (s == NULL) {
         if (err.msg[0] == '\0')
             error_set(&err, ERR_GENERIC, "out of memory");
         cmd_report(ctx, &err);
-        return -1;
+        return EXIT_ERROR;
     }
-    fputs(s, ctx->out);
+    fputs(s, f != NULL ? f : ctx->out);
     free(s);
-    return 0;
+    return EXIT_OK;
 }
 
 long cmd_parse_duration_ms(const char *s)
@@ -100,15 +102,17 @@ int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **v
     *views = NULL;
     if (cluster_discover(ctx->kube, &q, &o->vc, &err) < 0) {
         cmd_report(ctx, &err);
-        return -1;
+        return cmd_exit_for(&err);
     }
     *views = calloc(o->vc->npods + 1, sizeof **views);
     if (*views == NULL) {
         cluster_free(o->vc);
-        return -1;
+        o->vc = NULL;
+        cmd_errorf(ctx, "out of memory\n");
+        return EXIT_ERROR;
     }
     vaultread_status_all(ctx->kube, o->vc, *views);
-    return 0;
+    return EXIT_OK;
 }
 
 void cmd_close_cluster(struct ops *o, struct pod_view *views)
@@ -148,13 +152,16 @@ int cmd_need_active(struct cmd_context *ctx, struct ops *o, struct pod_view **vi
 }
 
 int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
-                    size_t *out)
+                    size_t *out, size_t *n)
 {
     struct error err = {0};
-    int n = cluster_select_pods(o->vc, args->argv, args->argc, 1, out, &err);
-    if (n < 0)
+    int got = cluster_select_pods(o->vc, args->argv, args->argc, 1, out, &err);
+    if (got < 0) {
         cmd_report(ctx, &err);
-    return n;
+        return EXIT_USAGE; /* a pod named on the command line that is not there or not running */
+    }
+    *n = (size_t)got;
+    return EXIT_OK;
 }
 
 int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char *question)
@@ -197,11 +204,12 @@ int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, cons
 
 int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
                   const struct vault_cluster *vc, int allow_prompt, int required,
-                  struct secret *token)
+                  struct secret *token, int *found)
 {
     struct error err = {0};
     int got = secret_get_token(cmd_opt_str(args, "token-file"), vc->product == PRODUCT_OPENBAO,
                                allow_prompt, token, &err);
+    *found = got > 0;
     if (got == 0 && required)
         got = error_set(&err, ERR_USAGE,
                         "a Vault token is needed: set VAULT_TOKEN, use --token-file FILE, or run "
@@ -209,9 +217,9 @@ int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
     cmd_secret_warnings(ctx);
     if (got < 0) {
         cmd_report(ctx, &err);
-        return -cmd_exit_for(&err);
+        return cmd_exit_for(&err);
     }
-    return got;
+    return EXIT_OK;
 }
 
 int cmd_get_keys(struct cmd_context *ctx, const struct cmd_args *args, int threshold,

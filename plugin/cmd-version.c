@@ -17,16 +17,7 @@ static int cmd_version_exec(struct cmd_context *ctx, const struct cmd_args *args
         json_t *v = json_pack("{s:s, s:{s:s, s:s, s:s}}", "version", VH_VERSION, "libraries",
                               "libcurl", cv->version, "jansson", jansson_version_str(), "libyaml",
                               yaml_get_version_string());
-        struct error err = {0};
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(v) : output_yaml(v, &err);
-        json_decref(v);
-        if (s == NULL) {
-            cmd_report(ctx, &err);
-            return EXIT_ERROR;
-        }
-        fputs(s, ctx->out);
-        free(s);
-        return EXIT_OK;
+        return cmd_print_document(ctx, NULL, v);
     }
     fprintf(ctx->out, "kubectl-vault_ha %s (libcurl %s, jansson %s, libyaml %s)\n", VH_VERSION,
             cv->version, jansson_version_str(), yaml_get_version_string());

@@ -127,3 +127,100 @@ int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out,
     *out = n;
     return 0;
 }
+
+/* --- the one reading of a command line ------------------------------------------------------ */
+
+/* The option word names in the command's table or the global one: --name, --name=VALUE, -x,
+ * -xVALUE, -x=VALUE (and kubectl's --v=N for --verbose). */
+static int match_option(const struct cmd_entry *cmd, const char *word, struct cmd_word *out)
+{
+    char name[128];
+    char short_name = 0;
+    const char *inline_value = NULL;
+    if (word[1] == '-') {
+        const char *eq = strchr(word + 2, '=');
+        size_t nl = eq ? (size_t)(eq - word - 2) : strlen(word + 2);
+        if (nl >= sizeof name)
+            return 0;
+        memcpy(name, word + 2, nl);
+        name[nl] = '\0';
+        inline_value = eq ? eq + 1 : NULL;
+        if (strcmp(name, "v") == 0) /* --v=N as kubectl spells it */
+            snprintf(name, sizeof name, "verbose");
+    } else {
+        short_name = word[1];
+        if (word[2] == '=')
+            inline_value = word + 3;
+        else if (word[2] != '\0')
+            inline_value = word + 2;
+    }
+    const struct cmd_option *tables[2] = {cmd ? cmd->options : NULL, global_option_table};
+    for (int t = 0; t < 2; t++) {
+        int idx = cmd_option_index(tables[t], short_name ? NULL : name, short_name);
+        if (idx < 0)
+            continue;
+        const struct cmd_option *o = &tables[t][idx];
+        /* -vx is not -v with a value: a flag takes a value only as -v=N. */
+        if (short_name && o->type == OPT_FLAG && word[2] != '\0' && word[2] != '=')
+            return 0;
+        out->opt = o;
+        out->global = t == 1;
+        out->index = idx;
+        out->value = inline_value;
+        out->value_inline = inline_value != NULL;
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_word_option(const struct cmd_entry *cmd, const char *word, struct cmd_word *out)
+{
+    memset(out, 0, sizeof *out);
+    out->text = word;
+    if (word[0] != '-' || word[1] == '\0' || strcmp(word, "--") == 0)
+        return 0;
+    if (!match_option(cmd, word, out)) {
+        out->kind = WORD_UNKNOWN_OPTION;
+        return 0;
+    }
+    out->kind = WORD_OPTION;
+    return 1;
+}
+
+void cmd_words_init(struct cmd_words *t, int n, char **words)
+{
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    t->words = words;
+}
+
+int cmd_words_next(struct cmd_words *t, struct cmd_word *out)
+{
+    if (t->i >= t->n)
+        return 0;
+    char *w = t->words[t->i++];
+    memset(out, 0, sizeof *out);
+    out->text = w;
+    if (t->raw || w[0] != '-' || w[1] == '\0') {
+        out->kind = WORD_ARG;
+        if (t->cmd == NULL && !t->raw) {
+            t->cmd = cmd_find(w);
+            out->kind = t->cmd ? WORD_COMMAND : WORD_UNKNOWN_COMMAND;
+        }
+        return 1;
+    }
+    if (strcmp(w, "--") == 0) {
+        t->raw = 1;
+        out->kind = WORD_DASHDASH;
+        return 1;
+    }
+    if (!cmd_word_option(t->cmd, w, out))
+        return 1; /* WORD_UNKNOWN_OPTION */
+    if (out->opt->type != OPT_FLAG && !out->value_inline) {
+        if (t->i < t->n)
+            out->value = t->words[t->i++];
+        else
+            out->value_missing = 1;
+    }
+    return 1;
+}

@@ -115,7 +115,8 @@ int cmd_opt_flag(const struct cmd_args *a, const char *name);
 int cmd_opt_int(const struct cmd_args *a, const char *name, long def, long *out, struct error *err);
 
 /* Loads the kubeconfig and makes the API client (done by main for every command
- * without CMD_NO_CLUSTER; such commands call it when they need the cluster). */
+ * without CMD_NO_CLUSTER; such commands call it when they need the cluster).
+ * Returns EXIT_OK, or an exit code after reporting. */
 int cmd_connect(struct cmd_context *ctx);
 
 struct ops;
@@ -126,21 +127,23 @@ struct secret_list;
 struct join_options;
 
 /* Finds the Vault StatefulSet from the global flags, fills *o (progress to
- * stderr) and asks every running pod for its vault status. Reports errors. */
+ * stderr) and asks every running pod for its vault status. Returns EXIT_OK, or an
+ * exit code after reporting. */
 int cmd_open_cluster(struct cmd_context *ctx, struct ops *o, struct pod_view **views);
 void cmd_close_cluster(struct ops *o, struct pod_view *views);
 
 /* The running pods named on the command line (names or ordinals), as indexes
- * into vc->pods; reports unknown or stopped pods. Returns the count or -1. */
+ * into vc->pods, *n of them (0: none named). Returns EXIT_OK, or EXIT_USAGE after
+ * naming an unknown or stopped pod. */
 int cmd_select_pods(struct cmd_context *ctx, struct ops *o, const struct cmd_args *args,
-                    size_t *out);
+                    size_t *out, size_t *n);
 
 /* The Vault token from --token-file, VAULT_TOKEN (BAO_TOKEN) or, when
- * allow_prompt, the hidden prompt. Returns 1 with a token, 0 without one when
- * not required, else an exit code after reporting (negated: -EXIT_*). */
+ * allow_prompt, the hidden prompt; *found tells whether there is one (there may be
+ * none when not required). Returns EXIT_OK, or an exit code after reporting. */
 int cmd_get_token(struct cmd_context *ctx, const struct cmd_args *args,
                   const struct vault_cluster *vc, int allow_prompt, int required,
-                  struct secret *token);
+                  struct secret *token, int *found);
 
 /* Unseal keys from --keys-file or the prompt, at most threshold of them.
  * Returns 0, or an exit code after reporting. */
@@ -165,13 +168,24 @@ int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, cons
 void cmd_ops_init(struct cmd_context *ctx, struct ops *o);
 void cmd_progress_line(void *ctx, const char *line);
 void cmd_progress_wait(void *ctx, enum wait_event ev, const char *text);
-/* Set by the first Ctrl-C during a wait (once cmd_ops_init or
- * cmd_catch_interrupt ran; else Ctrl-C ends the process as usual): the wait
- * ends between two polls; a second Ctrl-C ends the process. */
+/* How the run answers SIGINT, SIGTERM and SIGHUP (plugin/interrupt.c), weakest first. */
+enum interrupt_mode {
+    INTERRUPT_DEFAULT, /* they end the process */
+    INTERRUPT_WAITS,   /* the first Ctrl-C during a wait ends the wait; else as DEFAULT */
+    INTERRUPT_STEPS,   /* they set cmd_interrupted: a plan or a watch stops between two steps
+                        * and releases its lock; a second Ctrl-C ends the process */
+    INTERRUPT_STREAM,  /* they set cmd_interrupted, however many: a stream ends and removes its
+                        * temporary file; SIGPIPE is ignored */
+};
+/* Sets the mode and returns the one before, to put back. */
+enum interrupt_mode cmd_interrupt_mode(enum interrupt_mode m);
+/* Raises the mode to m when it is weaker. */
+void cmd_interrupt_at_least(enum interrupt_mode m);
+/* A wait of cmd_progress_wait begins (1) or ends (0). */
+void cmd_interrupt_waiting(int on);
+/* Set by an interrupt the mode does not end the process for; every wait, stream and plan
+ * step watches it (o->cancel). */
 extern volatile sig_atomic_t cmd_interrupted;
-void cmd_catch_interrupt(void);
-/* A watch loop: every Ctrl-C sets cmd_interrupted (the first one), not only in waits. */
-void cmd_watch_interrupts(void);
 
 /* The active pod: at once when views show one, else after waiting for a
  * leader election (ops_wait_active; views are refreshed then). Returns 0, or
@@ -278,9 +292,10 @@ char *cmd_read_file(const char *path, size_t *len, struct error *err);
  * would take a bare path as PEM text and fail later, docs/vault-cli.md §10.4). */
 char *cmd_read_pem(const char *path, struct error *err);
 
-/* Prints doc as JSON or YAML (-o json|yaml) on ctx->out; returns 0, or -1 after
- * reporting. doc is released. */
-int cmd_print_document(struct cmd_context *ctx, json_t *doc);
+/* The one printer of -o json|yaml documents: doc as YAML for -o yaml, else JSON, on f
+ * (NULL: ctx->out, the sanitizing stream). doc is released; NULL is out of memory.
+ * Returns EXIT_OK, or EXIT_ERROR after reporting. */
+int cmd_print_document(struct cmd_context *ctx, FILE *f, json_t *doc);
 
 /* Reports an error to the user: "kubectl vault-ha: message" on stderr. */
 void cmd_report(const struct cmd_context *ctx, const struct error *e);
@@ -304,5 +319,39 @@ extern const struct cmd_entry *const cmd_table[];
 const struct cmd_entry *cmd_find(const char *name);
 /* The index of the option named long_name (or short_name) in opts, or -1. */
 int cmd_option_index(const struct cmd_option *opts, const char *long_name, char short_name);
+
+/* The one reading of a command line, shared by the parser (main.c) and completion
+ * (cmd-completion.c) so that they cannot drift: words come one by one, each classified; the
+ * first word that is not an option names the command; an option that takes a value takes the
+ * next word unless it has one inline; after "--" every word is an argument. */
+enum cmd_word_kind {
+    WORD_COMMAND,         /* the command's name (cmd_words.cmd is set) */
+    WORD_UNKNOWN_COMMAND, /* where the command's name belongs, a word that names none */
+    WORD_ARG,             /* a positional argument */
+    WORD_DASHDASH,        /* "--" */
+    WORD_OPTION,          /* an option of the command's table or of the global one */
+    WORD_UNKNOWN_OPTION,  /* a word that looks like an option and names none */
+};
+struct cmd_word {
+    enum cmd_word_kind kind;
+    const char *text;             /* the word as typed */
+    const struct cmd_option *opt; /* WORD_OPTION */
+    int global;                   /* opt is in global_option_table, else in the command's */
+    int index;                    /* opt's index in its table */
+    const char *value;            /* inline (--x=v, -xv) or the next word; NULL when absent */
+    int value_inline;             /* value was part of the word */
+    int value_missing;            /* an option that takes a value was the last word */
+};
+struct cmd_words {
+    int n, i, raw;
+    char **words;
+    const struct cmd_entry *cmd; /* once named */
+};
+void cmd_words_init(struct cmd_words *t, int n, char **words);
+/* The next word in *out: 1, or 0 at the end. */
+int cmd_words_next(struct cmd_words *t, struct cmd_word *out);
+/* Classifies one option word for command cmd (NULL: global options only): 1 when it names an
+ * option (*out filled, its value inline or absent), else 0. */
+int cmd_word_option(const struct cmd_entry *cmd, const char *word, struct cmd_word *out);
 
 #endif

@@ -36,11 +36,6 @@ static const char *const global_short_help =
     "--request-timeout,\n--timeout, -o/--output table|wide|json|yaml, --release, --statefulset, "
     "--container, --read-via, --no-color, -v, -h/--help\n";
 
-/* Ctrl-C ends the process as usual, except while a wait is under way (or a
- * watch runs): then the first one ends the wait between two polls, cleanly,
- * and only a second one ends the process at once. */
-static volatile sig_atomic_t waiting, watching;
-
 /* A "waiting for ..." line is left open until the wait ends, so that its
  * outcome lands on the same line; anything else printed first closes it. */
 static int partial_line;
@@ -96,7 +91,7 @@ void cmd_progress_wait(void *vctx, enum wait_event ev, const char *text)
     struct cmd_context *ctx = vctx;
     switch (ev) {
     case WAIT_BEGIN:
-        waiting = 1; /* before the line: whoever reads it may press Ctrl-C at once */
+        cmd_interrupt_waiting(1); /* before the line: whoever reads it may press Ctrl-C at once */
         end_partial_line(ctx->err);
         fprintf(ctx->err, "%s...", text);
         partial_line = 1;
@@ -108,28 +103,10 @@ void cmd_progress_wait(void *vctx, enum wait_event ev, const char *text)
     case WAIT_END:
         fprintf(ctx->err, "%s%s\n", partial_line ? " " : "", text);
         partial_line = 0;
-        waiting = 0;
+        cmd_interrupt_waiting(0);
         break;
     }
     fflush(ctx->err);
-}
-
-volatile sig_atomic_t cmd_interrupted;
-
-static void on_interrupt(int sig)
-{
-    if (cmd_interrupted || (!waiting && !watching)) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    cmd_interrupted = 1;
-}
-
-void cmd_watch_interrupts(void)
-{
-    watching = 1;
-    cmd_catch_interrupt();
 }
 
 void cmd_ops_init(struct cmd_context *ctx, struct ops *o)
@@ -142,14 +119,7 @@ void cmd_ops_init(struct cmd_context *ctx, struct ops *o)
     o->timeout_ms = ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : WAIT_DEFAULT_MS;
     o->cancel = &cmd_interrupted;
     o->prog = ctx->prog;
-    cmd_catch_interrupt();
-}
-
-void cmd_catch_interrupt(void)
-{
-    struct sigaction sa = {.sa_handler = on_interrupt};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    cmd_interrupt_at_least(INTERRUPT_WAITS);
 }
 
 struct parsed {
@@ -206,44 +176,39 @@ static int usage_exit(struct parsed *p, char *token_copy)
     return EXIT_USAGE;
 }
 
-/* Stores one option value; returns 0, or -1 after reporting a usage error. */
-static int store_option(const char *prog, const struct parsed *p, struct cmd_args *target, int idx,
-                        const char *spelled, const char *inline_value, int *i, int argc,
-                        char **argv)
+/* Stores one option's value; returns 0, or -1 after reporting a usage error. */
+static int store_option(const char *prog, const struct parsed *p, struct cmd_args *target,
+                        const struct cmd_word *w)
 {
-    const struct cmd_option *o = &target->options[idx];
-    const char *value = NULL;
+    const struct cmd_option *o = w->opt;
+    const char *value = w->value;
+    const char *cmd = p->cmd ? p->cmd->name : NULL;
     if (o->type == OPT_FLAG) {
-        if (inline_value != NULL) {
-            if (strcasecmp(inline_value, "true") == 0 || strcmp(inline_value, "1") == 0)
+        value = "true";
+        if (w->value_inline) {
+            if (strcasecmp(w->value, "true") == 0 || strcmp(w->value, "1") == 0)
                 value = "true";
-            else if (strcasecmp(inline_value, "false") == 0 || strcmp(inline_value, "0") == 0)
+            else if (strcasecmp(w->value, "false") == 0 || strcmp(w->value, "0") == 0)
                 value = NULL;
             else if (o->short_name == 'v') /* kubectl's -v=N levels: any level > 0 traces */
-                value = atoi(inline_value) > 0 ? "true" : NULL;
+                value = atoi(w->value) > 0 ? "true" : NULL;
             else {
-                usage_error(prog, p->cmd ? p->cmd->name : NULL, "%s takes no value", spelled);
+                usage_error(prog, cmd, "%s takes no value", w->text);
                 return -1;
             }
-        } else {
-            value = "true";
         }
         if (value == NULL) {
-            target->counts[idx] = 0;
-            target->values[idx] = NULL;
+            target->counts[w->index] = 0;
+            target->values[w->index] = NULL;
             return 0;
         }
-    } else if (inline_value != NULL) {
-        value = inline_value;
-    } else if (*i + 1 < argc) {
-        value = argv[++*i];
-    } else {
-        usage_error(prog, p->cmd ? p->cmd->name : NULL, "%s needs a value (%s)", spelled,
+    } else if (w->value_missing) {
+        usage_error(prog, cmd, "%s needs a value (%s)", w->text,
                     o->arg_name ? o->arg_name : "VALUE");
         return -1;
     }
-    target->values[idx] = value;
-    target->counts[idx]++;
+    target->values[w->index] = value;
+    target->counts[w->index]++;
     return 0;
 }
 
@@ -254,73 +219,33 @@ static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
     p->positional = calloc((size_t)argc + 1, sizeof *p->positional);
     if (p->positional == NULL)
         return -1;
-    int raw = 0;
-    for (int i = 1; i < argc; i++) {
-        char *arg = argv[i];
-        if (raw || arg[0] != '-' || arg[1] == '\0') {
-            if (p->cmd == NULL && !raw) {
-                p->cmd = cmd_find(arg);
-                if (p->cmd == NULL) {
-                    usage_error(prog, NULL, "unknown command \"%s\"", arg);
-                    return -1;
-                }
-                p->local.options = p->cmd->options;
-                continue;
-            }
-            p->positional[p->npositional++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            raw = 1;
+    struct cmd_words t;
+    struct cmd_word w;
+    cmd_words_init(&t, argc - 1, argv + 1);
+    while (cmd_words_next(&t, &w)) {
+        switch (w.kind) {
+        case WORD_COMMAND:
+            p->cmd = t.cmd;
+            p->local.options = p->cmd->options;
+            break;
+        case WORD_UNKNOWN_COMMAND:
+            usage_error(prog, NULL, "unknown command \"%s\"", w.text);
+            return -1;
+        case WORD_ARG:
+            p->positional[p->npositional++] = (char *)w.text;
+            break;
+        case WORD_DASHDASH:
             if (p->cmd != NULL && (p->cmd->flags & CMD_RAW_ARGS))
-                p->positional[p->npositional++] = arg; /* the command sees where "--" was */
-            continue;
-        }
-        char name[128];
-        const char *inline_value = NULL;
-        int idx;
-        struct cmd_args *target;
-        if (arg[1] == '-') {
-            const char *eq = strchr(arg + 2, '=');
-            size_t nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-            if (nl >= sizeof name)
-                nl = sizeof name - 1;
-            memcpy(name, arg + 2, nl);
-            name[nl] = '\0';
-            inline_value = eq ? eq + 1 : NULL;
-            if (strcmp(name, "v") == 0) /* --v=N as kubectl spells it */
-                snprintf(name, sizeof name, "verbose");
-            target = &p->local;
-            idx = cmd_option_index(p->local.options, name, 0);
-            if (idx < 0) {
-                target = &p->global;
-                idx = cmd_option_index(global_option_table, name, 0);
-            }
-        } else {
-            name[0] = arg[1];
-            name[1] = '\0';
-            if (arg[2] == '=')
-                inline_value = arg + 3;
-            else if (arg[2] != '\0')
-                inline_value = arg + 2;
-            target = &p->local;
-            idx = cmd_option_index(p->local.options, NULL, arg[1]);
-            if (idx < 0) {
-                target = &p->global;
-                idx = cmd_option_index(global_option_table, NULL, arg[1]);
-            }
-            if (idx >= 0 && target->options[idx].type == OPT_FLAG && arg[2] != '\0' &&
-                arg[2] != '=') {
-                usage_error(prog, p->cmd ? p->cmd->name : NULL, "unknown flag \"%s\"", arg);
+                p->positional[p->npositional++] = (char *)w.text; /* where "--" was */
+            break;
+        case WORD_UNKNOWN_OPTION:
+            usage_error(prog, p->cmd ? p->cmd->name : NULL, "unknown flag \"%s\"", w.text);
+            return -1;
+        case WORD_OPTION:
+            if (store_option(prog, p, w.global ? &p->global : &p->local, &w) < 0)
                 return -1;
-            }
+            break;
         }
-        if (idx < 0) {
-            usage_error(prog, p->cmd ? p->cmd->name : NULL, "unknown flag \"%s\"", arg);
-            return -1;
-        }
-        if (store_option(prog, p, target, idx, arg, inline_value, &i, argc, argv) < 0)
-            return -1;
     }
     p->local.argc = p->npositional;
     p->local.argv = p->positional;
@@ -386,11 +311,11 @@ static void trace_to_err(void *c, const char *line)
 int cmd_connect(struct cmd_context *ctx)
 {
     if (ctx->kube != NULL)
-        return 0;
+        return EXIT_OK;
     struct error err = {0};
     if (kubeconfig_load(&ctx->g->kc, &ctx->cfg, &err) < 0) {
         cmd_report(ctx, &err);
-        return -1;
+        return cmd_exit_for(&err);
     }
     for (char **w = ctx->cfg->warnings; w != NULL && *w != NULL; w++)
         cmd_errorf(ctx, "warning: %s\n", *w);
@@ -403,9 +328,9 @@ int cmd_connect(struct cmd_context *ctx)
     };
     if (kube_client_new(ctx->cfg, &ko, &ctx->kube, &err) < 0) {
         cmd_report(ctx, &err);
-        return -1;
+        return cmd_exit_for(&err);
     }
-    return 0;
+    return EXIT_OK;
 }
 
 /* "kubectl vault-ha" when run as a kubectl plugin (argv[0] kubectl-vault_ha), else the name. */
@@ -552,7 +477,7 @@ int main(int argc, char **argv)
         fprintf(ctx.err, "%s: cannot initialise libcurl\n", prog);
         goto out;
     }
-    if (!(p.cmd->flags & CMD_NO_CLUSTER) && cmd_connect(&ctx) < 0)
+    if (!(p.cmd->flags & CMD_NO_CLUSTER) && cmd_connect(&ctx) != EXIT_OK)
         goto out;
     rc = p.cmd->exec(&ctx, &p.local);
 out:

@@ -353,13 +353,7 @@ static void read_all(struct cmd_context *ctx, struct context_entry *entries, siz
 static void print_once(struct cmd_context *ctx, FILE *text, FILE *raw, struct table *t, json_t *doc)
 {
     if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
-        struct error err = {0};
-        char *s = ctx->g->output == OUTPUT_JSON ? output_json(doc) : output_yaml(doc, &err);
-        if (s != NULL)
-            fputs(s, text);
-        else
-            cmd_report(ctx, &err);
-        free(s);
+        cmd_print_document(ctx, text, json_incref(doc));
         return;
     }
     char *s = table_render(t, ctx->color); /* cells sanitized before colour */
@@ -379,7 +373,7 @@ static int watch_contexts(struct cmd_context *ctx, struct context_entry *entries
     int tty = isatty(fileno(ctx->out_raw)) && ctx->g->output != OUTPUT_JSON &&
               ctx->g->output != OUTPUT_YAML;
     json_t *before = json_array();
-    cmd_watch_interrupts();
+    cmd_interrupt_at_least(INTERRUPT_STEPS);
     while (!cmd_interrupted) {
         read_all(ctx, entries, n, timeout_ms);
         struct table *t = table_new(10, headers);

@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 from conftest import BIN, run_plugin
-from test_upgrade import QUICK, changes, leaders, start, upgrade
+from test_upgrade import QUICK, changes, leaders, start, upgrade, upgrade_in_background
 
 LEASE = "vault-vault-ha-lock"
 
@@ -63,12 +63,7 @@ def vault_api(fake, pod, path, token, body=None, method="PUT"):
 
 def test_two_upgrades_at_once_and_ctrl_c_releases(make_fake):
     fake, keys = start(make_fake)
-    fake.control("settings", {"restart_seconds": 8})  # the first run stays a while in its wait
-    env = dict(os.environ, KUBECONFIG=fake.kubeconfig, VAULT_TOKEN=keys["root_token"],
-               HOME="/nonexistent")
-    p = subprocess.Popen([BIN, "upgrade", "--image", "hashicorp/vault:1.21.3", "--keys-file",
-                          keys["_path"], "--yes"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, bufsize=0)
+    p = upgrade_in_background(fake, keys)  # the first run stays a while in its wait
     try:
         err = read_until(p.stderr, "waiting for vault-2 to run again", time.time() + 120)
         holder = lease_of(fake)["spec"]["holderIdentity"]
@@ -104,6 +99,31 @@ def test_two_upgrades_at_once_and_ctrl_c_releases(make_fake):
     # Free again: the next run takes the lock and finishes the roll.
     r = upgrade(fake, keys, "--keys-file", keys["_path"], "--yes")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert lease_of(fake) is None
+
+
+def test_sigterm_releases_the_lock_and_an_ignored_sighup_stays_ignored(make_fake):
+    """A run stopped by SIGTERM (a closed CI job, `kill`) releases the lock on its way out
+    instead of leaving it to expire; under nohup, SIGHUP stays ignored and the run goes on."""
+    fake, keys = start(make_fake)
+    p = upgrade_in_background(
+        fake, keys, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        err = read_until(p.stderr, "waiting for vault-2 to run again", time.time() + 120)
+        assert lease_of(fake) is not None
+        p.send_signal(signal.SIGHUP)
+        time.sleep(1)  # what SIGHUP would do, it does at once; nothing must happen
+        assert p.poll() is None, err.decode()
+        p.send_signal(signal.SIGTERM)
+        out, rest = p.communicate(timeout=120)
+        err += rest
+        assert p.returncode == 130, err.decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert (b"kubectl vault-ha: interrupted while waiting for vault-2 to run again on revision "
+            in err), err.decode()
     assert lease_of(fake) is None
 
 

@@ -2,6 +2,7 @@
 kubectl (docs/kubernetes.md §4), shell completion scripts, man page, install,
 and the krew archive and manifest (docs/kubernetes.md §5)."""
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -99,6 +100,33 @@ def test_kubectl_completes_pods_and_contexts_from_the_fake(plugin_path, fake):
     assert "fake-token" in names and names[-1] == ":4"
     r = kubectl(plugin_path, "__complete", "vault-ha", "-n", "", kubeconfig=fake.kubeconfig)
     assert "vault" in [l.split("\t")[0] for l in lines(r.stdout)]
+
+
+def test_completion_reads_the_words_as_the_parser_does(plugin_path, fake):
+    """Completion and the parser share one reading of the command line (plugin/cmd.c,
+    cmd_words_next): values attached (-nNS, --x=V) or in the next word, kubectl's --v=N, and
+    words after a flag's value."""
+    def names(*words):
+        r = kubectl(plugin_path, "__complete", "vault-ha", *words, kubeconfig=fake.kubeconfig)
+        assert r.returncode == 0, r.stderr
+        return [l.split("\t")[0] for l in lines(r.stdout)]
+    # -o's value is the next word, so "st" is where the command goes.
+    assert names("-o", "json", "st") == ["status", "step-down", ":4"]
+    # -nvault and --namespace=vault both reach the namespace the pods are listed from.
+    pods = ["vault-0", "vault-1", "vault-2", ":4"]
+    assert names("-nvault", "unseal", "vault-") == pods
+    assert names("--namespace=vault", "unseal", "vault-") == pods
+    assert names("-n", "nowhere", "unseal", "vault-") == [":4"]
+    # --v=4 is a flag with its value inline: "--keys-file ks" after it, then a pod.
+    assert names("--v=4", "unseal", "--keys-file", "ks", "vault-") == pods
+    # The parser reads the same words the same way.
+    r = subprocess.run([os.path.join(plugin_path, "kubectl-vault_ha"), "-o", "json", "--v=0",
+                        "version"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["version"], r.stdout + r.stderr
+    r = subprocess.run([os.path.join(plugin_path, "kubectl-vault_ha"), "-vx", "version"],
+                       capture_output=True, text=True)
+    assert r.returncode == 64 and 'unknown flag "-vx"' in r.stderr, r.stderr
+    assert names("-vx", "st") == ["status", "step-down", ":4"]
 
 
 def test_completion_gives_up_quickly_on_an_unreachable_server(plugin_path, tmp_path):

@@ -44,6 +44,17 @@ def upgrade(fake, keys, *args, env=None, timeout=300):
                       timeout=timeout)
 
 
+def upgrade_in_background(fake, keys, **popen):
+    """An upgrade to 1.21.3 with the keys file, running on: the caller reads its stderr and
+    signals it. Pods restart in 8 s, so that its waits last long enough to land in."""
+    fake.control("settings", {"restart_seconds": 8})
+    env = dict(os.environ, KUBECONFIG=fake.kubeconfig, VAULT_TOKEN=keys["root_token"],
+               HOME="/nonexistent")
+    return subprocess.Popen([BIN, "upgrade", "--image", "hashicorp/vault:1.21.3", "--keys-file",
+                             keys["_path"], "--yes"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0, **popen)
+
+
 def leaders(fake, ns="vault"):
     return [x["pod"] for x in fake.control("leaders", {"namespace": ns})["leaders"]]
 
@@ -224,12 +235,7 @@ def test_interrupted_roll_resumes(make_fake):
     fake, keys = start(make_fake)
     # Restarts of 8 s: the first look after vault-1's deletion must find it still down, even
     # on a busy machine (with 1 s, one found it running and nothing was waited for).
-    fake.control("settings", {"restart_seconds": 8})
-    env = dict(os.environ, KUBECONFIG=fake.kubeconfig, VAULT_TOKEN=keys["root_token"],
-               HOME="/nonexistent")
-    p = subprocess.Popen([BIN, "upgrade", "--image", "hashicorp/vault:1.21.3", "--keys-file",
-                          keys["_path"], "--yes"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, bufsize=0)
+    p = upgrade_in_background(fake, keys)
     err = b""
     deadline = time.time() + 120
     # The wait for vault-1 to come back polls every second: Ctrl-C lands in it. (Its line

@@ -176,36 +176,36 @@ static void test_classify_and_flavor(void **state)
                      CER_FAIL_VERIFY_PENDING);
     assert_int_equal(ceremony_classify(""), CER_FAIL_OTHER);
     struct ceremony_flavor f;
-    ceremony_flavor_of("vault", "1.21.2", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "1.21.2", &f);
     assert_false(f.needs_token);
-    ceremony_flavor_of("vault", "2.0.4", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "2.0.4", &f);
     assert_true(f.needs_token);
-    ceremony_flavor_of("bao", "2.6.2", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "2.6.2", &f);
     assert_true(f.openbao && f.needs_token && f.root_token_v2);
-    ceremony_flavor_of("bao", "2.5.1", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "2.5.1", &f);
     assert_false(f.root_token_v2);
     assert_false(f.root_unmounted);
     assert_true(f.rotate_keys && f.needs_token);
     /* OpenBao: rotate-keys since 2.4.0; 2.5.3 to 2.5.x serve no generate-root by default. */
-    ceremony_flavor_of("bao", "2.3.2", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "2.3.2", &f);
     assert_false(f.rotate_keys || f.needs_token || f.root_token_v2);
-    ceremony_flavor_of("bao", "2.5.3", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "2.5.3", &f);
     assert_true(f.root_unmounted && !f.root_token_v2);
-    ceremony_flavor_of("bao", "2.5.10", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "2.5.10", &f);
     assert_true(f.root_unmounted);
-    ceremony_flavor_of("bao", "v2.6.0", &f);
+    ceremony_flavor_of(PRODUCT_OPENBAO, "v2.6.0", &f);
     assert_true(f.root_token_v2 && !f.root_unmounted && f.version_known);
     /* A leading v is a version; sscanf read "v2.0.1" as 0.0.0, i.e. Vault 1.x rules. */
-    ceremony_flavor_of("vault", "v2.0.1", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "v2.0.1", &f);
     assert_true(f.needs_token && f.version_known);
-    ceremony_flavor_of("vault", "1.21.0-rc1", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "1.21.0-rc1", &f);
     assert_false(f.needs_token);
     /* Unknown: the newest rules, a token required. */
-    ceremony_flavor_of("vault", "", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "", &f);
     assert_true(f.needs_token && !f.version_known);
-    ceremony_flavor_of("vault", NULL, &f);
+    ceremony_flavor_of(PRODUCT_VAULT, NULL, &f);
     assert_true(f.needs_token);
-    ceremony_flavor_of("vault", "latest", &f);
+    ceremony_flavor_of(PRODUCT_VAULT, "latest", &f);
     assert_true(f.needs_token);
 }
 

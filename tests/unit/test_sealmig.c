@@ -82,11 +82,11 @@ static void test_env(void **state)
         "\"key\":\"token\"}}},{\"name\":\"VAULT_SEAL_TYPE\",\"value\":\"awskms\"}]}]}}}}",
         0, NULL);
     struct seal_env env;
-    sealmig_parse_env(sts, "vault", 0, &env);
+    sealmig_parse_env(sts, "vault", PRODUCT_VAULT, &env);
     assert_true(env.token);
     assert_string_equal(env.token_from, "Secret transit-token");
     assert_string_equal(env.seal_type, "awskms");
-    sealmig_parse_env(sts, "other", 0, &env);
+    sealmig_parse_env(sts, "other", PRODUCT_VAULT, &env);
     assert_false(env.token);
     json_decref(sts);
 }
@@ -135,8 +135,9 @@ static void test_detect_check_and_plan(void **state)
     assert_string_equal(name, "Shamir -> transit");
     assert_string_equal(m.active, "vault-1");
     assert_false(m.none);
-    assert_int_equal(sealmig_check_config(&cfg, &env, &m, 0, "vault/vault-config", why, sizeof why),
-                     0);
+    assert_int_equal(
+        sealmig_check_config(&cfg, &env, &m, PRODUCT_VAULT, "vault/vault-config", why, sizeof why),
+        0);
     struct upgrade_plan plan;
     struct error err = {0};
     assert_int_equal(sealmig_plan(&m, &vc, views, &plan, &err), 0);
@@ -187,15 +188,17 @@ static void test_refusals(void **state)
     /* leaving transit without the disabled stanza */
     parse(RUNBOOK, &cfg);
     assert_int_equal(sealmig_detect(&cfg, &env, &vc, views, &m, why, sizeof why), 0);
-    assert_int_equal(sealmig_check_config(&cfg, &env, &m, 0, "vault/vault-config", why, sizeof why),
-                     -1);
+    assert_int_equal(
+        sealmig_check_config(&cfg, &env, &m, PRODUCT_VAULT, "vault/vault-config", why, sizeof why),
+        -1);
     assert_non_null(strstr(why, "leaving the transit seal needs its stanza kept with `disabled = "
                                 "\"true\"` in ConfigMap vault/vault-config"));
     /* two enabled seals; a disabled shamir; VAULT_SEAL_TYPE against the stanza */
     parse("seal \"awskms\" {}\nseal \"gcpckms\" {}\nseal \"shamir\" { disabled = \"true\" }", &cfg);
     snprintf(env.seal_type, sizeof env.seal_type, "pkcs11");
     sealmig_detect(&cfg, &env, &vc, views, &m, why, sizeof why);
-    assert_int_equal(sealmig_check_config(&cfg, &env, &m, 1, "o/o-config", why, sizeof why), -1);
+    assert_int_equal(
+        sealmig_check_config(&cfg, &env, &m, PRODUCT_OPENBAO, "o/o-config", why, sizeof why), -1);
     assert_non_null(strstr(why, "has 2 enabled seal stanzas (\"awskms\" and \"gcpckms\"): "
                                 "OpenBao refuses"));
     assert_non_null(strstr(why, "shamir seals cannot be set disabled"));
