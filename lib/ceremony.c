@@ -128,18 +128,32 @@ static void fill_rekey_status(json_t *b, struct rekey_status *st)
     st->npgp = json_is_array(fps) ? (int)json_array_size(fps) : 0;
 }
 
+/* The body of the answer `what` when it says "started" (or, with complete_ok, "complete":
+ * true); *root is to be released. NULL with err otherwise. */
+static json_t *started_body(const char *out, size_t len, const char *what, int complete_ok,
+                            json_t **root, struct error *err)
+{
+    *root = vault_load_output(out, len, what, err);
+    if (*root == NULL)
+        return NULL;
+    json_t *b = body_of(*root);
+    if (json_object_get(b, "started") == NULL && !(complete_ok && jbool(b, "complete"))) {
+        json_decref(*root);
+        *root = NULL;
+        error_set(err, ERR_PROTOCOL, "%s has no \"started\"", what);
+        return NULL;
+    }
+    return b;
+}
+
 int ceremony_parse_rekey_status(const char *out, size_t len, struct rekey_status *st,
                                 struct error *err)
 {
     memset(st, 0, sizeof *st);
-    json_t *root = vault_load_output(out, len, "the rekey status", err);
-    if (root == NULL)
+    json_t *root;
+    json_t *b = started_body(out, len, "the rekey status", 0, &root, err);
+    if (b == NULL)
         return -1;
-    json_t *b = body_of(root);
-    if (json_object_get(b, "started") == NULL) {
-        json_decref(root);
-        return error_set(err, ERR_PROTOCOL, "the rekey status has no \"started\"");
-    }
     fill_rekey_status(b, st);
     json_decref(root);
     return 0;
@@ -159,14 +173,10 @@ int ceremony_parse_verify_status(const char *out, size_t len, struct rekey_verif
                                  struct error *err)
 {
     memset(st, 0, sizeof *st);
-    json_t *root = vault_load_output(out, len, "the rekey verification status", err);
-    if (root == NULL)
+    json_t *root;
+    json_t *b = started_body(out, len, "the rekey verification status", 0, &root, err);
+    if (b == NULL)
         return -1;
-    json_t *b = body_of(root);
-    if (json_object_get(b, "started") == NULL) {
-        json_decref(root);
-        return error_set(err, ERR_PROTOCOL, "the rekey verification status has no \"started\"");
-    }
     fill_verify(b, st);
     json_decref(root);
     return 0;
@@ -176,15 +186,11 @@ int ceremony_parse_verify_update(const char *out, size_t len, struct rekey_verif
                                  struct error *err)
 {
     memset(st, 0, sizeof *st);
-    json_t *root = vault_load_output(out, len, "the verification answer", err);
-    if (root == NULL)
+    json_t *root;
+    json_t *b = started_body(out, len, "the verification answer", 1, &root, err);
+    if (b == NULL)
         return -1;
-    json_t *b = body_of(root);
     int complete = jbool(b, "complete");
-    if (!complete && json_object_get(b, "started") == NULL) {
-        json_decref(root);
-        return error_set(err, ERR_PROTOCOL, "the verification answer has no \"started\"");
-    }
     fill_verify(b, st);
     json_decref(root);
     return complete;

@@ -345,6 +345,11 @@ int dr_run(struct dr_run *r, struct error *err)
         char line[600];
         r->failed_step = i;
         dr_step_text(p, i, o->vc->npods ? o->vc->pods[0].name : "", line, sizeof line);
+        if (o->cancel != NULL && *o->cancel) { /* Ctrl-C, SIGTERM: stop between two steps */
+            rc = error_set(err, ERR_INTERRUPTED, "interrupted before step %zu of %zu (%s)", i + 1,
+                           p->nsteps, line);
+            break;
+        }
         ops_report(o, "Step %s.", line);
         double t0 = wait_now_s();
         switch (p->steps[i]) {

@@ -167,8 +167,8 @@ static void usage_error(const char *prog, const char *cmd, const char *fmt, ...)
     fprintf(safe_err, "\nsee '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 }
 
-/* Ends the run after a usage error in the options, once the --token copy
- * exists: the one way out, so that no such exit frees the copy unwiped. */
+/* Ends the run after a usage error (reported): the one way out with 64, so that
+ * no such exit leaks the arguments or frees the --token copy unwiped. */
 static int usage_exit(struct parsed *p, char *token_copy)
 {
     free(p->positional);
@@ -217,8 +217,10 @@ static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
     memset(p, 0, sizeof *p);
     p->global.options = global_option_table;
     p->positional = calloc((size_t)argc + 1, sizeof *p->positional);
-    if (p->positional == NULL)
+    if (p->positional == NULL) {
+        fprintf(safe_err, "%s: out of memory\n", prog);
         return -1;
+    }
     struct cmd_words t;
     struct cmd_word w;
     cmd_words_init(&t, argc - 1, argv + 1);
@@ -367,16 +369,16 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     struct parsed p;
-    if (parse_args(prog, argc, argv, &p) < 0) {
-        free(p.positional);
-        return EXIT_USAGE;
-    }
+    if (parse_args(prog, argc, argv, &p) < 0)
+        return usage_exit(&p, NULL);
     struct cmd_args *g = &p.global;
     int want_help = cmd_option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
     if (p.cmd == NULL) {
         print_overview(want_help ? safe_out : safe_err, prog);
+        if (!want_help)
+            return usage_exit(&p, NULL);
         free(p.positional);
-        return want_help ? EXIT_OK : EXIT_USAGE;
+        return EXIT_OK;
     }
     if (want_help) {
         print_command_help(safe_out, prog, p.cmd);
@@ -426,9 +428,7 @@ int main(int argc, char **argv)
             go.read_via = KUBE_READ_EXEC;
         else if (strcmp(rv, "auto") != 0) {
             usage_error(prog, p.cmd->name, "--read-via takes auto, proxy or exec, not \"%s\"", rv);
-            free(p.positional);
-            wipe_free_str(token_copy);
-            return EXIT_USAGE;
+            return usage_exit(&p, token_copy);
         }
     }
     go.request_timeout_set = rt != NULL;
