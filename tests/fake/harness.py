@@ -20,6 +20,67 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KUBECTL_DIR = "/usr/lib/google-cloud-sdk/bin"
 
 
+class _Forked:
+    """A fake forked by the zygote: the part of subprocess.Popen that FakeCluster uses. The
+    zygote reaps it, so it is gone (kill(pid, 0) fails) once it has ended."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                with open("/proc/%d/stat" % self.pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                        self.returncode = -1
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                self.returncode = -1
+        return self.returncode
+
+    def send_signal(self, sig):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.time() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.time() > deadline:
+                raise subprocess.TimeoutExpired("fakecluster", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
+_zygote = None
+
+
+def _start_fake(args, log_path):
+    """A fakecluster process with args, its output in log_path: forked by this test process's
+    zygote (fakekube/zygote.py, which has the server imported already), or started afresh
+    when there is none."""
+    global _zygote
+    try:
+        if _zygote is None or _zygote.poll() is not None:
+            _zygote = subprocess.Popen(
+                ["/usr/bin/python3", "-c", "import sys; sys.path.insert(0, %r); "
+                 "from fakekube.zygote import serve; serve()" % HERE],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                start_new_session=True)
+        _zygote.stdin.write(json.dumps({"argv": list(args), "log": log_path,
+                                        "env": dict(os.environ), "cwd": os.getcwd()}) + "\n")
+        _zygote.stdin.flush()
+        line = _zygote.stdout.readline()
+        return _Forked(json.loads(line)["pid"])
+    except (OSError, ValueError, KeyError):
+        _zygote = None
+        with open(log_path, "w") as log:
+            return subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fakecluster")] +
+                                    list(args), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+
 class FakeCluster:
     def __init__(self, state_dir, *args):
         self.state_dir = str(state_dir)
@@ -28,11 +89,8 @@ class FakeCluster:
 
     def __enter__(self):
         os.makedirs(self.state_dir, exist_ok=True)
-        self.log = open(os.path.join(self.state_dir, "server.log"), "w")
-        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fakecluster"),
-                                      "--state-dir", self.state_dir] + self.args,
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = _start_fake(["--state-dir", self.state_dir] + self.args,
+                                os.path.join(self.state_dir, "server.log"))
         deadline = time.time() + 30
         while not os.path.exists(os.path.join(self.state_dir, "ready")):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -56,7 +114,10 @@ class FakeCluster:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 self.proc.wait()
         self.proc = None
 
