@@ -106,8 +106,9 @@ $(A)/unit/%: tests/unit/%.c $(A)/libvaultha.a
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
-# The e2e tests mostly wait (elections, autopilot, processes): run them 8 at a time.
-PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 8 --durations=10
+# The e2e tests mostly wait (elections, autopilot, processes): run them 12 at a time (8 left
+# a quarter of 2 cores idle; 12 finished the suite 5% sooner).
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n 12 --durations=10
 JOBS   := $(shell nproc 2>/dev/null || echo 2)
 
 e2e: kubectl-vault_ha
