@@ -298,7 +298,9 @@ def test_unknown_pod(fake):
     assert 'no pod "vault-9"' in r.stderr
 
 
-def test_ctrl_c_ends_the_session(fake):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_ends_the_session(fake, sig):
+    """Ctrl-C, and SIGTERM too (plugin/interrupt.c), end the streams and say so."""
     p = subprocess.Popen([BIN, "exec", "--", "sleep", "60"], env=plugin_env(fake.kubeconfig),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Ctrl-C once the session runs (however long a busy machine takes to get there).
@@ -307,10 +309,10 @@ def test_ctrl_c_ends_the_session(fake):
         assert p.poll() is None and time.monotonic() < deadline, "the exec did not start"
         time.sleep(0.05)
     time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
-    assert p.returncode == 130
-    assert "interrupted" in err
+    assert p.returncode == 130, err
+    assert err == "kubectl vault-ha: interrupted\n"
 
 
 def exec_statuses(fake):

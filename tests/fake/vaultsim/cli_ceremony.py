@@ -499,12 +499,3 @@ def cmd_key_status(ctx, args):
         return 2
     return output_data(ctx, s, table=lambda: _key_status_table(s))
 
-
-def commands():
-    return {
-        "operator rekey": (cmd_rekey, "Generates new unseal keys"),
-        "operator generate-root": (cmd_generate_root, "Generates a new root token"),
-        "operator rotate": (cmd_rotate, "Rotates the underlying encryption key"),
-        "operator key-status": (cmd_key_status, "Provides information about the active encryption key"),
-        "operator rotate-keys": (cmd_rotate_keys, "Generates new unseal keys (OpenBao)"),
-    }
