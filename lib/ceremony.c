@@ -279,8 +279,8 @@ out:
     return rc;
 }
 
-int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, struct secret *out,
-                             struct error *err)
+int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, int recovery,
+                             struct secret *out, struct error *err)
 {
     json_t *doc = json_object(), *b64 = json_array(), *hex = json_array();
     int rc = -1;
@@ -294,10 +294,13 @@ int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, struct
         json_array_append_new(hex,
                               json_stringn(u->keys_hex.items[i].data, u->keys_hex.items[i].len));
     }
-    json_object_set_new(doc, "unseal_keys_b64", b64);
-    json_object_set_new(doc, "unseal_keys_hex", hex);
-    json_object_set_new(doc, "unseal_shares", json_integer((json_int_t)u->keys_b64.n));
-    json_object_set_new(doc, "unseal_threshold", json_integer(threshold));
+    /* init's names, so that the file serves the next ceremony and a reader knows what it is */
+    json_object_set_new(doc, recovery ? "recovery_keys_b64" : "unseal_keys_b64", b64);
+    json_object_set_new(doc, recovery ? "recovery_keys_hex" : "unseal_keys_hex", hex);
+    json_object_set_new(doc, recovery ? "recovery_keys_shares" : "unseal_shares",
+                        json_integer((json_int_t)u->keys_b64.n));
+    json_object_set_new(doc, recovery ? "recovery_keys_threshold" : "unseal_threshold",
+                        json_integer(threshold));
     if (u->npgp > 0) {
         json_t *fps = json_array();
         for (int i = 0; i < u->npgp; i++)

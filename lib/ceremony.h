@@ -102,10 +102,12 @@ int ceremony_parse_rekey_update(const char *out, size_t len, struct rekey_update
                                 struct error *err);
 void ceremony_rekey_update_clear(struct rekey_update *u);
 /* The new shares in the JSON shape of init's keys file (unseal_keys_b64,
- * unseal_keys_hex, unseal_shares, unseal_threshold, plus pgp_fingerprints,
- * backup and nonce when they apply), into locked memory. */
-int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, struct secret *out,
-                             struct error *err);
+ * unseal_keys_hex, unseal_shares, unseal_threshold; with recovery, init's
+ * recovery_keys_b64, recovery_keys_hex, recovery_keys_shares,
+ * recovery_keys_threshold; plus pgp_fingerprints, backup and nonce when they
+ * apply), into locked memory. */
+int ceremony_rekey_keys_json(const struct rekey_update *u, int threshold, int recovery,
+                             struct secret *out, struct error *err);
 /* The verification answer: 1 complete, 0 progress in st. */
 int ceremony_parse_verify_update(const char *out, size_t len, struct rekey_verify_status *st,
                                  struct error *err);

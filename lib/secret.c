@@ -298,8 +298,11 @@ static void trim(const char **s, size_t *len)
 static int keys_from_json(const char *name, json_t *root, struct secret_list *out,
                           struct error *err)
 {
-    static const char *const fields[] = {"unseal_keys_b64", "keys_base64", "keys",
-                                         "unseal_keys_hex", NULL};
+    /* init's JSON under auto-unseal has empty unseal_keys_* and the recovery keys, which
+     * generate-root, rekey --target recovery and a migration away from the auto seal take. */
+    static const char *const fields[] = {
+        "unseal_keys_b64",   "keys_base64",       "keys", "unseal_keys_hex",
+        "recovery_keys_b64", "recovery_keys_hex", NULL};
     json_t *arr = NULL;
     const char *field = NULL;
     for (size_t i = 0; fields[i] && arr == NULL; i++) {
@@ -311,8 +314,9 @@ static int keys_from_json(const char *name, json_t *root, struct secret_list *ou
     }
     if (arr == NULL)
         return error_set(err, ERR_CONFIG,
-                         "%s is JSON but has no unseal keys (expected unseal_keys_b64 as "
-                         "`vault operator init -format=json` writes it)",
+                         "%s is JSON but has no unseal keys (expected unseal_keys_b64, or "
+                         "recovery_keys_b64 under auto-unseal, as `vault operator init "
+                         "-format=json` writes them)",
                          name);
     size_t i;
     json_t *k;

@@ -12,6 +12,15 @@
 #include "cmd.h"
 #include "init.h"
 
+/* What the old shares no longer do: unseal keys unseal; recovery keys authorize
+ * generate-root, rekey and a migration away from the auto seal. */
+static const char *old_shares_gone(const struct cmd_ceremony *cc)
+{
+    return cc->c.recovery ? "the old recovery shares no longer work (generate-root, rekey, seal "
+                            "migration)"
+                          : "the old ones no longer unseal";
+}
+
 static const char *target_flag(const struct cmd_ceremony *cc)
 {
     return cc->c.recovery ? " --target recovery" : "";
@@ -153,7 +162,7 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
 {
     struct error err = {0};
     struct secret text = {0};
-    if (ceremony_rekey_keys_json(u, st->t, &text, &err) < 0) {
+    if (ceremony_rekey_keys_json(u, st->t, cc->c.recovery, &text, &err) < 0) {
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
@@ -189,7 +198,7 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
                 "them have.\n",
                 ctx->prog, target_flag(cc), u->verification_nonce, st->t);
     else
-        fprintf(ctx->out, "The new shares are active now: the old ones no longer unseal.\n");
+        fprintf(ctx->out, "The new shares are active now: %s.\n", old_shares_gone(cc));
     return rc;
 }
 
@@ -224,7 +233,8 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
     /* PGP-encrypted shares are useless to whoever reads a pipe; plain ones are not. */
     int may_complete = st.progress + (int)keys.n >= st.required;
     if (output == NULL && st.npgp == 0 && may_complete &&
-        !cmd_ceremony_may_show(ctx, "the new unseal key shares")) {
+        !cmd_ceremony_may_show(ctx, cc->c.recovery ? "the new recovery key shares"
+                                                   : "the new unseal key shares")) {
         secret_list_free(&keys);
         return EXIT_ERROR;
     }
@@ -324,10 +334,8 @@ static int rekey_verify(struct cmd_context *ctx, const struct cmd_args *args,
         }
     }
     if (done)
-        fprintf(ctx->out,
-                "Rekey verified on %s: the new shares are active now; the old ones no "
-                "longer unseal.\n",
-                cc->active);
+        fprintf(ctx->out, "Rekey verified on %s: the new shares are active now; %s.\n", cc->active,
+                old_shares_gone(cc));
     else
         fprintf(ctx->out, "New share verified: %d/%d. Next new key holder: `%s rekey verify%s`\n",
                 vs.progress, vs.t, ctx->prog, target_flag(cc));

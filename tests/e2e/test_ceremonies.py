@@ -578,3 +578,58 @@ def test_leader_change_during_the_prompt_is_blamed_on_the_right_pod(make_fake, t
     assert "EXIT=1" in flat, screen
     assert ("(nonce %s) was lost: vault-0, which held it in memory, is no longer the active node (%s is "
             "now)" % (nonce, now)) in flat, screen
+
+
+def test_rekey_of_the_recovery_keys_under_auto_unseal(make_fake, tmp_path):
+    """--target recovery (docs/ceremonies.md §2.8) on an auto-unseal cluster: the holders give
+    their recovery shares from init's JSON (under auto-unseal it has no unseal keys, the
+    recovery keys instead); the new shares are written under init's recovery names, never as
+    unseal keys, and the file serves the next recovery ceremony; the old shares no longer do."""
+    fake, init, _ = cluster(make_fake, tmp_path, "--vault-opt", "seal_type=transit")
+    holders = [write_private(tmp_path / ("holder%d.json" % i), json.dumps(
+        {"unseal_keys_b64": [], "unseal_keys_hex": [], "recovery_keys_b64": [k],
+         "recovery_keys_hex": []})) for i, k in enumerate(init["unseal_keys_b64"][:3])]
+    r = vh(fake, "rekey", "start", "--target", "recovery", "--shares", "3", "--threshold", "2")
+    assert r.returncode == 0, r.stderr
+    nonce = json.loads(vh(fake, "rekey", "status", "--target", "recovery", "-o", "json").stdout)["nonce"]
+    assert r.stdout.endswith("  kubectl vault-ha rekey submit --nonce %s --target recovery\n" % nonce)
+    for h in holders[:2]:
+        r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", h)
+        assert r.returncode == 0, r.stderr
+    # The last share, without --output and with no terminal: refused, and said what it is.
+    r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", holders[2])
+    assert r.returncode == 1
+    assert r.stderr.endswith("kubectl vault-ha: standard output is not a terminal: the new "
+                             "recovery key shares would be shown there; give --output FILE "
+                             "(0600) instead\n"), r.stderr
+    out = tmp_path / "new-recovery.json"
+    r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", holders[2],
+           "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Rekey complete on vault-0: 3 new shares, threshold 2, written to %s (mode 0600).\n"
+        "The new shares are active now: the old recovery shares no longer work (generate-root, "
+        "rekey, seal migration).\n" % out)
+    new = json.loads(out.read_text())
+    assert list(new) == ["recovery_keys_b64", "recovery_keys_hex", "recovery_keys_shares",
+                         "recovery_keys_threshold", "nonce"]
+    assert new["recovery_keys_shares"] == 3 and new["recovery_keys_threshold"] == 2
+    # The next recovery rekey: two old shares are refused at the threshold ...
+    assert vh(fake, "rekey", "start", "--target", "recovery").returncode == 0
+    for h in holders[:2]:
+        r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", h,
+               "--output", str(tmp_path / "never.json"))
+    assert r.returncode == 1 and not (tmp_path / "never.json").exists()
+    assert rekey_status_recovery(fake)["progress"] == 0
+    # ... and the new file's shares (two of them: the threshold) complete it.
+    r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", str(out),
+           "--output", str(tmp_path / "newer.json"))
+    assert r.returncode == 0, r.stderr
+    assert "recovery_keys_b64" in json.loads((tmp_path / "newer.json").read_text())
+    assert secrets_in_argv(fake, init["unseal_keys_b64"] + new["recovery_keys_b64"]) == []
+
+
+def rekey_status_recovery(fake):
+    r = vh(fake, "rekey", "status", "--target", "recovery", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)

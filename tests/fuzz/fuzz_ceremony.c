@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rekey_update u;
     if (ceremony_parse_rekey_update(out, size, &u, &err) == 0) {
         struct secret json = {0};
-        ceremony_rekey_keys_json(&u, 3, &json, &err);
+        ceremony_rekey_keys_json(&u, 3, size % 2, &json, &err);
         secret_free(&json);
         ceremony_rekey_update_clear(&u);
     }

@@ -66,11 +66,19 @@ static void test_rekey_update(void **state)
     assert_true(u.verification_required);
     assert_string_equal(u.verification_nonce, "11111111-2222-3333-4444-555555555555");
     struct secret json = {0};
-    assert_int_equal(ceremony_rekey_keys_json(&u, 2, &json, &err), 0);
+    assert_int_equal(ceremony_rekey_keys_json(&u, 2, 0, &json, &err), 0);
     assert_non_null(strstr(json.data, "\"unseal_keys_b64\": [\n    \"qg==\","));
     assert_non_null(strstr(json.data, "\"unseal_threshold\": 2"));
     assert_non_null(strstr(json.data, "\"pgp_fingerprints\": [\n    \"0a1b\"\n  ]"));
     assert_non_null(strstr(json.data, "\"nonce\": \"ba8c0b52"));
+    secret_free(&json);
+    /* Recovery shares under init's recovery names: never mistaken for unseal keys. */
+    assert_int_equal(ceremony_rekey_keys_json(&u, 2, 1, &json, &err), 0);
+    assert_non_null(strstr(json.data, "\"recovery_keys_b64\": [\n    \"qg==\","));
+    assert_non_null(strstr(json.data, "\"recovery_keys_hex\": ["));
+    assert_non_null(strstr(json.data, "\"recovery_keys_shares\": 2"));
+    assert_non_null(strstr(json.data, "\"recovery_keys_threshold\": 2"));
+    assert_null(strstr(json.data, "unseal"));
     secret_free(&json);
     ceremony_rekey_update_clear(&u);
     /* Not complete: the status under .data. */

@@ -164,6 +164,16 @@ static void test_keys_file_init_json(void **state)
     assert_int_equal(l.n, 2);
     assert_string_equal(l.items[1].data, B64_44);
     secret_list_free(&l);
+    /* Under auto-unseal init writes empty unseal keys and the recovery keys. */
+    char *auto_path = write_file("init-auto.json",
+                                 "{\"unseal_keys_b64\": [], \"unseal_keys_hex\": [],"
+                                 " \"recovery_keys_b64\": [\"" B64_44 "\"],"
+                                 " \"recovery_keys_hex\": [\"" HEX66 "\", \"" HEX66 "\"]}\n",
+                                 0400);
+    assert_int_equal(secret_read_keys_file(auto_path, &l, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].data, B64_44);
+    secret_list_free(&l);
 }
 
 /* The parser on its own: text without a NUL (bytes after len are not keys), a
