@@ -40,13 +40,16 @@ struct kube_client {
     long long refreshed_at_ms;     /* last forced credential refresh (monotonic), 0 = none */
     struct proxy_decision *proxy;  /* per namespace: may reads use pods/proxy (guarded by lock) */
     size_t nproxy;
-    /* One connection pool and TLS session cache for every request of the run, across
-     * threads: a wait that polls every second, or a status of five pods, reuses the
-     * connections instead of a TCP and TLS handshake per request. Streams (exec) get a
-     * share of their own with the TLS sessions only: each needs a connection of its own,
-     * but resumes the session instead of verifying the certificate chain again. */
-    CURLSH *requests_share, *streams_share;
+    /* TLS sessions and DNS answers are shared by every handle of the run, across threads
+     * (libcurl supports that): a new connection resumes the TLS session instead of a full
+     * handshake. Connections themselves may not be shared between concurrent threads
+     * (CURLSHOPT_SHARE), so they are kept alive in one reusable handle: the request that
+     * finds it free (a wait polling every second, a run of calls) takes it and its open
+     * connection; one made meanwhile on another thread uses a handle of its own. */
+    CURLSH *share;
     pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t reuse_lock; /* held while reusable is in use */
+    CURL *reusable;
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -63,7 +66,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&c->share_lock[data]);
 }
 
-static CURLSH *new_share(struct kube_client *c, int connections)
+static CURLSH *new_share(struct kube_client *c)
 {
     CURLSH *s = curl_share_init();
     if (s == NULL)
@@ -73,9 +76,35 @@ static CURLSH *new_share(struct kube_client *c, int connections)
     curl_share_setopt(s, CURLSHOPT_USERDATA, c);
     curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    if (connections)
-        curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     return s;
+}
+
+/* A handle for one request: the reusable one (with its open connection) when no other
+ * thread holds it, else a new one. *reused says which, for release_handle. */
+static CURL *take_handle(struct kube_client *c, int *reused)
+{
+    *reused = pthread_mutex_trylock(&c->reuse_lock) == 0;
+    if (!*reused)
+        return curl_easy_init();
+    if (c->reusable == NULL)
+        c->reusable = curl_easy_init();
+    else
+        curl_easy_reset(c->reusable); /* the options go; the connection stays */
+    if (c->reusable == NULL)
+        pthread_mutex_unlock(&c->reuse_lock);
+    return c->reusable;
+}
+
+static void release_handle(struct kube_client *c, CURL *h, int reused)
+{
+    if (!reused) {
+        curl_easy_cleanup(h);
+        return;
+    }
+    /* Nothing of this request may stay reachable: the next one resets it first anyway. */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    pthread_mutex_unlock(&c->reuse_lock);
 }
 
 /* Whether pods/proxy may be used in a namespace, decided once per run. */
@@ -223,8 +252,8 @@ int kube_client_new(const struct rest_config *cfg, const struct kube_client_opti
     pthread_mutex_init(&c->lock, NULL);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_lock[i], NULL);
-    c->requests_share = new_share(c, 1);
-    c->streams_share = new_share(c, 0);
+    pthread_mutex_init(&c->reuse_lock, NULL);
+    c->share = new_share(c);
 
     if (cfg->server == NULL || cfg->server[0] == '\0') {
         kube_client_free(c);
@@ -278,11 +307,12 @@ void kube_client_free(struct kube_client *c)
     for (size_t i = 0; i < c->nproxy; i++)
         free(c->proxy[i].ns);
     free(c->proxy);
-    /* After every handle: the pool closes its connections here. */
-    if (c->requests_share != NULL)
-        curl_share_cleanup(c->requests_share);
-    if (c->streams_share != NULL)
-        curl_share_cleanup(c->streams_share);
+    /* After every other handle: this closes the kept connection, then the share goes. */
+    if (c->reusable != NULL)
+        curl_easy_cleanup(c->reusable);
+    pthread_mutex_destroy(&c->reuse_lock);
+    if (c->share != NULL)
+        curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_lock[i]);
     pthread_mutex_destroy(&c->lock);
@@ -357,8 +387,8 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     free(url);
     curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (c->requests_share != NULL)
-        curl_easy_setopt(h, CURLOPT_SHARE, c->requests_share);
+    if (c->share != NULL)
+        curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->connect_to != NULL) {
         /* The list lives in the client, which outlives its handles. */
@@ -394,11 +424,6 @@ int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
     if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(c));
     return 0;
-}
-
-void kube_handle_for_stream(struct kube_client *c, CURL *h)
-{
-    curl_easy_setopt(h, CURLOPT_SHARE, c->streams_share);
 }
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -678,7 +703,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
     for (int attempt = 0;; attempt++) {
-        CURL *h = curl_easy_init();
+        int reused;
+        CURL *h = take_handle(c, &reused);
         if (h == NULL)
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
@@ -690,8 +716,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         if (extra_header != NULL)
             headers = curl_slist_append(headers, extra_header);
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
+            release_handle(c, h, reused);
             wipe_slist(headers);
-            curl_easy_cleanup(h);
             return -1;
         }
         struct dynbuf body = {.max = pass != NULL ? PROXY_BODY_MAX : BODY_MAX};
@@ -721,8 +747,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         long ms = (long)(clock_now_ms() - t0);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        release_handle(c, h, reused);
         wipe_slist(headers); /* the Authorization line */
-        curl_easy_cleanup(h);
 
         if (rc != CURLE_OK) {
             kube_trace(c, "%s %s%s: %s (%ld ms)", method, c->cfg->server, path,

@@ -71,14 +71,10 @@ int kube_send(struct kube_client *c, const char *method, const char *path, const
  * verification), the connection goes to the real address through
  * CURLOPT_CONNECT_TO, and a "Host: <real host:port>" line is appended to
  * *headers: hand-written requests (lib/websocket) must take Host from there
- * when present. Requests share the client's connections (kept alive and reused)
- * and TLS sessions. The handle must not outlive the client. */
+ * when present. Handles share the client's TLS sessions and DNS answers. The
+ * handle must not outlive the client. */
 int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
                         struct curl_slist **headers, struct error *err);
-/* Makes a prepared handle one for a stream of its own (an exec upgrade,
- * CURLOPT_CONNECT_ONLY): a new connection, never one of the pool, resuming a TLS session
- * of the client's when it can. */
-void kube_handle_for_stream(struct kube_client *c, CURL *h);
 
 /* After a request made through kube_prepare_handle() answered 401: refresh
  * exec-plugin credentials once. Returns 1 when a retry may succeed, else 0.

@@ -762,7 +762,6 @@ static int connect_once(struct kube_client *kube, const struct ws_connect_params
     }
     if (kube_prepare_handle(kube, hs.h, p->path, &headers, err) < 0)
         goto done;
-    kube_handle_for_stream(kube, hs.h);
     curl_easy_setopt(hs.h, CURLOPT_CONNECT_ONLY, 1L);
     /* HTTP/1.1 only: ALPN must not negotiate h2, the upgrade is written by hand. */
     curl_easy_setopt(hs.h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
