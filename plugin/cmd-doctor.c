@@ -141,14 +141,15 @@ static int cmd_doctor_exec(struct cmd_context *ctx, const struct cmd_args *args)
     if (parse_selection(ctx, args, selected, &any) < 0)
         return EXIT_USAGE;
 
-    /* The token, read before the cluster is known (gathering finds it in the same pass): the
-     * Vault and the OpenBao readings of the environment, and gathering takes the one of
-     * the product it finds (BAO_TOKEN counts only for OpenBao). */
+    /* The token, read before the cluster is known (gathering finds it in the same pass).
+     * A --token-file is read once (it may be standard input) and serves either product;
+     * from the environment, the Vault and the OpenBao readings, and gathering takes the
+     * one of the product it finds (BAO_TOKEN counts only for OpenBao). */
     struct error err = {0};
     struct secret token = {0}, bao_token = {0};
     const char *file = cmd_opt_str(args, "token-file");
     int got = secret_get_token(file, 0, 0, &token, &err);
-    int got_bao = got >= 0 ? secret_get_token(file, 1, 0, &bao_token, &err) : 0;
+    int got_bao = got >= 0 && file == NULL ? secret_get_token(NULL, 1, 0, &bao_token, &err) : 0;
     if (got < 0 || got_bao < 0) {
         cmd_report(ctx, &err);
         secret_free(&token);

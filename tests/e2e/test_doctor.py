@@ -168,6 +168,11 @@ def test_token_file_and_selection(healthy, tmp_path):
     r = doctor(healthy, "--check", "vha-raft-001", "VHA-RAFT-002", "--token-file", str(tok))
     assert r.returncode == 0, r.stderr
     assert list(findings(r)) == ["VHA-RAFT-001", "VHA-RAFT-002"]
+    # From standard input: read once (a second reading would find it empty).
+    r = run_plugin(["doctor", "--check", "VHA-RAFT-001", "--token-file", "-"],
+                   kubeconfig=healthy.kubeconfig, input=root_token(healthy) + "\n", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [l for l, _, _ in findings(r)["VHA-RAFT-001"]] == ["ok"], r.stdout
     r = doctor(healthy, "--check", "VHA-NOPE")
     assert r.returncode == 64
     assert r.stdout == ""
