@@ -43,5 +43,31 @@ def _rank(item):
         return len(LONG_FIRST)
 
 
+def _workers(config):
+    """How many xdist workers share the tests (0: none), as every worker computes it alike."""
+    wi = getattr(config, "workerinput", None)
+    if wi and "workercount" in wi:
+        return int(wi["workercount"])
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) else 0
+
+
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=_rank)  # stable: the rest keeps its order
+    ranked = sorted(items, key=_rank)  # stable: the rest keeps its order
+    long = [it for it in ranked if _rank(it) < len(LONG_FIRST)]
+    rest = ranked[len(long):]
+    workers = _workers(config)
+    if workers < 2:
+        items[:] = long + rest
+        return
+    # xdist's load scheduler first hands each worker a run of consecutive tests (a quarter
+    # of its share, at least 2), then one test at a time to whoever is free. Each first run
+    # opens with one long test; the other long ones come next, to the first free workers.
+    chunk = max(len(items) // workers // 4, 2)
+    out = []
+    for _ in range(workers):
+        if long:
+            out.append(long.pop(0))
+        out.extend(rest[:chunk - 1])
+        del rest[:chunk - 1]
+    items[:] = out + long + rest

@@ -4,20 +4,21 @@
 fake started so is the same program as one started by `fakecluster`, minus the imports.
 
 Protocol on stdin/stdout, one JSON line each way:
-    -> {"argv": [...], "log": "/path/server.log", "env": {...}, "cwd": "/path"}
+    -> {"op": "start", "argv": [...], "log": "/path/server.log", "env": {...}, "cwd": "/path"}
     <- {"pid": 1234}
-The zygote reaps its children itself; it ends when its stdin closes (the test process ended).
+    -> {"op": "poll", "pid": 1234}
+    <- {"returncode": null}          (running; else its exit code, negative for a signal)
+A child stays a zombie until a poll finds it ended, so its pid cannot be reused by another
+process while the harness may still signal it. The zygote ends when its stdin closes (the
+test process ended); the children left are then reaped by init.
 """
 import json
 import os
-import random
-import signal
 import sys
 
 
 def _child(req):
     os.setsid()  # its own process group, as start_new_session gave it
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # asyncio waits for its own subprocesses
     fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -30,7 +31,6 @@ def _child(req):
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    random.seed()  # not the zygote's sequence: each fake its own elections
     from fakekube.main import main
     code = 0
     try:
@@ -46,20 +46,35 @@ def _child(req):
     os._exit(code)
 
 
+def _poll(pid, ended):
+    if pid not in ended:
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            got, status = pid, None
+        if got == pid:
+            ended[pid] = os.waitstatus_to_exitcode(status) if status is not None else -1
+    return ended.get(pid)
+
+
 def serve():
     sys.dont_write_bytecode = False
     import fakekube.main  # noqa: F401 - the point: imported once, before any fork
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     out = sys.stdout
+    ended = {}
     for line in sys.stdin:
         req = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _child(req)
-            finally:
-                os._exit(1)
-        out.write(json.dumps({"pid": pid}) + "\n")
+        if req.get("op") == "poll":
+            reply = {"returncode": _poll(int(req["pid"]), ended)}
+        else:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _child(req)
+                finally:
+                    os._exit(1)
+            reply = {"pid": pid}
+        out.write(json.dumps(reply) + "\n")
         out.flush()
 
 

@@ -1,7 +1,7 @@
 """The simulated CLI's key ceremonies: `operator rekey` (OpenBao: also `rotate-keys`),
 `operator generate-root`, `operator rotate`, `operator key-status`, with the flags, JSON shapes,
-texts, streams and exit codes of docs/ceremonies.md (sections cited below). Registered
-into cli.COMMANDS at the end of cli.py. Standard library only (fast start-up)."""
+texts, streams and exit codes of docs/ceremonies.md (sections cited below). cli.COMMANDS
+names them and imports this file when one of them runs. Standard library only."""
 import base64
 import os
 import secrets
