@@ -345,7 +345,13 @@ int dr_run(struct dr_run *r, struct error *err)
         char line[600];
         r->failed_step = i;
         dr_step_text(p, i, o->vc->npods ? o->vc->pods[0].name : "", line, sizeof line);
-        if (o->cancel != NULL && *o->cancel) { /* Ctrl-C, SIGTERM: stop between two steps */
+        /* Ctrl-C or SIGTERM stops the plan only while nothing has changed: once the
+         * cluster is initialized with temporary keys, stopping would lose them (they are
+         * wiped on the way out) and leave a cluster to reinstall. Later, only a wait
+         * (o->cancel) ends a step, with the advice for that step. */
+        if (o->cancel != NULL && *o->cancel &&
+            (p->steps[i] == DR_CHECK || p->steps[i] == DR_INIT)) {
+            r->interrupted = 1;
             rc = error_set(err, ERR_INTERRUPTED, "interrupted before step %zu of %zu (%s)", i + 1,
                            p->nsteps, line);
             break;

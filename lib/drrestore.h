@@ -88,6 +88,7 @@ struct dr_run {
     void *send_ctx;
     /* out */
     size_t failed_step; /* index into plan->steps of the step that failed */
+    int interrupted;    /* stopped by o->cancel before failed_step began: nothing changed */
     char restored_on[256];
     char cluster_id[64]; /* what the pods report at the end */
 };

@@ -371,8 +371,7 @@ int init_stage_copy(struct ops *o, const char *pod, struct init_stage *st,
     return 0;
 }
 
-int init_stage_check(struct ops *o, const char *pod, const struct init_stage *st,
-                     struct error *err)
+int init_stage_check(struct ops *o, const char *pod, const struct init_stage *st, struct error *err)
 {
     return st->kc.n > 0 ? check_copies(o, pod, &st->kc, st->opts, st->nopts, err) : 0;
 }

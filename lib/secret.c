@@ -215,6 +215,18 @@ int secret_check_unseal_key(const char *key, size_t len, struct error *err)
 
 /* Reads a whole secret-bearing file into locked memory, refusing files that
  * group or others can read (as ssh and doas do). */
+static volatile sig_atomic_t *cancel_reads;
+
+void secret_cancel_reads_on(volatile sig_atomic_t *flag)
+{
+    cancel_reads = flag;
+}
+
+static int reads_cancelled(void)
+{
+    return cancel_reads != NULL && *cancel_reads;
+}
+
 static int read_private_file(const char *path, struct secret *buf, struct error *err)
 {
     int fd;
@@ -266,8 +278,14 @@ static int read_private_file(const char *path, struct secret *buf, struct error 
             *buf = bigger;
         }
         ssize_t r = read(fd, buf->data + buf->len, buf->cap - 1 - buf->len);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR && !reads_cancelled())
             continue;
+        if (r < 0 && errno == EINTR) {
+            secret_free(buf);
+            if (fd != STDIN_FILENO)
+                close(fd);
+            return error_set(err, ERR_INTERRUPTED, "interrupted while reading %s", name);
+        }
         if (r < 0) {
             int e = errno;
             secret_free(buf);
@@ -692,8 +710,12 @@ static int read_line_plain(struct secret *out, struct error *err)
     for (;;) {
         char c;
         ssize_t r = read(STDIN_FILENO, &c, 1);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR && !reads_cancelled())
             continue;
+        if (r < 0 && errno == EINTR) {
+            secret_free(out);
+            return error_set(err, ERR_INTERRUPTED, "interrupted while reading standard input");
+        }
         if (r <= 0 || c == '\n')
             break;
         if (n + 1 >= out->cap) {
@@ -773,8 +795,12 @@ int secret_prompt(const char *prompt, struct secret *out, struct error *err)
     sigemptyset(&block);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++) {
         prompt_caught[i] = 0;
+        sigaction(prompt_signals[i], NULL, &old[i]);
+        /* A signal ignored by whoever started us (nohup's SIGHUP) stays ignored. */
+        if (old[i].sa_handler == SIG_IGN)
+            continue;
         sigaddset(&block, prompt_signals[i]);
-        sigaction(prompt_signals[i], &sa, &old[i]);
+        sigaction(prompt_signals[i], &sa, NULL);
     }
     sigprocmask(SIG_BLOCK, &block, &prompt_wait_mask);
     for (size_t i = 0; i < NPROMPT_SIGNALS; i++)

@@ -6,6 +6,7 @@
 #ifndef VH_SECRET_H
 #define VH_SECRET_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -23,6 +24,11 @@ struct secret {
  * and hard) and not dumpable. The plugin calls it first thing, before any
  * credential or key is read (a kubeconfig token is a secret too). */
 int secret_protect_process(struct error *err);
+
+/* The flag a caller's signal handler sets to stop the run (NULL: none): a read of a
+ * keys file or token from standard input that a signal interrupts then ends with
+ * ERR_INTERRUPTED instead of reading on. */
+void secret_cancel_reads_on(volatile sig_atomic_t *flag);
 
 /* Allocates a zeroed secret buffer able to hold cap-1 characters, locked in
  * memory when RLIMIT_MEMLOCK allows (else see secret_mlock_warning). The first

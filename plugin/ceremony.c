@@ -19,8 +19,9 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
                       int token_always, struct cmd_ceremony *cc)
 {
     memset(cc, 0, sizeof *cc);
-    if (cmd_open_cluster(ctx, &cc->o, &cc->views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &cc->o, &cc->views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     int rc = cmd_need_active(ctx, &cc->o, &cc->views, cc->active, sizeof cc->active);
     if (rc != 0)
         return rc;

@@ -14,8 +14,9 @@ static int cmd_bootstrap_exec(struct cmd_context *ctx, const struct cmd_args *ar
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     struct vault_init_result init = {0};
     struct secret_list keys = {0};

@@ -395,8 +395,9 @@ static int cmd_generate_root_exec(struct cmd_context *ctx, const struct cmd_args
                    ctx->prog);
         return EXIT_USAGE;
     }
-    if (cmd_connect(ctx) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_connect(ctx);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct cmd_ceremony cc;
     int rc = cmd_ceremony_open(ctx, args, NULL, 0, &cc);
     struct error err = {0};

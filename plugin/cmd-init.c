@@ -20,8 +20,9 @@ static int cmd_init_exec(struct cmd_context *ctx, const struct cmd_args *args)
     }
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     int rc = EXIT_ERROR;
     struct vault_init_result init = {0};

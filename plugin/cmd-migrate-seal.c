@@ -286,8 +286,9 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     struct error err = {0};
     char why[ERROR_MSG_MAX], cm[300];
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     long pod_timeout =
         ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : MIGRATE_POD_TIMEOUT_MS;
@@ -385,8 +386,11 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                    problems);
         goto out;
     }
-    if (cmd_lock(ctx, args, vc, "migrate-seal", &lock) != 0)
+    int lock_rc = cmd_lock(ctx, args, vc, "migrate-seal", &lock);
+    if (lock_rc != EXIT_OK) {
+        rc = lock_rc;
         goto out;
+    }
 
     /* 3. The plan, then the old keys once, then the confirmation. */
     print_plan(ctx, vc, &plan);

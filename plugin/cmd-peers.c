@@ -38,8 +38,9 @@ static int load_peers(struct cmd_context *ctx, const struct cmd_args *args, stru
                       char *pod, size_t pod_cap)
 {
     struct error err = {0};
-    if (cmd_open_cluster(ctx, o, views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, o, views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     int rc = cmd_need_active(ctx, o, views, pod, pod_cap);
     if (rc != 0)
         return rc;
@@ -110,8 +111,9 @@ static int cmd_step_down_exec(struct cmd_context *ctx, const struct cmd_args *ar
     struct secret token = {0};
     struct error err = {0};
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     char active[256];
     if ((rc = cmd_need_active(ctx, &o, &views, active, sizeof active)) != 0)
         goto out;

@@ -452,8 +452,9 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     struct recover_facts *facts = calloc(vc->npods + 1, sizeof *facts);
     struct recover_plan *plan = calloc(1, sizeof *plan);
@@ -462,8 +463,12 @@ static int cmd_recover_exec(struct cmd_context *ctx, const struct cmd_args *args
     struct lease_lock *lock = NULL;
     if (facts == NULL || plan == NULL)
         goto out;
-    if (!cmd_opt_flag(args, "dry-run") && cmd_lock(ctx, args, vc, "recover", &lock) != 0)
+    int lock_rc =
+        !cmd_opt_flag(args, "dry-run") ? cmd_lock(ctx, args, vc, "recover", &lock) : EXIT_OK;
+    if (lock_rc != EXIT_OK) {
+        rc = lock_rc;
         goto out;
+    }
     recover_read_server_config(ctx->kube, vc);
     if (recover_gather(ctx->kube, vc, facts, &err) < 0) {
         cmd_report(ctx, &err);

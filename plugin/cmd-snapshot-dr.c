@@ -179,6 +179,11 @@ static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct
     double t0 = wait_now_s();
     int rc = dr_run(&r, &err);
     secret_free(&token);
+    if (rc < 0 && r.interrupted) {
+        cmd_report(ctx, &err);
+        fprintf(ctx->err, "Nothing was changed.\n");
+        return cmd_exit_for(&err);
+    }
     if (rc < 0) {
         char advice[1500];
         cmd_report(ctx, &err);
@@ -280,8 +285,11 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
         goto out;
     }
     /* One destructive run at a time on this StatefulSet (upgrade, recover, restore...). */
-    if (cmd_lock(ctx, args, o.vc, "snapshot restore", &lock) != 0)
+    int lock_rc = cmd_lock(ctx, args, o.vc, "snapshot restore", &lock);
+    if (lock_rc != EXIT_OK) {
+        rc = lock_rc;
         goto out;
+    }
     struct send_ctx sc = {.ctx = ctx, .fd = fd, .size = info->compressed_bytes};
     rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file, 1);
 out:

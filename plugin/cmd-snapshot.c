@@ -224,12 +224,14 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         cmd_errorf(ctx, "%s exists and is not a regular file\n", file);
         return EXIT_USAGE;
     }
-    if (cmd_connect(ctx) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_connect(ctx);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     int rc = EXIT_ERROR, caught = 0;
     struct secret token = {0};
     struct snapshot_info *info = calloc(1, sizeof *info);
@@ -598,8 +600,11 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     /* One destructive run at a time on this StatefulSet (upgrade, recover, restore...). */
-    if (cmd_lock(ctx, args, o.vc, "snapshot restore", &lock) != 0)
+    int lock_rc = cmd_lock(ctx, args, o.vc, "snapshot restore", &lock);
+    if (lock_rc != EXIT_OK) {
+        rc = lock_rc;
         goto out;
+    }
     before = cmd_interrupt_mode(INTERRUPT_STREAM);
     caught = 1;
     double sent_s = 0;
@@ -610,6 +615,9 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
         rc = cmd_exit_for(&err);
         goto out;
     }
+    /* The stream is over: the waits that follow end at Ctrl-C between two steps. */
+    cmd_interrupt_mode(before);
+    caught = 0;
     char el[32];
     snprintf(el, sizeof el, "%.1fs", sent_s);
     fprintf(ctx->err, "Sent %s to %s in %s.\n", hsize, pod, el);

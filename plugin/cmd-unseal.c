@@ -94,8 +94,9 @@ static int cmd_unseal_exec(struct cmd_context *ctx, const struct cmd_args *args)
 {
     struct ops o;
     struct pod_view *views = NULL;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     size_t *targets = calloc(vc->npods + (size_t)args->argc + 1, sizeof *targets);
     int rc = EXIT_ERROR;

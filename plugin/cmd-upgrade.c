@@ -97,8 +97,9 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
     struct lease_lock *lock = NULL;
     struct error err = {0};
     int rc = EXIT_ERROR;
-    if (cmd_open_cluster(ctx, &o, &views) != EXIT_OK)
-        return EXIT_ERROR;
+    int open_rc = cmd_open_cluster(ctx, &o, &views);
+    if (open_rc != EXIT_OK)
+        return open_rc;
     struct vault_cluster *vc = o.vc;
     long pod_timeout =
         ctx->g->wait_timeout_ms > 0 ? ctx->g->wait_timeout_ms : UPGRADE_POD_TIMEOUT_MS;
@@ -119,8 +120,11 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
         goto out;
     }
     /* One destructive run at a time: the plan is made and carried out under the lock. */
-    if (!dry && cmd_lock(ctx, args, vc, "upgrade", &lock) != 0)
+    int lock_rc = !dry ? cmd_lock(ctx, args, vc, "upgrade", &lock) : EXIT_OK;
+    if (lock_rc != EXIT_OK) {
+        rc = lock_rc;
         goto out;
+    }
     /* The update revision must be the template's as it is now (right after a helm
      * upgrade the controller may not have seen it yet). */
     if (vc->observed_generation < vc->generation &&

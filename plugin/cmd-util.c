@@ -34,15 +34,24 @@ int cmd_lock(struct cmd_context *ctx, const struct cmd_args *args, const struct 
     struct error err = {0};
     struct lease_options lo = {.command = command,
                                .force_unlock = cmd_opt_flag(args, "force-unlock")};
+    /* From before the Lease exists: a signal that lands as it is created must not end the
+     * process with the lock left behind. */
+    cmd_interrupt_at_least(INTERRUPT_STEPS);
     if (lease_acquire(ctx->kube, vc->namespace, vc->name, &lo, lock, &err) < 0) {
         cmd_errorf(ctx, "not starting %s of %s/%s: %s\n", command, vc->namespace, vc->name,
                    err.msg);
         return EXIT_ERROR;
     }
+    if (cmd_interrupted) {
+        cmd_unlock(ctx, *lock);
+        *lock = NULL;
+        cmd_errorf(ctx, "interrupted: %s of %s/%s did not start\n", command, vc->namespace,
+                   vc->name);
+        return EXIT_INTERRUPTED;
+    }
     if (lease_taken_from(*lock)[0] != '\0')
         fprintf(ctx->err, "Took over the stale lock (Lease %s) of \"%s\" as \"%s\".\n",
                 lease_name(*lock), lease_taken_from(*lock), lease_holder(*lock));
-    cmd_interrupt_at_least(INTERRUPT_STEPS);
     return 0;
 }
 
@@ -51,6 +60,9 @@ void cmd_unlock(struct cmd_context *ctx, struct lease_lock *lock)
     struct error err = {0};
     if (lease_release(lock, &err) < 0)
         cmd_report(ctx, &err);
+    /* Nothing is held any more: what follows (a status) may end at once again. */
+    if (lock != NULL)
+        cmd_interrupt_mode(INTERRUPT_WAITS);
 }
 
 int cmd_print_document(struct cmd_context *ctx, FILE *f, json_t *doc)
@@ -175,8 +187,11 @@ int cmd_confirm(struct cmd_context *ctx, const struct cmd_args *args, const char
     fprintf(ctx->err, "%s [y/N] ", question);
     fflush(ctx->err);
     char line[16] = "";
-    if (fgets(line, sizeof line, stdin) == NULL)
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        if (cmd_interrupted) /* SIGTERM or SIGHUP while asking (a lock holds them) */
+            cmd_errorf(ctx, "interrupted: nothing was changed\n");
         return 0;
+    }
     return line[0] == 'y' || line[0] == 'Y';
 }
 
@@ -193,8 +208,11 @@ int cmd_confirm_typed(struct cmd_context *ctx, const struct cmd_args *args, cons
             expected);
     fflush(ctx->err);
     char line[256] = "";
-    if (fgets(line, sizeof line, stdin) == NULL)
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        if (cmd_interrupted) /* SIGTERM or SIGHUP while asking (a lock holds them) */
+            cmd_errorf(ctx, "interrupted: nothing was changed\n");
         return 0;
+    }
     line[strcspn(line, "\r\n")] = '\0';
     if (strcmp(line, expected) == 0)
         return 1;

@@ -177,6 +177,7 @@ int cmd_word_option(const struct cmd_entry *cmd, const char *word, struct cmd_wo
 {
     memset(out, 0, sizeof *out);
     out->text = word;
+    out->kind = WORD_ARG;
     if (word[0] != '-' || word[1] == '\0' || strcmp(word, "--") == 0)
         return 0;
     if (!match_option(cmd, word, out)) {

@@ -212,6 +212,7 @@ static int store_option(const char *prog, const struct parsed *p, struct cmd_arg
     return 0;
 }
 
+/* Returns 0; -1 after reporting a usage error; -2 when out of memory. */
 static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
 {
     memset(p, 0, sizeof *p);
@@ -219,7 +220,7 @@ static int parse_args(const char *prog, int argc, char **argv, struct parsed *p)
     p->positional = calloc((size_t)argc + 1, sizeof *p->positional);
     if (p->positional == NULL) {
         fprintf(safe_err, "%s: out of memory\n", prog);
-        return -1;
+        return -2;
     }
     struct cmd_words t;
     struct cmd_word w;
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
     struct error perr = {0};
     int protected = secret_protect_process(&perr);
     wipe_json_allocator(); /* before the first JSON value: keys and tokens pass through jansson */
+    secret_cancel_reads_on(&cmd_interrupted); /* a stopped run stops reading keys too */
     const char *prog = program_name(argv[0]);
     if (protected < 0)
         fprintf(stderr, "%s: warning: %s\n", prog, perr.msg);
@@ -369,7 +371,10 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     struct parsed p;
-    if (parse_args(prog, argc, argv, &p) < 0)
+    int parsed = parse_args(prog, argc, argv, &p);
+    if (parsed == -2)
+        return EXIT_ERROR;
+    if (parsed < 0)
         return usage_exit(&p, NULL);
     struct cmd_args *g = &p.global;
     int want_help = cmd_option_index(g->options, "help", 0) >= 0 && cmd_opt_flag(g, "help");
