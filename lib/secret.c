@@ -297,9 +297,13 @@ static int read_private_file(const char *path, struct secret *buf, struct error 
             break;
         buf->len += (size_t)r;
     }
-    buf->data[buf->len] = '\0';
     if (fd != STDIN_FILENO)
         close(fd);
+    if (reads_cancelled()) { /* the signal came with the end of the input: stopped all the same */
+        secret_free(buf);
+        return error_set(err, ERR_INTERRUPTED, "interrupted while reading %s", name);
+    }
+    buf->data[buf->len] = '\0';
     return 0;
 }
 

@@ -129,6 +129,33 @@ def test_sigterm_releases_the_lock_and_an_ignored_sighup_stays_ignored(make_fake
     assert lease_of(fake) is None
 
 
+def test_sigterm_while_the_keys_are_read_from_stdin_releases_the_lock(make_fake):
+    """`--keys-file -` read after the lock is taken: a SIGTERM there ends the read (it used to
+    read on, and the lock outlived the run's purpose) and the lock goes."""
+    fake, keys = start(make_fake)
+    env = dict(os.environ, KUBECONFIG=fake.kubeconfig, VAULT_TOKEN=keys["root_token"],
+               HOME="/nonexistent")
+    p = subprocess.Popen([BIN, "upgrade", "--image", "hashicorp/vault:1.21.3", "--keys-file", "-",
+                          "--yes"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while lease_of(fake) is None:
+            assert p.poll() is None and time.time() < deadline, p.stderr.read().decode()
+            time.sleep(0.2)
+        time.sleep(1)  # into the read of standard input, which never ends by itself
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)  # standard input stays open: only the signal can end the read
+        err = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, err.decode()
+    assert b"kubectl vault-ha: interrupted while reading standard input\n" in err, err.decode()
+    assert lease_of(fake) is None
+
+
 def test_live_lock_is_never_taken_and_stale_one_only_when_asked(make_fake):
     fake, keys = start(make_fake)
     bob = "upgrade by bob@elsewhere pid 7"
