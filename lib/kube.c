@@ -22,6 +22,7 @@
 #define USER_AGENT       "kubectl-vault_ha/" VH_VERSION
 #define BODY_MAX         (64u << 20) /* no API answer we read is anywhere near this */
 #define RETRY_WAIT_MAX_S 30
+#define HANDLE_POOL_MAX  16 /* more than the widest batch of parallel requests */
 
 /* What a pod may answer through pods/proxy: Vault's status and raft answers are a few
  * KiB; a pod that does not stop writing is cut here (the same limit as exec's stdout). */
@@ -42,14 +43,16 @@ struct kube_client {
     size_t nproxy;
     /* TLS sessions and DNS answers are shared by every handle of the run, across threads
      * (libcurl supports that): a new connection resumes the TLS session instead of a full
-     * handshake. Connections themselves may not be shared between concurrent threads
-     * (CURLSHOPT_SHARE), so they are kept alive in one reusable handle: the request that
-     * finds it free (a wait polling every second, a run of calls) takes it and its open
-     * connection; one made meanwhile on another thread uses a handle of its own. */
+     * handshake. Connections may not be shared between concurrent threads (CURLSHOPT_SHARE),
+     * but a handle keeps its own: finished handles wait in a pool, each with its open
+     * connection, and the next request, on any thread, takes one. A wait that polls every
+     * second, or the parallel reads of five pods, reuse connections instead of a TCP and TLS
+     * handshake per request. */
     CURLSH *share;
     pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t reuse_lock; /* held while reusable is in use */
-    CURL *reusable;
+    pthread_mutex_t pool_lock;
+    CURL *pool[HANDLE_POOL_MAX];
+    size_t npool;
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -79,32 +82,33 @@ static CURLSH *new_share(struct kube_client *c)
     return s;
 }
 
-/* A handle for one request: the reusable one (with its open connection) when no other
- * thread holds it, else a new one. *reused says which, for release_handle. */
-static CURL *take_handle(struct kube_client *c, int *reused)
+/* A handle for one request: a pooled one with its open connection, else a new one. */
+static CURL *take_handle(struct kube_client *c)
 {
-    *reused = pthread_mutex_trylock(&c->reuse_lock) == 0;
-    if (!*reused)
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->npool > 0)
+        h = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->pool_lock);
+    if (h == NULL)
         return curl_easy_init();
-    if (c->reusable == NULL)
-        c->reusable = curl_easy_init();
-    else
-        curl_easy_reset(c->reusable); /* the options go; the connection stays */
-    if (c->reusable == NULL)
-        pthread_mutex_unlock(&c->reuse_lock);
-    return c->reusable;
+    curl_easy_reset(h); /* the options go; the connection stays */
+    return h;
 }
 
-static void release_handle(struct kube_client *c, CURL *h, int reused)
+/* Back to the pool with its connection (or closed when the pool is full). */
+static void release_handle(struct kube_client *c, CURL *h)
 {
-    if (!reused) {
-        curl_easy_cleanup(h);
-        return;
-    }
     /* Nothing of this request may stay reachable: the next one resets it first anyway. */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    pthread_mutex_unlock(&c->reuse_lock);
+    pthread_mutex_lock(&c->pool_lock);
+    int kept = c->npool < HANDLE_POOL_MAX;
+    if (kept)
+        c->pool[c->npool++] = h;
+    pthread_mutex_unlock(&c->pool_lock);
+    if (!kept)
+        curl_easy_cleanup(h);
 }
 
 /* Whether pods/proxy may be used in a namespace, decided once per run. */
@@ -252,7 +256,7 @@ int kube_client_new(const struct rest_config *cfg, const struct kube_client_opti
     pthread_mutex_init(&c->lock, NULL);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_lock[i], NULL);
-    pthread_mutex_init(&c->reuse_lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     c->share = new_share(c);
 
     if (cfg->server == NULL || cfg->server[0] == '\0') {
@@ -307,10 +311,10 @@ void kube_client_free(struct kube_client *c)
     for (size_t i = 0; i < c->nproxy; i++)
         free(c->proxy[i].ns);
     free(c->proxy);
-    /* After every other handle: this closes the kept connection, then the share goes. */
-    if (c->reusable != NULL)
-        curl_easy_cleanup(c->reusable);
-    pthread_mutex_destroy(&c->reuse_lock);
+    /* After every other handle: this closes the kept connections, then the share goes. */
+    for (size_t i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]);
+    pthread_mutex_destroy(&c->pool_lock);
     if (c->share != NULL)
         curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -703,8 +707,7 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
     int is_read = strcmp(method, "GET") == 0;
     int refreshed = 0;
     for (int attempt = 0;; attempt++) {
-        int reused;
-        CURL *h = take_handle(c, &reused);
+        CURL *h = take_handle(c);
         if (h == NULL)
             return error_set(err, ERR_GENERIC, "out of memory");
         struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
@@ -716,7 +719,7 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         if (extra_header != NULL)
             headers = curl_slist_append(headers, extra_header);
         if (kube_prepare_handle(c, h, path, &headers, err) < 0) {
-            release_handle(c, h, reused);
+            release_handle(c, h);
             wipe_slist(headers);
             return -1;
         }
@@ -747,7 +750,7 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         long ms = (long)(clock_now_ms() - t0);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        release_handle(c, h, reused);
+        release_handle(c, h);
         wipe_slist(headers); /* the Authorization line */
 
         if (rc != CURLE_OK) {

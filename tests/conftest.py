@@ -1,9 +1,10 @@
-"""Shared by tests/fake and tests/e2e: the longest tests start first.
+"""Shared by tests/fake and tests/e2e: the longest tests start early, spread over the workers.
 
 `make check` runs the suite on a few workers (pytest-xdist), which take tests in collection
 order. A one-minute test collected last ran alone at the end while the other workers were
-idle; started first, it overlaps with the short ones. The list is a scheduling hint only:
-a name that no longer exists is ignored, and a test missing from it just runs in its turn."""
+idle; all of them collected first landed on one worker, which then ran them one after
+another. The list is a scheduling hint only: a name that no longer exists is ignored, and a
+test missing from it just runs in its turn."""
 
 LONG_FIRST = (
     "test_vaultsim_seal.py::test_shamir_to_transit_and_back",
@@ -60,14 +61,14 @@ def pytest_collection_modifyitems(session, config, items):
     if workers < 2:
         items[:] = long + rest
         return
-    # xdist's load scheduler first hands each worker a run of consecutive tests (a quarter
-    # of its share, at least 2), then one test at a time to whoever is free. Each first run
-    # opens with one long test; the other long ones come next, to the first free workers.
+    # xdist's load scheduler hands each worker a run of consecutive tests (at first a quarter
+    # of its share, at least 2; later smaller runs to whoever runs low). One long test every
+    # `chunk` places: each run holds one or two, so that no worker gets the long tests one
+    # after another, and they do not all start at once either (most of them are CPU-bound).
     chunk = max(len(items) // workers // 4, 2)
     out = []
-    for _ in range(workers):
-        if long:
-            out.append(long.pop(0))
+    while long:
+        out.append(long.pop(0))
         out.extend(rest[:chunk - 1])
         del rest[:chunk - 1]
-    items[:] = out + long + rest
+    items[:] = out + rest
