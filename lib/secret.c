@@ -277,7 +277,11 @@ static int read_private_file(const char *path, struct secret *buf, struct error 
             secret_free(buf);
             *buf = bigger;
         }
-        ssize_t r = read(fd, buf->data + buf->len, buf->cap - 1 - buf->len);
+        /* A stop that came before this read would not interrupt it: look first. */
+        ssize_t r =
+            reads_cancelled() ? -1 : read(fd, buf->data + buf->len, buf->cap - 1 - buf->len);
+        if (r < 0 && reads_cancelled())
+            errno = EINTR;
         if (r < 0 && errno == EINTR && !reads_cancelled())
             continue;
         if (r < 0 && errno == EINTR) {
@@ -713,7 +717,9 @@ static int read_line_plain(struct secret *out, struct error *err)
     size_t n = 0;
     for (;;) {
         char c;
-        ssize_t r = read(STDIN_FILENO, &c, 1);
+        ssize_t r = reads_cancelled() ? -1 : read(STDIN_FILENO, &c, 1);
+        if (r < 0 && reads_cancelled())
+            errno = EINTR;
         if (r < 0 && errno == EINTR && !reads_cancelled())
             continue;
         if (r < 0 && errno == EINTR) {
