@@ -120,18 +120,24 @@ static int token_json(const char *pod, const struct secret *token, struct secret
         secret_free(out);
         return error_set(err, ERR_GENERIC, "out of memory");
     }
-    size_t o = (size_t)snprintf(out->data, cap,
-                                "{\n  \"pod\": %s,\n  \"complete\": true,\n"
-                                "  \"token\": \"",
-                                pj);
+    int head = snprintf(out->data, cap,
+                        "{\n  \"pod\": %s,\n  \"complete\": true,\n"
+                        "  \"token\": \"",
+                        pj);
     free(pj);
+    /* cap holds the longest escaping of both; checked all the same, never written past. */
+    if (head < 0 || (size_t)head + token->len * 2 + 5 > cap) {
+        secret_free(out);
+        return error_set(err, ERR_GENERIC, "the token document does not fit");
+    }
+    size_t o = (size_t)head;
     for (size_t i = 0; i < token->len; i++) {
         if (token->data[i] == '"' || token->data[i] == '\\')
             out->data[o++] = '\\';
         out->data[o++] = token->data[i];
     }
-    o += (size_t)snprintf(out->data + o, cap - o, "\"\n}\n");
-    out->len = o;
+    memcpy(out->data + o, "\"\n}\n", 5); /* with its NUL */
+    out->len = o + 4;
     return 0;
 }
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -276,6 +277,25 @@ def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
                     "--output", str(tmp_path / "t2")], kubeconfig=tmp_path / "no-such-kubeconfig")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "t2").read_text().strip().startswith("hvs.")
+    # -o json on a terminal: the token in a JSON document, shown once (plugin's own escaping).
+    master, slave = os.openpty()
+    p = subprocess.Popen([BIN, "-o", "json", "generate-root", "decode", "--otp-file", str(otp2),
+                          encoded], stdout=slave, stderr=subprocess.PIPE,
+                         env=dict(os.environ, KUBECONFIG=str(tmp_path / "no-such-kubeconfig")))
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert p.wait(timeout=60) == 0, p.stderr.read()
+    os.close(master)
+    assert json.loads(shown.decode().replace("\r\n", "\n")) == {
+        "pod": "", "complete": True, "token": (tmp_path / "t2").read_text().strip()}
     secrets = init["unseal_keys_b64"] + [token, otp.read_text().strip(), otp2.read_text().strip()]
     assert secrets_in_argv(fake, secrets) == []
 

@@ -139,11 +139,9 @@ def test_sigterm_while_the_keys_are_read_from_stdin_releases_the_lock(make_fake)
                           "--yes"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 120
-        while lease_of(fake) is None:
-            assert p.poll() is None and time.time() < deadline, p.stderr.read().decode()
-            time.sleep(0.2)
-        time.sleep(1)  # into the read of standard input, which never ends by itself
+        # The plan is printed under the lock, right before the keys are read.
+        read_until(p.stdout, "1. restart vault-2", time.time() + 120)
+        assert lease_of(fake) is not None
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=60)  # standard input stays open: only the signal can end the read
         err = p.stderr.read()
