@@ -66,7 +66,8 @@ def test_two_upgrades_at_once_and_ctrl_c_releases(make_fake):
     p = upgrade_in_background(fake, keys)  # the first run stays a while in its wait
     try:
         err = read_until(p.stderr, "waiting for vault-2 to run again", time.time() + 120)
-        holder = lease_of(fake)["spec"]["holderIdentity"]
+        first = lease_of(fake)["spec"]
+        holder = first["holderIdentity"]
         assert re.fullmatch(r"upgrade by \S+@\S+ pid %d" % p.pid, holder), holder
         # A second upgrade, and a recover: each names the holder and stops at once.
         t0 = time.time()
@@ -87,6 +88,17 @@ def test_two_upgrades_at_once_and_ctrl_c_releases(make_fake):
         # Only the first run evicted anything.
         assert [u for m, u in changes(fake) if m == "EVICT"] == [
             "/api/v1/namespaces/vault/pods/vault-2"]
+        # The lock lives as long as the run: renewed every third of its 30 s (same holder,
+        # same acquireTime, a later renewTime), so it never looks stale to --force-unlock.
+        deadline = time.time() + 60
+        spec = first
+        while time.time() < deadline and spec["renewTime"] == first["renewTime"]:
+            lease = lease_of(fake)
+            assert lease is not None, "the upgrade ended before its lock was renewed"
+            spec = lease["spec"]
+            time.sleep(0.5)
+        assert spec["holderIdentity"] == holder and spec["acquireTime"] == first["acquireTime"]
+        assert spec["leaseDurationSeconds"] == 30 and spec["renewTime"] > first["renewTime"], spec
         # Ctrl-C: the first run stops in its wait and releases the lock on its way out.
         p.send_signal(signal.SIGINT)
         out, rest = p.communicate(timeout=120)

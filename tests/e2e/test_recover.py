@@ -376,3 +376,34 @@ def test_a_lost_pod_back_during_the_prompt_stops_recover(make_fake, tmp_path):
     assert not os.path.exists(c.peers_file("vault-0")) and not os.path.exists(c.peers_file("vault-1"))
     assert not [e for e in fake.exec_log() if e["command"][:2] == ["sh", "-c"]]
     assert not [e for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]
+
+
+def test_lost_voters_back_between_two_restarts_stop_recover(make_fake, tmp_path):
+    """Issue 18 defect 2, the second judgement: each deletion is judged again. Two of five voters
+    survive, both unsealed, so recover restarts both. Right when it deletes the first, two lost
+    voters come back with their data: with vault-1 they are a quorum of the old configuration
+    again. The second survivor is not restarted, and its peers.json is removed again."""
+    fake = make_fake(*FAST, "--replicas", "5")  # a deleted pod runs again at once
+    c = Lost(fake, tmp_path)
+    c.lose("vault-2", "vault-3", "vault-4")
+    c.wait_no_leader("vault-0")
+    back = [{"action": "pod-state", "body": {"namespace": "vault", "pod": p, "state": "Running"}}
+            for p in ("vault-2", "vault-3")]
+    fake.control("on-request", {"method": "DELETE", "path": "/api/v1/namespaces/vault/pods/vault-0",
+                                "then": back})
+    r = c.recover("--yes", "--keys-file", c.keys)
+    assert r.returncode == 1, r.stdout + r.stderr
+    err = r.stderr.splitlines()
+    assert err[:3] == ["vault-0: peers.json written and read back",
+                       "vault-1: peers.json written and read back",
+                       "vault-0: deleted, the StatefulSet recreates it"], r.stderr
+    assert err[3].startswith("kubectl vault-ha: the cluster changed before vault-1 was restarted: "), \
+        r.stderr
+    assert "Done so far: peers.json was written on 2 pods; restarted: vault-0." in err
+    assert "  vault-0: peers.json removed again" in err and "  vault-1: peers.json removed again" in err
+    assert err[-1] == ("kubectl vault-ha: recover stopped: run `kubectl vault-ha recover --dry-run` "
+                       "for the new diagnosis; the restarted pods come back sealed: `kubectl "
+                       "vault-ha unseal` unseals them"), r.stderr
+    assert not os.path.exists(c.peers_file("vault-0")) and not os.path.exists(c.peers_file("vault-1"))
+    deletes = [e["uri"] for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]
+    assert deletes == ["/api/v1/namespaces/vault/pods/vault-0"], deletes

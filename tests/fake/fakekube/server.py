@@ -158,6 +158,7 @@ class Server:
         self.hostile_match = options.hostile_match
         self.hostile_close_code = options.hostile_close_code
         self.failures = []     # [path_prefix, status, remaining, retry_after]
+        self.request_hooks = []  # (method, path, [{"action": ..., "body": ...}, ...])
         self.control_port = None
         self.node_patches = {}  # node name -> merge patch (None deletes the Node)
         self.created = now_rfc3339()
@@ -357,6 +358,12 @@ class Server:
                     resp = web.Response(status=f[1], text="Too many requests, please try again "
                                         "later.\n", headers=headers, content_type="text/plain")
                     break
+        if resp is None and self.request_hooks:
+            due = [h for h in self.request_hooks if h[0] == request.method and h[1] == request.path]
+            self.request_hooks = [h for h in self.request_hooks if h not in due]
+            for h in due:
+                for step in h[2]:
+                    await self.control_action(step["action"], step.get("body", {}))
         if resp is None:
             try:
                 resp = await handler(request)
@@ -1355,8 +1362,14 @@ class Server:
 
     async def control(self, request):
         body = await request.json() if request.can_read_body else {}
-        action = request.match_info["action"]
-        if action == "pod-state":
+        return await self.control_action(request.match_info["action"], body)
+
+    async def control_action(self, action, body):
+        if action == "on-request":
+            # Control actions run once, when a matching API request arrives and before it is
+            # served: a test's way to change the world at the exact moment a client acts.
+            self.request_hooks.append((body["method"].upper(), body["path"], body["then"]))
+        elif action == "pod-state":
             r = self.find_any(body["namespace"], body["pod"])
             r.pod_states[body["pod"]] = body["state"]
             if body["state"] == "Running":
