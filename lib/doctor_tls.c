@@ -1,5 +1,6 @@
 /* doctor: the certificate checks, with OpenSSL (lib/doctor.h). */
 #include "doctor_internal.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -96,12 +97,10 @@ static char *cert_names(X509 *cert)
         if (g->type == GEN_DNS) {
             const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
             int l = ASN1_STRING_length(g->d.dNSName);
-            char *s = dupn((const char *)d, l > 0 && l < 256 ? (size_t)l : 0);
-            for (char *c = s; c && *c; c++)
-                if (!isprint((unsigned char)*c))
-                    *c = '?';
-            list_item(&b, s ? s : "?");
-            free(s);
+            /* A certificate's bytes are hostile: the one sanitizer (lib/text). */
+            char name[1024];
+            text_sanitize(name, sizeof name, (const char *)d, l > 0 && l < 256 ? (size_t)l : 0);
+            list_item(&b, name[0] ? name : "?");
         } else if (g->type == GEN_IPADD) {
             char ip[64] = "?";
             int l = ASN1_STRING_length(g->d.iPAddress);

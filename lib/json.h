@@ -4,7 +4,12 @@
 #ifndef VH_JSON_H
 #define VH_JSON_H
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <jansson.h>
+
+#include "text.h"
 
 /* obj[key] as a string, or NULL. */
 static inline const char *jstr(const json_t *obj, const char *key)
@@ -35,6 +40,21 @@ static inline int jbool(const json_t *obj, const char *key)
 static inline long long jint(const json_t *obj, const char *key)
 {
     return json_integer_value(json_object_get(obj, key));
+}
+
+/* s as a JSON string, sanitized first when it is not valid UTF-8 or holds control bytes:
+ * json_string refuses invalid UTF-8, and a value silently missing from a document hides
+ * what a script should see. NULL only when memory is short. */
+static inline json_t *jtext(const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    if (text_is_safe(s, strlen(s)))
+        return json_string(s);
+    char *clean = text_sanitize_dup(s);
+    json_t *v = clean != NULL ? json_string(clean) : NULL;
+    free(clean);
+    return v;
 }
 
 #endif

@@ -379,9 +379,16 @@ void recover_plan_clear(struct recover_plan *plan)
 char *recover_peers_json(const struct raft_server *servers, size_t n)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "id", servers[i].id, "address",
-                                             servers[i].address, "non_voter", 0));
+    /* A member missing from peers.json would be dropped from the cluster: every append
+     * is checked, a failed one fails the whole (ids and addresses are UTF-8 by now). */
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "id", servers[i].id, "address",
+                                                 servers[i].address, "non_voter", 0)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    if (arr == NULL)
+        return NULL;
     char *text = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(arr);
     if (text == NULL)

@@ -56,7 +56,19 @@ int text_appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
         return -1;
     }
     if ((size_t)w >= cap - *len) {
-        *len = cap - 1;
+        /* Cut on a character boundary: half a UTF-8 sequence at the end would make
+         * the whole text invalid (json_string refuses it, terminals garble it). */
+        size_t end = cap - 1, start = end;
+        while (start > *len && start > end - 4 && ((unsigned char)buf[start - 1] & 0xC0) == 0x80)
+            start--;
+        if (start > *len && ((unsigned char)buf[start - 1] & 0xC0) == 0xC0) {
+            unsigned char lead = (unsigned char)buf[start - 1];
+            size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+            if (end - (start - 1) < need)
+                end = start - 1;
+        }
+        buf[end] = '\0';
+        *len = cap - 1; /* full: later appends write nothing after a cut */
         return -1;
     }
     *len += (size_t)w;

@@ -69,6 +69,8 @@ FILE *text_open_stream(FILE *under);
 
 /* Appends printf-style text to buf (cap bytes, always NUL-terminated) at
  * *len, cut to fit: never writes past buf + cap, and *len stays below cap.
+ * A cut falls on a UTF-8 character boundary, and leaves *len at cap - 1 (the
+ * buffer counts as full, so later appends add nothing after the gap).
  * len NULL: at the end of the string already in buf. Returns 0, or -1 when
  * the text was cut. The one way to build text piece by piece in a fixed
  * buffer (`len += snprintf(...)` runs past the buffer once a piece is cut);

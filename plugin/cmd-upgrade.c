@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "json.h"
 #include "lease.h"
 #include "ops.h"
 #include "secret.h"
@@ -192,7 +193,7 @@ static int cmd_upgrade_exec(struct cmd_context *ctx, const struct cmd_args *args
             json_object_set_new(doc, "statefulset", json_sprintf("%s/%s", vc->namespace, vc->name));
             json_object_set_new(doc, "ready", json_boolean(judged == 0));
             if (judged < 0)
-                json_object_set_new(doc, "blocker", json_string(why));
+                json_object_set_new(doc, "blocker", jtext(why));
             if (new_image)
                 json_object_set_new(doc, "patchImage", json_string(image));
             rc = cmd_print_document(ctx, NULL, doc) != EXIT_OK ? EXIT_ERROR

@@ -1013,6 +1013,14 @@ static void test_tls(void **state)
                    "vault-1.vault-internal, only vault.example.com, 127.0.0.1: raft joins to it "
                    "fail with x509: certificate is valid for ..., not ... "
                    "(hashicorp/vault-helm#645)");
+    /* A name with a terminal escape in it is shown through the one sanitizer, escaped
+     * (not replaced by '?', and never reaching the terminal). */
+    set_cert(&s, 1, leaf_pem("DNS:vault\x1b[2J.example.com,IP:127.0.0.1", -1, 365, &s.ca));
+    assert_finding(only(&s, "VHA-TLS-001"), DOCTOR_ERROR,
+                   "vault-1's certificate (/vault/userconfig/tls/vault.crt) does not cover "
+                   "vault-1.vault-internal, only vault\\x1b[2J.example.com, 127.0.0.1: raft joins "
+                   "to it fail with x509: certificate is valid for ..., not ... "
+                   "(hashicorp/vault-helm#645)");
     set_cert(&s, 1, leaf_pem("DNS:*.vault-internal", -1, 365, &s.ca));
     assert_finding(only(&s, "VHA-TLS-001"), DOCTOR_ERROR,
                    "vault-1's certificate (/vault/userconfig/tls/vault.crt) does not cover "

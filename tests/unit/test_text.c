@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "text.h"
 
 static char *clean(const char *s, size_t len)
@@ -189,6 +190,23 @@ static void test_stream(void **state)
     free(mem);
 }
 
+static void test_json_text(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"vault-1 is sealed", "vault-1 is sealed"},
+                              {"caf\xc3\xa9", "caf\xc3\xa9"},
+                              {"cut \xe2\x82", "cut \\xe2\\x82"},
+                              {"bell\a", "bell\\x07"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = jtext(cases[i][0]);
+        assert_non_null(v); /* json_string alone answers NULL for the third */
+        assert_string_equal(json_string_value(v), cases[i][1]);
+        json_decref(v);
+    }
+    json_t *v = jtext(NULL);
+    assert_true(json_is_null(v));
+}
+
 static void test_appendf(void **state)
 {
     (void)state;
@@ -209,6 +227,20 @@ static void test_appendf(void **state)
     assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "q"), -1);
     assert_string_equal(buf, "abc,42x");
     assert_int_equal(text_appendf(buf, 0, &len, "%s", "q"), -1);
+    /* A cut inside a character drops the whole character: the text stays valid UTF-8. */
+    len = 0;
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "ab\xe2\x82\xac\xe2\x82\xac"), -1);
+    assert_string_equal(buf, "ab\xe2\x82\xac");
+    assert_int_equal(len, sizeof buf - 1);
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "x"), -1);
+    assert_string_equal(buf, "ab\xe2\x82\xac");
+    len = 0;
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "abcdef\xc3\xa9"), -1);
+    assert_string_equal(buf, "abcdef");
+    len = 0;
+    assert_int_equal(text_appendf(buf, sizeof buf, &len, "%s", "abcde\xc3\xa9z"), -1);
+    assert_string_equal(buf, "abcde\xc3\xa9");
+    assert_true(text_is_utf8(buf, strlen(buf)));
     char *p = text_printf("%s-%d", "vault", 2);
     assert_string_equal(p, "vault-2");
     free(p);
@@ -237,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_one_shot_cut),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_appendf),
+        cmocka_unit_test(test_json_text),
         cmocka_unit_test(test_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
