@@ -144,7 +144,7 @@ def test_rekey_duplicate_and_wrong_share(make_fake, tmp_path):
     assert re.fullmatch(
         r"kubectl vault-ha: no rekey is in progress on vault-0: the last one \(started at \d{4}-\d\d-\d\d \d\d:\d\d UTC, "
         r"nonce %s\) was completed or cancelled, or vault-0 lost the leadership and got it back \(a "
-        r"step-down or a seal discards a ceremony in progress\)\n" % nonce, r.stderr), r.stderr
+        r"step-down or a seal discards a rekey in progress\)\n" % nonce, r.stderr), r.stderr
 
 
 def rekey_until_verification(fake, tmp_path, holders):
@@ -300,21 +300,88 @@ def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
     assert secrets_in_argv(fake, secrets) == []
 
 
+def refused_without_a_token(pod, what, kind, family):
+    """What Vault 2.x without a token and without the opt-out gets (docs/ceremonies.md §1.6)."""
+    return ("kubectl vault-ha: %s on %s failed: permission denied\n"
+            "kubectl vault-ha: Vault 2.0.4 refused the %s without a token: set VAULT_TOKEN or use "
+            "--token-file FILE. With no token at all, add enable_unauthenticated_access = [\"%s\"] "
+            "to the Vault server configuration and make every Vault pod read it (with the Helm "
+            "chart: in the server config values, then restart the pods; a SIGHUP re-reads only "
+            "the copy made at container start), run the %s, then remove it the same way\n"
+            % (what, pod, kind, family, kind))
+
+
 def test_vault2_without_a_token_then_with_one(make_fake, tmp_path):
-    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4")
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4",
+                                  "--vault-opt", "preset_threshold=2",
+                                  "--vault-opt", "ceremony_tokens=s.statusonly=sys/generate-root/*:read")
     r = vh(fake, "rekey", "status")
     assert r.returncode == 1
-    assert r.stderr == ("kubectl vault-ha: Vault 2.0.4 needs a Vault token as well as the key shares "
-                        "(since Vault 2.0 the ceremonies are authenticated): set VAULT_TOKEN or use "
-                        "--token-file FILE\n")
+    assert r.stderr == refused_without_a_token("vault-0", "reading the rekey status", "rekey", "rekey")
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp))
+    assert r.returncode == 1 and not otp.exists()
+    assert r.stderr == refused_without_a_token("vault-0", "reading the root generation status",
+                                               "root generation", "generate-root")
+    # A token that may read the status but not start: the policy hint names every verb.
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp), env={"VAULT_TOKEN": "s.statusonly"})
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: starting the root generation on vault-0 failed: permission denied\n"
+                        "kubectl vault-ha: Vault refused the token: the root generation needs a token whose "
+                        "policy grants read (status), update (start, submit) and delete (cancel) on "
+                        "sys/generate-root/* (a root token has them)\n"), r.stderr
+    # Generate-root on 2.x with a token, by two holders.
     env = {"VAULT_TOKEN": init["root_token"]}
+    otp = tmp_path / "otp2"
+    assert vh(fake, "generate-root", "start", "--otp-file", str(otp), env=env).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0 and "1/2 shares given" in r.stdout, r.stderr
+    token_file = tmp_path / "gen.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", str(otp),
+           "--output", str(token_file), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Root generation complete on vault-0.\nThe new root token is in %s (mode 0600). "
+                        "Revoke it once the emergency is over.\n" % token_file)
+    token = token_file.read_text().strip()
+    assert token.startswith("hvs.") and token != init["root_token"]
+    assert vh(fake, "peers", "--token-file", str(token_file)).returncode == 0
     r = vh(fake, "rekey", "start", "--shares", "1", "--threshold", "1", env=env)
     assert r.returncode == 0, r.stderr
     r = vh(fake, "rekey", "submit", "--keys-file", holders[0], env=env)
     assert r.returncode == 0, r.stderr
     r = vh(fake, "rekey", "status", env={"VAULT_TOKEN": "hvs.notavalidtokenatallxxxxx"})
     assert r.returncode == 1 and "Vault refused the token" in r.stderr
-    assert secrets_in_argv(fake, [init["root_token"]] + init["unseal_keys_b64"]) == []
+    secrets = [init["root_token"], token, otp.read_text().strip()] + init["unseal_keys_b64"]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_vault2_generate_root_with_no_token_at_all_under_the_opt_out(make_fake, tmp_path):
+    """docs/ceremonies.md §1.6: with every token lost, enable_unauthenticated_access =
+    ["generate-root"] in the server configuration lets two holders make a root token with no
+    token at all; rekey, not listed, still needs one."""
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4",
+                                  "--vault-opt", "preset_threshold=2",
+                                  "--vault-opt", "enable_unauthenticated_access=generate-root")
+    cm = json.loads(fake.kubectl("get", "configmap", "vault-config", "-n", "vault", "-o", "json").stdout)
+    assert 'enable_unauthenticated_access = ["generate-root"]\n' in cm["data"]["extraconfig-from-values.hcl"]
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp))
+    assert r.returncode == 0, r.stderr
+    nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 0, r.stderr
+    token_file = tmp_path / "root.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--nonce", nonce, "--otp-file",
+           str(otp), "--output", str(token_file))
+    assert r.returncode == 0, r.stderr
+    token = token_file.read_text().strip()
+    assert token.startswith("hvs.") and token != init["root_token"]
+    assert vh(fake, "peers", "--token-file", str(token_file)).returncode == 0
+    r = vh(fake, "rekey", "status")
+    assert r.returncode == 1
+    assert r.stderr == refused_without_a_token("vault-0", "reading the rekey status", "rekey", "rekey")
+    assert secrets_in_argv(fake, [init["root_token"], token, otp.read_text().strip()] +
+                           init["unseal_keys_b64"]) == []
 
 
 def test_openbao_rotate_keys(make_fake, tmp_path):
@@ -339,7 +406,8 @@ def test_openbao_rotate_keys(make_fake, tmp_path):
     r = vh(fake, "rekey", "status", env={"BAO_TOKEN": "s.notavalidtokenatallxxxxxxx"})
     assert r.returncode == 1
     assert r.stderr.endswith("kubectl vault-ha: Vault refused the token: the rekey needs a token whose "
-                             "policy grants update on sys/rotate/root/* (a root token has it)\n"), r.stderr
+                             "policy grants read (status), update (start, submit) and delete (cancel) on "
+                             "sys/rotate/root/* (a root token has them)\n"), r.stderr
     assert secrets_in_argv(fake, [init["root_token"], otp.read_text().strip()] + init["unseal_keys_b64"]) == []
 
 
