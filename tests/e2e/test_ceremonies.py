@@ -721,3 +721,114 @@ def rekey_status_recovery(fake):
     r = vh(fake, "rekey", "status", "--target", "recovery", "-o", "json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def test_rekey_on_auto_unseal_wants_a_target_and_barrier_rotates_the_root_key(make_fake, tmp_path):
+    """docs/ceremonies.md §2.8: on auto-unseal the barrier target only rotates the root key (1/1
+    forced, recovery shares authorise, no shares returned): without --target the start is
+    refused and points to --target recovery; --target barrier says what it does and writes no
+    keys file."""
+    fake, init, _ = cluster(make_fake, tmp_path, "--vault-opt", "seal_type=transit",
+                            "--vault-opt", "preset_threshold=2")
+    r = vh(fake, "rekey", "start")
+    assert r.returncode == 1
+    assert r.stderr == (
+        "kubectl vault-ha: vault-0 uses auto-unseal (recovery keys): a rekey of the barrier target (the "
+        "default) only rotates the root key, which the seal stores, and returns no shares. For new "
+        "recovery shares: `kubectl vault-ha rekey start --target recovery` (and --target recovery on "
+        "every rekey command of that ceremony); to rotate the root key on purpose: --target barrier\n")
+    assert rekey_status(fake)["started"] is False
+    r = vh(fake, "rekey", "start", "--target", "barrier", "--verify")
+    assert r.returncode == 64 and "--verify, --pgp-keys and --backup do not apply" in r.stderr
+    r = vh(fake, "rekey", "start", "--target", "barrier")
+    assert r.returncode == 0, r.stderr
+    nonce = rekey_status(fake)["nonce"]
+    assert r.stderr == ""
+    assert r.stdout == (
+        "Root key rotation started on vault-0: nonce %s.\n"
+        "Auto-unseal: this rekey of the barrier rotates the root key only; it returns no shares, and "
+        "the recovery shares stay as they are.\n"
+        "2 recovery key holders must each submit their recovery share (the nonce is not a secret; "
+        "share it):\n  kubectl vault-ha rekey submit --nonce %s --target barrier\n" % (nonce, nonce))
+    holders = [write_private(tmp_path / ("rec%d" % i), k + "\n") for i, k in enumerate(init["unseal_keys_b64"])]
+    assert vh(fake, "rekey", "submit", "--target", "barrier", "--keys-file", holders[0]).returncode == 0
+    out = tmp_path / "never.json"
+    r = vh(fake, "rekey", "submit", "--target", "barrier", "--keys-file", holders[1], "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Root key rotated on vault-0. Vault returned no shares (auto-unseal: the seal stores the root "
+        "key); the recovery shares are unchanged and still authorise generate-root and rekey. Nothing "
+        "was written to %s.\n" % out)
+    assert not out.exists()
+    assert rekey_status(fake)["started"] is False
+    # The recovery shares still work: a recovery rekey with them completes.
+    assert vh(fake, "rekey", "start", "--target", "recovery", "--shares", "1", "--threshold", "1").returncode == 0
+    new = tmp_path / "new-recovery.json"
+    for h in holders[:2]:
+        r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", h, "--output", str(new))
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(new.read_text())["recovery_keys_b64"]) == 1
+
+
+def test_lost_root_generation_after_a_step_down_is_explained_as_kept_on_the_old_leader(make_fake, tmp_path):
+    """docs/ceremonies.md §1.3, §3.5: a step-down does not discard a root generation; the new
+    active node does not see it, and the old one keeps it until its process restarts."""
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt", "preset_threshold=2")
+    r = vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp"))
+    assert r.returncode == 0, r.stderr
+    nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
+    root = write_private(tmp_path / "root", init["root_token"] + "\n")
+    assert vh(fake, "step-down", "--token-file", root).returncode == 0
+    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+    now = active_pod(fake)
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"kubectl vault-ha: the root generation started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0 \(nonce %s\) "
+        r"was lost: vault-0, which holds it in memory, is no longer the active node \(%s is now, and has "
+        r"none\)\. vault-0 keeps the stale attempt until its Vault process restarts: if it leads again, "
+        r"`generate-root cancel` clears it\n"
+        r"kubectl vault-ha: it must be started again \(`kubectl vault-ha generate-root start`\) and every "
+        r"key holder must submit again\n" % (nonce, now), r.stderr), r.stderr
+
+
+def test_rekey_output_that_cannot_be_written_is_not_dumped_silently(make_fake, tmp_path):
+    """The new shares are active once the last share is in: when --output cannot be written
+    (here a file size limit: every file fails), a rescue file is tried next to it, then
+    standard output with a loud warning; the failed files are removed."""
+    import resource
+    import signal
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2").returncode == 0
+    for h in holders[:2]:
+        assert vh(fake, "rekey", "submit", "--keys-file", h).returncode == 0
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update(HOME="/nonexistent", KUBECONFIG=str(fake.kubeconfig))
+    p = subprocess.run([BIN, "rekey", "submit", "--keys-file", holders[2], "--output",
+                        str(outdir / "new.json")], env=env, capture_output=True, text=True,
+                       timeout=120, preexec_fn=small_files)
+    assert p.returncode == 1, p.stderr
+    shown, _, after = p.stdout.partition("\n}\n")
+    new = json.loads(shown + "\n}\n")
+    assert after == "The new shares are active now: the old ones no longer unseal.\n"
+    assert new["unseal_shares"] == 3 and len(new["unseal_keys_b64"]) == 3
+    assert re.fullmatch(
+        r"Rekey on vault-0, nonce [0-9a-f-]+: 2 of 3 shares given so far\.\n"
+        r"kubectl vault-ha: writing %s failed: [^\n]*\n"
+        r"kubectl vault-ha: writing %s\.rescue-\w{6} failed: [^\n]*\n"
+        r"kubectl vault-ha: WARNING: no file could hold the new shares, and Vault has them active or "
+        r"pending: they follow on standard output, which is not a terminal: whatever reads it now "
+        r"holds them\. Store them safely now: they are shown only once\n"
+        % (re.escape(str(outdir / "new.json")), re.escape(str(outdir / "new.json"))), p.stderr), p.stderr
+    assert os.listdir(outdir) == []
+    # The shares shown are the active ones: they unseal a restarted pod.
+    assert fake.kubectl("delete", "pod", "vault-2", "-n", "vault").returncode == 0
+    r = vh(fake, "unseal", "vault-2", "--keys-file",
+           write_private(tmp_path / "k", "\n".join(new["unseal_keys_b64"][:2]) + "\n"))
+    assert r.returncode == 0, r.stderr
