@@ -235,11 +235,12 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
                  "has none (a restart discards it; a sealed node keeps it out of reach)",
                  lost_on, active);
     else
-        snprintf(why, sizeof why,
-                 "%.100s, which holds it in memory, is no longer the active node (%.100s is now, and "
-                 "has none). %.100s keeps the stale attempt until its Vault process restarts: "
-                 "if it leads again, `generate-root cancel` clears it",
-                 lost_on, active, lost_on);
+        snprintf(
+            why, sizeof why,
+            "%.100s, which holds it in memory, is no longer the active node (%.100s is now, and "
+            "has none). %.100s keeps the stale attempt until its Vault process restarts: "
+            "if it leads again, `generate-root cancel` clears it",
+            lost_on, active, lost_on);
     cmd_errorf(ctx, "the %s %s (nonce %s) was lost: %s\n", kind, started, which, why);
     return 1;
 }

@@ -566,6 +566,8 @@ const struct cmd_entry cmd_rekey_entry = {
             "The rekey lives in the active node's memory only: a step-down, a leader change,\n"
             "a seal or a restart loses it, and the plugin says so. Shares and the token go to\n"
             "the pod on standard input, never on a command line. Vault 2.x needs a token.\n"
+            "On auto-unseal, new recovery shares take --target recovery on every command;\n"
+            "--target barrier there only rotates the root key (no shares come back).\n"
             "\nExamples:\n"
             "  kubectl vault-ha rekey start --shares 5 --threshold 3 --verify\n"
             "  kubectl vault-ha rekey submit --nonce 2dbd10f1-... --output new-shares.json\n"

@@ -47,6 +47,15 @@ def active_pod(fake):
     return None
 
 
+def step_down_vault0(fake, tmp_path, init):
+    """vault-0 (active) steps down; returns the pod active after it."""
+    root = write_private(tmp_path / "root", init["root_token"] + "\n")
+    r = vh(fake, "step-down", "--token-file", root)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+    return active_pod(fake)
+
+
 def corrupt(share_b64):
     """Another holder's share with a wrong value: well-formed, wrong at the threshold."""
     raw = bytearray(base64.b64decode(share_b64))
@@ -220,17 +229,13 @@ def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
     assert vh(fake, "rekey", "start").returncode == 0
     nonce = rekey_status(fake)["nonce"]
     assert vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", nonce).returncode == 0
-    root = write_private(tmp_path / "root", init["root_token"] + "\n")
-    r = vh(fake, "step-down", "--token-file", root)
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
-    now = active_pod(fake)
+    now = step_down_vault0(fake, tmp_path, init)
     r = vh(fake, "rekey", "submit", "--keys-file", holders[1], "--nonce", nonce)
     assert r.returncode == 1
     assert re.fullmatch(
         r"kubectl vault-ha: the rekey started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0 \(nonce %s\) was lost: vault-0, "
         r"which held it in memory, is no longer the active node \(%s is now\): a step-down or a leader "
-        r"change discards a ceremony in progress\n"
+        r"change discards a rekey in progress\n"
         r"kubectl vault-ha: no rekey is in progress now: it must be started again \(`kubectl vault-ha "
         r"rekey start`\) and every key holder must submit again\n" % (nonce, now), r.stderr), r.stderr
 
@@ -777,10 +782,7 @@ def test_lost_root_generation_after_a_step_down_is_explained_as_kept_on_the_old_
     r = vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp"))
     assert r.returncode == 0, r.stderr
     nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
-    root = write_private(tmp_path / "root", init["root_token"] + "\n")
-    assert vh(fake, "step-down", "--token-file", root).returncode == 0
-    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
-    now = active_pod(fake)
+    now = step_down_vault0(fake, tmp_path, init)
     r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
     assert r.returncode == 1
     assert re.fullmatch(
