@@ -15,6 +15,12 @@
 #include "kube.h"
 #include "ops.h"
 
+/* Vault 2.x (version known): rekey and generate-root may be served without a token. */
+static int may_go_without_token(const struct cmd_ceremony *cc)
+{
+    return !cc->c.flavor.openbao && cc->c.flavor.version_known && cc->c.flavor.needs_token;
+}
+
 int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, const char *target,
                       int token_always, struct cmd_ceremony *cc)
 {
@@ -40,13 +46,17 @@ int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, cons
     cc->c.recovery = target != NULL && strcmp(target, "recovery") == 0;
     /* Vault 2.x and OpenBao's rotate-keys need a token besides the shares
      * (docs/ceremonies.md §1.6, §6), and so does an unknown version; 1.x takes one
-     * when it is at hand and needs none. */
+     * when it is at hand and needs none. A Vault 2.x server may serve rekey and
+     * generate-root without one (enable_unauthenticated_access, the way out when
+     * no token exists at all): there the call goes without, and a 403 explains. */
     int need = token_always || cc->c.flavor.needs_token;
-    int got = 0, token_rc = cmd_get_token(ctx, args, cc->o.vc, need && isatty(STDIN_FILENO), 0,
+    int may_go_without = !token_always && may_go_without_token(cc);
+    int got = 0, token_rc = cmd_get_token(ctx, args, cc->o.vc,
+                                          need && !may_go_without && isatty(STDIN_FILENO), 0,
                                           &cc->token, &got);
     if (token_rc != EXIT_OK)
         return token_rc;
-    if (got == 0 && need) {
+    if (got == 0 && need && !may_go_without) {
         const char *product = cc->c.flavor.openbao ? "OpenBao" : "Vault";
         if (token_always)
             cmd_errorf(ctx, "rotate needs a Vault token: set VAULT_TOKEN or use --token-file "
@@ -189,26 +199,48 @@ int cmd_ceremony_explain_lost(struct cmd_context *ctx, struct cmd_ceremony *cc, 
         return 2;
     }
     const char *lost_on = have ? pod : held;
+    /* docs/ceremonies.md §1.3, §3.5: preSeal (a seal, a step-down, any leader change)
+     * wipes a rekey; a root generation stays in its node's memory until that process
+     * restarts or it is cancelled there, only out of sight while another node leads. */
+    int rekey = strcmp(kind, "rekey") == 0;
     if (strcmp(lost_on, cc->active) == 0) {
-        cmd_errorf(ctx,
-                   "no %s is in progress on %s: the last one (started at %s, nonce %s) was "
-                   "completed or "
-                   "cancelled, or %.100s lost the leadership and got it back (a step-down or a "
-                   "seal discards a ceremony in progress)\n",
-                   kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
+        if (rekey)
+            cmd_errorf(ctx,
+                       "no %s is in progress on %s: the last one (started at %s, nonce %s) was "
+                       "completed or cancelled, or %.100s lost the leadership and got it back (a "
+                       "step-down or a seal discards a rekey in progress)\n",
+                       kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
+        else
+            cmd_errorf(ctx,
+                       "no %s is in progress on %s: the last one (started at %s, nonce %s) was "
+                       "completed or cancelled, or the Vault process of %.100s restarted (which "
+                       "discards a root generation in progress)\n",
+                       kind, cc->active, have ? start.when : "an unknown time", which, lost_on);
         return 2;
     }
     const struct vault_status *st = status_of(cc, lost_on);
-    char why[600];
-    if (st == NULL || st->sealed)
+    char why[1024];
+    if (rekey && (st == NULL || st->sealed))
         snprintf(why, sizeof why,
                  "%.100s, which held it in memory, was sealed or restarted (%s is active now)",
                  lost_on, active);
-    else
+    else if (rekey)
         snprintf(why, sizeof why,
                  "%.100s, which held it in memory, is no longer the active node (%s is now): a "
-                 "step-down or a leader change discards a ceremony in progress",
+                 "step-down or a leader change discards a rekey in progress",
                  lost_on, active);
+    else if (st == NULL || st->sealed)
+        snprintf(why, sizeof why,
+                 "%.100s, which held it in memory, is sealed or was restarted, and %s, active now, "
+                 "has none (a restart discards it; a sealed node keeps it out of reach)",
+                 lost_on, active);
+    else
+        snprintf(
+            why, sizeof why,
+            "%.100s, which holds it in memory, is no longer the active node (%.100s is now, and "
+            "has none). %.100s keeps the stale attempt until its Vault process restarts: "
+            "if it leads again, `generate-root cancel` clears it",
+            lost_on, active, lost_on);
     cmd_errorf(ctx, "the %s %s (nonce %s) was lost: %s\n", kind, started, which, why);
     return 1;
 }
@@ -218,20 +250,34 @@ void cmd_ceremony_report(struct cmd_context *ctx, struct cmd_ceremony *cc, const
 {
     cmd_report(ctx, err);
     switch (cc->c.failure) {
-    case CER_FAIL_DENIED:
-        if (cc->c.token == NULL)
+    case CER_FAIL_DENIED: {
+        int rekey = strcmp(kind, "rekey") == 0;
+        if (cc->c.token == NULL && may_go_without_token(cc))
+            /* docs/ceremonies.md §1.6 and seal-migration.md §8.3: the opt-out is server
+             * configuration; the chart copies its ConfigMap at container start, so a SIGHUP
+             * alone re-reads the old copy. */
+            cmd_errorf(
+                ctx,
+                "Vault %s refused the %s without a token: set VAULT_TOKEN or use "
+                "--token-file FILE. With no token at all, add enable_unauthenticated_access "
+                "= [\"%s\"] to the Vault server configuration and make every Vault pod "
+                "read it (with the Helm chart: in the server config values, then restart "
+                "the pods; a SIGHUP re-reads only the copy made at container start), run the "
+                "%s, then remove it the same way\n",
+                cc->version, kind, rekey ? "rekey" : "generate-root", kind);
+        else if (cc->c.token == NULL)
             cmd_errorf(ctx,
                        "Vault refused the %s without a token: this server needs one (set "
                        "VAULT_TOKEN or use --token-file FILE)\n",
                        kind);
         else
             cmd_errorf(ctx,
-                       "Vault refused the token: the %s needs a token whose policy grants update "
-                       "on %s/* (a root token has it)\n",
-                       kind,
-                       strcmp(kind, "rekey") == 0 ? ceremony_rekey_prefix(&cc->c)
-                                                  : ceremony_root_prefix(&cc->c));
+                       "Vault refused the token: the %s needs a token whose policy grants read "
+                       "(status), update (start, submit) and delete (cancel) on %s/* (a root token "
+                       "has them)\n",
+                       kind, rekey ? ceremony_rekey_prefix(&cc->c) : ceremony_root_prefix(&cc->c));
         break;
+    }
     case CER_FAIL_WRONG_SHARES:
         cmd_errorf(ctx,
                    "the shares given did not combine into the key: at least one is wrong. Vault "

@@ -4,6 +4,7 @@
  * every time; the last one gets the new shares into a 0600 file (or shown
  * once). With --verify the new holders prove their shares before they become
  * active. Shares go to the pod on stdin only (lib/ceremony). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,50 @@ static const char *old_shares_gone(const struct cmd_ceremony *cc)
                           : "the old ones no longer unseal";
 }
 
+/* docs/ceremonies.md §2.8: under auto-unseal (recovery keys) the barrier target
+ * rotates the root key only: Vault forces 1/1, authorises with the recovery shares
+ * and returns no shares. */
+static int root_key_rotation(const struct cmd_ceremony *cc)
+{
+    if (cc->c.recovery)
+        return 0;
+    for (size_t i = 0; i < cc->o.vc->npods; i++)
+        if (strcmp(cc->o.vc->pods[i].name, cc->active) == 0 && cc->views[i].have_status)
+            return cc->views[i].st.recovery_seal;
+    return 0;
+}
+
 static const char *target_flag(const struct cmd_ceremony *cc)
 {
-    return cc->c.recovery ? " --target recovery" : "";
+    return cc->c.recovery ? " --target recovery" : root_key_rotation(cc) ? " --target barrier" : "";
+}
+
+/* rekey start on auto-unseal: the default target gives no new shares, so it is
+ * asked for by name; 0 to go on, else an exit code after explaining. */
+static int check_root_key_rotation(struct cmd_context *ctx, const struct cmd_args *args,
+                                   const struct cmd_ceremony *cc, const struct rekey_request *req)
+{
+    if (!root_key_rotation(cc))
+        return 0;
+    if (cmd_opt_str(args, "target") == NULL) {
+        cmd_errorf(ctx,
+                   "%s uses auto-unseal (recovery keys): a rekey of the barrier target (the "
+                   "default) only rotates the root key, which the seal stores, and returns no "
+                   "shares. For new recovery shares: `%s rekey start --target recovery` (and "
+                   "--target recovery on every rekey command of that ceremony); to rotate the "
+                   "root key on purpose: --target barrier\n",
+                   cc->active, ctx->prog);
+        return EXIT_ERROR;
+    }
+    if (req->verify || req->pgp_keys != NULL || req->backup) {
+        cmd_errorf(ctx,
+                   "%s uses auto-unseal: --target barrier rotates the root key only and returns "
+                   "no shares, so --verify, --pgp-keys and --backup do not apply (Vault refuses "
+                   "them)\n",
+                   cc->active);
+        return EXIT_USAGE;
+    }
+    return 0;
 }
 
 static int print_status(struct cmd_context *ctx, struct cmd_ceremony *cc,
@@ -88,18 +130,21 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
         cmd_errorf(ctx, "--backup keeps PGP-encrypted shares in Vault: it needs --pgp-keys\n");
         return EXIT_USAGE;
     }
+    int rc = check_root_key_rotation(ctx, args, cc, &req);
+    if (rc != 0)
+        return rc;
     struct rekey_status st;
     if (ceremony_rekey_status(&cc->c, &st, &err) < 0) {
         cmd_ceremony_report(ctx, cc, &err, "rekey");
         return EXIT_ERROR;
     }
     if (st.started) {
-        cmd_errorf(ctx, "a rekey is already in progress: finish it or `%s rekey cancel`\n",
-                   ctx->prog);
+        cmd_errorf(ctx, "a rekey is already in progress: finish it or `%s rekey cancel%s`\n",
+                   ctx->prog, target_flag(cc));
         print_status(ctx, cc, &st);
         return EXIT_ERROR;
     }
-    if (!req.verify && !req.backup)
+    if (!req.verify && !req.backup && !root_key_rotation(cc))
         cmd_errorf(ctx,
                    "warning: without --verify the new shares are active the moment the last "
                    "share is in; if that answer is lost on the way (a broken connection), so are "
@@ -110,6 +155,17 @@ static int rekey_start(struct cmd_context *ctx, const struct cmd_args *args,
     }
     if (ctx->g->output != OUTPUT_TABLE && ctx->g->output != OUTPUT_WIDE)
         return print_status(ctx, cc, &st);
+    if (root_key_rotation(cc)) {
+        fprintf(ctx->out,
+                "Root key rotation started on %s: nonce %s.\n"
+                "Auto-unseal: this rekey of the barrier rotates the root key only; it returns no "
+                "shares, and the recovery shares stay as they are.\n"
+                "%d recovery key holder%s must each submit their recovery share (the nonce is not "
+                "a secret; share it):\n  %s rekey submit --nonce %s%s\n",
+                cc->active, st.nonce, st.required, st.required == 1 ? "" : "s", ctx->prog, st.nonce,
+                target_flag(cc));
+        return EXIT_OK;
+    }
     fprintf(ctx->out,
             "Rekey started on %s: nonce %s.\n"
             "New shares: %d, threshold %d%s%s.\n"
@@ -155,6 +211,49 @@ static int check_in_progress(struct cmd_context *ctx, struct cmd_ceremony *cc,
     return 0;
 }
 
+/* --output could not be written, and Vault has made the new shares active (or holds
+ * them for verification): they exist nowhere else. A rescue file next to it (0600,
+ * O_EXCL), else standard output, whatever it is: a pipe beats losing them. */
+static void rescue_keys(struct cmd_context *ctx, const char *output, const struct secret *text)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s.rescue-XXXXXX", output);
+    int fd = n > 0 && (size_t)n < sizeof path ? mkostemp(path, O_CLOEXEC) : -1;
+    if (fd >= 0 && cmd_ceremony_file_write(ctx, fd, path, text) == 0) {
+        cmd_errorf(ctx, "the new shares were written to %s (mode 0600) instead: keep that file\n",
+                   path);
+        return;
+    }
+    if (fd >= 0)
+        unlink(path);
+    cmd_errorf(ctx,
+               "WARNING: no file could hold the new shares, and Vault has them active or "
+               "pending: they follow on standard output%s. Store them safely now: they are "
+               "shown only once\n",
+               isatty(fileno(ctx->out_raw)) ? ""
+                                            : ", which is not a terminal: whatever reads it "
+                                              "now holds them");
+    cmd_ceremony_show_secret(ctx, text);
+}
+
+/* Auto-unseal's barrier rekey (§2.8): complete with no shares. */
+static int report_root_key_rotated(struct cmd_context *ctx, const struct cmd_ceremony *cc,
+                                   const char *output)
+{
+    if (ctx->g->output == OUTPUT_JSON || ctx->g->output == OUTPUT_YAML) {
+        json_t *doc = json_pack("{s:s, s:b, s:i, s:b}", "pod", cc->active, "complete", 1,
+                                "new_shares", 0, "root_key_rotated", 1);
+        return cmd_print_document(ctx, NULL, doc);
+    }
+    fprintf(ctx->out,
+            "Root key rotated on %s. Vault returned no shares (auto-unseal: the seal stores the "
+            "root key); the recovery shares are unchanged and still authorise generate-root and "
+            "rekey.%s%s%s\n",
+            cc->active, output ? " Nothing was written to " : "", output ? output : "",
+            output ? "." : "");
+    return EXIT_OK;
+}
+
 /* The new shares: into --output (opened before anything was submitted), else shown once. */
 static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
                         const struct rekey_update *u, const struct rekey_status *st, int fd,
@@ -162,6 +261,13 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
 {
     struct error err = {0};
     struct secret text = {0};
+    if (u->keys_b64.n == 0) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(output);
+        }
+        return report_root_key_rotated(ctx, cc, output);
+    }
     if (ceremony_rekey_keys_json(u, st->t, cc->c.recovery, &text, &err) < 0) {
         cmd_report(ctx, &err);
         return EXIT_ERROR;
@@ -181,12 +287,13 @@ static int deliver_keys(struct cmd_context *ctx, struct cmd_ceremony *cc,
                 "Rekey complete on %s: %zu new shares, threshold %d, written to %s (mode "
                 "0600).\n",
                 cc->active, u->keys_b64.n, st->t, output);
+    } else if (fd >= 0) {
+        unlink(output); /* closed by the write; a partial file is no copy */
+        rescue_keys(ctx, output, &text);
+        rc = EXIT_ERROR;
     } else {
-        if (fd >= 0)
-            cmd_errorf(ctx, "the new shares follow on standard output\n");
         cmd_ceremony_show_secret(ctx, &text);
         fprintf(ctx->err, "Store the new shares safely now: they are shown only once.\n");
-        rc = fd >= 0 ? EXIT_ERROR : EXIT_OK;
     }
     secret_free(&text);
     if (json)
@@ -232,15 +339,17 @@ static int rekey_submit(struct cmd_context *ctx, const struct cmd_args *args,
     }
     /* PGP-encrypted shares are useless to whoever reads a pipe; plain ones are not. */
     int may_complete = st.progress + (int)keys.n >= st.required;
-    if (output == NULL && st.npgp == 0 && may_complete &&
+    /* No share comes back from a root-key rotation (§2.8): nothing to write or show. */
+    int rotation = root_key_rotation(cc);
+    if (output == NULL && st.npgp == 0 && may_complete && !rotation &&
         !cmd_ceremony_may_show(ctx, cc->c.recovery ? "the new recovery key shares"
                                                    : "the new unseal key shares")) {
         secret_list_free(&keys);
         return EXIT_ERROR;
     }
     /* The file before the shares: if it cannot be created, nothing has happened yet. */
-    int fd = output != NULL ? cmd_ceremony_file(ctx, output) : -1;
-    if (output != NULL && fd < 0) {
+    int fd = output != NULL && !rotation ? cmd_ceremony_file(ctx, output) : -1;
+    if (output != NULL && !rotation && fd < 0) {
         secret_list_free(&keys);
         return EXIT_ERROR;
     }
@@ -457,6 +566,8 @@ const struct cmd_entry cmd_rekey_entry = {
             "The rekey lives in the active node's memory only: a step-down, a leader change,\n"
             "a seal or a restart loses it, and the plugin says so. Shares and the token go to\n"
             "the pod on standard input, never on a command line. Vault 2.x needs a token.\n"
+            "On auto-unseal, new recovery shares take --target recovery on every command;\n"
+            "--target barrier there only rotates the root key (no shares come back).\n"
             "\nExamples:\n"
             "  kubectl vault-ha rekey start --shares 5 --threshold 3 --verify\n"
             "  kubectl vault-ha rekey submit --nonce 2dbd10f1-... --output new-shares.json\n"

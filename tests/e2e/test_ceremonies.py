@@ -47,6 +47,15 @@ def active_pod(fake):
     return None
 
 
+def step_down_vault0(fake, tmp_path, init):
+    """vault-0 (active) steps down; returns the pod active after it."""
+    root = write_private(tmp_path / "root", init["root_token"] + "\n")
+    r = vh(fake, "step-down", "--token-file", root)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
+    return active_pod(fake)
+
+
 def corrupt(share_b64):
     """Another holder's share with a wrong value: well-formed, wrong at the threshold."""
     raw = bytearray(base64.b64decode(share_b64))
@@ -144,7 +153,7 @@ def test_rekey_duplicate_and_wrong_share(make_fake, tmp_path):
     assert re.fullmatch(
         r"kubectl vault-ha: no rekey is in progress on vault-0: the last one \(started at \d{4}-\d\d-\d\d \d\d:\d\d UTC, "
         r"nonce %s\) was completed or cancelled, or vault-0 lost the leadership and got it back \(a "
-        r"step-down or a seal discards a ceremony in progress\)\n" % nonce, r.stderr), r.stderr
+        r"step-down or a seal discards a rekey in progress\)\n" % nonce, r.stderr), r.stderr
 
 
 def rekey_until_verification(fake, tmp_path, holders):
@@ -220,17 +229,13 @@ def test_leader_change_mid_rekey_is_explained(make_fake, tmp_path):
     assert vh(fake, "rekey", "start").returncode == 0
     nonce = rekey_status(fake)["nonce"]
     assert vh(fake, "rekey", "submit", "--keys-file", holders[0], "--nonce", nonce).returncode == 0
-    root = write_private(tmp_path / "root", init["root_token"] + "\n")
-    r = vh(fake, "step-down", "--token-file", root)
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: active_pod(fake) not in (None, "vault-0"), 60, what="another active pod")
-    now = active_pod(fake)
+    now = step_down_vault0(fake, tmp_path, init)
     r = vh(fake, "rekey", "submit", "--keys-file", holders[1], "--nonce", nonce)
     assert r.returncode == 1
     assert re.fullmatch(
         r"kubectl vault-ha: the rekey started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0 \(nonce %s\) was lost: vault-0, "
         r"which held it in memory, is no longer the active node \(%s is now\): a step-down or a leader "
-        r"change discards a ceremony in progress\n"
+        r"change discards a rekey in progress\n"
         r"kubectl vault-ha: no rekey is in progress now: it must be started again \(`kubectl vault-ha "
         r"rekey start`\) and every key holder must submit again\n" % (nonce, now), r.stderr), r.stderr
 
@@ -300,21 +305,88 @@ def test_generate_root_by_two_holders_then_decode_alone(make_fake, tmp_path):
     assert secrets_in_argv(fake, secrets) == []
 
 
+def refused_without_a_token(pod, what, kind, family):
+    """What Vault 2.x without a token and without the opt-out gets (docs/ceremonies.md §1.6)."""
+    return ("kubectl vault-ha: %s on %s failed: permission denied\n"
+            "kubectl vault-ha: Vault 2.0.4 refused the %s without a token: set VAULT_TOKEN or use "
+            "--token-file FILE. With no token at all, add enable_unauthenticated_access = [\"%s\"] "
+            "to the Vault server configuration and make every Vault pod read it (with the Helm "
+            "chart: in the server config values, then restart the pods; a SIGHUP re-reads only "
+            "the copy made at container start), run the %s, then remove it the same way\n"
+            % (what, pod, kind, family, kind))
+
+
 def test_vault2_without_a_token_then_with_one(make_fake, tmp_path):
-    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4")
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4",
+                                  "--vault-opt", "preset_threshold=2",
+                                  "--vault-opt", "ceremony_tokens=s.statusonly=sys/generate-root/*:read")
     r = vh(fake, "rekey", "status")
     assert r.returncode == 1
-    assert r.stderr == ("kubectl vault-ha: Vault 2.0.4 needs a Vault token as well as the key shares "
-                        "(since Vault 2.0 the ceremonies are authenticated): set VAULT_TOKEN or use "
-                        "--token-file FILE\n")
+    assert r.stderr == refused_without_a_token("vault-0", "reading the rekey status", "rekey", "rekey")
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp))
+    assert r.returncode == 1 and not otp.exists()
+    assert r.stderr == refused_without_a_token("vault-0", "reading the root generation status",
+                                               "root generation", "generate-root")
+    # A token that may read the status but not start: the policy hint names every verb.
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp), env={"VAULT_TOKEN": "s.statusonly"})
+    assert r.returncode == 1
+    assert r.stderr == ("kubectl vault-ha: starting the root generation on vault-0 failed: permission denied\n"
+                        "kubectl vault-ha: Vault refused the token: the root generation needs a token whose "
+                        "policy grants read (status), update (start, submit) and delete (cancel) on "
+                        "sys/generate-root/* (a root token has them)\n"), r.stderr
+    # Generate-root on 2.x with a token, by two holders.
     env = {"VAULT_TOKEN": init["root_token"]}
+    otp = tmp_path / "otp2"
+    assert vh(fake, "generate-root", "start", "--otp-file", str(otp), env=env).returncode == 0
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
+    assert r.returncode == 0 and "1/2 shares given" in r.stdout, r.stderr
+    token_file = tmp_path / "gen.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--otp-file", str(otp),
+           "--output", str(token_file), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Root generation complete on vault-0.\nThe new root token is in %s (mode 0600). "
+                        "Revoke it once the emergency is over.\n" % token_file)
+    token = token_file.read_text().strip()
+    assert token.startswith("hvs.") and token != init["root_token"]
+    assert vh(fake, "peers", "--token-file", str(token_file)).returncode == 0
     r = vh(fake, "rekey", "start", "--shares", "1", "--threshold", "1", env=env)
     assert r.returncode == 0, r.stderr
     r = vh(fake, "rekey", "submit", "--keys-file", holders[0], env=env)
     assert r.returncode == 0, r.stderr
     r = vh(fake, "rekey", "status", env={"VAULT_TOKEN": "hvs.notavalidtokenatallxxxxx"})
     assert r.returncode == 1 and "Vault refused the token" in r.stderr
-    assert secrets_in_argv(fake, [init["root_token"]] + init["unseal_keys_b64"]) == []
+    secrets = [init["root_token"], token, otp.read_text().strip()] + init["unseal_keys_b64"]
+    assert secrets_in_argv(fake, secrets) == []
+
+
+def test_vault2_generate_root_with_no_token_at_all_under_the_opt_out(make_fake, tmp_path):
+    """docs/ceremonies.md §1.6: with every token lost, enable_unauthenticated_access =
+    ["generate-root"] in the server configuration lets two holders make a root token with no
+    token at all; rekey, not listed, still needs one."""
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-version", "2.0.4",
+                                  "--vault-opt", "preset_threshold=2",
+                                  "--vault-opt", "enable_unauthenticated_access=generate-root")
+    cm = json.loads(fake.kubectl("get", "configmap", "vault-config", "-n", "vault", "-o", "json").stdout)
+    assert 'enable_unauthenticated_access = ["generate-root"]\n' in cm["data"]["extraconfig-from-values.hcl"]
+    otp = tmp_path / "otp"
+    r = vh(fake, "generate-root", "start", "--otp-file", str(otp))
+    assert r.returncode == 0, r.stderr
+    nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 0, r.stderr
+    token_file = tmp_path / "root.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[1], "--nonce", nonce, "--otp-file",
+           str(otp), "--output", str(token_file))
+    assert r.returncode == 0, r.stderr
+    token = token_file.read_text().strip()
+    assert token.startswith("hvs.") and token != init["root_token"]
+    assert vh(fake, "peers", "--token-file", str(token_file)).returncode == 0
+    r = vh(fake, "rekey", "status")
+    assert r.returncode == 1
+    assert r.stderr == refused_without_a_token("vault-0", "reading the rekey status", "rekey", "rekey")
+    assert secrets_in_argv(fake, [init["root_token"], token, otp.read_text().strip()] +
+                           init["unseal_keys_b64"]) == []
 
 
 def test_openbao_rotate_keys(make_fake, tmp_path):
@@ -339,7 +411,8 @@ def test_openbao_rotate_keys(make_fake, tmp_path):
     r = vh(fake, "rekey", "status", env={"BAO_TOKEN": "s.notavalidtokenatallxxxxxxx"})
     assert r.returncode == 1
     assert r.stderr.endswith("kubectl vault-ha: Vault refused the token: the rekey needs a token whose "
-                             "policy grants update on sys/rotate/root/* (a root token has it)\n"), r.stderr
+                             "policy grants read (status), update (start, submit) and delete (cancel) on "
+                             "sys/rotate/root/* (a root token has them)\n"), r.stderr
     assert secrets_in_argv(fake, [init["root_token"], otp.read_text().strip()] + init["unseal_keys_b64"]) == []
 
 
@@ -653,3 +726,111 @@ def rekey_status_recovery(fake):
     r = vh(fake, "rekey", "status", "--target", "recovery", "-o", "json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def test_rekey_on_auto_unseal_wants_a_target_and_barrier_rotates_the_root_key(make_fake, tmp_path):
+    """docs/ceremonies.md §2.8: on auto-unseal the barrier target only rotates the root key (1/1
+    forced, recovery shares authorise, no shares returned): without --target the start is
+    refused and points to --target recovery; --target barrier says what it does and writes no
+    keys file."""
+    fake, init, _ = cluster(make_fake, tmp_path, "--vault-opt", "seal_type=transit",
+                            "--vault-opt", "preset_threshold=2")
+    r = vh(fake, "rekey", "start")
+    assert r.returncode == 1
+    assert r.stderr == (
+        "kubectl vault-ha: vault-0 uses auto-unseal (recovery keys): a rekey of the barrier target (the "
+        "default) only rotates the root key, which the seal stores, and returns no shares. For new "
+        "recovery shares: `kubectl vault-ha rekey start --target recovery` (and --target recovery on "
+        "every rekey command of that ceremony); to rotate the root key on purpose: --target barrier\n")
+    assert rekey_status(fake)["started"] is False
+    r = vh(fake, "rekey", "start", "--target", "barrier", "--verify")
+    assert r.returncode == 64 and "--verify, --pgp-keys and --backup do not apply" in r.stderr
+    r = vh(fake, "rekey", "start", "--target", "barrier")
+    assert r.returncode == 0, r.stderr
+    nonce = rekey_status(fake)["nonce"]
+    assert r.stderr == ""
+    assert r.stdout == (
+        "Root key rotation started on vault-0: nonce %s.\n"
+        "Auto-unseal: this rekey of the barrier rotates the root key only; it returns no shares, and "
+        "the recovery shares stay as they are.\n"
+        "2 recovery key holders must each submit their recovery share (the nonce is not a secret; "
+        "share it):\n  kubectl vault-ha rekey submit --nonce %s --target barrier\n" % (nonce, nonce))
+    holders = [write_private(tmp_path / ("rec%d" % i), k + "\n") for i, k in enumerate(init["unseal_keys_b64"])]
+    assert vh(fake, "rekey", "submit", "--target", "barrier", "--keys-file", holders[0]).returncode == 0
+    out = tmp_path / "never.json"
+    r = vh(fake, "rekey", "submit", "--target", "barrier", "--keys-file", holders[1], "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Root key rotated on vault-0. Vault returned no shares (auto-unseal: the seal stores the root "
+        "key); the recovery shares are unchanged and still authorise generate-root and rekey. Nothing "
+        "was written to %s.\n" % out)
+    assert not out.exists()
+    assert rekey_status(fake)["started"] is False
+    # The recovery shares still work: a recovery rekey with them completes.
+    assert vh(fake, "rekey", "start", "--target", "recovery", "--shares", "1", "--threshold", "1").returncode == 0
+    new = tmp_path / "new-recovery.json"
+    for h in holders[:2]:
+        r = vh(fake, "rekey", "submit", "--target", "recovery", "--keys-file", h, "--output", str(new))
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(new.read_text())["recovery_keys_b64"]) == 1
+
+
+def test_lost_root_generation_after_a_step_down_is_explained_as_kept_on_the_old_leader(make_fake, tmp_path):
+    """docs/ceremonies.md §1.3, §3.5: a step-down does not discard a root generation; the new
+    active node does not see it, and the old one keeps it until its process restarts."""
+    fake, init, holders = cluster(make_fake, tmp_path, "--vault-opt", "preset_threshold=2")
+    r = vh(fake, "generate-root", "start", "--otp-file", str(tmp_path / "otp"))
+    assert r.returncode == 0, r.stderr
+    nonce = re.search(r"nonce ([0-9a-f-]+)\.", r.stdout).group(1)
+    now = step_down_vault0(fake, tmp_path, init)
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], "--nonce", nonce)
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"kubectl vault-ha: the root generation started at \d{4}-\d\d-\d\d \d\d:\d\d UTC on vault-0 \(nonce %s\) "
+        r"was lost: vault-0, which holds it in memory, is no longer the active node \(%s is now, and has "
+        r"none\)\. vault-0 keeps the stale attempt until its Vault process restarts: if it leads again, "
+        r"`generate-root cancel` clears it\n"
+        r"kubectl vault-ha: it must be started again \(`kubectl vault-ha generate-root start`\) and every "
+        r"key holder must submit again\n" % (nonce, now), r.stderr), r.stderr
+
+
+def test_rekey_output_that_cannot_be_written_is_not_dumped_silently(make_fake, tmp_path):
+    """The new shares are active once the last share is in: when --output cannot be written
+    (here a file size limit: every file fails), a rescue file is tried next to it, then
+    standard output with a loud warning; the failed files are removed."""
+    import resource
+    import signal
+    fake, init, holders = cluster(make_fake, tmp_path)
+    assert vh(fake, "rekey", "start", "--shares", "3", "--threshold", "2").returncode == 0
+    for h in holders[:2]:
+        assert vh(fake, "rekey", "submit", "--keys-file", h).returncode == 0
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env.update(HOME="/nonexistent", KUBECONFIG=str(fake.kubeconfig))
+    p = subprocess.run([BIN, "rekey", "submit", "--keys-file", holders[2], "--output",
+                        str(outdir / "new.json")], env=env, capture_output=True, text=True,
+                       timeout=120, preexec_fn=small_files)
+    assert p.returncode == 1, p.stderr
+    shown, _, after = p.stdout.partition("\n}\n")
+    new = json.loads(shown + "\n}\n")
+    assert after == "The new shares are active now: the old ones no longer unseal.\n"
+    assert new["unseal_shares"] == 3 and len(new["unseal_keys_b64"]) == 3
+    assert re.fullmatch(
+        r"Rekey on vault-0, nonce [0-9a-f-]+: 2 of 3 shares given so far\.\n"
+        r"kubectl vault-ha: writing %s failed: [^\n]*\n"
+        r"kubectl vault-ha: writing %s\.rescue-\w{6} failed: [^\n]*\n"
+        r"kubectl vault-ha: WARNING: no file could hold the new shares, and Vault has them active or "
+        r"pending: they follow on standard output, which is not a terminal: whatever reads it now "
+        r"holds them\. Store them safely now: they are shown only once\n"
+        % (re.escape(str(outdir / "new.json")), re.escape(str(outdir / "new.json"))), p.stderr), p.stderr
+    assert os.listdir(outdir) == []
+    # The shares shown are the active ones: they unseal a restarted pod.
+    assert fake.kubectl("delete", "pod", "vault-2", "-n", "vault").returncode == 0
+    r = vh(fake, "unseal", "vault-2", "--keys-file",
+           write_private(tmp_path / "k", "\n".join(new["unseal_keys_b64"][:2]) + "\n"))
+    assert r.returncode == 0, r.stderr

@@ -345,3 +345,127 @@ def test_rekey_lost_when_the_same_node_steps_down_and_back(tmp_path):
         assert jout(rekey(s, "vault-0", "-status"))["started"] is False
         st = jout(s.vault("vault-0", "operator", "generate-root", "-status", "-format=json"))
         assert st["started"] is True and st["nonce"] == g["nonce"]
+
+
+# ---------------------------------------------------------------- fidelity fixes (audit of issue 20)
+def test_vault2_unauthenticated_access_read_at_process_start(tmp_path):
+    """§1.6: enable_unauthenticated_access lists the families 2.x serves without a token; the
+    process reads it from its server configuration when it starts (not before); a family not
+    listed stays authenticated."""
+    with SimServer(tmp_path, replicas=1, version="2.0.4",
+                   options={"preset": "unsealed", "enable_unauthenticated_access": "generate-root"}) as s:
+        g = jout(s.vault("vault-0", "operator", "generate-root", "-init", "-format=json"))
+        assert g["started"] is True
+        r = rekey(s, "vault-0", "-status")
+        assert r.returncode == 2 and "Code: 403" in r.stderr.decode()
+    with SimServer(tmp_path / "hcl", replicas=1, version="2.0.4", options={"preset": "unsealed"}) as s:
+        r = s.vault("vault-0", "operator", "generate-root", "-status", "-format=json")
+        assert r.returncode == 2 and "permission denied" in r.stderr.decode()
+        hcl = 'ui = true\n# enable_unauthenticated_access = ["rekey"]\nenable_unauthenticated_access = [ "generate-root", "rekey" ]\n'
+        s.vc.model.config_source = lambda pod: (hcl, {})
+        r = s.vault("vault-0", "operator", "generate-root", "-status", "-format=json")
+        assert r.returncode == 2, "a running process does not read its configuration again"
+        s.delete_pod("vault-0")
+        for k in keys_of(s)[:3]:
+            s.vault("vault-0", "operator", "unseal", k)
+        wait_for(lambda: status(s, "vault-0").get("is_self"), 20, what="vault-0 active")
+        assert jout(s.vault("vault-0", "operator", "generate-root", "-status", "-format=json"))["started"] is False
+        assert jout(rekey(s, "vault-0", "-status"))["started"] is False
+
+
+def test_vault2_capability_per_http_verb(tmp_path):
+    """§1.6 [inference]: GET needs read, PUT update, DELETE delete on the logical path; a policy
+    on sys/rekey/* does not cover sys/rekey-recovery-key/*."""
+    opts = {"preset": "unsealed",
+            "ceremony_tokens": "s.reader=sys/generate-root/*:read;s.writer=sys/generate-root/*:update;"
+                               "s.rekeyall=sys/rekey/*:read+update+delete"}
+    with SimServer(tmp_path, replicas=1, version="2.0.4", options=opts) as s:
+        gr = lambda *a: s.vault("vault-0", "operator", "generate-root", "-format=json", *a)  # noqa: E731
+        s.write_token("vault-0", "s.reader")
+        assert jout(gr("-status"))["started"] is False
+        r = gr("-init")
+        assert r.returncode == 2 and r.stderr.decode() == api_error(
+            "Error initializing root generation", "PUT", "sys/generate-root/attempt", 403, "permission denied")
+        s.write_token("vault-0", "s.writer")
+        r = gr("-status")
+        assert r.returncode == 2 and "Code: 403" in r.stderr.decode()
+        assert jout(gr("-init"))["started"] is True
+        r = gr("-cancel")
+        assert r.returncode == 2 and "DELETE" in r.stderr.decode() and "Code: 403" in r.stderr.decode()
+        s.write_token("vault-0", "s.rekeyall")
+        st = jout(rekey(s, "vault-0", "-init"))
+        assert rekey(s, "vault-0", "-cancel", "-nonce", st["nonce"]).returncode == 0
+
+
+def test_auto_unseal_barrier_rekey_rotates_the_root_key_only(tmp_path):
+    """§2.8: on auto-unseal the barrier target forces 1/1, rejects PGP, backup and -verify with
+    400, is authorised by the recovery shares (a wrong quorum says 'recovery key verification
+    failed'), returns no keys, and leaves the recovery shares as they were."""
+    with SimServer(tmp_path, replicas=1, options={"preset": "unsealed", "seal_type": "transit",
+                                                  "preset_threshold": "2"}) as s:
+        r = rekey(s, "vault-0", "-init", "-verify")
+        assert r.returncode == 2 and ("* requiring verification not supported when rekeying the barrier key "
+                                      "with recovery keys") in r.stderr.decode()
+        st = jout(rekey(s, "vault-0", "-init", "-n", "5", "-t", "3"))
+        assert (st["n"], st["t"], st["required"]) == (1, 1, 2)
+        keys = keys_of(s)
+        assert submit(s, "vault-0", keys[0], st["nonce"]).returncode == 0
+        r = submit(s, "vault-0", corrupt(keys[1]), st["nonce"])
+        assert r.returncode == 2 and r.stderr.decode() == api_error(
+            "Error posting unseal key", "PUT", "sys/rekey/update", 400,
+            "recovery key verification failed: recovery key does not match submitted values")
+        for k in keys[:2]:
+            r = submit(s, "vault-0", k, st["nonce"])
+        final = jout(r)
+        assert final["complete"] is True and final["keys"] == [] and final["keys_base64"] == []
+        # The recovery shares still authorise the next ceremony.
+        st = jout(rekey(s, "vault-0", "-init", "-target=recovery", "-n", "1", "-t", "1"))
+        for k in keys[:2]:
+            r = submit(s, "vault-0", k, st["nonce"], "-target=recovery")
+        assert jout(r)["complete"] is True and len(jout(r)["keys"]) == 1
+
+
+def test_recovery_rekey_wrong_quorum_wording(tmp_path):
+    """§2.5: the recovery target's wrong quorum is 'recovery key verification failed', not the
+    Shamir barrier's 'rootter key verification failed'."""
+    with SimServer(tmp_path, replicas=1, options={"preset": "unsealed", "seal_type": "transit",
+                                                  "preset_threshold": "2"}) as s:
+        st = jout(rekey(s, "vault-0", "-init", "-target=recovery", "-n", "1", "-t", "1"))
+        keys = keys_of(s)
+        submit(s, "vault-0", keys[0], st["nonce"], "-target=recovery")
+        r = submit(s, "vault-0", corrupt(keys[1]), st["nonce"], "-target=recovery")
+        assert r.returncode == 2 and r.stderr.decode().endswith(
+            "* recovery key verification failed: recovery key does not match submitted values\n")
+
+
+@pytest.mark.parametrize("version,needs", [("1.19.6", True), ("1.19.5", False), ("1.18.11", True),
+                                           ("1.17.18", True), ("1.16.21", True), ("1.16.20", False),
+                                           ("1.21.0", True)])
+def test_cancel_nonce_rule_with_the_backports(tmp_path, version, needs):
+    """§2.7: 1.20.0 and the backports 1.19.6, 1.18.11, 1.17.18, 1.16.21 want the nonce."""
+    with SimServer(tmp_path, replicas=1, version=version, options={"preset": "unsealed"}) as s:
+        jout(rekey(s, "vault-0", "-init"))
+        r = rekey(s, "vault-0", "-cancel")
+        assert (r.returncode == 2 and "invalid request" in r.stderr.decode()) == needs, r.stderr
+
+
+def test_generate_root_attempt_survives_a_seal_lost_on_restart(tmp_path):
+    """§1.3/§3.5: preSeal does not clear the root generation: a seal of the node (the model's
+    state set as a seal leaves it) keeps it; a process restart loses it."""
+    with SimServer(tmp_path, replicas=1, options={"preset": "unsealed"}) as s:
+        g = jout(s.vault("vault-0", "operator", "generate-root", "-init", "-format=json"))
+        n = s.vc.model.nodes["vault-0"]
+
+        def seal_and_unseal():
+            n.sealed, n.unsealed_at, n.active_since_ns = True, None, None
+        s.call(seal_and_unseal)
+        for k in keys_of(s)[:3]:
+            s.vault("vault-0", "operator", "unseal", k)
+        wait_for(lambda: status(s, "vault-0").get("is_self"), 20, what="vault-0 active again")
+        st = jout(s.vault("vault-0", "operator", "generate-root", "-status", "-format=json"))
+        assert st["started"] is True and st["nonce"] == g["nonce"]
+        s.delete_pod("vault-0")
+        for k in keys_of(s)[:3]:
+            s.vault("vault-0", "operator", "unseal", k)
+        wait_for(lambda: status(s, "vault-0").get("is_self"), 20, what="vault-0 active after the restart")
+        assert jout(s.vault("vault-0", "operator", "generate-root", "-status", "-format=json"))["started"] is False

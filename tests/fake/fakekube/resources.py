@@ -231,9 +231,11 @@ class Release:
         else:
             listener = ('listener "tcp" {\n  tls_disable = 1\n  address = "[::]:8200"\n'
                         '  cluster_address = "[::]:8201"\n}\n')
+        from vaultsim.ceremony import unauth_config_line
         return ('ui = true\n\n%s\nstorage "raft" {\n  path = "%s"\n}\n\n'
-                'service_registration "kubernetes" {}\n%sdisable_mlock = true\n'
-                % (listener, self.data_dir(), self.seal_hcl()))
+                'service_registration "kubernetes" {}\n%s%sdisable_mlock = true\n'
+                % (listener, self.data_dir(), self.seal_hcl(),
+                   unauth_config_line(self.cluster.options)))
 
     def seal_hcl(self):
         """The seal stanza of a release whose Vault was set up with an auto seal (the

@@ -5,10 +5,16 @@ cluster.py so that other changes to the server merge cleanly: cluster.py only ad
 State lives in the memory of the active node only (§1.3):
 - a rekey belongs to the node's current term as active node: a step-down, a leader change, a
   seal or a restart loses it (preSeal runs on each);
-- a generate-root attempt survives a leadership change on its node (preSeal does not clear
-  it) but is only seen there, and is lost when the node restarts.
+- a generate-root attempt survives a leadership change and a seal of its node (preSeal does
+  not clear it) but is only seen there while it is active, and is lost when the process
+  restarts.
+
+Vault 2.x authenticates both families (§1.6) unless the server configuration lists them in
+enable_unauthenticated_access, read when the process starts (option
+enable_unauthenticated_access: the release's initial configuration).
 """
 import base64
+import re
 import secrets
 import time
 import uuid
@@ -25,6 +31,40 @@ DEFAULT_OPTIONS.setdefault(CANCEL_DEADLINE_OPTION, 600.0)
 # Limited tokens, "TOKEN=path:cap+cap,path:cap;TOKEN2=...", e.g. one that may rotate but not
 # read sys/key-status (§4.1: rotate needs update+sudo on sys/rotate and read on sys/key-status).
 DEFAULT_OPTIONS.setdefault("ceremony_tokens", "")
+# §1.6: the families that Vault >= 2.0 serves without a token, "rekey,generate-root": what the
+# release's server configuration says at first (the chart's ConfigMap carries it too).
+UNAUTH_OPTION = "enable_unauthenticated_access"
+DEFAULT_OPTIONS.setdefault(UNAUTH_OPTION, "")
+UNAUTH_FAMILIES = ("rekey", "generate-root", "generate-operation-token")
+
+# §2.7: the releases from which a rekey cancel needs the nonce (1.20.0 and the backports).
+CANCEL_NONCE_SINCE = {(1, 16): 21, (1, 17): 18, (1, 18): 11, (1, 19): 6}
+
+# HTTP method -> the ACL capability it needs (§1.6 [inference]: read/update/delete per verb).
+METHOD_CAPABILITY = {"GET": "read", "HEAD": "read", "PUT": "update", "POST": "update",
+                     "DELETE": "delete", "LIST": "list"}
+
+_UNAUTH_LINE = re.compile(r'(?m)^\s*enable_unauthenticated_access\s*=\s*\[([^\]]*)\]')
+
+
+def unauth_families_of_config(text):
+    """The families listed by `enable_unauthenticated_access = [...]` in an HCL server
+    configuration (none when absent); comments after # are ignored."""
+    text = re.sub(r"(?m)#.*$", "", text or "")
+    m = _UNAUTH_LINE.search(text)
+    if not m:
+        return []
+    return [f for f in re.findall(r'"([^"]*)"', m.group(1)) if f in UNAUTH_FAMILIES]
+
+
+def unauth_families_of_option(opt):
+    return [f.strip() for f in str(opt.get(UNAUTH_OPTION, "")).split(",") if f.strip() in UNAUTH_FAMILIES]
+
+
+def unauth_config_line(opt):
+    """The HCL line for the release's initial server configuration, "" when none is listed."""
+    fams = unauth_families_of_option(opt)
+    return "enable_unauthenticated_access = [%s]\n" % ", ".join('"%s"' % f for f in fams) if fams else ""
 
 
 def _json(status, obj):
@@ -153,14 +193,20 @@ class Ceremonies:
             leader.cer_rekey[1][target] = cfg
 
     def root_attempt(self, leader):
-        """Kept across leadership changes, lost when the node restarts (it unseals anew)."""
+        """Kept across leadership changes and seals (preSeal does not clear it, §1.3/§3.5),
+        lost when the process restarts."""
         store = getattr(leader, "cer_root", None)
-        if store is None or store[0] != leader.unsealed_at:
+        if store is None or store[0] != leader.process_starts:
             return None
         return store[1]
 
     def set_root_attempt(self, leader, attempt):
-        leader.cer_root = (leader.unsealed_at, attempt)
+        leader.cer_root = (leader.process_starts, attempt)
+
+    # ------------------------------------------------------------ auto-unseal (§2.8)
+    def _recovery_keys(self):
+        """The seal has recovery keys (auto-unseal): the shares given are recovery shares."""
+        return self.m.opt["seal_type"] != "shamir"
 
     # ------------------------------------------------------------ routes
     def routes(self):
@@ -196,7 +242,7 @@ class Ceremonies:
 
         def wrap(fn):
             async def handler(request, node, now):
-                leader = self._gate(request, node, prefix, family, new)
+                leader = self._gate(request, node, family, new)
                 body = {}
                 if request.method in ("PUT", "POST", "DELETE"):
                     raw = await request.read()
@@ -210,14 +256,24 @@ class Ceremonies:
             return handler
         return {meth: wrap(fn) for meth, fn in methods.items()}
 
-    def _gate(self, request, node, prefix, family, new):
+    def unauth_families(self, node):
+        """What the node's process read at its start (the release's option until then)."""
+        fams = getattr(node, "unauth_access", None)
+        return unauth_families_of_option(self.m.opt) if fams is None else fams
+
+    def _gate(self, request, node, family, new):
         m = self.m
         if not m.initialized(node):
             raise SimError(400, "server is not yet initialized")
         leader = self.vc._active(node)
-        if new or self._vault2() or self._bao_legacy_off(family):
-            # §1.6: 2.x authenticates these families; OpenBao's new paths always did.
-            self._require(request, leader.rc, "/".join(prefix.split("/")[:2]) + "/*", "update")
+        # §1.6: 2.x authenticates these families unless the receiving node's configuration
+        # lists the family in enable_unauthenticated_access (then the raw, unauthenticated
+        # handler is registered); OpenBao's new paths always did.
+        opted_out = self._vault2() and not new and family in self.unauth_families(node)
+        if new or (self._vault2() and not opted_out) or self._bao_legacy_off(family):
+            # The logical path, checked per HTTP verb ([inference] read/update/delete).
+            path = request.match_info["path"].strip("/")
+            self._require(request, leader.rc, path, METHOD_CAPABILITY.get(request.method, "update"))
             if self._bao_legacy_off(family) and not new:
                 # §6: the raw handler is not mounted; the logical backend has no such path.
                 raise SimError(404, "unsupported path")
@@ -258,6 +314,17 @@ class Ceremonies:
             raise SimError(400, "incorrect number of PGP keys for rekey")
         if threshold > shares:
             raise SimError(400, "provided threshold greater than the total shares")
+        if target == "barrier" and self._recovery_keys():
+            # §2.8: the barrier on auto-unseal is a root-key rotation: one stored share, no
+            # PGP, no backup, no verification; authorised with the recovery keys.
+            if pgp_keys:
+                raise SimError(400, "PGP key encryption not supported when using stored keys")
+            if backup:
+                raise SimError(400, "key backup not supported when using stored keys")
+            if verify:
+                raise SimError(400, "requiring verification not supported when rekeying the barrier "
+                                    "key with recovery keys")
+            shares = threshold = 1
         from .cluster import _validate_seal_config
         err = _validate_seal_config(shares, threshold, pgp_keys)
         if err:
@@ -271,9 +338,19 @@ class Ceremonies:
                    "validation_required=%s" % (cfg.nonce, shares, threshold, str(verify).lower()), now)
         return self._status_doc(leader, target, cfg)
 
+    def _cancel_needs_nonce(self):
+        """§2.7: Vault 1.20.0+, and the backports 1.19.6, 1.18.11, 1.17.18, 1.16.21."""
+        v = self.m.vtuple
+        if self.m.openbao:
+            return False
+        if v >= (1, 20, 0):
+            return True
+        since = CANCEL_NONCE_SINCE.get(tuple(v[:2]))
+        return since is not None and v[2] >= since
+
     def rekey_cancel(self, request, leader, target, body, now):
         cfg = self.rekey_config(leader, target)
-        if cfg is not None and not self.m.openbao and self.m.vtuple >= (1, 20, 0):
+        if cfg is not None and self._cancel_needs_nonce():
             deadline = float(self.m.opt.get(CANCEL_DEADLINE_OPTION, 600))
             if body.get("nonce") != cfg.nonce and now - cfg.created < deadline:
                 raise SimError(400, "invalid request")
@@ -302,7 +379,20 @@ class Ceremonies:
         parts, cfg.progress = cfg.progress, []           # progress resets before the check (§2.5)
         combined = _combine(parts)
         if open_blob(combined, rc.keyring_blob) is None:
+            if self._recovery_keys():
+                # §2.5: recovery shares (the recovery target, and the barrier on auto-unseal)
+                raise SimError(400, "recovery key verification failed: recovery key does not match "
+                                    "submitted values")
             raise SimError(400, "rootter key verification failed: cipher: message authentication failed")
+        if target == "barrier" and self._recovery_keys():
+            # §2.8: the root key is rotated and stored by the seal; no share is returned and
+            # the recovery shares stay what they were.
+            rc.barrier_key_term = getattr(rc, "barrier_key_term", 0) + 1
+            rc.bump()
+            self.set_rekey_config(leader, target, None)
+            self.m.log(leader, "INFO", "core: security barrier rekeyed: stored=1 shares=1 threshold=1", now)
+            return {"nonce": nonce, "complete": True, "keys": [], "keys_base64": [],
+                    "pgp_fingerprints": None, "backup": False, "verification_required": False}
         new_key = secrets.token_bytes(32)
         shares = [new_key] if cfg.shares == 1 else shamir.split(new_key, cfg.shares, cfg.threshold)
         if cfg.pgp_keys:

@@ -211,6 +211,10 @@ class Node:
         self.removed = False
         self.unsealed_at = None
         self.active_since_ns = None
+        self.process_starts = 0     # times the Vault process (re)started: memory-only state
+        # the ceremony families served without a token (Vault 2.x enable_unauthenticated_access)
+        # as the process read its configuration at start; None: the release's option
+        self.unauth_access = None
         self.stepdown_until = 0.0
         self.down_since = None
         self.down_index = None      # the commit index when the pod went down (restart)
@@ -871,6 +875,7 @@ class Model:
         n.down_index = rc.index if rc is not None else None
         n.catchup = None
         n.seal_cache = None         # a new process reads the seal configuration from storage
+        n.process_starts += 1
         n.log = []
         self.log(n, "INFO", "proxy environment: http_proxy=\"\" https_proxy=\"\" no_proxy=\"\"", t)
         self.log(n, "INFO", "core: Initializing version history cache for core", t)
@@ -900,6 +905,8 @@ class Model:
         if src is None:
             return
         text, env = src
+        from .ceremony import unauth_families_of_config
+        n.unauth_access = unauth_families_of_config(text)
         rc = n.rc or n.pending
         st = sealcfg.configure(sealcfg.parse_seals(text), env, rc.stored_type if rc else None,
                                self.transit, openbao=self.openbao, vtuple=self.vtuple)
