@@ -1202,7 +1202,7 @@ class Model:
         """state.bin content: the cluster's replicated state as storage entries (values barrier-encrypted)."""
         enc = lambda obj: b"\x01" + seal_blob(rc.barrier_key, json.dumps(obj, sort_keys=True).encode())
         recs = [
-            ("core/seal-config", json.dumps({"type": self.opt["seal_type"], "secret_shares": rc.shares,
+            ("core/seal-config", json.dumps({"type": rc.stored_type, "secret_shares": rc.shares,
                                              "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
             ("core/keyring", rc.keyring_blob),
             ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
