@@ -107,7 +107,11 @@ void dr_step_text(const struct dr_plan *p, size_t i, const char *first_pod, char
         t = tmp;
         break;
     case DR_UNSEAL_SOURCE:
-        t = "unseal every pod with the source's keys and wait until the cluster is healthy";
+        t = p->source_token ? "unseal every pod with the source's keys and wait until every pod "
+                              "is a healthy raft voter"
+                            : "unseal every pod with the source's keys and wait until every pod "
+                              "reports unsealed (without the source's root token, raft voters "
+                              "and health are not checked)";
         break;
     case DR_CHECK_ID:
         t = "check that every pod reports the source's cluster_id";
@@ -125,7 +129,14 @@ struct dr_state {
     struct vault_init_result tmp; /* temporary keys and root token */
     struct secret_list tmp_keys;
     struct pod_view *views;
+    double same_since; /* when every pod first showed the old cluster past its index; 0: not */
 };
+
+/* How long every pod must stay unsealed with the old cluster_id past the old index
+ * before a restore without metadata counts as the cluster's own: another cluster's
+ * snapshot seals the pods only after raft's fixed 5 s delay that follows the
+ * install (docs/disaster-recovery.md §1.3), so twice that. */
+#define DR_SAME_CLUSTER_SETTLE_S 10.0
 
 static void views_free(struct dr_state *s)
 {
@@ -221,15 +232,19 @@ static int step_restore(struct dr_state *s, struct error *err)
 
 /* Polls until the snapshot shows as applied: every pod sealed itself (a
  * Shamir source), or with an auto-unseal source on the same key every pod
- * reports the source's cluster_id. */
+ * reports the source's cluster_id, or (no metadata, before_cluster_id known)
+ * every pod stayed unsealed with this cluster's own cluster_id past the raft
+ * index it had before: the snapshot was this cluster's own. */
 static enum wait_poll apply_poll(void *ctx, char *text, size_t cap, struct error *err)
 {
     struct dr_state *s = ctx;
-    struct ops *o = s->r->o;
+    struct dr_run *r = s->r;
+    struct ops *o = r->o;
     if (ops_refresh(o, &s->views, err) < 0)
         return WAIT_FAILED;
-    const struct snapmeta *m = s->r->meta;
-    int pods = 0, sealed = 0, source = 0, quiet = 0;
+    const struct snapmeta *m = r->meta;
+    const char *own = m == NULL ? r->before_cluster_id : NULL;
+    int pods = 0, sealed = 0, source = 0, quiet = 0, same = 0;
     for (size_t i = 0; i < o->vc->npods; i++) {
         if (!o->vc->pods[i].exists)
             continue;
@@ -242,6 +257,8 @@ static enum wait_poll apply_poll(void *ctx, char *text, size_t cap, struct error
         sealed += v->st.sealed;
         source += !v->st.sealed && m != NULL && v->st.cluster_id != NULL &&
                   strcmp(v->st.cluster_id, m->cluster_id) == 0;
+        same += !v->st.sealed && own != NULL && v->st.cluster_id != NULL &&
+                strcmp(v->st.cluster_id, own) == 0 && v->st.raft_applied_index > r->index_before;
     }
     if (pods > 0 && sealed == pods) {
         snprintf(text, cap, "every pod sealed itself: the snapshot is applied");
@@ -251,6 +268,25 @@ static enum wait_poll apply_poll(void *ctx, char *text, size_t cap, struct error
         snprintf(text, cap, "every pod reports the source's cluster_id");
         return WAIT_DONE;
     }
+    if (pods > 0 && same == pods) {
+        double now = wait_now_s();
+        if (s->same_since == 0)
+            s->same_since = now;
+        if (now - s->same_since >= DR_SAME_CLUSTER_SETTLE_S) {
+            r->same_cluster = 1;
+            snprintf(text, cap,
+                     "every pod stayed unsealed with this cluster's cluster_id past raft index "
+                     "%lld: the snapshot was this cluster's own",
+                     r->index_before);
+            return WAIT_DONE;
+        }
+        snprintf(text, cap,
+                 "every pod unsealed with this cluster's cluster_id past raft index %lld; "
+                 "watching %.0f s for a seal",
+                 r->index_before, DR_SAME_CLUSTER_SETTLE_S);
+        return WAIT_PENDING;
+    }
+    s->same_since = 0;
     snprintf(text, cap, "%d of %d pods sealed%s", sealed, pods,
              quiet ? ", some busy applying it" : "");
     return WAIT_PENDING;
@@ -356,6 +392,11 @@ int dr_run(struct dr_run *r, struct error *err)
                            p->nsteps, line);
             break;
         }
+        if (r->same_cluster && (p->steps[i] == DR_RESTART || p->steps[i] == DR_UNSEAL_SOURCE)) {
+            ops_report(o, "Step %s: skipped, no pod sealed (the snapshot was this cluster's own).",
+                       line);
+            continue;
+        }
         ops_report(o, "Step %s.", line);
         double t0 = wait_now_s();
         switch (p->steps[i]) {
@@ -401,11 +442,30 @@ int dr_run(struct dr_run *r, struct error *err)
 
 /* --- after a failure ----------------------------------------------------------------------- */
 
-void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const char *ns,
+/* " vault-0 vault-1 vault-2" (prefix before each name), cut short when it does not fit. */
+static void pod_list(const struct vault_cluster *vc, const char *prefix, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < vc->npods && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, " %s%s", prefix, vc->pods[i].name);
+        if (n < 0 || (size_t)n >= cap - used) {
+            buf[used] = '\0';
+            break;
+        }
+        used += (size_t)n;
+    }
+}
+
+void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const struct vault_cluster *vc,
                const char *file, const char *keys_file, char *buf, size_t cap)
 {
     enum dr_step st = i < p->nsteps ? p->steps[i] : DR_NSTEPS;
     const char *kf = keys_file ? keys_file : "SOURCE_KEYS";
+    const char *ns = vc->namespace;
+    char pods[400], pvcs[500];
+    pod_list(vc, "", pods, sizeof pods);
+    pod_list(vc, "data-", pvcs, sizeof pvcs); /* the chart's volumeClaimTemplate "data" */
     switch (st) {
     case DR_CHECK:
         snprintf(buf, cap,
@@ -418,27 +478,34 @@ void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const char *
     case DR_RESTORE:
         snprintf(buf, cap,
                  "The snapshot was not applied; the cluster %s initialized with temporary keys "
-                 "that are now wiped, so it cannot be used. Next: reinstall it (helm uninstall, "
-                 "then kubectl -n %s delete pvc -l app.kubernetes.io/instance=RELEASE, then helm "
-                 "install) and run `%s -n %s snapshot restore %s --new-cluster --keys-file %s` "
-                 "again.",
-                 st == DR_INIT ? "may be" : "is", ns, prog, ns, file, kf);
+                 "that are now wiped, so it cannot be used. Next: reinstall it (helm -n %s "
+                 "uninstall %s, then kubectl -n %s delete pvc%s, then helm install) and run `%s "
+                 "-n %s snapshot restore %s --new-cluster --keys-file %s` again.",
+                 st == DR_INIT ? "may be" : "is", ns, vc->release ? vc->release : vc->name, ns,
+                 pvcs, prog, ns, file, kf);
         break;
     case DR_WAIT_APPLY:
-        snprintf(buf, cap,
-                 "Vault accepted the snapshot and may still be applying it. Next: watch `%s -n %s "
-                 "status`; once every pod is sealed, %sunseal them with the source's keys: `%s "
-                 "-n %s unseal --keys-file %s`.",
-                 prog, ns, p->restart ? "delete every pod (kubectl delete pod), then " : "", prog,
-                 ns, kf);
+        if (p->restart)
+            snprintf(buf, cap,
+                     "Vault accepted the snapshot and may still be applying it. Next: watch `%s "
+                     "-n %s status`; once every pod is sealed, delete them (kubectl -n %s delete "
+                     "pod%s; the StatefulSet %s creates them again), then unseal them with the "
+                     "source's keys: `%s -n %s unseal --keys-file %s`.",
+                     prog, ns, ns, pods, vc->name, prog, ns, kf);
+        else
+            snprintf(buf, cap,
+                     "Vault accepted the snapshot and may still be applying it. Next: watch `%s "
+                     "-n %s status`; once every pod is sealed, unseal them with the source's "
+                     "keys: `%s -n %s unseal --keys-file %s`.",
+                     prog, ns, prog, ns, kf);
         break;
     case DR_WIPE:
     case DR_RESTART:
         snprintf(buf, cap,
                  "The snapshot is applied: the cluster holds the source's data and only the "
                  "source's keys open it. Next: once every pod runs again (kubectl -n %s get "
-                 "pods), unseal them: `%s -n %s unseal --keys-file %s`.",
-                 ns, prog, ns, kf);
+                 "pods%s), unseal them: `%s -n %s unseal --keys-file %s`.",
+                 ns, pods, prog, ns, kf);
         break;
     case DR_UNSEAL_SOURCE:
         snprintf(buf, cap,

@@ -15,7 +15,9 @@
  *   8. bring-up with the source's keys
  *   9. check that cluster_id is the source's
  *
- * Steps 5-9 also finish a plain `restore --force` over another cluster.
+ * Steps 5-9 also finish a plain `restore --force` over another cluster. Without
+ * metadata such a snapshot may be this cluster's own after all: then no pod
+ * seals, and the restart and the unseal are skipped.
  * The upload itself is the caller's (dr_send_fn). Nothing is printed: progress
  * goes through the ops callbacks, failures are errors, and dr_advice says
  * where the cluster stands after a failure at a step and the next command. */
@@ -49,6 +51,9 @@ struct dr_plan {
     enum dr_step steps[DR_NSTEPS];
     size_t nsteps;
     int from_check; /* 1: the plan starts at DR_CHECK (new cluster); 0: at DR_WAIT_APPLY */
+    /* The caller's: the source's root token is at hand, so the end waits until every pod
+     * is a healthy raft voter; without it only the unseal is waited for (0 after build). */
+    int source_token;
 };
 
 /* What the plan is built from. */
@@ -86,7 +91,13 @@ struct dr_run {
     const struct secret *source_token;     /* NULL: voters are not waited for at the end */
     dr_send_fn send;
     void *send_ctx;
+    /* A forced restore without metadata (meta == NULL): the cluster's cluster_id and raft
+     * applied index before the restore (NULL: not known). When every pod stays unsealed
+     * with that cluster_id past that index, the snapshot was this cluster's own. */
+    const char *before_cluster_id;
+    long long index_before;
     /* out */
+    int same_cluster;   /* the snapshot was this cluster's own: nothing sealed, steps skipped */
     size_t failed_step; /* index into plan->steps of the step that failed */
     int interrupted;    /* stopped by o->cancel before failed_step began: nothing changed */
     char restored_on[256];
@@ -103,8 +114,9 @@ int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct erro
 int dr_run(struct dr_run *r, struct error *err);
 
 /* Where the cluster stands after a failure at step index i of plan p, and the
- * next command (prog: "kubectl vault-ha"; file and keys_file as given). */
-void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const char *ns,
+ * next command (prog: "kubectl vault-ha"; file and keys_file as given), with
+ * vc's namespace, release, StatefulSet, pods and their PVCs filled in. */
+void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const struct vault_cluster *vc,
                const char *file, const char *keys_file, char *buf, size_t cap);
 
 #endif

@@ -321,8 +321,24 @@ static void trim(const char **s, size_t *len)
         (*len)--;
 }
 
+/* The shares and threshold init's JSON records next to the keys taken (field
+ * names in docs/vault-cli.md §2): left 0 when absent or not a valid pair. */
+static void keys_record_from_json(json_t *root, int recovery, struct secret_keys_record *rec)
+{
+    json_t *s = json_object_get(root, recovery ? "recovery_keys_shares" : "unseal_shares"),
+           *t = json_object_get(root, recovery ? "recovery_keys_threshold" : "unseal_threshold");
+    rec->recovery = recovery;
+    if (!json_is_integer(s) || !json_is_integer(t))
+        return;
+    json_int_t sv = json_integer_value(s), tv = json_integer_value(t);
+    if (sv < 1 || sv > 255 || tv < 1 || tv > sv)
+        return;
+    rec->shares = (int)sv;
+    rec->threshold = (int)tv;
+}
+
 static int keys_from_json(const char *name, json_t *root, struct secret_list *out,
-                          struct error *err)
+                          struct secret_keys_record *rec, struct error *err)
 {
     /* init's JSON under auto-unseal has empty unseal_keys_* and the recovery keys, which
      * generate-root, rekey --target recovery and a migration away from the auto seal take. */
@@ -357,6 +373,8 @@ static int keys_from_json(const char *name, json_t *root, struct secret_list *ou
         if (secret_list_add(out, v, len, err) < 0)
             return -1;
     }
+    if (rec != NULL)
+        keys_record_from_json(root, strncmp(field, "recovery_", 9) == 0, rec);
     return 0;
 }
 
@@ -420,6 +438,15 @@ static void json_fault_place(const char *text, const char *p, const json_error_t
 int secret_parse_keys(const char *name, const char *text, size_t text_len, struct secret_list *out,
                       struct error *err)
 {
+    return secret_parse_keys_record(name, text, text_len, out, NULL, err);
+}
+
+int secret_parse_keys_record(const char *name, const char *text, size_t text_len,
+                             struct secret_list *out, struct secret_keys_record *rec,
+                             struct error *err)
+{
+    if (rec != NULL)
+        memset(rec, 0, sizeof *rec);
     const char *p = text;
     size_t len = text_len;
     trim(&p, &len);
@@ -433,7 +460,7 @@ int secret_parse_keys(const char *name, const char *text, size_t text_len, struc
             rc = error_set(err, ERR_CONFIG, "%s:%d:%d: not valid JSON: %s", name, line, column,
                            secret_json_fault(&je));
         } else {
-            rc = keys_from_json(name, root, out, err);
+            rc = keys_from_json(name, root, out, rec, err);
             secret_wipe_json(root);
             json_decref(root);
         }
@@ -458,18 +485,29 @@ int secret_parse_keys(const char *name, const char *text, size_t text_len, struc
     }
     if (rc == 0 && out->n == 0)
         rc = error_set(err, ERR_CONFIG, "%s holds no unseal keys", name);
-    if (rc < 0)
+    if (rc < 0) {
         secret_list_free(out);
+        if (rec != NULL)
+            memset(rec, 0, sizeof *rec);
+    }
     return rc;
 }
 
 int secret_read_keys_file(const char *path, struct secret_list *out, struct error *err)
 {
+    return secret_read_keys_file_record(path, out, NULL, err);
+}
+
+int secret_read_keys_file_record(const char *path, struct secret_list *out,
+                                 struct secret_keys_record *rec, struct error *err)
+{
     struct secret buf = {0};
+    if (rec != NULL)
+        memset(rec, 0, sizeof *rec);
     if (read_private_file(path, &buf, err) < 0)
         return -1;
-    int rc = secret_parse_keys(strcmp(path, "-") == 0 ? "standard input" : path, buf.data, buf.len,
-                               out, err);
+    int rc = secret_parse_keys_record(strcmp(path, "-") == 0 ? "standard input" : path, buf.data,
+                                      buf.len, out, rec, err);
     secret_free(&buf);
     return rc;
 }

@@ -71,6 +71,23 @@ int secret_read_keys_file(const char *path, struct secret_list *out, struct erro
 int secret_parse_keys(const char *name, const char *text, size_t len, struct secret_list *out,
                       struct error *err);
 
+/* What a keys file records beside its keys: init's JSON says how many shares
+ * and what threshold they were made for (unseal_shares/unseal_threshold, or
+ * recovery_keys_shares/recovery_keys_threshold when the keys taken are the
+ * recovery keys). 0/0 when the file does not say (key lines, or no valid pair). */
+struct secret_keys_record {
+    int shares, threshold;
+    int recovery; /* the keys are recovery keys */
+};
+
+/* secret_read_keys_file and secret_parse_keys that also fill *rec from the
+ * same single parse of the locked buffer (no second read of the file). */
+int secret_read_keys_file_record(const char *path, struct secret_list *out,
+                                 struct secret_keys_record *rec, struct error *err);
+int secret_parse_keys_record(const char *name, const char *text, size_t len,
+                             struct secret_list *out, struct secret_keys_record *rec,
+                             struct error *err);
+
 /* What is wrong with JSON that failed to parse, in words that hold none of
  * its content ("a control character", "not UTF-8", ...): jansson's own text
  * quotes up to 16 characters near the fault, a piece of a key or token when

@@ -58,6 +58,24 @@ fail:
                err.msg);
 }
 
+int snapdr_drop_meta(struct cmd_context *ctx, const char *file)
+{
+    char path[4096];
+    struct error err = {0};
+    if (snapmeta_path(file, path, sizeof path, &err) < 0) {
+        cmd_report(ctx, &err);
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        cmd_errorf(ctx,
+                   "cannot remove %s, the metadata of the snapshot about to be replaced (%s); "
+                   "nothing was saved\n",
+                   path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int snapdr_load_meta(struct cmd_context *ctx, const char *file, int fd, struct snapmeta *m)
 {
     char path[4096];
@@ -104,40 +122,21 @@ void snapdr_print_meta(struct cmd_context *ctx, const char *file, const struct s
 /* --- the source's keys --------------------------------------------------------------------- */
 
 /* Reads the source keys into locked memory, and when the file is init's JSON
- * its own record of shares and threshold. Returns 0, or an exit code. */
+ * its own record of shares and threshold (from the same one parse of the
+ * locked buffer). Returns 0, or an exit code. */
 static int read_source_keys(struct cmd_context *ctx, const char *path, struct secret_list *keys,
                             int *shares, int *threshold)
 {
     struct error err = {0};
+    struct secret_keys_record rec;
     *shares = *threshold = 0;
-    if (secret_read_keys_file(path, keys, &err) < 0) {
+    if (secret_read_keys_file_record(path, keys, &rec, &err) < 0) {
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
     cmd_secret_warnings(ctx);
-    if (strcmp(path, "-") == 0)
-        return 0;
-    size_t len = 0;
-    char *text = cmd_read_file(path, &len, &err);
-    if (text == NULL)
-        return 0; /* read once already: the record is optional */
-    json_t *doc = json_loadb(text, len, 0, NULL);
-    if (json_is_object(doc)) {
-        json_t *s = json_object_get(doc, "unseal_shares"),
-               *t = json_object_get(doc, "unseal_threshold");
-        if (json_is_integer(s) && json_is_integer(t) && json_integer_value(s) > 0 &&
-            json_integer_value(s) <= 255 && json_integer_value(t) > 0 &&
-            json_integer_value(t) <= json_integer_value(s)) {
-            *shares = (int)json_integer_value(s);
-            *threshold = (int)json_integer_value(t);
-        }
-    }
-    if (doc != NULL) {
-        secret_wipe_json(doc);
-        json_decref(doc);
-    }
-    explicit_bzero(text, len);
-    free(text);
+    *shares = rec.shares;
+    *threshold = rec.threshold;
     return 0;
 }
 
@@ -158,23 +157,28 @@ static int send_force(void *c, struct ops *o, const char *pod, const struct secr
 
 /* source_token: VAULT_TOKEN or --token-file is the source's root token (a new
  * cluster: with it the end waits for voters); 0 when it is the old cluster's,
- * which the restore just made worthless (--force). */
+ * which the restore just made worthless (--force). before: the cluster's status
+ * before a forced restore (NULL for a new cluster). */
 static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
                     const struct dr_plan *plan, const struct snapmeta *meta,
                     const struct secret_list *keys, struct send_ctx *sc, const char *file,
-                    int source_token)
+                    int source_token, const struct vault_status *before)
 {
     struct secret token = {0};
     int got = 0, token_rc = source_token ? cmd_get_token(ctx, args, o->vc, 0, 0, &token, &got) : 0;
     if (token_rc != EXIT_OK)
         return token_rc;
+    struct dr_plan p = *plan;
+    p.source_token = got > 0;
     struct dr_run r = {.o = o,
-                       .plan = plan,
+                       .plan = &p,
                        .meta = meta,
                        .source_keys = keys,
                        .source_token = got > 0 ? &token : NULL,
                        .send = send_force,
-                       .send_ctx = sc};
+                       .send_ctx = sc,
+                       .before_cluster_id = before ? before->cluster_id : NULL,
+                       .index_before = before ? before->raft_applied_index : 0};
     struct error err = {0};
     double t0 = wait_now_s();
     int rc = dr_run(&r, &err);
@@ -187,16 +191,22 @@ static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct
     if (rc < 0) {
         char advice[1500];
         cmd_report(ctx, &err);
-        dr_advice(plan, r.failed_step, ctx->prog, o->vc->namespace, file,
-                  cmd_opt_str(args, "keys-file"), advice, sizeof advice);
-        fprintf(ctx->err, "Stopped at step %zu of %zu. %s\n", r.failed_step + 1, plan->nsteps,
-                advice);
+        dr_advice(&p, r.failed_step, ctx->prog, o->vc, file, cmd_opt_str(args, "keys-file"), advice,
+                  sizeof advice);
+        fprintf(ctx->err, "Stopped at step %zu of %zu. %s\n", r.failed_step + 1, p.nsteps, advice);
         return cmd_exit_for(&err);
     }
-    fprintf(ctx->err,
-            "Restore of %s complete in %.1f s: the cluster runs the source's data; its "
-            "unseal keys and tokens are the source's%s%s.\n",
-            file, wait_now_s() - t0, r.cluster_id[0] ? ", cluster_id " : "", r.cluster_id);
+    if (r.same_cluster)
+        fprintf(ctx->err,
+                "Restore of %s complete in %.1f s: the snapshot was this cluster's own "
+                "(cluster_id %s): every pod stayed unsealed, its unseal keys and tokens are "
+                "unchanged.\n",
+                file, wait_now_s() - t0, r.cluster_id);
+    else
+        fprintf(ctx->err,
+                "Restore of %s complete in %.1f s: the cluster runs the source's data; its "
+                "unseal keys and tokens are the source's%s%s.\n",
+                file, wait_now_s() - t0, r.cluster_id[0] ? ", cluster_id " : "", r.cluster_id);
     return EXIT_OK;
 }
 
@@ -235,11 +245,6 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     int have_meta = snapdr_load_meta(ctx, file, fd, &meta);
     if (have_meta < 0)
         goto out;
-    if (!have_meta)
-        fprintf(ctx->err,
-                "%s has no metadata (%s.json): the source's version, seal and cluster_id cannot "
-                "be checked, and the pods are restarted before the source's keys unseal them.\n",
-                file, file);
     struct dr_input in = {.meta = have_meta ? &meta : NULL};
     if ((rc = read_source_keys(ctx, keys_file, &keys, &in.keys_shares, &in.keys_threshold)) != 0)
         goto out;
@@ -251,6 +256,13 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
         cmd_report(ctx, &err);
         goto out;
     }
+    if (!have_meta)
+        fprintf(ctx->err,
+                "%s has no metadata (%s.json): the source's version, seal and cluster_id cannot "
+                "be checked%s.\n",
+                file, file,
+                plan.restart ? ", and the pods are restarted before the source's keys unseal them"
+                             : "");
     char warn[400];
     dr_keys_warning(&in, warn, sizeof warn);
     if (warn[0])
@@ -261,6 +273,16 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     }
     const char *first = o.vc->npods ? o.vc->pods[0].name : "";
     if (cmd_opt_flag(args, "dry-run")) {
+        /* Only whether the run would have the source's root token (it says what the end
+         * waits for); the dry run itself uses none. */
+        struct secret token = {0};
+        int got = 0, token_rc = cmd_get_token(ctx, args, o.vc, 0, 0, &token, &got);
+        secret_free(&token);
+        if (token_rc != EXIT_OK) {
+            rc = token_rc;
+            goto out;
+        }
+        plan.source_token = got > 0;
         fprintf(ctx->out, "Plan: restore %s (raft index %llu, term %llu%s%s) into %s/%s:\n", file,
                 info->index, info->term, have_meta ? ", cluster_id " : "",
                 have_meta ? meta.cluster_id : "", o.vc->namespace, o.vc->name);
@@ -291,7 +313,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
         goto out;
     }
     struct send_ctx sc = {.ctx = ctx, .fd = fd, .size = info->compressed_bytes};
-    rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file, 1);
+    rc = run_plan(ctx, args, &o, &plan, have_meta ? &meta : NULL, &keys, &sc, file, 1, NULL);
 out:
     cmd_unlock(ctx, lock);
     secret_list_free(&keys);
@@ -398,8 +420,8 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
 }
 
 int snapdr_finish_forced(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
-                         const char *file, struct snapdr_plain *pl, int cur_shares,
-                         int cur_threshold)
+                         const char *file, struct snapdr_plain *pl,
+                         const struct vault_status *before)
 {
     struct dr_input in = {.meta = pl->have_meta ? &pl->meta : NULL,
                           .nkeys = pl->keys.n,
@@ -407,9 +429,9 @@ int snapdr_finish_forced(struct cmd_context *ctx, const struct cmd_args *args, s
                           .keys_threshold = pl->keys_threshold};
     struct dr_plan plan;
     struct error err = {0};
-    if (dr_plan_build(&in, 0, cur_shares, cur_threshold, &plan, &err) < 0) {
+    if (dr_plan_build(&in, 0, before->n, before->t, &plan, &err) < 0) {
         cmd_report(ctx, &err);
         return EXIT_ERROR;
     }
-    return run_plan(ctx, args, o, &plan, in.meta, &pl->keys, NULL, file, 0);
+    return run_plan(ctx, args, o, &plan, in.meta, &pl->keys, NULL, file, 0, before);
 }

@@ -277,6 +277,8 @@ static int snapshot_save(struct cmd_context *ctx, const struct cmd_args *args, c
         goto out;
     }
     if (!to_stdout) {
+        if (snapdr_drop_meta(ctx, file) < 0)
+            goto out;
         int committed = filesink_temp_commit(&tmp, file, &err);
         if (committed < 0) {
             cmd_errorf(ctx, "%s; nothing was saved\n", err.msg);
@@ -624,7 +626,7 @@ static int snapshot_restore(struct cmd_context *ctx, const struct cmd_args *args
     if (pl.keys.n > 0) {
         /* Another cluster's snapshot: the old token is dead, the source's keys open it. */
         secret_free(&token);
-        rc = snapdr_finish_forced(ctx, args, &o, file, &pl, views[pi].st.n, views[pi].st.t);
+        rc = snapdr_finish_forced(ctx, args, &o, file, &pl, &views[pi].st);
         goto out;
     }
     int need = wait_after_restore(ctx, &o, &token, index_before, force);

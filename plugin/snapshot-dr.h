@@ -34,6 +34,11 @@ void snapdr_save_meta(struct cmd_context *ctx, const char *file, const struct va
                       const char *pod, const struct pod_view *v, const struct snapshot_info *info,
                       const char sha256[65], unsigned long long bytes);
 
+/* Before `snapshot save FILE` replaces FILE: removes FILE.json, which describes
+ * the old snapshot (left there, it would pair with the new one if the new
+ * metadata cannot be written). 0, or -1 after reporting. */
+int snapdr_drop_meta(struct cmd_context *ctx, const char *file);
+
 /* For `snapshot verify`: reads FILE.json when present and checks that fd is
  * the file it describes. Returns 1 with *m filled, 0 when there is none, -1
  * after reporting (invalid, or another file). */
@@ -68,10 +73,13 @@ void snapdr_other_cluster(struct cmd_context *ctx, const char *file);
 
 /* --force over another cluster, after Vault accepted the snapshot: waits for
  * the apply, restarts where needed, unseals with the source's keys, checks
- * cluster_id. Returns an exit code. */
+ * cluster_id. before: the target pod's status read before the restore (its
+ * shares, threshold, cluster_id and raft applied index; without metadata a
+ * snapshot that leaves every pod unsealed with that cluster_id past that index
+ * was the cluster's own). Returns an exit code. */
 int snapdr_finish_forced(struct cmd_context *ctx, const struct cmd_args *args, struct ops *o,
-                         const char *file, struct snapdr_plain *pl, int cur_shares,
-                         int cur_threshold);
+                         const char *file, struct snapdr_plain *pl,
+                         const struct vault_status *before);
 
 void snapdr_plain_clear(struct snapdr_plain *pl);
 

@@ -5,6 +5,7 @@ plus size; /sys/leader, so `vault status`, waits for it on the active node), eve
 afterwards, the source's keys, token, data and cluster_id, the target's raft peers, the seal
 configuration a sealed pod keeps in memory until it restarts, and OpenBao 2.6's harmless stderr
 line and uncompressed snapshots. The 307 of a standby is in test_vaultsim_snapshot.py."""
+import json
 import time
 import zlib
 
@@ -123,6 +124,24 @@ def test_autoseal_target_refuses_with_the_autoseal_wording(tmp_path):
             "snapshot-force API to bypass this check\n")
 
 
+def test_the_wording_follows_the_stored_seal_not_the_start_option(tmp_path):
+    """§1.2 after a seal migration: the cluster started Shamir (seal_type option) but its storage
+    now holds the transit seal, so the 400 names the autoseal key, and a snapshot's
+    core/seal-config records the stored type."""
+    with server(tmp_path, "a") as a, server(tmp_path, "b", preset="unsealed") as b:
+        _, snap = source_snapshot(a)
+        b.write_token("vault-0", b.vc.init_result["root_token"])
+        rc = b.vc.model.node("vault-0").rc
+        rc.stored_type = "transit"  # what migrate_seal leaves once the migration completed
+        r = restore(b, "vault-0", snap)
+        assert r.returncode == 2
+        assert r.stderr.decode().endswith(
+            "* could not verify hash file, possibly the snapshot is using a different autoseal key; "
+            "use the snapshot-force API to bypass this check\n")
+        recs = dict(b.vc.model.records(rc))
+        assert json.loads(recs["core/seal-config"])["type"] == "transit"
+
+
 def test_sealed_pod_keeps_the_new_clusters_threshold_until_it_restarts(tmp_path):
     """§1.4 "Stale cached seal config", §5 item 4: the target was initialized 5/4, the source 3/2.
     After the restore the sealed pods still ask for 4 keys; the source's 2 keys are not enough
@@ -163,3 +182,15 @@ def test_openbao_26_restore_prints_file_already_closed_and_snapshots_are_stored(
         wait_for(lambda: status(b, act)["sealed"], what="sealed after the restore")
         unseal_all(b, a_init["unseal_keys_b64"][:2])
         assert status(b, act)["sealed"] is False
+
+
+def test_leadership_moves_off_the_first_pod_at_three_voters(tmp_path):
+    """step_down_at_voters: once the third voter is promoted the leader (the pod that was
+    initialized) steps down and a standby leads, so tests can tell the first pod from the
+    active one; it happens once per cluster."""
+    with server(tmp_path, "a", step_down_at_voters=3) as a:
+        bootstrap(a)
+        act = active_pod(a)
+        assert act != "vault-0"
+        history = [p for p, _, _ in a.vc.model.leader_history]
+        assert history[0] == "vault-0" and history[-1] == act and len(history) == 2

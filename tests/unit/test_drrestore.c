@@ -129,24 +129,66 @@ static void test_advice_per_step(void **state)
     struct dr_input in = {.nkeys = 3};
     struct dr_plan p;
     struct error err = {0};
-    char buf[1200];
+    char buf[1500];
+    struct vault_pod pods[3] = {{.name = "vault-0"}, {.name = "vault-1"}, {.name = "vault-2"}};
+    struct vault_cluster vc = {
+        .namespace = "dr", .name = "vault", .release = "drill", .pods = pods, .npods = 3};
     assert_int_equal(dr_plan_build(&in, 1, 0, 0, &p, &err), 0);
-    dr_advice(&p, 0, "kubectl vault-ha", "dr", "b.snap", "keys.json", buf, sizeof buf);
+    dr_advice(&p, 0, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
     assert_string_equal(buf, "Nothing was changed. Next: fix the above, then run `kubectl "
                              "vault-ha -n dr snapshot restore b.snap --new-cluster --keys-file "
                              "keys.json` again.");
-    dr_advice(&p, 3, "kubectl vault-ha", "dr", "b.snap", "keys.json", buf, sizeof buf);
-    assert_non_null(strstr(buf, "The snapshot was not applied; the cluster is initialized with "
-                                "temporary keys that are now wiped"));
-    dr_advice(&p, 4, "kubectl vault-ha", "dr", "b.snap", "keys.json", buf, sizeof buf);
-    assert_non_null(strstr(buf, "delete every pod (kubectl delete pod), then unseal"));
-    dr_advice(&p, 6, "kubectl vault-ha", "dr", "b.snap", "keys.json", buf, sizeof buf);
+    dr_advice(&p, 3, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
+    assert_string_equal(buf, "The snapshot was not applied; the cluster is initialized with "
+                             "temporary keys that are now wiped, so it cannot be used. Next: "
+                             "reinstall it (helm -n dr uninstall drill, then kubectl -n dr delete "
+                             "pvc data-vault-0 data-vault-1 data-vault-2, then helm install) and "
+                             "run `kubectl vault-ha -n dr snapshot restore b.snap --new-cluster "
+                             "--keys-file keys.json` again.");
+    dr_advice(&p, 4, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
+    assert_string_equal(buf, "Vault accepted the snapshot and may still be applying it. Next: "
+                             "watch `kubectl vault-ha -n dr status`; once every pod is sealed, "
+                             "delete them (kubectl -n dr delete pod vault-0 vault-1 vault-2; the "
+                             "StatefulSet vault creates them again), then unseal them with the "
+                             "source's keys: `kubectl vault-ha -n dr unseal --keys-file "
+                             "keys.json`.");
+    dr_advice(&p, 6, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
     assert_string_equal(buf, "The snapshot is applied: the cluster holds the source's data and "
                              "only the source's keys open it. Next: once every pod runs again "
-                             "(kubectl -n dr get pods), unseal them: `kubectl vault-ha -n dr "
-                             "unseal --keys-file keys.json`.");
-    dr_advice(&p, 7, "kubectl vault-ha", "dr", "b.snap", NULL, buf, sizeof buf);
+                             "(kubectl -n dr get pods vault-0 vault-1 vault-2), unseal them: "
+                             "`kubectl vault-ha -n dr unseal --keys-file keys.json`.");
+    dr_advice(&p, 7, "kubectl vault-ha", &vc, "b.snap", NULL, buf, sizeof buf);
     assert_non_null(strstr(buf, "unseal --keys-file SOURCE_KEYS` for the pods still sealed"));
+    /* Without a release label the StatefulSet's name stands in for helm. */
+    vc.release = NULL;
+    dr_advice(&p, 2, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
+    assert_non_null(strstr(buf, "(helm -n dr uninstall vault, then"));
+    /* Init's shares known: no restart, so no pods to delete. */
+    in.keys_shares = 3;
+    in.keys_threshold = 2;
+    assert_int_equal(dr_plan_build(&in, 1, 0, 0, &p, &err), 0);
+    dr_advice(&p, 4, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
+    assert_null(strstr(buf, "delete"));
+}
+
+/* The unseal step says what it waits for: healthy voters only with the source's token. */
+static void test_unseal_step_text_follows_the_token(void **state)
+{
+    (void)state;
+    struct dr_input in = {.nkeys = 3, .keys_shares = 3, .keys_threshold = 2};
+    struct dr_plan p;
+    struct error err = {0};
+    char line[600];
+    assert_int_equal(dr_plan_build(&in, 1, 0, 0, &p, &err), 0);
+    assert_int_equal(p.steps[6], DR_UNSEAL_SOURCE);
+    dr_step_text(&p, 6, "vault-0", line, sizeof line);
+    assert_string_equal(line, "7/8 unseal every pod with the source's keys and wait until every "
+                              "pod reports unsealed (without the source's root token, raft "
+                              "voters and health are not checked)");
+    p.source_token = 1;
+    dr_step_text(&p, 6, "vault-0", line, sizeof line);
+    assert_string_equal(line, "7/8 unseal every pod with the source's keys and wait until every "
+                              "pod is a healthy raft voter");
 }
 
 int main(void)
@@ -157,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_forced_restore_end),
         cmocka_unit_test(test_keys_file_checks),
         cmocka_unit_test(test_advice_per_step),
+        cmocka_unit_test(test_unseal_step_text_follows_the_token),
     };
     return cmocka_run_group_tests_name("drrestore", tests, NULL, NULL);
 }

@@ -176,6 +176,55 @@ static void test_keys_file_init_json(void **state)
     secret_list_free(&l);
 }
 
+/* The shares and threshold init's JSON records come from the same one parse
+ * (unseal or recovery, whichever keys were taken); key lines and invalid pairs
+ * record none. */
+static void test_keys_file_record(void **state)
+{
+    (void)state;
+    char *path = write_file("init-rec.json",
+                            "{\"unseal_keys_b64\": [\"" B64_44 "\", \"" B64_44 "\", \"" B64_44
+                            "\"], \"unseal_shares\": 5, \"unseal_threshold\": 3,"
+                            " \"recovery_keys_shares\": 0, \"recovery_keys_threshold\": 0,"
+                            " \"root_token\": \"hvs.XXXXXXXXXXXXXXXXXXXXXXXX\"}\n",
+                            0400);
+    struct secret_list l = {0};
+    struct error err = {0};
+    struct secret_keys_record rec = {.shares = 9, .threshold = 9, .recovery = 1};
+    assert_int_equal(secret_read_keys_file_record(path, &l, &rec, &err), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(rec.shares, 5);
+    assert_int_equal(rec.threshold, 3);
+    assert_int_equal(rec.recovery, 0);
+    secret_list_free(&l);
+    char *auto_path = write_file("init-auto-rec.json",
+                                 "{\"unseal_keys_b64\": [], \"unseal_shares\": 1,"
+                                 " \"unseal_threshold\": 1, \"recovery_keys_b64\": [\"" B64_44
+                                 "\", \"" B64_44 "\"], \"recovery_keys_shares\": 4,"
+                                 " \"recovery_keys_threshold\": 2}\n",
+                                 0400);
+    assert_int_equal(secret_read_keys_file_record(auto_path, &l, &rec, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(rec.shares, 4);
+    assert_int_equal(rec.threshold, 2);
+    assert_int_equal(rec.recovery, 1);
+    secret_list_free(&l);
+    char *lines = write_file("keys-rec", HEX66 "\n" B64_44 "\n", 0600);
+    assert_int_equal(secret_read_keys_file_record(lines, &l, &rec, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(rec.shares, 0);
+    assert_int_equal(rec.threshold, 0);
+    secret_list_free(&l);
+    static const char bad_pair[] = "{\"keys\": [\"" B64_44 "\"], \"unseal_shares\": 2,"
+                                   " \"unseal_threshold\": 3}";
+    assert_int_equal(
+        secret_parse_keys_record("k.json", bad_pair, sizeof bad_pair - 1, &l, &rec, &err), 0);
+    assert_int_equal(rec.shares, 0);
+    assert_int_equal(rec.threshold, 0);
+    secret_list_free(&l);
+    assert_int_equal(secret_live_count(), 0);
+}
+
 /* The parser on its own: text without a NUL (bytes after len are not keys), a
  * key on the last line without a newline, errors naming the given name. */
 static void test_parse_keys_text(void **state)
@@ -278,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_unseal_key_checks),
         cmocka_unit_test(test_keys_file_lines),
         cmocka_unit_test(test_keys_file_init_json),
+        cmocka_unit_test(test_keys_file_record),
         cmocka_unit_test(test_parse_keys_text),
         cmocka_unit_test(test_keys_file_refused_when_readable_by_others),
         cmocka_unit_test(test_keys_file_bad_key_names_line),

@@ -935,8 +935,9 @@ class VaultCluster:
             if not force:
                 opened = m.snapshot_unseal(rc, bytes(reader.sealed))
                 if opened is None or opened != bytes(reader.sums):
-                    # docs/disaster-recovery.md §1.2: the wording follows this cluster's seal
-                    what = ("set of unseal keys" if m.opt["seal_type"] == "shamir"
+                    # docs/disaster-recovery.md §1.2: the wording follows this cluster's seal,
+                    # the one in its storage (a seal migration changes it, not the start option)
+                    what = ("set of unseal keys" if rc.stored_type == "shamir"
                             else "autoseal key")
                     raise SimError(400, "could not verify hash file, possibly the snapshot is using a "
                                         "different %s; use the snapshot-force API to bypass this check" % what)

@@ -95,6 +95,10 @@ DEFAULT_OPTIONS = {
     # auto-unseal: how long a restarted node takes to unseal itself (the process starts,
     # reaches its seal); 0 = at once
     "auto_unseal_seconds": 0.0,
+    # leadership moves: when a cluster's voters first reach this many, its leader steps down
+    # (as `vault operator step-down`, sleeping stepdown_sleep_seconds before competing again) so a
+    # standby leads; 0 = never. Tests that must tell the first pod from the active one.
+    "step_down_at_voters": 0,
 }
 
 # How far behind the leader a restarted node's applied index starts (its last snapshot).
@@ -171,6 +175,7 @@ class RaftCluster:
         # shares combine to the unseal key (Shamir) or the recovery key (auto), the same
         # shares either way (§6).
         self.stored_type = "shamir"
+        self.stepped_down_at_voters = False  # step_down_at_voters happened (once per cluster)
 
     def bump(self, n: int = 1):
         self.index += n
@@ -682,6 +687,11 @@ class Model:
         m.stable_since_ns = self.wall_ns(t)
         rc.config_index = rc.bump()
         self.log_updating_configuration(rc, "AddVoter", m, t)
+        at = int(self.opt["step_down_at_voters"])
+        if at > 0 and not rc.stepped_down_at_voters and len(self.voters(rc)) >= at:
+            rc.stepped_down_at_voters = True
+            self.leader_node(rc).stepdown_until = t + float(self.opt["stepdown_sleep_seconds"])
+            self._lose_leader(rc, t)
         self.reconcile(rc, t)
 
     def _ev_join_done(self, t, n):
@@ -1199,7 +1209,7 @@ class Model:
         """state.bin content: the cluster's replicated state as storage entries (values barrier-encrypted)."""
         enc = lambda obj: b"\x01" + seal_blob(rc.barrier_key, json.dumps(obj, sort_keys=True).encode())
         recs = [
-            ("core/seal-config", json.dumps({"type": self.opt["seal_type"], "secret_shares": rc.shares,
+            ("core/seal-config", json.dumps({"type": rc.stored_type, "secret_shares": rc.shares,
                                              "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
             ("core/keyring", rc.keyring_blob),
             ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
