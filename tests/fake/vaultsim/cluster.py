@@ -469,6 +469,8 @@ class VaultCluster:
             if terr:
                 return web.Response(status=502, headers={"X-Fake-Vault-Transport-Error": terr})
             node = target
+        if request.headers.get("X-Vault-Token", "") == m.transit.token:
+            m.transit.leaked += 1
         for pod, path, code, message in self.faults:
             if pod in ("*", node.pod) and path == request.match_info["path"].strip("/"):
                 await _drain(request)
