@@ -71,8 +71,9 @@ out:
     return rc;
 }
 
-/* From the active pod, each transit stanza's address answers (`vault status
- * -address=`); other KMS cannot be probed this way. */
+/* From the active pod, each transit stanza's address answers, over the stanza's own TLS
+ * settings; other KMS cannot be probed this way. The mount, key and token stay unchecked:
+ * without the seal's token Vault answers 403 for any path (sealmig_probe_argv). */
 static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal_config *cfg,
                        const char *pod, char *why, size_t cap)
 {
@@ -94,13 +95,11 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
                          why[0] ? "; " : "");
             continue;
         }
-        char flag[300];
-        snprintf(flag, sizeof flag, "-address=%s", st->address);
+        struct sealmig_probe_flags flags;
+        const char *argv[SEALMIG_PROBE_ARGV];
+        sealmig_probe_argv(st, o->vc->cli, &flags, argv);
         struct vault_call c = {.pod = pod};
-        c.argv[0] = o->vc->cli;
-        c.argv[1] = "status";
-        c.argv[2] = flag;
-        c.argv[3] = "-format=json";
+        memcpy(c.argv, argv, sizeof argv);
         vault_call_run(o->kube, o->vc, &c, 1);
         if (!c.ran) {
             text_appendf(why, cap, NULL, "%s%s: %s", why[0] ? "; " : "", pod, c.error.msg);
@@ -114,8 +113,13 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
                          why[0] ? "; " : "", st->address, st->mount_path[0] ? st->mount_path : "?",
                          pod, text);
         } else {
-            fprintf(ctx->err, "Seal transit%s: %s answers from %s (mount %s, key %s).\n",
+            fprintf(ctx->err,
+                    "Seal transit%s: %s answers from %s%s. Its mount (%s), key (%s) and token "
+                    "are not checked (without the seal's token Vault answers 403 for any "
+                    "path): the first standby restarted checks them as it starts, and stops "
+                    "the migration if it does not come back.\n",
                     st->disabled ? " (old)" : "", st->address, pod,
+                    st->has_tls ? " (with the stanza's TLS settings)" : "",
                     st->mount_path[0] ? st->mount_path : "?", st->key_name[0] ? st->key_name : "?");
         }
         vault_call_clear(&c);

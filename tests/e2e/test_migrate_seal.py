@@ -269,6 +269,30 @@ def test_a_pod_that_crashes_is_named_with_its_log_line(make_fake, tmp_path):
     assert "To roll back: put the old seal stanza back" in r.stderr
 
 
+def test_a_wrong_transit_mount_is_found_by_the_first_standby(make_fake, tmp_path):
+    """The probe reaches the transit address but cannot check its mount, key or token (Vault
+    answers 403 for any path without the seal's token): it says so, and the first restarted
+    standby, which checks them as it starts, stops the migration, named with its log line."""
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    old = leaders(fake)[-1]
+    set_config(fake, keys, base_config(fake, keys) + transit(dict(tr, mount="wrong")))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys), "--timeout", "8s")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ("Seal transit: %s answers from %s. Its mount (wrong/), key (%s) and token are not "
+            "checked (without the seal's token Vault answers 403 for any path): the first "
+            "standby restarted checks them as it starts, and stops the migration if it does not "
+            "come back.") % (tr["address"], old, tr["key"]) in r.stderr
+    first = steps(r.stderr)[0].split()[-1]
+    assert steps(r.stderr) == ["[1/4] restart %s" % first], r.stderr
+    assert re.search(r"^%s does not start \(CrashLoopBackOff\); its log ends with: error parsing "
+                     r"Seal configuration: Error making API request\. URL: PUT "
+                     r"http://vault-transit\.vault-transit\.svc:8200/v1/wrong/encrypt/%s "
+                     r"Code: 400\. Errors: \* encryption key not found$" % (first, tr["key"]),
+                     r.stderr, re.M), r.stderr
+    assert "To roll back: put the old seal stanza back" in r.stderr
+
+
 def test_openbao(make_fake, tmp_path):
     fake, keys = start(make_fake, "--openbao", "--namespace", "openbao", "--release", "openbao",
                        ns="openbao")
