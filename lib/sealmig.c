@@ -405,10 +405,10 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
     for (size_t i = 0; i < cfg->n; i++)
         if (cfg->stanzas[i].disabled && strcmp(cfg->stanzas[i].type, "shamir") == 0)
             text_appendf(why, cap, NULL,
-                         "%sConfigMap %s disables a seal \"shamir\" stanza: Vault refuses it "
+                         "%sConfigMap %s disables a seal \"shamir\" stanza: %s refuses it "
                          "(\"shamir seals cannot be set disabled\"); leaving Shamir needs no "
                          "stanza for it: remove it",
-                         why[0] ? "; " : "", configmap);
+                         why[0] ? "; " : "", configmap, bao ? "OpenBao" : "Vault");
     if (sealmig_is_auto(m->from) && !m->stored_is_target && strcmp(m->from, m->to) != 0 &&
         strcmp(m->old_disabled, m->from) != 0)
         text_appendf(why, cap, NULL,

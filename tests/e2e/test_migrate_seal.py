@@ -179,6 +179,15 @@ def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
     assert len(leaders(fake)) == len(before) + 1
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 0 and 'still has the disabled seal "transit" stanza' in r.stdout
+    # doctor says the same about the stanza left behind
+    r = run_plugin(["doctor", "-o", "json", "--check", "VHA-VER-004"],
+                   kubeconfig=fake.kubeconfig, timeout=120)
+    found = [(f["level"], f["message"], f.get("fix")) for f in json.loads(r.stdout)["findings"]]
+    assert found == [("warn", 'the disabled seal "transit" stanza is still in the config although '
+                      "every pod runs seal shamir: restarted pods come up sealed and need the "
+                      "keys, and the old seal stays a start-up dependency",
+                      'remove the disabled seal "transit" stanza (helm upgrade); the pods read it '
+                      "when they next start")], found
 
 
 def test_interrupted_and_resumed(make_fake, tmp_path):

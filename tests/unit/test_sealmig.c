@@ -201,7 +201,8 @@ static void test_refusals(void **state)
         sealmig_check_config(&cfg, &env, &m, PRODUCT_OPENBAO, "o/o-config", why, sizeof why), -1);
     assert_non_null(strstr(why, "has 2 enabled seal stanzas (\"awskms\" and \"gcpckms\"): "
                                 "OpenBao refuses"));
-    assert_non_null(strstr(why, "shamir seals cannot be set disabled"));
+    assert_non_null(strstr(why, "ConfigMap o/o-config disables a seal \"shamir\" stanza: OpenBao "
+                                "refuses it (\"shamir seals cannot be set disabled\")"));
     assert_non_null(strstr(why, "the StatefulSet sets BAO_SEAL_TYPE=pkcs11"));
     /* no active node */
     views[0].st.is_self = 0;
