@@ -383,6 +383,9 @@ static void test_takeover_ready(void **state)
     struct roll_done done = {
         .pod_done = on_new_version, .what = "seal transit", .command = "migrate-seal"};
     struct upgrade_run upgrade = {.revision = NEW}, migrate = {.revision = NEW, .done = &done};
+    const char *behind = "not every other pod is on seal transit and unsealed (vault-2): a "
+                         "step-down now may hand leadership to one that is not; run migrate-seal "
+                         "again";
     scene_init(&s, 3, "onn", "ASS");
     assert_int_equal(upgrade_takeover_ready(&upgrade, s.vc, s.views, "vault-0", why, sizeof why),
                      0);
@@ -394,17 +397,13 @@ static void test_takeover_ready(void **state)
                      0);
     assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
                      -1);
-    assert_string_equal(why, "not every other pod is on seal transit and unsealed (vault-2): a "
-                             "step-down now may hand leadership to one that is not; run "
-                             "migrate-seal again");
+    assert_string_equal(why, behind);
     scene_free(&s);
     /* done but sealed does not count */
     scene_init(&s, 3, "onn", "ASs");
     assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
                      -1);
-    assert_string_equal(why, "not every other pod is on seal transit and unsealed (vault-2): a "
-                             "step-down now may hand leadership to one that is not; run "
-                             "migrate-seal again");
+    assert_string_equal(why, behind);
     scene_free(&s);
     scene_init(&s, 3, "ooo", "ASS");
     assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
