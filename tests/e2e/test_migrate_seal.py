@@ -73,6 +73,22 @@ def keys_file(tmp_path, keys):
     return str(path)
 
 
+def wait_back_sealed(fake, pod):
+    """Until pod's new container runs and its Vault answers sealed."""
+    def back_sealed():
+        r = fake.kubectl("get", "pod", pod, "-n", "vault", "-o",
+                         "jsonpath={.status.phase}{.metadata.deletionTimestamp}")
+        if r.stdout != "Running":  # not yet, or the old pod still terminating
+            return False
+        r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig)
+        p = [p for p in json.loads(r.stdout)["pods"] if p["name"] == pod][0]
+        return p["running"] and p.get("vault", {}).get("sealed") is True
+    deadline = time.time() + 60
+    while not back_sealed():
+        assert time.time() < deadline, "%s did not come back sealed" % pod
+        time.sleep(0.2)
+
+
 def steps(stderr):
     return [l for l in stderr.splitlines() if re.match(r"^\[\d+/\d+\] ", l)]
 
@@ -146,10 +162,12 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     assert "the transit seal at %s (mount transit/) cannot be reached from %s" % (
         tr["address"], old) in r.stderr and "connection refused" in r.stderr
     fake.control("transit", {"namespace": "vault", "available": True})
-    # degraded cluster: a standby sealed (restarted before the seal change: Shamir, sealed)
+    # degraded cluster: a standby sealed (restarted before the seal change: Shamir, sealed;
+    # the config is read when its container starts, so the change waits until it is back)
     set_config(fake, keys, base)
     standby = next(p for p in ("vault-2", "vault-1") if p != old)
     fake.kubectl("delete", "pod", standby, "-n", "vault", "--wait=false")
+    wait_back_sealed(fake, standby)
     set_config(fake, keys, base + transit(tr))
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr

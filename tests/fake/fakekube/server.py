@@ -549,7 +549,7 @@ class Server:
         # The StatefulSet controller recreates it (after restart_seconds) from its update
         # revision; the Vault process restarts sealed.
         r.restart(name)
-        r.cluster.pod_deleted(name)
+        r.cluster.pod_deleted(name, r.restart_seconds)
         return obj
 
     async def evict_pod(self, request):

@@ -175,10 +175,11 @@ class VaultCluster:
         self.model.advance()
         return self.model.ready(pod)
 
-    def pod_deleted(self, pod: str) -> None:
+    def pod_deleted(self, pod: str, start_in: float = 0.0) -> None:
+        """start_in: seconds until the new pod's container starts (and reads its config)."""
         now = self.model.now()
         self.model.advance(now)
-        self.model.pod_deleted(pod, now)
+        self.model.pod_deleted(pod, now, start_in)
         self._changed()
 
     def set_pod_version(self, pod: str, version: str) -> None:
