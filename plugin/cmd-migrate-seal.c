@@ -22,6 +22,19 @@
 #define MIGRATE_POD_TIMEOUT_MS (10L * 60 * 1000)
 #define MIGRATE_GUARD_MS       (60L * 1000)
 
+/* The ConfigMap's config may hold the transit token (`token = ...` in the stanza): its
+ * strings are wiped before they are freed. */
+static void wipe_strings(json_t *cm)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(json_object_get(cm, "data"), key, value)
+    {
+        if (json_is_string(value))
+            explicit_bzero((char *)json_string_value(value), json_string_length(value));
+    }
+}
+
 /* The chart's ConfigMap and the StatefulSet: the seal the pods get on restart. */
 static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_config *cfg,
                        struct seal_env *env, char *cm_name, size_t cm_cap)
@@ -64,6 +77,7 @@ static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_confi
     sealmig_parse_env(obj, vc->container, vc->product, env);
     rc = 0;
 out:
+    wipe_strings(cm);
     json_decref(cm);
     json_decref(obj);
     free(ns);
@@ -406,10 +420,21 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             threshold = r.views[i].st.t;
             shares = r.views[i].st.n;
         }
-    fprintf(ctx->err, "The old seal's keys: %s (%d of %d).\n",
-            sealmig_is_auto(m.from) ? "its recovery keys" : "the unseal keys", threshold, shares);
-    if ((rc = cmd_get_keys(ctx, args, threshold > 0 ? threshold : 1, &keys)) != 0)
-        goto out;
+    /* Keys only when a step left needs them: after the step-down to an auto seal (a resumed
+     * run) the restarted pods unseal themselves. */
+    int needs_keys = 0;
+    for (size_t i = 0; i < plan.n; i++)
+        needs_keys |= plan.steps[i].action != UPGRADE_STEP_DOWN &&
+                      plan.steps[i].unseal != ROLL_UNSEAL_DEFAULT;
+    if (needs_keys) {
+        fprintf(ctx->err, "The old seal's keys: %s (%d of %d).\n",
+                sealmig_is_auto(m.from) ? "its recovery keys" : "the unseal keys", threshold,
+                shares);
+        if ((rc = cmd_get_keys(ctx, args, threshold > 0 ? threshold : 1, &keys)) != 0)
+            goto out;
+    } else {
+        fprintf(ctx->err, "No keys needed: the pods left unseal themselves (seal %s).\n", m.to);
+    }
     rc = EXIT_ERROR;
     char question[512];
     snprintf(question, sizeof question,

@@ -208,15 +208,12 @@ def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
                       "when they next start")], found
 
 
-def test_interrupted_and_resumed(make_fake, tmp_path):
+def interrupted(fake, keys, tmp_path, at):
+    """migrate-seal run, and Ctrl-C when a stderr line satisfies at: (exit code, stderr)."""
     import os
     import signal
     import subprocess
     from conftest import BIN
-    fake, keys = start(make_fake)
-    tr = fake.control("transit", {"namespace": "vault"})
-    set_config(fake, keys, base_config(fake, keys) + transit(tr))
-    before = leaders(fake)
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG",)}
     env.update({"KUBECONFIG": fake.kubeconfig, "VAULT_TOKEN": keys["root_token"],
                 "HOME": "/nonexistent"})
@@ -225,12 +222,20 @@ def test_interrupted_and_resumed(make_fake, tmp_path):
     seen = []
     for line in p.stderr:
         seen.append(line)
-        if line.startswith("[2/4] "):
+        if at(line):
             p.send_signal(signal.SIGINT)
             break
     out, err = p.communicate(timeout=300)
-    err = "".join(seen) + err
-    assert p.returncode == 130, err
+    return p.returncode, "".join(seen) + err
+
+
+def test_interrupted_and_resumed(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    before = leaders(fake)
+    code, err = interrupted(fake, keys, tmp_path, lambda line: line.startswith("[2/4] "))
+    assert code == 130, err
     assert "Nothing was written to storage yet" in err and "To roll back: put the old seal" in err
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -239,6 +244,21 @@ def test_interrupted_and_resumed(make_fake, tmp_path):
     assert steps(r.stderr)[0].startswith("[1/3] ")
     assert "Seal migration complete" in r.stdout
     assert len(leaders(fake)) == len(before) + 1
+
+
+def test_resumed_after_the_step_down_to_transit_asks_no_keys(make_fake, tmp_path):
+    """Interrupted after the step-down (the migration happened): the run that goes on restarts
+    the old active pod, which unseals itself: no keys are asked (none given here)."""
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    code, err = interrupted(fake, keys, tmp_path, lambda line: ": migrated: seal transit" in line)
+    assert code == 130, err
+    r = migrate(fake, keys, "--yes", input="")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "No keys needed: the pods left unseal themselves (seal transit)." in r.stderr
+    assert "The old seal's keys" not in r.stderr
+    assert "Seal migration complete: every pod of vault/vault runs seal transit." in r.stdout
 
 
 @pytest.mark.parametrize("source", ["env", "envFrom"])
