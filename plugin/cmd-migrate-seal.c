@@ -354,6 +354,22 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                      "its updateStrategy is %s: switch to OnDelete first (Helm: "
                      "server.updateStrategyType=OnDelete)",
                      vc->update_strategy ? vc->update_strategy : "RollingUpdate");
+    /* Under OnDelete a deleted pod comes back from the template as it is: an image change made
+     * by the same helm upgrade would ride along (docs/seal-migration.md §8.2). */
+    char other_images[512] = "";
+    for (size_t i = 0; i < vc->npods; i++) {
+        const struct vault_pod *p = &vc->pods[i];
+        if (p->exists && p->image != NULL && vc->image != NULL && strcmp(p->image, vc->image) != 0)
+            text_appendf(other_images, sizeof other_images, NULL, "%s%s runs %s",
+                         other_images[0] ? ", " : "", p->name, p->image);
+    }
+    if (other_images[0])
+        text_appendf(problems, sizeof problems, NULL,
+                     "%sthe pod template has image %s but %s: every pod the migration deletes "
+                     "would come back on the new image too. Do the upgrade first (kubectl "
+                     "vault-ha upgrade), then migrate-seal; or helm upgrade with the seal change "
+                     "alone",
+                     problems[0] ? "; " : "", vc->image, other_images);
     if (sealmig_check_config(&cfg, &env, &m, vc->product, cm, why, sizeof why) < 0)
         text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     int started = 0; /* a pod runs the target already: a resumed run */

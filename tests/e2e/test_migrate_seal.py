@@ -149,6 +149,23 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     doc = json.loads(r.stdout)
     assert doc["from"] == "shamir" and doc["to"] == "transit" and doc["leaderChanges"] == 1
 
+    # the same helm upgrade changed the image: a deleted pod would come back upgraded
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "-p",
+                     '{"spec":{"template":{"spec":{"containers":[{"name":"vault",'
+                     '"image":"hashicorp/vault:1.21.3"}]}}}}')
+    assert r.returncode == 0, r.stderr
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1
+    assert ("the pod template has image hashicorp/vault:1.21.3 but vault-0 runs "
+            "hashicorp/vault:1.21.2, vault-1 runs hashicorp/vault:1.21.2, vault-2 runs "
+            "hashicorp/vault:1.21.2: every pod the migration deletes would come back on the new "
+            "image too. Do the upgrade first (kubectl vault-ha upgrade), then migrate-seal; or "
+            "helm upgrade with the seal change alone") in r.stderr, r.stderr
+    assert [c for c in changes(fake) if "/statefulsets/" not in c[1]] == []  # only the test's
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "-p",
+                     '{"spec":{"template":{"spec":{"containers":[{"name":"vault",'
+                     '"image":"hashicorp/vault:1.21.2"}]}}}}')
+    assert r.returncode == 0, r.stderr
     # two enabled seals
     set_config(fake, keys, base + transit(tr) + 'seal "awskms" {\n  kms_key_id = "k"\n}\n')
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
@@ -171,7 +188,7 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     set_config(fake, keys, base + transit(tr))
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
-    assert [c for c in changes(fake) if c[0] != "DELETE"] == []
+    assert [c for c in changes(fake) if c[0] != "DELETE" and "/statefulsets/" not in c[1]] == []
 
 
 def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
