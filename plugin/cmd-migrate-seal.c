@@ -315,6 +315,14 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     /* 1. Detect: the seal the pods get on restart, and the one each runs now. */
     if (read_config(ctx, &o, &cfg, &env, cm, sizeof cm) < 0)
         goto out;
+    /* The update revision must be the template's as it is now (right after a helm upgrade the
+     * controller may not have seen it yet): each restart waits for the pod on it. */
+    if (vc->observed_generation < vc->generation &&
+        upgrade_wait_observed(&o, vc->generation, &err) < 0) {
+        cmd_report(ctx, &err);
+        rc = cmd_exit_for(&err);
+        goto out;
+    }
     int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, !dry, &token, &got);
     if (token_rc != EXIT_OK) {
         rc = token_rc;
