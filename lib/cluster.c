@@ -594,8 +594,6 @@ static int fill_statefulset(struct vault_cluster *vc, json_t *sts, const struct 
     json_array_foreach(json_object_get(c, "env"), ei, env)
     {
         const char *en = jstr(env, "name"), *ev = jstr(env, "value");
-        if (en != NULL && (strcmp(en, "VAULT_TOKEN") == 0 || strcmp(en, "BAO_TOKEN") == 0))
-            vc->pod_env_token = 1;
         if (en != NULL && ev != NULL &&
             (strcmp(en, "VAULT_ADDR") == 0 || strcmp(en, "BAO_ADDR") == 0) &&
             strncmp(ev, "https:", 6) == 0) {

@@ -74,11 +74,9 @@ struct vault_cluster {
     long long generation;   /* metadata.generation: bumped by every spec change */
     long long observed_generation; /* status.observedGeneration: what the controller has seen */
     char *api_scheme;              /* http or https, from the container's VAULT_ADDR / BAO_ADDR */
-    int pod_env_token;      /* VAULT_TOKEN or BAO_TOKEN in the container env (a transit seal token,
-                               say): every exec'd CLI would inherit it, so each exec unsets it */
-    int replicas;           /* spec.replicas */
-    int ready_replicas;     /* status.readyReplicas */
-    char *selector;         /* label selector of the pods (from spec.selector) */
+    int replicas;                  /* spec.replicas */
+    int ready_replicas;            /* status.readyReplicas */
+    char *selector;                /* label selector of the pods (from spec.selector) */
     struct vault_pod *pods; /* ordinals 0..replicas-1 first (placeholders included), then extras */
     size_t npods;
 };

@@ -27,7 +27,7 @@ void doctor_check_seal_config(const struct doctor_facts *f, struct doctor_report
     }
     int bao = f->vc->product == PRODUCT_OPENBAO;
     struct seal_env env;
-    sealmig_parse_env(f->sts, f->vc->container, bao, &env);
+    sealmig_parse_env(f->sts, f->vc->container, f->vc->product, &env);
     const char *token_var = f->vc->token_env;
     const char *type_var = bao ? "BAO_SEAL_TYPE" : "VAULT_SEAL_TYPE";
     int problems = 0, enabled = 0;

@@ -157,6 +157,14 @@ static int parse_seal_body(struct scan *s, struct seal_stanza *st, struct error 
             text_sanitize(st->key_name, sizeof st->key_name, value, strlen(value));
         else if (strcmp(key, "token") == 0)
             st->has_token = value[0] != '\0';
+        else if (strcmp(key, "tls_ca_cert") == 0)
+            text_sanitize(st->tls_ca_cert, sizeof st->tls_ca_cert, value, strlen(value));
+        else if (strcmp(key, "tls_server_name") == 0)
+            text_sanitize(st->tls_server_name, sizeof st->tls_server_name, value, strlen(value));
+        else if (strcmp(key, "tls_skip_verify") == 0)
+            st->tls_skip_verify = parse_bool(value);
+        if (strncmp(key, "tls_", 4) == 0)
+            st->has_tls = 1;
         explicit_bzero(value, sizeof value); /* a token's value is not kept */
     }
 }
@@ -225,6 +233,29 @@ int sealmig_parse_config(const char *hcl, size_t len, struct seal_config *cfg, s
             }
         }
     }
+}
+
+void sealmig_probe_argv(const struct seal_stanza *st, const char *cli,
+                        struct sealmig_probe_flags *flags, const char *argv[SEALMIG_PROBE_ARGV])
+{
+    size_t n = 0;
+    argv[n++] = cli;
+    argv[n++] = "status";
+    snprintf(flags->address, sizeof flags->address, "-address=%s", st->address);
+    argv[n++] = flags->address;
+    if (st->tls_ca_cert[0] != '\0') {
+        snprintf(flags->ca_cert, sizeof flags->ca_cert, "-ca-cert=%s", st->tls_ca_cert);
+        argv[n++] = flags->ca_cert;
+    }
+    if (st->tls_server_name[0] != '\0') {
+        snprintf(flags->server_name, sizeof flags->server_name, "-tls-server-name=%s",
+                 st->tls_server_name);
+        argv[n++] = flags->server_name;
+    }
+    if (st->tls_skip_verify)
+        argv[n++] = "-tls-skip-verify";
+    argv[n++] = "-format=json";
+    argv[n] = NULL;
 }
 
 /* --- the StatefulSet's env ---------------------------------------------------------------- */
@@ -374,10 +405,10 @@ int sealmig_check_config(const struct seal_config *cfg, const struct seal_env *e
     for (size_t i = 0; i < cfg->n; i++)
         if (cfg->stanzas[i].disabled && strcmp(cfg->stanzas[i].type, "shamir") == 0)
             text_appendf(why, cap, NULL,
-                         "%sConfigMap %s disables a seal \"shamir\" stanza: Vault refuses it "
+                         "%sConfigMap %s disables a seal \"shamir\" stanza: %s refuses it "
                          "(\"shamir seals cannot be set disabled\"); leaving Shamir needs no "
                          "stanza for it: remove it",
-                         why[0] ? "; " : "", configmap);
+                         why[0] ? "; " : "", configmap, bao ? "OpenBao" : "Vault");
     if (sealmig_is_auto(m->from) && !m->stored_is_target && strcmp(m->from, m->to) != 0 &&
         strcmp(m->old_disabled, m->from) != 0)
         text_appendf(why, cap, NULL,

@@ -29,6 +29,11 @@ struct seal_stanza {
     char mount_path[128];
     char key_name[128];
     int has_token; /* a token attribute (its value is never kept) */
+    /* transit's TLS client settings (any tls_* key set: the pod's VAULT_CACERT... do not apply) */
+    char tls_ca_cert[256];
+    char tls_server_name[256];
+    int tls_skip_verify;
+    int has_tls;
 };
 
 struct seal_config {
@@ -40,6 +45,20 @@ struct seal_config {
  * on more than SEALMIG_MAX_STANZAS blocks, an unterminated block, or a config
  * larger than SEALMIG_CONFIG_MAX. */
 int sealmig_parse_config(const char *hcl, size_t len, struct seal_config *cfg, struct error *err);
+
+/* The probe of a transit stanza from a pod: `<cli> status -address=<address> -format=json`
+ * with the stanza's own TLS settings (-ca-cert, -tls-server-name, -tls-skip-verify), as the
+ * seal's client makes its connection; without any tls_* key the pod's VAULT_CACERT... apply
+ * to both. Only the address and TLS are checked this way: Vault answers an unauthenticated
+ * request 403 for any path, so the mount, key and token cannot be told apart without the
+ * seal's token. argv gets at most SEALMIG_PROBE_ARGV entries (NULL-terminated), their text in
+ * flags. */
+#define SEALMIG_PROBE_ARGV 8
+struct sealmig_probe_flags {
+    char address[300], ca_cert[300], server_name[300];
+};
+void sealmig_probe_argv(const struct seal_stanza *st, const char *cli,
+                        struct sealmig_probe_flags *flags, const char *argv[SEALMIG_PROBE_ARGV]);
 
 /* The seal-related env of the server container in a StatefulSet object. */
 struct seal_env {

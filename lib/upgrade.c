@@ -707,16 +707,9 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
                   pod, active ? active : "none", prog(o), roll_command(run));
         goto out;
     }
-    /* Someone done must be able to take over. */
-    int ready = 0;
-    for (size_t k = 0; k < o->vc->npods; k++) {
-        const struct vault_pod *q = &o->vc->pods[k];
-        if (strcmp(q->name, pod) != 0 && roll_pod_done(run, q, &r.views[k]) &&
-            pod_ok(q, &r.views[k]))
-            ready++;
-    }
-    if (ready == 0) {
-        error_set(err, ERR_REMOTE, "no standby (%s) can take over from %s", target, pod);
+    char why[ERROR_MSG_MAX];
+    if (upgrade_takeover_ready(run, o->vc, r.views, pod, why, sizeof why) < 0) {
+        error_set(err, ERR_REMOTE, "%s", why);
         goto out;
     }
     if (run->token == NULL) {
@@ -749,6 +742,37 @@ static int run_step_down(struct ops *o, const struct upgrade_run *run, const cha
 out:
     ops_reading_clear(o, &r);
     return rc;
+}
+
+int upgrade_takeover_ready(const struct upgrade_run *run, const struct vault_cluster *vc,
+                           const struct pod_view *views, const char *pod, char *why, size_t cap)
+{
+    char target[300], behind[512] = "";
+    roll_target(run, target, sizeof target);
+    int ready = 0;
+    for (size_t k = 0; k < vc->npods; k++) {
+        const struct vault_pod *q = &vc->pods[k];
+        if (strcmp(q->name, pod) == 0 || !q->exists)
+            continue;
+        if (roll_pod_done(run, q, &views[k]) && pod_ok(q, &views[k]))
+            ready++;
+        else
+            text_appendf(behind, sizeof behind, NULL, "%s%s", behind[0] ? ", " : "", q->name);
+    }
+    if (ready == 0) {
+        snprintf(why, cap, "no standby (%s) can take over from %s", target, pod);
+        return -1;
+    }
+    /* A seal migration happens on the node that takes over, only if it was started in
+     * migration mode: raft may hand leadership to any voter, so every one must be. */
+    if (run->done != NULL && behind[0] != '\0') {
+        snprintf(why, cap,
+                 "not every other pod is on %s and unsealed (%s): a step-down now may "
+                 "hand leadership to one that is not; run %s again",
+                 target, behind, roll_command(run));
+        return -1;
+    }
+    return 0;
 }
 
 int upgrade_run_step(struct ops *o, const struct upgrade_run *run, const struct upgrade_step *s,

@@ -108,6 +108,12 @@ struct upgrade_run {
     const struct roll_done *done; /* NULL: on the revision (upgrade) */
 };
 
+/* May pod, the active node, step down: 0, or -1 with why. Some other pod must be done and
+ * unsealed; for a roll with its own done test (a seal migration) every other existing pod
+ * must be, as the node that takes over is any voter (docs/seal-migration.md §10.4). */
+int upgrade_takeover_ready(const struct upgrade_run *run, const struct vault_cluster *vc,
+                           const struct pod_view *views, const char *pod, char *why, size_t cap);
+
 /* Runs one step: its done state first (nothing left to do: 0, reported), then
  * its precondition, then its action and waits, all within run->pod_timeout_ms
  * (for a restart: from the pod's deletion on). A restart evicts the pod

@@ -581,16 +581,28 @@ int vault_call_with_token(struct vault_call *call, const struct vault_cluster *v
 const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
                                                 const char *const *argv, struct vault_argv *w)
 {
-    if (!vc->pod_env_token || argv[0] == NULL || strcmp(argv[0], "sh") == 0)
+    /* Always, not only when the StatefulSet's env names a token: one can come from envFrom,
+     * the image's ENV, a mutating webhook or a pod of an older revision, and the plugin cannot
+     * see those. `sh -c` scripts too: those with a token export theirs after this; the others
+     * run the CLI without one. The bao CLI reads BAO_TOKEN, then VAULT_TOKEN. */
+    static const char *const vault_prefix[] = {"env", "-u", "VAULT_TOKEN", NULL};
+    static const char *const bao_prefix[] = {"env", "-u", "BAO_TOKEN", "-u", "VAULT_TOKEN", NULL};
+    const char *const *prefix = vc->product == PRODUCT_OPENBAO ? bao_prefix : vault_prefix;
+    if (argv[0] == NULL)
         return argv;
-    static const char *const prefix[] = {"env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN"};
     size_t n = 0;
-    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+    for (size_t i = 0; prefix[i] != NULL; i++)
         w->argv[n++] = prefix[i];
     for (size_t i = 0; argv[i] != NULL && n + 1 < sizeof w->argv / sizeof w->argv[0]; i++)
         w->argv[n++] = argv[i];
     w->argv[n] = NULL;
     return w->argv;
+}
+
+int vault_exec_lacks_env(const char *msg)
+{
+    return msg != NULL && strstr(msg, "\"env\"") != NULL &&
+           (strstr(msg, "not found") != NULL || strstr(msg, "no such file") != NULL);
 }
 
 #define CALL_TIMEOUT_MS (120 * 1000)
@@ -607,8 +619,9 @@ static int secret_sink(void *ctx, const void *data, size_t len, struct error *er
     return secret_append(s, data, len, err);
 }
 
-int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
-                   struct vault_call *calls, size_t n)
+/* vault_call_run's one pass: unset_token puts every command under `env -u`. */
+static int run_calls(struct kube_client *kube, const struct vault_cluster *vc,
+                     struct vault_call *calls, size_t n, int unset_token)
 {
     if (n == 0)
         return 0;
@@ -635,7 +648,8 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         req[i].namespace = vc->namespace;
         req[i].pod = c->pod;
         req[i].container = vc->container;
-        req[i].argv = vault_argv_without_pod_token(vc, c->argv, &wrapped[i]);
+        req[i].argv =
+            unset_token ? vault_argv_without_pod_token(vc, c->argv, &wrapped[i]) : c->argv;
         if (c->input != NULL) {
             req[i].in.kind = KEXEC_STDIN_MEMORY;
             req[i].in.data = c->input;
@@ -666,6 +680,37 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         }
     }
     free(req), free(res), free(outb), free(errb), free(wrapped);
+    return rc;
+}
+
+int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
+                   struct vault_call *calls, size_t n)
+{
+    int rc = run_calls(kube, vc, calls, n, 1);
+    /* An image without env (OpenBao's distroless one: no env, no sh) cannot unset a
+     * variable at all; there the command runs as is. Only the CLI commands without a token
+     * of their own can run there (those with one need sh), and they call endpoints that do
+     * not look at a token (status, init, unseal). The failed exec ran nothing, so running
+     * it again is safe. */
+    size_t lacking = 0;
+    for (size_t i = 0; i < n; i++)
+        lacking += !calls[i].ran && vault_exec_lacks_env(calls[i].error.msg);
+    if (lacking == 0)
+        return rc;
+    if (lacking == n) {
+        for (size_t i = 0; i < n; i++)
+            vault_call_clear(&calls[i]);
+        return run_calls(kube, vc, calls, n, 0);
+    }
+    rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (calls[i].ran || !vault_exec_lacks_env(calls[i].error.msg)) {
+            rc |= calls[i].ran ? 0 : -1;
+            continue;
+        }
+        vault_call_clear(&calls[i]);
+        rc |= run_calls(kube, vc, &calls[i], 1, 0);
+    }
     return rc;
 }
 

@@ -153,17 +153,20 @@ struct vault_call {
     struct error error;       /* why it did not run */
 };
 
-/* The argv to exec for a CLI run without the token the pod's env may carry (a
- * transit seal token in VAULT_TOKEN, docs/seal-migration.md): it would reach
- * every command, and a privileged one would get 403. Commands with a token of
- * their own set it (vault_call_with_token: sh reads it into VAULT_TOKEN); the
- * others run under `env -u VAULT_TOKEN -u BAO_TOKEN` when vc->pod_env_token.
- * vault_call_run does this for every call. */
+/* The argv to exec for a command without the token the container may inherit (a transit seal
+ * token in VAULT_TOKEN, docs/seal-migration.md; from the env, envFrom, the image, a webhook):
+ * it would reach every command, and a privileged one would get 403. Every command runs under
+ * `env -u VAULT_TOKEN` (`env -u BAO_TOKEN -u VAULT_TOKEN` for OpenBao); those with a token of
+ * their own set it after that (vault_call_with_token: sh reads it into VAULT_TOKEN).
+ * vault_call_run does this for every call; on an image without env (exec error: see
+ * vault_exec_lacks_env) it runs the command as is. */
 struct vault_argv {
     const char *argv[32];
 };
 const char *const *vault_argv_without_pod_token(const struct vault_cluster *vc,
                                                 const char *const *argv, struct vault_argv *w);
+/* The exec error says the image has no `env`. */
+int vault_exec_lacks_env(const char *msg);
 
 /* Runs every call at once (one exec session per call). Returns 0 when every
  * call ran (exit codes may be non-zero), -1 when any did not. */

@@ -22,6 +22,19 @@
 #define MIGRATE_POD_TIMEOUT_MS (10L * 60 * 1000)
 #define MIGRATE_GUARD_MS       (60L * 1000)
 
+/* The ConfigMap's config may hold the transit token (`token = ...` in the stanza): its
+ * strings are wiped before they are freed. */
+static void wipe_strings(json_t *cm)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(json_object_get(cm, "data"), key, value)
+    {
+        if (json_is_string(value))
+            explicit_bzero((char *)json_string_value(value), json_string_length(value));
+    }
+}
+
 /* The chart's ConfigMap and the StatefulSet: the seal the pods get on restart. */
 static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_config *cfg,
                        struct seal_env *env, char *cm_name, size_t cm_cap)
@@ -64,6 +77,7 @@ static int read_config(struct cmd_context *ctx, struct ops *o, struct seal_confi
     sealmig_parse_env(obj, vc->container, vc->product, env);
     rc = 0;
 out:
+    wipe_strings(cm);
     json_decref(cm);
     json_decref(obj);
     free(ns);
@@ -71,8 +85,9 @@ out:
     return rc;
 }
 
-/* From the active pod, each transit stanza's address answers (`vault status
- * -address=`); other KMS cannot be probed this way. */
+/* From the active pod, each transit stanza's address answers, over the stanza's own TLS
+ * settings; other KMS cannot be probed this way. The mount, key and token stay unchecked:
+ * without the seal's token Vault answers 403 for any path (sealmig_probe_argv). */
 static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal_config *cfg,
                        const char *pod, char *why, size_t cap)
 {
@@ -94,13 +109,11 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
                          why[0] ? "; " : "");
             continue;
         }
-        char flag[300];
-        snprintf(flag, sizeof flag, "-address=%s", st->address);
+        struct sealmig_probe_flags flags;
+        const char *argv[SEALMIG_PROBE_ARGV];
+        sealmig_probe_argv(st, o->vc->cli, &flags, argv);
         struct vault_call c = {.pod = pod};
-        c.argv[0] = o->vc->cli;
-        c.argv[1] = "status";
-        c.argv[2] = flag;
-        c.argv[3] = "-format=json";
+        memcpy(c.argv, argv, sizeof argv);
         vault_call_run(o->kube, o->vc, &c, 1);
         if (!c.ran) {
             text_appendf(why, cap, NULL, "%s%s: %s", why[0] ? "; " : "", pod, c.error.msg);
@@ -114,8 +127,13 @@ static int probe_seals(struct cmd_context *ctx, struct ops *o, const struct seal
                          why[0] ? "; " : "", st->address, st->mount_path[0] ? st->mount_path : "?",
                          pod, text);
         } else {
-            fprintf(ctx->err, "Seal transit%s: %s answers from %s (mount %s, key %s).\n",
+            fprintf(ctx->err,
+                    "Seal transit%s: %s answers from %s%s. Its mount (%s), key (%s) and token "
+                    "are not checked (without the seal's token Vault answers 403 for any "
+                    "path): the first standby restarted checks them as it starts, and stops "
+                    "the migration if it does not come back.\n",
                     st->disabled ? " (old)" : "", st->address, pod,
+                    st->has_tls ? " (with the stanza's TLS settings)" : "",
                     st->mount_path[0] ? st->mount_path : "?", st->key_name[0] ? st->key_name : "?");
         }
         vault_call_clear(&c);
@@ -297,6 +315,14 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
     /* 1. Detect: the seal the pods get on restart, and the one each runs now. */
     if (read_config(ctx, &o, &cfg, &env, cm, sizeof cm) < 0)
         goto out;
+    /* The update revision must be the template's as it is now (right after a helm upgrade the
+     * controller may not have seen it yet): each restart waits for the pod on it. */
+    if (vc->observed_generation < vc->generation &&
+        upgrade_wait_observed(&o, vc->generation, &err) < 0) {
+        cmd_report(ctx, &err);
+        rc = cmd_exit_for(&err);
+        goto out;
+    }
     int got = 0, token_rc = cmd_get_token(ctx, args, vc, 1, !dry, &token, &got);
     if (token_rc != EXIT_OK) {
         rc = token_rc;
@@ -336,6 +362,22 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
                      "its updateStrategy is %s: switch to OnDelete first (Helm: "
                      "server.updateStrategyType=OnDelete)",
                      vc->update_strategy ? vc->update_strategy : "RollingUpdate");
+    /* Under OnDelete a deleted pod comes back from the template as it is: an image change made
+     * by the same helm upgrade would ride along (docs/seal-migration.md §8.2). */
+    char other_images[512] = "";
+    for (size_t i = 0; i < vc->npods; i++) {
+        const struct vault_pod *p = &vc->pods[i];
+        if (p->exists && p->image != NULL && vc->image != NULL && strcmp(p->image, vc->image) != 0)
+            text_appendf(other_images, sizeof other_images, NULL, "%s%s runs %s",
+                         other_images[0] ? ", " : "", p->name, p->image);
+    }
+    if (other_images[0])
+        text_appendf(problems, sizeof problems, NULL,
+                     "%sthe pod template has image %s but %s: every pod the migration deletes "
+                     "would come back on the new image too. Do the upgrade first (kubectl "
+                     "vault-ha upgrade), then migrate-seal; or helm upgrade with the seal change "
+                     "alone",
+                     problems[0] ? "; " : "", vc->image, other_images);
     if (sealmig_check_config(&cfg, &env, &m, vc->product, cm, why, sizeof why) < 0)
         text_appendf(problems, sizeof problems, NULL, "%s%s", problems[0] ? "; " : "", why);
     int started = 0; /* a pod runs the target already: a resumed run */
@@ -402,10 +444,21 @@ static int cmd_migrate_seal_exec(struct cmd_context *ctx, const struct cmd_args 
             threshold = r.views[i].st.t;
             shares = r.views[i].st.n;
         }
-    fprintf(ctx->err, "The old seal's keys: %s (%d of %d).\n",
-            sealmig_is_auto(m.from) ? "its recovery keys" : "the unseal keys", threshold, shares);
-    if ((rc = cmd_get_keys(ctx, args, threshold > 0 ? threshold : 1, &keys)) != 0)
-        goto out;
+    /* Keys only when a step left needs them: after the step-down to an auto seal (a resumed
+     * run) the restarted pods unseal themselves. */
+    int needs_keys = 0;
+    for (size_t i = 0; i < plan.n; i++)
+        needs_keys |= plan.steps[i].action != UPGRADE_STEP_DOWN &&
+                      plan.steps[i].unseal != ROLL_UNSEAL_DEFAULT;
+    if (needs_keys) {
+        fprintf(ctx->err, "The old seal's keys: %s (%d of %d).\n",
+                sealmig_is_auto(m.from) ? "its recovery keys" : "the unseal keys", threshold,
+                shares);
+        if ((rc = cmd_get_keys(ctx, args, threshold > 0 ? threshold : 1, &keys)) != 0)
+            goto out;
+    } else {
+        fprintf(ctx->err, "No keys needed: the pods left unseal themselves (seal %s).\n", m.to);
+    }
     rc = EXIT_ERROR;
     char question[512];
     snprintf(question, sizeof question,

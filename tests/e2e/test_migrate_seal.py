@@ -73,6 +73,22 @@ def keys_file(tmp_path, keys):
     return str(path)
 
 
+def wait_back_sealed(fake, pod):
+    """Until pod's new container runs and its Vault answers sealed."""
+    def back_sealed():
+        r = fake.kubectl("get", "pod", pod, "-n", "vault", "-o",
+                         "jsonpath={.status.phase}{.metadata.deletionTimestamp}")
+        if r.stdout != "Running":  # not yet, or the old pod still terminating
+            return False
+        r = run_plugin(["status", "-o", "json"], kubeconfig=fake.kubeconfig)
+        p = [p for p in json.loads(r.stdout)["pods"] if p["name"] == pod][0]
+        return p["running"] and p.get("vault", {}).get("sealed") is True
+    deadline = time.time() + 60
+    while not back_sealed():
+        assert time.time() < deadline, "%s did not come back sealed" % pod
+        time.sleep(0.2)
+
+
 def steps(stderr):
     return [l for l in stderr.splitlines() if re.match(r"^\[\d+/\d+\] ", l)]
 
@@ -133,6 +149,23 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     doc = json.loads(r.stdout)
     assert doc["from"] == "shamir" and doc["to"] == "transit" and doc["leaderChanges"] == 1
 
+    # the same helm upgrade changed the image: a deleted pod would come back upgraded
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "-p",
+                     '{"spec":{"template":{"spec":{"containers":[{"name":"vault",'
+                     '"image":"hashicorp/vault:1.21.3"}]}}}}')
+    assert r.returncode == 0, r.stderr
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
+    assert r.returncode == 1
+    assert ("the pod template has image hashicorp/vault:1.21.3 but vault-0 runs "
+            "hashicorp/vault:1.21.2, vault-1 runs hashicorp/vault:1.21.2, vault-2 runs "
+            "hashicorp/vault:1.21.2: every pod the migration deletes would come back on the new "
+            "image too. Do the upgrade first (kubectl vault-ha upgrade), then migrate-seal; or "
+            "helm upgrade with the seal change alone") in r.stderr, r.stderr
+    assert [c for c in changes(fake) if "/statefulsets/" not in c[1]] == []  # only the test's
+    r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "-p",
+                     '{"spec":{"template":{"spec":{"containers":[{"name":"vault",'
+                     '"image":"hashicorp/vault:1.21.2"}]}}}}')
+    assert r.returncode == 0, r.stderr
     # two enabled seals
     set_config(fake, keys, base + transit(tr) + 'seal "awskms" {\n  kms_key_id = "k"\n}\n')
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
@@ -146,14 +179,16 @@ def test_dry_run_changes_nothing_and_refusals(make_fake, tmp_path):
     assert "the transit seal at %s (mount transit/) cannot be reached from %s" % (
         tr["address"], old) in r.stderr and "connection refused" in r.stderr
     fake.control("transit", {"namespace": "vault", "available": True})
-    # degraded cluster: a standby sealed (restarted before the seal change: Shamir, sealed)
+    # degraded cluster: a standby sealed (restarted before the seal change: Shamir, sealed;
+    # the config is read when its container starts, so the change waits until it is back)
     set_config(fake, keys, base)
     standby = next(p for p in ("vault-2", "vault-1") if p != old)
     fake.kubectl("delete", "pod", standby, "-n", "vault", "--wait=false")
+    wait_back_sealed(fake, standby)
     set_config(fake, keys, base + transit(tr))
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 1 and "the cluster is not healthy" in r.stderr, r.stderr
-    assert [c for c in changes(fake) if c[0] != "DELETE"] == []
+    assert [c for c in changes(fake) if c[0] != "DELETE" and "/statefulsets/" not in c[1]] == []
 
 
 def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
@@ -179,17 +214,23 @@ def test_transit_to_shamir_needs_the_disabled_stanza(make_fake, tmp_path):
     assert len(leaders(fake)) == len(before) + 1
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 0 and 'still has the disabled seal "transit" stanza' in r.stdout
+    # doctor says the same about the stanza left behind
+    r = run_plugin(["doctor", "-o", "json", "--check", "VHA-VER-004"],
+                   kubeconfig=fake.kubeconfig, timeout=120)
+    found = [(f["level"], f["message"], f.get("fix")) for f in json.loads(r.stdout)["findings"]]
+    assert found == [("warn", 'the disabled seal "transit" stanza is still in the config although '
+                      "every pod runs seal shamir: restarted pods come up sealed and need the "
+                      "keys, and the old seal stays a start-up dependency",
+                      'remove the disabled seal "transit" stanza (helm upgrade); the pods read it '
+                      "when they next start")], found
 
 
-def test_interrupted_and_resumed(make_fake, tmp_path):
+def interrupted(fake, keys, tmp_path, at):
+    """migrate-seal run, and Ctrl-C when a stderr line satisfies at: (exit code, stderr)."""
     import os
     import signal
     import subprocess
     from conftest import BIN
-    fake, keys = start(make_fake)
-    tr = fake.control("transit", {"namespace": "vault"})
-    set_config(fake, keys, base_config(fake, keys) + transit(tr))
-    before = leaders(fake)
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG",)}
     env.update({"KUBECONFIG": fake.kubeconfig, "VAULT_TOKEN": keys["root_token"],
                 "HOME": "/nonexistent"})
@@ -198,12 +239,20 @@ def test_interrupted_and_resumed(make_fake, tmp_path):
     seen = []
     for line in p.stderr:
         seen.append(line)
-        if line.startswith("[2/4] "):
+        if at(line):
             p.send_signal(signal.SIGINT)
             break
     out, err = p.communicate(timeout=300)
-    err = "".join(seen) + err
-    assert p.returncode == 130, err
+    return p.returncode, "".join(seen) + err
+
+
+def test_interrupted_and_resumed(make_fake, tmp_path):
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    before = leaders(fake)
+    code, err = interrupted(fake, keys, tmp_path, lambda line: line.startswith("[2/4] "))
+    assert code == 130, err
     assert "Nothing was written to storage yet" in err and "To roll back: put the old seal" in err
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -214,25 +263,60 @@ def test_interrupted_and_resumed(make_fake, tmp_path):
     assert len(leaders(fake)) == len(before) + 1
 
 
-def test_transit_token_in_the_pods_env(make_fake, tmp_path):
+def test_resumed_after_the_step_down_to_transit_asks_no_keys(make_fake, tmp_path):
+    """Interrupted after the step-down (the migration happened): the run that goes on restarts
+    the old active pod, which unseals itself: no keys are asked (none given here)."""
     fake, keys = start(make_fake)
     tr = fake.control("transit", {"namespace": "vault"})
-    fake.control("secret", {"namespace": "vault", "name": "transit-token",
-                            "data": {"token": tr["token"]}})
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "vault", "env": [
-        {"name": "VAULT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "transit-token",
-                                                               "key": "token"}}}]}]}}}}
+    set_config(fake, keys, base_config(fake, keys) + transit(tr))
+    code, err = interrupted(fake, keys, tmp_path, lambda line: ": migrated: seal transit" in line)
+    assert code == 130, err
+    r = migrate(fake, keys, "--yes", input="")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "No keys needed: the pods left unseal themselves (seal transit)." in r.stderr
+    assert "The old seal's keys" not in r.stderr
+    assert "Seal migration complete: every pod of vault/vault runs seal transit." in r.stdout
+
+
+@pytest.mark.parametrize("source", ["env", "envFrom"])
+def test_transit_token_in_the_pods_env(make_fake, tmp_path, source):
+    """A transit token the pods inherit, named in the template's env or brought by envFrom (which
+    the plugin cannot see into): no command the plugin runs in a pod sends it to Vault."""
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    if source == "env":
+        fake.control("secret", {"namespace": "vault", "name": "transit-token",
+                                "data": {"token": tr["token"]}})
+        container = {"name": "vault", "env": [
+            {"name": "VAULT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "transit-token",
+                                                                   "key": "token"}}}]}
+    else:
+        fake.control("secret", {"namespace": "vault", "name": "transit-env",
+                                "data": {"VAULT_TOKEN": tr["token"]}})
+        container = {"name": "vault", "envFrom": [{"secretRef": {"name": "transit-env"}}]}
+    patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
     r = fake.kubectl("patch", "statefulset", "vault", "-n", "vault", "--type", "strategic",
                      "-p", json.dumps(patch))
     assert r.returncode == 0, r.stderr
     set_config(fake, keys, base_config(fake, keys) + transit(tr, token=False))
     r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys), timeout=500)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Note: the pods get VAULT_TOKEN from Secret transit-token" in r.stderr
-    runs = [e["command"] for e in fake.exec_log() if "vault" in e["command"]]
-    assert runs and all(c[0] in ("env", "sh") for c in runs[-5:]), runs[-5:]
-    assert ["env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN", "vault", "status",
-            "-format=json"] in runs
+    assert ("Note: the pods get VAULT_TOKEN from Secret transit-token" in r.stderr) == \
+        (source == "env")
+    # every pod runs with the token now; commands without one of their own, and with one
+    for args in (["status"], ["doctor"], ["peers"]):
+        r = run_plugin(["-n", "vault"] + args, kubeconfig=fake.kubeconfig, timeout=120,
+                       env={"VAULT_TOKEN": keys["root_token"]})
+        assert r.returncode in (0, 1, 2), r.stdout + r.stderr  # doctor: 2 = a warning
+    assert "permission denied" not in r.stdout + r.stderr
+    # the seal used the token (it encrypted), the cluster never saw it
+    tr = fake.control("transit", {"namespace": "vault"})
+    assert tr["encrypts"] > 0 and tr["leaked"] == 0, tr
+    # every exec ran under `env -u VAULT_TOKEN` (the fake's log keeps what env ran)
+    runs = fake.exec_log()
+    assert runs and all(e["unset"] == ["VAULT_TOKEN"] for e in runs), \
+        [e for e in runs if e["unset"] != ["VAULT_TOKEN"]]
+    assert ["vault", "status", "-format=json"] in [e["command"] for e in runs]
 
 
 def test_a_pod_that_crashes_is_named_with_its_log_line(make_fake, tmp_path):
@@ -246,6 +330,30 @@ def test_a_pod_that_crashes_is_named_with_its_log_line(make_fake, tmp_path):
                      r"error parsing Seal configuration: Error making API request\. URL: PUT "
                      r"http://vault-transit\.vault-transit\.svc:8200/v1/transit/encrypt/autounseal "
                      r"Code: 403\. Errors: \* permission denied$", r.stderr, re.M), r.stderr
+    assert "To roll back: put the old seal stanza back" in r.stderr
+
+
+def test_a_wrong_transit_mount_is_found_by_the_first_standby(make_fake, tmp_path):
+    """The probe reaches the transit address but cannot check its mount, key or token (Vault
+    answers 403 for any path without the seal's token): it says so, and the first restarted
+    standby, which checks them as it starts, stops the migration, named with its log line."""
+    fake, keys = start(make_fake)
+    tr = fake.control("transit", {"namespace": "vault"})
+    old = leaders(fake)[-1]
+    set_config(fake, keys, base_config(fake, keys) + transit(dict(tr, mount="wrong")))
+    r = migrate(fake, keys, "--yes", "--keys-file", keys_file(tmp_path, keys), "--timeout", "8s")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ("Seal transit: %s answers from %s. Its mount (wrong/), key (%s) and token are not "
+            "checked (without the seal's token Vault answers 403 for any path): the first "
+            "standby restarted checks them as it starts, and stops the migration if it does not "
+            "come back.") % (tr["address"], old, tr["key"]) in r.stderr
+    first = steps(r.stderr)[0].split()[-1]
+    assert steps(r.stderr) == ["[1/4] restart %s" % first], r.stderr
+    assert re.search(r"^%s does not start \(CrashLoopBackOff\); its log ends with: error parsing "
+                     r"Seal configuration: Error making API request\. URL: PUT "
+                     r"http://vault-transit\.vault-transit\.svc:8200/v1/wrong/encrypt/%s "
+                     r"Code: 400\. Errors: \* encryption key not found$" % (first, tr["key"]),
+                     r.stderr, re.M), r.stderr
     assert "To roll back: put the old seal stanza back" in r.stderr
 
 

@@ -243,3 +243,37 @@ def test_openbao_two_enabled_seals_and_migration(tmp_path):
             f.kubectl("delete", "pod", "openbao-2", "-n", f.ns)
             st = wait_for(lambda: status(f, "openbao-2", cli="bao"), "openbao-2 back")
             assert st["type"] == "transit" and st["migration"] is True
+
+
+def test_the_config_is_read_when_the_container_starts(tmp_path):
+    """A pod deleted, then the ConfigMap changed before its new container starts: it starts
+    with the new content (the chart copies the config at container start, §8.3). An envFrom
+    Secret reaches the container env too."""
+    with FakeCluster(tmp_path / "f", *FAST, "--restart-seconds", "4") as f:
+        f.ns = "vault"
+        tr = f.control("transit", {"namespace": f.ns})
+        base = config(f)
+        f.control("secret", {"namespace": f.ns, "name": "transit-env",
+                             "data": {"VAULT_TOKEN": tr["token"]}})
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "vault", "envFrom": [
+            {"secretRef": {"name": "transit-env"}}]}]}}}}
+        r = f.kubectl("patch", "statefulset", "vault", "-n", f.ns, "--type", "strategic",
+                      "-p", json.dumps(patch))
+        assert r.returncode == 0, r.stderr
+
+        def observed():  # the controller has seen the patch (status lags by CONTROLLER_SECONDS)
+            sts = json.loads(f.kubectl("get", "statefulset", "vault", "-n", f.ns, "-o",
+                                       "json").stdout)
+            return sts["status"].get("observedGeneration") == sts["metadata"]["generation"]
+        wait_for(observed, "the StatefulSet controller to observe the envFrom patch")
+        assert f.kubectl("delete", "pod", "vault-2", "-n", f.ns, "--wait=false").returncode == 0
+        set_config(f, base + transit_stanza(tr, token=False))
+        # the new pod's container runs (not the old pod, terminating)
+        st = wait_for(lambda: status(f, "vault-2") if f.kubectl(
+            "get", "pod", "vault-2", "-n", f.ns, "-o",
+            "jsonpath={.status.phase}{.metadata.deletionTimestamp}").stdout == "Running"
+            else None, "vault-2 back")
+        # the token came from envFrom; the config from the ConfigMap as it was at the start
+        assert st["sealed"] and st["migration"] and st["type"] == "transit", json.dumps(st)
+        r = f.kubectl("exec", "vault-2", "-n", f.ns, "--", "sh", "-c", 'echo "$VAULT_TOKEN"')
+        assert r.stdout.strip() == tr["token"]

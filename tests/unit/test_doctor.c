@@ -1113,6 +1113,55 @@ static void test_versions_and_seal(void **state)
     scene_free(&s);
 }
 
+static void set_configs(struct scene *s, const char *seals)
+{
+    for (int i = 0; i < 3; i++) {
+        free(s->f.pods[i].config);
+        size_t len = strlen(TLS_CONFIG) + strlen(seals) + 1;
+        s->f.pods[i].config = malloc(len);
+        assert_non_null(s->f.pods[i].config);
+        snprintf(s->f.pods[i].config, len, "%s%s", TLS_CONFIG, seals);
+    }
+}
+
+/* VHA-VER-004: the seal stanzas of the config the pods run. */
+static void test_seal_config(void **state)
+{
+    (void)state;
+    struct scene s;
+    scene_healthy(&s);
+    /* two enabled seals: Vault (CE) exits at start */
+    set_configs(&s, "seal \"transit\" {\n  address = \"http://t:8200\"\n}\n"
+                    "seal \"awskms\" {\n  kms_key_id = \"k\"\n}\n");
+    const struct doctor_finding *x = only(&s, "VHA-VER-004");
+    assert_finding(x, DOCTOR_ERROR,
+                   "the server config has 2 enabled seal stanzas: Vault refuses to start with "
+                   "them (Seal HA is Vault Enterprise's)");
+    assert_string_equal(x->fix, "keep one enabled seal; mark the old one disabled = \"true\"");
+    /* transit -> Shamir still under way: a pod started in migration mode */
+    set_configs(&s, "seal \"transit\" {\n  address = \"http://t:8200\"\n"
+                    "  disabled = \"true\"\n}\n");
+    for (int i = 0; i < 3; i++)
+        set_status(&s.f.pods[i], i == 0, 0, "shamir");
+    s.f.pods[1].st.migration = 1;
+    assert_finding(only(&s, "VHA-VER-004"), DOCTOR_OK,
+                   "seal config: shamir, migrating from transit");
+    /* ...finished: the disabled stanza left behind */
+    s.f.pods[1].st.migration = 0;
+    x = only(&s, "VHA-VER-004");
+    assert_finding(x, DOCTOR_WARN,
+                   "the disabled seal \"transit\" stanza is still in the config although every "
+                   "pod runs seal shamir: restarted pods come up sealed and need the keys, and "
+                   "the old seal stays a start-up dependency");
+    assert_string_equal(x->fix, "remove the disabled seal \"transit\" stanza (helm upgrade); the "
+                                "pods read it when they next start");
+    /* a pod still on the old seal: not finished, nothing to remove yet */
+    set_status(&s.f.pods[2], 0, 0, "transit");
+    assert_finding(only(&s, "VHA-VER-004"), DOCTOR_OK,
+                   "seal config: shamir, migrating from transit");
+    scene_free(&s);
+}
+
 static void test_labels(void **state)
 {
     (void)state;
@@ -1445,6 +1494,7 @@ int main(void)
         cmocka_unit_test(test_raft_non_voters_and_lag),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_versions_and_seal),
+        cmocka_unit_test(test_seal_config),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_dns_address_formats),
         cmocka_unit_test(test_df_duration_autopilot_config),

@@ -201,7 +201,8 @@ static void test_refusals(void **state)
         sealmig_check_config(&cfg, &env, &m, PRODUCT_OPENBAO, "o/o-config", why, sizeof why), -1);
     assert_non_null(strstr(why, "has 2 enabled seal stanzas (\"awskms\" and \"gcpckms\"): "
                                 "OpenBao refuses"));
-    assert_non_null(strstr(why, "shamir seals cannot be set disabled"));
+    assert_non_null(strstr(why, "ConfigMap o/o-config disables a seal \"shamir\" stanza: OpenBao "
+                                "refuses it (\"shamir seals cannot be set disabled\")"));
     assert_non_null(strstr(why, "the StatefulSet sets BAO_SEAL_TYPE=pkcs11"));
     /* no active node */
     views[0].st.is_self = 0;
@@ -209,12 +210,47 @@ static void test_refusals(void **state)
     assert_non_null(strstr(why, "no active node"));
 }
 
+/* A transit stanza's TLS settings reach the probe as the CLI's flags. */
+static void test_probe_argv_takes_the_stanza_tls(void **state)
+{
+    (void)state;
+    struct seal_config cfg;
+    parse("seal \"transit\" {\n  address = \"https://t.svc:8200\"\n"
+          "  tls_ca_cert = \"/vault/userconfig/transit-ca/ca.crt\"\n"
+          "  tls_server_name = \"transit.example\"\n  tls_skip_verify = \"true\"\n}\n"
+          "seal \"transit\" {\n  address = \"http://u:8200\"\n}\n",
+          &cfg);
+    assert_true(cfg.stanzas[0].has_tls);
+    assert_false(cfg.stanzas[1].has_tls);
+    struct sealmig_probe_flags flags;
+    const char *argv[SEALMIG_PROBE_ARGV];
+    sealmig_probe_argv(&cfg.stanzas[0], "vault", &flags, argv);
+    const char *want[] = {"vault",
+                          "status",
+                          "-address=https://t.svc:8200",
+                          "-ca-cert=/vault/userconfig/transit-ca/ca.crt",
+                          "-tls-server-name=transit.example",
+                          "-tls-skip-verify",
+                          "-format=json",
+                          NULL};
+    for (size_t i = 0; want[i] != NULL; i++)
+        assert_string_equal(argv[i], want[i]);
+    assert_null(argv[7]);
+    sealmig_probe_argv(&cfg.stanzas[1], "bao", &flags, argv);
+    assert_string_equal(argv[2], "-address=http://u:8200");
+    assert_string_equal(argv[3], "-format=json");
+    assert_null(argv[4]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_stanzas), cmocka_unit_test(test_parse_hostile),
-        cmocka_unit_test(test_env),           cmocka_unit_test(test_detect_check_and_plan),
+        cmocka_unit_test(test_parse_stanzas),
+        cmocka_unit_test(test_parse_hostile),
+        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_detect_check_and_plan),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_probe_argv_takes_the_stanza_tls),
     };
     return cmocka_run_group_tests_name("sealmig", tests, NULL, NULL);
 }

@@ -365,6 +365,53 @@ static void test_plan_json_keeps_steps_cut_in_a_character(void **state)
     scene_free(&s);
 }
 
+static int on_new_version(void *ctx, const struct vault_pod *p, const struct pod_view *v)
+{
+    (void)ctx;
+    (void)p;
+    return v->have_status && v->st.version != NULL && strcmp(v->st.version, "1.21.3") == 0;
+}
+
+/* The step-down: an upgrade needs one standby on the new revision; a roll with its own done
+ * test (a seal migration) needs every other pod done, since raft hands leadership to any
+ * voter and the migration happens only on one started in migration mode. */
+static void test_takeover_ready(void **state)
+{
+    (void)state;
+    struct scene s;
+    char why[512];
+    struct roll_done done = {
+        .pod_done = on_new_version, .what = "seal transit", .command = "migrate-seal"};
+    struct upgrade_run upgrade = {.revision = NEW}, migrate = {.revision = NEW, .done = &done};
+    const char *behind = "not every other pod is on seal transit and unsealed (vault-2): a "
+                         "step-down now may hand leadership to one that is not; run migrate-seal "
+                         "again";
+    scene_init(&s, 3, "onn", "ASS");
+    assert_int_equal(upgrade_takeover_ready(&upgrade, s.vc, s.views, "vault-0", why, sizeof why),
+                     0);
+    assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
+                     0);
+    scene_free(&s);
+    scene_init(&s, 3, "ono", "ASS");
+    assert_int_equal(upgrade_takeover_ready(&upgrade, s.vc, s.views, "vault-0", why, sizeof why),
+                     0);
+    assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
+                     -1);
+    assert_string_equal(why, behind);
+    scene_free(&s);
+    /* done but sealed does not count */
+    scene_init(&s, 3, "onn", "ASs");
+    assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
+                     -1);
+    assert_string_equal(why, behind);
+    scene_free(&s);
+    scene_init(&s, 3, "ooo", "ASS");
+    assert_int_equal(upgrade_takeover_ready(&migrate, s.vc, s.views, "vault-0", why, sizeof why),
+                     -1);
+    assert_string_equal(why, "no standby (seal transit) can take over from vault-0");
+    scene_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_plan_needs_a_revision),
         cmocka_unit_test(test_judge),
         cmocka_unit_test(test_plan_json_keeps_steps_cut_in_a_character),
+        cmocka_unit_test(test_takeover_ready),
     };
     return cmocka_run_group_tests_name("upgrade", tests, NULL, NULL);
 }

@@ -425,6 +425,40 @@ static void test_http_error_summary(void **state)
     assert_string_equal(tiny, "permiss");
 }
 
+/* Every command, with or without sh, runs with the inherited token unset: the plugin cannot
+ * see a token that comes from envFrom, the image or a webhook. */
+static void test_argv_without_pod_token(void **state)
+{
+    (void)state;
+    struct vault_cluster vc = {.product = PRODUCT_VAULT};
+    struct vault_argv w;
+    const char *status[] = {"vault", "status", "-format=json", NULL};
+    const char *const *a = vault_argv_without_pod_token(&vc, status, &w);
+    const char *want[] = {"env", "-u", "VAULT_TOKEN", "vault", "status", "-format=json"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(a[i], want[i]);
+    assert_null(a[6]);
+    const char *script[] = {"sh", "-c", "\"$0\" status", "vault", NULL};
+    a = vault_argv_without_pod_token(&vc, script, &w);
+    assert_string_equal(a[0], "env");
+    assert_string_equal(a[3], "sh");
+    assert_null(a[7]);
+    vc.product = PRODUCT_OPENBAO;
+    const char *bao[] = {"bao", "status", NULL};
+    a = vault_argv_without_pod_token(&vc, bao, &w);
+    const char *want_bao[] = {"env", "-u", "BAO_TOKEN", "-u", "VAULT_TOKEN", "bao", "status"};
+    for (size_t i = 0; i < sizeof want_bao / sizeof want_bao[0]; i++)
+        assert_string_equal(a[i], want_bao[i]);
+    assert_null(a[7]);
+    /* The distroless image: no env, so the command runs as is. */
+    assert_true(vault_exec_lacks_env(
+        "failed to exec in container: OCI runtime exec failed: exec failed: unable to start "
+        "container process: exec: \"env\": executable file not found in $PATH: unknown"));
+    assert_false(vault_exec_lacks_env(
+        "OCI runtime exec failed: exec: \"sh\": executable file not found in $PATH: unknown"));
+    assert_false(vault_exec_lacks_env(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_http_seal_status_and_leader),
         cmocka_unit_test(test_http_raft_answers),
         cmocka_unit_test(test_http_error_summary),
+        cmocka_unit_test(test_argv_without_pod_token),
     };
     return cmocka_run_group_tests_name("vault", tests, NULL, NULL);
 }

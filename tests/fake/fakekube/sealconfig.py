@@ -6,7 +6,8 @@ copies it to /tmp): a deleted pod comes back with the ConfigMap's CURRENT conten
 one keeps what it started with. `helm upgrade` is a PATCH (or PUT) of the ConfigMap. The pod's
 environment adds the StatefulSet template's `env` entries (plain values, and secretKeyRef
 values from Secrets the tests create with the `secret` control action), as
-extraEnvironmentVars and extraSecretEnvironmentVars put them there.
+extraEnvironmentVars and extraSecretEnvironmentVars put them there, and its `envFrom`
+secretRef entries (every key of the Secret, a prefix before it).
 """
 import copy
 import json
@@ -42,9 +43,15 @@ def template_env(r, pod):
     info = r.pods.get(pod) or {}
     template = r.template_of(info.get("revision"))
     out = {}
+    secrets = getattr(r, "secrets", {})
     for c in template.get("spec", {}).get("containers", []):
         if c.get("name") != r.cluster.container_name:
             continue
+        # envFrom first (every key of the Secret, with its prefix), then env over it
+        for src in c.get("envFrom", []) or []:
+            ref = src.get("secretRef") or {}
+            for key, value in (secrets.get(ref.get("name")) or {}).items():
+                out[src.get("prefix", "") + key] = value
         for e in c.get("env", []) or []:
             name = e.get("name")
             if not name:
@@ -53,7 +60,7 @@ def template_env(r, pod):
                 out[name] = str(e["value"])
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
             if ref:
-                value = (getattr(r, "secrets", {}).get(ref.get("name")) or {}).get(ref.get("key"))
+                value = (secrets.get(ref.get("name")) or {}).get(ref.get("key"))
                 if value is not None:
                     out[name] = value
     return out
@@ -176,5 +183,6 @@ def control(srv, r, action, body):
         return {"ok": True, "address": r.cluster.model.transit.address,
                 "token": r.cluster.model.transit.token,
                 "mount": r.cluster.model.transit.mount, "key": r.cluster.model.transit.key,
-                "encrypts": r.cluster.model.transit.encrypts}
+                "encrypts": r.cluster.model.transit.encrypts,
+                "leaked": r.cluster.model.transit.leaked}
     return {"ok": True}

@@ -556,7 +556,7 @@ class Server:
         # The StatefulSet controller recreates it (after restart_seconds) from its update
         # revision; the Vault process restarts sealed.
         r.restart(name)
-        r.cluster.pod_deleted(name)
+        r.cluster.pod_deleted(name, r.restart_seconds)
         return obj
 
     async def evict_pod(self, request):
@@ -1032,9 +1032,19 @@ class Server:
             request.transport.write(b"HTTP/1.1 403 Forbidden\r\n\r\n")
             request.transport.close()
             return web.Response(status=403)
+        # The plugin runs every command under `env -u VAULT_TOKEN ...`: the log keeps the
+        # command that env runs, and the variables it unset under "unset".
+        unset, run = [], command
+        while len(run) >= 3 and run[0] == "env" and run[1] == "-u":
+            unset.append(run[2])
+            run = ["env"] + run[3:]
+        if unset:
+            run = run[1:]
+        else:
+            run = command
         self.exec_log.write(json.dumps({"namespace": ns, "pod": name, "container": container,
-                                        "command": command, "uri": request.path_qs,
-                                        "protocol": chosen}) + "\n")
+                                        "command": run, "unset": unset,
+                                        "uri": request.path_qs, "protocol": chosen}) + "\n")
         hostile = self.hostile if self.hostile and self.hostile not in PROXY_HOSTILE and \
             self.hostile_match in " ".join(command) else None
         if hostile == "reason-escape":
@@ -1135,8 +1145,9 @@ class Server:
         # the command as sent.
         command = [env["FAKE_POD_FS"] + a if a.startswith("/tmp/") else a for a in command]
         try:
-            if command[0] in ("sh", "/bin/sh") and not getattr(r.cluster, "has_shell", True):
-                raise FileNotFoundError(command[0])  # the distroless image has no shell
+            if command[0] in ("sh", "/bin/sh", "env", "/usr/bin/env") and \
+                    not getattr(r.cluster, "has_shell", True):
+                raise FileNotFoundError(command[0])  # the distroless image: no shell, no env
             proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE if want_in else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd, env=env,

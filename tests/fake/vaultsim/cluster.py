@@ -175,10 +175,11 @@ class VaultCluster:
         self.model.advance()
         return self.model.ready(pod)
 
-    def pod_deleted(self, pod: str) -> None:
+    def pod_deleted(self, pod: str, start_in: float = 0.0) -> None:
+        """start_in: seconds until the new pod's container starts (and reads its config)."""
         now = self.model.now()
         self.model.advance(now)
-        self.model.pod_deleted(pod, now)
+        self.model.pod_deleted(pod, now, start_in)
         self._changed()
 
     def set_pod_version(self, pod: str, version: str) -> None:
@@ -469,6 +470,8 @@ class VaultCluster:
             if terr:
                 return web.Response(status=502, headers={"X-Fake-Vault-Transport-Error": terr})
             node = target
+        if request.headers.get("X-Vault-Token", "") == m.transit.token:
+            m.transit.leaked += 1
         for pod, path, code, message in self.faults:
             if pod in ("*", node.pod) and path == request.match_info["path"].strip("/"):
                 await _drain(request)

@@ -225,6 +225,7 @@ class Node:
         self.down_index = None      # the commit index when the pod went down (restart)
         self.catchup = None         # (start index, t0, t1): applied index catching up after a restart
         self.auto_unseal_due = None  # auto-unseal of a restarted node (auto_unseal_seconds)
+        self.start_due = None        # the restarted pod's container starts (reads its config)
         # (shares, threshold) a sealed node still holds in memory after a restore brought
         # another cluster's seal configuration (docs/disaster-recovery.md §1.4): used for the
         # unseal until the process restarts or an unseal succeeds. None = the cluster's.
@@ -541,6 +542,7 @@ class Model:
         for n in self.nodes.values():
             consider(n.join_due, "join_done", n)
             consider(n.auto_unseal_due, "auto_unseal", n)
+            consider(n.start_due, "start", n)
             if n.retry is not None:
                 consider(n.retry_due, "retry_join", n)
         return best
@@ -861,8 +863,11 @@ class Model:
         return n.rc is not None and not n.sealed
 
     # ------------------------------------------------------------ operations
-    def pod_deleted(self, pod: str, t: float):
-        """The pod restarts: Vault comes back sealed with its data (initialized, still a member)."""
+    def pod_deleted(self, pod: str, t: float, start_in: float = 0.0):
+        """The pod restarts: Vault comes back sealed with its data (initialized, still a member).
+        Its container starts start_in seconds later (the new pod is created, then its container):
+        only then does the process read its config (the ConfigMap's content at that moment,
+        docs/seal-migration.md §8.3)."""
         n = self.node(pod)
         rc = n.rc
         was_leader = rc is not None and rc.leader == n.node_id
@@ -892,10 +897,26 @@ class Model:
         if rc is None:
             self.log(n, "INFO", "core: seal configuration missing, not initialized", t)
         n.auto_unseal_due = None
+        n.start_due = None
+        if rc is not None and was_leader:
+            self._lose_leader(rc, t)
+        if start_in > 0:
+            n.crash = None              # the old process is gone; the new one has not started
+            n.start_due = t + start_in
+            if rc is not None:
+                self.reconcile(rc, t)
+            return
+        self._process_start(n, t)
+
+    def _ev_start(self, t: float, n: Node):
+        n.start_due = None
+        self._process_start(n, t)
+
+    def _process_start(self, n: Node, t: float):
+        """The restarted container's process starts: its seal config, then auto-unseal."""
         self.start_seal(n, t)
+        rc = n.rc
         if rc is not None:
-            if was_leader:
-                self._lose_leader(rc, t)
             delay = float(self.opt["auto_unseal_seconds"])
             if n.crash is not None:
                 pass
