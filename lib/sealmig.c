@@ -119,6 +119,29 @@ static int parse_bool(const char *v)
     return 0;
 }
 
+/* One attribute of a seal stanza, from HCL or JSON alike. */
+static void set_attribute(struct seal_stanza *st, const char *key, const char *value)
+{
+    if (strcmp(key, "disabled") == 0)
+        st->disabled = parse_bool(value);
+    else if (strcmp(key, "address") == 0)
+        text_sanitize(st->address, sizeof st->address, value, strlen(value));
+    else if (strcmp(key, "mount_path") == 0)
+        text_sanitize(st->mount_path, sizeof st->mount_path, value, strlen(value));
+    else if (strcmp(key, "key_name") == 0)
+        text_sanitize(st->key_name, sizeof st->key_name, value, strlen(value));
+    else if (strcmp(key, "token") == 0)
+        st->has_token = value[0] != '\0';
+    else if (strcmp(key, "tls_ca_cert") == 0)
+        text_sanitize(st->tls_ca_cert, sizeof st->tls_ca_cert, value, strlen(value));
+    else if (strcmp(key, "tls_server_name") == 0)
+        text_sanitize(st->tls_server_name, sizeof st->tls_server_name, value, strlen(value));
+    else if (strcmp(key, "tls_skip_verify") == 0)
+        st->tls_skip_verify = parse_bool(value);
+    if (strncmp(key, "tls_", 4) == 0)
+        st->has_tls = 1;
+}
+
 static int parse_seal_body(struct scan *s, struct seal_stanza *st, struct error *err)
 {
     for (;;) {
@@ -147,26 +170,96 @@ static int parse_seal_body(struct scan *s, struct seal_stanza *st, struct error 
         skip_space(s);
         if (scan_value(s, value, sizeof value) < 0)
             return error_set(err, ERR_PROTOCOL, "seal \"%s\" block: unterminated string", st->type);
-        if (strcmp(key, "disabled") == 0)
-            st->disabled = parse_bool(value);
-        else if (strcmp(key, "address") == 0)
-            text_sanitize(st->address, sizeof st->address, value, strlen(value));
-        else if (strcmp(key, "mount_path") == 0)
-            text_sanitize(st->mount_path, sizeof st->mount_path, value, strlen(value));
-        else if (strcmp(key, "key_name") == 0)
-            text_sanitize(st->key_name, sizeof st->key_name, value, strlen(value));
-        else if (strcmp(key, "token") == 0)
-            st->has_token = value[0] != '\0';
-        else if (strcmp(key, "tls_ca_cert") == 0)
-            text_sanitize(st->tls_ca_cert, sizeof st->tls_ca_cert, value, strlen(value));
-        else if (strcmp(key, "tls_server_name") == 0)
-            text_sanitize(st->tls_server_name, sizeof st->tls_server_name, value, strlen(value));
-        else if (strcmp(key, "tls_skip_verify") == 0)
-            st->tls_skip_verify = parse_bool(value);
-        if (strncmp(key, "tls_", 4) == 0)
-            st->has_tls = 1;
+        set_attribute(st, key, value);
         explicit_bzero(value, sizeof value); /* a token's value is not kept */
     }
+}
+
+/* --- the JSON form ------------------------------------------------------------------------ */
+
+/* server.ha.raft.config may be JSON (docs/seal-migration.md §8.1): HCL's JSON
+ * form, where "seal" is {"TYPE": {...}} or {"TYPE": [{...}]}, or a list of such
+ * objects. Attribute values are strings, or booleans and numbers (disabled). */
+static int json_seal_body(const char *type, const json_t *body, struct seal_config *cfg,
+                          struct error *err)
+{
+    if (json_is_array(body)) {
+        size_t i;
+        const json_t *b;
+        json_array_foreach(body, i, b)
+        {
+            if (json_seal_body(type, b, cfg, err) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_is_object(body))
+        return error_set(err, ERR_PROTOCOL, "seal \"%s\": an object expected", type);
+    if (cfg->n == SEALMIG_MAX_STANZAS)
+        return error_set(err, ERR_PROTOCOL, "more than %d seal blocks", SEALMIG_MAX_STANZAS);
+    struct seal_stanza *st = &cfg->stanzas[cfg->n++];
+    text_sanitize(st->type, sizeof st->type, type, strlen(type));
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        char value[256] = "";
+        if (json_is_string(v))
+            snprintf(value, sizeof value, "%s", json_string_value(v));
+        else if (json_is_true(v))
+            snprintf(value, sizeof value, "true");
+        else if (json_is_integer(v))
+            snprintf(value, sizeof value, "%lld", (long long)json_integer_value(v));
+        else
+            continue; /* false, null, objects: nothing a seal attribute needs */
+        set_attribute(st, key, value);
+        explicit_bzero(value, sizeof value);
+        if (strcmp(key, "token") == 0 && json_is_string(v)) /* jansson's copy of it too */
+            explicit_bzero((char *)json_string_value(v), json_string_length(v));
+    }
+    return 0;
+}
+
+static int json_seals(const json_t *seal, struct seal_config *cfg, struct error *err)
+{
+    if (json_is_array(seal)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(seal, i, x)
+        {
+            if (json_seals(x, cfg, err) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_is_object(seal))
+        return error_set(err, ERR_PROTOCOL, "\"seal\": an object or a list expected");
+    const char *type;
+    const json_t *body;
+    json_object_foreach((json_t *)seal, type, body)
+    {
+        if (json_seal_body(type, body, cfg, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_json_config(const char *text, size_t len, struct seal_config *cfg,
+                             struct error *err)
+{
+    json_error_t jerr;
+    /* The config may hold a seal token: the error names the line only, never jansson's
+     * text (which quotes the input near the fault). */
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL)
+        return error_set(err, ERR_PROTOCOL, "the server config (JSON) does not parse at line %d",
+                         jerr.line);
+    int rc = 0;
+    const json_t *seal = json_object_get(doc, "seal");
+    if (seal != NULL)
+        rc = json_seals(seal, cfg, err);
+    json_decref(doc);
+    return rc;
 }
 
 int sealmig_parse_config(const char *hcl, size_t len, struct seal_config *cfg, struct error *err)
@@ -176,6 +269,9 @@ int sealmig_parse_config(const char *hcl, size_t len, struct seal_config *cfg, s
         return error_set(err, ERR_PROTOCOL, "the server config is larger than %u bytes",
                          SEALMIG_CONFIG_MAX);
     struct scan s = {hcl, hcl + len};
+    skip_space(&s);
+    if (s.p < s.end && *s.p == '{')
+        return parse_json_config(s.p, (size_t)(s.end - s.p), cfg, err);
     for (;;) {
         skip_space(&s);
         if (s.p >= s.end)

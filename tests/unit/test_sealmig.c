@@ -53,6 +53,46 @@ static void test_parse_stanzas(void **state)
     assert_false(cfg.stanzas[1].disabled);
 }
 
+/* server.ha.raft.config given as JSON (docs/seal-migration.md §8.1): the same stanzas. */
+static void test_parse_json(void **state)
+{
+    (void)state;
+    struct seal_config cfg;
+    parse("  {\"ui\": true, \"storage\": {\"raft\": {\"path\": \"/vault/data\"}},\n"
+          "   \"seal\": {\"transit\": {\"address\": \"http://t:8200\", \"token\": \"hvs.SECRET\","
+          " \"key_name\": \"autounseal\", \"mount_path\": \"transit/\", \"disabled\": \"true\","
+          " \"tls_skip_verify\": true}}}",
+          &cfg);
+    assert_int_equal(cfg.n, 1);
+    assert_string_equal(cfg.stanzas[0].type, "transit");
+    assert_true(cfg.stanzas[0].disabled);
+    assert_true(cfg.stanzas[0].has_token);
+    assert_true(cfg.stanzas[0].tls_skip_verify);
+    assert_string_equal(cfg.stanzas[0].address, "http://t:8200");
+    assert_string_equal(cfg.stanzas[0].mount_path, "transit/");
+    assert_null(memmem(&cfg, sizeof cfg, "hvs.SECRET", 10));
+    /* a list of seals, a block given as a list, booleans and numbers */
+    parse("{\"seal\": [{\"awskms\": [{\"kms_key_id\": \"k\", \"disabled\": 1}]},"
+          " {\"transit\": {\"address\": \"http://t:8200\", \"disabled\": false}}]}",
+          &cfg);
+    assert_int_equal(cfg.n, 2);
+    assert_string_equal(cfg.stanzas[0].type, "awskms");
+    assert_true(cfg.stanzas[0].disabled);
+    assert_string_equal(cfg.stanzas[1].type, "transit");
+    assert_false(cfg.stanzas[1].disabled);
+    /* no seal at all: Shamir */
+    parse("{\"ui\": true}", &cfg);
+    assert_int_equal(cfg.n, 0);
+    /* broken JSON fails with its line, quoting nothing (a token may be near) */
+    struct error err = {0};
+    const char *bad = "{\"seal\": {\"transit\": {\"token\": \"hvs.SECRET\",\n}}";
+    assert_int_equal(sealmig_parse_config(bad, strlen(bad), &cfg, &err), -1);
+    assert_string_equal(err.msg, "the server config (JSON) does not parse at line 2");
+    const char *wrong = "{\"seal\": \"transit\"}";
+    assert_int_equal(sealmig_parse_config(wrong, strlen(wrong), &cfg, &err), -1);
+    assert_string_equal(err.msg, "\"seal\": an object or a list expected");
+}
+
 static void test_parse_hostile(void **state)
 {
     (void)state;
@@ -246,6 +286,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_stanzas),
+        cmocka_unit_test(test_parse_json),
         cmocka_unit_test(test_parse_hostile),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_detect_check_and_plan),
