@@ -607,6 +607,9 @@ static int secret_sink(void *ctx, const void *data, size_t len, struct error *er
     return secret_append(s, data, len, err);
 }
 
+/* kexec's default for the upgrade */
+static const long call_handshake_ms = 30 * 1000;
+
 int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
                    struct vault_call *calls, size_t n)
 {
@@ -650,7 +653,10 @@ int vault_call_run(struct kube_client *kube, const struct vault_cluster *vc,
         }
         req[i].err = kexec_buffer_write;
         req[i].err_ctx = &errb[i];
-        req[i].timeout_ms = CALL_TIMEOUT_MS;
+        /* A run with a deadline (status --all-contexts) must not wait past it here
+         * either: an exec that hangs ends with it, as a proxied read does. */
+        req[i].handshake_timeout_ms = kube_deadline_left_ms(kube, call_handshake_ms);
+        req[i].timeout_ms = kube_deadline_left_ms(kube, CALL_TIMEOUT_MS);
     }
     int rc = kexec_run_many(kube, req, n, res);
     for (size_t i = 0; i < n; i++) {
