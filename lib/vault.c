@@ -738,27 +738,19 @@ out:
     return rc;
 }
 
-void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
-                      struct pod_view *views)
+void vault_status_some(struct kube_client *kube, const struct vault_cluster *vc,
+                       const size_t *index, size_t n, struct pod_view *views)
 {
-    struct vault_call *calls = calloc(vc->npods + 1, sizeof *calls);
-    size_t *index = calloc(vc->npods + 1, sizeof *index);
-    size_t n = 0;
-    for (size_t i = 0; calls != NULL && index != NULL && i < vc->npods; i++) {
-        memset(&views[i], 0, sizeof views[i]);
-        if (!vc->pods[i].running)
-            continue;
-        struct vault_call *c = &calls[n];
-        c->pod = vc->pods[i].name;
-        c->argv[0] = vc->cli;
-        c->argv[1] = "status";
-        c->argv[2] = "-format=json";
-        index[n++] = i;
-    }
-    if (calls == NULL || index == NULL) {
-        free(calls);
-        free(index);
+    struct vault_call *calls = calloc(n + 1, sizeof *calls);
+    for (size_t k = 0; k < n; k++)
+        memset(&views[index[k]], 0, sizeof views[index[k]]);
+    if (calls == NULL)
         return;
+    for (size_t k = 0; k < n; k++) {
+        calls[k].pod = vc->pods[index[k]].name;
+        calls[k].argv[0] = vc->cli;
+        calls[k].argv[1] = "status";
+        calls[k].argv[2] = "-format=json";
     }
     vault_call_run(kube, vc, calls, n);
     for (size_t k = 0; k < n; k++) {
@@ -767,6 +759,27 @@ void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
         vault_call_clear(&calls[k]);
     }
     free(calls);
+}
+
+size_t *vault_running_pods(const struct vault_cluster *vc, struct pod_view *views, size_t *n)
+{
+    size_t *index = calloc(vc->npods + 1, sizeof *index);
+    *n = 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        memset(&views[i], 0, sizeof views[i]);
+        if (index != NULL && vc->pods[i].running)
+            index[(*n)++] = i;
+    }
+    return index;
+}
+
+void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
+                      struct pod_view *views)
+{
+    size_t n;
+    size_t *index = vault_running_pods(vc, views, &n);
+    if (index != NULL)
+        vault_status_some(kube, vc, index, n, views);
     free(index);
 }
 
