@@ -23,7 +23,15 @@ const struct vault_pod *vaultread_redirect_pod(const struct vault_cluster *vc, c
     if (host == NULL)
         return NULL;
     host += 3;
-    size_t len = strcspn(host, ":/");
+    size_t len;
+    if (host[0] == '[') { /* an IPv6 literal (RFC 3986): the pod's IP has no brackets */
+        host++;
+        len = strcspn(host, "]/");
+        if (host[len] != ']')
+            return NULL;
+    } else {
+        len = strcspn(host, ":/");
+    }
     for (size_t i = 0; i < vc->npods; i++) {
         const char *ip = vc->pods[i].pod_ip;
         if (ip != NULL && ip[0] != '\0' && strlen(ip) == len && strncmp(ip, host, len) == 0)
