@@ -479,8 +479,10 @@ int vault_merge_http_leader(long http_status, const char *body, size_t len, stru
     if (http_status != 200) {
         char why[512];
         vault_http_error_summary(body, len, why, sizeof why);
-        /* The CLI masks a sealed node's failing leader call (docs/vault-cli.md §1). */
-        if (st->sealed && strstr(why, "Vault is sealed") != NULL) {
+        /* The CLI masks a leader call failing with "Vault is sealed" as {HAEnabled:
+         * true}, whatever seal-status said (facts vault.md §1): a node sealed between
+         * the two calls reads the same. */
+        if (strstr(why, "Vault is sealed") != NULL) {
             st->ha_enabled = 1;
             return 0;
         }
