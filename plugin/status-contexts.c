@@ -166,8 +166,9 @@ static void context_entry_clear(struct context_entry *e)
 struct row_facts {
     char ready[32], sealed[32];
     const char *active, *version, *seal_type, *verdict, *problem;
-    const char
-        *error; /* it could not be read: no verdict of status's (verdict: the table's word) */
+    /* It could not be read: the document gives this instead of a verdict (verdict is
+     * then the table's word for it). */
+    const char *error;
     int code;
     enum health_state state;
 };
