@@ -231,8 +231,9 @@ def test_transit_token_in_the_pods_env(make_fake, tmp_path):
     assert "Note: the pods get VAULT_TOKEN from Secret transit-token" in r.stderr
     runs = [e["command"] for e in fake.exec_log() if "vault" in e["command"]]
     assert runs and all(c[0] in ("env", "sh") for c in runs[-5:]), runs[-5:]
-    assert ["env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN", "vault", "status",
-            "-format=json"] in runs
+    # (the status reads go through pods/proxy: no process, no environment)
+    assert any(c[:6] == ["env", "-u", "VAULT_TOKEN", "-u", "BAO_TOKEN", "vault"] for c in runs), \
+        runs
 
 
 def test_a_pod_that_crashes_is_named_with_its_log_line(make_fake, tmp_path):
