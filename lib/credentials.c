@@ -218,7 +218,8 @@ static void strip_ansi(char *s)
     *w = '\0';
 }
 
-static int run_plugin(const struct rest_config *cfg, struct credential *out, struct error *err)
+static int run_plugin(const struct rest_config *cfg, long limit_ms, struct credential *out,
+                      struct error *err)
 {
     const struct exec_plugin_config *e = cfg->exec;
     int tty = isatty(STDIN_FILENO);
@@ -293,7 +294,7 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
     int timed_out = 0, too_long = 0;
     long long start = clock_now_ms();
     for (;;) {
-        long left = (long)(PLUGIN_TIMEOUT_MS - (clock_now_ms() - start));
+        long left = (long)(limit_ms - (clock_now_ms() - start));
         if (left <= 0) {
             timed_out = 1;
             kill(pid, SIGKILL);
@@ -338,8 +339,8 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
                        "is no ExecCredential",
                        e->command, cfg->user_name ? cfg->user_name : "?", PLUGIN_OUTPUT_MAX);
     } else if (timed_out) {
-        rc = error_set(err, ERR_TIMEOUT, "the credential plugin %s did not answer within %d s",
-                       e->command, PLUGIN_TIMEOUT_MS / 1000);
+        rc = error_set(err, ERR_TIMEOUT, "the credential plugin %s did not answer within %ld ms",
+                       e->command, limit_ms);
     } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         rc = error_set(err, ERR_CONFIG, "the credential plugin %s of user \"%s\" failed (%s %d)",
                        e->command, cfg->user_name ? cfg->user_name : "?",
@@ -358,6 +359,12 @@ static int run_plugin(const struct rest_config *cfg, struct credential *out, str
 int credentials_get(const struct rest_config *cfg, int force_refresh, struct credential *out,
                     struct error *err)
 {
+    return credentials_get_until(cfg, force_refresh, 0, out, err);
+}
+
+int credentials_get_until(const struct rest_config *cfg, int force_refresh, long long deadline_ms,
+                          struct credential *out, struct error *err)
+{
     memset(out, 0, sizeof *out);
     if (cfg->exec == NULL)
         return error_set(err, ERR_CONFIG, "user \"%s\" has no credential plugin",
@@ -375,7 +382,19 @@ int credentials_get(const struct rest_config *cfg, int force_refresh, struct cre
         rc = copy_credential(&e->cred, out) < 0 ? error_set(err, ERR_GENERIC, "out of memory") : 0;
     } else {
         struct credential fresh;
-        rc = run_plugin(cfg, &fresh, err);
+        long limit = PLUGIN_TIMEOUT_MS;
+        if (deadline_ms > 0) {
+            long long left = deadline_ms - clock_now_ms();
+            limit = left < 1 ? 1 : left < limit ? (long)left : limit;
+        }
+        /* Not under the lock: another context's plugin that hangs must not hold this
+         * one up (status --all-contexts). Two runs for one key at once are harmless. */
+        pthread_mutex_unlock(&cache_lock);
+        rc = run_plugin(cfg, limit, &fresh, err);
+        pthread_mutex_lock(&cache_lock);
+        e = cache;
+        while (e != NULL && strcmp(e->key, key) != 0)
+            e = e->next;
         if (rc == 0) {
             if (e == NULL) {
                 e = calloc(1, sizeof *e);

@@ -23,6 +23,11 @@ struct credential {
 int credentials_get(const struct rest_config *cfg, int force_refresh, struct credential *out,
                     struct error *err);
 
+/* credentials_get(), but a plugin that has to run is waited for only until
+ * deadline_ms (clock_now_ms() time; <= 0: the usual 60 s), when that is sooner. */
+int credentials_get_until(const struct rest_config *cfg, int force_refresh, long long deadline_ms,
+                          struct credential *out, struct error *err);
+
 /* Wipes and frees the secrets held by a credential copy. */
 void credential_free(struct credential *c);
 

@@ -233,7 +233,7 @@ static int load_auth_locked(struct kube_client *c, int force_refresh, struct err
             credential_free(&c->cred);
             c->have_cred = 0;
         }
-        if (credentials_get(cfg, force_refresh, &c->cred, err) < 0)
+        if (credentials_get_until(cfg, force_refresh, c->opts.deadline_ms, &c->cred, err) < 0)
             return -1;
         c->have_cred = 1;
         if (c->cred.token != NULL)
@@ -352,12 +352,7 @@ int kube_refresh_credentials(struct kube_client *c)
     return rc == 0;
 }
 
-/* Connecting (TCP, proxy, TLS handshake) gets 10 s like client-go's handshake, or a third of
- * a longer --request-timeout: whoever raises it for a slow link or a busy server means the
- * handshake too. Never more than the request itself. */
-/* What is left before the client's deadline (at least 1 ms), or limit when
- * there is none or it is further away; limit <= 0 means no limit. */
-static long within_deadline(const struct kube_client *c, long limit)
+long kube_deadline_left_ms(const struct kube_client *c, long limit)
 {
     if (c->opts.deadline_ms <= 0)
         return limit;
@@ -367,7 +362,9 @@ static long within_deadline(const struct kube_client *c, long limit)
     return limit > 0 && limit < left ? limit : (long)left;
 }
 
-/* The connection's share of --request-timeout. */
+/* Connecting (TCP, proxy, TLS handshake) gets 10 s like client-go's handshake, or a third of
+ * a longer --request-timeout: whoever raises it for a slow link or a busy server means the
+ * handshake too. Never more than the request itself. */
 static long connect_limit_ms(const struct kube_client *c)
 {
     long rt = c->opts.request_timeout_ms;
@@ -377,7 +374,7 @@ static long connect_limit_ms(const struct kube_client *c)
 
 static long connect_timeout_ms(const struct kube_client *c)
 {
-    return within_deadline(c, connect_limit_ms(c));
+    return kube_deadline_left_ms(c, connect_limit_ms(c));
 }
 
 int kube_prepare_handle(struct kube_client *c, CURL *h, const char *path,
@@ -741,7 +738,8 @@ static int request_ex(struct kube_client *c, const char *method, const char *pat
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
         if (c->opts.request_timeout_ms > 0 || c->opts.deadline_ms > 0)
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, within_deadline(c, c->opts.request_timeout_ms));
+            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                             kube_deadline_left_ms(c, c->opts.request_timeout_ms));
         if (!c->cfg->disable_compression)
             curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 

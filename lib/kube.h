@@ -64,6 +64,12 @@ int kube_patch(struct kube_client *c, const char *path, const char *content_type
 int kube_send(struct kube_client *c, const char *method, const char *path, const char *body,
               json_t **out, struct error *err);
 
+/* What is left before the client's deadline (options.deadline_ms; at least 1 ms), or
+ * limit when there is none or it is further away; limit <= 0 means no limit. Whatever
+ * waits on behalf of this client (an exec, its upgrade, a credential plugin) waits at
+ * most this long, so that one run's budget holds for every way of reading. */
+long kube_deadline_left_ms(const struct kube_client *c, long limit);
+
 /* Prepares a fresh easy handle for a request to path on this API server with
  * the client's TLS, proxy and credentials: sets URL, TLS options, proxy,
  * timeouts, and appends the Authorization header (if any) to *headers. When

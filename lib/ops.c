@@ -156,28 +156,20 @@ enum unseal_state { US_PENDING, US_UNSEALED, US_FAILED, US_WRONG, US_WAITING };
 static void read_progress(struct ops *o, const size_t *targets, size_t n, int *progress,
                           int *threshold)
 {
-    struct vault_call *calls = calloc(n + 1, sizeof *calls);
-    if (calls == NULL)
+    /* A read: through pods/proxy when allowed, no `vault status` process in the pods. */
+    struct pod_view *views = calloc(o->vc->npods + 1, sizeof *views);
+    if (views == NULL)
         return;
+    vaultread_status_some(o->kube, o->vc, targets, n, views);
     for (size_t i = 0; i < n; i++) {
-        calls[i].pod = o->vc->pods[targets[i]].name;
-        calls[i].argv[0] = o->vc->cli;
-        calls[i].argv[1] = "status";
-        calls[i].argv[2] = "-format=json";
-    }
-    vault_call_run(o->kube, o->vc, calls, n);
-    for (size_t i = 0; i < n; i++) {
-        struct vault_status st;
-        struct error err = {0};
-        if (calls[i].ran && vault_parse_status(calls[i].out, calls[i].out_len, calls[i].exit_code,
-                                               calls[i].err_out, &st, &err) == 0) {
-            progress[i] = st.progress;
-            threshold[i] = st.t;
-            vault_status_clear(&st);
+        const struct pod_view *v = &views[targets[i]];
+        if (v->have_status) {
+            progress[i] = v->st.progress;
+            threshold[i] = v->st.t;
         }
-        vault_call_clear(&calls[i]);
     }
-    free(calls);
+    vault_views_clear(views, o->vc->npods);
+    free(views);
 }
 
 static void classify_unseal_error(struct ops *o, const char *pod, const char *err_out, int t,

@@ -479,8 +479,10 @@ int vault_merge_http_leader(long http_status, const char *body, size_t len, stru
     if (http_status != 200) {
         char why[512];
         vault_http_error_summary(body, len, why, sizeof why);
-        /* The CLI masks a sealed node's failing leader call (docs/vault-cli.md §1). */
-        if (st->sealed && strstr(why, "Vault is sealed") != NULL) {
+        /* The CLI masks a leader call failing with "Vault is sealed" as {HAEnabled:
+         * true}, whatever seal-status said (facts vault.md §1): a node sealed between
+         * the two calls reads the same. */
+        if (strstr(why, "Vault is sealed") != NULL) {
             st->ha_enabled = 1;
             return 0;
         }
@@ -619,6 +621,9 @@ static int secret_sink(void *ctx, const void *data, size_t len, struct error *er
     return secret_append(s, data, len, err);
 }
 
+/* kexec's default for the upgrade */
+static const long call_handshake_ms = 30 * 1000;
+
 /* vault_call_run's one pass: unset_token puts every command under `env -u`. */
 static int run_calls(struct kube_client *kube, const struct vault_cluster *vc,
                      struct vault_call *calls, size_t n, int unset_token)
@@ -664,7 +669,10 @@ static int run_calls(struct kube_client *kube, const struct vault_cluster *vc,
         }
         req[i].err = kexec_buffer_write;
         req[i].err_ctx = &errb[i];
-        req[i].timeout_ms = CALL_TIMEOUT_MS;
+        /* A run with a deadline (status --all-contexts) must not wait past it here
+         * either: an exec that hangs ends with it, as a proxied read does. */
+        req[i].handshake_timeout_ms = kube_deadline_left_ms(kube, call_handshake_ms);
+        req[i].timeout_ms = kube_deadline_left_ms(kube, CALL_TIMEOUT_MS);
     }
     int rc = kexec_run_many(kube, req, n, res);
     for (size_t i = 0; i < n; i++) {
@@ -777,27 +785,19 @@ out:
     return rc;
 }
 
-void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
-                      struct pod_view *views)
+void vault_status_some(struct kube_client *kube, const struct vault_cluster *vc,
+                       const size_t *index, size_t n, struct pod_view *views)
 {
-    struct vault_call *calls = calloc(vc->npods + 1, sizeof *calls);
-    size_t *index = calloc(vc->npods + 1, sizeof *index);
-    size_t n = 0;
-    for (size_t i = 0; calls != NULL && index != NULL && i < vc->npods; i++) {
-        memset(&views[i], 0, sizeof views[i]);
-        if (!vc->pods[i].running)
-            continue;
-        struct vault_call *c = &calls[n];
-        c->pod = vc->pods[i].name;
-        c->argv[0] = vc->cli;
-        c->argv[1] = "status";
-        c->argv[2] = "-format=json";
-        index[n++] = i;
-    }
-    if (calls == NULL || index == NULL) {
-        free(calls);
-        free(index);
+    struct vault_call *calls = calloc(n + 1, sizeof *calls);
+    for (size_t k = 0; k < n; k++)
+        memset(&views[index[k]], 0, sizeof views[index[k]]);
+    if (calls == NULL)
         return;
+    for (size_t k = 0; k < n; k++) {
+        calls[k].pod = vc->pods[index[k]].name;
+        calls[k].argv[0] = vc->cli;
+        calls[k].argv[1] = "status";
+        calls[k].argv[2] = "-format=json";
     }
     vault_call_run(kube, vc, calls, n);
     for (size_t k = 0; k < n; k++) {
@@ -806,6 +806,27 @@ void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
         vault_call_clear(&calls[k]);
     }
     free(calls);
+}
+
+size_t *vault_running_pods(const struct vault_cluster *vc, struct pod_view *views, size_t *n)
+{
+    size_t *index = calloc(vc->npods + 1, sizeof *index);
+    *n = 0;
+    for (size_t i = 0; i < vc->npods; i++) {
+        memset(&views[i], 0, sizeof views[i]);
+        if (index != NULL && vc->pods[i].running)
+            index[(*n)++] = i;
+    }
+    return index;
+}
+
+void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
+                      struct pod_view *views)
+{
+    size_t n;
+    size_t *index = vault_running_pods(vc, views, &n);
+    if (index != NULL)
+        vault_status_some(kube, vc, index, n, views);
     free(index);
 }
 

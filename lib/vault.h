@@ -227,6 +227,14 @@ int vault_status_from_call(const struct vault_call *c, struct vault_status *st, 
  * vc->npods entries. */
 void vault_status_all(struct kube_client *kube, const struct vault_cluster *vc,
                       struct pod_view *views);
+/* The indexes of vc's running pods (malloc'd, *n of them; NULL when out of
+ * memory), every view cleared. */
+size_t *vault_running_pods(const struct vault_cluster *vc, struct pod_view *views, size_t *n);
+
+/* The same in the pods at index[0..n) (indexes into vc->pods); the other views
+ * are left alone. */
+void vault_status_some(struct kube_client *kube, const struct vault_cluster *vc,
+                       const size_t *index, size_t n, struct pod_view *views);
 void vault_views_clear(struct pod_view *views, size_t n);
 
 /* The first "* message" lines of a Vault CLI error on stderr, joined with "; ",

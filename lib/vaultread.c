@@ -23,7 +23,15 @@ const struct vault_pod *vaultread_redirect_pod(const struct vault_cluster *vc, c
     if (host == NULL)
         return NULL;
     host += 3;
-    size_t len = strcspn(host, ":/");
+    size_t len;
+    if (host[0] == '[') { /* an IPv6 literal (RFC 3986): the pod's IP has no brackets */
+        host++;
+        len = strcspn(host, "]/");
+        if (host[len] != ']')
+            return NULL;
+    } else {
+        len = strcspn(host, ":/");
+    }
     for (size_t i = 0; i < vc->npods; i++) {
         const char *ip = vc->pods[i].pod_ip;
         if (ip != NULL && ip[0] != '\0' && strlen(ip) == len && strncmp(ip, host, len) == 0)
@@ -125,46 +133,51 @@ static int status_from(const char *pod, const struct job *seal, const struct job
     return 0;
 }
 
+/* The statuses of the pods at index[0..n) through the proxy, into their views.
+ * Returns 1 when RBAC refused it and the reads go by exec instead (nothing
+ * filled), else 0. */
+static int proxy_views(struct kube_client *kube, const struct vault_cluster *vc,
+                       const size_t *index, size_t n, struct pod_view *views)
+{
+    struct job *jobs = calloc(2 * n + 1, sizeof *jobs);
+    if (jobs == NULL)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        set_job(&jobs[2 * k], kube, vc, vc->pods[index[k]].name, "/v1/sys/seal-status", NULL);
+        set_job(&jobs[2 * k + 1], kube, vc, vc->pods[index[k]].name, "/v1/sys/leader", NULL);
+    }
+    run_jobs(jobs, 2 * n);
+    int refused = fall_back(kube, vc->namespace, jobs, 2 * n);
+    for (size_t k = 0; k < n && !refused; k++) {
+        struct pod_view *v = &views[index[k]];
+        struct error err = {0};
+        if (status_from(vc->pods[index[k]].name, &jobs[2 * k], &jobs[2 * k + 1], &v->st, &err) == 0)
+            v->have_status = 1;
+        else
+            v->status_error = strdup(err.msg);
+    }
+    clear_jobs(jobs, 2 * n);
+    free(jobs);
+    return refused;
+}
+
 void vaultread_status_all(struct kube_client *kube, const struct vault_cluster *vc,
                           struct pod_view *views)
 {
-    if (!kube_proxy_allowed(kube, vc->namespace)) {
-        vault_status_all(kube, vc, views);
-        return;
-    }
-    struct job *jobs = calloc(2 * vc->npods + 1, sizeof *jobs);
-    size_t *index = calloc(vc->npods + 1, sizeof *index);
-    size_t n = 0;
-    for (size_t i = 0; i < vc->npods; i++) {
-        memset(&views[i], 0, sizeof views[i]);
-        if (jobs == NULL || index == NULL || !vc->pods[i].running)
-            continue;
-        set_job(&jobs[2 * n], kube, vc, vc->pods[i].name, "/v1/sys/seal-status", NULL);
-        set_job(&jobs[2 * n + 1], kube, vc, vc->pods[i].name, "/v1/sys/leader", NULL);
-        index[n++] = i;
-    }
-    if (jobs != NULL && index != NULL) {
-        run_jobs(jobs, 2 * n);
-        if (fall_back(kube, vc->namespace, jobs, 2 * n)) {
-            clear_jobs(jobs, 2 * n);
-            free(jobs);
-            free(index);
-            vault_status_all(kube, vc, views);
-            return;
-        }
-        for (size_t k = 0; k < n; k++) {
-            struct pod_view *v = &views[index[k]];
-            struct error err = {0};
-            if (status_from(vc->pods[index[k]].name, &jobs[2 * k], &jobs[2 * k + 1], &v->st,
-                            &err) == 0)
-                v->have_status = 1;
-            else
-                v->status_error = strdup(err.msg);
-        }
-        clear_jobs(jobs, 2 * n);
-    }
-    free(jobs);
+    size_t n;
+    size_t *index = vault_running_pods(vc, views, &n);
+    if (index != NULL)
+        vaultread_status_some(kube, vc, index, n, views);
     free(index);
+}
+
+void vaultread_status_some(struct kube_client *kube, const struct vault_cluster *vc,
+                           const size_t *index, size_t n, struct pod_view *views)
+{
+    for (size_t k = 0; k < n; k++)
+        memset(&views[index[k]], 0, sizeof views[index[k]]);
+    if (!kube_proxy_allowed(kube, vc->namespace) || proxy_views(kube, vc, index, n, views))
+        vault_status_some(kube, vc, index, n, views);
 }
 
 /* One pod's `vault status` in the pod (exec). */

@@ -22,6 +22,11 @@
 void vaultread_status_all(struct kube_client *kube, const struct vault_cluster *vc,
                           struct pod_view *views);
 
+/* The statuses of the pods at index[0..n) (indexes into vc->pods) at once, into
+ * those views (views has vc->npods entries; the others are left alone). */
+void vaultread_status_some(struct kube_client *kube, const struct vault_cluster *vc,
+                           const size_t *index, size_t n, struct pod_view *views);
+
 /* One pod's status: 0 with st filled, -1 with err. */
 int vaultread_status(struct kube_client *kube, const struct vault_cluster *vc, const char *pod,
                      struct vault_status *st, struct error *err);

@@ -4,7 +4,8 @@
  * that does not answer, or refuses, becomes a row with its error when the
  * deadline passes and never holds the others up. Each Vault of a context is
  * read in parallel too (lib/ops's reading, through pods/proxy when allowed).
- * The exit code is the worst verdict; a context that cannot be read counts 3. */
+ * The exit code is the worst verdict; a context that cannot be read counts 3, and so
+ * does a Vault none of whose pods answered before the deadline. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ struct vault_row {
     int ok;
     struct kube_client *kube;
     const char *prog;
+    long long deadline_ms;
+    long long done_ms; /* when its reading ended */
 };
 
 /* One context: its client, the Vaults found, or why none could be read. */
@@ -52,6 +55,7 @@ static void *read_vault(void *arg)
     struct vault_row *v = arg;
     struct ops o = {.kube = v->kube, .vc = v->vc, .prog = v->prog};
     v->ok = ops_read(&o, NULL, &v->r, &v->err) == 0;
+    v->done_ms = clock_now_ms();
     return NULL;
 }
 
@@ -132,6 +136,7 @@ static void *read_context(void *arg)
         if (e->list.items[i] != NULL) {
             e->rows[n].vc = e->list.items[i];
             e->rows[n].kube = e->kube;
+            e->rows[n].deadline_ms = e->deadline_ms;
             e->rows[n++].prog = e->ctx->prog;
         }
     run_parallel(read_vault, e->rows, sizeof *e->rows, n);
@@ -161,9 +166,26 @@ static void context_entry_clear(struct context_entry *e)
 struct row_facts {
     char ready[32], sealed[32];
     const char *active, *version, *seal_type, *verdict, *problem;
+    /* It could not be read: the document gives this instead of a verdict (verdict is
+     * then the table's word for it). */
+    const char *error;
     int code;
     enum health_state state;
 };
+
+/* Why none of the Vault's pods could be read (the first pod's error), or NULL when one
+ * answered or none was asked (none running: a verdict of its own). */
+static const char *no_pod_answered(const struct vault_row *v)
+{
+    const char *first = NULL;
+    for (size_t k = 0; k < v->vc->npods; k++) {
+        if (v->r.views[k].have_status)
+            return NULL;
+        if (first == NULL)
+            first = v->r.views[k].status_error;
+    }
+    return first;
+}
 
 static void vault_facts(const struct vault_row *v, struct row_facts *f)
 {
@@ -176,7 +198,11 @@ static void vault_facts(const struct vault_row *v, struct row_facts *f)
     f->code = EXIT_ERROR;
     f->state = HEALTH_UNKNOWN;
     if (!v->ok) {
-        f->problem = v->err.msg;
+        f->problem = f->error = v->err.msg;
+        if (v->err.kind == ERR_TIMEOUT || v->err.kind == ERR_UNREACHABLE) {
+            f->verdict = "unreachable";
+            f->code = EXIT_UNAVAILABLE;
+        }
         return;
     }
     int ready = 0, sealed = 0;
@@ -197,6 +223,20 @@ static void vault_facts(const struct vault_row *v, struct row_facts *f)
     f->verdict = health_state_name(v->r.h.state);
     f->code = v->r.h.exit_code;
     f->problem = json_string_value(json_array_get(v->r.h.problems, 0));
+    f->error = no_pod_answered(v);
+    if (f->error != NULL) {
+        if (f->problem != NULL)
+            f->error = f->problem; /* the same, naming the pod and what was asked */
+        f->problem = f->error;
+        f->verdict = "unknown";
+        f->code = EXIT_ERROR;
+        /* Its reads were cut by the deadline: it did not answer in time, as a context
+         * that does not (3), not a failure of ours (1). */
+        if (v->done_ms >= v->deadline_ms) {
+            f->verdict = "unreachable";
+            f->code = EXIT_UNAVAILABLE;
+        }
+    }
 }
 
 /* A context that could not be read: unreachable (no answer in time, TLS) or
@@ -240,6 +280,80 @@ static enum color verdict_color(const struct row_facts *f)
     return f->state == HEALTH_DEGRADED ? COLOR_YELLOW : COLOR_RED;
 }
 
+static const char *const no_vault = "no Vault or OpenBao StatefulSet found";
+
+/* One Vault of the document: what the table shows, and either its verdict (status's
+ * words) or why it could not be read. */
+static json_t *vault_item(const struct vault_cluster *vc, const struct row_facts *f)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s*, s:i, s:s*, s:s*}",
+                     "namespace", vc->namespace, "statefulset", vc->name, "release", vc->release,
+                     "ready", f->ready, "sealed", f->sealed, "active", f->active, "version",
+                     f->version, "sealType", f->seal_type, "verdict", f->error ? NULL : f->verdict,
+                     "exitCode", f->code, "error", f->error, "problem",
+                     f->error ? NULL : f->problem);
+}
+
+/* One context of the document (json/yaml): its `verdict` (the worst of its Vaults', in
+ * status's words) and its Vaults, or an `error`: it could not be read, has no Vault, or
+ * one of its Vaults could not be read (the others' verdicts stay in `vaults`). */
+static json_t *context_item(const char *name, const char *verdict, const char *error, int code,
+                            json_t *vaults)
+{
+    return json_pack("{s:s, s:s*, s:s*, s:i, s:o*}", "context", name, "verdict",
+                     error ? NULL : verdict, "error", error, "exitCode", code, "vaults", vaults);
+}
+
+static void add_row(struct table *t, const char *context, const struct vault_cluster *vc,
+                    const struct row_facts *f, json_t *lines)
+{
+    const char *cells[] = {context,
+                           vc ? vc->namespace : "-",
+                           vc ? vc->name : "-",
+                           f->ready,
+                           f->sealed,
+                           f->active ? f->active : "-",
+                           f->version ? f->version : "-",
+                           f->seal_type ? f->seal_type : "-",
+                           f->verdict,
+                           f->problem ? f->problem : ""};
+    int row = table_add_row(t, cells);
+    if (row >= 0)
+        table_set_color(t, (size_t)row, 8, verdict_color(f));
+    if (lines != NULL) {
+        char *line = text_printf("%s %s/%s %s", context, vc ? vc->namespace : "-",
+                                 vc ? vc->name : "-", f->verdict);
+        if (line != NULL)
+            json_array_append_new(lines, json_string(line));
+        free(line);
+    }
+}
+
+/* A context's Vaults: their rows, their document items; returns the context's item. */
+static json_t *context_vaults(const struct context_entry *e, size_t nrows, struct table *t,
+                              json_t *lines)
+{
+    json_t *vaults = json_array();
+    int code = -1;
+    const char *verdict = NULL;
+    char *error = NULL;
+    for (size_t k = 0; k < nrows; k++) {
+        struct row_facts f;
+        const struct vault_cluster *vc = e->rows[k].vc;
+        vault_facts(&e->rows[k], &f);
+        add_row(t, e->name, vc, &f, lines);
+        json_array_append_new(vaults, vault_item(vc, &f));
+        if (f.error != NULL && error == NULL)
+            error = text_printf("%s/%s: %s", vc->namespace, vc->name, f.error);
+        if (f.error == NULL && (verdict == NULL || worse(code, f.code) != code))
+            verdict = f.verdict;
+        code = worse(code, f.code);
+    }
+    json_t *item = context_item(e->name, verdict, error, code, vaults);
+    free(error);
+    return item;
+}
+
 /* Everything read, as a table (text) and a document (json/yaml); returns the
  * worst exit code. lines (may be NULL) gets "context ns/sts verdict" per row,
  * for --watch's change lines. */
@@ -253,57 +367,23 @@ static int build_views(const struct context_entry *entries, size_t n, struct tab
         while (e->rows != NULL && e->rows[nrows].vc != NULL)
             nrows++;
         if (e->have_list && nrows == 0) {
-            const char *cells[] = {
-                e->name, "-", "-", "-",    "-",
-                "-",     "-", "-", "none", "no Vault or OpenBao StatefulSet found"};
+            const char *cells[] = {e->name, "-", "-", "-", "-", "-", "-", "-", "none", no_vault};
             table_add_row(t, cells);
-            json_array_append_new(doc, json_pack("{s:s, s:s}", "context", e->name, "error",
-                                                 "no Vault or OpenBao StatefulSet found"));
+            json_array_append_new(doc, context_item(e->name, NULL, no_vault, EXIT_OK, NULL));
             worst = worse(worst, EXIT_OK);
             continue;
         }
-        for (size_t k = 0; k < (e->have_list ? nrows : 1); k++) {
+        json_t *item;
+        if (e->have_list) {
+            item = context_vaults(e, nrows, t, lines);
+        } else {
             struct row_facts f;
-            const struct vault_cluster *vc = e->have_list ? e->rows[k].vc : NULL;
-            if (vc != NULL)
-                vault_facts(&e->rows[k], &f);
-            else
-                context_facts(e, &f);
-            worst = worse(worst, f.code);
-            const char *cells[] = {e->name,
-                                   vc ? vc->namespace : "-",
-                                   vc ? vc->name : "-",
-                                   f.ready,
-                                   f.sealed,
-                                   f.active ? f.active : "-",
-                                   f.version ? f.version : "-",
-                                   f.seal_type ? f.seal_type : "-",
-                                   f.verdict,
-                                   f.problem ? f.problem : ""};
-            int row = table_add_row(t, cells);
-            if (row >= 0)
-                table_set_color(t, (size_t)row, 8, verdict_color(&f));
-            json_t *item;
-            if (vc == NULL)
-                item = json_pack("{s:s, s:s, s:s, s:i}", "context", e->name, "error", f.problem,
-                                 "verdict", f.verdict, "exitCode", f.code);
-            else
-                item = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:i, "
-                                 "s:s?}",
-                                 "context", e->name, "namespace", vc->namespace, "statefulset",
-                                 vc->name, "release", vc->release, "ready", f.ready, "sealed",
-                                 f.sealed, "active", f.active, "version", f.version, "sealType",
-                                 f.seal_type, "verdict", f.verdict, "exitCode", f.code, "problem",
-                                 f.problem);
-            json_array_append_new(doc, item);
-            if (lines != NULL) {
-                char *line = text_printf("%s %s/%s %s", e->name, vc ? vc->namespace : "-",
-                                         vc ? vc->name : "-", f.verdict);
-                if (line != NULL)
-                    json_array_append_new(lines, json_string(line));
-                free(line);
-            }
+            context_facts(e, &f);
+            add_row(t, e->name, NULL, &f, lines);
+            item = context_item(e->name, NULL, f.problem, f.code, NULL);
         }
+        worst = worse(worst, (int)json_integer_value(json_object_get(item, "exitCode")));
+        json_array_append_new(doc, item);
     }
     return worst < 0 ? EXIT_OK : worst;
 }

@@ -177,8 +177,15 @@ def test_all_contexts_healthy_degraded_unreachable(make_fake, tmp_path):
         r = run_plugin(["status", "--contexts", "prod,stage", "-o", "json"], kubeconfig=kc)
         assert r.returncode == 2, r.stderr
         doc = json.loads(r.stdout)
+        # One entry per context: its verdict (status's words) and its Vaults.
         assert [(d["context"], d["verdict"], d["exitCode"]) for d in doc] == \
             [("prod", "healthy", 0), ("stage", "degraded", 2)]
+        assert [sorted(d) for d in doc] == [["context", "exitCode", "vaults", "verdict"]] * 2
+        assert doc[1]["vaults"] == [{
+            "namespace": "vault-b", "statefulset": "vault", "release": "vault", "ready": "2/3",
+            "sealed": "0/3", "active": "vault-0", "version": "1.21.2", "sealType": "shamir",
+            "verdict": "degraded", "exitCode": 2, "problem": doc[1]["vaults"][0]["problem"]}]
+        assert doc[1]["vaults"][0]["problem"].startswith("vault-2 is not running: Pending")
         # -n: that namespace in each context (prod has no Vault there).
         r = run_plugin(["status", "--contexts", "prod,stage", "-n", "vault-b"], kubeconfig=kc)
         assert [line.split()[:3] for line in r.stdout.splitlines()[1:]] == [
@@ -186,7 +193,9 @@ def test_all_contexts_healthy_degraded_unreachable(make_fake, tmp_path):
         r = run_plugin(["status", "--contexts", "dr", "-o", "yaml", "--request-timeout", "1s"],
                        kubeconfig=kc)
         assert r.returncode == 3
+        # Its error, and no verdict: "unreachable" is no word of status's.
         assert r.stdout.startswith("- context: dr\n  error: ")
+        assert r.stdout.endswith("\n  exitCode: 3\n") and "verdict" not in r.stdout, r.stdout
     assert healthy.exec_log() == [] and degraded.exec_log() == []
 
 
@@ -219,3 +228,46 @@ def test_hostile_answers_through_the_proxy(make_fake):
                 "%s:8200/proxy/v1/sys/leader: answer larger than 4194304 bytes" % (pod, pod, pod)
                 ) in out, out
     assert fake.exec_log() == []
+
+
+def timed_status(args, kubeconfig):
+    t = time.monotonic()
+    r = run_plugin(["status"] + args, kubeconfig=kubeconfig)
+    return r, time.monotonic() - t
+
+
+def test_all_contexts_one_deadline_for_slow_and_hanging_contexts(make_fake):
+    """Only the one deadline keeps these under it: each request of the slow cluster answers
+    within its own timeout, and an exec that does not end is no request at all."""
+    fake = make_fake(*HA)
+    fake.control("rbac", {"user": "limited", "rules": READER_RULES})  # no pods/proxy: exec
+    fake.control("settings", {"exec_start_ms": 30000})  # `vault status` hangs in every pod
+    r, took = timed_status(["--contexts", "fake,fake-limited", "--request-timeout", "2s"],
+                           fake.kubeconfig)
+    assert took < 2 + 3, took  # 30 s when an exec's own timeout (120 s) decides
+    assert r.returncode == 3, r.stdout + r.stderr
+    lines = [line.split() for line in r.stdout.splitlines()[1:]]
+    assert lines[0] == ["fake", "vault", "vault", "3/3", "0/3", "vault-0", "1.21.2", "shamir",
+                        "healthy"]
+    assert lines[1][:9] == ["fake-limited", "vault", "vault", "3/3", "0/3", "-", "1.21.2", "-",
+                            "unreachable"], r.stdout
+    assert "vault-0: cannot read its vault status: exec in vault-0: the command did not " \
+        "finish within " in r.stdout
+    assert sorted(e["pod"] for e in fake.exec_log()) == ["vault-0", "vault-1", "vault-2"]
+
+    # Every request answers in 1.5 s, within --request-timeout 3s: those made in turn
+    # (StatefulSets, pods, the review, the reads) took 7 s without the deadline.
+    slow = make_fake(*HA, name="slow")
+    slow.control("settings", {"latency_ms": 1500})
+    r, took = timed_status(["--contexts", "fake", "--request-timeout", "3s", "-o", "json"],
+                           slow.kubeconfig)
+    assert took < 3 + 2.5, took
+    assert r.returncode == 3, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert [sorted(d) for d in doc] == [["context", "error", "exitCode", "vaults"]], doc
+    assert doc[0]["context"] == "fake" and doc[0]["exitCode"] == 3
+    assert doc[0]["error"].startswith("vault/vault: listing the pods of StatefulSet vault/vault: "
+                                      "no answer from the API server at "), doc
+    vault = doc[0]["vaults"][0]
+    assert "verdict" not in vault and vault["exitCode"] == 3
+    assert doc[0]["error"] == "vault/vault: " + vault["error"]

@@ -159,6 +159,10 @@ def test_wait_for_exit_codes(make_fake, tmp_path):
     r = run_plugin(["status", "--wait-for", "sunny"], kubeconfig=kc)
     assert r.returncode == 64
     assert "--wait-for takes healthy, unsealed or active, not \"sunny\"" in r.stderr
+    # pods/proxy is allowed: every reading, the waits' and unseal's progress read before its
+    # first key included, went through it; only the unseal keys ran in the pods.
+    assert [e["command"] for e in fake.exec_log() if "status" in e["command"]] == []
+    assert {" ".join(e["command"]) for e in fake.exec_log()} == {"vault write -format=json sys/unseal -"}
 
 
 def test_all_namespaces(make_fake):

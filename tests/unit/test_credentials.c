@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "credentials.h"
 
 static char dir[64];
@@ -261,6 +263,60 @@ static void test_cluster_info(void **state)
                              "\"aGVsbG8=\",\"config\":{\"audience\":\"vault\"}}}}");
 }
 
+/* A plugin that never answers, run with a deadline (status --all-contexts). */
+static char hang_plugin[160];
+static struct exec_plugin_config hang_exec = {
+    .api_version = "client.authentication.k8s.io/v1",
+    .command = hang_plugin,
+    .args = args_none,
+    .env = env_none,
+    .interactive_mode = EXEC_INTERACTIVE_NEVER,
+};
+static struct rest_config hang_cfg = {
+    .server = "https://api.other:6443",
+    .user_name = "other",
+    .exec = &hang_exec,
+};
+
+static void *hang_thread(void *arg)
+{
+    struct error *err = arg;
+    struct credential c;
+    credentials_get_until(&hang_cfg, 0, clock_now_ms() + 1500, &c, err);
+    return NULL;
+}
+
+static void test_deadline(void **state)
+{
+    (void)state;
+    snprintf(hang_plugin, sizeof hang_plugin, "%s/hang", dir);
+    FILE *f = fopen(hang_plugin, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexec sleep 60\n", f);
+    fclose(f);
+    chmod(hang_plugin, 0755);
+    write_plugin(TOKEN_OK, 0);
+    struct error hang_err = {0};
+    long long t0 = clock_now_ms();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hang_thread, &hang_err), 0);
+    /* The other context's plugin does not wait for the one that hangs. */
+    while (clock_now_ms() - t0 < 200)
+        usleep(10000);
+    struct credential c;
+    struct error err = {0};
+    assert_int_equal(credentials_get(&cfg, 0, &c, &err), 0);
+    assert_true(clock_now_ms() - t0 < 1400);
+    assert_string_equal(c.token, "tok-1");
+    credential_free(&c);
+    pthread_join(t, NULL);
+    long long took = clock_now_ms() - t0;
+    assert_true(took >= 1400 && took < 10000); /* the deadline, not the plugin's 60 s */
+    assert_int_equal(hang_err.kind, ERR_TIMEOUT);
+    assert_non_null(strstr(hang_err.msg, "/hang did not answer within 1"));
+    assert_non_null(strstr(hang_err.msg, " ms"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
     };
     return cmocka_run_group_tests_name("credentials", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "curlmem.h"
 #include "kube.h"
 
@@ -276,6 +277,29 @@ static void test_no_credentials_over_http(void **state)
     kube_client_free(c);
 }
 
+static void test_deadline_left(void **state)
+{
+    (void)state;
+    struct kube_client *c = client();
+    assert_int_equal(kube_deadline_left_ms(c, 120000), 120000); /* no deadline: the limit */
+    assert_int_equal(kube_deadline_left_ms(c, 0), 0);
+    kube_client_free(c);
+    struct error err = {0};
+    struct kube_client_options o = {.request_timeout_ms = 30000,
+                                    .deadline_ms = clock_now_ms() + 60000};
+    assert_int_equal(kube_client_new(&cfg, &o, &c, &err), 0);
+    long left = kube_deadline_left_ms(c, 120000); /* an exec's own 120 s: cut to the deadline */
+    assert_true(left > 50000 && left <= 60000);
+    assert_int_equal(kube_deadline_left_ms(c, 100), 100);
+    left = kube_deadline_left_ms(c, 0);
+    assert_true(left > 50000 && left <= 60000);
+    kube_client_free(c);
+    o.deadline_ms = clock_now_ms() - 10; /* passed: the shortest wait, never "none" */
+    assert_int_equal(kube_client_new(&cfg, &o, &c, &err), 0);
+    assert_int_equal(kube_deadline_left_ms(c, 120000), 1);
+    kube_client_free(c);
+}
+
 int main(void)
 {
     curlmem_global_init();
@@ -291,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_auth_header_list_wiped),
         cmocka_unit_test(test_no_credentials_over_http),
+        cmocka_unit_test(test_deadline_left),
     };
     int rc = cmocka_run_group_tests_name("kube", tests, NULL, NULL);
     curl_global_cleanup();

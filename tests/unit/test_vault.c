@@ -343,6 +343,13 @@ static void test_http_seal_status_and_leader(void **state)
     const char *e500 = "{\"errors\":[\"internal error\"]}";
     assert_int_equal(vault_merge_http_leader(500, e500, strlen(e500), &st, &err), -1);
     assert_string_equal(err.msg, "sys/leader answered 500: internal error");
+    /* Sealed between the two calls: the CLI masks "Vault is sealed" whatever seal-status
+     * said (facts vault.md §1), and so does this. */
+    assert_false(st.sealed);
+    const char *sealed_now = "{\"errors\":[\"Vault is sealed\"]}";
+    st.ha_enabled = 0;
+    assert_int_equal(vault_merge_http_leader(503, sealed_now, strlen(sealed_now), &st, &err), 0);
+    assert_true(st.ha_enabled);
     vault_status_clear(&st);
 
     /* Sealed: sys/leader's 503 "Vault is sealed" is masked (ha_enabled true). */

@@ -344,6 +344,14 @@ static void test_pod_id_and_redirect_pod(void **state)
     assert_null(vaultread_redirect_pod(&vc, "http://10.244.1.170:8200/v1"));
     assert_null(vaultread_redirect_pod(&vc, "/relative"));
     assert_null(vaultread_redirect_pod(&vc, NULL));
+    /* IPv6: the address is in brackets (RFC 3986), the pod's IP is not. */
+    pods[2].pod_ip = "fd00::5";
+    assert_ptr_equal(vaultread_redirect_pod(&vc, "http://[fd00::5]:8200/v1/sys/x"), &pods[2]);
+    assert_ptr_equal(vaultread_redirect_pod(&vc, "https://[fd00::5]/v1"), &pods[2]);
+    assert_null(vaultread_redirect_pod(&vc, "http://[fd00::50]:8200/v1"));
+    assert_null(vaultread_redirect_pod(&vc, "http://[fd00::5:8200/v1")); /* no closing bracket */
+    assert_null(vaultread_redirect_pod(&vc, "http://fd00::5:8200/v1"));
+    pods[2].pod_ip = NULL;
 }
 
 static const char *SEAL_ACTIVE =

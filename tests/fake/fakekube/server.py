@@ -102,10 +102,12 @@ ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.
 # What df reports as used when no test set a fill level.
 DEFAULT_DISK_PERCENT = 3
 
-# pods/proxy: the RBAC verb of each proxied method (apiserver requestinfo.go), and the headers
-# a proxy does not forward.
+# pods/proxy: the methods proxied (pkg/registry/core/pod/rest/subresources.go), the RBAC verb
+# of each (apiserver requestinfo.go starts from the lower-cased method and maps only these:
+# OPTIONS stays "options"), and the headers a proxy does not forward.
+PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 PROXY_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
-               "DELETE": "delete", "OPTIONS": "get"}
+               "DELETE": "delete"}
 HOP_BY_HOP = ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade")
 
@@ -1264,10 +1266,10 @@ class Server:
         too) passed back unchanged; TLS to the pod is not verified."""
         ns, pid, rest = request.match_info["ns"], request.match_info["id"], \
             request.match_info["path"]
-        verb = PROXY_VERBS.get(request.method)
-        if verb is None:
+        if request.method not in PROXY_METHODS:
             return status_body(405, "MethodNotAllowed", "the server does not allow this method "
                                "on the requested resource")
+        verb = PROXY_VERBS.get(request.method, request.method.lower())
         user = request["user"]
         if not self.allowed(user, verb, "pods/proxy", ns):
             return self.forbidden(user, verb, "pods/proxy", ns, pid)
