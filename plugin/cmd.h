@@ -222,8 +222,9 @@ struct cmd_ceremony {
 /* Opens the cluster, finds the active pod (waiting for an election), reads the
  * token (--token-file, VAULT_TOKEN, prompt) and says so when token_always (rotate)
  * or the version (OpenBao's rotate-keys, unknown) needs one and there is none; Vault
- * 2.x without one goes on without (enable_unauthenticated_access), unprompted. target: rekey's --target (barrier or recovery), NULL for the ceremonies that
- * have no such option. Returns 0 or an exit code after reporting. */
+ * 2.x without one goes on without (enable_unauthenticated_access), unprompted. target: rekey's
+ * --target (barrier or recovery), NULL for the ceremonies that have no such option. Returns 0 or an
+ * exit code after reporting. */
 int cmd_ceremony_open(struct cmd_context *ctx, const struct cmd_args *args, const char *target,
                       int token_always, struct cmd_ceremony *cc);
 void cmd_ceremony_close(struct cmd_ceremony *cc);
