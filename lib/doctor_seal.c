@@ -52,8 +52,9 @@ void doctor_check_seal_config(const struct doctor_facts *f, struct doctor_report
         problems++;
         doctor_add_owned(
             r, id, DOCTOR_WARN,
-            xfmt("the pods get %s from %s: every vault command run in them inherits it (a "
-                 "privileged one without its own token gets 403)",
+            xfmt("the pods get %s from %s: every vault command run in them with `kubectl "
+                 "exec` inherits it (a privileged one without its own token gets 403; this "
+                 "plugin unsets it for its own commands)",
                  token_var, env.token_from),
             xfmt("put the seal stanza with its token in a Secret mounted as an extra config "
                  "file (server.volumes, server.volumeMounts, server.extraArgs "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "json.h"
 #include "kube.h"
 #include "lease.h"
 #include "ops.h"
@@ -170,7 +171,7 @@ static json_t *plan_json(const struct vault_cluster *vc, const struct upgrade_pl
     json_object_set_new(doc, "to", json_string(m->to));
     json_object_set_new(doc, "ready", json_boolean(ready));
     if (blocker != NULL)
-        json_object_set_new(doc, "blocker", json_string(blocker));
+        json_object_set_new(doc, "blocker", jtext(blocker));
     return doc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "cluster.h"
 #include "cmd.h"
+#include "json.h"
 #include "health.h"
 #include "ops.h"
 #include "output.h"
@@ -365,12 +366,12 @@ static int watch_changes(const struct vault_cluster *vc, const struct ops_readin
                          m->active[0] ? m->active : "none");
             else
                 snprintf(line, sizeof line, "%s %s", now[i].name, now[i].state);
-            json_array_append_new(lines, json_string(line));
+            json_array_append_new(lines, jtext(line));
             count++;
         }
         if (now[i].raft[0] != '\0' && (before == NULL || strcmp(before->raft, now[i].raft) != 0)) {
             snprintf(line, sizeof line, "%s %s", now[i].name, now[i].raft);
-            json_array_append_new(lines, json_string(line));
+            json_array_append_new(lines, jtext(line));
             count++;
         }
     }
@@ -380,7 +381,7 @@ static int watch_changes(const struct vault_cluster *vc, const struct ops_readin
             snprintf(line, sizeof line, "cluster %s (was %s)", verdict, m->verdict);
         else
             snprintf(line, sizeof line, "cluster %s", verdict);
-        json_array_append_new(lines, json_string(line));
+        json_array_append_new(lines, jtext(line));
         count++;
     }
     free(m->pods);

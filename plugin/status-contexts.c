@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "cmd.h"
+#include "json.h"
 #include "health.h"
 #include "kubeconfig.h"
 #include "ops.h"
@@ -324,7 +325,7 @@ static void add_row(struct table *t, const char *context, const struct vault_clu
         char *line = text_printf("%s %s/%s %s", context, vc ? vc->namespace : "-",
                                  vc ? vc->name : "-", f->verdict);
         if (line != NULL)
-            json_array_append_new(lines, json_string(line));
+            json_array_append_new(lines, jtext(line));
         free(line);
     }
 }

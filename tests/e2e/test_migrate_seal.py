@@ -457,7 +457,8 @@ def test_doctor_checks_the_seal_config(make_fake, tmp_path):
                    kubeconfig=fake.kubeconfig, timeout=120)
     found = {(f["level"], f["message"], f.get("fix")) for f in json.loads(r.stdout)["findings"]}
     assert ("warn", "the pods get VAULT_TOKEN from Secret transit-token: every vault command run "
-            "in them inherits it (a privileged one without its own token gets 403)",
+            "in them with `kubectl exec` inherits it (a privileged one without its own token "
+            "gets 403; this plugin unsets it for its own commands)",
             "put the seal stanza with its token in a Secret mounted as an extra config file "
             "(server.volumes, server.volumeMounts, server.extraArgs "
             "-config=/vault/userconfig/<name>/seal.hcl) instead of VAULT_TOKEN") in found, found
