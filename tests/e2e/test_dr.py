@@ -556,6 +556,11 @@ class TransitSource:
             self.keys = json.load(f)
         assert self.keys["unseal_keys_b64"] == [] and len(self.keys["recovery_keys_b64"]) == 3
         self.root = self.keys["root_token"]
+
+        def active():  # init unsealed vault-0 (its seal); the join needs it elected
+            out = vault_in(fake, "vault", "vault-0", "", "status", "-format=json").stdout
+            return bool(out) and json.loads(out).get("is_self") is True
+        poll(active, "vault-0 active")
         for pod in ("vault-1", "vault-2"):
             r = vault_in(fake, "vault", pod, self.root, "operator", "raft", "join",
                          "http://vault-0.vault-internal:8200")
