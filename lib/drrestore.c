@@ -306,6 +306,14 @@ static int step_restore(struct dr_state *s, struct error *err)
             s->views[i].st.cluster_id != NULL)
             snprintf(s->temp_cluster_id, sizeof s->temp_cluster_id, "%s",
                      s->views[i].st.cluster_id);
+    /* Without it and without metadata, pods that stay unsealed could not be told from pods
+     * that have applied the snapshot. */
+    if (s->r->plan->auto_seal && s->r->meta == NULL && s->temp_cluster_id[0] == '\0')
+        return error_set(err, ERR_REMOTE,
+                         "%s did not report its cluster_id before the restore: without the "
+                         "snapshot's metadata the apply could not be told from the cluster as it "
+                         "is",
+                         active);
     ops_report(o, "Restoring through %s, the active pod.", active);
     return s->r->send(s->r->send_ctx, o, active, &s->tmp.root_token, err);
 }

@@ -581,7 +581,7 @@ class TransitSource:
 def transit_src(tmp_path_factory):
     d = tmp_path_factory.mktemp("dr-transit")
     with FakeCluster(d / "fake", *FAST, "--vault-opt", "seal_type=transit", "--second-vault",
-                     "dr", "--second-vault", "drkey") as fake:
+                     "dr", "--second-vault", "drkey", "--second-vault", "drbare") as fake:
         yield TransitSource(fake, d)
 
 
@@ -671,6 +671,25 @@ def test_transit_round_trip_on_the_same_key(transit_src):
     assert not [e for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]
     secrets = [src.root] + src.keys["recovery_keys_b64"] + src.keys["recovery_keys_hex"]
     assert not any(s in json.dumps(e) for e in execs for s in secrets)
+
+
+def test_transit_without_metadata_goes_by_the_keys_file(transit_src, tmp_path):
+    """Without FILE.json, init's JSON with recovery keys says the source auto-unseals and its
+    recovery shares; the apply shows as every pod unsealed with another cluster_id than the
+    temporary cluster's."""
+    src, fake = transit_src, transit_src.fake
+    snap = str(tmp_path / "bare.snap")
+    shutil.copyfile(src.snap, snap)
+    r = plugin(fake, "-n", "drbare", "snapshot", "restore", snap, "--new-cluster", "--keys-file",
+               src.keys_file, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert [s[1] for s in re.findall(r"^Step (\d)/7 (.*)\.$", r.stderr, re.M)] == AUTO_STEPS
+    assert re.search(r"^Restore of %s complete in \d+\.\d s: the cluster runs the source's "
+                     r"data, cluster_id %s; " % (re.escape(snap), src.cluster_id), r.stderr,
+                     re.M), r.stderr
+    assert cluster_ids(fake, "drbare") == {src.cluster_id}
+    r = vault(fake, "drbare", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-transit-source")
 
 
 def test_transit_into_another_key_stops_with_the_next_step(transit_src):
