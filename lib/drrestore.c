@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "init.h"
+#include "text.h"
 #include "vault.h"
 #include "wait.h"
 
@@ -18,6 +19,26 @@ int dr_plan_build(const struct dr_input *in, int new_cluster, int cur_shares, in
     const struct snapmeta *m = in->meta;
     int src_shares = m ? m->shares : in->keys_shares;
     int src_threshold = m ? m->threshold : in->keys_threshold;
+    /* An auto-unseal source: its metadata says so, or (none) init's JSON with recovery keys.
+     * Its recovery keys unseal nothing, so how many the file holds does not matter here. */
+    p->auto_seal = m ? !snapmeta_is_shamir(m->seal_type) : in->recovery_keys;
+    if (p->auto_seal) {
+        p->from_check = new_cluster;
+        p->shares = src_shares > 0 ? src_shares : 5;
+        p->threshold = src_threshold > 0 ? src_threshold : 3;
+        p->why_restart = "";
+        if (new_cluster) {
+            p->steps[p->nsteps++] = DR_CHECK;
+            p->steps[p->nsteps++] = DR_INIT;
+            p->steps[p->nsteps++] = DR_BRING_UP_TEMP;
+            p->steps[p->nsteps++] = DR_RESTORE;
+        }
+        p->steps[p->nsteps++] = DR_WAIT_APPLY;
+        if (new_cluster)
+            p->steps[p->nsteps++] = DR_WIPE;
+        p->steps[p->nsteps++] = DR_CHECK_ID;
+        return 0;
+    }
     if (src_threshold > 0 && in->nkeys < (size_t)src_threshold)
         return error_set(err, ERR_USAGE,
                          "the keys file holds %zu unseal key%s but the source needs %d: after the "
@@ -80,6 +101,15 @@ void dr_step_text(const struct dr_plan *p, size_t i, const char *first_pod, char
             "allows";
         break;
     case DR_INIT:
+        if (p->auto_seal) {
+            snprintf(tmp, sizeof tmp,
+                     "initialize %s with %d recovery share%s, threshold %d, as the source; it "
+                     "unseals itself with its seal (temporary recovery keys and root token, in "
+                     "locked memory only)",
+                     first_pod, p->shares, p->shares == 1 ? "" : "s", p->threshold);
+            t = tmp;
+            break;
+        }
         snprintf(tmp, sizeof tmp,
                  "initialize %s with %d share%s, threshold %d (temporary keys and root token, "
                  "in locked memory only)",
@@ -87,6 +117,11 @@ void dr_step_text(const struct dr_plan *p, size_t i, const char *first_pod, char
         t = tmp;
         break;
     case DR_BRING_UP_TEMP:
+        if (p->auto_seal) {
+            t = "join the other pods, which unseal themselves with their seal, wait until every "
+                "pod is a voter";
+            break;
+        }
         t = "unseal it, join and unseal the other pods with the temporary keys, wait until "
             "every pod is a voter";
         break;
@@ -94,9 +129,20 @@ void dr_step_text(const struct dr_plan *p, size_t i, const char *first_pod, char
         t = "restore the snapshot with -force in the active pod, against its own listener";
         break;
     case DR_WAIT_APPLY:
+        if (p->auto_seal) {
+            t = "wait until Vault has applied the snapshot: every pod reloads the root key with "
+                "its seal and stays unsealed with the source's cluster_id (pods whose seal cannot "
+                "decrypt the source's stored keys seal themselves: the run stops there)";
+            break;
+        }
         t = "wait until Vault has applied the snapshot: every pod seals itself";
         break;
     case DR_WIPE:
+        if (p->auto_seal) {
+            t = "wipe the temporary recovery keys and root token (the source's recovery keys and "
+                "tokens are the cluster's now)";
+            break;
+        }
         t = "wipe the temporary keys and root token (they opened nothing any more)";
         break;
     case DR_RESTART:
@@ -130,6 +176,7 @@ struct dr_state {
     struct secret_list tmp_keys;
     struct pod_view *views;
     double same_since; /* when every pod first showed the old cluster past its index; 0: not */
+    char temp_cluster_id[64]; /* the temporary cluster's, before the restore ("": not known) */
 };
 
 /* How long every pod must stay unsealed with the old cluster_id past the old index
@@ -183,12 +230,32 @@ static int step_check(struct dr_state *s, struct error *err)
         if (snapmeta_check_target(m, &t, err) < 0)
             return -1;
     }
+    /* Without metadata the keys file tells the source's seal kind: it must be this
+     * cluster's, or the pods could not unseal the restored data (§1.4). */
+    const struct dr_plan *plan = s->r->plan;
+    const char *type = vc->npods > 0 && s->views[0].have_status ? s->views[0].st.type : NULL;
+    if (plan != NULL && type != NULL && plan->auto_seal == snapmeta_is_shamir(type)) {
+        char shown[64];
+        text_sanitize(shown, sizeof shown, type, strlen(type));
+        if (plan->auto_seal)
+            return error_set(err, ERR_USAGE,
+                             "the keys file holds recovery keys, so the source auto-unseals, and "
+                             "this cluster uses shamir: its pods could not unseal the restored "
+                             "data; install this cluster with the source's seal (the same KMS or "
+                             "transit key)");
+        return error_set(err, ERR_USAGE,
+                         "this cluster auto-unseals (seal %s) and the keys file holds the unseal "
+                         "keys of a Shamir source: its pods could not unseal the restored data; "
+                         "install this cluster with a Shamir seal, restore, then migrate the seal",
+                         shown);
+    }
     return 0;
 }
 
-int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct error *err)
+int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, const struct dr_plan *p,
+                         struct error *err)
 {
-    struct dr_run r = {.o = o, .meta = meta};
+    struct dr_run r = {.o = o, .meta = meta, .plan = p};
     struct dr_state s = {.r = &r};
     int rc = step_check(&s, err);
     views_free(&s);
@@ -198,7 +265,11 @@ int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct erro
 static int step_init(struct dr_state *s, struct error *err)
 {
     struct ops *o = s->r->o;
-    struct init_request req = {.shares = s->r->plan->shares, .threshold = s->r->plan->threshold};
+    const struct dr_plan *p = s->r->plan;
+    struct init_request req = {.shares = p->shares, .threshold = p->threshold};
+    if (p->auto_seal) /* the source's recovery configuration; the seal holds the root key */
+        req =
+            (struct init_request){.recovery_shares = p->shares, .recovery_threshold = p->threshold};
     if (init_pod(o, o->vc->pods[0].name, &req, &s->tmp, err) < 0)
         return -1;
     s->tmp_keys = s->tmp.keys_b64;
@@ -208,10 +279,10 @@ static int step_init(struct dr_state *s, struct error *err)
 }
 
 static int bring_up(struct ops *o, const struct secret_list *keys, const struct secret *token,
-                    struct error *err)
+                    int self_unseal, struct error *err)
 {
     struct join_options jo = {0};
-    struct bring_up b = {.keys = keys, .token = token, .jo = &jo};
+    struct bring_up b = {.keys = keys, .token = token, .jo = &jo, .self_unseal = self_unseal};
     int rc = ops_bring_up(o, &b, err);
     if (rc > 0)
         return error_set(err, ERR_GENERIC, "%d pod%s did not come up (see above)", rc,
@@ -226,6 +297,23 @@ static int step_restore(struct dr_state *s, struct error *err)
     if (ops_wait_active(o, NULL, active, sizeof active, err) < 0)
         return -1;
     snprintf(s->r->restored_on, sizeof s->r->restored_on, "%s", active);
+    /* The temporary cluster's cluster_id: an auto-unseal restore shows as applied when
+     * every pod reports another one, unsealed. */
+    if (ops_refresh(o, &s->views, err) < 0)
+        return -1;
+    for (size_t i = 0; i < o->vc->npods; i++)
+        if (strcmp(o->vc->pods[i].name, active) == 0 && s->views[i].have_status &&
+            s->views[i].st.cluster_id != NULL)
+            snprintf(s->temp_cluster_id, sizeof s->temp_cluster_id, "%s",
+                     s->views[i].st.cluster_id);
+    /* Without it and without metadata, pods that stay unsealed could not be told from pods
+     * that have applied the snapshot. */
+    if (s->r->plan->auto_seal && s->r->meta == NULL && s->temp_cluster_id[0] == '\0')
+        return error_set(err, ERR_REMOTE,
+                         "%s did not report its cluster_id before the restore: without the "
+                         "snapshot's metadata the apply could not be told from the cluster as it "
+                         "is",
+                         active);
     ops_report(o, "Restoring through %s, the active pod.", active);
     return s->r->send(s->r->send_ctx, o, active, &s->tmp.root_token, err);
 }
@@ -244,7 +332,8 @@ static enum wait_poll apply_poll(void *ctx, char *text, size_t cap, struct error
         return WAIT_FAILED;
     const struct snapmeta *m = r->meta;
     const char *own = m == NULL ? r->before_cluster_id : NULL;
-    int pods = 0, sealed = 0, source = 0, quiet = 0, same = 0;
+    const char *temp = s->temp_cluster_id[0] ? s->temp_cluster_id : r->before_cluster_id;
+    int pods = 0, sealed = 0, source = 0, quiet = 0, same = 0, moved = 0;
     for (size_t i = 0; i < o->vc->npods; i++) {
         if (!o->vc->pods[i].exists)
             continue;
@@ -259,6 +348,27 @@ static enum wait_poll apply_poll(void *ctx, char *text, size_t cap, struct error
                   strcmp(v->st.cluster_id, m->cluster_id) == 0;
         same += !v->st.sealed && own != NULL && v->st.cluster_id != NULL &&
                 strcmp(v->st.cluster_id, own) == 0 && v->st.raft_applied_index > r->index_before;
+        moved += !v->st.sealed && v->st.cluster_id != NULL &&
+                 (temp == NULL || strcmp(v->st.cluster_id, temp) != 0) &&
+                 (m == NULL || strcmp(v->st.cluster_id, m->cluster_id) == 0);
+    }
+    if (r->plan->auto_seal) {
+        if (pods > 0 && moved == pods) {
+            snprintf(text, cap,
+                     "every pod reloaded the root key with its seal and stayed unsealed with "
+                     "the source's cluster_id");
+            return WAIT_DONE;
+        }
+        if (pods > 0 && sealed == pods) {
+            error_set(err, ERR_REMOTE,
+                      "every pod sealed itself after the restore: their seal cannot decrypt the "
+                      "source's stored keys (another KMS or transit key than the source's, or "
+                      "one they cannot reach)");
+            return WAIT_FAILED;
+        }
+        snprintf(text, cap, "%d of %d pods on the source's cluster_id, %d sealed%s", moved, pods,
+                 sealed, quiet ? ", some busy applying it" : "");
+        return WAIT_PENDING;
     }
     if (pods > 0 && sealed == pods) {
         snprintf(text, cap, "every pod sealed itself: the snapshot is applied");
@@ -359,6 +469,8 @@ static int step_check_id(struct dr_state *s, struct error *err)
                              "not applied there",
                              o->vc->pods[i].name, v->st.cluster_id, m->cluster_id);
         snprintf(s->r->cluster_id, sizeof s->r->cluster_id, "%s", v->st.cluster_id);
+        if (v->st.type != NULL)
+            text_sanitize(s->r->seal, sizeof s->r->seal, v->st.type, strlen(v->st.type));
     }
     if (m != NULL)
         ops_report(o, "Every pod reports the source's cluster_id %s.", m->cluster_id);
@@ -407,7 +519,7 @@ int dr_run(struct dr_run *r, struct error *err)
             rc = step_init(&s, err);
             break;
         case DR_BRING_UP_TEMP:
-            rc = bring_up(o, &s.tmp_keys, &s.tmp.root_token, err);
+            rc = bring_up(o, &s.tmp_keys, &s.tmp.root_token, p->auto_seal, err);
             break;
         case DR_RESTORE:
             rc = step_restore(&s, err);
@@ -422,7 +534,7 @@ int dr_run(struct dr_run *r, struct error *err)
             rc = step_restart(&s, err);
             break;
         case DR_UNSEAL_SOURCE:
-            rc = bring_up(o, r->source_keys, r->source_token, err);
+            rc = bring_up(o, r->source_keys, r->source_token, 0, err);
             break;
         case DR_CHECK_ID:
             rc = step_check_id(&s, err);
@@ -485,7 +597,19 @@ void dr_advice(const struct dr_plan *p, size_t i, const char *prog, const struct
                  pvcs, prog, ns, file, kf);
         break;
     case DR_WAIT_APPLY:
-        if (p->restart)
+        if (p->auto_seal)
+            snprintf(buf, cap,
+                     "Vault accepted the snapshot; the temporary recovery keys and root token are "
+                     "wiped. Pods that stay unsealed with the source's cluster_id hold its data "
+                     "(`%s -n %s status`). Pods that sealed themselves cannot decrypt the "
+                     "source's stored keys: only the source's KMS or transit key opens them, and "
+                     "its recovery keys cannot. Next: give the pods the source's seal stanza (the "
+                     "same KMS or transit key, reachable from namespace %s: helm upgrade), then "
+                     "delete them (kubectl -n %s delete pod%s; the StatefulSet %s creates them "
+                     "again) so that they start with it and unseal themselves, then `%s -n %s "
+                     "status`.",
+                     prog, ns, ns, ns, pods, vc->name, prog, ns);
+        else if (p->restart)
             snprintf(buf, cap,
                      "Vault accepted the snapshot and may still be applying it. Next: watch `%s "
                      "-n %s status`; once every pod is sealed, delete them (kubectl -n %s delete "

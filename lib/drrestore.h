@@ -15,6 +15,15 @@
  *   8. bring-up with the source's keys
  *   9. check that cluster_id is the source's
  *
+ * An auto-unseal source (its metadata's seal type, or a keys file that holds
+ * init's recovery keys) into a cluster on the same KMS or transit key (§1.4):
+ * init takes the source's recovery shares/threshold, the pods unseal
+ * themselves (bring-up and join submit no key), and after the restore they
+ * stay unsealed with the source's cluster_id, keyring and recovery keys. So
+ * the plan is steps 1-6 and 9: no restart, no unseal with keys. Pods that
+ * seal themselves instead cannot decrypt the source's stored keys with their
+ * seal: the run stops there and says so.
+ *
  * Steps 5-9 also finish a plain `restore --force` over another cluster. Without
  * metadata such a snapshot may be this cluster's own after all: then no pod
  * seals, and the restart and the unseal are skipped.
@@ -51,6 +60,7 @@ struct dr_plan {
     enum dr_step steps[DR_NSTEPS];
     size_t nsteps;
     int from_check; /* 1: the plan starts at DR_CHECK (new cluster); 0: at DR_WAIT_APPLY */
+    int auto_seal;  /* the source auto-unseals: shares/threshold are recovery shares */
     /* The caller's: the source's root token is at hand, so the end waits until every pod
      * is a healthy raft voter; without it only the unseal is waited for (0 after build). */
     int source_token;
@@ -61,6 +71,7 @@ struct dr_input {
     const struct snapmeta *meta;     /* NULL: the snapshot has no metadata */
     size_t nkeys;                    /* keys in the source keys file */
     int keys_shares, keys_threshold; /* the keys file's own record (init JSON), 0 = none */
+    int recovery_keys;               /* that record: the keys are recovery keys (auto seal) */
 };
 
 /* The plan of a --new-cluster restore (new_cluster = 1) or of the end of a
@@ -98,6 +109,7 @@ struct dr_run {
     long long index_before;
     /* out */
     int same_cluster;   /* the snapshot was this cluster's own: nothing sealed, steps skipped */
+    char seal[32];      /* auto seal: the seal type the pods reported (for the summary) */
     size_t failed_step; /* index into plan->steps of the step that failed */
     int interrupted;    /* stopped by o->cancel before failed_step began: nothing changed */
     char restored_on[256];
@@ -105,8 +117,10 @@ struct dr_run {
 };
 
 /* Step 1 alone (it only reads): every pod of the StatefulSet runs and is
- * uninitialized, and the metadata (NULL: none) allows a restore into it. */
-int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, struct error *err);
+ * uninitialized, and the metadata (NULL: none) allows a restore into it; the
+ * seal kind of plan p (auto or Shamir) must be the cluster's. */
+int dr_check_new_cluster(struct ops *o, const struct snapmeta *meta, const struct dr_plan *p,
+                         struct error *err);
 
 /* Runs the plan (all of it, or from DR_WAIT_APPLY when !plan->from_check).
  * Each step begins with a report line "Step N/M: ...". Returns 0, or -1 with

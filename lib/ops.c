@@ -1138,6 +1138,33 @@ static void wanted_free(struct wanted *w)
     free(w->names);
 }
 
+/* Auto-unseal: a joined pod answers the raft challenge with its own seal and unseals
+ * itself (docs/disaster-recovery.md §1.4), no key to submit. Returns how many did not. */
+static int wait_joined_self_unseal(struct ops *o, const struct pod_view *views,
+                                   const size_t *targets, size_t n)
+{
+    int left = 0;
+    for (size_t k = 0; k < n; k++) {
+        const char *pod = o->vc->pods[targets[k]].name;
+        const char *seal = views[targets[k]].st.type;
+        char how[200];
+        snprintf(how, sizeof how, "finish its raft join and unseal itself (seal %s)",
+                 seal ? seal : "auto-unseal");
+        struct error werr = {0};
+        int waited = wait_pod_unsealed(o, pod, how, &werr);
+        if (waited < 0) {
+            ops_report(o,
+                       "%s: %s; its seal may not decrypt the cluster's stored keys: see "
+                       "`kubectl logs %s -n %s`",
+                       pod, werr.msg, pod, o->vc->namespace);
+            left++;
+        } else if (waited == 0) {
+            ops_report(o, "%s: unsealed", pod);
+        }
+    }
+    return left;
+}
+
 int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
 {
     struct pod_view *views = NULL;
@@ -1254,7 +1281,8 @@ int ops_bring_up(struct ops *o, const struct bring_up *b_in, struct error *err)
                 goto out;
             failed += jf;
             if (jf < (int)n) {
-                int left = ops_unseal(o, targets, n, b_in->keys, NULL, err);
+                int left = b_in->self_unseal ? wait_joined_self_unseal(o, views, targets, n)
+                                             : ops_unseal(o, targets, n, b_in->keys, NULL, err);
                 if (left < 0)
                     goto out;
                 failed += left - jf > 0 ? left - jf : 0;

@@ -190,7 +190,8 @@ struct bring_up {
     const char *const *pods;        /* NULL = every pod of the StatefulSet */
     size_t npods;
     int wait_running; /* named pods: wait until each exists and runs (recreated after a delete) */
-    int self_unseal;  /* auto-unseal: sealed members unseal themselves; wait, submit no key */
+    int self_unseal;  /* auto-unseal: sealed members and joined pods unseal themselves: wait, submit
+                         no key */
 };
 
 /* Unseals the sealed members among the pods, waits for an active node, joins

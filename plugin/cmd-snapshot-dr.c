@@ -125,11 +125,11 @@ void snapdr_print_meta(struct cmd_context *ctx, const char *file, const struct s
  * its own record of shares and threshold (from the same one parse of the
  * locked buffer). Returns 0, or an exit code. */
 static int read_source_keys(struct cmd_context *ctx, const char *path, struct secret_list *keys,
-                            int *shares, int *threshold)
+                            int *shares, int *threshold, int *recovery)
 {
     struct error err = {0};
     struct secret_keys_record rec;
-    *shares = *threshold = 0;
+    *shares = *threshold = *recovery = 0;
     if (secret_read_keys_file_record(path, keys, &rec, &err) < 0) {
         cmd_report(ctx, &err);
         return EXIT_ERROR;
@@ -137,6 +137,7 @@ static int read_source_keys(struct cmd_context *ctx, const char *path, struct se
     cmd_secret_warnings(ctx);
     *shares = rec.shares;
     *threshold = rec.threshold;
+    *recovery = rec.recovery;
     return 0;
 }
 
@@ -196,7 +197,14 @@ static int run_plan(struct cmd_context *ctx, const struct cmd_args *args, struct
         fprintf(ctx->err, "Stopped at step %zu of %zu. %s\n", r.failed_step + 1, p.nsteps, advice);
         return cmd_exit_for(&err);
     }
-    if (r.same_cluster)
+    if (p.auto_seal)
+        fprintf(ctx->err,
+                "Restore of %s complete in %.1f s: the cluster runs the source's data%s%s; its "
+                "pods unseal themselves with their seal%s%s (the source's KMS or transit key), "
+                "and its recovery keys and tokens are the source's now.\n",
+                file, wait_now_s() - t0, r.cluster_id[0] ? ", cluster_id " : "", r.cluster_id,
+                r.seal[0] ? " " : "", r.seal);
+    else if (r.same_cluster)
         fprintf(ctx->err,
                 "Restore of %s complete in %.1f s: the snapshot was this cluster's own "
                 "(cluster_id %s): every pod stayed unsealed, its unseal keys and tokens are "
@@ -246,7 +254,8 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
     if (have_meta < 0)
         goto out;
     struct dr_input in = {.meta = have_meta ? &meta : NULL};
-    if ((rc = read_source_keys(ctx, keys_file, &keys, &in.keys_shares, &in.keys_threshold)) != 0)
+    if ((rc = read_source_keys(ctx, keys_file, &keys, &in.keys_shares, &in.keys_threshold,
+                               &in.recovery_keys)) != 0)
         goto out;
     rc = EXIT_ERROR;
     in.nkeys = keys.n;
@@ -288,7 +297,7 @@ int snapdr_new_cluster(struct cmd_context *ctx, const struct cmd_args *args, con
                 have_meta ? meta.cluster_id : "", o.vc->namespace, o.vc->name);
         print_plan(ctx, &plan, first);
         /* The first step only reads: run it, so that the plan is known to start. */
-        if (dr_check_new_cluster(&o, have_meta ? &meta : NULL, &err) < 0) {
+        if (dr_check_new_cluster(&o, have_meta ? &meta : NULL, &plan, &err) < 0) {
             cmd_report(ctx, &err);
             fprintf(ctx->err, "The plan cannot start. Nothing was changed.\n");
             goto out;
@@ -393,13 +402,15 @@ int snapdr_plain_check(struct cmd_context *ctx, const struct cmd_args *args, con
                  "changed.\n");
         return EXIT_USAGE;
     }
-    int rc = read_source_keys(ctx, keys_file, &pl->keys, &pl->keys_shares, &pl->keys_threshold);
+    int rc = read_source_keys(ctx, keys_file, &pl->keys, &pl->keys_shares, &pl->keys_threshold,
+                              &pl->keys_recovery);
     if (rc != 0)
         return rc;
     struct dr_input in = {.meta = pl->have_meta ? &pl->meta : NULL,
                           .nkeys = pl->keys.n,
                           .keys_shares = pl->keys_shares,
-                          .keys_threshold = pl->keys_threshold};
+                          .keys_threshold = pl->keys_threshold,
+                          .recovery_keys = pl->keys_recovery};
     struct dr_plan plan;
     if (dr_plan_build(&in, 0, st->n, st->t, &plan, &err) < 0) {
         cmd_report(ctx, &err);
@@ -426,7 +437,8 @@ int snapdr_finish_forced(struct cmd_context *ctx, const struct cmd_args *args, s
     struct dr_input in = {.meta = pl->have_meta ? &pl->meta : NULL,
                           .nkeys = pl->keys.n,
                           .keys_shares = pl->keys_shares,
-                          .keys_threshold = pl->keys_threshold};
+                          .keys_threshold = pl->keys_threshold,
+                          .recovery_keys = pl->keys_recovery};
     struct dr_plan plan;
     struct error err = {0};
     if (dr_plan_build(&in, 0, before->n, before->t, &plan, &err) < 0) {

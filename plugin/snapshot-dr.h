@@ -57,6 +57,7 @@ struct snapdr_plain {
     int have_meta;
     struct secret_list keys; /* --force: the source's keys */
     int keys_shares, keys_threshold;
+    int keys_recovery; /* the keys file holds init's recovery keys (an auto-unseal source) */
 };
 
 /* A plain restore, before anything is sent: checks the metadata against the

@@ -512,3 +512,241 @@ def test_force_over_another_cluster_asks_to_type_its_name(make_fake, tmp_path):
     finally:
         t.close()
     assert cluster_ids(fake, "other") == {src.cluster_id}
+
+
+# ---------------------------------------------------------------- auto-unseal (transit) sources
+CM_KEY = "extraconfig-from-values.hcl"
+
+
+def vault_in(fake, ns, pod, token, *args):
+    """The Vault CLI in pod `pod` of namespace ns, the token on stdin."""
+    return run_plugin(["-n", ns, "exec", pod, "-i", "--", "sh", "-c", TOKEN_SCRIPT, "vault"]
+                      + list(args), kubeconfig=fake.kubeconfig, input=token + "\n", timeout=120)
+
+
+def seal_statuses(fake, ns):
+    """Every pod's `vault status -format=json` (no token needed)."""
+    out = {}
+    for pod in ("vault-0", "vault-1", "vault-2"):
+        r = vault_in(fake, ns, pod, "", "status", "-format=json")
+        out[pod] = json.loads(r.stdout)
+    return out
+
+
+def poll(pred, what, timeout=120):
+    import time
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.3)
+
+
+class TransitSource:
+    """The source cluster auto-unseals with the fake's transit server and key: init with
+    3 recovery shares (threshold 2), the others join and unseal themselves; a secret written
+    and a snapshot saved (its metadata says seal transit, 3/2)."""
+
+    def __init__(self, fake, d):
+        self.fake, self.dir = fake, d
+        self.keys_file = str(d / "transit-keys.json")
+        r = plugin(fake, "-n", "vault", "init", "--recovery-shares", "3", "--recovery-threshold",
+                   "2", "--output", self.keys_file)
+        assert r.returncode == 0, r.stderr
+        with open(self.keys_file) as f:
+            self.keys = json.load(f)
+        assert self.keys["unseal_keys_b64"] == [] and len(self.keys["recovery_keys_b64"]) == 3
+        self.root = self.keys["root_token"]
+
+        def active():  # init unsealed vault-0 (its seal); the join needs it elected
+            out = vault_in(fake, "vault", "vault-0", "", "status", "-format=json").stdout
+            return bool(out) and json.loads(out).get("is_self") is True
+        poll(active, "vault-0 active")
+        for pod in ("vault-1", "vault-2"):
+            r = vault_in(fake, "vault", pod, self.root, "operator", "raft", "join",
+                         "http://vault-0.vault-internal:8200")
+            assert r.returncode == 0, r.stderr
+        r = plugin(fake, "-n", "vault", "status", "--wait-for", "healthy", "--timeout", "120s",
+                   token=self.root)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = vault(fake, "vault", self.root, "write", "cubbyhole/app", "v=from-transit-source")
+        assert r.returncode == 0, r.stderr
+        self.snap = str(d / "transit.snap")
+        r = plugin(fake, "-n", "vault", "snapshot", "save", self.snap, token=self.root)
+        assert r.returncode == 0, r.stderr
+        (self.cluster_id,) = cluster_ids(fake, "vault")
+        assert "seal transit 3/2.\n" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def transit_src(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dr-transit")
+    with FakeCluster(d / "fake", *FAST, "--vault-opt", "seal_type=transit", "--second-vault",
+                     "dr", "--second-vault", "drkey", "--second-vault", "drbare") as fake:
+        yield TransitSource(fake, d)
+
+
+AUTO_STEPS = [
+    "check that every pod runs and is uninitialized, and what the snapshot's metadata allows",
+    "initialize vault-0 with 3 recovery shares, threshold 2, as the source; it unseals itself "
+    "with its seal (temporary recovery keys and root token, in locked memory only)",
+    "join the other pods, which unseal themselves with their seal, wait until every pod is a "
+    "voter",
+    "restore the snapshot with -force in the active pod, against its own listener",
+    "wait until Vault has applied the snapshot: every pod reloads the root key with its seal "
+    "and stays unsealed with the source's cluster_id (pods whose seal cannot decrypt the "
+    "source's stored keys seal themselves: the run stops there)",
+    "wipe the temporary recovery keys and root token (the source's recovery keys and tokens "
+    "are the cluster's now)",
+    "check that every pod reports the source's cluster_id"]
+
+
+def test_transit_round_trip_on_the_same_key(transit_src):
+    """§1.4 row "Auto-unseal, same KMS key": the new cluster seals with the same transit
+    server and key. Init takes the source's recovery shares, the pods unseal themselves, and
+    after the forced restore they stay unsealed: no unseal and no restart. The secret reads
+    back with the source's root token, cluster_id is the source's, and so is the recovery
+    configuration (3/2) every pod reports."""
+    src, fake = transit_src, transit_src.fake
+    r = restore_new(fake, "dr", src.snap, src.keys_file, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    with open(src.snap + ".json") as f:
+        m = json.load(f)
+    assert r.stdout == (
+        "Plan: restore %s (raft index %d, term %d, cluster_id %s) into dr/vault:\n"
+        % (src.snap, m["raftIndex"], m["raftTerm"], src.cluster_id)
+        + "".join("  %d/7 %s\n" % (i + 1, s) for i, s in enumerate(AUTO_STEPS))
+        + "Dry run: nothing was changed.\n")
+    # The seal kinds must match (FILE.json's seal type; without it, the keys file's kind).
+    d = src.dir / "kinds"
+    d.mkdir(exist_ok=True)
+    snap = str(d / "shamir.snap")
+    shutil.copyfile(src.snap, snap)
+    with open(snap + ".json", "w") as f:
+        json.dump(dict(m, sealType="shamir"), f)
+    r = restore_new(fake, "dr", snap, src.keys_file, "--dry-run")
+    assert r.returncode == 1
+    assert ("%s: the snapshot comes from a cluster sealed with shamir and this cluster uses "
+            "transit" % P) in r.stderr
+    os.unlink(snap + ".json")
+    lines = d / "unseal-keys.txt"
+    lines.write_text("\n".join(src.keys["recovery_keys_b64"]) + "\n")
+    os.chmod(lines, 0o600)
+    r = restore_new(fake, "dr", snap, str(lines), "--dry-run")
+    assert r.returncode == 1
+    assert ("%s: this cluster auto-unseals (seal transit) and the keys file holds the unseal keys "
+            "of a Shamir source: its pods could not unseal the restored data; install this "
+            "cluster with a Shamir seal, restore, then migrate the seal\n"
+            "The plan cannot start. Nothing was changed.\n" % P) in r.stderr
+    r = restore_new(fake, "dr", snap, src.keys_file, "--dry-run")  # init's JSON: recovery keys
+    assert r.returncode == 0, r.stderr
+    assert "  2/7 initialize vault-0 with 3 recovery shares, threshold 2" in r.stdout
+    assert cluster_ids(fake, "dr") == {""}
+    before = len(fake.exec_log())
+    r = plugin(fake, "-n", "dr", "snapshot", "restore", src.snap, "--new-cluster", "--keys-file",
+               src.keys_file, "--yes", token=src.root)
+    assert r.returncode == 0, r.stderr
+    err = r.stderr
+    assert [s[1] for s in re.findall(r"^Step (\d)/7 (.*)\.$", err, re.M)] == AUTO_STEPS, err
+    assert len(re.findall(r"^  done in \d+\.\d s\.$", err, re.M)) == 7
+    assert re.search(r"^waiting for Vault to apply the snapshot\.\.\. every pod reloaded the root "
+                     r"key with its seal and stayed unsealed with the source's cluster_id "
+                     r"\(\d+\.\d s\)$", err, re.M), err
+    assert ("Every pod reports the source's cluster_id %s.\n" % src.cluster_id) in err
+    assert err.endswith(
+        "Restore of %s complete in %s s: the cluster runs the source's data, cluster_id %s; its "
+        "pods unseal themselves with their seal transit (the source's KMS or transit key), and "
+        "its recovery keys and tokens are the source's now.\n"
+        % (src.snap, re.search(r"complete in (\d+\.\d) s", err).group(1), src.cluster_id)), err
+    assert cluster_ids(fake, "dr") == {src.cluster_id}
+    r = vault(fake, "dr", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-transit-source")
+    for pod, st in seal_statuses(fake, "dr").items():
+        assert (st["sealed"], st["type"], st["recovery_seal"], st["n"], st["t"]) == (
+            False, "transit", True, 3, 2), (pod, st)
+    execs = [e for e in fake.exec_log()[before:] if e["namespace"] == "dr"]
+    inits = [e["command"] for e in execs if "init" in e["command"]]
+    assert len(inits) == 1 and "-recovery-shares=3" in inits[0] and \
+        "-recovery-threshold=2" in inits[0] and "-key-shares" not in inits[0], inits
+    assert not [e for e in execs if "unseal" in e["command"]]
+    assert not [e for e in fake.audit_log() if e["method"] == "DELETE" and "/pods/" in e["uri"]]
+    secrets = [src.root] + src.keys["recovery_keys_b64"] + src.keys["recovery_keys_hex"]
+    assert not any(s in json.dumps(e) for e in execs for s in secrets)
+
+
+def test_transit_without_metadata_goes_by_the_keys_file(transit_src, tmp_path):
+    """Without FILE.json, init's JSON with recovery keys says the source auto-unseals and its
+    recovery shares; the apply shows as every pod unsealed with another cluster_id than the
+    temporary cluster's."""
+    src, fake = transit_src, transit_src.fake
+    snap = str(tmp_path / "bare.snap")
+    shutil.copyfile(src.snap, snap)
+    r = plugin(fake, "-n", "drbare", "snapshot", "restore", snap, "--new-cluster", "--keys-file",
+               src.keys_file, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert [s[1] for s in re.findall(r"^Step (\d)/7 (.*)\.$", r.stderr, re.M)] == AUTO_STEPS
+    assert re.search(r"^Restore of %s complete in \d+\.\d s: the cluster runs the source's "
+                     r"data, cluster_id %s; " % (re.escape(snap), src.cluster_id), r.stderr,
+                     re.M), r.stderr
+    assert cluster_ids(fake, "drbare") == {src.cluster_id}
+    r = vault(fake, "drbare", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-transit-source")
+
+
+def test_transit_into_another_key_stops_with_the_next_step(transit_src):
+    """§1.4 row "Auto-unseal, different or unreachable KMS key": the new cluster's seal uses
+    another key of the transit server. After the restore every pod seals itself; the run stops
+    there, saying where the cluster stands and what to do: give the pods the source's seal
+    stanza and restart them. Doing that, the pods unseal themselves with the source's data."""
+    src, fake = transit_src, transit_src.fake
+    tr = fake.control("transit", {"namespace": "drkey", "add_key": "dr-key"})
+    base = json.loads(fake.kubectl("get", "configmap", "vault-config", "-n", "drkey", "-o",
+                                   "json").stdout)["data"][CM_KEY]
+    assert 'key_name = "autounseal"' in base
+    fake.control("configmap", {"namespace": "drkey", "data": {
+        CM_KEY: base.replace('key_name = "autounseal"', 'key_name = "dr-key"')}})
+    restart_all(fake, "drkey", lambda st: st.get("initialized") is False)
+    r = plugin(fake, "-n", "drkey", "snapshot", "restore", src.snap, "--new-cluster",
+               "--keys-file", src.keys_file, "--yes", token=src.root)
+    assert r.returncode == 1, r.stderr
+    assert ("%s: every pod sealed itself after the restore: their seal cannot decrypt the "
+            "source's stored keys (another KMS or transit key than the source's, or one they "
+            "cannot reach)\n" % P) in r.stderr
+    assert r.stderr.endswith(
+        "Stopped at step 5 of 7. Vault accepted the snapshot; the temporary recovery keys and "
+        "root token are wiped. Pods that stay unsealed with the source's cluster_id hold its "
+        "data (`%s -n drkey status`). Pods that sealed themselves cannot decrypt the source's "
+        "stored keys: only the source's KMS or transit key opens them, and its recovery keys "
+        "cannot. Next: give the pods the source's seal stanza (the same KMS or transit key, "
+        "reachable from namespace drkey: helm upgrade), then delete them (kubectl -n drkey "
+        "delete pod vault-0 vault-1 vault-2; the StatefulSet vault creates them again) so that "
+        "they start with it and unseal themselves, then `%s -n drkey status`.\n" % (P, P)), \
+        r.stderr
+    assert all(st["sealed"] for st in seal_statuses(fake, "drkey").values())
+    # The next step, as said: the source's seal stanza, the pods restarted.
+    fake.control("configmap", {"namespace": "drkey", "data": {CM_KEY: base}})
+    restart_all(fake, "drkey", lambda st: st.get("sealed") is False)
+    assert cluster_ids(fake, "drkey") == {src.cluster_id} and tr["key"] == "autounseal"
+    r = vault(fake, "drkey", src.root, "read", "-field=v", "cubbyhole/app")
+    assert (r.returncode, r.stdout) == (0, "from-transit-source")
+
+
+def restart_all(fake, ns, ready):
+    """Deletes every pod of ns (they start again with the ConfigMap's content now) and waits
+    until each answers `vault status` with ready(status)."""
+    uids = {}
+    for pod in ("vault-0", "vault-1", "vault-2"):
+        uids[pod] = fake.kubectl("get", "pod", pod, "-n", ns, "-o",
+                                 "jsonpath={.metadata.uid}").stdout
+        r = fake.kubectl("delete", "pod", pod, "-n", ns, "--wait=false")
+        assert r.returncode == 0, r.stderr
+
+    def back(pod):
+        r = fake.kubectl("get", "pod", pod, "-n", ns, "-o",
+                         "jsonpath={.metadata.uid} {.status.phase}")
+        if r.returncode or r.stdout.split() != [r.stdout.split()[0], "Running"] or \
+                r.stdout.split()[0] == uids[pod]:
+            return False
+        out = vault_in(fake, ns, pod, "", "status", "-format=json").stdout
+        return bool(out) and ready(json.loads(out))
+    for pod in ("vault-0", "vault-1", "vault-2"):
+        poll(lambda: back(pod), "%s back in %s" % (pod, ns))

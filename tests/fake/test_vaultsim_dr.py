@@ -194,3 +194,126 @@ def test_leadership_moves_off_the_first_pod_at_three_voters(tmp_path):
         assert act != "vault-0"
         history = [p for p, _, _ in a.vc.model.leader_history]
         assert history[0] == "vault-0" and history[-1] == act and len(history) == 2
+
+
+# ---------------------------------------------------------------- auto-unseal (transit) sources
+def transit_seal(s, key):
+    """Every pod of s restarts its process with a transit seal on key `key` of the fake's
+    transit server (added there when new): what the pods read from a seal stanza."""
+    from vaultsim import seal as sealcfg
+    m = s.vc.model
+    tr = m.transit
+    tr.keys.add(key)
+    stanzas = sealcfg.parse_seals(
+        'seal "transit" {\n  address = "%s"\n  token = "%s"\n  key_name = "%s"\n'
+        '  mount_path = "%s/"\n}\n' % (tr.address, tr.token, key, tr.mount))
+    for p in ("vault-0", "vault-1", "vault-2"):
+        m.node(p).seal = sealcfg.configure(stanzas, {}, None, tr, openbao=False, vtuple=m.vtuple)
+
+
+def autoseal_bootstrap(s, shares, threshold):
+    """init under the auto seal (recovery shares), then joins: every pod unseals itself."""
+    init = jout(s.vault("vault-0", "operator", "init", "-format=json",
+                        "-recovery-shares=%d" % shares, "-recovery-threshold=%d" % threshold))
+    assert (init["unseal_keys_b64"], init["unseal_shares"], init["unseal_threshold"]) == ([], 1, 1)
+    assert len(init["recovery_keys_b64"]) == shares
+    assert (init["recovery_keys_shares"], init["recovery_keys_threshold"]) == (shares, threshold)
+    assert status(s, "vault-0")["sealed"] is False      # no unseal: the seal opened it
+    wait_for(lambda: status(s, "vault-0").get("is_self"), what="vault-0 active")
+    for p in ("vault-1", "vault-2"):
+        r = s.vault(p, "operator", "raft", "join", "http://vault-0.vault-internal:8200")
+        assert r.returncode == 0, r.stderr
+    for p in ("vault-0", "vault-1", "vault-2"):
+        s.write_token(p, init["root_token"])
+        wait_for(lambda: not status(s, p)["sealed"], what="%s unsealed by its seal" % p)
+    return init
+
+
+def autoseal_source(s):
+    init = autoseal_bootstrap(s, 3, 2)
+    r = s.vault("vault-0", "write", "cubbyhole/app", "v=from-source")
+    assert r.returncode == 0, r.stderr
+    return init, s.vault("vault-0", "operator", "raft", "snapshot", "save", "/dev/stdout").stdout
+
+
+def test_autoseal_init_takes_recovery_shares_only(tmp_path):
+    """docs/vault-cli.md §2: under an auto seal init takes recovery shares (the CLI's 5/3
+    defaults go there) and refuses key shares; the node unseals itself."""
+    with server(tmp_path, "a", seal_type="transit") as a:
+        r = a.vault("vault-0", "operator", "init", "-key-shares=3", "-key-threshold=2")
+        assert r.returncode == 2
+        assert r.stderr.decode().endswith(
+            "* parameters secret_shares,secret_threshold not applicable to seal type transit\n")
+        init = jout(a.vault("vault-0", "operator", "init", "-format=json"))
+        assert (init["recovery_keys_shares"], init["recovery_keys_threshold"]) == (5, 3)
+        assert init["unseal_keys_hex"] == [] and len(init["recovery_keys_hex"]) == 5
+        st = status(a, "vault-0")
+        assert (st["sealed"], st["recovery_seal"], st["n"], st["t"]) == (False, True, 5, 3)
+
+
+def test_autoseal_restore_with_the_same_transit_key_stays_unsealed(tmp_path):
+    """§1.4 row "Auto-unseal, same KMS key": both clusters seal with the same transit server
+    and key. After the forced restore the pods reload the root key with their seal and stay
+    unsealed; the cluster_id, recovery configuration (3/2, not the target's 5/3), tokens and
+    data are the source's."""
+    with server(tmp_path, "a", seal_type="transit") as a, \
+            server(tmp_path, "b", seal_type="transit", restore_apply_seconds=1.0) as b:
+        a_init, snap = autoseal_source(a)
+        a_id = a.vc.cluster_id("vault-0")
+        b_init = autoseal_bootstrap(b, 5, 3)
+        act = active_pod(b)
+        r = restore(b, act, snap, "-force")
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")
+        for p in ("vault-0", "vault-1", "vault-2"):
+            wait_for(lambda: status(b, p).get("cluster_id") == a_id, what="%s on the source" % p)
+        for p in ("vault-0", "vault-1", "vault-2"):
+            st = status(b, p)
+            assert (st["sealed"], st["n"], st["t"], st["recovery_seal"]) == (False, 3, 2, True)
+        assert "core: done reloading root key using auto seal" in b.vc.model.node(act).log[-2:][-1]
+        act = active_pod(b)
+        r = b.vault(act, "read", "-field=v", "cubbyhole/app",
+                    extra_env={"VAULT_TOKEN": a_init["root_token"]})
+        assert (r.returncode, r.stdout) == (0, b"from-source")
+        r = b.vault(act, "read", "cubbyhole/app", extra_env={"VAULT_TOKEN": b_init["root_token"]})
+        assert r.returncode == 2 and "permission denied" in r.stderr.decode()
+        # A restarted pod unseals itself again: its seal still opens the stored keys.
+        b.delete_pod("vault-2")
+        wait_for(lambda: not status(b, "vault-2")["sealed"], what="vault-2 unsealed again")
+        assert status(b, "vault-2")["cluster_id"] == a_id
+
+
+def test_autoseal_restore_with_another_transit_key_seals_until_the_seal_can_decrypt(tmp_path):
+    """§1.4 row "Auto-unseal, different or unreachable KMS key": the target seals with another
+    key of the same transit server. After the forced restore every pod seals ("failed to get
+    stored keys"), a restart with the same seal stays sealed, and a pod restarted with the
+    source's key unseals with the source's cluster_id and data."""
+    with server(tmp_path, "a", seal_type="transit") as a, \
+            server(tmp_path, "b", seal_type="transit", restore_apply_seconds=0.5) as b:
+        a_init, snap = autoseal_source(a)
+        a_id = a.vc.cluster_id("vault-0")
+        transit_seal(b, "dr-key")
+        autoseal_bootstrap(b, 3, 2)
+        b_id = b.vc.cluster_id("vault-0")
+        act = active_pod(b)
+        r = restore(b, act, snap)  # another key: the sealed hashes do not open
+        assert r.returncode == 2 and "different autoseal key" in r.stderr.decode()
+        assert restore(b, act, snap, "-force").returncode == 0
+        for p in ("vault-0", "vault-1", "vault-2"):
+            wait_for(lambda: status(b, p)["sealed"], what="%s sealed" % p)
+        assert any("raft snapshot restore failed to get stored keys" in line
+                   for line in b.vc.model.node(act).log)
+        b.delete_pod("vault-1")
+        st = status(b, "vault-1")
+        assert (st["sealed"], st["initialized"]) == (True, True)
+        assert any("failed to decrypt keys from storage" in line
+                   for line in b.vc.model.node("vault-1").log[-3:])
+        transit_seal(b, "autounseal")  # the source's key: the seal stanza the facts ask for
+        for p in ("vault-0", "vault-1", "vault-2"):
+            b.delete_pod(p)
+        for p in ("vault-0", "vault-1", "vault-2"):
+            wait_for(lambda: not status(b, p)["sealed"], what="%s unsealed" % p)
+            assert status(b, p)["cluster_id"] == a_id != b_id
+        act = active_pod(b)
+        r = b.vault(act, "read", "-field=v", "cubbyhole/app",
+                    extra_env={"VAULT_TOKEN": a_init["root_token"]})
+        assert (r.returncode, r.stdout) == (0, b"from-source")

@@ -191,6 +191,50 @@ static void test_unseal_step_text_follows_the_token(void **state)
                               "pod is a healthy raft voter");
 }
 
+/* An auto-unseal source (disaster-recovery §1.4, same KMS key): init with its recovery
+ * shares, no restart and no unseal with keys; how many recovery keys the file holds does
+ * not matter (they unseal nothing). Known from the metadata, or from init's JSON. */
+static void test_auto_seal_source(void **state)
+{
+    (void)state;
+    struct snapmeta m;
+    meta(&m, 3, 2);
+    strcpy(m.seal_type, "transit");
+    struct dr_input in = {.meta = &m, .nkeys = 1};
+    struct dr_plan p;
+    struct error err = {0};
+    assert_int_equal(dr_plan_build(&in, 1, 0, 0, &p, &err), 0);
+    assert_true(p.auto_seal);
+    assert_false(p.restart);
+    assert_int_equal(p.shares, 3);
+    assert_int_equal(p.threshold, 2);
+    const enum dr_step want[] = {DR_CHECK,      DR_INIT, DR_BRING_UP_TEMP, DR_RESTORE,
+                                 DR_WAIT_APPLY, DR_WIPE, DR_CHECK_ID};
+    expect_steps(&p, want, sizeof want / sizeof *want);
+    char line[600];
+    dr_step_text(&p, 1, "vault-0", line, sizeof line);
+    assert_string_equal(line, "2/7 initialize vault-0 with 3 recovery shares, threshold 2, as the "
+                              "source; it unseals itself with its seal (temporary recovery keys "
+                              "and root token, in locked memory only)");
+    struct vault_pod pods[2] = {{.name = "vault-0"}, {.name = "vault-1"}};
+    struct vault_cluster vc = {.namespace = "dr", .name = "vault", .pods = pods, .npods = 2};
+    char buf[1500];
+    dr_advice(&p, 4, "kubectl vault-ha", &vc, "b.snap", "keys.json", buf, sizeof buf);
+    assert_non_null(strstr(buf, "Next: give the pods the source's seal stanza (the same KMS or "
+                                "transit key, reachable from namespace dr: helm upgrade), then "
+                                "delete them (kubectl -n dr delete pod vault-0 vault-1;"));
+    /* No metadata: init's JSON with recovery keys says it. */
+    struct dr_input rec = {.nkeys = 3, .keys_shares = 4, .keys_threshold = 3, .recovery_keys = 1};
+    assert_int_equal(dr_plan_build(&rec, 1, 0, 0, &p, &err), 0);
+    assert_true(p.auto_seal);
+    assert_int_equal(p.shares, 4);
+    assert_int_equal(p.nsteps, 7);
+    /* The end of a forced restore over a running cluster: wait, then the cluster_id. */
+    assert_int_equal(dr_plan_build(&in, 0, 3, 2, &p, &err), 0);
+    const enum dr_step forced[] = {DR_WAIT_APPLY, DR_CHECK_ID};
+    expect_steps(&p, forced, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_keys_file_checks),
         cmocka_unit_test(test_advice_per_step),
         cmocka_unit_test(test_unseal_step_text_follows_the_token),
+        cmocka_unit_test(test_auto_seal_source),
     };
     return cmocka_run_group_tests_name("drrestore", tests, NULL, NULL);
 }

@@ -164,7 +164,7 @@ def routes(srv):
 
 def control(srv, r, action, body):
     """Control actions: `configmap {namespace, data}` (what helm upgrade writes; null removes a
-    key), `secret {namespace, name, data}`, `transit {namespace, available, token}`."""
+    key), `secret {namespace, name, data}`, `transit {namespace, available, token, add_key}`."""
     if action == "configmap":
         data = dict(configmap_data(r))
         for k, v in body.get("data", {}).items():
@@ -180,6 +180,8 @@ def control(srv, r, action, body):
         r.secrets[body["name"]] = dict(body.get("data") or {})
     elif action == "transit":
         r.cluster.set_transit(body.get("available"), body.get("token"))
+        if body.get("add_key"):  # another key under the mount (another cluster's seal key)
+            r.cluster.model.transit.keys.add(str(body["add_key"]))
         return {"ok": True, "address": r.cluster.model.transit.address,
                 "token": r.cluster.model.transit.token,
                 "mount": r.cluster.model.transit.mount, "key": r.cluster.model.transit.key,

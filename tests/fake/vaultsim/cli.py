@@ -803,12 +803,21 @@ def cmd_init(ctx, args):
         ctx.ui.error('No Vault nodes registered as "%s" in Consul' % fs["consul-service"])
         return 2
     shares, threshold = fs["key-shares"], fs["key-threshold"]
-    if not fs["recovery-shares"] and not fs["recovery-threshold"]:
-        shares = shares or 5          # 1.12+: defaults only for non-recovery seals
-        threshold = threshold or 3
+    rshares, rthreshold = fs["recovery-shares"], fs["recovery-threshold"]
+    # 1.12+: the defaults (5/3) go to the recovery shares when the seal is a recovery seal
+    # (the CLI asks sys/seal-status first), else to the key shares (docs/vault-cli.md §2).
+    try:
+        recovery_seal = bool((_json_obj(client.checked("GET", "sys/seal-status")) or {})
+                             .get("recovery_seal"))
+    except APIError:
+        recovery_seal = False
+    if recovery_seal:
+        rshares, rthreshold = rshares or 5, rthreshold or 3
+    else:
+        shares, threshold = shares or 5, threshold or 3
     req = {"secret_shares": shares, "secret_threshold": threshold, "stored_shares": 0,
-           "pgp_keys": fs["pgp-keys"] or None, "recovery_shares": fs["recovery-shares"],
-           "recovery_threshold": fs["recovery-threshold"], "recovery_pgp_keys": fs["recovery-pgp-keys"] or None,
+           "pgp_keys": fs["pgp-keys"] or None, "recovery_shares": rshares,
+           "recovery_threshold": rthreshold, "recovery_pgp_keys": fs["recovery-pgp-keys"] or None,
            "root_token_pgp_key": fs["root-token-pgp-key"]}
     try:
         resp = _json_obj(client.checked("PUT", "sys/init", req)) or {}
@@ -825,13 +834,17 @@ def cmd_init(ctx, args):
             "unseal_threshold": threshold if keys_hex else 1,
             "recovery_keys_b64": list(resp.get("recovery_keys_base64") or []),
             "recovery_keys_hex": list(resp.get("recovery_keys") or []),
-            "recovery_keys_shares": fs["recovery-shares"],
-            "recovery_keys_threshold": fs["recovery-threshold"],
+            "recovery_keys_shares": rshares,
+            "recovery_keys_threshold": rthreshold,
             "root_token": resp.get("root_token", ""),
         }
         return output_data(ctx, mi)
     for i, key in enumerate(keys_hex):
         ctx.ui.output("Unseal Key %d: %s" % (i + 1, keys_b64[i] if len(keys_b64) == len(keys_hex) else key))
+    rec_hex = resp.get("recovery_keys") or []
+    rec_b64 = resp.get("recovery_keys_base64") or []
+    for i, key in enumerate(rec_hex):
+        ctx.ui.output("Recovery Key %d: %s" % (i + 1, rec_b64[i] if len(rec_b64) == len(rec_hex) else key))
     ctx.ui.output("")
     ctx.ui.output("Initial Root Token: %s" % resp.get("root_token", ""))
     p = ctx.product
@@ -852,6 +865,11 @@ def cmd_init(ctx, args):
     else:
         ctx.ui.output("")
         ctx.ui.output("Success! %s is initialized" % p)
+        if rec_hex:
+            ctx.ui.output("")
+            ctx.ui.output(wrap_at_length(
+                "Recovery key initialized with %d key shares and a key threshold of %d. Please "
+                "securely distribute the key shares printed above." % (rshares, rthreshold)))
     return 0
 
 

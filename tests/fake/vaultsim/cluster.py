@@ -30,6 +30,7 @@ import uuid
 from aiohttp import web
 
 from . import pgp, shamir
+from . import seal as sealcfg
 from .ceremony import Ceremonies
 from .goish import go_duration, go_json, rfc3339nano
 from .model import DEFAULT_OPTIONS, Model, SimError
@@ -639,12 +640,18 @@ class VaultCluster:
         rec = [k for k in ("recovery_shares", "recovery_threshold") if req.get(k)]
         if req.get("recovery_pgp_keys"):
             rec.append("recovery_pgp_keys")
-        if rec:
-            # docs/vault-cli.md §2: http/sys_init.go validateInitParameters
-            raise SimError(400, "parameters %s not applicable to seal type shamir" % ",".join(rec))
-        shares = int(req.get("secret_shares") or 0)
-        threshold = int(req.get("secret_threshold") or 0)
-        pgp_keys = req.get("pgp_keys") or []
+        barrier = [k for k in ("secret_shares", "secret_threshold", "pgp_keys") if req.get(k)]
+        # docs/vault-cli.md §2: http/sys_init.go validateInitParameters. An auto seal takes
+        # recovery shares only (its barrier config is 1/1, the stored key wrapped by the seal).
+        auto = sealcfg.is_auto(node.seal.barrier)
+        wrong = barrier if auto else rec
+        if wrong:
+            raise SimError(400, "parameters %s not applicable to seal type %s"
+                           % (",".join(wrong), node.seal.barrier))
+        prefix = "recovery_" if auto else "secret_"
+        shares = int(req.get(prefix + "shares") or 0)
+        threshold = int(req.get(prefix + "threshold") or 0)
+        pgp_keys = req.get("recovery_pgp_keys" if auto else "pgp_keys") or []
         err = _validate_seal_config(shares, threshold, pgp_keys)
         if err:
             raise SimError(400, "invalid seal configuration: " + err)
@@ -664,8 +671,17 @@ class VaultCluster:
         root = rc.root_token
         if root_key is not None:
             root = base64.b64encode(pgp.encrypt(root_key, root.encode())).decode()
-        return _json_response(200, {"keys": [k.hex() for k in keys],
-                                    "keys_base64": [base64.b64encode(k).decode() for k in keys],
+        hex_keys = [k.hex() for k in keys]
+        b64_keys = [base64.b64encode(k).decode() for k in keys]
+        if auto:
+            # the keys are recovery keys, and the node unseals itself with its seal
+            # (http/sys_init.go UnsealWithStoredKeys, docs/vault-cli.md §2)
+            m.auto_unseal(node, now)
+            m.reconcile(rc, now)
+            return _json_response(200, {"keys": [], "keys_base64": [],
+                                        "recovery_keys": hex_keys,
+                                        "recovery_keys_base64": b64_keys, "root_token": root})
+        return _json_response(200, {"keys": hex_keys, "keys_base64": b64_keys,
                                     "root_token": root})
 
     async def _unseal(self, request, node, now):
@@ -764,6 +780,7 @@ class VaultCluster:
             raise SimError(500, "failed to join raft cluster: failed to get raft challenge")
         node.retry = None
         node.retry_due = None
+        m.join_with_seal(node, now)
         return _json_response(200, {"joined": True})
 
     # -- authenticated endpoints (served by the active node)

@@ -175,6 +175,11 @@ class RaftCluster:
         # shares combine to the unseal key (Shamir) or the recovery key (auto), the same
         # shares either way (§6).
         self.stored_type = "shamir"
+        # An auto seal's stored keys (core/hsm/barrier-unseal-keys): the unseal key wrapped
+        # by the seal's KMS or transit key, whose identity is seal_key_id (seal.key_id). Only a
+        # seal with that identity unwraps them (docs/disaster-recovery.md §1.4). None: Shamir.
+        self.stored_keys = None
+        self.seal_key_id = None
         self.stepped_down_at_voters = False  # step_down_at_voters happened (once per cluster)
 
     def bump(self, n: int = 1):
@@ -195,6 +200,17 @@ def open_blob(key: bytes, blob: bytes):
         return AESGCM(key).decrypt(blob[:12], blob[12:], b"vaultsim")
     except InvalidTag:
         return None
+
+
+def kms_key(key_id: str) -> bytes:
+    """The fake's KMS: a seal's key identity stands for its key material."""
+    return hashlib.sha256(b"vaultsim kms " + key_id.encode()).digest()
+
+
+def wrap_stored_keys(rc: "RaftCluster", key_id: str):
+    """The auto seal with key_id wraps the cluster's unseal key (init, seal migration)."""
+    rc.seal_key_id = key_id
+    rc.stored_keys = seal_blob(kms_key(key_id), rc.unseal_key)
 
 
 class Node:
@@ -669,6 +685,10 @@ class Model:
             self.log(n, "INFO", "core: migrating from one auto-unseal to another: from=%s to=%s"
                      % (old, new), t)
         rc.stored_type = new
+        if new == "shamir":
+            rc.stored_keys = rc.seal_key_id = None
+        elif rc.unseal_key is not None:
+            wrap_stored_keys(rc, n.seal.key_id)
         rc.bump(4)
         self.log(n, "INFO", "core: seal migration complete", t)
 
@@ -729,6 +749,7 @@ class Model:
             return
         if self.try_join(n, params) is None:
             n.retry = None
+            self.join_with_seal(n, t)
         else:
             n.retry_due = t + float(self.opt["retry_join_seconds"])
 
@@ -961,15 +982,60 @@ class Model:
             self.log(n, "ERROR", "core: failed to unseal: error=\"failed to decrypt keys: %s "
                      "seal unavailable\"" % n.seal.barrier, t)
             return
+        if not self.open_stored_keys(n, n.rc, t):
+            return
         try:
             self.raft_start(n, t)
         except SimError:
             return
         n.sealed = False
+        n.seal_cache = None         # postUnseal clears the cached seal configuration
         n.unsealed_at = t
         n.down_since = None
         self.start_catchup(n, n.rc, t)
         self.log(n, "INFO", "core: vault is unsealed", t)
+
+    def join_with_seal(self, n: Node, t: float):
+        """After the challenge, an auto-unseal node answers it with its own seal, no unseal keys
+        (vault/raft.go JoinRaftCluster): it needs a seal that decrypts the cluster's stored keys
+        (docs/disaster-recovery.md §1.4); otherwise the join stays pending."""
+        rc = n.pending
+        if rc is None or not sealcfg.is_auto(n.seal.barrier) or n.seal.migration or \
+                rc.unseal_key is None:
+            return
+        if rc.stored_keys is not None and \
+                open_blob(kms_key(n.seal.key_id or ""), rc.stored_keys) is None:
+            self.log(n, "ERROR", "core: failed to join raft cluster: error=\"error decrypting "
+                     "challenge: cipher: message authentication failed\"", t)
+            return
+        try:
+            self.unseal_with(n, rc.unseal_key, t)
+        except SimError as e:
+            self.log(n, "ERROR", "core: failed to join raft cluster: error=\"%s\"" % e, t)
+
+    def open_stored_keys(self, n: Node, rc: RaftCluster, t: float) -> bool:
+        """The node's auto seal decrypts the cluster's stored keys (GetStoredKeys): the same
+        KMS or transit key that wrapped them (docs/disaster-recovery.md §1.4). After a restore
+        that sealed the cluster, the first seal that can decrypts them opens the restored
+        keyring and data. False (logged) when its key is another one."""
+        if rc.stored_keys is None:
+            return True
+        unseal = open_blob(kms_key(n.seal.key_id or ""), rc.stored_keys)
+        if unseal is None:
+            self.log(n, "ERROR", "core: failed to unseal: error=\"failed to decrypt keys from "
+                     "storage: error decrypting seal wrapped value: cipher: message "
+                     "authentication failed\"", t)
+            return False
+        if rc.unseal_key is None:
+            barrier = open_blob(unseal, rc.keyring_blob)
+            if barrier is None:
+                return False
+            rc.unseal_key, rc.barrier_key = unseal, barrier
+            if rc.stash is not None:
+                self._load_records(rc, rc.stash, barrier)
+                rc.stash = None
+            rc.seal_key_id = n.seal.key_id
+        return True
 
     def set_seal_available(self, available: bool, t: float):
         self.seal_available = available
@@ -997,6 +1063,8 @@ class Model:
     def init(self, n: Node, shares: int, threshold: int, t: float):
         rc = RaftCluster(shares, threshold, self.openbao, self.vtuple < (1, 10, 0))
         rc.stored_type = n.seal.barrier
+        if sealcfg.is_auto(n.seal.barrier) and not n.seal.migration:
+            wrap_stored_keys(rc, n.seal.key_id)
         rc.members[n.node_id] = Member(n.node_id, n.pod, self.raft_addr(n), True, t)
         self.clusters.append(rc)
         n.rc = rc
@@ -1233,6 +1301,10 @@ class Model:
             ("core/seal-config", json.dumps({"type": rc.stored_type, "secret_shares": rc.shares,
                                              "secret_threshold": rc.threshold, "stored_shares": 1}).encode()),
             ("core/keyring", rc.keyring_blob),
+        ]
+        if rc.stored_keys is not None:
+            recs.append(("core/hsm/barrier-unseal-keys", rc.stored_keys))
+        recs += [
             ("core/cluster/local/info", enc({"name": rc.cluster_name, "id": rc.cluster_id})),
         ]
         for tok, info in sorted(rc.tokens.items()):
@@ -1280,9 +1352,44 @@ class Model:
             self._load_records(rc, recs, barrier)
             self.reconcile(rc, t)
             return
+        stored = recs.get("core/hsm/barrier-unseal-keys")
+        members = [n for n in self.ordered_nodes() if n.rc is rc]
+        if stored is not None:
+            # An auto-unseal source: performKeyUpgrades fails, then each node reloads the root
+            # key with its own seal (GetStoredKeys). A seal with the source's KMS or transit key
+            # decrypts them and the node stays unsealed, with the source's keyring, recovery
+            # configuration and cluster_id (docs/disaster-recovery.md §1.4). The nodes share
+            # one model cluster, so either every member's seal opens them or all seal.
+            opened = [open_blob(kms_key(n.seal.key_id or ""), stored)
+                      if sealcfg.is_auto(n.seal.barrier) else None for n in members]
+            unseal = opened[0] if opened and None not in opened else None
+            barrier = open_blob(unseal, keyring) if unseal is not None else None
+            if barrier is not None:
+                for n in members:
+                    self.log(n, "WARN", "core: failed to perform key upgrades, reloading using "
+                             "auto seal", t)
+                    self.log(n, "INFO", "core: done reloading root key using auto seal", t)
+                rc.keyring_blob = keyring
+                rc.unseal_key, rc.barrier_key = unseal, barrier
+                rc.stored_keys = stored
+                rc.seal_key_id = members[0].seal.key_id
+                rc.stored_type = cfg.get("type", rc.stored_type)
+                rc.shares = int(cfg.get("secret_shares", rc.shares))
+                rc.threshold = int(cfg.get("secret_threshold", rc.threshold))
+                self._load_records(rc, recs, barrier)
+                self.reconcile(rc, t)
+                return
+            for n in members:
+                self.log(n, "ERROR", "core: raft snapshot restore failed to get stored keys: "
+                         "error=\"failed to decrypt keys from storage: error decrypting seal "
+                         "wrapped value: cipher: message authentication failed\"", t)
         # Keys from another cluster (only reachable with -force): the keyring cannot be opened,
-        # so every node seals itself (vault/raft.go raftSnapshotRestoreCallback, Shamir case). The
-        # cluster now needs the snapshot's unseal keys.
+        # so every node seals itself (vault/raft.go raftSnapshotRestoreCallback, Shamir case, or
+        # an auto seal whose key cannot decrypt the stored keys). The cluster now needs the
+        # snapshot's unseal keys, or a seal with the source's KMS or transit key.
+        rc.stored_keys = stored
+        rc.seal_key_id = None
+        rc.stored_type = cfg.get("type", rc.stored_type)
         for n in self.nodes.values():
             if n.rc is rc:
                 n.seal_cache = (rc.shares, rc.threshold)
@@ -1316,8 +1423,19 @@ class Model:
         rc = n.rc
         return rc is not None and rc.restore_due is not None and rc.leader == n.node_id
 
+    @staticmethod
+    def _snapshot_key(rc: RaftCluster):
+        """SHA256SUMS.sealed is sealed by the cluster's seal: its unseal key (Shamir) or its
+        KMS or transit key (auto), so a cluster on the source's KMS key opens it too
+        (docs/disaster-recovery.md §1.2). None when the cluster cannot seal or open it."""
+        if rc.seal_key_id is not None:
+            return hashlib.sha256(b"vaultsim snapshot seal" + kms_key(rc.seal_key_id)).digest()
+        if not rc.unseal_key:
+            return None
+        return hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
+
     def snapshot_seal(self, rc: RaftCluster):
-        key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
+        key = self._snapshot_key(rc)
 
         def seal(sums: bytes) -> bytes:
             from .snapshot import pb_bytes
@@ -1329,9 +1447,9 @@ class Model:
     def snapshot_unseal(self, rc: RaftCluster, sealed: bytes):
         """Open SHA256SUMS.sealed with this cluster's key; None when it does not open."""
         from .snapshot import parse_pb
-        if not rc.unseal_key:
+        key = self._snapshot_key(rc)
+        if key is None:
             return None
-        key = hashlib.sha256(b"vaultsim snapshot seal" + rc.unseal_key).digest()
         try:
             f = parse_pb(sealed)
             return AESGCM(key).decrypt(f[2][0], f[1][0], None)

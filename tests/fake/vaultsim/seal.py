@@ -58,6 +58,9 @@ class TransitServer:
         self.token = TRANSIT_TOKEN
         self.mount = TRANSIT_MOUNT
         self.key = TRANSIT_KEY
+        # every key under the mount: the seal's own, and others a test adds (another
+        # cluster's seal key on the same server, docs/disaster-recovery.md §1.4)
+        self.keys = {TRANSIT_KEY}
         self.available = True
         self.encrypts = 0       # test encryptions seen (every seal configuration does one)
         # Requests to the cluster's own nodes that carried this token: a CLI run in a pod
@@ -105,21 +108,52 @@ class TransitServer:
         if token != self.token:
             return ("Error making API request.\n\nURL: PUT %s\nCode: 403. Errors:\n\n"
                     "* permission denied" % url)
-        if mount.strip("/") != self.mount or key != self.key:
+        if mount.strip("/") != self.mount or key not in self.keys:
             return ("Error making API request.\n\nURL: PUT %s\nCode: 400. Errors:\n\n"
                     "* encryption key not found" % url)
         self.encrypts += 1
         return None
 
 
+def default_key_id(seal_type: str):
+    """The key identity of the seal the fake's chart values write (fakekube resources
+    seal_hcl): the default transit server's key, or kms_key_id "alias/vault-unseal"."""
+    if seal_type == "shamir":
+        return None
+    if seal_type == "transit":
+        return "transit|http://%s:8200|%s|%s" % (TRANSIT_HOST, TRANSIT_MOUNT, TRANSIT_KEY)
+    return "%s|alias/vault-unseal" % seal_type
+
+
+def key_id(stanza, env: dict, transit, openbao: bool):
+    """Which KMS key an auto seal stanza wraps the stored keys with: two seals with the same
+    identity decrypt each other's stored keys (the same transit server, mount and key, or the
+    same KMS key id), docs/disaster-recovery.md §1.4."""
+    if stanza.type == "transit":
+        address = stanza.attrs.get("address") or _env(env, openbao, "ADDR")
+        mount = stanza.attrs.get("mount_path") or env.get("VAULT_TRANSIT_SEAL_MOUNT_PATH", "")
+        key = stanza.attrs.get("key_name") or env.get("VAULT_TRANSIT_SEAL_KEY_NAME", "")
+        m = re.fullmatch(r"(https?)://(\[[^\]]+\]|[^:/]+)(?::(\d+))?/?", address.strip())
+        if m:
+            host = m.group(2).strip("[]")
+            port = int(m.group(3) or (443 if m.group(1) == "https" else 80))
+            if transit.matches(host, port):  # the server's other names are the same server
+                address = "http://%s:%d" % (TRANSIT_HOST, port)
+        return "transit|%s|%s|%s" % (address.strip().rstrip("/"), mount.strip("/"), key)
+    return "%s|%s" % (stanza.type, stanza.attrs.get("kms_key_id") or
+                      stanza.attrs.get("key_id") or stanza.attrs.get("key_label") or "")
+
+
 class SealStart:
     """What a node decided about its seals when its process started."""
 
-    def __init__(self, barrier="shamir", unwrap=None, migration=False, fatal=None):
+    def __init__(self, barrier="shamir", unwrap=None, migration=False, fatal=None, key=None):
         self.barrier = barrier          # the configured seal's type (status `type`)
         self.unwrap = unwrap            # the old seal's type while migrating, else None
         self.migration = migration      # migration mode: never auto-unseals (§1.1)
         self.fatal = fatal              # the line the process exits 1 with
+        # the configured auto seal's key identity (key_id); None for Shamir
+        self.key_id = key if key is not None else default_key_id(barrier)
 
 
 def _env(env: dict, openbao: bool, name: str) -> str:
@@ -154,6 +188,9 @@ def configure(stanzas, env: dict, stored, transit: TransitServer, *, openbao: bo
     if override:
         barrier = override
     unwrap = disabled[0].type if disabled else None
+    seal_key = None
+    if enabled and not override and is_auto(enabled[0].type):
+        seal_key = key_id(enabled[0], env, transit, openbao)
     # Each auto seal is configured now: transit test-encrypts, even when disabled (§4.2).
     for s in stanzas:
         if s.type != "transit":
@@ -168,18 +205,18 @@ def configure(stanzas, env: dict, stored, transit: TransitServer, *, openbao: bo
                 return fatal('Error configuring seal "transit": %s' % err)
             return fatal("error parsing Seal configuration: %s" % err)
     if stored is None:
-        return SealStart(barrier=barrier)
+        return SealStart(barrier=barrier, key=seal_key)
     if unwrap is None:
         if stored == barrier:
-            return SealStart(barrier=barrier)
+            return SealStart(barrier=barrier, key=seal_key)
         if stored == "shamir":
-            return SealStart(barrier=barrier, unwrap="shamir", migration=True)
+            return SealStart(barrier=barrier, unwrap="shamir", migration=True, key=seal_key)
         if barrier == "shamir":
             return fatal('Error initializing core: cannot seal migrate from "%s" to Shamir, '
                          'no disabled seal in configuration' % stored)
         return fatal('Error initializing core: cannot seal migrate from "%s" to "%s", '
                      'no disabled seal in configuration' % (stored, barrier))
-    return SealStart(barrier=barrier, unwrap=unwrap, migration=True)
+    return SealStart(barrier=barrier, unwrap=unwrap, migration=True, key=seal_key)
 
 
 def is_auto(seal_type: str) -> bool:
