@@ -33,6 +33,12 @@ LONG_FIRST = (
     "test_dr.py::test_a_pod_that_never_comes_back_stops_with_the_next_command",
     "test_runbook.py::test_join_right_after_unseal_waits_for_the_election",
     "test_snapshot.py::test_large_snapshot_in_flat_memory",
+    "test_dr.py::test_transit_into_another_key_stops_with_the_next_step",
+    "test_vaultsim_dr.py::test_sealed_pod_keeps_the_new_clusters_threshold_until_it_restarts",
+    "test_vaultsim_dr.py::test_openbao_26_restore_prints_file_already_closed_and_snapshots_are_stored",
+    "test_ceremonies.py::test_generate_root_keeps_the_token_when_it_cannot_be_decoded_or_stored",
+    "test_snapshot.py::test_restore_from_another_cluster_needs_force_and_its_keys",
+    "test_migrate_seal.py::test_dry_run_changes_nothing_and_refusals",
 )
 
 
