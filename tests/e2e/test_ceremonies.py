@@ -408,12 +408,23 @@ def test_openbao_rotate_keys(make_fake, tmp_path):
     r = vh(fake, "generate-root", "submit", "--keys-file", holders[0], env=env)
     assert r.returncode == 0 and "1/3 shares given" in r.stdout, r.stderr
     assert any("sys/generate-root-token/update" in e["command"] for e in fake.exec_log())
+    # Two more holders complete it; the last one holds the OTP: the new token works.
+    assert vh(fake, "generate-root", "submit", "--keys-file", holders[1], env=env).returncode == 0
+    token_file = tmp_path / "bao-root.token"
+    r = vh(fake, "generate-root", "submit", "--keys-file", holders[2], "--otp-file", str(otp),
+           "--output", str(token_file), env=env)
+    assert r.returncode == 0, r.stderr
+    new_token = token_file.read_text().strip()
+    assert new_token.startswith("s.") and new_token != init["root_token"], new_token
+    r = vh(fake, "peers", "--token-file", str(token_file))
+    assert r.returncode == 0, r.stderr
     r = vh(fake, "rekey", "status", env={"BAO_TOKEN": "s.notavalidtokenatallxxxxxxx"})
     assert r.returncode == 1
     assert r.stderr.endswith("kubectl vault-ha: Vault refused the token: the rekey needs a token whose "
                              "policy grants read (status), update (start, submit) and delete (cancel) on "
                              "sys/rotate/root/* (a root token has them)\n"), r.stderr
-    assert secrets_in_argv(fake, [init["root_token"], otp.read_text().strip()] + init["unseal_keys_b64"]) == []
+    assert secrets_in_argv(fake, [init["root_token"], otp.read_text().strip(), new_token] +
+                           init["unseal_keys_b64"]) == []
 
 
 def test_rotate_shows_terms_and_the_missing_permission(make_fake, tmp_path):

@@ -249,7 +249,9 @@ def test_the_config_is_read_when_the_container_starts(tmp_path):
     """A pod deleted, then the ConfigMap changed before its new container starts: it starts
     with the new content (the chart copies the config at container start, §8.3). An envFrom
     Secret reaches the container env too."""
-    with FakeCluster(tmp_path / "f", *FAST, "--restart-seconds", "4") as f:
+    # 15 s from the delete to the new container: the ConfigMap change lands well within it,
+    # even on a busy machine (4 s did not, once).
+    with FakeCluster(tmp_path / "f", *FAST, "--restart-seconds", "15") as f:
         f.ns = "vault"
         tr = f.control("transit", {"namespace": f.ns})
         base = config(f)
@@ -272,7 +274,7 @@ def test_the_config_is_read_when_the_container_starts(tmp_path):
         st = wait_for(lambda: status(f, "vault-2") if f.kubectl(
             "get", "pod", "vault-2", "-n", f.ns, "-o",
             "jsonpath={.status.phase}{.metadata.deletionTimestamp}").stdout == "Running"
-            else None, "vault-2 back")
+            else None, "vault-2 back", timeout=120)
         # the token came from envFrom; the config from the ConfigMap as it was at the start
         assert st["sealed"] and st["migration"] and st["type"] == "transit", json.dumps(st)
         r = f.kubectl("exec", "vault-2", "-n", f.ns, "--", "sh", "-c", 'echo "$VAULT_TOKEN"')
