@@ -108,7 +108,7 @@ unit: $(UNIT_BIN)
 
 # The e2e tests mostly wait (elections, autopilot, processes): run them 12 at a time (8 left
 # a quarter of 2 cores idle; 12 finished the suite 5% sooner).
-PYTEST_WORKERS ?= 16
+PYTEST_WORKERS ?= 12
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=10
 JOBS   := $(shell nproc 2>/dev/null || echo 2)
 
