@@ -180,8 +180,8 @@ valgrind: kubectl-vault_ha
 	  $$(grep -v '^#' tests/valgrind/tests) || \
 	  { grep -l 'ERROR SUMMARY: [1-9]' $(VALGRIND_LOGS)/*.log | head -5 | xargs -r cat; exit 1; }
 
-# The e2e suite mostly waits (about 1.3 of 2 cores busy): the clang build of the fuzz targets
-# runs beside it, its output kept apart (-O).
+# The clang build of the fuzz targets runs beside the e2e suite, its output kept apart (-O):
+# the suite leaves some CPU idle while its tests wait for elections and restarts.
 check: deps fuzz-deps
 	$(MAKE) -j$(JOBS) all $(UNIT_BIN) $(A)/kubectl-vault_ha $(UNIT_BIN_ASAN) \
 	  $(FUZZ_TARGETS:%=$(A)/fuzz/replay_%)
